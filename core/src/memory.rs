@@ -1,0 +1,74 @@
+//! An in-memory replicated state: the reference [`StateRead`] used by the tests of
+//! `apply()` and by anything that needs to replay a log without storage.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use crate::apply::{Applied, StateRead, Write, apply};
+use crate::audit::{AuditHead, AuditRecord};
+use crate::command::Request;
+use crate::ids::{IdempotencyKey, TaskId, WorkspaceId};
+use crate::model::{IdempotencyRecord, Task, Workspace};
+use crate::outcome::Outcome;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MemoryState {
+    pub workspaces: BTreeMap<WorkspaceId, Workspace>,
+    pub tasks: BTreeMap<(WorkspaceId, TaskId), Task>,
+    pub idempotency: BTreeMap<(WorkspaceId, IdempotencyKey), IdempotencyRecord>,
+    pub audit: Vec<AuditRecord>,
+    pub head: AuditHead,
+    pub applied_index: u64,
+}
+
+impl MemoryState {
+    /// Applies `request` as log entry `log_index` and commits its writes.
+    pub fn apply(&mut self, log_index: u64, request: &Request) -> Outcome {
+        let applied = match apply(self, &self.head, log_index, request) {
+            Ok(applied) => applied,
+            Err(never) => match never {},
+        };
+        self.commit(log_index, applied)
+    }
+
+    /// Commits what `apply()` produced.
+    pub fn commit(&mut self, log_index: u64, applied: Applied) -> Outcome {
+        for write in applied.writes {
+            match write {
+                Write::Workspace(workspace) => {
+                    self.workspaces.insert(workspace.id.clone(), workspace);
+                }
+                Write::Task(task) => {
+                    self.tasks.insert((task.workspace.clone(), task.id), task);
+                }
+                Write::Idempotency { workspace, key, record } => {
+                    self.idempotency.insert((workspace, key), record);
+                }
+            }
+        }
+        self.head = AuditHead::advanced(&applied.audit);
+        self.audit.push(applied.audit);
+        self.applied_index = log_index;
+        applied.outcome
+    }
+}
+
+impl StateRead for MemoryState {
+    type Error = Infallible;
+
+    fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Infallible> {
+        Ok(self.workspaces.get(id).cloned())
+    }
+
+    fn task(&self, workspace: &WorkspaceId, id: &TaskId) -> Result<Option<Task>, Infallible> {
+        Ok(self.tasks.get(&(workspace.clone(), *id)).cloned())
+    }
+
+    fn idempotency(
+        &self,
+        workspace: &WorkspaceId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, Infallible> {
+        Ok(self.idempotency.get(&(workspace.clone(), key.clone())).cloned())
+    }
+}

@@ -1,0 +1,62 @@
+//! What applying a command produced: the accepted result or the rejection.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Task, Workspace};
+
+/// Why a command was refused. The code is one of the gRPC codes DESIGN.md assigns to
+/// bad input; the API layer maps it one-to-one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Code {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    FailedPrecondition,
+    ResourceExhausted,
+    PermissionDenied,
+    Unauthenticated,
+}
+
+impl Code {
+    /// The gRPC name of the code, as recorded in audit records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: Code, message: impl Into<String>) -> Rejection {
+        Rejection { code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+/// The result of one applied log entry, returned to the proposer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    WorkspaceCreated(Workspace),
+    TaskSubmitted { task: Task, deduplicated: bool },
+    MembershipChanged,
+    /// A leader's blank entry: nothing to apply and nothing to audit.
+    Noop,
+    Rejected(Rejection),
+}
