@@ -1,1 +1,34 @@
-//! client
+//! Rust client for Warden's public gRPC API (`warden.v1`): connects to any set of nodes,
+//! retries on unavailable ones and resumes broken audit exports.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), warden_client::Error> {
+//! use warden_client::{Client, ClientOptions, Consistency};
+//!
+//! let client = Client::connect(["127.0.0.1:7400", "127.0.0.1:7401"], ClientOptions::default())?;
+//! let submitted = client.submit_task("default", "summarize the incident", None).await?;
+//! println!("idempotency key {}", submitted.idempotency_key);
+//! let status = client.cluster_status().await?;
+//! println!("leader {:?}", status.leader_id);
+//! let _tasks = client.list_tasks("default", 100, "", Consistency::Linearizable).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod consistency;
+mod endpoint;
+mod error;
+mod export;
+mod options;
+mod retry;
+
+pub use client::{Client, SubmittedTask};
+pub use consistency::Consistency;
+pub use endpoint::normalize_endpoint;
+pub use error::Error;
+pub use options::ClientOptions;
+
+/// The generated `warden.v1` message types returned by [`Client`], re-exported so callers
+/// need not depend on `warden-proto` themselves.
+pub use warden_proto::v1 as proto;

@@ -6,7 +6,7 @@
 //! command returns no writes, so it changes nothing but the audit chain.
 
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
-use crate::command::{Action, Command, Request, task_resource, workspace_resource};
+use crate::command::{Action, Command, Request, task_resource, tasks_resource, workspace_resource};
 use crate::hash::Hash;
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::model::{IdempotencyRecord, Task, TaskStatus, Workspace};
@@ -30,7 +30,11 @@ pub trait StateRead {
 pub enum Write {
     Workspace(Workspace),
     Task(Task),
-    Idempotency { workspace: WorkspaceId, key: IdempotencyKey, record: IdempotencyRecord },
+    Idempotency {
+        workspace: WorkspaceId,
+        key: IdempotencyKey,
+        record: IdempotencyRecord,
+    },
 }
 
 /// Everything one applied entry produced.
@@ -50,28 +54,48 @@ pub fn apply<S: StateRead>(
 ) -> Result<Applied, S::Error> {
     let command = &request.command;
     let (resource, decision) = match command {
-        Command::CreateWorkspace { workspace } => {
-            (workspace_resource(workspace), create_workspace(state, request, workspace)?)
-        }
-        Command::SubmitTask { workspace, task_id, idempotency_key, input } => {
-            let submit = Submit { workspace, task_id, idempotency_key, input };
-            let decision = submit_task(state, request, log_index, &submit)?;
-            // A deduplicated submission is recorded against the task it resolved to.
-            let task_id = match &decision {
-                Ok((Outcome::TaskSubmitted { task, .. }, _)) => task.id,
-                _ => *task_id,
+        Command::CreateWorkspace { workspace } => (
+            workspace_resource(workspace),
+            create_workspace(state, request, workspace)?,
+        ),
+        Command::SubmitTask {
+            workspace,
+            task_id,
+            idempotency_key,
+            input,
+        } => {
+            let submit = Submit {
+                workspace,
+                task_id,
+                idempotency_key,
+                input,
             };
-            (task_resource(workspace, &task_id), decision)
+            let decision = submit_task(state, request, log_index, &submit)?;
+            // An accepted submission is recorded against the task it created or, when
+            // deduplicated, resolved to; a refused one against the workspace's tasks,
+            // since the proposer's task id never came to exist.
+            let resource = match &decision {
+                Ok((Outcome::TaskSubmitted { task, .. }, _)) => task_resource(workspace, &task.id),
+                _ => tasks_resource(workspace),
+            };
+            (resource, decision)
         }
-        Command::RecordRejection { resource, rejection, .. } => {
-            (resource.clone(), Err(rejection.clone()))
-        }
+        Command::RecordRejection {
+            resource,
+            rejection,
+            ..
+        } => (resource.clone(), Err(rejection.clone())),
     };
     let (outcome, writes, outcome_name, detail) = match decision {
         Ok((outcome, writes)) => (outcome, writes, OUTCOME_ACCEPTED, String::new()),
         Err(rejection) => {
             let detail = rejection.to_string();
-            (Outcome::Rejected(rejection), Vec::new(), OUTCOME_REJECTED, detail)
+            (
+                Outcome::Rejected(rejection),
+                Vec::new(),
+                OUTCOME_REJECTED,
+                detail,
+            )
         }
     };
     let audit = head.append(RecordBody {
@@ -84,7 +108,11 @@ pub fn apply<S: StateRead>(
         detail,
         payload_hash: command.payload_hash(),
     });
-    Ok(Applied { outcome, writes, audit })
+    Ok(Applied {
+        outcome,
+        writes,
+        audit,
+    })
 }
 
 /// The audit record of a Raft membership change, which carries no proposer clock: it
@@ -100,7 +128,11 @@ pub fn apply_membership(head: &AuditHead, log_index: u64, description: &str) -> 
         detail: description.to_owned(),
         payload_hash: Hash::of(description.as_bytes()),
     });
-    Applied { outcome: Outcome::MembershipChanged, writes: Vec::new(), audit }
+    Applied {
+        outcome: Outcome::MembershipChanged,
+        writes: Vec::new(),
+        audit,
+    }
 }
 
 type Decision = Result<(Outcome, Vec<Write>), Rejection>;
@@ -121,7 +153,10 @@ fn create_workspace<S: StateRead>(
         created_ms: request.time_ms,
         created_by: request.principal.clone(),
     };
-    Ok(Ok((Outcome::WorkspaceCreated(created.clone()), vec![Write::Workspace(created)])))
+    Ok(Ok((
+        Outcome::WorkspaceCreated(created.clone()),
+        vec![Write::Workspace(created)],
+    )))
 }
 
 struct Submit<'a> {
@@ -139,7 +174,10 @@ fn submit_task<S: StateRead>(
 ) -> Result<Decision, S::Error> {
     let workspace = submit.workspace;
     if state.workspace(workspace)?.is_none() {
-        return Ok(Err(Rejection::new(Code::NotFound, format!("workspace {workspace} not found"))));
+        return Ok(Err(Rejection::new(
+            Code::NotFound,
+            format!("workspace {workspace} not found"),
+        )));
     }
     let input_hash = Hash::of(submit.input.as_bytes());
     if let Some(earlier) = state.idempotency(workspace, submit.idempotency_key)? {
@@ -154,7 +192,13 @@ fn submit_task<S: StateRead>(
             )));
         }
         return Ok(match state.task(workspace, &earlier.task_id)? {
-            Some(task) => Ok((Outcome::TaskSubmitted { task, deduplicated: true }, Vec::new())),
+            Some(task) => Ok((
+                Outcome::TaskSubmitted {
+                    task,
+                    deduplicated: true,
+                },
+                Vec::new(),
+            )),
             // The index and the task are written in one batch; one without the other
             // means the state was damaged, which must not pass silently.
             None => Err(Rejection::new(
@@ -184,9 +228,18 @@ fn submit_task<S: StateRead>(
         Write::Idempotency {
             workspace: workspace.clone(),
             key: submit.idempotency_key.clone(),
-            record: IdempotencyRecord { task_id: task.id, payload_hash: input_hash },
+            record: IdempotencyRecord {
+                task_id: task.id,
+                payload_hash: input_hash,
+            },
         },
         Write::Task(task.clone()),
     ];
-    Ok(Ok((Outcome::TaskSubmitted { task, deduplicated: false }, writes)))
+    Ok(Ok((
+        Outcome::TaskSubmitted {
+            task,
+            deduplicated: false,
+        },
+        writes,
+    )))
 }

@@ -79,7 +79,11 @@ impl AuditHead {
 
     /// The head after `record`.
     pub fn advanced(record: &AuditRecord) -> AuditHead {
-        AuditHead { count: record.index, hash: record.hash, time_ms: record.time_ms }
+        AuditHead {
+            count: record.index,
+            hash: record.hash,
+            time_ms: record.time_ms,
+        }
     }
 }
 
@@ -150,13 +154,20 @@ impl ChainVerifier {
     pub fn push(&mut self, record: &AuditRecord) -> Result<(), ChainError> {
         let expected = self.head.count + 1;
         if record.index != expected {
-            return Err(ChainError::IndexGap { index: record.index, expected });
+            return Err(ChainError::IndexGap {
+                index: record.index,
+                expected,
+            });
         }
         if record.prev_hash != self.head.hash {
-            return Err(ChainError::PrevHashMismatch { index: record.index });
+            return Err(ChainError::PrevHashMismatch {
+                index: record.index,
+            });
         }
         if chain_hash(&record.prev_hash, record) != record.hash {
-            return Err(ChainError::HashMismatch { index: record.index });
+            return Err(ChainError::HashMismatch {
+                index: record.index,
+            });
         }
         self.head = AuditHead::advanced(record);
         Ok(())

@@ -85,6 +85,11 @@ pub fn workspace_resource(workspace: &WorkspaceId) -> String {
     format!("workspace/{workspace}")
 }
 
+/// The audit resource name of a workspace's task collection.
+pub fn tasks_resource(workspace: &WorkspaceId) -> String {
+    format!("workspace/{workspace}/task")
+}
+
 /// The audit resource name of a task.
 pub fn task_resource(workspace: &WorkspaceId, task: &TaskId) -> String {
     format!("workspace/{workspace}/task/{task}")

@@ -31,7 +31,10 @@ impl WorkspaceId {
             None
         };
         match reason {
-            Some(reason) => Err(Error::InvalidWorkspaceName { name: name.to_owned(), reason }),
+            Some(reason) => Err(Error::InvalidWorkspaceName {
+                name: name.to_owned(),
+                reason,
+            }),
             None => Ok(WorkspaceId(name.to_owned())),
         }
     }
@@ -72,7 +75,10 @@ impl TaskId {
     }
 
     pub fn parse(text: &str) -> Result<TaskId, Error> {
-        let invalid = |reason| Error::InvalidTaskId { value: text.to_owned(), reason };
+        let invalid = |reason| Error::InvalidTaskId {
+            value: text.to_owned(),
+            reason,
+        };
         if text.len() != Self::TEXT_LEN {
             return Err(invalid("must be 26 characters"));
         }
@@ -156,7 +162,10 @@ impl Principal {
     }
 
     pub fn parse(name: &str) -> Result<Principal, Error> {
-        let invalid = |reason| Error::InvalidPrincipal { name: name.to_owned(), reason };
+        let invalid = |reason| Error::InvalidPrincipal {
+            name: name.to_owned(),
+            reason,
+        };
         if name.is_empty() || name.len() > 128 {
             return Err(invalid("must be 1-128 characters"));
         }

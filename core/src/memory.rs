@@ -41,7 +41,11 @@ impl MemoryState {
                 Write::Task(task) => {
                     self.tasks.insert((task.workspace.clone(), task.id), task);
                 }
-                Write::Idempotency { workspace, key, record } => {
+                Write::Idempotency {
+                    workspace,
+                    key,
+                    record,
+                } => {
                     self.idempotency.insert((workspace, key), record);
                 }
             }
@@ -69,6 +73,9 @@ impl StateRead for MemoryState {
         workspace: &WorkspaceId,
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, Infallible> {
-        Ok(self.idempotency.get(&(workspace.clone(), key.clone())).cloned())
+        Ok(self
+            .idempotency
+            .get(&(workspace.clone(), key.clone()))
+            .cloned())
     }
 }

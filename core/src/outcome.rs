@@ -40,7 +40,10 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: Code, message: impl Into<String>) -> Rejection {
-        Rejection { code, message: message.into() }
+        Rejection {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -54,7 +57,10 @@ impl std::fmt::Display for Rejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     WorkspaceCreated(Workspace),
-    TaskSubmitted { task: Task, deduplicated: bool },
+    TaskSubmitted {
+        task: Task,
+        deduplicated: bool,
+    },
     MembershipChanged,
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,

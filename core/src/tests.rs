@@ -17,11 +17,17 @@ fn key(text: &str) -> IdempotencyKey {
 }
 
 fn request(time_ms: u64, command: Command) -> Request {
-    Request { time_ms, principal: Principal::anonymous(), command }
+    Request {
+        time_ms,
+        principal: Principal::anonymous(),
+        command,
+    }
 }
 
 fn create(name: &str) -> Command {
-    Command::CreateWorkspace { workspace: ws(name) }
+    Command::CreateWorkspace {
+        workspace: ws(name),
+    }
 }
 
 fn submit(workspace: &str, id: u128, key_text: &str, input: &str) -> Command {
@@ -44,15 +50,41 @@ enum Expect {
 #[test]
 fn apply_table() {
     let cases: Vec<(&str, Vec<Command>, Command, Expect)> = vec![
-        ("create a workspace", vec![], create("acme"), Expect::Created),
-        ("create an existing workspace", vec![create("acme")], create("acme"), Expect::Rejected(Code::AlreadyExists)),
-        ("submit into a workspace", vec![create("acme")], submit("acme", 7, "k", "in"), Expect::Submitted { task: 7, deduplicated: false }),
-        ("submit into an unknown workspace", vec![], submit("acme", 7, "k", "in"), Expect::Rejected(Code::NotFound)),
+        (
+            "create a workspace",
+            vec![],
+            create("acme"),
+            Expect::Created,
+        ),
+        (
+            "create an existing workspace",
+            vec![create("acme")],
+            create("acme"),
+            Expect::Rejected(Code::AlreadyExists),
+        ),
+        (
+            "submit into a workspace",
+            vec![create("acme")],
+            submit("acme", 7, "k", "in"),
+            Expect::Submitted {
+                task: 7,
+                deduplicated: false,
+            },
+        ),
+        (
+            "submit into an unknown workspace",
+            vec![],
+            submit("acme", 7, "k", "in"),
+            Expect::Rejected(Code::NotFound),
+        ),
         (
             "resubmit with the same key and input",
             vec![create("acme"), submit("acme", 7, "k", "in")],
             submit("acme", 8, "k", "in"),
-            Expect::Submitted { task: 7, deduplicated: true },
+            Expect::Submitted {
+                task: 7,
+                deduplicated: true,
+            },
         ),
         (
             "resubmit with the same key and another input",
@@ -64,7 +96,10 @@ fn apply_table() {
             "the same key in another workspace is another task",
             vec![create("acme"), create("beta"), submit("acme", 7, "k", "in")],
             submit("beta", 8, "k", "in"),
-            Expect::Submitted { task: 8, deduplicated: false },
+            Expect::Submitted {
+                task: 8,
+                deduplicated: false,
+            },
         ),
         (
             "a colliding task id is refused",
@@ -93,22 +128,44 @@ fn apply_table() {
         let log_index = state.applied_index + 1;
         let outcome = state.apply(log_index, &request(2, command));
         let audit = state.audit.last().expect("an audit record");
-        assert_eq!(state.audit.len(), before.audit.len() + 1, "{name}: exactly one audit record");
+        assert_eq!(
+            state.audit.len(),
+            before.audit.len() + 1,
+            "{name}: exactly one audit record"
+        );
         assert_eq!(audit.log_index, log_index, "{name}");
         match (expect, outcome) {
             (Expect::Created, Outcome::WorkspaceCreated(_)) => {
                 assert_eq!(audit.outcome, "accepted", "{name}");
             }
-            (Expect::Submitted { task, deduplicated }, Outcome::TaskSubmitted { task: got, deduplicated: dedup }) => {
+            (
+                Expect::Submitted { task, deduplicated },
+                Outcome::TaskSubmitted {
+                    task: got,
+                    deduplicated: dedup,
+                },
+            ) => {
                 assert_eq!(got.id, TaskId::from_u128(task), "{name}");
                 assert_eq!(dedup, deduplicated, "{name}");
                 assert_eq!(got.status, TaskStatus::Pending, "{name}");
-                assert!(audit.resource.ends_with(&got.id.to_string()), "{name}: audited against the task");
+                assert!(
+                    audit.resource.ends_with(&got.id.to_string()),
+                    "{name}: audited against the task"
+                );
             }
             (Expect::Rejected(code), Outcome::Rejected(rejection)) => {
                 assert_eq!(rejection.code, code, "{name}");
                 assert_eq!(audit.outcome, "rejected", "{name}");
-                assert!(audit.detail.starts_with(code.as_str()), "{name}: {}", audit.detail);
+                assert!(
+                    !audit.resource.contains("/task/"),
+                    "{name}: no made-up task in {}",
+                    audit.resource
+                );
+                assert!(
+                    audit.detail.starts_with(code.as_str()),
+                    "{name}: {}",
+                    audit.detail
+                );
                 // A rejection changes nothing but the audit chain.
                 assert_eq!(state.workspaces, before.workspaces, "{name}");
                 assert_eq!(state.tasks, before.tasks, "{name}");
@@ -135,7 +192,12 @@ fn ids_round_trip_and_refuse_garbage() {
     assert_eq!(TaskId::parse(&id.to_string()), Ok(id));
     assert_eq!(TaskId::parse(&id.to_string().to_lowercase()), Ok(id));
     assert!(TaskId::new(1, 0) < TaskId::new(2, 0), "ids sort by time");
-    for bad in ["", "short", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ", "01ARZ3NDEKTSV4RRFFQ69G5FA!"] {
+    for bad in [
+        "",
+        "short",
+        "8ZZZZZZZZZZZZZZZZZZZZZZZZZ",
+        "01ARZ3NDEKTSV4RRFFQ69G5FA!",
+    ] {
         assert!(TaskId::parse(bad).is_err(), "{bad:?}");
     }
     for bad in ["", "Acme", "1acme", "acme-", "ac_me", &"a".repeat(64)] {
@@ -166,7 +228,10 @@ fn canonical_encoding_is_stable() {
         payload_hash: Hash::of(b"payload"),
     });
     head = AuditHead::advanced(&record);
-    assert_eq!(canonical_bytes(&record).len(), 24 + 5 * 4 + 9 + 16 + 14 + 8 + 32);
+    assert_eq!(
+        canonical_bytes(&record).len(),
+        24 + 5 * 4 + 9 + 16 + 14 + 8 + 32
+    );
     assert_eq!(record.hash, audit::chain_hash(&Hash::ZERO, &record));
     assert_eq!(head.count, 1);
     assert_eq!(record.hash.to_hex(), PINNED_HASH);

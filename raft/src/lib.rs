@@ -10,15 +10,18 @@ pub mod error;
 pub mod keys;
 pub mod log_store;
 pub mod network;
+pub mod options;
 pub mod service;
 pub mod state_machine;
 pub mod state_reader;
 pub mod storage;
 pub mod types;
+pub mod wire;
 
 pub use error::Error;
 pub use log_store::LogStore;
 pub use network::Network;
+pub use options::Options;
 pub use service::RaftGrpc;
 pub use state_machine::StateMachineStore;
 pub use state_reader::{AuditVerification, StateReader};

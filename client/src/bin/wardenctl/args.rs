@@ -1,0 +1,151 @@
+//! Parsers and argument groups shared by several subcommands: durations, endpoints and
+//! the read consistency.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use warden_client::{Consistency, Error};
+
+/// Parses a human-readable, positive duration: one or more `<integer><unit>` pairs with
+/// units `ms`, `s`, `m` or `h`, e.g. `500ms`, `30s`, `2m`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".to_owned());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits_end == 0 {
+            return Err(format!(
+                "expected a number in {text:?} (e.g. 30s, 500ms, 2m)"
+            ));
+        }
+        let amount: u64 = rest[..digits_end]
+            .parse()
+            .map_err(|_| format!("number too large in {text:?}"))?;
+        rest = &rest[digits_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_end] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "" => return Err(format!("missing unit in {text:?} (use ms, s, m or h)")),
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
+                ));
+            }
+        };
+        let part = unit
+            .checked_mul(
+                u32::try_from(amount).map_err(|_| format!("number too large in {text:?}"))?,
+            )
+            .ok_or_else(|| format!("duration too large: {text:?}"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("duration too large: {text:?}"))?;
+        rest = &rest[unit_end..];
+    }
+    if total.is_zero() {
+        return Err("duration must be greater than zero".to_owned());
+    }
+    Ok(total)
+}
+
+/// Validates one entry of `--endpoints` and returns it as `http://host:port`.
+pub fn parse_endpoint(text: &str) -> Result<String, String> {
+    warden_client::normalize_endpoint(text).map_err(|error| match error {
+        Error::InvalidEndpoint { reason, .. } => {
+            format!("{reason} (expected host:port or http://host:port)")
+        }
+        other => other.to_string(),
+    })
+}
+
+/// The `--consistency` of a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConsistencyArg {
+    /// Sees every write acknowledged before the read (confirms the leader with a quorum)
+    Linearizable,
+    /// Whatever the serving node has applied: faster, may be stale on a lagging follower
+    Local,
+}
+
+impl From<ConsistencyArg> for Consistency {
+    fn from(arg: ConsistencyArg) -> Self {
+        match arg {
+            ConsistencyArg::Linearizable => Consistency::Linearizable,
+            ConsistencyArg::Local => Consistency::Local,
+        }
+    }
+}
+
+/// Options of every read.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// How the serving node answers the read
+    #[arg(long, value_enum, default_value_t = ConsistencyArg::Linearizable)]
+    pub consistency: ConsistencyArg,
+}
+
+impl ReadArgs {
+    pub fn consistency(&self) -> Consistency {
+        self.consistency.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations() {
+        for (text, expected) in [
+            ("500ms", Duration::from_millis(500)),
+            ("30s", Duration::from_secs(30)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1s250ms", Duration::from_millis(1250)),
+            (" 10s ", Duration::from_secs(10)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_durations() {
+        for text in [
+            "",
+            "30",
+            "s",
+            "1.5s",
+            "10 s",
+            "5d",
+            "-1s",
+            "0s",
+            "0ms",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(text).is_err(), "{text:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn endpoint_errors_explain_the_expected_form() {
+        assert_eq!(
+            parse_endpoint("10.0.0.1:7400").as_deref(),
+            Ok("http://10.0.0.1:7400")
+        );
+        let error = parse_endpoint("10.0.0.1").expect_err("no port");
+        assert!(error.contains("missing port"), "{error}");
+        assert!(error.contains("host:port"), "{error}");
+    }
+}

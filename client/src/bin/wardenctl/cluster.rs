@@ -1,0 +1,209 @@
+//! `wardenctl cluster ...`: initialization, membership changes and status.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+use warden_client::Client;
+use warden_client::proto::ClusterStatusResponse;
+
+use crate::json;
+use crate::output::{Format, Table, emit, emit_json, or_dash, render_fields, role_name};
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Initialize a fresh cluster with one node as its only voter
+    ///
+    /// The node is the first reachable endpoint, so run it once per cluster with a single
+    /// --endpoints entry. Then add the other nodes with `cluster add-node`.
+    Init,
+    /// Add a node as a learner (non-voting)
+    ///
+    /// Returns once the new node has caught up with the log, which can take longer than
+    /// the default --timeout on a large cluster. Then `cluster promote` it to make it a
+    /// voter.
+    AddNode {
+        /// Id of the new node (as configured on that node)
+        id: u64,
+        /// host:port of the new node's gRPC listener, as the other nodes reach it
+        address: String,
+    },
+    /// Turn a learner into a voter
+    Promote {
+        /// Id of the learner
+        id: u64,
+    },
+    /// Remove a node (voter or learner) from the cluster
+    RemoveNode {
+        /// Id of the node to remove
+        id: u64,
+    },
+    /// Show leader, term, log indexes and members
+    ///
+    /// This is the view of the node that answers. MATCHED (the last log index known to be
+    /// replicated to a member) and LAG (the leader's last log index minus MATCHED) are
+    /// known only when the leader answers; otherwise they show as `-`.
+    Status,
+}
+
+pub async fn run(
+    client: &Client,
+    format: Format,
+    command: ClusterCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ClusterCommand::Init => {
+            let response = client.init_cluster().await.context("init cluster")?;
+            match format {
+                Format::Table => emit(&format!(
+                    "initialized cluster with node {} at {}\n",
+                    response.node_id, response.address
+                ))?,
+                Format::Json => emit_json(&json!({
+                    "node_id": response.node_id,
+                    "address": response.address,
+                }))?,
+            }
+        }
+        ClusterCommand::AddNode { id, address } => {
+            let response = client
+                .add_node(id, address.clone())
+                .await
+                .with_context(|| format!("add node {id}"))?;
+            report_change(
+                format,
+                &format!("added node {id} at {address} as a learner"),
+                id,
+                response.log_index,
+            )?;
+        }
+        ClusterCommand::Promote { id } => {
+            let response = client
+                .promote_node(id)
+                .await
+                .with_context(|| format!("promote node {id}"))?;
+            report_change(
+                format,
+                &format!("promoted node {id} to voter"),
+                id,
+                response.log_index,
+            )?;
+        }
+        ClusterCommand::RemoveNode { id } => {
+            let response = client
+                .remove_node(id)
+                .await
+                .with_context(|| format!("remove node {id}"))?;
+            report_change(
+                format,
+                &format!("removed node {id}"),
+                id,
+                response.log_index,
+            )?;
+        }
+        ClusterCommand::Status => {
+            let status = client.cluster_status().await.context("cluster status")?;
+            match format {
+                Format::Table => emit(&render_status(&status))?,
+                Format::Json => emit_json(&json::cluster_status(&status))?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the outcome of a membership change, committed at `log_index`.
+fn report_change(
+    format: Format,
+    summary: &str,
+    node_id: u64,
+    log_index: u64,
+) -> std::io::Result<()> {
+    match format {
+        Format::Table => emit(&format!("{summary} (log index {log_index})\n")),
+        Format::Json => emit_json(&json!({ "node_id": node_id, "log_index": log_index })),
+    }
+}
+
+fn render_status(status: &ClusterStatusResponse) -> String {
+    let mut text = render_fields(&[
+        ("node", format!("{} ({})", status.node_id, status.state)),
+        ("leader", or_dash(status.leader_id)),
+        ("term", status.term.to_string()),
+        ("last log index", status.last_log_index.to_string()),
+        ("committed index", status.committed_index.to_string()),
+        ("applied index", status.applied_index.to_string()),
+        ("snapshot index", or_dash(status.snapshot_index)),
+        ("purged index", or_dash(status.purged_index)),
+    ]);
+    let mut members = Table::new(vec!["ID", "ADDRESS", "ROLE", "MATCHED", "LAG"]);
+    for member in &status.members {
+        members.push(vec![
+            member.node_id.to_string(),
+            member.address.clone(),
+            role_name(member.role),
+            or_dash(member.matched_index),
+            or_dash(member.lag),
+        ]);
+    }
+    text.push('\n');
+    text.push_str(&members.render());
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_client::proto::{Member, MemberRole};
+
+    #[test]
+    fn status_shows_node_indexes_and_members() {
+        let status = ClusterStatusResponse {
+            node_id: 1,
+            leader_id: Some(1),
+            term: 3,
+            last_log_index: 12,
+            committed_index: 12,
+            applied_index: 11,
+            snapshot_index: None,
+            purged_index: None,
+            state: "leader".into(),
+            members: vec![
+                Member {
+                    node_id: 1,
+                    address: "127.0.0.1:7400".into(),
+                    role: MemberRole::Voter as i32,
+                    matched_index: Some(12),
+                    lag: Some(0),
+                },
+                Member {
+                    node_id: 2,
+                    address: "127.0.0.1:7401".into(),
+                    role: MemberRole::Learner as i32,
+                    matched_index: None,
+                    lag: None,
+                },
+            ],
+        };
+        let text = render_status(&status);
+        assert!(
+            text.starts_with("node             1 (leader)\nleader           1\n"),
+            "{text}"
+        );
+        assert!(text.contains("applied index    11\n"), "{text}");
+        assert!(text.contains("snapshot index   -\n"), "{text}");
+        assert!(
+            text.contains("ID  ADDRESS         ROLE     MATCHED  LAG\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1   127.0.0.1:7400  voter    12       0\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("2   127.0.0.1:7401  learner  -        -\n"),
+            "{text}"
+        );
+    }
+}

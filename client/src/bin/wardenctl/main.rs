@@ -1,0 +1,195 @@
+//! `wardenctl`: the command-line tool for operating a Warden cluster.
+
+mod args;
+mod audit;
+mod bench;
+mod cluster;
+mod json;
+mod output;
+mod task;
+mod workspace;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use warden_client::{Client, ClientOptions};
+
+use crate::output::{Format, code_name};
+
+/// Operate a Warden cluster: membership, workspaces, tasks and the audit log.
+///
+/// Every node serves the whole API, so any subset of the nodes works as --endpoints.
+/// A node that is down or answers UNAVAILABLE is skipped: the call is retried on the
+/// next endpoint with backoff.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wardenctl",
+    version,
+    after_help = "Examples:
+  wardenctl --endpoints 10.0.0.1:7400,10.0.0.2:7400 cluster status
+  wardenctl workspace create research
+  echo 'summarize the incident' | wardenctl task submit --workspace research --input -
+  wardenctl task list --workspace research --all --output json
+  wardenctl audit export --from 1 --out audit.jsonl
+
+Exit status: 0 on success, 1 when `audit verify` finds a broken chain, 2 on any error
+(printed to stderr as `error: <GRPC CODE>: <message>`)."
+)]
+pub struct Cli {
+    /// Nodes to talk to, comma-separated, each `host:port` or `http://host:port`
+    #[arg(
+        long,
+        global = true,
+        env = "WARDEN_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:7400",
+        value_parser = args::parse_endpoint,
+        help_heading = "Global options",
+    )]
+    endpoints: Vec<String>,
+
+    /// How results are printed (`audit export` always writes JSON Lines)
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Global options")]
+    output: Format,
+
+    /// Deadline for each attempt of a request, e.g. 500ms, 30s, 2m
+    ///
+    /// A request that times out is not retried, since the node may have executed it.
+    /// Raise it for `cluster add-node`, which answers once the new node has caught up.
+    #[arg(
+        long,
+        global = true,
+        value_parser = args::parse_duration,
+        default_value = "10s",
+        help_heading = "Global options"
+    )]
+    timeout: Duration,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Initialize a cluster and change or inspect its membership
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Create and list workspaces, which group tasks
+    #[command(subcommand)]
+    Workspace(workspace::WorkspaceCommand),
+    /// Submit, inspect and list tasks
+    #[command(subcommand)]
+    Task(task::TaskCommand),
+    /// Read, verify and export the tamper-evident audit log
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Measure the throughput and latency of the cluster
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}: {error:#}", error_code(&error));
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let options = ClientOptions {
+        request_timeout: cli.timeout,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(&cli.endpoints, options)?;
+    match cli.command {
+        Command::Cluster(command) => cluster::run(&client, cli.output, command).await,
+        Command::Workspace(command) => workspace::run(&client, cli.output, command).await,
+        Command::Task(command) => task::run(&client, cli.output, command).await,
+        Command::Audit(command) => audit::run(&client, cli.output, command).await,
+        Command::Bench(command) => bench::run(&client, cli.output, command).await,
+    }
+}
+
+/// The gRPC code name for an error: the server's or the client's code; errors of the
+/// invocation itself (a bad endpoint) are INVALID_ARGUMENT; local I/O problems UNKNOWN.
+fn error_code(error: &anyhow::Error) -> &'static str {
+    let client_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<warden_client::Error>());
+    match client_error {
+        Some(client_error) => client_error.code().map_or("INVALID_ARGUMENT", code_name),
+        None => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn endpoints_are_split_and_normalized() {
+        let cli = Cli::try_parse_from([
+            "wardenctl",
+            "--endpoints",
+            "10.0.0.1:7400, http://node-2:7401",
+            "cluster",
+            "status",
+        ])
+        .expect("valid arguments");
+        assert_eq!(
+            cli.endpoints,
+            ["http://10.0.0.1:7400", "http://node-2:7401"]
+        );
+    }
+
+    #[test]
+    fn bad_endpoint_is_a_usage_error() {
+        let error = Cli::try_parse_from(["wardenctl", "--endpoints", "a:1,b", "cluster", "status"])
+            .expect_err("b has no port");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "wardenctl",
+            "audit",
+            "verify",
+            "--output",
+            "json",
+            "--timeout",
+            "1m30s",
+        ])
+        .expect("valid arguments");
+        assert_eq!(cli.output, Format::Json);
+        assert_eq!(cli.timeout, Duration::from_secs(90));
+        assert_eq!(cli.endpoints, ["http://127.0.0.1:7400"]);
+    }
+
+    #[test]
+    fn client_errors_map_to_their_grpc_code() {
+        let unavailable = anyhow::Error::new(warden_client::Error::Unavailable {
+            attempts: 3,
+            last: "down".into(),
+        })
+        .context("cluster status");
+        assert_eq!(error_code(&unavailable), "UNAVAILABLE");
+        let not_found = anyhow::Error::new(warden_client::Error::Status(tonic::Status::not_found(
+            "no such task",
+        )));
+        assert_eq!(error_code(&not_found), "NOT_FOUND");
+        assert_eq!(error_code(&anyhow::anyhow!("disk full")), "UNKNOWN");
+    }
+}

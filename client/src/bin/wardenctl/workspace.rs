@@ -1,0 +1,73 @@
+//! `wardenctl workspace ...`: creating and listing workspaces.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+use warden_client::Client;
+
+use crate::args::ReadArgs;
+use crate::json;
+use crate::output::{Format, Table, emit, emit_json, format_time_ms};
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace
+    Create {
+        /// 1-63 characters of a-z, 0-9 and '-', starting with a letter
+        name: String,
+    },
+    /// List all workspaces
+    List {
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+}
+
+pub async fn run(
+    client: &Client,
+    format: Format,
+    command: WorkspaceCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        WorkspaceCommand::Create { name } => {
+            let response = client
+                .create_workspace(name.clone())
+                .await
+                .with_context(|| format!("create workspace {name}"))?;
+            match format {
+                Format::Table => emit(&format!("created workspace {name}\n"))?,
+                Format::Json => emit_json(
+                    &response
+                        .workspace
+                        .as_ref()
+                        .map_or(json!({ "name": name }), json::workspace),
+                )?,
+            }
+        }
+        WorkspaceCommand::List { read } => {
+            let response = client
+                .list_workspaces(read.consistency())
+                .await
+                .context("list workspaces")?;
+            match format {
+                Format::Table => {
+                    let mut table = Table::new(vec!["NAME", "CREATED", "CREATED BY"]);
+                    for workspace in &response.workspaces {
+                        table.push(vec![
+                            workspace.name.clone(),
+                            format_time_ms(workspace.created_at_ms),
+                            workspace.created_by.clone(),
+                        ]);
+                    }
+                    emit(&table.render())?;
+                }
+                Format::Json => emit_json(&json!({
+                    "workspaces": response.workspaces.iter().map(json::workspace).collect::<Vec<_>>(),
+                }))?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,171 @@
+//! The retry loop shared by every call: which failures are retried, how long to back off,
+//! and moving on to the next node after an unavailable one.
+
+use std::error::Error as _;
+use std::future::Future;
+use std::time::Duration;
+
+use rand::Rng;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::endpoint::EndpointSet;
+use crate::{ClientOptions, Error};
+
+/// The retry settings taken from `ClientOptions`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    pub(crate) max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    pub(crate) fn new(options: &ClientOptions) -> Self {
+        RetryPolicy {
+            max_attempts: options.max_attempts.max(1),
+            initial_backoff: options.initial_backoff,
+            max_backoff: options.max_backoff.max(options.initial_backoff),
+        }
+    }
+
+    /// The pause after `failures` consecutive failures: the initial backoff doubled per
+    /// earlier failure, capped, then "equal jitter" (half fixed, half random) so that
+    /// clients that failed together do not retry together.
+    pub(crate) fn backoff(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(31);
+        let base = self
+            .initial_backoff
+            .saturating_mul(1 << doublings)
+            .min(self.max_backoff);
+        let half = base / 2;
+        let jitter_nanos = rand::rng().random_range(0..=half.as_nanos() as u64);
+        half + Duration::from_nanos(jitter_nanos)
+    }
+}
+
+/// Whether the node could not serve the call at all, so that another node may: the
+/// server said UNAVAILABLE, or the connection failed. Tonic reports most connection
+/// failures as UNAVAILABLE, but a connection that breaks mid-call surfaces as UNKNOWN
+/// carrying the transport error as its source (a status sent by a server never has a
+/// source), and a channel whose worker failed as UNKNOWN "Service was not ready".
+pub(crate) fn is_unavailable(status: &Status) -> bool {
+    match status.code() {
+        Code::Unavailable => true,
+        Code::Unknown => {
+            status.source().is_some() || status.message().starts_with("Service was not ready")
+        }
+        _ => false,
+    }
+}
+
+/// A one-line description of a failed attempt, including the transport error chain,
+/// which tonic keeps out of the status message.
+pub(crate) fn describe(uri: &str, status: &Status) -> String {
+    let mut text = format!("{uri}: {}", status.message());
+    let mut source = status.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs `attempt` against the current node, retrying on the next node with backoff while
+/// it fails with UNAVAILABLE. Returns the result and the index of the node that gave it.
+pub(crate) async fn call<T, F, Fut>(
+    endpoints: &EndpointSet,
+    policy: &RetryPolicy,
+    mut attempt: F,
+) -> Result<(T, usize), Error>
+where
+    F: FnMut(Channel) -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
+    let mut last = String::new();
+    for attempt_number in 1..=policy.max_attempts {
+        if attempt_number > 1 {
+            tokio::time::sleep(policy.backoff(attempt_number - 1)).await;
+        }
+        let index = endpoints.current();
+        match attempt(endpoints.channel(index)).await {
+            Ok(value) => {
+                endpoints.mark_ok(index);
+                return Ok((value, index));
+            }
+            Err(status) if is_unavailable(&status) => {
+                endpoints.mark_failed(index);
+                last = describe(endpoints.uri(index), &status);
+            }
+            Err(status) => return Err(Error::Status(status)),
+        }
+    }
+    Err(Error::Unavailable {
+        attempts: policy.max_attempts,
+        last,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(initial_ms: u64, max_ms: u64) -> RetryPolicy {
+        RetryPolicy::new(&ClientOptions {
+            initial_backoff: Duration::from_millis(initial_ms),
+            max_backoff: Duration::from_millis(max_ms),
+            ..ClientOptions::default()
+        })
+    }
+
+    #[test]
+    fn backoff_doubles_within_jitter_bounds_and_is_capped() {
+        let policy = policy(100, 1000);
+        for (failures, base_ms) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (4, 800),
+            (5, 1000),
+            (40, 1000),
+        ] {
+            let base = Duration::from_millis(base_ms);
+            for _ in 0..50 {
+                let pause = policy.backoff(failures);
+                assert!(pause >= base / 2 && pause <= base, "{failures}: {pause:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_attempts_means_one() {
+        let policy = RetryPolicy::new(&ClientOptions {
+            max_attempts: 0,
+            ..ClientOptions::default()
+        });
+        assert_eq!(policy.max_attempts, 1);
+    }
+
+    #[test]
+    fn only_unavailable_and_transport_failures_are_retried() {
+        assert!(is_unavailable(&Status::unavailable("no leader")));
+        assert!(is_unavailable(&Status::unknown(
+            "Service was not ready: transport error"
+        )));
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        assert_eq!(broken.code(), Code::Unknown);
+        assert!(is_unavailable(&broken));
+
+        assert!(!is_unavailable(&Status::unknown("server says unknown")));
+        assert!(!is_unavailable(&Status::not_found("no such task")));
+        assert!(!is_unavailable(&Status::cancelled("Timeout expired")));
+        assert!(!is_unavailable(&Status::already_exists("key reused")));
+    }
+}

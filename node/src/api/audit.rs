@@ -1,0 +1,153 @@
+//! `warden.v1.AuditService`: reading, verifying and exporting the audit chain as this
+//! node has applied it.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt, stream};
+use tonic::{Request, Response, Status};
+use warden_proto::v1::audit_service_server::AuditService;
+use warden_proto::v1::{
+    AuditRecord, ExportAuditRequest, TailAuditRequest, TailAuditResponse, VerifyAuditRequest,
+    VerifyAuditResponse,
+};
+use warden_raft::StateReader;
+
+use crate::cluster::Cluster;
+use crate::convert;
+use crate::error::Error;
+
+const DEFAULT_TAIL: u64 = 20;
+const MAX_TAIL: u64 = 1000;
+/// Records read from storage per step of an export.
+const EXPORT_PAGE: usize = 256;
+
+pub struct Audit {
+    cluster: Cluster,
+}
+
+impl Audit {
+    pub fn new(cluster: Cluster) -> Audit {
+        Audit { cluster }
+    }
+}
+
+type RecordStream = Pin<Box<dyn Stream<Item = Result<AuditRecord, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AuditService for Audit {
+    async fn tail_audit(
+        &self,
+        request: Request<TailAuditRequest>,
+    ) -> Result<Response<TailAuditResponse>, Status> {
+        let request = request.into_inner();
+        let limit = match u64::from(request.limit) {
+            0 => DEFAULT_TAIL,
+            limit if limit <= MAX_TAIL => limit,
+            _ => {
+                return Err(Error::InvalidArgument {
+                    field: "limit",
+                    message: format!("must be at most {MAX_TAIL}"),
+                }
+                .into());
+            }
+        };
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let reader = self.cluster.reader();
+        let head = reader.audit_head().map_err(Error::from)?;
+        let from = head.count.saturating_sub(limit) + 1;
+        let records = reader
+            .audit_range(from, limit as usize)
+            .map_err(Error::from)?;
+        Ok(Response::new(TailAuditResponse {
+            records: records.iter().map(convert::audit_record).collect(),
+        }))
+    }
+
+    async fn verify_audit(
+        &self,
+        request: Request<VerifyAuditRequest>,
+    ) -> Result<Response<VerifyAuditResponse>, Status> {
+        let request = request.into_inner();
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let applied_index = self
+            .cluster
+            .raft()
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |log_id| log_id.index);
+        let reader = self.cluster.reader().clone();
+        // Verification reads every record; keep it off the async workers.
+        let verification = tokio::task::spawn_blocking(move || reader.verify_audit())
+            .await
+            .map_err(|error| Error::Internal(format!("audit verification task: {error}")))?
+            .map_err(Error::from)?;
+        let (first_bad_index, problem) = match verification.failure {
+            Some((index, problem)) => (Some(index), problem),
+            None => (None, String::new()),
+        };
+        Ok(Response::new(VerifyAuditResponse {
+            ok: first_bad_index.is_none(),
+            record_count: verification.record_count,
+            head_hash: verification
+                .head_hash
+                .map(|hash| hash.to_hex())
+                .unwrap_or_default(),
+            first_bad_index,
+            problem,
+            node_id: self.cluster.node_id(),
+            applied_index,
+        }))
+    }
+
+    type ExportAuditStream = RecordStream;
+
+    async fn export_audit(
+        &self,
+        request: Request<ExportAuditRequest>,
+    ) -> Result<Response<Self::ExportAuditStream>, Status> {
+        let request = request.into_inner();
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let reader = self.cluster.reader().clone();
+        let end = reader.audit_head().map_err(Error::from)?.count;
+        let from = request.from_index.max(1);
+        Ok(Response::new(export(reader, from, end)))
+    }
+}
+
+/// Streams records `from..=end`, a page at a time, ending the stream on the first
+/// storage error.
+fn export(reader: StateReader, from: u64, end: u64) -> RecordStream {
+    let pages = stream::unfold(Some(from), move |next| {
+        let reader = reader.clone();
+        async move {
+            let start = next?;
+            if start > end {
+                return None;
+            }
+            let count = EXPORT_PAGE.min((end - start + 1) as usize);
+            match reader.audit_range(start, count) {
+                Ok(records) if records.is_empty() => None,
+                Ok(records) => {
+                    let following = records.last().map(|record| record.index + 1);
+                    let items: Vec<Result<AuditRecord, Status>> = records
+                        .iter()
+                        .map(|record| Ok(convert::audit_record(record)))
+                        .collect();
+                    Some((stream::iter(items), following))
+                }
+                Err(error) => Some((
+                    stream::iter(vec![Err(Status::from(Error::from(error)))]),
+                    None,
+                )),
+            }
+        }
+    });
+    Box::pin(pages.flatten())
+}

@@ -1,0 +1,270 @@
+//! `warden.v1.ClusterService`: initialization, membership changes and status. A
+//! membership change received by a follower is passed on to the leader unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::{BasicNode, ChangeMembers, ServerState};
+use tonic::{Request, Response, Status};
+use warden_proto::v1::cluster_service_client::ClusterServiceClient;
+use warden_proto::v1::cluster_service_server::ClusterService;
+use warden_proto::v1::{
+    AddNodeRequest, AddNodeResponse, ClusterStatusRequest, ClusterStatusResponse,
+    InitClusterRequest, InitClusterResponse, Member, MemberRole, PromoteNodeRequest,
+    PromoteNodeResponse, RemoveNodeRequest, RemoveNodeResponse,
+};
+use warden_raft::NodeId;
+
+use crate::cluster::Cluster;
+use crate::error::Error;
+
+pub struct ClusterAdmin {
+    cluster: Cluster,
+    /// The address this node advertises to peers.
+    advertise: String,
+}
+
+impl ClusterAdmin {
+    pub fn new(cluster: Cluster, advertise: String) -> ClusterAdmin {
+        ClusterAdmin { cluster, advertise }
+    }
+
+    /// A client of the leader's cluster service, when another node leads.
+    fn leader_client(
+        &self,
+    ) -> Result<Option<ClusterServiceClient<tonic::transport::Channel>>, Error> {
+        match self.cluster.leader() {
+            Some((id, _)) if id == self.cluster.node_id() => Ok(None),
+            Some((_, address)) => Ok(Some(ClusterServiceClient::new(
+                self.cluster.peers().channel(&address)?,
+            ))),
+            None => Err(Error::NoLeader),
+        }
+    }
+
+    async fn change(&self, change: ChangeMembers<NodeId, BasicNode>) -> Result<u64, Error> {
+        let waited = self.cluster.limits().membership_timeout;
+        let result =
+            tokio::time::timeout(waited, self.cluster.raft().change_membership(change, false))
+                .await;
+        match result {
+            Err(_elapsed) => Err(Error::NoQuorum { waited }),
+            Ok(Ok(response)) => Ok(response.log_id.index),
+            Ok(Err(error)) => Err(membership_error(error)),
+        }
+    }
+}
+
+fn membership_error(error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> Error {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => Error::NoLeader,
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
+            Error::Membership(error.to_string())
+        }
+        RaftError::Fatal(_) => Error::Stopped,
+    }
+}
+
+fn check_node_id(node_id: u64) -> Result<NodeId, Error> {
+    if node_id == 0 {
+        return Err(Error::InvalidArgument {
+            field: "node_id",
+            message: "must be positive".to_owned(),
+        });
+    }
+    Ok(node_id)
+}
+
+#[tonic::async_trait]
+impl ClusterService for ClusterAdmin {
+    async fn init_cluster(
+        &self,
+        _request: Request<InitClusterRequest>,
+    ) -> Result<Response<InitClusterResponse>, Status> {
+        let node_id = self.cluster.node_id();
+        let members = BTreeMap::from([(node_id, BasicNode::new(&self.advertise))]);
+        match self.cluster.raft().initialize(members).await {
+            Ok(()) => Ok(Response::new(InitClusterResponse {
+                node_id,
+                address: self.advertise.clone(),
+            })),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                Err(Error::AlreadyInitialized.into())
+            }
+            Err(RaftError::APIError(InitializeError::NotInMembers(error))) => {
+                Err(Error::Internal(error.to_string()).into())
+            }
+            Err(RaftError::Fatal(_)) => Err(Error::Stopped.into()),
+        }
+    }
+
+    async fn add_node(
+        &self,
+        request: Request<AddNodeRequest>,
+    ) -> Result<Response<AddNodeResponse>, Status> {
+        if let Some(mut leader) = self.leader_client()? {
+            return leader.add_node(request).await;
+        }
+        let request = request.into_inner();
+        let node_id = check_node_id(request.node_id)?;
+        if request.address.parse::<std::net::SocketAddr>().is_err()
+            && !request.address.contains(':')
+        {
+            return Err(Error::InvalidArgument {
+                field: "address",
+                message: format!("{:?} is not host:port", request.address),
+            }
+            .into());
+        }
+        let waited = self.cluster.limits().membership_timeout;
+        // Blocking: returns once the learner has caught up (by snapshot if the log it
+        // needs was purged), so a promotion right after cannot stall the quorum.
+        let add = self
+            .cluster
+            .raft()
+            .add_learner(node_id, BasicNode::new(&request.address), true);
+        match tokio::time::timeout(waited, add).await {
+            Err(_elapsed) => Err(Error::NoQuorum { waited }.into()),
+            Ok(Ok(response)) => Ok(Response::new(AddNodeResponse {
+                log_index: response.log_id.index,
+            })),
+            Ok(Err(error)) => Err(membership_error(error).into()),
+        }
+    }
+
+    async fn promote_node(
+        &self,
+        request: Request<PromoteNodeRequest>,
+    ) -> Result<Response<PromoteNodeResponse>, Status> {
+        if let Some(mut leader) = self.leader_client()? {
+            return leader.promote_node(request).await;
+        }
+        let node_id = check_node_id(request.into_inner().node_id)?;
+        let log_index = self
+            .change(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])))
+            .await?;
+        Ok(Response::new(PromoteNodeResponse { log_index }))
+    }
+
+    async fn remove_node(
+        &self,
+        request: Request<RemoveNodeRequest>,
+    ) -> Result<Response<RemoveNodeResponse>, Status> {
+        if let Some(mut leader) = self.leader_client()? {
+            return leader.remove_node(request).await;
+        }
+        let node_id = check_node_id(request.into_inner().node_id)?;
+        let membership = self
+            .cluster
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .clone();
+        let is_voter = membership.membership().voter_ids().any(|id| id == node_id);
+        let is_member = membership.membership().get_node(&node_id).is_some();
+        let change = match (is_voter, is_member) {
+            (true, _) => ChangeMembers::RemoveVoters(BTreeSet::from([node_id])),
+            (false, true) => ChangeMembers::RemoveNodes(BTreeSet::from([node_id])),
+            (false, false) => {
+                return Err(Error::NotFound {
+                    what: format!("node {node_id}"),
+                }
+                .into());
+            }
+        };
+        let log_index = self.change(change).await?;
+        Ok(Response::new(RemoveNodeResponse { log_index }))
+    }
+
+    async fn cluster_status(
+        &self,
+        _request: Request<ClusterStatusRequest>,
+    ) -> Result<Response<ClusterStatusResponse>, Status> {
+        let metrics = self.cluster.raft().metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let last_log_index = metrics.last_log_index.unwrap_or(0);
+        let matched = |id: NodeId| -> Option<u64> {
+            let replication = metrics.replication.as_ref()?;
+            replication
+                .get(&id)
+                .map(|log_id| log_id.map_or(0, |log_id| log_id.index))
+        };
+        let members: Vec<Member> = membership
+            .nodes()
+            .map(|(id, node)| {
+                let matched_index = if *id == metrics.id && metrics.state == ServerState::Leader {
+                    Some(last_log_index)
+                } else {
+                    matched(*id)
+                };
+                Member {
+                    node_id: *id,
+                    address: node.addr.clone(),
+                    role: if voters.contains(id) {
+                        MemberRole::Voter
+                    } else {
+                        MemberRole::Learner
+                    }
+                    .into(),
+                    matched_index,
+                    lag: matched_index.map(|index| last_log_index.saturating_sub(index)),
+                }
+            })
+            .collect();
+        let applied_index = metrics.last_applied.map_or(0, |log_id| log_id.index);
+        let committed_index = match &metrics.replication {
+            Some(replication) => quorum_index(&voters, last_log_index, metrics.id, replication),
+            None => applied_index,
+        };
+        Ok(Response::new(ClusterStatusResponse {
+            node_id: metrics.id,
+            leader_id: metrics.current_leader,
+            term: metrics.current_term,
+            last_log_index,
+            committed_index,
+            applied_index,
+            snapshot_index: metrics.snapshot.map(|log_id| log_id.index),
+            purged_index: metrics.purged.map(|log_id| log_id.index),
+            members,
+            state: state_name(metrics.state, !voters.contains(&metrics.id)).to_owned(),
+        }))
+    }
+}
+
+/// The highest index a majority of voters has: what the leader knows committed.
+fn quorum_index(
+    voters: &BTreeSet<NodeId>,
+    leader_last: u64,
+    leader: NodeId,
+    replication: &BTreeMap<NodeId, Option<warden_raft::types::LogId>>,
+) -> u64 {
+    let mut indexes: Vec<u64> = voters
+        .iter()
+        .map(|id| {
+            if *id == leader {
+                leader_last
+            } else {
+                replication
+                    .get(id)
+                    .copied()
+                    .flatten()
+                    .map_or(0, |log_id| log_id.index)
+            }
+        })
+        .collect();
+    indexes.sort_unstable_by(|a, b| b.cmp(a));
+    indexes.get(voters.len() / 2).copied().unwrap_or(0)
+}
+
+fn state_name(state: ServerState, learner: bool) -> &'static str {
+    match state {
+        ServerState::Leader => "leader",
+        ServerState::Candidate => "candidate",
+        ServerState::Shutdown => "shutdown",
+        ServerState::Learner => "learner",
+        ServerState::Follower if learner => "learner",
+        ServerState::Follower => "follower",
+    }
+}

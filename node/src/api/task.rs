@@ -1,0 +1,164 @@
+//! `warden.v1.TaskService`: tasks as records (submission, lookup, listing).
+
+use prost::Message;
+use tonic::{Request, Response, Status};
+use warden_core::{
+    Action, Code, Command, Hash, IdempotencyKey, Outcome, Principal, Rejection, TaskId, WorkspaceId,
+};
+use warden_proto::v1::task_service_server::TaskService;
+use warden_proto::v1::{
+    GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse, SubmitTaskRequest,
+    SubmitTaskResponse,
+};
+
+use super::{Refused, now_ms, propose, unexpected};
+use crate::cluster::Cluster;
+use crate::convert;
+use crate::error::Error;
+
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+pub struct Tasks {
+    cluster: Cluster,
+}
+
+impl Tasks {
+    pub fn new(cluster: Cluster) -> Tasks {
+        Tasks { cluster }
+    }
+
+    /// Validates a submission; the proposer picks the task id here.
+    fn parse_submit(&self, request: &SubmitTaskRequest) -> Result<Command, Refused> {
+        let refuse = |code, message: String| Refused {
+            action: Action::TaskSubmit,
+            resource: format!("workspace/{}/task", convert::sanitized(&request.workspace)),
+            payload_hash: Hash::of(&request.encode_to_vec()),
+            rejection: Rejection::new(code, message),
+        };
+        let workspace = WorkspaceId::parse(&request.workspace)
+            .map_err(|error| refuse(Code::InvalidArgument, error.to_string()))?;
+        let idempotency_key = IdempotencyKey::parse(&request.idempotency_key)
+            .map_err(|error| refuse(Code::InvalidArgument, error.to_string()))?;
+        let limit = self.cluster.limits().max_task_input_bytes;
+        if request.input.len() > limit {
+            return Err(refuse(
+                Code::ResourceExhausted,
+                format!(
+                    "input is {} bytes, over the limit of {limit}",
+                    request.input.len()
+                ),
+            ));
+        }
+        let task_id = TaskId::new(now_ms(), rand::random::<u128>());
+        Ok(Command::SubmitTask {
+            workspace,
+            task_id,
+            idempotency_key,
+            input: request.input.clone(),
+        })
+    }
+}
+
+fn parse_workspace(value: &str) -> Result<WorkspaceId, Error> {
+    WorkspaceId::parse(value).map_err(|error| Error::InvalidArgument {
+        field: "workspace",
+        message: error.to_string(),
+    })
+}
+
+fn parse_task_id(field: &'static str, value: &str) -> Result<TaskId, Error> {
+    TaskId::parse(value).map_err(|error| Error::InvalidArgument {
+        field,
+        message: error.to_string(),
+    })
+}
+
+fn page_size(requested: u32) -> Result<usize, Error> {
+    match usize::try_from(requested).unwrap_or(usize::MAX) {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size <= MAX_PAGE_SIZE => Ok(size),
+        _ => Err(Error::InvalidArgument {
+            field: "page_size",
+            message: format!("must be at most {MAX_PAGE_SIZE}"),
+        }),
+    }
+}
+
+#[tonic::async_trait]
+impl TaskService for Tasks {
+    async fn submit_task(
+        &self,
+        request: Request<SubmitTaskRequest>,
+    ) -> Result<Response<SubmitTaskResponse>, Status> {
+        let request = request.into_inner();
+        let parsed = self.parse_submit(&request);
+        match propose(&self.cluster, Principal::anonymous(), parsed).await? {
+            Outcome::TaskSubmitted { task, deduplicated } => {
+                Ok(Response::new(SubmitTaskResponse {
+                    task: Some(convert::task(&task)),
+                    deduplicated,
+                }))
+            }
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn get_task(
+        &self,
+        request: Request<GetTaskRequest>,
+    ) -> Result<Response<GetTaskResponse>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let task_id = parse_task_id("task_id", &request.task_id)?;
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let reader = self.cluster.reader();
+        if reader.workspace(&workspace).map_err(Error::from)?.is_none() {
+            return Err(Error::NotFound {
+                what: format!("workspace {workspace}"),
+            }
+            .into());
+        }
+        match reader.task(&workspace, &task_id).map_err(Error::from)? {
+            Some(task) => Ok(Response::new(GetTaskResponse {
+                task: Some(convert::task(&task)),
+            })),
+            None => Err(Error::NotFound {
+                what: format!("task {task_id} in workspace {workspace}"),
+            }
+            .into()),
+        }
+    }
+
+    async fn list_tasks(
+        &self,
+        request: Request<ListTasksRequest>,
+    ) -> Result<Response<ListTasksResponse>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let limit = page_size(request.page_size)?;
+        let after = match request.page_token.as_str() {
+            "" => None,
+            token => Some(parse_task_id("page_token", token)?),
+        };
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let reader = self.cluster.reader();
+        if reader.workspace(&workspace).map_err(Error::from)?.is_none() {
+            return Err(Error::NotFound {
+                what: format!("workspace {workspace}"),
+            }
+            .into());
+        }
+        let (tasks, next) = reader
+            .tasks_page(&workspace, after, limit)
+            .map_err(Error::from)?;
+        Ok(Response::new(ListTasksResponse {
+            tasks: tasks.iter().map(convert::task).collect(),
+            next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+        }))
+    }
+}

@@ -1,0 +1,71 @@
+//! `warden.v1.WorkspaceService`.
+
+use prost::Message;
+use tonic::{Request, Response, Status};
+use warden_core::{Action, Code, Command, Hash, Outcome, Principal, Rejection, WorkspaceId};
+use warden_proto::v1::workspace_service_server::WorkspaceService;
+use warden_proto::v1::{
+    CreateWorkspaceRequest, CreateWorkspaceResponse, ListWorkspacesRequest, ListWorkspacesResponse,
+};
+
+use super::{Refused, propose, unexpected};
+use crate::cluster::Cluster;
+use crate::convert;
+use crate::error::Error;
+
+pub struct Workspaces {
+    cluster: Cluster,
+}
+
+impl Workspaces {
+    pub fn new(cluster: Cluster) -> Workspaces {
+        Workspaces { cluster }
+    }
+}
+
+fn parse_create(request: &CreateWorkspaceRequest) -> Result<Command, Refused> {
+    WorkspaceId::parse(&request.name)
+        .map(|workspace| Command::CreateWorkspace { workspace })
+        .map_err(|error| Refused {
+            action: Action::WorkspaceCreate,
+            resource: format!("workspace/{}", convert::sanitized(&request.name)),
+            payload_hash: Hash::of(&request.encode_to_vec()),
+            rejection: Rejection::new(Code::InvalidArgument, error.to_string()),
+        })
+}
+
+#[tonic::async_trait]
+impl WorkspaceService for Workspaces {
+    async fn create_workspace(
+        &self,
+        request: Request<CreateWorkspaceRequest>,
+    ) -> Result<Response<CreateWorkspaceResponse>, Status> {
+        let request = request.into_inner();
+        match propose(
+            &self.cluster,
+            Principal::anonymous(),
+            parse_create(&request),
+        )
+        .await?
+        {
+            Outcome::WorkspaceCreated(workspace) => Ok(Response::new(CreateWorkspaceResponse {
+                workspace: Some(convert::workspace(&workspace)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn list_workspaces(
+        &self,
+        request: Request<ListWorkspacesRequest>,
+    ) -> Result<Response<ListWorkspacesResponse>, Status> {
+        let request = request.into_inner();
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let workspaces = self.cluster.reader().workspaces().map_err(Error::from)?;
+        Ok(Response::new(ListWorkspacesResponse {
+            workspaces: workspaces.iter().map(convert::workspace).collect(),
+        }))
+    }
+}

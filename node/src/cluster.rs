@@ -1,0 +1,289 @@
+//! This node's handle on the replicated log: the write path (propose here when leader,
+//! otherwise forward to the leader) and the read path (read-index barrier), both bounded
+//! in time so a node cut off from its quorum answers UNAVAILABLE instead of hanging.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::error::{ClientWriteError, RaftError};
+use warden_core::{Outcome, Request};
+use warden_proto::internal::forward_service_client::ForwardServiceClient;
+use warden_proto::internal::raft_service_client::RaftServiceClient;
+use warden_proto::internal::{RaftPayload, ReadIndexRequest};
+use warden_raft::{NodeId, Raft, StateReader, wire};
+
+use crate::config::Limits;
+use crate::error::Error;
+use crate::peers::Peers;
+
+/// How long to wait for a new leader before trying again; a backoff between attempts.
+const LEADER_CHANGE_WAIT: Duration = Duration::from_millis(200);
+
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node_id: NodeId,
+    raft: Raft,
+    reader: StateReader,
+    peers: Peers,
+    limits: Limits,
+}
+
+/// Whether a read must observe every write acknowledged before it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    Linearizable,
+    Local,
+}
+
+impl Cluster {
+    pub fn new(
+        node_id: NodeId,
+        raft: Raft,
+        reader: StateReader,
+        peers: Peers,
+        limits: Limits,
+    ) -> Cluster {
+        Cluster {
+            inner: Arc::new(Inner {
+                node_id,
+                raft,
+                reader,
+                peers,
+                limits,
+            }),
+        }
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node_id
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    pub fn reader(&self) -> &StateReader {
+        &self.inner.reader
+    }
+
+    pub fn peers(&self) -> &Peers {
+        &self.inner.peers
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The current leader and its address, if one is known.
+    pub fn leader(&self) -> Option<(NodeId, String)> {
+        let metrics = self.inner.raft.metrics();
+        let metrics = metrics.borrow();
+        let leader = metrics.current_leader?;
+        let address = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)?
+            .addr
+            .clone();
+        Some((leader, address))
+    }
+
+    /// Commits `request` and returns what applying it produced. Waits at most the write
+    /// timeout, across leader changes.
+    pub async fn propose(&self, request: Request) -> Result<Outcome, Error> {
+        let waited = self.inner.limits.write_timeout;
+        let deadline = Instant::now() + waited;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Error::NoQuorum { waited });
+            }
+            let leader = self.leader();
+            let attempt = match &leader {
+                Some((leader_id, _)) if *leader_id == self.inner.node_id => {
+                    self.propose_locally(&request, remaining).await
+                }
+                Some((_, address)) => self.forward(address, &request, remaining).await,
+                None => Err(Attempt::Retry),
+            };
+            match attempt {
+                Ok(outcome) => return Ok(outcome),
+                Err(Attempt::Fail(error)) => return Err(error),
+                Err(Attempt::TimedOut) => return Err(Error::NoQuorum { waited }),
+                Err(Attempt::Retry) => {
+                    let current = leader.map(|(id, _)| id);
+                    self.wait_for_leader_change(current, remaining.min(LEADER_CHANGE_WAIT))
+                        .await?;
+                }
+            }
+        }
+    }
+
+    /// Proposes on this node, which believes it leads. Used by the forward service too.
+    pub async fn propose_here(&self, request: &Request) -> Result<Outcome, Error> {
+        match self
+            .propose_locally(request, self.inner.limits.write_timeout)
+            .await
+        {
+            Ok(outcome) => Ok(outcome),
+            Err(Attempt::Fail(error)) => Err(error),
+            Err(Attempt::TimedOut) => Err(Error::NoQuorum {
+                waited: self.inner.limits.write_timeout,
+            }),
+            Err(Attempt::Retry) => Err(match self.leader() {
+                Some((id, address)) => {
+                    Error::LeaderUnreachable(format!("not the leader; node {id} at {address} is"))
+                }
+                None => Error::NoLeader,
+            }),
+        }
+    }
+
+    async fn propose_locally(
+        &self,
+        request: &Request,
+        within: Duration,
+    ) -> Result<Outcome, Attempt> {
+        match tokio::time::timeout(within, self.inner.raft.client_write(request.clone())).await {
+            Err(_elapsed) => Err(Attempt::TimedOut),
+            Ok(Ok(response)) => Ok(response.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                Err(Attempt::Retry)
+            }
+            Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(error)))) => {
+                Err(Attempt::Fail(Error::Internal(error.to_string())))
+            }
+            Ok(Err(RaftError::Fatal(_))) => Err(Attempt::Fail(Error::Stopped)),
+        }
+    }
+
+    async fn forward(
+        &self,
+        address: &str,
+        request: &Request,
+        within: Duration,
+    ) -> Result<Outcome, Attempt> {
+        let channel = self.inner.peers.channel(address).map_err(Attempt::Fail)?;
+        let data = wire::encode("request", request)
+            .map_err(|error| Attempt::Fail(Error::Internal(error.to_string())))?;
+        let mut grpc_request = tonic::Request::new(RaftPayload { data });
+        grpc_request.set_timeout(within);
+        match ForwardServiceClient::new(channel)
+            .propose(grpc_request)
+            .await
+        {
+            Ok(reply) => wire::decode("outcome", &reply.into_inner().data)
+                .map_err(|error| Attempt::Fail(Error::Internal(error.to_string()))),
+            Err(status) if status.code() == tonic::Code::DeadlineExceeded => Err(Attempt::TimedOut),
+            // The leader moved, stepped down or is unreachable: look again.
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    || status.code() == tonic::Code::Unknown =>
+            {
+                tracing::debug!(%address, %status, "forwarding a write failed; retrying");
+                Err(Attempt::Retry)
+            }
+            Err(status) => Err(Attempt::Fail(Error::LeaderUnreachable(status.to_string()))),
+        }
+    }
+
+    async fn wait_for_leader_change(
+        &self,
+        current: Option<NodeId>,
+        within: Duration,
+    ) -> Result<(), Error> {
+        let result = self
+            .inner
+            .raft
+            .wait(Some(within))
+            .metrics(
+                |metrics| metrics.current_leader.is_some() && metrics.current_leader != current,
+                "leader change",
+            )
+            .await;
+        match result {
+            Ok(_) | Err(openraft::metrics::WaitError::Timeout(_, _)) => Ok(()),
+            Err(openraft::metrics::WaitError::ShuttingDown) => Err(Error::Stopped),
+        }
+    }
+
+    /// Returns once this node has applied every write acknowledged before the call
+    /// (linearizable), or at once (local).
+    pub async fn read_barrier(&self, consistency: Consistency) -> Result<(), Error> {
+        if consistency == Consistency::Local {
+            return Ok(());
+        }
+        let waited = self.inner.limits.read_timeout;
+        match tokio::time::timeout(waited, self.read_index_loop()).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(Error::ReadIndexTimeout { waited }),
+        }
+    }
+
+    async fn read_index_loop(&self) -> Result<(), Error> {
+        loop {
+            let leader = self.leader();
+            let read_index = match &leader {
+                Some((leader_id, _)) if *leader_id == self.inner.node_id => {
+                    match self.inner.raft.get_read_log_id().await {
+                        Ok((read_log_id, _)) => Some(read_log_id.map_or(0, |log_id| log_id.index)),
+                        Err(RaftError::Fatal(_)) => return Err(Error::Stopped),
+                        Err(RaftError::APIError(_)) => None,
+                    }
+                }
+                Some((_, address)) => {
+                    let channel = self.inner.peers.channel(address)?;
+                    match RaftServiceClient::new(channel)
+                        .read_index(ReadIndexRequest {})
+                        .await
+                    {
+                        Ok(reply) => Some(reply.into_inner().read_index),
+                        Err(status) => {
+                            tracing::debug!(%address, %status, "read index from the leader failed; retrying");
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            match read_index {
+                Some(index) => return self.wait_applied(index).await,
+                None => {
+                    self.wait_for_leader_change(leader.map(|(id, _)| id), LEADER_CHANGE_WAIT)
+                        .await?;
+                }
+            }
+        }
+    }
+
+    async fn wait_applied(&self, index: u64) -> Result<(), Error> {
+        if index == 0 {
+            return Ok(());
+        }
+        match self
+            .inner
+            .raft
+            .wait(None)
+            .applied_index_at_least(Some(index), "read index")
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(openraft::metrics::WaitError::ShuttingDown) => Err(Error::Stopped),
+            Err(openraft::metrics::WaitError::Timeout(_, _)) => {
+                Err(Error::Internal("unbounded wait timed out".to_owned()))
+            }
+        }
+    }
+}
+
+/// One try at a write.
+enum Attempt {
+    /// No leader, or the leader changed or was unreachable: try again.
+    Retry,
+    TimedOut,
+    Fail(Error),
+}

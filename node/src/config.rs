@@ -1,0 +1,297 @@
+//! Node configuration, layered: defaults, then a TOML file, then `WARDEN_*`
+//! environment variables, then command-line flags. Validated once at start-up, with
+//! every problem reported together.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// This node's Raft id: positive and unique in the cluster.
+    pub node_id: u64,
+    /// Where the gRPC API (public and node-to-node) listens. Port 0 picks a free port at
+    /// first start and keeps it across restarts (it is remembered in the data directory),
+    /// because peers know a node by the address it had when it joined.
+    pub listen: SocketAddr,
+    /// The address peers and clients use to reach this node; defaults to the bound
+    /// listen address.
+    pub advertise: Option<String>,
+    /// Where the RocksDB database lives.
+    pub data_dir: PathBuf,
+    /// Where `/metrics` (Prometheus text) is served; off when unset.
+    pub metrics_listen: Option<SocketAddr>,
+    pub raft: warden_raft::Options,
+    pub limits: Limits,
+}
+
+/// API limits and waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A task input longer than this is refused with RESOURCE_EXHAUSTED.
+    pub max_task_input_bytes: usize,
+    /// How long a write waits to be committed before it answers UNAVAILABLE.
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
+    /// How long a linearizable read waits for the read index.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// How long adding a node may take to catch it up.
+    #[serde(with = "humantime_serde")]
+    pub membership_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            node_id: 0,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
+            advertise: None,
+            data_dir: PathBuf::from("warden-data"),
+            metrics_listen: None,
+            raft: warden_raft::Options::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_task_input_bytes: 64 * 1024,
+            write_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+            membership_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The largest gRPC message the server accepts; inputs must fit well inside it.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The keys that `WARDEN_*` environment variables may set: `WARDEN_` followed by the key
+/// in upper case with `.` as `_` (e.g. `WARDEN_RAFT_HEARTBEAT_INTERVAL=150ms`).
+pub const ENV_KEYS: &[&str] = &[
+    "node_id",
+    "listen",
+    "advertise",
+    "data_dir",
+    "metrics_listen",
+    "raft.heartbeat_interval",
+    "raft.election_timeout_min",
+    "raft.election_timeout_max",
+    "raft.install_snapshot_timeout",
+    "raft.connect_timeout",
+    "raft.snapshot_after_entries",
+    "raft.keep_entries_after_snapshot",
+    "raft.max_payload_entries",
+    "limits.max_task_input_bytes",
+    "limits.write_timeout",
+    "limits.read_timeout",
+    "limits.membership_timeout",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("setting {key}: {message}")]
+    Setting { key: String, message: String },
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// Builds the effective options: defaults, then `file`, then the environment, then
+/// `overrides` (`key=value` pairs from flags), validated.
+pub fn load(
+    file: Option<&Path>,
+    environment: impl IntoIterator<Item = (String, String)>,
+    overrides: &[(String, String)],
+) -> Result<Options, Error> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+                path: path.to_owned(),
+                source,
+            })?;
+            text.parse::<toml::Table>()
+                .map_err(|error| Error::ParseFile {
+                    path: path.to_owned(),
+                    message: error.to_string(),
+                })?
+        }
+        None => toml::Table::new(),
+    };
+    let environment: Vec<(String, String)> = environment.into_iter().collect();
+    for key in ENV_KEYS {
+        let name = format!("WARDEN_{}", key.to_uppercase().replace('.', "_"));
+        if let Some((_, value)) = environment.iter().find(|(candidate, _)| *candidate == name) {
+            set(&mut table, key, value)?;
+        }
+    }
+    for (key, value) in overrides {
+        set(&mut table, key, value)?;
+    }
+    let options: Options = toml::Value::Table(table)
+        .try_into()
+        .map_err(|error: toml::de::Error| Error::Invalid(vec![error.message().to_owned()]))?;
+    let problems = options.problems();
+    if problems.is_empty() {
+        Ok(options)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
+
+/// Sets `key` (dotted) in `table`. The value is read as TOML when it parses as a TOML
+/// value (numbers, booleans, quoted strings) and as a plain string otherwise.
+fn set(table: &mut toml::Table, key: &str, value: &str) -> Result<(), Error> {
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut parsed| parsed.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(inner) => inner,
+            _ => {
+                return Err(Error::Setting {
+                    key: key.to_owned(),
+                    message: format!("{part} is not a table"),
+                });
+            }
+        };
+    }
+    if last.is_empty() {
+        return Err(Error::Setting {
+            key: key.to_owned(),
+            message: "empty key".to_owned(),
+        });
+    }
+    current.insert(last.to_owned(), parsed);
+    Ok(())
+}
+
+impl Options {
+    /// Every problem with these options.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.node_id == 0 {
+            problems.push("node_id must be set to a positive integer".to_owned());
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            problems.push("data_dir must not be empty".to_owned());
+        }
+        if self.limits.max_task_input_bytes == 0
+            || self.limits.max_task_input_bytes > MAX_MESSAGE_BYTES / 2
+        {
+            problems.push(format!(
+                "limits.max_task_input_bytes must be between 1 and {}",
+                MAX_MESSAGE_BYTES / 2
+            ));
+        }
+        for (key, value) in [
+            ("limits.write_timeout", self.limits.write_timeout),
+            ("limits.read_timeout", self.limits.read_timeout),
+            ("limits.membership_timeout", self.limits.membership_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{key} must be positive"));
+            }
+        }
+        problems.extend(self.raft.problems());
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("warden.toml");
+        std::fs::write(
+            &path,
+            "node_id = 1\ndata_dir = \"/from/file\"\n[raft]\nheartbeat_interval = \"150ms\"\n",
+        )
+        .expect("write config");
+        let options = load(
+            Some(&path),
+            env(&[("WARDEN_DATA_DIR", "/from/env"), ("WARDEN_NODE_ID", "2")]),
+            &[("node_id".into(), "3".into())],
+        )
+        .expect("valid");
+        assert_eq!(options.node_id, 3, "flag beats env and file");
+        assert_eq!(
+            options.data_dir,
+            PathBuf::from("/from/env"),
+            "env beats file"
+        );
+        assert_eq!(
+            options.raft.heartbeat_interval,
+            Duration::from_millis(150),
+            "file beats default"
+        );
+        assert_eq!(
+            options.limits.write_timeout,
+            Duration::from_secs(5),
+            "default kept"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = load(
+            None,
+            env(&[]),
+            &[
+                ("node_id".into(), "1".into()),
+                ("nodeid".into(), "2".into()),
+            ],
+        )
+        .expect_err("unknown key");
+        assert!(error.to_string().contains("nodeid"), "{error}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let error = load(
+            None,
+            env(&[]),
+            &[
+                ("raft.election_timeout_min".into(), "1s".into()),
+                ("raft.election_timeout_max".into(), "500ms".into()),
+                ("limits.max_task_input_bytes".into(), "0".into()),
+            ],
+        )
+        .expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.contains("node_id"), "{text}");
+        assert!(text.contains("election_timeout_max"), "{text}");
+        assert!(text.contains("max_task_input_bytes"), "{text}");
+    }
+}

@@ -1,0 +1,74 @@
+//! The node's API errors and their one mapping to gRPC status codes.
+
+use std::time::Duration;
+
+use warden_core::{Code, Rejection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Refused by validation or by `apply()`; recorded in the audit chain.
+    #[error("{}", .0.message)]
+    Rejected(Rejection),
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("invalid {field}: {message}")]
+    InvalidArgument {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the cluster is not initialized: run `wardenctl cluster init` on one node")]
+    NotInitialized,
+    #[error("the cluster is already initialized")]
+    AlreadyInitialized,
+    #[error("membership change refused: {0}")]
+    Membership(String),
+    #[error("no leader is known; the cluster may have lost its quorum")]
+    NoLeader,
+    #[error(
+        "not committed within {}: no quorum reachable; the write may still commit, retry with the same idempotency key",
+        humantime::format_duration(*waited)
+    )]
+    NoQuorum { waited: Duration },
+    #[error(
+        "could not confirm the commit index within {}: no quorum reachable",
+        humantime::format_duration(*waited)
+    )]
+    ReadIndexTimeout { waited: Duration },
+    #[error("the leader could not be reached: {0}")]
+    LeaderUnreachable(String),
+    #[error("this node is shutting down")]
+    Stopped,
+    #[error("storage: {0}")]
+    Storage(#[from] warden_raft::Error),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<Error> for tonic::Status {
+    fn from(error: Error) -> tonic::Status {
+        let message = error.to_string();
+        let code = match &error {
+            Error::Rejected(rejection) => match rejection.code {
+                Code::InvalidArgument => tonic::Code::InvalidArgument,
+                Code::NotFound => tonic::Code::NotFound,
+                Code::AlreadyExists => tonic::Code::AlreadyExists,
+                Code::FailedPrecondition => tonic::Code::FailedPrecondition,
+                Code::ResourceExhausted => tonic::Code::ResourceExhausted,
+                Code::PermissionDenied => tonic::Code::PermissionDenied,
+                Code::Unauthenticated => tonic::Code::Unauthenticated,
+            },
+            Error::NotFound { .. } => tonic::Code::NotFound,
+            Error::InvalidArgument { .. } => tonic::Code::InvalidArgument,
+            Error::NotInitialized | Error::AlreadyInitialized | Error::Membership(_) => {
+                tonic::Code::FailedPrecondition
+            }
+            Error::NoLeader
+            | Error::NoQuorum { .. }
+            | Error::ReadIndexTimeout { .. }
+            | Error::LeaderUnreachable(_)
+            | Error::Stopped => tonic::Code::Unavailable,
+            Error::Storage(_) | Error::Internal(_) => tonic::Code::Internal,
+        };
+        tonic::Status::new(code, message)
+    }
+}

@@ -1,0 +1,315 @@
+//! A cluster of real `warden serve` processes on loopback, each with its own data
+//! directory: what `warden dev` and `warden demo` run, and what the integration tests
+//! start, kill, pause and restart.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use warden_client::{Client, ClientOptions};
+
+use crate::server::{Ready, read_ready};
+
+/// How long a node may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a node may take to stop after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(20);
+
+pub struct LocalCluster {
+    exe: PathBuf,
+    base: PathBuf,
+    settings: Vec<(String, String)>,
+    nodes: BTreeMap<u64, LocalNode>,
+}
+
+struct LocalNode {
+    child: Option<Child>,
+    ready: Ready,
+}
+
+impl LocalCluster {
+    /// `exe` is the `warden` binary; every node gets `--set key=value` for `settings`.
+    pub fn new(
+        exe: impl Into<PathBuf>,
+        base: impl Into<PathBuf>,
+        settings: Vec<(String, String)>,
+    ) -> LocalCluster {
+        LocalCluster {
+            exe: exe.into(),
+            base: base.into(),
+            settings,
+            nodes: BTreeMap::new(),
+        }
+    }
+
+    pub fn node_dir(&self, id: u64) -> PathBuf {
+        self.base.join(format!("node-{id}"))
+    }
+
+    pub fn log_path(&self, id: u64) -> PathBuf {
+        self.node_dir(id).join("node.log")
+    }
+
+    /// Starts node `id` (again, after a stop: it reuses its data directory and port) and
+    /// waits until it listens.
+    pub async fn start_node(&mut self, id: u64) -> anyhow::Result<Ready> {
+        let dir = self.node_dir(id);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let ready_file = dir.join("ready.json");
+        match std::fs::remove_file(&ready_file) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(error).with_context(|| format!("removing {}", ready_file.display()));
+            }
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(id))
+            .with_context(|| format!("opening the log of node {id}"))?;
+        let mut command = Command::new(&self.exe);
+        command
+            .arg("serve")
+            .args(["--node-id", &id.to_string()])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(&dir)
+            .arg("--ready-file")
+            .arg(&ready_file);
+        for (key, value) in &self.settings {
+            command.arg("--set").arg(format!("{key}={value}"));
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("sharing the node log")?)
+            .stderr(log)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("spawning {}", self.exe.display()))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        let ready = loop {
+            if ready_file.exists() {
+                break read_ready(&ready_file)?;
+            }
+            if let Some(status) = child.try_wait().context("checking the node process")? {
+                bail!(
+                    "node {id} exited during start-up ({status}):\n{}",
+                    tail(&self.log_path(id), 20)
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "node {id} did not start within {START_TIMEOUT:?}:\n{}",
+                    tail(&self.log_path(id), 20)
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        self.nodes.insert(
+            id,
+            LocalNode {
+                child: Some(child),
+                ready: ready.clone(),
+            },
+        );
+        Ok(ready)
+    }
+
+    /// Starts nodes `1..=count`; on a fresh cluster initializes it on node 1 and adds
+    /// and promotes the others, so all are voters.
+    pub async fn bootstrap(&mut self, count: u64) -> anyhow::Result<()> {
+        for id in 1..=count {
+            self.start_node(id).await?;
+        }
+        let first = self.client_of(1)?;
+        let status = first
+            .cluster_status()
+            .await
+            .context("cluster status of node 1")?;
+        if status.members.is_empty() {
+            first
+                .init_cluster()
+                .await
+                .context("initializing the cluster on node 1")?;
+            let all = self.client()?;
+            for id in 2..=count {
+                let address = self.endpoint(id)?;
+                all.add_node(id, &address)
+                    .await
+                    .with_context(|| format!("adding node {id}"))?;
+                all.promote_node(id)
+                    .await
+                    .with_context(|| format!("promoting node {id}"))?;
+            }
+        }
+        self.wait_for_leader(Duration::from_secs(30)).await?;
+        Ok(())
+    }
+
+    /// Waits until some node reports a leader that every running node agrees on.
+    pub async fn wait_for_leader(&self, within: Duration) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut leaders = Vec::new();
+            for id in self.running() {
+                if let Ok(status) = self.client_of(id)?.cluster_status().await {
+                    leaders.push(status.leader_id);
+                }
+            }
+            if let Some(Some(leader)) = leaders.first()
+                && leaders.iter().all(|candidate| *candidate == Some(*leader))
+                && self.running().contains(leader)
+            {
+                return Ok(*leader);
+            }
+            if Instant::now() > deadline {
+                bail!("no agreed leader within {within:?}: {leaders:?}");
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Ids of the nodes whose process is running.
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, node)| node.child.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub fn ready(&self, id: u64) -> anyhow::Result<&Ready> {
+        self.nodes
+            .get(&id)
+            .map(|node| &node.ready)
+            .with_context(|| format!("node {id} was never started"))
+    }
+
+    pub fn endpoint(&self, id: u64) -> anyhow::Result<String> {
+        Ok(self.ready(id)?.grpc.clone())
+    }
+
+    /// Every node's endpoint, running or not: the client skips the dead ones.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.nodes
+            .values()
+            .map(|node| node.ready.grpc.clone())
+            .collect()
+    }
+
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::connect(self.endpoints(), ClientOptions::default())?)
+    }
+
+    /// A client that talks to node `id` only.
+    pub fn client_of(&self, id: u64) -> anyhow::Result<Client> {
+        let options = ClientOptions {
+            max_attempts: 1,
+            ..ClientOptions::default()
+        };
+        Ok(Client::connect([self.endpoint(id)?], options)?)
+    }
+
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.nodes.get(&id)?.child.as_ref()?.id()
+    }
+
+    pub fn signal(&self, id: u64, signal: Signal) -> anyhow::Result<()> {
+        let pid = self
+            .pid(id)
+            .with_context(|| format!("node {id} is not running"))?;
+        let pid = i32::try_from(pid).context("pid out of range")?;
+        kill(Pid::from_raw(pid), signal)
+            .with_context(|| format!("sending {signal} to node {id}"))?;
+        Ok(())
+    }
+
+    /// SIGKILL: the node gets no chance to flush or say goodbye.
+    pub async fn kill(&mut self, id: u64) -> anyhow::Result<()> {
+        let node = self
+            .nodes
+            .get_mut(&id)
+            .with_context(|| format!("node {id} was never started"))?;
+        if let Some(mut child) = node.child.take() {
+            child
+                .start_kill()
+                .with_context(|| format!("killing node {id}"))?;
+            child
+                .wait()
+                .await
+                .with_context(|| format!("waiting for node {id}"))?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then SIGKILL if the node has not stopped in time.
+    pub async fn stop(&mut self, id: u64) -> anyhow::Result<()> {
+        if self.pid(id).is_none() {
+            return Ok(());
+        }
+        self.signal(id, Signal::SIGTERM)?;
+        let node = self
+            .nodes
+            .get_mut(&id)
+            .with_context(|| format!("node {id} was never started"))?;
+        if let Some(mut child) = node.child.take() {
+            match tokio::time::timeout(STOP_TIMEOUT, child.wait()).await {
+                Ok(status) => {
+                    status.with_context(|| format!("waiting for node {id}"))?;
+                }
+                Err(_elapsed) => {
+                    child
+                        .start_kill()
+                        .with_context(|| format!("killing node {id}"))?;
+                    child
+                        .wait()
+                        .await
+                        .with_context(|| format!("waiting for node {id}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn stop_all(&mut self) -> anyhow::Result<()> {
+        for id in self.running() {
+            self.stop(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until any node process exits on its own, returning its id.
+    pub async fn any_exit(&mut self) -> u64 {
+        loop {
+            for (id, node) in self.nodes.iter_mut() {
+                if let Some(child) = &mut node.child
+                    && let Ok(Some(_)) = child.try_wait()
+                {
+                    node.child = None;
+                    return *id;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// The last `lines` lines of a file, for error messages.
+pub fn tail(path: &Path, lines: usize) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(error) => format!("(cannot read {}: {error})", path.display()),
+    }
+}

@@ -1,0 +1,267 @@
+//! `warden`: the Warden server. `serve` runs one node; `dev` runs a local cluster of
+//! node processes; `demo` runs Warden's main job end to end; `audit` verifies a chain
+//! offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use warden_node::local_cluster::LocalCluster;
+use warden_node::{audit_file, config, demo, server};
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Warden: a self-hosted control plane for AI agents that act on real systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one node. Settings come from defaults, then --config, then WARDEN_* variables
+    /// (e.g. WARDEN_NODE_ID, WARDEN_DATA_DIR, WARDEN_RAFT_HEARTBEAT_INTERVAL), then flags.
+    Serve(ServeArgs),
+    /// Run a local cluster of N node processes on loopback, initialize it, print the
+    /// endpoints and keep it running until Ctrl-C. Rerunning with the same --data-dir
+    /// restarts the same cluster.
+    Dev {
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+        nodes: u64,
+        #[arg(long, default_value = ".warden-dev")]
+        data_dir: PathBuf,
+        /// A setting for every node, as KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+        settings: Vec<(String, String)>,
+    },
+    /// Warden's main job end to end: a local 3-node cluster takes tasks, loses its leader
+    /// to SIGKILL, keeps going, takes the node back, and proves every node holds the same
+    /// verified audit chain.
+    Demo {
+        /// Where the nodes keep their data; a fresh temporary directory by default.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Verify an audit chain offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML config file.
+    #[arg(long, env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+    /// This node's Raft id (positive, unique in the cluster).
+    #[arg(long)]
+    node_id: Option<u64>,
+    /// gRPC listen address; port 0 picks a free port once and keeps it across restarts.
+    #[arg(long)]
+    listen: Option<String>,
+    /// The address peers and clients use to reach this node (default: the bound address).
+    #[arg(long)]
+    advertise: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where to serve Prometheus /metrics (e.g. 127.0.0.1:9400).
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Any setting as KEY=VALUE, e.g. raft.snapshot_after_entries=500 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
+    /// Once listening, write {node_id, grpc, metrics, pid} as JSON to this file.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the chain in a stopped node's data directory. Exits 1 if it does not verify.
+    Verify {
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Verify a JSON Lines export from `wardenctl audit export`. Exits 1 if it does not verify.
+    VerifyExport { file: PathBuf },
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    Ok((key.trim().to_owned(), value.trim().to_owned()))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Dev {
+            nodes,
+            data_dir,
+            settings,
+        } => dev(nodes, data_dir, settings).await,
+        Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Audit(AuditCommand::Verify { data_dir }) => {
+            Ok(report(audit_file::verify_data_dir(&data_dir)?))
+        }
+        Command::Audit(AuditCommand::VerifyExport { file }) => {
+            let reader = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            Ok(report(audit_file::verify_export(std::io::BufReader::new(
+                reader,
+            ))?))
+        }
+    }
+}
+
+fn report(verdict: audit_file::Verdict) -> ExitCode {
+    let head = verdict
+        .head_hash
+        .map(|hash| hash.to_hex())
+        .unwrap_or_else(|| "-".to_owned());
+    match verdict.failure {
+        None => {
+            println!("ok: {} records, head {head}", verdict.record_count);
+            ExitCode::SUCCESS
+        }
+        Some((index, problem)) => {
+            println!(
+                "FAILED at record {index}: {problem} ({} records verified before it)",
+                verdict.record_count
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let mut overrides = Vec::new();
+    let flags = [
+        ("node_id", args.node_id.map(|id| id.to_string())),
+        ("listen", args.listen.map(|value| format!("{value:?}"))),
+        (
+            "advertise",
+            args.advertise.map(|value| format!("{value:?}")),
+        ),
+        (
+            "data_dir",
+            args.data_dir
+                .map(|dir| format!("{:?}", dir.display().to_string())),
+        ),
+        (
+            "metrics_listen",
+            args.metrics_listen.map(|value| format!("{value:?}")),
+        ),
+    ];
+    for (key, value) in flags {
+        if let Some(value) = value {
+            overrides.push((key.to_owned(), value));
+        }
+    }
+    overrides.extend(args.settings);
+    let options = config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
+    tracing::info!(config = %serde_json::to_string(&options)?, "effective configuration");
+    let handle =
+        warden_node::metrics::install_recorder().context("installing the metrics recorder")?;
+    server::run(options, Some(handle), args.ready_file, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+async fn dev(
+    nodes: u64,
+    data_dir: PathBuf,
+    settings: Vec<(String, String)>,
+) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("locating the warden binary")?;
+    let mut cluster = LocalCluster::new(exe, &data_dir, settings);
+    let started = cluster.bootstrap(nodes).await;
+    if let Err(error) = started {
+        cluster.stop_all().await?;
+        return Err(error);
+    }
+    println!(
+        "warden dev: {nodes}-node cluster running (data in {})",
+        data_dir.display()
+    );
+    println!("{:<6} {:<22} {:<22} log", "node", "grpc", "metrics");
+    for id in 1..=nodes {
+        let ready = cluster.ready(id)?;
+        println!(
+            "{:<6} {:<22} {:<22} {}",
+            id,
+            ready.grpc,
+            ready.metrics.as_deref().unwrap_or("-"),
+            cluster.log_path(id).display()
+        );
+    }
+    let endpoints = cluster.endpoints().join(",");
+    std::fs::write(data_dir.join("endpoints"), &endpoints).context("writing the endpoints file")?;
+    println!("\nexport WARDEN_ENDPOINTS={endpoints}");
+    println!(
+        "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nCtrl-C stops all nodes."
+    );
+    // A node that dies (say, killed to try failover) is reported; the rest keep running.
+    loop {
+        tokio::select! {
+            () = shutdown_signal() => break,
+            id = cluster.any_exit() => eprintln!("node {id} exited; see {}", cluster.log_path(id).display()),
+        }
+    }
+    cluster.stop_all().await?;
+    println!("all nodes stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,46 @@
+//! gRPC channels to other nodes, created lazily and shared per address.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::Error;
+
+#[derive(Clone)]
+pub struct Peers {
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+    connect_timeout: Duration,
+}
+
+impl Peers {
+    pub fn new(connect_timeout: Duration) -> Peers {
+        Peers {
+            channels: Arc::default(),
+            connect_timeout,
+        }
+    }
+
+    pub fn channel(&self, address: &str) -> Result<Channel, Error> {
+        let mut channels = self
+            .channels
+            .lock()
+            .map_err(|_| Error::Internal("peer channel cache poisoned".to_owned()))?;
+        if let Some(channel) = channels.get(address) {
+            return Ok(channel.clone());
+        }
+        let uri = if address.contains("://") {
+            address.to_owned()
+        } else {
+            format!("http://{address}")
+        };
+        let endpoint = Endpoint::from_shared(uri)
+            .map_err(|error| Error::LeaderUnreachable(format!("bad address {address}: {error}")))?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        channels.insert(address.to_owned(), channel.clone());
+        Ok(channel)
+    }
+}

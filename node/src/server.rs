@@ -1,0 +1,226 @@
+//! Runs one Warden node: binds its listeners, opens storage, starts Raft and serves the
+//! gRPC API until asked to stop or until Raft stops on a fatal error (a failed fsync
+//! among them), which ends the process with an error.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::TcpListenerStream;
+use warden_proto::internal::forward_service_server::ForwardServiceServer;
+use warden_proto::internal::raft_service_server::RaftServiceServer;
+use warden_proto::v1::audit_service_server::AuditServiceServer;
+use warden_proto::v1::cluster_service_server::ClusterServiceServer;
+use warden_proto::v1::task_service_server::TaskServiceServer;
+use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
+use warden_raft::{Network, Raft, RaftGrpc, Storage};
+
+use crate::api::{
+    audit::Audit, cluster::ClusterAdmin, forward::Forward, task::Tasks, workspace::Workspaces,
+};
+use crate::cluster::Cluster;
+use crate::config::{MAX_MESSAGE_BYTES, Options};
+use crate::peers::Peers;
+use crate::rpc_metrics::RpcMetricsLayer;
+
+/// Node-to-node messages carry snapshot chunks and entry batches.
+const MAX_INTERNAL_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Remembers the address chosen for a port-0 listener.
+const LISTEN_ADDRESS_FILE: &str = "listen-address";
+
+/// What a started node tells whoever launched it (written to `--ready-file`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ready {
+    pub node_id: u64,
+    pub grpc: String,
+    pub metrics: Option<String>,
+    pub pid: u32,
+}
+
+pub async fn run(
+    options: Options,
+    metrics_handle: Option<PrometheusHandle>,
+    ready_file: Option<PathBuf>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
+    let listener = bind_grpc(&options).await?;
+    let bound = listener
+        .local_addr()
+        .context("reading the bound gRPC address")?;
+    let advertise = options
+        .advertise
+        .clone()
+        .unwrap_or_else(|| bound.to_string());
+
+    let storage = Storage::open(&options.data_dir.join("db"))
+        .with_context(|| format!("opening storage in {}", options.data_dir.display()))?;
+    let raft_config = options
+        .raft
+        .to_openraft("warden")
+        .map_err(|error| anyhow::anyhow!("raft configuration: {error}"))?;
+    let state_machine = storage
+        .state_machine()
+        .context("opening the state machine")?;
+    let raft = Raft::new(
+        options.node_id,
+        Arc::new(raft_config),
+        Network::new(options.raft.connect_timeout),
+        storage.log_store(),
+        state_machine,
+    )
+    .await
+    .context("starting raft")?;
+    let cluster = Cluster::new(
+        options.node_id,
+        raft.clone(),
+        storage.reader(),
+        Peers::new(options.raft.connect_timeout),
+        options.limits.clone(),
+    );
+
+    let mut tasks = JoinSet::new();
+    let metrics_address = match (&options.metrics_listen, metrics_handle) {
+        (Some(address), Some(handle)) => {
+            let metrics_listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the metrics listener on {address}"))?;
+            let local = metrics_listener
+                .local_addr()
+                .context("reading the metrics address")?;
+            tasks.spawn(async move {
+                crate::metrics::serve(metrics_listener, handle).await;
+                Ok(())
+            });
+            Some(local.to_string())
+        }
+        _ => None,
+    };
+    let follow = raft.clone();
+    tasks.spawn(async move {
+        crate::metrics::follow_raft(follow).await;
+        Ok(())
+    });
+
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .layer(RpcMetricsLayer)
+        .add_service(
+            RaftServiceServer::new(RaftGrpc::new(raft.clone()))
+                .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
+        )
+        .add_service(
+            ForwardServiceServer::new(Forward::new(cluster.clone()))
+                .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
+        )
+        .add_service(ClusterServiceServer::new(ClusterAdmin::new(
+            cluster.clone(),
+            advertise.clone(),
+        )))
+        .add_service(WorkspaceServiceServer::new(Workspaces::new(
+            cluster.clone(),
+        )))
+        .add_service(
+            TaskServiceServer::new(Tasks::new(cluster.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(AuditServiceServer::new(Audit::new(cluster.clone())));
+    tasks.spawn(async move {
+        router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = server_stopped.await;
+            })
+            .await
+            .context("grpc server")
+    });
+
+    if let Some(path) = &ready_file {
+        let ready = Ready {
+            node_id: options.node_id,
+            grpc: advertise.clone(),
+            metrics: metrics_address.clone(),
+            pid: std::process::id(),
+        };
+        write_atomically(path, &serde_json::to_vec(&ready)?)?;
+    }
+    tracing::info!(node_id = options.node_id, grpc = %advertise, metrics = ?metrics_address, "node started");
+
+    let mut raft_metrics = raft.metrics();
+    let fatal = async move {
+        loop {
+            if let Err(fatal) = &raft_metrics.borrow_and_update().running_state {
+                return fatal.to_string();
+            }
+            if raft_metrics.changed().await.is_err() {
+                return "raft stopped".to_owned();
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        () = shutdown => Ok(()),
+        reason = fatal => Err(anyhow::anyhow!("raft stopped: {reason}")),
+        Some(joined) = tasks.join_next() => match joined {
+            Ok(Ok(())) => Err(anyhow::anyhow!("a node task ended unexpectedly")),
+            Ok(Err(error)) => Err(error),
+            Err(error) => Err(anyhow::anyhow!("a node task failed: {error}")),
+        },
+    };
+    tracing::info!(node_id = options.node_id, "stopping");
+    let _ = stop_server.send(());
+    if let Err(error) = raft.shutdown().await {
+        tracing::warn!(%error, "raft shutdown");
+    }
+    tasks.shutdown().await;
+    outcome
+}
+
+/// Binds the gRPC listener. A port-0 listen address takes the port remembered in the
+/// data directory when there is one, so a restarted node keeps the address its peers
+/// know it by.
+async fn bind_grpc(options: &Options) -> anyhow::Result<TcpListener> {
+    let remembered = options.data_dir.join(LISTEN_ADDRESS_FILE);
+    let address: SocketAddr = if options.listen.port() == 0 && remembered.exists() {
+        let text = std::fs::read_to_string(&remembered)
+            .with_context(|| format!("reading {}", remembered.display()))?;
+        text.trim()
+            .parse()
+            .with_context(|| format!("parsing {}", remembered.display()))?
+    } else {
+        options.listen
+    };
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the gRPC listener on {address}"))?;
+    if options.listen.port() == 0 && !remembered.exists() {
+        let bound = listener.local_addr().context("reading the bound address")?;
+        write_atomically(&remembered, bound.to_string().as_bytes())?;
+    }
+    Ok(listener)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// Reads a ready file written by [`run`].
+pub fn read_ready(path: &Path) -> anyhow::Result<Ready> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let ready: Ready =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    if ready.grpc.is_empty() {
+        bail!("{} names no gRPC address", path.display());
+    }
+    Ok(ready)
+}

@@ -1,0 +1,174 @@
+//! Shared harness for the node's integration tests: real `warden` processes on
+//! loopback (port 0, temporary data directories), driven through `warden-client`.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use warden_client::{Client, ClientOptions, Consistency};
+use warden_node::local_cluster::LocalCluster;
+
+pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+/// A cluster whose data lives as long as the value.
+pub struct TestCluster {
+    pub cluster: LocalCluster,
+    pub dir: TempDir,
+}
+
+impl std::ops::Deref for TestCluster {
+    type Target = LocalCluster;
+    fn deref(&self) -> &LocalCluster {
+        &self.cluster
+    }
+}
+
+impl std::ops::DerefMut for TestCluster {
+    fn deref_mut(&mut self) -> &mut LocalCluster {
+        &mut self.cluster
+    }
+}
+
+pub fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// Starts `count` voters with `extra` settings on top of test defaults.
+pub async fn start(count: u64, extra: &[(&str, &str)]) -> TestCluster {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cluster = LocalCluster::new(WARDEN, dir.path(), settings(extra));
+    if let Err(error) = cluster.bootstrap(count).await {
+        let logs: Vec<String> = (1..=count)
+            .map(|id| {
+                format!(
+                    "--- node {id}\n{}",
+                    warden_node::local_cluster::tail(&cluster.log_path(id), 30)
+                )
+            })
+            .collect();
+        panic!("cluster did not start: {error:#}\n{}", logs.join("\n"));
+    }
+    TestCluster { cluster, dir }
+}
+
+/// A client with a short retry budget, for calls expected to fail fast.
+pub fn client_with(endpoints: Vec<String>, max_attempts: u32) -> Client {
+    let options = ClientOptions {
+        max_attempts,
+        ..ClientOptions::default()
+    };
+    Client::connect(endpoints, options).expect("client")
+}
+
+/// Polls `check` until it returns Some or `within` passes.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until every running node has applied the leader's last log index, and
+/// returns that index.
+pub async fn wait_converged(cluster: &LocalCluster, within: Duration) -> u64 {
+    eventually(
+        "all running nodes to apply the leader's log",
+        within,
+        || async {
+            let mut leader_last = None;
+            let mut applied = Vec::new();
+            for id in cluster.running() {
+                let status = cluster.client_of(id).ok()?.cluster_status().await.ok()?;
+                if status.state == "leader" {
+                    leader_last = Some(status.last_log_index);
+                }
+                applied.push(status.applied_index);
+            }
+            let last = leader_last?;
+            applied.iter().all(|index| *index >= last).then_some(last)
+        },
+    )
+    .await
+}
+
+/// Every task id in `workspace` as node `id` has applied it (local reads, all pages).
+pub async fn all_task_ids(cluster: &LocalCluster, id: u64, workspace: &str) -> Vec<String> {
+    all_tasks(cluster, id, workspace)
+        .await
+        .into_iter()
+        .map(|task| task.id)
+        .collect()
+}
+
+/// Every task in `workspace` as node `id` has applied it (local reads, all pages).
+pub async fn all_tasks(
+    cluster: &LocalCluster,
+    id: u64,
+    workspace: &str,
+) -> Vec<warden_proto::v1::Task> {
+    let client = cluster.client_of(id).expect("client");
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_tasks(workspace, 1000, &token, Consistency::Local)
+            .await
+            .unwrap_or_else(|error| panic!("list tasks on node {id}: {error}"));
+        ids.extend(page.tasks);
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// Scrapes node `id`'s `/metrics`.
+pub async fn scrape(cluster: &LocalCluster, id: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = cluster
+        .ready(id)
+        .expect("ready")
+        .metrics
+        .clone()
+        .expect("metrics address");
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: warden\r\nconnection: close\r\n\r\n")
+        .await
+        .expect("send request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the first sample of `name` whose labels contain all of `labels`.
+pub fn metric_value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
+        .find(|line| labels.iter().all(|label| line.contains(label)))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}

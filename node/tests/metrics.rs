@@ -1,0 +1,68 @@
+//! Each node serves Prometheus text on `/metrics`: Raft state, and RPC counts and
+//! latency histograms per method and code.
+
+mod common;
+
+use common::{metric_value, scrape, start};
+
+#[tokio::test]
+async fn metrics_endpoint_reports_raft_state_and_rpcs() {
+    let cluster = start(3, &[]).await;
+    let client = cluster.client().expect("client");
+    client.create_workspace("acme").await.expect("create");
+    for n in 0..5 {
+        client
+            .submit_task("acme", &format!("t{n}"), None)
+            .await
+            .expect("submit");
+    }
+    assert!(client.create_workspace("acme").await.is_err());
+    let leader = cluster
+        .wait_for_leader(std::time::Duration::from_secs(10))
+        .await
+        .expect("leader");
+    let text = scrape(&cluster, leader).await;
+
+    assert_eq!(
+        metric_value(&text, "warden_raft_is_leader", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric_value(&text, "warden_raft_leader_id", &[]),
+        Some(leader as f64)
+    );
+    assert!(metric_value(&text, "warden_raft_term", &[]).unwrap_or(0.0) >= 1.0);
+    assert!(metric_value(&text, "warden_raft_applied_index", &[]).unwrap_or(0.0) >= 7.0);
+    assert!(metric_value(&text, "warden_raft_committed_index", &[]).is_some());
+    assert!(metric_value(&text, "warden_raft_apply_lag", &[]).is_some());
+    assert!(metric_value(&text, "warden_raft_log_entries", &[]).is_some());
+    for name in ["warden_raft_snapshot_index", "warden_raft_members"] {
+        assert!(metric_value(&text, name, &[]).is_some(), "{name} missing");
+    }
+
+    // Submissions may have been served by any node; count them across the cluster.
+    let mut submitted = 0.0;
+    let mut refused = 0.0;
+    for id in 1..=3 {
+        let text = scrape(&cluster, id).await;
+        submitted += metric_value(
+            &text,
+            "warden_rpc_requests_total",
+            &["TaskService/SubmitTask", "code=\"OK\""],
+        )
+        .unwrap_or(0.0);
+        refused += metric_value(
+            &text,
+            "warden_rpc_requests_total",
+            &["CreateWorkspace", "code=\"ALREADY_EXISTS\""],
+        )
+        .unwrap_or(0.0);
+    }
+    assert_eq!(submitted, 5.0);
+    assert_eq!(refused, 1.0);
+    assert!(
+        text.contains("warden_rpc_duration_seconds_bucket"),
+        "latency is a histogram"
+    );
+}

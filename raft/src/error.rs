@@ -1,0 +1,34 @@
+//! Errors of the storage layer. Inside openraft's storage traits each one becomes an
+//! `openraft::StorageError`, which stops the node: a failed write is never retried.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to open rocksdb at {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("column family {0} is missing")]
+    MissingColumnFamily(&'static str),
+    #[error("failed to read {what}")]
+    Read {
+        what: String,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("failed to write {what}")]
+    Write {
+        what: String,
+        #[source]
+        source: rocksdb::Error,
+    },
+    /// A stored value (or a received snapshot) that does not decode or does not fit
+    /// where it was found.
+    #[error("{what} is corrupt: {reason}")]
+    Corrupt { what: String, reason: String },
+    #[error("failed to encode {what}: {reason}")]
+    Encode { what: String, reason: String },
+}

@@ -1,0 +1,236 @@
+//! The RocksDB key layout: column family names and how every key is built. No other
+//! module knows what a key looks like; they ask this one.
+//!
+//! Column families:
+//! - [`LOG_CF`]: Raft log entries keyed by their index as 8 big-endian bytes, so key order
+//!   is index order.
+//! - [`LOG_META_CF`]: the vote, the committed log id and the last purged log id.
+//! - [`SM_CF`]: the state machine. Every key starts with a one-byte tag, so each kind of
+//!   record occupies its own contiguous key range:
+//!   - `0x00 name`: state-machine metadata (applied log id, last membership, audit head);
+//!   - `0x10 workspace`: a workspace, by name;
+//!   - `0x20 workspace 0x00 task-id(16 bytes, big-endian)`: a task; the tasks of one
+//!     workspace sort by id, which is submission order;
+//!   - `0x30 workspace 0x00 idempotency-key`: an idempotency record;
+//!   - `0x40 index(8 bytes, big-endian)`: an audit record.
+//!
+//!   Workspace names are `[a-z0-9-]` and idempotency keys are printable ASCII, so neither
+//!   contains the `0x00` separator: `tasks of "a"` (`0x20 a 0x00`) can never be a prefix
+//!   of a key of workspace `"a-b"`. No tag is `0xff`, so `[SM_START, SM_END)` spans the
+//!   whole column family.
+//! - [`SNAPSHOT_CF`]: the current snapshot (metadata and data in one value).
+
+use warden_core::{IdempotencyKey, TaskId, WorkspaceId};
+
+pub const LOG_CF: &str = "log";
+pub const LOG_META_CF: &str = "log_meta";
+pub const SM_CF: &str = "sm";
+pub const SNAPSHOT_CF: &str = "snapshot";
+
+/// Every column family the database is opened with.
+pub const ALL_CFS: [&str; 4] = [LOG_CF, LOG_META_CF, SM_CF, SNAPSHOT_CF];
+
+// ---- log and log_meta ----
+
+/// The key of the log entry at `index`.
+pub fn log_entry(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+/// The index a log key encodes, or `None` if the key is not a log key.
+pub fn log_entry_index(key: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = key.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+/// An exclusive upper bound above every log key, including the one of `u64::MAX`.
+pub fn log_end() -> Vec<u8> {
+    vec![0xff; 9]
+}
+
+/// The exclusive end of the log keys up to and including `index`.
+pub fn log_end_after(index: u64) -> Vec<u8> {
+    match index.checked_add(1) {
+        Some(next) => log_entry(next).to_vec(),
+        None => log_end(),
+    }
+}
+
+pub const VOTE: &[u8] = b"vote";
+pub const COMMITTED: &[u8] = b"committed";
+pub const LAST_PURGED: &[u8] = b"last_purged";
+
+// ---- sm ----
+
+const TAG_META: u8 = 0x00;
+const TAG_WORKSPACE: u8 = 0x10;
+const TAG_TASK: u8 = 0x20;
+const TAG_IDEMPOTENCY: u8 = 0x30;
+const TAG_AUDIT: u8 = 0x40;
+const SEPARATOR: u8 = 0x00;
+
+/// The inclusive start and exclusive end of the whole state-machine key space.
+pub const SM_START: &[u8] = &[];
+pub const SM_END: &[u8] = &[0xff];
+
+pub const APPLIED: &[u8] = b"\x00applied";
+pub const MEMBERSHIP: &[u8] = b"\x00membership";
+pub const AUDIT_HEAD: &[u8] = b"\x00audit_head";
+
+/// Whether `key` lies inside the state-machine key space (a snapshot image is checked
+/// against this before it replaces the state).
+pub fn is_sm_key(key: &[u8]) -> bool {
+    key.first().is_some_and(|tag| {
+        matches!(
+            *tag,
+            TAG_META | TAG_WORKSPACE | TAG_TASK | TAG_IDEMPOTENCY | TAG_AUDIT
+        )
+    })
+}
+
+pub fn workspace(id: &WorkspaceId) -> Vec<u8> {
+    tagged(TAG_WORKSPACE, id.as_str().as_bytes())
+}
+
+/// The `[start, end)` range holding every workspace, in name order.
+pub fn workspaces() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_WORKSPACE], vec![TAG_WORKSPACE + 1])
+}
+
+pub fn task(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
+    let mut key = tasks_prefix(workspace);
+    key.extend_from_slice(&id.to_bytes());
+    key
+}
+
+/// The `[start, end)` range of the tasks of `workspace` that come after `after` (all of
+/// them when `None`), in id order.
+pub fn tasks_after(workspace: &WorkspaceId, after: Option<&TaskId>) -> (Vec<u8>, Vec<u8>) {
+    let prefix = tasks_prefix(workspace);
+    let start = match after {
+        // The smallest key greater than the task's own key.
+        Some(id) => {
+            let mut key = task(workspace, id);
+            key.push(0x00);
+            key
+        }
+        None => prefix.clone(),
+    };
+    (start, prefix_end(prefix))
+}
+
+pub fn idempotency(workspace: &WorkspaceId, key: &IdempotencyKey) -> Vec<u8> {
+    let mut out = tagged(TAG_IDEMPOTENCY, workspace.as_str().as_bytes());
+    out.push(SEPARATOR);
+    out.extend_from_slice(key.as_str().as_bytes());
+    out
+}
+
+/// The key of the audit record at 1-based chain position `index`.
+pub fn audit_record(index: u64) -> Vec<u8> {
+    tagged(TAG_AUDIT, &index.to_be_bytes())
+}
+
+/// The `[start, end)` range of audit records from `from_index` on, in index order.
+pub fn audit_records_from(from_index: u64) -> (Vec<u8>, Vec<u8>) {
+    (audit_record(from_index), vec![TAG_AUDIT + 1])
+}
+
+/// The chain position an audit key encodes, or `None` if it is not an audit key.
+pub fn audit_record_index(key: &[u8]) -> Option<u64> {
+    match key.split_first() {
+        Some((&TAG_AUDIT, rest)) => Some(u64::from_be_bytes(rest.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+// ---- snapshot ----
+
+pub const CURRENT_SNAPSHOT: &[u8] = b"current";
+
+fn tagged(tag: u8, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + rest.len() + 17);
+    key.push(tag);
+    key.extend_from_slice(rest);
+    key
+}
+
+fn tasks_prefix(workspace: &WorkspaceId) -> Vec<u8> {
+    let mut key = tagged(TAG_TASK, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key
+}
+
+/// The exclusive end of the keys starting with `prefix`, which ends with the separator.
+fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
+    if let Some(last) = prefix.last_mut() {
+        *last += 1;
+    }
+    prefix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(name: &str) -> WorkspaceId {
+        // Every name used below is valid; a typo should fail loudly.
+        WorkspaceId::parse(name).expect("valid workspace name")
+    }
+
+    #[test]
+    fn task_ranges_of_similar_workspaces_do_not_overlap() {
+        let (start, end) = tasks_after(&ws("a"), None);
+        let other = task(&ws("a-b"), &TaskId::from_u128(0));
+        let own_low = task(&ws("a"), &TaskId::from_u128(0));
+        let own_high = task(&ws("a"), &TaskId::from_u128(u128::MAX));
+        assert!(!(start.as_slice() <= other.as_slice() && other.as_slice() < end.as_slice()));
+        assert!(start <= own_low && own_low < end);
+        assert!(start <= own_high && own_high < end);
+    }
+
+    #[test]
+    fn tasks_after_excludes_the_cursor_and_keeps_the_next_id() {
+        let (start, _) = tasks_after(&ws("a"), Some(&TaskId::from_u128(5)));
+        assert!(task(&ws("a"), &TaskId::from_u128(5)) < start);
+        assert!(start < task(&ws("a"), &TaskId::from_u128(6)));
+    }
+
+    #[test]
+    fn audit_keys_sort_by_index_and_round_trip() {
+        assert!(audit_record(255) < audit_record(256));
+        assert_eq!(audit_record_index(&audit_record(17)), Some(17));
+        assert_eq!(audit_record_index(&workspace(&ws("x"))), None);
+        let (start, end) = audit_records_from(1);
+        assert!(start <= audit_record(u64::MAX) && audit_record(u64::MAX) < end);
+    }
+
+    #[test]
+    fn every_sm_key_is_inside_the_sm_range() {
+        let keys = [
+            APPLIED.to_vec(),
+            MEMBERSHIP.to_vec(),
+            AUDIT_HEAD.to_vec(),
+            workspace(&ws("w")),
+            task(&ws("w"), &TaskId::from_u128(u128::MAX)),
+            idempotency(&ws("w"), &IdempotencyKey::parse("~~~").expect("valid key")),
+            audit_record(u64::MAX),
+        ];
+        for key in keys {
+            assert!(is_sm_key(&key), "{key:?}");
+            assert!(
+                SM_START <= key.as_slice() && key.as_slice() < SM_END,
+                "{key:?}"
+            );
+        }
+        assert!(!is_sm_key(&[0xff]));
+    }
+
+    #[test]
+    fn log_bounds_cover_the_largest_index() {
+        assert!(log_entry(u64::MAX).as_slice() < log_end().as_slice());
+        assert_eq!(log_end_after(u64::MAX), log_end());
+        assert_eq!(log_end_after(4), log_entry(5).to_vec());
+        assert_eq!(log_entry_index(&log_entry(42)), Some(42));
+    }
+}

@@ -1,0 +1,303 @@
+//! The replicated state machine over RocksDB: openraft's `RaftStateMachine`, applying
+//! committed entries with `warden_core::apply()`.
+//!
+//! Each `apply()` call commits one synced WriteBatch holding the domain writes, the
+//! audit records, the applied log id, the last membership and the audit head of all its
+//! entries, so a crash never leaves part of an entry (or of a batch) applied.
+
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+
+use openraft::storage::RaftStateMachine;
+use openraft::{EntryPayload, Membership, OptionalSend, StorageIOError};
+use rocksdb::WriteBatch;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use warden_core::{
+    Applied, AuditHead, IdempotencyKey, IdempotencyRecord, Outcome, StateRead, Task, TaskId,
+    Workspace, WorkspaceId, Write,
+};
+
+pub use self::snapshot::SnapshotBuilder;
+use crate::codec;
+use crate::error::Error;
+use crate::keys;
+use crate::storage::Storage;
+use crate::types::{
+    Entry, LogId, NodeId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
+
+/// The node's state machine. It caches what openraft asks for on every step (applied
+/// log id, membership) and the audit head the next record chains after; the cache is
+/// loaded from the database on open and changed only after a successful write.
+#[derive(Debug)]
+pub struct StateMachineStore {
+    storage: Storage,
+    applied: Option<LogId>,
+    membership: StoredMembership,
+    head: AuditHead,
+}
+
+impl StateMachineStore {
+    pub(crate) fn load(storage: Storage) -> Result<StateMachineStore, Error> {
+        let applied =
+            storage.get::<LogId>(keys::SM_CF, keys::APPLIED, || "applied log id".into())?;
+        let membership = storage.get(keys::SM_CF, keys::MEMBERSHIP, || "last membership".into())?;
+        let head = storage.get(keys::SM_CF, keys::AUDIT_HEAD, || "audit head".into())?;
+        Ok(StateMachineStore {
+            storage,
+            applied,
+            membership: membership.unwrap_or_default(),
+            head: head.unwrap_or_default(),
+        })
+    }
+
+    /// The audit head after everything applied so far.
+    pub fn audit_head(&self) -> AuditHead {
+        self.head
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut pending = Pending::new(&self.storage);
+        let mut head = self.head;
+        let mut last_in_batch = None;
+        let mut membership = self.membership.clone();
+        let mut outcomes = Vec::new();
+        for entry in entries {
+            let log_id = entry.log_id;
+            let produced = match entry.payload {
+                EntryPayload::Blank => None,
+                EntryPayload::Normal(request) => Some(
+                    // Reads see the writes of the earlier entries of this batch.
+                    warden_core::apply(&pending, &head, log_id.index, &request)
+                        .map_err(|e| StorageIOError::read_state_machine(&e))?,
+                ),
+                EntryPayload::Membership(new) => {
+                    let description = describe_membership(&new);
+                    membership = StoredMembership::new(Some(log_id), new);
+                    Some(warden_core::apply_membership(
+                        &head,
+                        log_id.index,
+                        &description,
+                    ))
+                }
+            };
+            match produced {
+                None => outcomes.push(Outcome::Noop),
+                Some(produced) => {
+                    pending
+                        .stage(&produced)
+                        .map_err(|e| StorageIOError::apply(log_id, &e))?;
+                    head = AuditHead::advanced(&produced.audit);
+                    outcomes.push(produced.outcome);
+                }
+            }
+            last_in_batch = Some(log_id);
+        }
+        let Some(last) = last_in_batch else {
+            return Ok(outcomes);
+        };
+        pending
+            .finish(&last, &membership, &head)
+            .and_then(|batch| {
+                self.storage
+                    .write_synced(batch, || format!("entries up to {last}"))
+            })
+            .map_err(|e| StorageIOError::apply(last, &e))?;
+        self.applied = Some(last);
+        self.membership = membership;
+        self.head = head;
+        Ok(outcomes)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder::new(self.storage.clone())
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let signature = Some(meta.signature());
+        let (installed, batch) =
+            snapshot::prepare_install(&self.storage, meta, snapshot.into_inner())
+                .map_err(|e| StorageIOError::read_snapshot(signature.clone(), &e))?;
+        snapshot::commit_install(&self.storage, meta, batch)
+            .map_err(|e| StorageIOError::write_snapshot(signature, &e))?;
+        self.applied = installed.applied;
+        self.membership = installed.membership;
+        self.head = installed.head;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
+        Ok(
+            snapshot::current(&self.storage)
+                .map_err(|e| StorageIOError::read_snapshot(None, &e))?,
+        )
+    }
+}
+
+/// The writes of the entries applied so far in one `apply()` call, keyed and encoded
+/// as they will be stored, in front of the database: a later entry of the same batch
+/// reads an earlier one's writes here.
+struct Pending<'a> {
+    storage: &'a Storage,
+    puts: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl<'a> Pending<'a> {
+    fn new(storage: &'a Storage) -> Pending<'a> {
+        Pending {
+            storage,
+            puts: BTreeMap::new(),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        key: Vec<u8>,
+        what: impl Fn() -> String,
+    ) -> Result<Option<T>, Error> {
+        match self.puts.get(&key) {
+            Some(bytes) => codec::decode(what, bytes).map(Some),
+            None => self.storage.get(keys::SM_CF, &key, what),
+        }
+    }
+
+    fn put<T: Serialize>(
+        &mut self,
+        key: Vec<u8>,
+        what: impl FnOnce() -> String,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.puts.insert(key, codec::encode(what, value)?);
+        Ok(())
+    }
+
+    /// Stages what one entry produced: its domain writes and its audit record.
+    fn stage(&mut self, applied: &Applied) -> Result<(), Error> {
+        for write in &applied.writes {
+            match write {
+                Write::Workspace(workspace) => {
+                    let id = &workspace.id;
+                    self.put(keys::workspace(id), || format!("workspace {id}"), workspace)?;
+                }
+                Write::Task(task) => {
+                    let (workspace, id) = (&task.workspace, &task.id);
+                    self.put(
+                        keys::task(workspace, id),
+                        || format!("task {workspace}/{id}"),
+                        task,
+                    )?;
+                }
+                Write::Idempotency {
+                    workspace,
+                    key,
+                    record,
+                } => {
+                    let what = || format!("idempotency key {workspace}/{key:?}");
+                    self.put(keys::idempotency(workspace, key), what, record)?;
+                }
+            }
+        }
+        let index = applied.audit.index;
+        self.put(
+            keys::audit_record(index),
+            || format!("audit record {index}"),
+            &applied.audit,
+        )
+    }
+
+    /// Adds the applied state and turns everything into one WriteBatch.
+    fn finish(
+        mut self,
+        applied: &LogId,
+        membership: &StoredMembership,
+        head: &AuditHead,
+    ) -> Result<WriteBatch, Error> {
+        self.put(keys::APPLIED.to_vec(), || "applied log id".into(), applied)?;
+        self.put(
+            keys::MEMBERSHIP.to_vec(),
+            || "last membership".into(),
+            membership,
+        )?;
+        self.put(keys::AUDIT_HEAD.to_vec(), || "audit head".into(), head)?;
+        let cf = self.storage.cf(keys::SM_CF)?;
+        let mut batch = WriteBatch::default();
+        for (key, value) in &self.puts {
+            batch.put_cf(cf, key, value);
+        }
+        Ok(batch)
+    }
+}
+
+impl StateRead for Pending<'_> {
+    type Error = Error;
+
+    fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Error> {
+        self.get(keys::workspace(id), || format!("workspace {id}"))
+    }
+
+    fn task(&self, workspace: &WorkspaceId, id: &TaskId) -> Result<Option<Task>, Error> {
+        self.get(keys::task(workspace, id), || {
+            format!("task {workspace}/{id}")
+        })
+    }
+
+    fn idempotency(
+        &self,
+        workspace: &WorkspaceId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, Error> {
+        self.get(keys::idempotency(workspace, key), || {
+            format!("idempotency key {workspace}/{key:?}")
+        })
+    }
+}
+
+/// The audit description of a membership, e.g.
+/// `voters {1,2,3} learners {4}: node 1 at 10.0.0.1:7000, ...`. Ids come out sorted, so
+/// every node records the same text.
+pub fn describe_membership(membership: &Membership<NodeId, openraft::BasicNode>) -> String {
+    fn set(ids: impl Iterator<Item = NodeId>) -> String {
+        let ids: Vec<String> = ids.map(|id| id.to_string()).collect();
+        format!("{{{}}}", ids.join(","))
+    }
+    let voters: Vec<String> = membership
+        .get_joint_config()
+        .iter()
+        .map(|config| set(config.iter().copied()))
+        .collect();
+    let nodes: Vec<String> = membership
+        .nodes()
+        .map(|(id, node)| format!("node {id} at {}", node.addr))
+        .collect();
+    format!(
+        "voters {} learners {}: {}",
+        voters.join(" and "),
+        set(membership.learner_ids()),
+        nodes.join(", ")
+    )
+}

@@ -1,0 +1,141 @@
+//! Unit tests of the state machine that reach into the open database: membership
+//! descriptions and audit tampering of every kind.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use openraft::storage::RaftStateMachine;
+use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
+use rocksdb::WriteBatch;
+use tempfile::TempDir;
+use warden_core::{Command, IdempotencyKey, Principal, Request, TaskId, WorkspaceId};
+
+use super::describe_membership;
+use crate::keys;
+use crate::storage::Storage;
+use crate::types::{Entry, LogId};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn entry(index: u64, command: Command) -> Entry {
+    let request = Request {
+        time_ms: index,
+        principal: Principal::anonymous(),
+        command,
+    };
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        payload: EntryPayload::Normal(request),
+    }
+}
+
+/// A store holding five audit records.
+async fn five_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error + Send + Sync>> {
+    let dir = tempfile::tempdir()?;
+    let storage = Storage::open(dir.path())?;
+    let workspace = WorkspaceId::parse("acme")?;
+    let mut entries = vec![entry(
+        1,
+        Command::CreateWorkspace {
+            workspace: workspace.clone(),
+        },
+    )];
+    for index in 2..=5 {
+        entries.push(entry(
+            index,
+            Command::SubmitTask {
+                workspace: workspace.clone(),
+                task_id: TaskId::from_u128(u128::from(index)),
+                idempotency_key: IdempotencyKey::parse(&format!("key-{index}"))?,
+                input: format!("input {index}"),
+            },
+        ));
+    }
+    storage.state_machine()?.apply(entries).await?;
+    Ok((dir, storage))
+}
+
+fn put_sm(storage: &Storage, key: &[u8], value: &[u8]) -> TestResult {
+    let mut batch = WriteBatch::default();
+    batch.put_cf(storage.cf(keys::SM_CF)?, key, value);
+    Ok(storage.write_synced(batch, || "tampering".into())?)
+}
+
+fn delete_sm(storage: &Storage, key: &[u8]) -> TestResult {
+    let mut batch = WriteBatch::default();
+    batch.delete_cf(storage.cf(keys::SM_CF)?, key);
+    Ok(storage.write_synced(batch, || "tampering".into())?)
+}
+
+fn failure_index(storage: &Storage) -> Result<Option<u64>, crate::Error> {
+    Ok(storage
+        .reader()
+        .verify_audit()?
+        .failure
+        .map(|(index, _)| index))
+}
+
+#[tokio::test]
+async fn every_single_bit_flip_of_a_record_is_caught_at_its_index() -> TestResult {
+    let (_dir, storage) = five_records().await?;
+    let key = keys::audit_record(3);
+    let original: Vec<u8> = storage
+        .db()
+        .get_cf(storage.cf(keys::SM_CF)?, &key)?
+        .ok_or("no record 3")?;
+    for position in 0..original.len() {
+        for bit in [0x01, 0x80] {
+            let mut damaged = original.clone();
+            damaged[position] ^= bit;
+            put_sm(&storage, &key, &damaged)?;
+            assert_eq!(
+                failure_index(&storage)?,
+                Some(3),
+                "byte {position} bit {bit:#x}"
+            );
+        }
+    }
+    put_sm(&storage, &key, &original)?;
+    assert_eq!(failure_index(&storage)?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn removed_records_and_a_stale_head_are_caught() -> TestResult {
+    let (_dir, storage) = five_records().await?;
+    let record_3 = storage
+        .db()
+        .get_cf(storage.cf(keys::SM_CF)?, keys::audit_record(3))?
+        .ok_or("no record 3")?;
+    delete_sm(&storage, &keys::audit_record(3))?;
+    assert_eq!(failure_index(&storage)?, Some(3));
+    put_sm(&storage, &keys::audit_record(3), &record_3)?;
+
+    // Dropping the newest record leaves a valid chain that the stored head contradicts.
+    delete_sm(&storage, &keys::audit_record(5))?;
+    let verification = storage.reader().verify_audit()?;
+    assert_eq!(verification.record_count, 4);
+    assert_eq!(verification.failure.map(|(index, _)| index), Some(5));
+
+    // A head that does not decode is reported too.
+    put_sm(&storage, keys::AUDIT_HEAD, b"\xff")?;
+    assert!(failure_index(&storage)?.is_some());
+    Ok(())
+}
+
+#[test]
+fn membership_descriptions_are_sorted_and_name_learners_and_addresses() {
+    let nodes: BTreeMap<u64, BasicNode> =
+        [(4, "127.0.0.1:5000"), (2, "b:2"), (1, "a:1"), (3, "c:3")]
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+    let voters: BTreeSet<u64> = [3, 1, 2].into_iter().collect();
+    let membership = Membership::new(vec![voters.clone()], nodes.clone());
+    assert_eq!(
+        describe_membership(&membership),
+        "voters {1,2,3} learners {4}: node 1 at a:1, node 2 at b:2, node 3 at c:3, node 4 at 127.0.0.1:5000"
+    );
+
+    let joint = Membership::new(vec![voters, [1, 2].into_iter().collect()], nodes);
+    assert!(describe_membership(&joint).starts_with("voters {1,2,3} and {1,2} learners {4}: "));
+}

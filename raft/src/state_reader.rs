@@ -1,0 +1,249 @@
+//! Read-only queries of the replicated state for the API layer, and the audit chain
+//! check. Reads see what this node has applied, which may trail the leader.
+
+use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};
+use warden_core::{
+    AuditHead, AuditRecord, ChainVerifier, Hash, Task, TaskId, Workspace, WorkspaceId,
+};
+
+use crate::codec;
+use crate::error::Error;
+use crate::keys;
+use crate::storage::Storage;
+use crate::types::LogId;
+
+/// A cheap, cloneable handle for queries.
+#[derive(Debug, Clone)]
+pub struct StateReader {
+    storage: Storage,
+}
+
+/// The result of checking the stored audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// How many records verified, oldest first, before the end or the first failure.
+    pub record_count: u64,
+    /// The hash of the last verified record; `None` when none verified.
+    pub head_hash: Option<Hash>,
+    /// The chain position of the first bad record and what is wrong with it.
+    pub failure: Option<(u64, String)>,
+}
+
+impl AuditVerification {
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+type DbSnapshot<'a> = SnapshotWithThreadMode<'a, DB>;
+
+impl StateReader {
+    pub(crate) fn new(storage: Storage) -> StateReader {
+        StateReader { storage }
+    }
+
+    /// Every workspace, in name order.
+    pub fn workspaces(&self) -> Result<Vec<Workspace>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::workspaces();
+        let mut workspaces = Vec::new();
+        self.scan(&snapshot, start, end, |key, value| {
+            let workspace = codec::decode(|| format!("workspace key {key:?}"), value)?;
+            workspaces.push(workspace);
+            Ok(true)
+        })?;
+        Ok(workspaces)
+    }
+
+    pub fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Error> {
+        self.storage.get(keys::SM_CF, &keys::workspace(id), || {
+            format!("workspace {id}")
+        })
+    }
+
+    pub fn task(&self, workspace: &WorkspaceId, id: &TaskId) -> Result<Option<Task>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::task(workspace, id), || {
+                format!("task {workspace}/{id}")
+            })
+    }
+
+    /// Up to `limit` (at least 1) tasks of `workspace` after `after`, in id order, and
+    /// the id to pass as `after` for the next page (`None` on the last page).
+    pub fn tasks_page(
+        &self,
+        workspace: &WorkspaceId,
+        after: Option<TaskId>,
+        limit: usize,
+    ) -> Result<(Vec<Task>, Option<TaskId>), Error> {
+        // A page of zero could never make progress, so it is read as a page of one.
+        let limit = limit.max(1);
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::tasks_after(workspace, after.as_ref());
+        let mut tasks: Vec<Task> = Vec::with_capacity(limit);
+        let mut more = false;
+        self.scan(&snapshot, start, end, |key, value| {
+            if tasks.len() == limit {
+                more = true;
+                return Ok(false);
+            }
+            tasks.push(codec::decode(|| format!("task key {key:?}"), value)?);
+            Ok(true)
+        })?;
+        let next = if more {
+            tasks.last().map(|task| task.id)
+        } else {
+            None
+        };
+        Ok((tasks, next))
+    }
+
+    /// Up to `limit` audit records from chain position `from_index` on.
+    pub fn audit_range(&self, from_index: u64, limit: usize) -> Result<Vec<AuditRecord>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::audit_records_from(from_index);
+        let mut records = Vec::with_capacity(limit.min(1024));
+        if limit == 0 {
+            return Ok(records);
+        }
+        self.scan(&snapshot, start, end, |key, value| {
+            records.push(decode_audit(key, value)?);
+            Ok(records.len() < limit)
+        })?;
+        Ok(records)
+    }
+
+    /// The end of the audit chain; the default (empty) head before the first record.
+    pub fn audit_head(&self) -> Result<AuditHead, Error> {
+        Ok(self
+            .storage
+            .get(keys::SM_CF, keys::AUDIT_HEAD, || "audit head".into())?
+            .unwrap_or_default())
+    }
+
+    /// The log id of the last entry this node applied.
+    pub fn applied_log_id(&self) -> Result<Option<LogId>, Error> {
+        self.storage
+            .get(keys::SM_CF, keys::APPLIED, || "applied log id".into())
+    }
+
+    /// Re-verifies every stored audit record in chain order and compares the result with
+    /// the stored audit head. All reads come from one RocksDB snapshot, so entries
+    /// applied meanwhile cannot cause a false alarm. A record that does not decode is a
+    /// verification failure at its position, not an error: only I/O failures are errors.
+    pub fn verify_audit(&self) -> Result<AuditVerification, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let cf = self.storage.cf(keys::SM_CF)?;
+        // A damaged head is reported after the chain, which may have failed earlier.
+        let stored_head = snapshot
+            .get_pinned_cf(cf, keys::AUDIT_HEAD)
+            .map_err(|source| Error::Read {
+                what: "audit head".into(),
+                source,
+            })?
+            .map(|bytes| codec::decode::<AuditHead>(|| "audit head".into(), &bytes))
+            .transpose()
+            .map(Option::unwrap_or_default);
+
+        let mut verifier = ChainVerifier::new();
+        let mut failure = None;
+        let (start, end) = keys::audit_records_from(1);
+        self.scan(&snapshot, start, end, |key, value| {
+            failure = check_record(&mut verifier, key, value);
+            Ok(failure.is_none())
+        })?;
+
+        let verified = verifier.head();
+        if failure.is_none() {
+            failure = match stored_head {
+                Ok(stored_head) => compare_heads(&verified, &stored_head),
+                Err(error) => Some((verified.count, error.to_string())),
+            };
+        }
+        Ok(AuditVerification {
+            record_count: verified.count,
+            head_hash: (verified.count > 0).then_some(verified.hash),
+            failure,
+        })
+    }
+
+    /// Visits the sm keys in `[start, end)` as of `snapshot` until `visit` returns false.
+    fn scan(
+        &self,
+        snapshot: &DbSnapshot<'_>,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        let cf = self.storage.cf(keys::SM_CF)?;
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(start);
+        options.set_iterate_upper_bound(end);
+        for item in snapshot.iterator_cf_opt(cf, options, IteratorMode::Start) {
+            let (key, value) = item.map_err(|source| Error::Read {
+                what: "state machine range".into(),
+                source,
+            })?;
+            if !visit(&key, &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn decode_audit(key: &[u8], value: &[u8]) -> Result<AuditRecord, Error> {
+    let index = keys::audit_record_index(key).ok_or_else(|| Error::Corrupt {
+        what: format!("audit key {key:?}"),
+        reason: "malformed".into(),
+    })?;
+    codec::decode(|| format!("audit record {index}"), value)
+}
+
+/// Pushes one stored record through the verifier; the failure names the position the
+/// record is stored at, whatever the (possibly damaged) record claims.
+fn check_record(verifier: &mut ChainVerifier, key: &[u8], value: &[u8]) -> Option<(u64, String)> {
+    let expected = verifier.head().count + 1;
+    let Some(position) = keys::audit_record_index(key) else {
+        return Some((expected, format!("malformed audit key {key:?}")));
+    };
+    if position != expected {
+        return Some((
+            expected,
+            format!("record {expected} is missing; the next stored is {position}"),
+        ));
+    }
+    let record: AuditRecord = match codec::decode(|| format!("audit record {position}"), value) {
+        Ok(record) => record,
+        Err(error) => return Some((position, error.to_string())),
+    };
+    if record.index != position {
+        return Some((
+            position,
+            format!("record stored at {position} claims index {}", record.index),
+        ));
+    }
+    verifier
+        .push(&record)
+        .err()
+        .map(|error| (position, error.to_string()))
+}
+
+/// A verified chain that disagrees with the stored head: records were removed, added or
+/// rewritten along with their hashes.
+fn compare_heads(verified: &AuditHead, stored: &AuditHead) -> Option<(u64, String)> {
+    let problem = |index| {
+        let message = format!(
+            "the chain holds {} records ending in {}, the stored audit head says {} ending in {}",
+            verified.count, verified.hash, stored.count, stored.hash
+        );
+        Some((index, message))
+    };
+    if verified.count != stored.count {
+        problem(verified.count.min(stored.count) + 1)
+    } else if verified.hash != stored.hash {
+        problem(verified.count)
+    } else {
+        None
+    }
+}

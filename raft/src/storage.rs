@@ -1,0 +1,132 @@
+//! One RocksDB database per node, shared by the log store, the state machine and the
+//! readers of the API layer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use serde::de::DeserializeOwned;
+
+use crate::codec;
+use crate::error::Error;
+use crate::keys;
+use crate::log_store::LogStore;
+use crate::state_machine::StateMachineStore;
+use crate::state_reader::StateReader;
+
+/// A handle on the node's database. Cloning it is cheap: every clone shares the one
+/// open database.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DB,
+    /// Serializes the read-compare-write of the current snapshot, so a snapshot built
+    /// in the background can never replace a newer one installed meanwhile.
+    snapshot_lock: Mutex<()>,
+}
+
+impl Storage {
+    /// Opens (or creates) the database at `path` with every column family.
+    pub fn open(path: &Path) -> Result<Storage, Error> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let families = keys::ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db =
+            DB::open_cf_descriptors(&options, path, families).map_err(|source| Error::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Storage {
+            inner: Arc::new(Inner {
+                db,
+                snapshot_lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The Raft log and vote. openraft expects a single log store per node.
+    pub fn log_store(&self) -> LogStore {
+        LogStore::new(self.clone())
+    }
+
+    /// The state machine, with its applied state loaded. openraft expects a single state
+    /// machine per node: it caches the applied log id, membership and audit head.
+    pub fn state_machine(&self) -> Result<StateMachineStore, Error> {
+        StateMachineStore::load(self.clone())
+    }
+
+    /// Read-only queries of the replicated state.
+    pub fn reader(&self) -> StateReader {
+        StateReader::new(self.clone())
+    }
+
+    pub(crate) fn db(&self) -> &DB {
+        &self.inner.db
+    }
+
+    pub(crate) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, Error> {
+        self.inner
+            .db
+            .cf_handle(name)
+            .ok_or(Error::MissingColumnFamily(name))
+    }
+
+    /// Reads and decodes the value at `key` of column family `cf_name`.
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        cf_name: &'static str,
+        key: &[u8],
+        what: impl Fn() -> String,
+    ) -> Result<Option<T>, Error> {
+        let cf = self.cf(cf_name)?;
+        let bytes = self
+            .inner
+            .db
+            .get_pinned_cf(cf, key)
+            .map_err(|source| Error::Read {
+                what: what(),
+                source,
+            })?;
+        bytes.map(|bytes| codec::decode(&what, &bytes)).transpose()
+    }
+
+    /// Writes `batch` atomically and waits for the write-ahead log to reach the disk.
+    pub(crate) fn write_synced(
+        &self,
+        batch: WriteBatch,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.inner
+            .db
+            .write_opt(batch, &options)
+            .map_err(|source| Error::Write {
+                what: what(),
+                source,
+            })
+    }
+
+    /// Holds off concurrent replacements of the current snapshot while alive.
+    pub(crate) fn lock_snapshot(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The mutex guards no data, only ordering: a panic elsewhere leaves nothing to repair.
+        self.inner
+            .snapshot_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("path", &self.inner.db.path())
+            .finish()
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the RocksDB storage layer, driven through its public API only.
+//! One test binary, so RocksDB is linked once.
+
+mod apply;
+mod fixtures;
+mod paging;
+mod persistence;
+mod snapshot;
+mod suite;
+mod tamper;
