@@ -55,8 +55,26 @@ pub(crate) fn is_unavailable(status: &Status) -> bool {
         Code::Unknown => {
             status.source().is_some() || status.message().starts_with("Service was not ready")
         }
+        // A connection that broke under a call (the node died mid-request) surfaces as
+        // CANCELLED with the transport error as its source; the client's own request
+        // timeout is CANCELLED too, but its source is `TimeoutExpired`, and is not retried.
+        Code::Cancelled => broke_in_transport(status),
         _ => false,
     }
+}
+
+/// Whether the status came from the connection failing rather than from a timeout.
+fn broke_in_transport(status: &Status) -> bool {
+    let mut source = status.source();
+    let mut transport = false;
+    while let Some(cause) = source {
+        if cause.is::<tonic::TimeoutExpired>() {
+            return false;
+        }
+        transport |= cause.is::<tonic::transport::Error>();
+        source = cause.source();
+    }
+    transport
 }
 
 /// A one-line description of a failed attempt, including the transport error chain,

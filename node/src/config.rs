@@ -89,6 +89,7 @@ pub const ENV_KEYS: &[&str] = &[
     "raft.snapshot_after_entries",
     "raft.keep_entries_after_snapshot",
     "raft.max_payload_entries",
+    "raft.catch_up_lag",
     "limits.max_task_input_bytes",
     "limits.write_timeout",
     "limits.read_timeout",

@@ -70,7 +70,11 @@ async fn a_new_node_catches_up_by_snapshot_after_the_log_was_purged() {
     let metrics = scrape(&cluster, 4).await;
     let installed =
         metric_value(&metrics, "warden_raft_snapshots_installed_total", &[]).unwrap_or(0.0);
-    assert!(installed >= 1.0, "node 4 installed no snapshot:\n{metrics}");
+    assert!(
+        installed >= 1.0,
+        "node 4 installed no snapshot:\n{metrics}\n--- node 4 log\n{}",
+        warden_node::local_cluster::tail(&cluster.log_path(4), 40)
+    );
 
     client.promote_node(4).await.expect("promote node 4");
     wait_converged(&cluster, Duration::from_secs(30)).await;

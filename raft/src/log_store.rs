@@ -107,7 +107,7 @@ impl LogStore {
 fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, Error> {
     let index = keys::log_entry_index(key).ok_or_else(|| Error::Corrupt {
         what: format!("log key {key:?}"),
-        reason: "not 8 bytes".into(),
+        reason: "not a log index".into(),
     })?;
     let entry: Entry = codec::decode(|| format!("log entry {index}"), value)?;
     if entry.log_id.index != index {

@@ -30,6 +30,10 @@ pub struct Options {
     pub keep_entries_after_snapshot: u64,
     /// At most this many entries in one AppendEntries RPC.
     pub max_payload_entries: u64,
+    /// A learner being added counts as caught up once it is at most this many entries
+    /// behind the leader (openraft's `replication_lag_threshold`, whose default of 5000
+    /// would let `add-node` return before a new node has any data).
+    pub catch_up_lag: u64,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
             snapshot_after_entries: 10_000,
             keep_entries_after_snapshot: 1_000,
             max_payload_entries: 300,
+            catch_up_lag: 100,
         }
     }
 }
@@ -81,6 +86,7 @@ impl Options {
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
             max_in_snapshot_log_to_keep: self.keep_entries_after_snapshot,
             max_payload_entries: self.max_payload_entries,
+            replication_lag_threshold: self.catch_up_lag,
             ..openraft::Config::default()
         };
         config.validate().map_err(|error| error.to_string())
