@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use warden_proto::internal::forward_service_server::ForwardServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
@@ -135,9 +135,14 @@ pub async fn run(
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())));
     tasks.spawn(async move {
         router
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = server_stopped.await;
-            })
+            // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small
+            // responses back by ~40 ms.
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = server_stopped.await;
+                },
+            )
             .await
             .context("grpc server")
     });

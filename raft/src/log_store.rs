@@ -84,6 +84,18 @@ impl LogStore {
         self.storage.write_synced(batch, || what.to_owned())
     }
 
+    fn put_meta_buffered<T: serde::Serialize>(
+        &self,
+        key: &[u8],
+        what: &str,
+        value: &T,
+    ) -> Result<(), Error> {
+        let bytes = codec::encode(|| what.to_owned(), value)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.storage.cf(keys::LOG_META_CF)?, key, bytes);
+        self.storage.write_buffered(batch, || what.to_owned())
+    }
+
     fn append_synced(&self, entries: impl Iterator<Item = Entry>) -> Result<(), Error> {
         let cf = self.storage.cf(keys::LOG_CF)?;
         let mut batch = WriteBatch::default();
@@ -193,7 +205,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.put_meta(keys::COMMITTED, "committed log id", &committed)
+        // Buffered: a committed id lost to a power failure is only a hint missing; the
+        // leader tells the node again, and nothing acknowledged depends on it.
+        self.put_meta_buffered(keys::COMMITTED, "committed log id", &committed)
             .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
@@ -241,6 +255,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash between the two writes then leaves
         // entries that are merely unreachable, never a log state that forgot them.
+        // This write must stay synced: syncing the shared write-ahead log also makes the
+        // state machine's buffered applies durable before the entries behind them go.
         self.put_meta(keys::LAST_PURGED, "last purged log id", &log_id)
             .map_err(|e| StorageIOError::write_logs(&e))?;
         let end = keys::log_end_after(log_id.index);

@@ -107,11 +107,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let Some(last) = last_in_batch else {
             return Ok(outcomes);
         };
+        // Buffered, not synced: the entries are durable in the log, and a state machine
+        // that loses its latest applies to a power failure re-applies them from there.
+        // The log is never purged past unsynced applies, because purge first makes a
+        // synced write, which syncs the shared write-ahead log and everything before it.
         pending
             .finish(&last, &membership, &head)
             .and_then(|batch| {
                 self.storage
-                    .write_synced(batch, || format!("entries up to {last}"))
+                    .write_buffered(batch, || format!("entries up to {last}"))
             })
             .map_err(|e| StorageIOError::apply(last, &e))?;
         self.applied = Some(last);

@@ -113,6 +113,24 @@ impl Storage {
             })
     }
 
+    /// Writes `batch` atomically to the write-ahead log without waiting for the disk: it
+    /// survives a crash of the process, and reaches the disk with the next synced write,
+    /// since every column family shares one sequential write-ahead log. For state that can
+    /// be rebuilt from synced state (applied entries are re-applied from the log).
+    pub(crate) fn write_buffered(
+        &self,
+        batch: WriteBatch,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        self.inner
+            .db
+            .write_opt(batch, &WriteOptions::default())
+            .map_err(|source| Error::Write {
+                what: what(),
+                source,
+            })
+    }
+
     /// Holds off concurrent replacements of the current snapshot while alive.
     pub(crate) fn lock_snapshot(&self) -> std::sync::MutexGuard<'_, ()> {
         // The mutex guards no data, only ordering: a panic elsewhere leaves nothing to repair.
