@@ -102,7 +102,7 @@ async fn narrate(cluster: &mut LocalCluster) -> anyhow::Result<ExitCode> {
 
     step(&format!("restarting node {leader} from its data directory"));
     cluster.start_node(leader).await?;
-    let caught_up = wait_caught_up(cluster, Duration::from_secs(30)).await?;
+    let caught_up = cluster.wait_converged(Duration::from_secs(30)).await?;
     println!("  all nodes applied up to log index {caught_up}");
 
     step("every node holds every acknowledged task (local reads)");
@@ -162,29 +162,4 @@ fn step(text: &str) {
 
 fn task_id(task: &warden_proto::v1::SubmitTaskResponse) -> anyhow::Result<&str> {
     Ok(&task.task.as_ref().context("no task in the response")?.id)
-}
-
-/// Waits until every running node has applied the leader's last log index.
-async fn wait_caught_up(cluster: &LocalCluster, within: Duration) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + within;
-    loop {
-        let mut applied = Vec::new();
-        let mut last = 0;
-        for id in cluster.running() {
-            let status = cluster.client_of(id)?.cluster_status().await?;
-            if status.state == "leader" {
-                last = status.last_log_index;
-            }
-            applied.push(status.applied_index);
-        }
-        if last > 0 && applied.iter().all(|index| *index >= last) {
-            return Ok(last);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "nodes did not catch up within {within:?}: applied {applied:?}, leader at {last}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

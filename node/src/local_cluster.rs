@@ -178,6 +178,36 @@ impl LocalCluster {
         }
     }
 
+    /// Waits until every running node has applied the leader's last log index, and
+    /// returns that index.
+    pub async fn wait_converged(&self, within: Duration) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut leader_last = None;
+            let mut applied = Vec::new();
+            for id in self.running() {
+                if let Ok(status) = self.client_of(id)?.cluster_status().await {
+                    if status.state == "leader" {
+                        leader_last = Some(status.last_log_index);
+                    }
+                    applied.push(status.applied_index);
+                }
+            }
+            if let Some(last) = leader_last
+                && applied.len() == self.running().len()
+                && applied.iter().all(|index| *index >= last)
+            {
+                return Ok(last);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "nodes did not converge within {within:?}: applied {applied:?}, leader at {leader_last:?}"
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Ids of the nodes whose process is running.
     pub fn running(&self) -> Vec<u64> {
         self.nodes
@@ -239,14 +269,8 @@ impl LocalCluster {
             .nodes
             .get_mut(&id)
             .with_context(|| format!("node {id} was never started"))?;
-        if let Some(mut child) = node.child.take() {
-            child
-                .start_kill()
-                .with_context(|| format!("killing node {id}"))?;
-            child
-                .wait()
-                .await
-                .with_context(|| format!("waiting for node {id}"))?;
+        if let Some(child) = node.child.take() {
+            kill_and_reap(child, id).await?;
         }
         Ok(())
     }
@@ -266,15 +290,7 @@ impl LocalCluster {
                 Ok(status) => {
                     status.with_context(|| format!("waiting for node {id}"))?;
                 }
-                Err(_elapsed) => {
-                    child
-                        .start_kill()
-                        .with_context(|| format!("killing node {id}"))?;
-                    child
-                        .wait()
-                        .await
-                        .with_context(|| format!("waiting for node {id}"))?;
-                }
+                Err(_elapsed) => kill_and_reap(child, id).await?,
             }
         }
         Ok(())
@@ -301,6 +317,18 @@ impl LocalCluster {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// SIGKILLs a node process and waits until it is gone.
+async fn kill_and_reap(mut child: Child, id: u64) -> anyhow::Result<()> {
+    child
+        .start_kill()
+        .with_context(|| format!("killing node {id}"))?;
+    child
+        .wait()
+        .await
+        .with_context(|| format!("waiting for node {id}"))?;
+    Ok(())
 }
 
 /// The last `lines` lines of a file, for error messages.

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WARDEN, start, wait_converged};
+use common::{WARDEN, start, verify_on, wait_converged};
 use warden_client::Consistency;
 
 async fn audit_count(client: &warden_client::Client) -> u64 {
@@ -91,12 +91,7 @@ async fn every_command_is_audited_once_and_tampering_is_detected() {
     wait_converged(&cluster, Duration::from_secs(30)).await;
     let mut heads = Vec::new();
     for id in 1..=3 {
-        let verdict = cluster
-            .client_of(id)
-            .expect("client")
-            .verify_audit(Consistency::Local)
-            .await
-            .expect("verify");
+        let verdict = verify_on(&cluster, id).await;
         assert!(verdict.ok, "node {id}: {}", verdict.problem);
         heads.push(verdict.head_hash);
     }
@@ -132,21 +127,11 @@ async fn every_command_is_audited_once_and_tampering_is_detected() {
     assert!(stdout.contains("record 3"), "names the index: {stdout}");
 
     cluster.start_node(3).await.expect("restart node 3");
-    let verdict = cluster
-        .client_of(3)
-        .expect("client")
-        .verify_audit(Consistency::Local)
-        .await
-        .expect("verify");
+    let verdict = verify_on(&cluster, 3).await;
     assert!(!verdict.ok);
     assert_eq!(verdict.first_bad_index, Some(3), "{}", verdict.problem);
     for id in 1..=2 {
-        let verdict = cluster
-            .client_of(id)
-            .expect("client")
-            .verify_audit(Consistency::Local)
-            .await
-            .expect("verify");
+        let verdict = verify_on(&cluster, id).await;
         assert!(verdict.ok, "untouched node {id} still verifies");
     }
 }

@@ -77,23 +77,15 @@ impl LogStore {
         key: &[u8],
         what: &str,
         value: &T,
+        durability: Durability,
     ) -> Result<(), Error> {
         let bytes = codec::encode(|| what.to_owned(), value)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.storage.cf(keys::LOG_META_CF)?, key, bytes);
-        self.storage.write_synced(batch, || what.to_owned())
-    }
-
-    fn put_meta_buffered<T: serde::Serialize>(
-        &self,
-        key: &[u8],
-        what: &str,
-        value: &T,
-    ) -> Result<(), Error> {
-        let bytes = codec::encode(|| what.to_owned(), value)?;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.storage.cf(keys::LOG_META_CF)?, key, bytes);
-        self.storage.write_buffered(batch, || what.to_owned())
+        match durability {
+            Durability::Synced => self.storage.write_synced(batch, || what.to_owned()),
+            Durability::Buffered => self.storage.write_buffered(batch, || what.to_owned()),
+        }
     }
 
     fn append_synced(&self, entries: impl Iterator<Item = Entry>) -> Result<(), Error> {
@@ -192,7 +184,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
-        self.put_meta(keys::VOTE, "vote", vote)
+        self.put_meta(keys::VOTE, "vote", vote, Durability::Synced)
             .map_err(|e| StorageIOError::write_vote(&e))?;
         Ok(())
     }
@@ -207,8 +199,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         // Buffered: a committed id lost to a power failure is only a hint missing; the
         // leader tells the node again, and nothing acknowledged depends on it.
-        self.put_meta_buffered(keys::COMMITTED, "committed log id", &committed)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.put_meta(
+            keys::COMMITTED,
+            "committed log id",
+            &committed,
+            Durability::Buffered,
+        )
+        .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 
@@ -257,11 +254,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // entries that are merely unreachable, never a log state that forgot them.
         // This write must stay synced: syncing the shared write-ahead log also makes the
         // state machine's buffered applies durable before the entries behind them go.
-        self.put_meta(keys::LAST_PURGED, "last purged log id", &log_id)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.put_meta(
+            keys::LAST_PURGED,
+            "last purged log id",
+            &log_id,
+            Durability::Synced,
+        )
+        .map_err(|e| StorageIOError::write_logs(&e))?;
         let end = keys::log_end_after(log_id.index);
         self.delete_range(&keys::log_entry(0), &end, "log purge")
             .map_err(|e| StorageIOError::new(ErrorSubject::Log(log_id), ErrorVerb::Delete, &e))?;
         Ok(())
     }
+}
+
+/// Whether a metadata write waits for the disk.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    Synced,
+    Buffered,
 }

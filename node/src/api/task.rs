@@ -11,6 +11,8 @@ use warden_proto::v1::{
     SubmitTaskResponse,
 };
 
+use warden_raft::StateReader;
+
 use super::{Refused, now_ms, propose, unexpected};
 use crate::cluster::Cluster;
 use crate::convert;
@@ -74,6 +76,16 @@ fn parse_task_id(field: &'static str, value: &str) -> Result<TaskId, Error> {
     })
 }
 
+/// NOT_FOUND unless `workspace` exists (as this node has applied it).
+fn require_workspace(reader: &StateReader, workspace: &WorkspaceId) -> Result<(), Error> {
+    match reader.workspace(workspace)? {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound {
+            what: format!("workspace {workspace}"),
+        }),
+    }
+}
+
 fn page_size(requested: u32) -> Result<usize, Error> {
     match usize::try_from(requested).unwrap_or(usize::MAX) {
         0 => Ok(DEFAULT_PAGE_SIZE),
@@ -115,12 +127,7 @@ impl TaskService for Tasks {
             .read_barrier(convert::consistency(request.consistency))
             .await?;
         let reader = self.cluster.reader();
-        if reader.workspace(&workspace).map_err(Error::from)?.is_none() {
-            return Err(Error::NotFound {
-                what: format!("workspace {workspace}"),
-            }
-            .into());
-        }
+        require_workspace(reader, &workspace)?;
         match reader.task(&workspace, &task_id).map_err(Error::from)? {
             Some(task) => Ok(Response::new(GetTaskResponse {
                 task: Some(convert::task(&task)),
@@ -147,12 +154,7 @@ impl TaskService for Tasks {
             .read_barrier(convert::consistency(request.consistency))
             .await?;
         let reader = self.cluster.reader();
-        if reader.workspace(&workspace).map_err(Error::from)?.is_none() {
-            return Err(Error::NotFound {
-                what: format!("workspace {workspace}"),
-            }
-            .into());
-        }
+        require_workspace(reader, &workspace)?;
         let (tasks, next) = reader
             .tasks_page(&workspace, after, limit)
             .map_err(Error::from)?;

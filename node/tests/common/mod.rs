@@ -84,27 +84,22 @@ where
     }
 }
 
-/// Waits until every running node has applied the leader's last log index, and
-/// returns that index.
+/// Waits until every running node has applied the leader's last log index.
 pub async fn wait_converged(cluster: &LocalCluster, within: Duration) -> u64 {
-    eventually(
-        "all running nodes to apply the leader's log",
-        within,
-        || async {
-            let mut leader_last = None;
-            let mut applied = Vec::new();
-            for id in cluster.running() {
-                let status = cluster.client_of(id).ok()?.cluster_status().await.ok()?;
-                if status.state == "leader" {
-                    leader_last = Some(status.last_log_index);
-                }
-                applied.push(status.applied_index);
-            }
-            let last = leader_last?;
-            applied.iter().all(|index| *index >= last).then_some(last)
-        },
-    )
-    .await
+    match cluster.wait_converged(within).await {
+        Ok(index) => index,
+        Err(error) => panic!("{error:#}"),
+    }
+}
+
+/// Node `id`'s verification of its audit chain, from what it has applied.
+pub async fn verify_on(cluster: &LocalCluster, id: u64) -> warden_proto::v1::VerifyAuditResponse {
+    cluster
+        .client_of(id)
+        .expect("client")
+        .verify_audit(Consistency::Local)
+        .await
+        .unwrap_or_else(|error| panic!("verify on node {id}: {error}"))
 }
 
 /// Every task id in `workspace` as node `id` has applied it (local reads, all pages).

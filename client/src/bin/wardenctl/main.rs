@@ -95,7 +95,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}: {error:#}", error_code(&error));
+            eprintln!("error: {}: {}", error_code(&error), describe(&error));
             ExitCode::from(2)
         }
     }
@@ -114,6 +114,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit::run(&client, cli.output, command).await,
         Command::Bench(command) => bench::run(&client, cli.output, command).await,
     }
+}
+
+/// The error and its causes, joined by `: `. A gRPC status is shown by its message
+/// alone: the client's error already carries it, and the code leads the line.
+fn describe(error: &anyhow::Error) -> String {
+    error
+        .chain()
+        .filter(|cause| cause.downcast_ref::<tonic::Status>().is_none())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// The gRPC code name for an error: the server's or the client's code; errors of the

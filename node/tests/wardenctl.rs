@@ -1,0 +1,140 @@
+//! `wardenctl` against a real cluster: the commands a person types, their table and
+//! JSON output, exit codes and error lines, and membership removal.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::{WARDEN, start};
+
+/// `wardenctl` is built beside `warden` (scripts/test builds every binary first).
+fn wardenctl_path() -> PathBuf {
+    let path = PathBuf::from(WARDEN).with_file_name("wardenctl");
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace's binaries first",
+        path.display()
+    );
+    path
+}
+
+async fn wardenctl(endpoints: &[String], args: &[&str]) -> Output {
+    tokio::process::Command::new(wardenctl_path())
+        .arg("--endpoints")
+        .arg(endpoints.join(","))
+        .args(args)
+        .output()
+        .await
+        .expect("run wardenctl")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("json output")
+}
+
+#[tokio::test]
+async fn wardenctl_drives_a_cluster() {
+    let cluster = start(3, &[]).await;
+    let endpoints = cluster.endpoints();
+
+    let status = json(&wardenctl(&endpoints, &["--output", "json", "cluster", "status"]).await);
+    let members = status["members"].as_array().expect("members");
+    assert_eq!(members.len(), 3);
+    assert!(
+        members.iter().all(|member| member["role"] == "voter"),
+        "{status}"
+    );
+    assert!(status["leader_id"].as_u64().is_some(), "{status}");
+
+    let created = wardenctl(&endpoints, &["workspace", "create", "ops"]).await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let submitted = wardenctl(
+        &endpoints,
+        &["task", "submit", "--workspace", "ops", "--input", "hi"],
+    )
+    .await;
+    assert!(submitted.status.success());
+    let task_id = stdout(&submitted).trim().to_owned();
+    assert_eq!(task_id.len(), 26, "prints the task id: {task_id:?}");
+
+    let task = json(
+        &wardenctl(
+            &endpoints,
+            &[
+                "--output",
+                "json",
+                "task",
+                "get",
+                "--workspace",
+                "ops",
+                &task_id,
+            ],
+        )
+        .await,
+    );
+    assert_eq!(task["id"], task_id.as_str(), "{task}");
+    assert_eq!(task["status"], "pending");
+    assert_eq!(task["input"], "hi");
+
+    let refused = wardenctl(
+        &endpoints,
+        &["task", "submit", "--workspace", "nowhere", "--input", "x"],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.starts_with("error: NOT_FOUND: "), "{stderr}");
+    assert_eq!(
+        stderr.matches("not found").count(),
+        1,
+        "the message is said once: {stderr}"
+    );
+
+    let verified = wardenctl(&endpoints, &["audit", "verify"]).await;
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+
+    let removed = wardenctl(&endpoints, &["cluster", "remove-node", "3"]).await;
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let status =
+        json(&wardenctl(&endpoints[..2], &["--output", "json", "cluster", "status"]).await);
+    let ids: Vec<u64> = status["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["node_id"].as_u64())
+        .collect();
+    assert_eq!(ids, vec![1, 2], "{status}");
+    let unknown = wardenctl(&endpoints[..2], &["cluster", "remove-node", "7"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("NOT_FOUND"));
+
+    // The cluster keeps taking writes with two voters.
+    let submitted = wardenctl(
+        &endpoints[..2],
+        &["task", "submit", "--workspace", "ops", "--input", "after"],
+    )
+    .await;
+    assert!(
+        submitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+}
