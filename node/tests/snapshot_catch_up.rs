@@ -59,6 +59,20 @@ async fn a_new_node_catches_up_by_snapshot_after_the_log_was_purged() {
     )
     .await;
     println!("leader purged its log up to index {purged}");
+    let leader_metrics = scrape(&cluster, leader).await;
+    let built =
+        metric_value(&leader_metrics, "warden_raft_snapshots_built_total", &[]).unwrap_or(0.0);
+    assert!(
+        built >= 1.0,
+        "the leader counts the snapshots it built:\n{leader_metrics}"
+    );
+    let timed = metric_value(
+        &leader_metrics,
+        "warden_raft_snapshot_build_seconds_count",
+        &[],
+    )
+    .unwrap_or(0.0);
+    assert_eq!(timed, built, "every build is timed");
 
     cluster.start_node(4).await.expect("start node 4");
     let address = cluster.endpoint(4).expect("endpoint");
