@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use warden_client::Consistency;
 
-use crate::local_cluster::LocalCluster;
+use warden_local_cluster::LocalCluster;
 
 const WORKSPACE: &str = "demo";
 

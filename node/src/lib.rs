@@ -10,7 +10,6 @@ pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod error;
-pub mod local_cluster;
 pub mod metrics;
 pub mod peers;
 pub mod rpc_metrics;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use warden_node::local_cluster::LocalCluster;
+use warden_local_cluster::LocalCluster;
 use warden_node::{audit_file, config, demo, server};
 
 #[derive(Parser)]

@@ -1,6 +1,7 @@
 //! gRPC channels to other nodes, created lazily and shared per address.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,13 +13,16 @@ use crate::error::Error;
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     connect_timeout: Duration,
+    /// Where connections leave from, as for Raft's own (see `warden_raft::Network`).
+    source_ip: Option<IpAddr>,
 }
 
 impl Peers {
-    pub fn new(connect_timeout: Duration) -> Peers {
+    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>) -> Peers {
         Peers {
             channels: Arc::default(),
             connect_timeout,
+            source_ip,
         }
     }
 
@@ -38,6 +42,7 @@ impl Peers {
         let endpoint = Endpoint::from_shared(uri)
             .map_err(|error| Error::LeaderUnreachable(format!("bad address {address}: {error}")))?
             .connect_timeout(self.connect_timeout)
+            .local_address(self.source_ip)
             .tcp_nodelay(true);
         let channel = endpoint.connect_lazy();
         channels.insert(address.to_owned(), channel.clone());

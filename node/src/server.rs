@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
+use warden_local_cluster::Ready;
 use warden_proto::internal::forward_service_server::ForwardServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
@@ -34,15 +34,6 @@ const MAX_INTERNAL_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Remembers the address chosen for a port-0 listener.
 const LISTEN_ADDRESS_FILE: &str = "listen-address";
 
-/// What a started node tells whoever launched it (written to `--ready-file`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Ready {
-    pub node_id: u64,
-    pub grpc: String,
-    pub metrics: Option<String>,
-    pub pid: u32,
-}
-
 pub async fn run(
     options: Options,
     metrics_handle: Option<PrometheusHandle>,
@@ -59,6 +50,8 @@ pub async fn run(
         .advertise
         .clone()
         .unwrap_or_else(|| bound.to_string());
+    // A node listening on an address of its own also connects to peers from it.
+    let source_ip = (!bound.ip().is_unspecified()).then_some(bound.ip());
 
     let storage = Storage::open(&options.data_dir.join("db"))
         .with_context(|| format!("opening storage in {}", options.data_dir.display()))?;
@@ -72,7 +65,7 @@ pub async fn run(
     let raft = Raft::new(
         options.node_id,
         Arc::new(raft_config),
-        Network::new(options.raft.connect_timeout),
+        Network::new(options.raft.connect_timeout, source_ip),
         storage.log_store(),
         state_machine,
     )
@@ -82,7 +75,7 @@ pub async fn run(
         options.node_id,
         raft.clone(),
         storage.reader(),
-        Peers::new(options.raft.connect_timeout),
+        Peers::new(options.raft.connect_timeout, source_ip),
         options.limits.clone(),
     );
 
@@ -217,15 +210,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
-}
-
-/// Reads a ready file written by [`run`].
-pub fn read_ready(path: &Path) -> anyhow::Result<Ready> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let ready: Ready =
-        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
-    if ready.grpc.is_empty() {
-        bail!("{} names no gRPC address", path.display());
-    }
-    Ok(ready)
 }

@@ -67,7 +67,7 @@ async fn dev_cluster_has_three_voters_and_one_leader_and_stops_on_ctrl_c() {
     let pids: Vec<i32> = (1..=3)
         .map(|id| {
             let ready =
-                warden_node::server::read_ready(&data.join(format!("node-{id}/ready.json")))
+                warden_local_cluster::read_ready(&data.join(format!("node-{id}/ready.json")))
                     .expect("ready");
             i32::try_from(ready.pid).expect("pid")
         })

@@ -87,7 +87,7 @@ async fn a_new_node_catches_up_by_snapshot_after_the_log_was_purged() {
     assert!(
         installed >= 1.0,
         "node 4 installed no snapshot:\n{metrics}\n--- node 4 log\n{}",
-        warden_node::local_cluster::tail(&cluster.log_path(4), 40)
+        warden_local_cluster::tail(&cluster.log_path(4), 40)
     );
 
     client.promote_node(4).await.expect("promote node 4");

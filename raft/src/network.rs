@@ -2,6 +2,7 @@
 //! Each peer gets one lazily connected tonic channel; every RPC carries openraft's own
 //! request, bincode-encoded (see [`crate::wire`]).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use openraft::BasicNode;
@@ -27,11 +28,17 @@ use crate::wire;
 #[derive(Debug, Clone)]
 pub struct Network {
     connect_timeout: Duration,
+    source_ip: Option<IpAddr>,
 }
 
 impl Network {
-    pub fn new(connect_timeout: Duration) -> Network {
-        Network { connect_timeout }
+    /// Connections leave from `source_ip` when given, so a node with its own address is
+    /// seen by its peers (and by firewalls) under that address.
+    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>) -> Network {
+        Network {
+            connect_timeout,
+            source_ip,
+        }
     }
 }
 
@@ -48,6 +55,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             .map(|endpoint| {
                 let endpoint = endpoint
                     .connect_timeout(self.connect_timeout)
+                    .local_address(self.source_ip)
                     .tcp_nodelay(true);
                 RaftServiceClient::new(endpoint.connect_lazy())
             })

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use warden_client::{Client, ClientOptions, Consistency};
-use warden_node::local_cluster::LocalCluster;
+use warden_local_cluster::LocalCluster;
 
 pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
@@ -47,7 +47,7 @@ pub async fn start(count: u64, extra: &[(&str, &str)]) -> TestCluster {
             .map(|id| {
                 format!(
                     "--- node {id}\n{}",
-                    warden_node::local_cluster::tail(&cluster.log_path(id), 30)
+                    warden_local_cluster::tail(&cluster.log_path(id), 30)
                 )
             })
             .collect();

@@ -1,6 +1,7 @@
 //! A cluster of real `warden serve` processes on loopback, each with its own data
-//! directory: what `warden dev` and `warden demo` run, and what the integration tests
-//! start, kill, pause and restart.
+//! directory: what `warden dev` and `warden demo` run, and what the integration and chaos
+//! tests start, kill, pause and restart. Depends on the client only, so test harnesses can
+//! use it without depending on the server's crates.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use warden_client::{Client, ClientOptions};
 
-use crate::server::{Ready, read_ready};
+use serde::{Deserialize, Serialize};
 
 /// How long a node may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -21,10 +22,34 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(20);
 
+/// What a started node tells whoever launched it: `warden serve --ready-file` writes it
+/// as JSON once the node listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    pub node_id: u64,
+    /// The address clients and peers use (the advertised one).
+    pub grpc: String,
+    pub metrics: Option<String>,
+    pub pid: u32,
+}
+
+/// Reads a ready file written by `warden serve --ready-file`.
+pub fn read_ready(path: &Path) -> anyhow::Result<Ready> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let ready: Ready =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+    if ready.grpc.is_empty() {
+        bail!("{} names no gRPC address", path.display());
+    }
+    Ok(ready)
+}
+
 pub struct LocalCluster {
     exe: PathBuf,
     base: PathBuf,
     settings: Vec<(String, String)>,
+    /// Settings for one node, after the cluster-wide ones (its listen address, say).
+    node_settings: BTreeMap<u64, Vec<(String, String)>>,
     nodes: BTreeMap<u64, LocalNode>,
 }
 
@@ -44,8 +69,15 @@ impl LocalCluster {
             exe: exe.into(),
             base: base.into(),
             settings,
+            node_settings: BTreeMap::new(),
             nodes: BTreeMap::new(),
         }
+    }
+
+    /// Settings node `id` gets on top of the cluster-wide ones from its next start on,
+    /// e.g. `listen` and `advertise` to put it on its own address behind a proxy.
+    pub fn set_node_settings(&mut self, id: u64, settings: Vec<(String, String)>) {
+        self.node_settings.insert(id, settings);
     }
 
     pub fn node_dir(&self, id: u64) -> PathBuf {
@@ -84,7 +116,8 @@ impl LocalCluster {
             .arg(&dir)
             .arg("--ready-file")
             .arg(&ready_file);
-        for (key, value) in &self.settings {
+        let own = self.node_settings.get(&id).into_iter().flatten();
+        for (key, value) in self.settings.iter().chain(own) {
             command.arg("--set").arg(format!("{key}={value}"));
         }
         command

@@ -1,0 +1,118 @@
+//! The faults a run can inject and the seeded schedules of them. A fault is applied, held
+//! for its duration while the workload runs, then healed; the run then waits for the
+//! cluster to make progress again before the next one.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Which node a fault hits: a fixed one, or whichever leads when the fault starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Leader,
+    Follower,
+    Node(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case")]
+pub enum Fault {
+    /// SIGKILL, stay down for `down_ms`, restart from the data directory.
+    KillRestart { target: Target, down_ms: u64 },
+    /// SIGSTOP for `pause_ms`, then SIGCONT.
+    Pause { target: Target, pause_ms: u64 },
+    /// Cut the node off from every other node (both ways) for `hold_ms`.
+    Isolate { target: Target, hold_ms: u64 },
+    /// Stall what the target sends to every other node, while it still hears them.
+    OneWayOut { target: Target, hold_ms: u64 },
+    /// Delay every link between nodes by `delay_ms` plus up to `jitter_ms`.
+    SlowLinks {
+        delay_ms: u64,
+        jitter_ms: u64,
+        hold_ms: u64,
+    },
+}
+
+impl Fault {
+    pub fn hold(&self) -> Duration {
+        Duration::from_millis(match self {
+            Fault::KillRestart { down_ms, .. } => *down_ms,
+            Fault::Pause { pause_ms, .. } => *pause_ms,
+            Fault::Isolate { hold_ms, .. }
+            | Fault::OneWayOut { hold_ms, .. }
+            | Fault::SlowLinks { hold_ms, .. } => *hold_ms,
+        })
+    }
+}
+
+/// The election timeout range the nodes run with (raft defaults): fault durations are
+/// drawn around it, so some faults end before an election and some cause one.
+const ELECTION_MS: u64 = 400;
+
+/// `count` faults drawn from `seed`: the same seed always gives the same schedule.
+pub fn random_schedule(seed: u64, count: usize) -> Vec<Fault> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|_| {
+            let target = match rng.random_range(0..3) {
+                0 => Target::Follower,
+                _ => Target::Leader,
+            };
+            // About half, once and three times the election timeout.
+            let hold_ms = [ELECTION_MS / 2, ELECTION_MS, 3 * ELECTION_MS][rng.random_range(0..3)];
+            match rng.random_range(0..5) {
+                0 => Fault::KillRestart {
+                    target,
+                    down_ms: hold_ms,
+                },
+                1 => Fault::Pause {
+                    target,
+                    pause_ms: hold_ms,
+                },
+                2 => Fault::Isolate {
+                    target,
+                    hold_ms: hold_ms.max(ELECTION_MS) * 2,
+                },
+                3 => Fault::OneWayOut {
+                    target,
+                    hold_ms: hold_ms.max(ELECTION_MS) * 2,
+                },
+                _ => Fault::SlowLinks {
+                    delay_ms: 20,
+                    jitter_ms: 30,
+                    hold_ms: 1500,
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_always_gives_the_same_schedule() {
+        assert_eq!(random_schedule(7, 20), random_schedule(7, 20));
+        assert_ne!(random_schedule(7, 20), random_schedule(8, 20));
+    }
+
+    #[test]
+    fn schedules_cover_every_kind_of_fault() {
+        let schedule = random_schedule(1, 200);
+        let kinds: std::collections::BTreeSet<&str> = schedule
+            .iter()
+            .map(|fault| match fault {
+                Fault::KillRestart { .. } => "kill",
+                Fault::Pause { .. } => "pause",
+                Fault::Isolate { .. } => "isolate",
+                Fault::OneWayOut { .. } => "one-way",
+                Fault::SlowLinks { .. } => "slow",
+            })
+            .collect();
+        assert_eq!(kinds.len(), 5, "{kinds:?}");
+    }
+}

@@ -1,0 +1,86 @@
+//! `warden-chaos`: the long mode of the chaos tests. Runs many seeded random schedules
+//! against fresh clusters, prints one line per run and a summary, writes
+//! `summary.json`, and exits 1 if any run broke an invariant. Replay a run with its seed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use warden_chaos_tests::faults::random_schedule;
+use warden_chaos_tests::run::{RunConfig, RunReport, run};
+use warden_chaos_tests::summary::Summary;
+
+#[derive(Parser)]
+#[command(
+    name = "warden-chaos",
+    about = "Run seeded chaos schedules against real Warden clusters"
+)]
+struct Cli {
+    /// Number of runs; run i uses seed + i.
+    #[arg(long, default_value_t = 10)]
+    runs: u64,
+    /// The first seed (printed with every run, so any run can be replayed alone).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Faults per run.
+    #[arg(long, default_value_t = 6)]
+    faults: usize,
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Concurrent submitting clients.
+    #[arg(long, default_value_t = 4)]
+    clients: u32,
+    /// Where runs keep their data, histories and the summary.
+    #[arg(long, default_value = "chaos-runs")]
+    out: PathBuf,
+    /// The `warden` binary (default: next to this one).
+    #[arg(long)]
+    warden: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match long_mode(Cli::parse()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn long_mode(cli: Cli) -> anyhow::Result<bool> {
+    let exe = match cli.warden {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("warden"),
+    };
+    let mut reports: Vec<RunReport> = Vec::new();
+    for run_number in 0..cli.runs {
+        let seed = cli.seed + run_number;
+        let dir = cli.out.join(format!("seed-{seed}"));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        let config = RunConfig {
+            seed,
+            nodes: cli.nodes,
+            clients: cli.clients,
+            faults: random_schedule(seed, cli.faults),
+            exe: exe.clone(),
+            dir,
+        };
+        let report = run(config)
+            .await
+            .with_context(|| format!("run with seed {seed}"))?;
+        println!("{}", Summary::line(&report));
+        reports.push(report);
+    }
+    let summary = Summary::of(&reports);
+    println!("{summary}");
+    let path = cli.out.join("summary.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(summary.failed_runs == 0)
+}

@@ -1,0 +1,351 @@
+//! One chaos run: start a cluster behind proxies, run the workload, apply the fault
+//! schedule, heal, resolve unknown outcomes, collect every node's final state, and judge
+//! the history and that state with every checker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use warden_client::Consistency;
+
+use crate::checkers::{self, Violation};
+use crate::cluster::ChaosCluster;
+use crate::faults::{Fault, Target};
+use crate::history::{FinalState, History, NodeState, Op, Outcome, TaskState};
+use crate::workload::{Recorder, submit_until};
+
+pub const WORKSPACE: &str = "chaos";
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub nodes: u64,
+    pub clients: u32,
+    pub faults: Vec<Fault>,
+    /// The `warden` binary.
+    pub exe: PathBuf,
+    /// Where node data, the history and the final state go.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub seed: u64,
+    pub faults: Vec<Fault>,
+    pub violations: Vec<String>,
+    pub acknowledged: usize,
+    pub unknown: usize,
+    /// Leader fault injected -> next acknowledged submission, per leader fault.
+    pub failover_ms: Vec<u64>,
+    /// Acknowledged submissions per second while a node was down.
+    pub degraded_per_second: Vec<f64>,
+    /// Last fault healed -> every node applied the same index.
+    pub convergence_ms: u64,
+    pub history: PathBuf,
+    pub final_state: PathBuf,
+}
+
+/// How long the cluster may take to show progress again after a fault is healed.
+const PROGRESS_TIMEOUT: Duration = Duration::from_secs(30);
+const PROGRESS_STEP: u64 = 5;
+
+pub async fn run(config: RunConfig) -> anyhow::Result<RunReport> {
+    std::fs::create_dir_all(&config.dir)
+        .with_context(|| format!("creating {}", config.dir.display()))?;
+    let mut cluster =
+        ChaosCluster::start(&config.exe, &config.dir, config.nodes, config.seed).await?;
+    let outcome = drive(&config, &mut cluster).await;
+    let stopped = cluster.shutdown().await;
+    let report = outcome?;
+    stopped?;
+    Ok(report)
+}
+
+async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result<RunReport> {
+    cluster
+        .client()?
+        .create_workspace(WORKSPACE)
+        .await
+        .context("creating the workspace")?;
+    let recorder = Recorder::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = (0..config.clients)
+        .map(|_| cluster.client())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut submitters = submit_until(clients, WORKSPACE, &recorder, stop.clone()).await;
+    wait_for_progress(&recorder, PROGRESS_STEP)
+        .await
+        .context("no progress before the first fault")?;
+
+    let mut failover_ms = Vec::new();
+    let mut degraded_per_second = Vec::new();
+    for (number, fault) in config.faults.iter().enumerate() {
+        let measured = apply(cluster, &recorder, fault)
+            .await
+            .with_context(|| format!("fault {number}: {fault:?}"))?;
+        failover_ms.extend(measured.failover_ms);
+        degraded_per_second.extend(measured.degraded_per_second);
+        wait_for_progress(&recorder, PROGRESS_STEP)
+            .await
+            .with_context(|| format!("no progress after fault {number} healed: {fault:?}"))?;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while let Some(joined) = submitters.join_next().await {
+        joined.context("a submitter failed")?;
+    }
+
+    let healed_at = Instant::now();
+    cluster
+        .nodes
+        .wait_converged(Duration::from_secs(30))
+        .await?;
+    let convergence_ms = millis(healed_at.elapsed());
+
+    resolve_unknown(cluster, &recorder).await?;
+    cluster
+        .nodes
+        .wait_converged(Duration::from_secs(30))
+        .await?;
+    let history = History {
+        operations: recorder.operations().await,
+    };
+    let state = final_state(cluster).await?;
+    let history_path = config.dir.join("history.jsonl");
+    let state_path = config.dir.join("final-state.json");
+    history
+        .write_jsonl(&history_path)
+        .with_context(|| format!("writing {}", history_path.display()))?;
+    state
+        .write_json(&state_path)
+        .with_context(|| format!("writing {}", state_path.display()))?;
+
+    let violations: Vec<Violation> = checkers::check_all(&history, &state);
+    let submissions = || {
+        history
+            .operations
+            .iter()
+            .filter(|op| matches!(op.op, Op::Submit { .. }))
+    };
+    let acknowledged = submissions()
+        .filter(|op| matches!(op.outcome, Outcome::Ok { .. }))
+        .count();
+    let unknown = submissions()
+        .filter(|op| matches!(op.outcome, Outcome::Unknown { .. }))
+        .count();
+    Ok(RunReport {
+        seed: config.seed,
+        faults: config.faults.clone(),
+        violations: violations
+            .iter()
+            .map(|v| format!("{}: {}", v.checker, v.message))
+            .collect(),
+        acknowledged,
+        unknown,
+        failover_ms,
+        degraded_per_second,
+        convergence_ms,
+        history: history_path,
+        final_state: state_path,
+    })
+}
+
+#[derive(Default)]
+struct Measured {
+    failover_ms: Option<u64>,
+    degraded_per_second: Option<f64>,
+}
+
+async fn apply(
+    cluster: &mut ChaosCluster,
+    recorder: &Recorder,
+    fault: &Fault,
+) -> anyhow::Result<Measured> {
+    let target = match fault {
+        Fault::KillRestart { target, .. }
+        | Fault::Pause { target, .. }
+        | Fault::Isolate { target, .. }
+        | Fault::OneWayOut { target, .. } => Some(resolve_target(cluster, *target).await?),
+        Fault::SlowLinks { .. } => None,
+    };
+    let was_leader = match target {
+        Some(id) => cluster.leader(Duration::from_secs(30)).await? == id,
+        None => false,
+    };
+    let injected_ms = recorder.now_ms();
+    let acked_before = recorder.acknowledged();
+    match (fault, target) {
+        (Fault::KillRestart { .. }, Some(id)) => {
+            cluster.nodes.kill(id).await?;
+            tokio::time::sleep(fault.hold()).await;
+            let down = fault.hold().as_secs_f64();
+            let degraded = (recorder.acknowledged() - acked_before) as f64 / down;
+            cluster.nodes.start_node(id).await?;
+            return Ok(Measured {
+                failover_ms: if was_leader {
+                    first_ack_after(recorder, injected_ms).await
+                } else {
+                    None
+                },
+                degraded_per_second: Some(degraded),
+            });
+        }
+        (Fault::Pause { .. }, Some(id)) => {
+            cluster.pause(id)?;
+            tokio::time::sleep(fault.hold()).await;
+            cluster.resume(id)?;
+        }
+        (Fault::Isolate { .. }, Some(id)) => {
+            cluster.isolate(id)?;
+            tokio::time::sleep(fault.hold()).await;
+            cluster.heal();
+        }
+        (Fault::OneWayOut { .. }, Some(id)) => {
+            for other in cluster.ids().into_iter().filter(|other| *other != id) {
+                cluster.cut_one_way(id, other)?;
+            }
+            tokio::time::sleep(fault.hold()).await;
+            cluster.heal();
+        }
+        (
+            Fault::SlowLinks {
+                delay_ms,
+                jitter_ms,
+                ..
+            },
+            _,
+        ) => {
+            cluster.slow_links(
+                Duration::from_millis(*delay_ms),
+                Duration::from_millis(*jitter_ms),
+            )?;
+            tokio::time::sleep(fault.hold()).await;
+            cluster.heal();
+        }
+        (fault, None) => bail!("fault {fault:?} has no target"),
+    }
+    let failover_ms = if was_leader && !matches!(fault, Fault::OneWayOut { .. }) {
+        first_ack_after(recorder, injected_ms).await
+    } else {
+        None
+    };
+    Ok(Measured {
+        failover_ms,
+        degraded_per_second: None,
+    })
+}
+
+async fn resolve_target(cluster: &ChaosCluster, target: Target) -> anyhow::Result<u64> {
+    let leader = cluster.leader(Duration::from_secs(30)).await?;
+    Ok(match target {
+        Target::Leader => leader,
+        Target::Node(id) => id,
+        Target::Follower => cluster
+            .ids()
+            .into_iter()
+            .find(|id| *id != leader)
+            .context("no follower")?,
+    })
+}
+
+/// Time from `injected_ms` to the completion of the first submission acknowledged after
+/// it that started after it too, waiting for one if needed.
+async fn first_ack_after(recorder: &Recorder, injected_ms: u64) -> Option<u64> {
+    let deadline = Instant::now() + PROGRESS_TIMEOUT;
+    while Instant::now() < deadline {
+        let first = recorder
+            .operations()
+            .await
+            .iter()
+            .filter(|op| op.start_ms >= injected_ms && matches!(op.outcome, Outcome::Ok { .. }))
+            .map(|op| op.end_ms)
+            .min();
+        if let Some(end_ms) = first {
+            return Some(end_ms.saturating_sub(injected_ms));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+async fn wait_for_progress(recorder: &Recorder, step: u64) -> anyhow::Result<()> {
+    let target = recorder.acknowledged() + step;
+    let deadline = Instant::now() + PROGRESS_TIMEOUT;
+    while recorder.acknowledged() < target {
+        if Instant::now() > deadline {
+            bail!("fewer than {step} submissions acknowledged within {PROGRESS_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// Retries every submission whose outcome was unknown, with its key and input, to learn
+/// whether it was applied; the answer goes into the history as a Resolve.
+async fn resolve_unknown(cluster: &ChaosCluster, recorder: &Recorder) -> anyhow::Result<()> {
+    let client = cluster.client()?;
+    let unknown: Vec<String> = recorder
+        .operations()
+        .await
+        .into_iter()
+        .filter(|op| matches!(op.outcome, Outcome::Unknown { .. }))
+        .filter_map(|op| match op.op {
+            Op::Submit {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+            Op::Resolve { .. } => None,
+        })
+        .collect();
+    for key in unknown {
+        let outcome = recorder
+            .submit(&client, u32::MAX, true, WORKSPACE, &key)
+            .await;
+        if matches!(outcome, Outcome::Unknown { .. }) {
+            bail!("submission {key} is still unknown after every fault healed");
+        }
+    }
+    Ok(())
+}
+
+/// Every node's state through local reads, after convergence.
+async fn final_state(cluster: &ChaosCluster) -> anyhow::Result<FinalState> {
+    let mut nodes = Vec::new();
+    for id in cluster.ids() {
+        let client = cluster.nodes.client_of(id)?;
+        let status = client.cluster_status().await?;
+        let verdict = client.verify_audit(Consistency::Local).await?;
+        let mut tasks = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = client
+                .list_tasks(WORKSPACE, 1000, token.clone(), Consistency::Local)
+                .await?;
+            tasks.extend(page.tasks.into_iter().map(|task| TaskState {
+                id: task.id,
+                workspace: task.workspace,
+                idempotency_key: task.idempotency_key,
+                input_hash: task.input_hash,
+            }));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        nodes.push(NodeState {
+            node_id: id,
+            applied_index: status.applied_index,
+            audit_count: verdict.record_count,
+            audit_head: verdict.head_hash,
+            audit_ok: verdict.ok,
+            audit_problem: verdict.problem,
+            tasks,
+        });
+    }
+    Ok(FinalState { nodes })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
