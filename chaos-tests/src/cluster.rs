@@ -85,11 +85,13 @@ impl ChaosCluster {
     }
 
     /// A client of every node, with a short per-attempt timeout so a stalled link shows
-    /// up as an unknown outcome instead of a hang.
-    pub fn client(&self) -> anyhow::Result<Client> {
+    /// up as an unknown outcome instead of a hang. A retrying client moves on to another
+    /// node by itself; a single-attempt one reports every failure, so the history holds
+    /// unknown outcomes for the run to resolve.
+    pub fn client(&self, retrying: bool) -> anyhow::Result<Client> {
         let options = ClientOptions {
             request_timeout: Duration::from_secs(5),
-            max_attempts: 6,
+            max_attempts: if retrying { 6 } else { 1 },
             ..ClientOptions::default()
         };
         Ok(Client::connect(self.nodes.endpoints(), options)?)

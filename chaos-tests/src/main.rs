@@ -57,6 +57,7 @@ async fn long_mode(cli: Cli) -> anyhow::Result<bool> {
         None => std::env::current_exe()?.with_file_name("warden"),
     };
     let mut reports: Vec<RunReport> = Vec::new();
+    let mut errored: Vec<u64> = Vec::new();
     for run_number in 0..cli.runs {
         let seed = cli.seed + run_number;
         let dir = cli.out.join(format!("seed-{seed}"));
@@ -71,16 +72,43 @@ async fn long_mode(cli: Cli) -> anyhow::Result<bool> {
             exe: exe.clone(),
             dir,
         };
-        let report = run(config)
-            .await
-            .with_context(|| format!("run with seed {seed}"))?;
-        println!("{}", Summary::line(&report));
-        reports.push(report);
+        match run(config).await {
+            Ok(report) => {
+                println!("{}", Summary::line(&report));
+                if report.violations.is_empty() {
+                    // A passing run keeps its history and final state, not its node data.
+                    remove_node_data(&cli.out.join(format!("seed-{seed}")))?;
+                }
+                reports.push(report);
+            }
+            // A run that could not finish (no progress after a fault healed, a node that
+            // would not restart) counts as failed; the other seeds still run.
+            Err(error) => {
+                println!("seed {seed:<6} RUN FAILED: {error:#}");
+                errored.push(seed);
+            }
+        }
     }
-    let summary = Summary::of(&reports);
+    let mut summary = Summary::of(&reports);
+    summary.runs += errored.len();
+    summary.failed_runs += errored.len();
+    summary.failed_seeds.extend(errored);
     println!("{summary}");
     let path = cli.out.join("summary.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(summary.failed_runs == 0)
+}
+
+fn remove_node_data(run_dir: &std::path::Path) -> anyhow::Result<()> {
+    for entry in
+        std::fs::read_dir(run_dir).with_context(|| format!("listing {}", run_dir.display()))?
+    {
+        let path = entry?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
 }

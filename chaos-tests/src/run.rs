@@ -66,14 +66,14 @@ pub async fn run(config: RunConfig) -> anyhow::Result<RunReport> {
 
 async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result<RunReport> {
     cluster
-        .client()?
+        .client(true)?
         .create_workspace(WORKSPACE)
         .await
         .context("creating the workspace")?;
     let recorder = Recorder::new();
     let stop = Arc::new(AtomicBool::new(false));
     let clients = (0..config.clients)
-        .map(|_| cluster.client())
+        .map(|index| cluster.client(index % 2 == 0))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut submitters = submit_until(clients, WORKSPACE, &recorder, stop.clone()).await;
     wait_for_progress(&recorder, PROGRESS_STEP)
@@ -285,7 +285,7 @@ async fn wait_for_progress(recorder: &Recorder, step: u64) -> anyhow::Result<()>
 /// Retries every submission whose outcome was unknown, with its key and input, to learn
 /// whether it was applied; the answer goes into the history as a Resolve.
 async fn resolve_unknown(cluster: &ChaosCluster, recorder: &Recorder) -> anyhow::Result<()> {
-    let client = cluster.client()?;
+    let client = cluster.client(true)?;
     let unknown: Vec<String> = recorder
         .operations()
         .await

@@ -44,19 +44,13 @@ impl Checker for NoPhantom {
                             list(inputs)
                         ),
                     },
-                    Some(sent)
-                        if sent
-                            .iter()
-                            .all(|op| matches!(op.outcome, Outcome::Failed { .. })) =>
-                    {
-                        format!(
-                            "node {} holds task {} of key {key} with input {input}, though every attempt was refused: {}",
-                            node.node_id,
-                            task.id,
-                            list(sent.iter().map(|op| refusal(op)))
-                        )
-                    }
-                    Some(_) => continue,
+                    Some(sent) if !every_attempt_refused(sent) => continue,
+                    Some(sent) => format!(
+                        "node {} holds task {} of key {key} with input {input}, though every attempt was refused: {}",
+                        node.node_id,
+                        task.id,
+                        list(sent.iter().map(|op| refusal(op)))
+                    ),
                 };
                 violations.push(Violation {
                     checker: self.name(),
@@ -66,6 +60,12 @@ impl Checker for NoPhantom {
         }
         violations
     }
+}
+
+/// Only a definite refusal proves an attempt left nothing behind; an unknown outcome may have been applied.
+fn every_attempt_refused(sent: &[&Operation]) -> bool {
+    sent.iter()
+        .all(|op| matches!(op.outcome, Outcome::Failed { .. }))
 }
 
 fn refusal(operation: &Operation) -> String {

@@ -175,6 +175,7 @@ async fn read_chunks(
     loop {
         // Waiting before reading, not only before writing, leaves a stalled direction's bytes
         // in the kernel buffers, so the sender's TCP window closes as it would on a dead link.
+        rules.until_flowing(direction).await;
         let read = from.read(&mut buffer).await?;
         if read == 0 {
             // Dropping the sender tells the writer to pass the half-close on once every queued
