@@ -250,6 +250,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // Never purge past what the state machine holds: see the method's comment.
+        self.storage
+            .wait_until_state_machine_covers(log_id.index)
+            .await;
         // Record the purge point first: a crash between the two writes then leaves
         // entries that are merely unreachable, never a log state that forgot them.
         // This write must stay synced: syncing the shared write-ahead log also makes the

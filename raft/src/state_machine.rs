@@ -42,6 +42,7 @@ impl StateMachineStore {
             storage.get::<LogId>(keys::SM_CF, keys::APPLIED, || "applied log id".into())?;
         let membership = storage.get(keys::SM_CF, keys::MEMBERSHIP, || "last membership".into())?;
         let head = storage.get(keys::SM_CF, keys::AUDIT_HEAD, || "audit head".into())?;
+        storage.state_machine_covers(applied.map_or(0, |log_id| log_id.index));
         Ok(StateMachineStore {
             storage,
             applied,
@@ -119,6 +120,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             })
             .map_err(|e| StorageIOError::apply(last, &e))?;
         self.applied = Some(last);
+        self.storage.state_machine_covers(last.index);
         self.membership = membership;
         self.head = head;
         Ok(outcomes)
@@ -129,6 +131,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        self.storage.receiving_snapshot(true);
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -146,6 +149,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.applied = installed.applied;
         self.membership = installed.membership;
         self.head = installed.head;
+        self.storage
+            .state_machine_covers(installed.applied.map_or(0, |log_id| log_id.index));
+        self.storage.receiving_snapshot(false);
         Ok(())
     }
 

@@ -2,7 +2,10 @@
 //! readers of the API layer.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use serde::de::DeserializeOwned;
@@ -26,6 +29,10 @@ struct Inner {
     /// Serializes the read-compare-write of the current snapshot, so a snapshot built
     /// in the background can never replace a newer one installed meanwhile.
     snapshot_lock: Mutex<()>,
+    /// The log index the state machine holds everything up to (applied or installed).
+    state_machine_covers: watch::Sender<u64>,
+    /// Set while a snapshot from the leader is being received, until it is installed.
+    receiving_snapshot: AtomicBool,
 }
 
 impl Storage {
@@ -46,6 +53,8 @@ impl Storage {
             inner: Arc::new(Inner {
                 db,
                 snapshot_lock: Mutex::new(()),
+                state_machine_covers: watch::Sender::new(0),
+                receiving_snapshot: AtomicBool::new(false),
             }),
         })
     }
@@ -129,6 +138,36 @@ impl Storage {
                 what: what(),
                 source,
             })
+    }
+
+    /// Records that the state machine now holds everything up to `index`.
+    pub(crate) fn state_machine_covers(&self, index: u64) {
+        self.inner.state_machine_covers.send_replace(index);
+    }
+
+    /// Marks a snapshot from the leader as being received (or no longer).
+    pub(crate) fn receiving_snapshot(&self, receiving: bool) {
+        self.inner
+            .receiving_snapshot
+            .store(receiving, Ordering::SeqCst);
+    }
+
+    /// Waits, while a snapshot is being received, until the state machine holds
+    /// everything up to `index`.
+    ///
+    /// openraft 0.9 queues a follower's snapshot install for the state machine and, in the
+    /// same step, purges the log up to the snapshot without waiting for the install. A
+    /// crash between the two leaves a log purged past anything the state machine holds,
+    /// and the node can never start again. Holding the purge until the install is written
+    /// closes that window: the install's batch then precedes the purge marker in the
+    /// write-ahead log. A node's own snapshots never wait: it applied what they cover.
+    pub(crate) async fn wait_until_state_machine_covers(&self, index: u64) {
+        if !self.inner.receiving_snapshot.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut covers = self.inner.state_machine_covers.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = covers.wait_for(|covered| *covered >= index).await;
     }
 
     /// Holds off concurrent replacements of the current snapshot while alive.

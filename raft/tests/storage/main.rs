@@ -5,6 +5,7 @@ mod apply;
 mod fixtures;
 mod paging;
 mod persistence;
+mod purge_guard;
 mod snapshot;
 mod suite;
 mod tamper;
