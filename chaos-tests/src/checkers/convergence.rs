@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
-use super::{Checker, Violation, list};
+use super::{Checker, Violation, list, violations};
 use crate::history::{FinalState, History, NodeState};
 
 pub struct Convergence;
@@ -44,13 +44,7 @@ impl Checker for Convergence {
             &mut messages,
         );
         compare_tasks(nodes, &mut messages);
-        messages
-            .into_iter()
-            .map(|message| Violation {
-                checker: self.name(),
-                message,
-            })
-            .collect()
+        violations(self.name(), messages)
     }
 }
 

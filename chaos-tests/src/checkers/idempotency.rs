@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Checker, Violation, list};
+use super::{Checker, Violation, list, violations};
 use crate::history::{FinalState, History, NodeState, Operation, TaskKey};
 
 pub struct Idempotency;
@@ -25,13 +25,7 @@ impl Checker for Idempotency {
         for node in &state.nodes {
             check_node_tasks(node, history, &mut messages);
         }
-        messages
-            .into_iter()
-            .map(|message| Violation {
-                checker: self.name(),
-                message,
-            })
-            .collect()
+        violations(self.name(), messages)
     }
 }
 

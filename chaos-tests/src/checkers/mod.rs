@@ -59,6 +59,14 @@ pub fn check_all(history: &History, state: &FinalState) -> Vec<Violation> {
 }
 
 /// Joins at most a handful of items, so one message about a thousand lost tasks stays readable.
+/// One violation per message, all from `checker`.
+fn violations(checker: &'static str, messages: Vec<String>) -> Vec<Violation> {
+    messages
+        .into_iter()
+        .map(|message| Violation { checker, message })
+        .collect()
+}
+
 fn list<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
     const SHOWN: usize = 5;
     let items: Vec<String> = items.into_iter().map(|item| item.to_string()).collect();

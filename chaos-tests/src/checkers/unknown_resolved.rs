@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Checker, Violation};
+use super::{Checker, Violation, violations};
 use crate::history::{FinalState, History, Operation, Outcome, TaskKey};
 
 pub struct UnknownResolved;
@@ -35,13 +35,7 @@ impl Checker for UnknownResolved {
                 }
             }
         }
-        messages
-            .into_iter()
-            .map(|message| Violation {
-                checker: self.name(),
-                message,
-            })
-            .collect()
+        violations(self.name(), messages)
     }
 }
 
