@@ -26,7 +26,8 @@ struct Cli {
     /// Faults per run.
     #[arg(long, default_value_t = 6)]
     faults: usize,
-    #[arg(long, default_value_t = 3)]
+    /// Voters per cluster (at most 9: node i runs on 127.0.0.1i).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
     nodes: u64,
     /// Concurrent submitting clients.
     #[arg(long, default_value_t = 4)]

@@ -60,11 +60,13 @@ struct ServeArgs {
     #[arg(long)]
     node_id: Option<u64>,
     /// gRPC listen address; port 0 picks a free port once and keeps it across restarts.
+    /// A specific IP (not 0.0.0.0) is also where connections to peers leave from.
     #[arg(long)]
     listen: Option<String>,
     /// The address peers and clients use to reach this node (default: the bound address).
     #[arg(long)]
     advertise: Option<String>,
+    /// Where the node keeps its RocksDB database (default: warden-data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Where to serve Prometheus /metrics (e.g. 127.0.0.1:9400).
