@@ -34,6 +34,15 @@ pub enum Fault {
         jitter_ms: u64,
         hold_ms: u64,
     },
+    /// Stop every node in turn with SIGTERM and start it again, waiting for progress
+    /// between nodes, as an upgrade would.
+    RollingRestart,
+    /// Isolate the target and heal it again, `flaps` times, each state held `period_ms`.
+    FlappingIsolate {
+        target: Target,
+        flaps: u32,
+        period_ms: u64,
+    },
 }
 
 impl Fault {
@@ -44,6 +53,8 @@ impl Fault {
             Fault::Isolate { hold_ms, .. }
             | Fault::OneWayOut { hold_ms, .. }
             | Fault::SlowLinks { hold_ms, .. } => *hold_ms,
+            Fault::RollingRestart => 0,
+            Fault::FlappingIsolate { period_ms, .. } => *period_ms,
         })
     }
 }
@@ -111,6 +122,7 @@ mod tests {
                 Fault::Isolate { .. } => "isolate",
                 Fault::OneWayOut { .. } => "one-way",
                 Fault::SlowLinks { .. } => "slow",
+                Fault::RollingRestart | Fault::FlappingIsolate { .. } => "fixed scenarios only",
             })
             .collect();
         assert_eq!(kinds.len(), 5, "{kinds:?}");

@@ -168,7 +168,8 @@ async fn apply(
         | Fault::Pause { target, .. }
         | Fault::Isolate { target, .. }
         | Fault::OneWayOut { target, .. } => Some(resolve_target(cluster, *target).await?),
-        Fault::SlowLinks { .. } => None,
+        Fault::FlappingIsolate { target, .. } => Some(resolve_target(cluster, *target).await?),
+        Fault::SlowLinks { .. } | Fault::RollingRestart => None,
     };
     let was_leader = match target {
         Some(id) => cluster.leader(Duration::from_secs(30)).await? == id,
@@ -223,6 +224,23 @@ async fn apply(
             )?;
             tokio::time::sleep(fault.hold()).await;
             cluster.heal();
+        }
+        (Fault::RollingRestart, _) => {
+            for id in cluster.ids() {
+                cluster.nodes.stop(id).await?;
+                cluster.nodes.start_node(id).await?;
+                wait_for_progress(recorder, PROGRESS_STEP)
+                    .await
+                    .with_context(|| format!("no progress after restarting node {id}"))?;
+            }
+        }
+        (Fault::FlappingIsolate { flaps, .. }, Some(id)) => {
+            for _ in 0..*flaps {
+                cluster.isolate(id)?;
+                tokio::time::sleep(fault.hold()).await;
+                cluster.heal();
+                tokio::time::sleep(fault.hold()).await;
+            }
         }
         (fault, None) => bail!("fault {fault:?} has no target"),
     }

@@ -128,6 +128,22 @@ async fn one_way_cut_and_slow_links() {
 }
 
 #[tokio::test]
+async fn rolling_restart_and_flapping_partition() {
+    scenario(
+        105,
+        vec![
+            Fault::RollingRestart,
+            Fault::FlappingIsolate {
+                target: Target::Leader,
+                flaps: 4,
+                period_ms: 300,
+            },
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn random_seeds() {
     for seed in [1, 2] {
         scenario(seed, random_schedule(seed, 4)).await;
