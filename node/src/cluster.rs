@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, RaftMetrics};
 use warden_core::{Outcome, Request};
 use warden_proto::internal::forward_service_client::ForwardServiceClient;
 use warden_proto::internal::raft_service_client::RaftServiceClient;
@@ -286,4 +287,71 @@ enum Attempt {
     Retry,
     TimedOut,
     Fail(Error),
+}
+
+/// The highest log index this node knows committed. On the leader: the highest index a
+/// majority of voters has (learners do not count); elsewhere openraft reports no
+/// replication progress, so the applied index, a lower bound, is what the node knows.
+pub fn committed_index(metrics: &RaftMetrics<NodeId, BasicNode>) -> u64 {
+    let applied = metrics.last_applied.map_or(0, |log_id| log_id.index);
+    let Some(replication) = &metrics.replication else {
+        return applied;
+    };
+    let leader_last = metrics.last_log_index.unwrap_or(0);
+    let mut matched: Vec<u64> = metrics
+        .membership_config
+        .membership()
+        .voter_ids()
+        .map(|id| match id == metrics.id {
+            true => leader_last,
+            false => replication
+                .get(&id)
+                .copied()
+                .flatten()
+                .map_or(0, |log_id| log_id.index),
+        })
+        .collect();
+    matched.sort_unstable_by(|a, b| b.cmp(a));
+    matched.get(matched.len() / 2).copied().unwrap_or(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use openraft::{BasicNode, CommittedLeaderId, LogId, Membership, StoredMembership};
+
+    use super::*;
+
+    fn log_id(index: u64) -> LogId<NodeId> {
+        LogId::new(CommittedLeaderId::new(1, 1), index)
+    }
+
+    #[test]
+    fn committed_index_is_the_majority_of_voters_only() {
+        let nodes: BTreeMap<NodeId, BasicNode> = (1..=5)
+            .map(|id| (id, BasicNode::new(format!("n{id}"))))
+            .collect();
+        let membership = Membership::new(vec![BTreeSet::from([1, 2, 3])], nodes);
+        let mut metrics = RaftMetrics::<NodeId, BasicNode>::new_initial(1);
+        metrics.membership_config = Arc::new(StoredMembership::new(Some(log_id(1)), membership));
+        metrics.last_log_index = Some(10);
+        metrics.last_applied = Some(log_id(1));
+        // Voters 2 and 3 lag; learners 4 and 5 are nearly caught up and must not count.
+        metrics.replication = Some(BTreeMap::from([
+            (2, Some(log_id(2))),
+            (3, Some(log_id(1))),
+            (4, Some(log_id(9))),
+            (5, Some(log_id(9))),
+        ]));
+        assert_eq!(committed_index(&metrics), 2);
+
+        metrics.replication = None;
+        assert_eq!(
+            committed_index(&metrics),
+            1,
+            "a follower knows its applied index"
+        );
+    }
 }

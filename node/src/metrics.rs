@@ -100,25 +100,11 @@ pub async fn follow_raft(raft: Raft) {
                 .set(metrics.snapshot.map_or(0, |log_id| log_id.index) as f64);
             gauge!("warden_raft_members")
                 .set(metrics.membership_config.membership().nodes().count() as f64);
-            if let Some(replication) = &metrics.replication {
-                let committed = commit_estimate(
-                    last_log,
-                    replication.values().map(|m| m.map_or(0, |l| l.index)),
-                );
-                gauge!("warden_raft_committed_index").set(committed as f64);
-            } else {
-                gauge!("warden_raft_committed_index").set(applied as f64);
-            }
+            gauge!("warden_raft_committed_index")
+                .set(crate::cluster::committed_index(&metrics) as f64);
         }
         if receiver.changed().await.is_err() {
             return;
         }
     }
-}
-
-/// The leader's commit index from its own last index and its followers' matches.
-fn commit_estimate(leader_last: u64, followers: impl Iterator<Item = u64>) -> u64 {
-    let mut indexes: Vec<u64> = std::iter::once(leader_last).chain(followers).collect();
-    indexes.sort_unstable_by(|a, b| b.cmp(a));
-    indexes.get(indexes.len() / 2).copied().unwrap_or(0)
 }

@@ -214,10 +214,7 @@ impl ClusterService for ClusterAdmin {
             })
             .collect();
         let applied_index = metrics.last_applied.map_or(0, |log_id| log_id.index);
-        let committed_index = match &metrics.replication {
-            Some(replication) => quorum_index(&voters, last_log_index, metrics.id, replication),
-            None => applied_index,
-        };
+        let committed_index = crate::cluster::committed_index(&metrics);
         Ok(Response::new(ClusterStatusResponse {
             node_id: metrics.id,
             leader_id: metrics.current_leader,
@@ -231,31 +228,6 @@ impl ClusterService for ClusterAdmin {
             state: state_name(metrics.state, !voters.contains(&metrics.id)).to_owned(),
         }))
     }
-}
-
-/// The highest index a majority of voters has: what the leader knows committed.
-fn quorum_index(
-    voters: &BTreeSet<NodeId>,
-    leader_last: u64,
-    leader: NodeId,
-    replication: &BTreeMap<NodeId, Option<warden_raft::types::LogId>>,
-) -> u64 {
-    let mut indexes: Vec<u64> = voters
-        .iter()
-        .map(|id| {
-            if *id == leader {
-                leader_last
-            } else {
-                replication
-                    .get(id)
-                    .copied()
-                    .flatten()
-                    .map_or(0, |log_id| log_id.index)
-            }
-        })
-        .collect();
-    indexes.sort_unstable_by(|a, b| b.cmp(a));
-    indexes.get(voters.len() / 2).copied().unwrap_or(0)
 }
 
 fn state_name(state: ServerState, learner: bool) -> &'static str {
