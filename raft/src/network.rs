@@ -128,18 +128,35 @@ impl PeerConnection {
             .map_err(|error| CallError::Network(error.to_string()))
     }
 
-    fn into_rpc_error<E: std::error::Error>(
-        &self,
-        error: CallError,
-    ) -> RPCError<NodeId, BasicNode, E> {
-        match error {
-            CallError::Unreachable(text) => RPCError::Unreachable(Unreachable::new(&Message(text))),
-            CallError::Network(text) => RPCError::Network(NetworkError::new(&Message(text))),
-        }
+    /// Calls `method` and maps both ways it can fail: no answer (unreachable or a
+    /// network error) and an answer that is the peer's own `RaftError`.
+    async fn rpc<Req, Resp, E>(
+        &mut self,
+        method: Method,
+        request: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let answer: Result<Resp, RaftError<NodeId, E>> = self
+            .call(method, request, option)
+            .await
+            .map_err(no_answer)?;
+        answer.map_err(|error| RPCError::RemoteError(RemoteError::new(self.target, error)))
     }
 }
 
-type RemoteResult<T, E = openraft::error::Infallible> = Result<T, RaftError<NodeId, E>>;
+/// A call that got no answer from the peer's Raft, as openraft classifies it:
+/// unreachable peers are backed off from, network errors retried.
+fn no_answer<E: std::error::Error>(error: CallError) -> RPCError<NodeId, BasicNode, E> {
+    match error {
+        CallError::Unreachable(text) => RPCError::Unreachable(Unreachable::new(&Message(text))),
+        CallError::Network(text) => RPCError::Network(NetworkError::new(&Message(text))),
+    }
+}
 
 impl RaftNetwork<TypeConfig> for PeerConnection {
     async fn append_entries(
@@ -147,11 +164,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        let result: RemoteResult<AppendEntriesResponse<NodeId>> = self
-            .call(Method::AppendEntries, &rpc, &option)
-            .await
-            .map_err(|error| self.into_rpc_error(error))?;
-        result.map_err(|error| RPCError::RemoteError(RemoteError::new(self.target, error)))
+        self.rpc(Method::AppendEntries, &rpc, &option).await
     }
 
     async fn install_snapshot(
@@ -162,11 +175,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        let result: RemoteResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> = self
-            .call(Method::InstallSnapshot, &rpc, &option)
-            .await
-            .map_err(|error| self.into_rpc_error(error))?;
-        result.map_err(|error| RPCError::RemoteError(RemoteError::new(self.target, error)))
+        self.rpc(Method::InstallSnapshot, &rpc, &option).await
     }
 
     async fn vote(
@@ -174,10 +183,6 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        let result: RemoteResult<VoteResponse<NodeId>> = self
-            .call(Method::Vote, &rpc, &option)
-            .await
-            .map_err(|error| self.into_rpc_error(error))?;
-        result.map_err(|error| RPCError::RemoteError(RemoteError::new(self.target, error)))
+        self.rpc(Method::Vote, &rpc, &option).await
     }
 }
