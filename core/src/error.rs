@@ -10,6 +10,4 @@ pub enum Error {
     InvalidTaskId { value: String, reason: &'static str },
     #[error("invalid idempotency key: {reason}")]
     InvalidIdempotencyKey { reason: &'static str },
-    #[error("invalid principal {name:?}: {reason}")]
-    InvalidPrincipal { name: String, reason: &'static str },
 }

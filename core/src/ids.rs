@@ -161,20 +161,6 @@ impl Principal {
         Principal("system".to_owned())
     }
 
-    pub fn parse(name: &str) -> Result<Principal, Error> {
-        let invalid = |reason| Error::InvalidPrincipal {
-            name: name.to_owned(),
-            reason,
-        };
-        if name.is_empty() || name.len() > 128 {
-            return Err(invalid("must be 1-128 characters"));
-        }
-        if !name.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(invalid("may contain only visible ASCII"));
-        }
-        Ok(Principal(name.to_owned()))
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
