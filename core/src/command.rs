@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
 use crate::hash::Hash;
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
+use crate::journal::{RequestedCall, Resolution, Usage};
+use crate::names::{AgentName, NodeId, ProviderName, ServerName};
 use crate::outcome::Rejection;
 
 /// One log entry's payload. The proposer stamps the time and the principal, so
@@ -20,12 +23,82 @@ pub enum Command {
     CreateWorkspace {
         workspace: WorkspaceId,
     },
+    /// Creates or replaces a model provider.
+    PutProvider {
+        workspace: WorkspaceId,
+        name: ProviderName,
+        kind: ProviderKind,
+        base_url: String,
+        model: String,
+        api_key_env: Option<String>,
+        request_timeout_ms: u64,
+        max_retries: u32,
+        max_output_tokens: u32,
+    },
+    /// Registers (or re-registers) an MCP server with the tool definitions the proposer
+    /// listed from it, which this pins.
+    RegisterMcpServer {
+        workspace: WorkspaceId,
+        name: ServerName,
+        transport: McpTransport,
+        tools: Vec<ToolDefinition>,
+    },
+    CreateAgent {
+        workspace: WorkspaceId,
+        spec: AgentSpec,
+    },
+    /// Replaces an agent's spec if it is still at `expected_version`.
+    UpdateAgent {
+        workspace: WorkspaceId,
+        spec: AgentSpec,
+        expected_version: u64,
+    },
     SubmitTask {
         workspace: WorkspaceId,
         /// Chosen by the proposer; ignored when the idempotency key finds an earlier task.
         task_id: TaskId,
         idempotency_key: IdempotencyKey,
+        agent: AgentName,
         input: String,
+    },
+    /// Gives a runnable task to `node` under a new fencing epoch, which must be the
+    /// task's current epoch plus one (so a placement decided on stale state is refused).
+    AssignTask {
+        workspace: WorkspaceId,
+        task: TaskId,
+        node: NodeId,
+        epoch: u64,
+    },
+    /// A step of the agent loop, from the task's owner at its epoch.
+    AppendJournal {
+        workspace: WorkspaceId,
+        task: TaskId,
+        node: NodeId,
+        epoch: u64,
+        step: Step,
+    },
+    CancelTask {
+        workspace: WorkspaceId,
+        task: TaskId,
+        reason: String,
+    },
+    /// A human's decision for a task that needs attention.
+    ResolveTask {
+        workspace: WorkspaceId,
+        task: TaskId,
+        resolution: Resolution,
+    },
+    /// Proposed once the proposer's clock is past the task's deadline.
+    TimeOutTask {
+        workspace: WorkspaceId,
+        task: TaskId,
+    },
+    /// Proposed when a running task made no journal progress for its stall timeout;
+    /// `progress_ms` is the progress time the proposer saw, so later progress wins.
+    MarkStalled {
+        workspace: WorkspaceId,
+        task: TaskId,
+        progress_ms: u64,
     },
     /// A request the proposer refused before it could become a command (malformed ids,
     /// oversized input). Carries only the hash of what was sent, so the audit chain shows
@@ -42,15 +115,66 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     WorkspaceCreate,
+    ProviderPut,
+    McpServerRegister,
+    AgentCreate,
+    AgentUpdate,
     TaskSubmit,
+    TaskAssign,
+    TaskStep,
+    TaskCancel,
+    TaskResolve,
+    TaskTimeOut,
+    TaskMarkStalled,
     MembershipChange,
+}
+
+/// A journaled step of the agent loop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// The model's answer for turn `turn`: tool calls to make, or (with none) the final
+    /// answer, which completes the task.
+    ModelResponded {
+        turn: u32,
+        content: String,
+        tool_calls: Vec<RequestedCall>,
+        usage: Usage,
+    },
+    /// Committed before the call's side effect.
+    ToolCallStarted {
+        call_id: String,
+        attempt: u32,
+    },
+    ToolCallFinished {
+        call_id: String,
+        output: String,
+        is_error: bool,
+    },
+    /// The owner found a started call that never finished and may not be retried.
+    NeedsAttention {
+        call_id: String,
+        reason: String,
+    },
+    Fail {
+        reason: String,
+    },
 }
 
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::WorkspaceCreate => "workspace.create",
+            Action::ProviderPut => "provider.put",
+            Action::McpServerRegister => "mcp_server.register",
+            Action::AgentCreate => "agent.create",
+            Action::AgentUpdate => "agent.update",
             Action::TaskSubmit => "task.submit",
+            Action::TaskAssign => "task.assign",
+            Action::TaskStep => "task.step",
+            Action::TaskCancel => "task.cancel",
+            Action::TaskResolve => "task.resolve",
+            Action::TaskTimeOut => "task.time_out",
+            Action::TaskMarkStalled => "task.mark_stalled",
             Action::MembershipChange => "cluster.membership_change",
         }
     }
@@ -60,7 +184,17 @@ impl Command {
     pub fn action(&self) -> Action {
         match self {
             Command::CreateWorkspace { .. } => Action::WorkspaceCreate,
+            Command::PutProvider { .. } => Action::ProviderPut,
+            Command::RegisterMcpServer { .. } => Action::McpServerRegister,
+            Command::CreateAgent { .. } => Action::AgentCreate,
+            Command::UpdateAgent { .. } => Action::AgentUpdate,
             Command::SubmitTask { .. } => Action::TaskSubmit,
+            Command::AssignTask { .. } => Action::TaskAssign,
+            Command::AppendJournal { .. } => Action::TaskStep,
+            Command::CancelTask { .. } => Action::TaskCancel,
+            Command::ResolveTask { .. } => Action::TaskResolve,
+            Command::TimeOutTask { .. } => Action::TaskTimeOut,
+            Command::MarkStalled { .. } => Action::TaskMarkStalled,
             Command::RecordRejection { action, .. } => *action,
         }
     }
@@ -93,4 +227,9 @@ pub fn tasks_resource(workspace: &WorkspaceId) -> String {
 /// The audit resource name of a task.
 pub fn task_resource(workspace: &WorkspaceId, task: &TaskId) -> String {
     format!("workspace/{workspace}/task/{task}")
+}
+
+/// The audit resource name of a workspace-scoped configuration record.
+pub fn config_resource(workspace: &WorkspaceId, kind: &str, name: &str) -> String {
+    format!("workspace/{workspace}/{kind}/{name}")
 }

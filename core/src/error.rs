@@ -10,4 +10,10 @@ pub enum Error {
     InvalidTaskId { value: String, reason: &'static str },
     #[error("invalid idempotency key: {reason}")]
     InvalidIdempotencyKey { reason: &'static str },
+    #[error("invalid {kind} name {name:?}: {reason}")]
+    InvalidName {
+        kind: &'static str,
+        name: String,
+        reason: &'static str,
+    },
 }

@@ -161,6 +161,12 @@ impl Principal {
         Principal("system".to_owned())
     }
 
+    /// The principal under which a node records what it did on its own: placement,
+    /// journal steps of the tasks it runs, timeouts.
+    pub fn node(id: crate::names::NodeId) -> Principal {
+        Principal(format!("node/{}", id.0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

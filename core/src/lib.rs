@@ -8,20 +8,29 @@
 pub mod apply;
 pub mod audit;
 pub mod command;
+pub mod config;
 pub mod error;
 pub mod hash;
 pub mod ids;
+pub mod journal;
 pub mod memory;
 pub mod model;
+pub mod names;
 pub mod outcome;
 
 pub use apply::{Applied, StateRead, Write, apply, apply_membership};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
-pub use command::{Action, Command, Request};
+pub use command::{Action, Command, Request, Step};
+pub use config::{
+    Agent, AgentSpec, Limits, McpServer, McpTransport, Provider, ProviderKind, ToolDefinition,
+    ToolGrant,
+};
 pub use error::Error;
 pub use hash::Hash;
 pub use ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
-pub use model::{IdempotencyRecord, Task, TaskStatus, Workspace};
+pub use journal::{CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage};
+pub use model::{IdempotencyRecord, OpenCall, Task, TaskStatus, Workspace};
+pub use names::{AgentName, NodeId, ProviderName, ServerName, ToolName};
 pub use outcome::{Code, Outcome, Rejection};
 
 #[cfg(test)]

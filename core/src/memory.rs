@@ -7,8 +7,11 @@ use std::convert::Infallible;
 use crate::apply::{Applied, StateRead, Write, apply};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::command::Request;
+use crate::config::{Agent, McpServer, Provider};
 use crate::ids::{IdempotencyKey, TaskId, WorkspaceId};
+use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, Task, Workspace};
+use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::Outcome;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,6 +19,10 @@ pub struct MemoryState {
     pub workspaces: BTreeMap<WorkspaceId, Workspace>,
     pub tasks: BTreeMap<(WorkspaceId, TaskId), Task>,
     pub idempotency: BTreeMap<(WorkspaceId, IdempotencyKey), IdempotencyRecord>,
+    pub providers: BTreeMap<(WorkspaceId, ProviderName), Provider>,
+    pub mcp_servers: BTreeMap<(WorkspaceId, ServerName), McpServer>,
+    pub agents: BTreeMap<(WorkspaceId, AgentName), Agent>,
+    pub journal: BTreeMap<(WorkspaceId, TaskId, u64), JournalEntry>,
     pub audit: Vec<AuditRecord>,
     pub head: AuditHead,
     pub applied_index: u64,
@@ -48,6 +55,27 @@ impl MemoryState {
                 } => {
                     self.idempotency.insert((workspace, key), record);
                 }
+                Write::Provider(provider) => {
+                    self.providers.insert(
+                        (provider.workspace.clone(), provider.name.clone()),
+                        provider,
+                    );
+                }
+                Write::McpServer(server) => {
+                    self.mcp_servers
+                        .insert((server.workspace.clone(), server.name.clone()), server);
+                }
+                Write::Agent(agent) => {
+                    self.agents
+                        .insert((agent.workspace.clone(), agent.spec.name.clone()), agent);
+                }
+                Write::Journal {
+                    workspace,
+                    task,
+                    entry,
+                } => {
+                    self.journal.insert((workspace, task, entry.seq), entry);
+                }
             }
         }
         self.head = AuditHead::advanced(&applied.audit);
@@ -77,5 +105,45 @@ impl StateRead for MemoryState {
             .idempotency
             .get(&(workspace.clone(), key.clone()))
             .cloned())
+    }
+
+    fn provider(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ProviderName,
+    ) -> Result<Option<Provider>, Infallible> {
+        Ok(self
+            .providers
+            .get(&(workspace.clone(), name.clone()))
+            .cloned())
+    }
+
+    fn mcp_server(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ServerName,
+    ) -> Result<Option<McpServer>, Infallible> {
+        Ok(self
+            .mcp_servers
+            .get(&(workspace.clone(), name.clone()))
+            .cloned())
+    }
+
+    fn agent(
+        &self,
+        workspace: &WorkspaceId,
+        name: &AgentName,
+    ) -> Result<Option<Agent>, Infallible> {
+        Ok(self.agents.get(&(workspace.clone(), name.clone())).cloned())
+    }
+}
+
+impl MemoryState {
+    /// A task's journal in sequence order.
+    pub fn journal_of(&self, workspace: &WorkspaceId, task: &TaskId) -> Vec<JournalEntry> {
+        self.journal
+            .range((workspace.clone(), *task, 0)..=(workspace.clone(), *task, u64::MAX))
+            .map(|(_, entry)| entry.clone())
+            .collect()
     }
 }

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Limits;
 use crate::hash::Hash;
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
+use crate::names::{AgentName, NodeId, ServerName, ToolName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workspace {
@@ -12,8 +14,9 @@ pub struct Workspace {
     pub created_by: Principal,
 }
 
-/// The task lifecycle of DESIGN.md. Tasks are records until execution lands; every
-/// submitted task starts `Pending`.
+/// The task lifecycle of DESIGN.md: `Pending` until first placed, `Running` while it
+/// has or awaits an owner, parked (no owner, no actor) while `WaitingApproval` or
+/// `NeedsAttention`, and then one of the four terminal states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskStatus {
     Pending,
@@ -26,18 +29,90 @@ pub enum TaskStatus {
     TimedOut,
 }
 
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::WaitingApproval => "waiting_approval",
+            TaskStatus::NeedsAttention => "needs_attention",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed
+                | TaskStatus::Failed
+                | TaskStatus::Cancelled
+                | TaskStatus::TimedOut
+        )
+    }
+
+    /// Pending or running: the placement controller keeps such a task owned by a live node.
+    pub fn is_runnable(self) -> bool {
+        matches!(self, TaskStatus::Pending | TaskStatus::Running)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub id: TaskId,
     pub workspace: WorkspaceId,
     pub idempotency_key: IdempotencyKey,
+    pub agent: AgentName,
     pub input: String,
+    /// Hash of the submission (agent and input): a reused idempotency key must match it.
     pub input_hash: Hash,
     pub status: TaskStatus,
     pub submitted_ms: u64,
     pub submitted_by: Principal,
     /// The Raft log index of the entry that created the task.
     pub log_index: u64,
+    pub limits: Limits,
+    /// Wall-clock time after which the task times out.
+    pub deadline_at_ms: u64,
+    /// The node running the task, if any. Parked and terminal tasks have none.
+    pub owner: Option<NodeId>,
+    /// Raised by every assignment; journal commands from another epoch are refused.
+    pub epoch: u64,
+    /// Model turns journaled so far.
+    pub turns: u32,
+    pub tokens_used: u64,
+    /// Journal entries so far: the next entry's sequence number.
+    pub journal_len: u64,
+    /// Time of the last journal progress, for stall detection.
+    pub progress_ms: u64,
+    pub stalled: bool,
+    /// The tool calls of the last model turn that have not finished, in call order.
+    pub open_calls: Vec<OpenCall>,
+    /// The final answer of a completed task.
+    pub result: Option<String>,
+    /// Why the task failed, timed out, was cancelled or needs attention.
+    pub reason: Option<String>,
+}
+
+/// A tool call the policy allowed that has not finished yet. Calls of one turn run in
+/// order, so at most the first one has started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenCall {
+    pub call_id: String,
+    pub server: ServerName,
+    pub tool: ToolName,
+    /// The arguments as canonical JSON (keys sorted, no whitespace).
+    pub arguments: String,
+    pub arguments_hash: Hash,
+    /// Whether the call may run again after an attempt that never finished: the tool is
+    /// read-only or idempotent, or the agent's grant says so.
+    pub retry_safe: bool,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// A human chose `retry` for the interrupted attempt.
+    pub retry_approved: bool,
 }
 
 /// What an idempotency key was first used for, so a retry finds the same task and a

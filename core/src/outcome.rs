@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Agent, McpServer, Provider};
 use crate::model::{Task, Workspace};
 
 /// Why a command was refused. The code is one of the gRPC codes DESIGN.md assigns to
@@ -12,6 +13,8 @@ pub enum Code {
     NotFound,
     AlreadyExists,
     FailedPrecondition,
+    /// A conflict with a concurrent change: a stale fencing epoch, a stale version.
+    Aborted,
     ResourceExhausted,
     PermissionDenied,
     Unauthenticated,
@@ -25,6 +28,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::AlreadyExists => "ALREADY_EXISTS",
             Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
             Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
             Code::PermissionDenied => "PERMISSION_DENIED",
             Code::Unauthenticated => "UNAUTHENTICATED",
@@ -61,6 +65,12 @@ pub enum Outcome {
         task: Task,
         deduplicated: bool,
     },
+    ProviderPut(Provider),
+    McpServerRegistered(McpServer),
+    AgentSaved(Agent),
+    /// A command that changed an existing task (placement, a journal step, a human's
+    /// decision): the task as it is now.
+    TaskUpdated(Task),
     MembershipChanged,
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,

@@ -8,36 +8,10 @@ use crate::audit::{AuditHead, ChainVerifier, canonical_bytes};
 use crate::memory::MemoryState;
 use crate::*;
 
-fn ws(name: &str) -> WorkspaceId {
-    WorkspaceId::parse(name).expect("valid workspace")
-}
+mod execution;
+mod fixtures;
 
-fn key(text: &str) -> IdempotencyKey {
-    IdempotencyKey::parse(text).expect("valid key")
-}
-
-fn request(time_ms: u64, command: Command) -> Request {
-    Request {
-        time_ms,
-        principal: Principal::anonymous(),
-        command,
-    }
-}
-
-fn create(name: &str) -> Command {
-    Command::CreateWorkspace {
-        workspace: ws(name),
-    }
-}
-
-fn submit(workspace: &str, id: u128, key_text: &str, input: &str) -> Command {
-    Command::SubmitTask {
-        workspace: ws(workspace),
-        task_id: TaskId::from_u128(id),
-        idempotency_key: key(key_text),
-        input: input.to_owned(),
-    }
-}
+use fixtures::{create, request, setup, submit};
 
 /// What each case expects of the outcome.
 #[derive(Debug)]
@@ -64,7 +38,7 @@ fn apply_table() {
         ),
         (
             "submit into a workspace",
-            vec![create("acme")],
+            setup("acme"),
             submit("acme", 7, "k", "in"),
             Expect::Submitted {
                 task: 7,
@@ -79,7 +53,7 @@ fn apply_table() {
         ),
         (
             "resubmit with the same key and input",
-            vec![create("acme"), submit("acme", 7, "k", "in")],
+            [setup("acme"), vec![submit("acme", 7, "k", "in")]].concat(),
             submit("acme", 8, "k", "in"),
             Expect::Submitted {
                 task: 7,
@@ -88,13 +62,18 @@ fn apply_table() {
         ),
         (
             "resubmit with the same key and another input",
-            vec![create("acme"), submit("acme", 7, "k", "in")],
+            [setup("acme"), vec![submit("acme", 7, "k", "in")]].concat(),
             submit("acme", 8, "k", "other"),
             Expect::Rejected(Code::AlreadyExists),
         ),
         (
             "the same key in another workspace is another task",
-            vec![create("acme"), create("beta"), submit("acme", 7, "k", "in")],
+            [
+                setup("acme"),
+                setup("beta"),
+                vec![submit("acme", 7, "k", "in")],
+            ]
+            .concat(),
             submit("beta", 8, "k", "in"),
             Expect::Submitted {
                 task: 8,
@@ -103,7 +82,7 @@ fn apply_table() {
         ),
         (
             "a colliding task id is refused",
-            vec![create("acme"), submit("acme", 7, "k1", "in")],
+            [setup("acme"), vec![submit("acme", 7, "k1", "in")]].concat(),
             submit("acme", 7, "k2", "in"),
             Expect::Rejected(Code::AlreadyExists),
         ),
@@ -237,19 +216,24 @@ fn canonical_encoding_is_stable() {
     assert_eq!(record.hash.to_hex(), PINNED_HASH);
 }
 
-fn arbitrary_command() -> impl Strategy<Value = Command> {
+/// A workspace with its agent (three commands), or one submission.
+fn arbitrary_step() -> impl Strategy<Value = Vec<Command>> {
     let workspace = prop::sample::select(vec!["acme", "beta", "gamma"]);
     let key = prop::sample::select(vec!["k1", "k2", "k3", "k4"]);
     let input = prop::sample::select(vec!["a", "b"]);
     prop_oneof![
-        workspace.clone().prop_map(create),
-        (workspace, 1u128..50, key, input).prop_map(|(w, id, k, i)| submit(w, id, k, i)),
+        workspace.clone().prop_map(setup),
+        (workspace, 1u128..50, key, input).prop_map(|(w, id, k, i)| vec![submit(w, id, k, i)]),
     ]
+}
+
+fn arbitrary_commands(min: usize, max: usize) -> impl Strategy<Value = Vec<Command>> {
+    prop::collection::vec(arbitrary_step(), min..max).prop_map(|steps| steps.concat())
 }
 
 proptest! {
     #[test]
-    fn replay_is_deterministic_and_the_chain_verifies(commands in prop::collection::vec(arbitrary_command(), 1..60)) {
+    fn replay_is_deterministic_and_the_chain_verifies(commands in arbitrary_commands(1, 40)) {
         let mut first = MemoryState::default();
         let mut second = MemoryState::default();
         for (index, command) in commands.iter().enumerate() {
@@ -274,7 +258,7 @@ proptest! {
 
     #[test]
     fn any_edit_to_a_record_breaks_the_chain_at_that_record(
-        commands in prop::collection::vec(arbitrary_command(), 2..30),
+        commands in arbitrary_commands(2, 20),
         victim in any::<prop::sample::Index>(),
         field in 0usize..5,
     ) {

@@ -5,11 +5,22 @@
 //! returned writes and audit record atomically with the applied log index. A rejected
 //! command returns no writes, so it changes nothing but the audit chain.
 
+mod config;
+mod execution;
+mod lifecycle;
+mod submit;
+mod task_update;
+
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
-use crate::command::{Action, Command, Request, task_resource, tasks_resource, workspace_resource};
+use crate::command::{
+    Action, Command, Request, config_resource, task_resource, tasks_resource, workspace_resource,
+};
+use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
-use crate::model::{IdempotencyRecord, Task, TaskStatus, Workspace};
+use crate::journal::JournalEntry;
+use crate::model::{IdempotencyRecord, Task, Workspace};
+use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
 
 /// Point reads of the replicated state. `Error` is the storage's own failure, which
@@ -23,6 +34,21 @@ pub trait StateRead {
         workspace: &WorkspaceId,
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, Self::Error>;
+    fn provider(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ProviderName,
+    ) -> Result<Option<Provider>, Self::Error>;
+    fn mcp_server(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ServerName,
+    ) -> Result<Option<McpServer>, Self::Error>;
+    fn agent(
+        &self,
+        workspace: &WorkspaceId,
+        name: &AgentName,
+    ) -> Result<Option<Agent>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -35,6 +61,15 @@ pub enum Write {
         key: IdempotencyKey,
         record: IdempotencyRecord,
     },
+    Provider(Provider),
+    McpServer(McpServer),
+    Agent(Agent),
+    /// A new entry of a task's journal; entries are never rewritten.
+    Journal {
+        workspace: WorkspaceId,
+        task: TaskId,
+        entry: JournalEntry,
+    },
 }
 
 /// Everything one applied entry produced.
@@ -45,6 +80,8 @@ pub struct Applied {
     pub audit: AuditRecord,
 }
 
+type Decision = Result<(Outcome, Vec<Write>), Rejection>;
+
 /// Applies the request found at `log_index`, chaining its audit record after `head`.
 pub fn apply<S: StateRead>(
     state: &S,
@@ -53,24 +90,42 @@ pub fn apply<S: StateRead>(
     request: &Request,
 ) -> Result<Applied, S::Error> {
     let command = &request.command;
+    let at = At {
+        log_index,
+        time_ms: request.time_ms,
+        principal: &request.principal,
+    };
     let (resource, decision) = match command {
         Command::CreateWorkspace { workspace } => (
             workspace_resource(workspace),
-            create_workspace(state, request, workspace)?,
+            create_workspace(state, &at, workspace)?,
         ),
-        Command::SubmitTask {
+        Command::PutProvider {
+            workspace, name, ..
+        } => (
+            config_resource(workspace, "provider", name.as_str()),
+            config::put_provider(state, &at, command)?,
+        ),
+        Command::RegisterMcpServer {
+            workspace, name, ..
+        } => (
+            config_resource(workspace, "mcp_server", name.as_str()),
+            config::register_mcp_server(state, &at, command)?,
+        ),
+        Command::CreateAgent { workspace, spec } => (
+            config_resource(workspace, "agent", spec.name.as_str()),
+            config::save_agent(state, &at, workspace, spec, None)?,
+        ),
+        Command::UpdateAgent {
             workspace,
-            task_id,
-            idempotency_key,
-            input,
-        } => {
-            let submit = Submit {
-                workspace,
-                task_id,
-                idempotency_key,
-                input,
-            };
-            let decision = submit_task(state, request, log_index, &submit)?;
+            spec,
+            expected_version,
+        } => (
+            config_resource(workspace, "agent", spec.name.as_str()),
+            config::save_agent(state, &at, workspace, spec, Some(*expected_version))?,
+        ),
+        Command::SubmitTask { workspace, .. } => {
+            let decision = submit::submit_task(state, &at, command)?;
             // An accepted submission is recorded against the task it created or, when
             // deduplicated, resolved to; a refused one against the workspace's tasks,
             // since the proposer's task id never came to exist.
@@ -80,6 +135,28 @@ pub fn apply<S: StateRead>(
             };
             (resource, decision)
         }
+        Command::AssignTask {
+            workspace, task, ..
+        }
+        | Command::AppendJournal {
+            workspace, task, ..
+        } => (
+            task_resource(workspace, task),
+            execution::apply(state, &at, command)?,
+        ),
+        Command::CancelTask {
+            workspace, task, ..
+        }
+        | Command::ResolveTask {
+            workspace, task, ..
+        }
+        | Command::TimeOutTask { workspace, task }
+        | Command::MarkStalled {
+            workspace, task, ..
+        } => (
+            task_resource(workspace, task),
+            lifecycle::apply(state, &at, command)?,
+        ),
         Command::RecordRejection {
             resource,
             rejection,
@@ -115,6 +192,13 @@ pub fn apply<S: StateRead>(
     })
 }
 
+/// Where and when a command applies, and who asked for it.
+struct At<'a> {
+    log_index: u64,
+    time_ms: u64,
+    principal: &'a Principal,
+}
+
 /// The audit record of a Raft membership change, which carries no proposer clock: it
 /// takes the time of the record before it, so replay stays deterministic.
 pub fn apply_membership(head: &AuditHead, log_index: u64, description: &str) -> Applied {
@@ -135,11 +219,9 @@ pub fn apply_membership(head: &AuditHead, log_index: u64, description: &str) -> 
     }
 }
 
-type Decision = Result<(Outcome, Vec<Write>), Rejection>;
-
 fn create_workspace<S: StateRead>(
     state: &S,
-    request: &Request,
+    at: &At<'_>,
     workspace: &WorkspaceId,
 ) -> Result<Decision, S::Error> {
     if state.workspace(workspace)?.is_some() {
@@ -150,8 +232,8 @@ fn create_workspace<S: StateRead>(
     }
     let created = Workspace {
         id: workspace.clone(),
-        created_ms: request.time_ms,
-        created_by: request.principal.clone(),
+        created_ms: at.time_ms,
+        created_by: at.principal.clone(),
     };
     Ok(Ok((
         Outcome::WorkspaceCreated(created.clone()),
@@ -159,87 +241,16 @@ fn create_workspace<S: StateRead>(
     )))
 }
 
-struct Submit<'a> {
-    workspace: &'a WorkspaceId,
-    task_id: &'a TaskId,
-    idempotency_key: &'a IdempotencyKey,
-    input: &'a str,
-}
-
-fn submit_task<S: StateRead>(
+/// The rejection for a workspace that does not exist, or `None` when it does.
+fn missing_workspace<S: StateRead>(
     state: &S,
-    request: &Request,
-    log_index: u64,
-    submit: &Submit<'_>,
-) -> Result<Decision, S::Error> {
-    let workspace = submit.workspace;
-    if state.workspace(workspace)?.is_none() {
-        return Ok(Err(Rejection::new(
+    workspace: &WorkspaceId,
+) -> Result<Option<Rejection>, S::Error> {
+    Ok(match state.workspace(workspace)? {
+        Some(_) => None,
+        None => Some(Rejection::new(
             Code::NotFound,
             format!("workspace {workspace} not found"),
-        )));
-    }
-    let input_hash = Hash::of(submit.input.as_bytes());
-    if let Some(earlier) = state.idempotency(workspace, submit.idempotency_key)? {
-        if earlier.payload_hash != input_hash {
-            return Ok(Err(Rejection::new(
-                Code::AlreadyExists,
-                format!(
-                    "idempotency key {:?} was already used for task {} with a different input",
-                    submit.idempotency_key.as_str(),
-                    earlier.task_id
-                ),
-            )));
-        }
-        return Ok(match state.task(workspace, &earlier.task_id)? {
-            Some(task) => Ok((
-                Outcome::TaskSubmitted {
-                    task,
-                    deduplicated: true,
-                },
-                Vec::new(),
-            )),
-            // The index and the task are written in one batch; one without the other
-            // means the state was damaged, which must not pass silently.
-            None => Err(Rejection::new(
-                Code::FailedPrecondition,
-                format!("idempotency key points at missing task {}", earlier.task_id),
-            )),
-        });
-    }
-    if state.task(workspace, submit.task_id)?.is_some() {
-        return Ok(Err(Rejection::new(
-            Code::AlreadyExists,
-            format!("task {} already exists", submit.task_id),
-        )));
-    }
-    let task = Task {
-        id: *submit.task_id,
-        workspace: workspace.clone(),
-        idempotency_key: submit.idempotency_key.clone(),
-        input: submit.input.to_owned(),
-        input_hash,
-        status: TaskStatus::Pending,
-        submitted_ms: request.time_ms,
-        submitted_by: request.principal.clone(),
-        log_index,
-    };
-    let writes = vec![
-        Write::Idempotency {
-            workspace: workspace.clone(),
-            key: submit.idempotency_key.clone(),
-            record: IdempotencyRecord {
-                task_id: task.id,
-                payload_hash: input_hash,
-            },
-        },
-        Write::Task(task.clone()),
-    ];
-    Ok(Ok((
-        Outcome::TaskSubmitted {
-            task,
-            deduplicated: false,
-        },
-        writes,
-    )))
+        )),
+    })
 }

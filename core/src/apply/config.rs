@@ -1,0 +1,275 @@
+//! Workspace configuration: providers, MCP servers, agents. Validated here, so every
+//! proposer gets the same answer for the same input.
+
+use std::collections::BTreeSet;
+
+use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::command::Command;
+use crate::config::{Agent, AgentSpec, McpServer, McpTransport, Provider};
+use crate::ids::WorkspaceId;
+use crate::outcome::{Code, Outcome, Rejection};
+
+/// Longest agent instructions accepted.
+pub const MAX_INSTRUCTIONS_BYTES: usize = 64 * 1024;
+
+fn invalid(message: String) -> Rejection {
+    Rejection::new(Code::InvalidArgument, message)
+}
+
+fn check_url(field: &str, url: &str) -> Option<Rejection> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        None
+    } else {
+        Some(invalid(format!(
+            "{field} {url:?} must start with http:// or https://"
+        )))
+    }
+}
+
+/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub(super) fn put_provider<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    command: &Command,
+) -> Result<Decision, S::Error> {
+    let Command::PutProvider {
+        workspace,
+        name,
+        kind,
+        base_url,
+        model,
+        api_key_env,
+        request_timeout_ms,
+        max_retries,
+        max_output_tokens,
+    } = command
+    else {
+        unreachable!("put_provider is called for PutProvider only")
+    };
+    if let Some(rejection) = missing_workspace(state, workspace)? {
+        return Ok(Err(rejection));
+    }
+    let problem = check_url("base_url", base_url)
+        .or_else(|| {
+            model
+                .is_empty()
+                .then(|| invalid("model must not be empty".to_owned()))
+        })
+        .or_else(|| {
+            api_key_env
+                .as_deref()
+                .filter(|env| !is_env_name(env))
+                .map(|env| {
+                    invalid(format!(
+                        "api_key_env {env:?} is not an environment variable name"
+                    ))
+                })
+        })
+        .or_else(|| {
+            (*request_timeout_ms == 0)
+                .then(|| invalid("request_timeout must be positive".to_owned()))
+        })
+        .or_else(|| {
+            (*max_output_tokens == 0)
+                .then(|| invalid("max_output_tokens must be positive".to_owned()))
+        });
+    if let Some(rejection) = problem {
+        return Ok(Err(rejection));
+    }
+    let version = state
+        .provider(workspace, name)?
+        .map_or(1, |earlier| earlier.version + 1);
+    let provider = Provider {
+        workspace: workspace.clone(),
+        name: name.clone(),
+        kind: *kind,
+        base_url: base_url.clone(),
+        model: model.clone(),
+        api_key_env: api_key_env.clone(),
+        request_timeout_ms: *request_timeout_ms,
+        max_retries: *max_retries,
+        max_output_tokens: *max_output_tokens,
+        version,
+        updated_ms: at.time_ms,
+    };
+    Ok(Ok((
+        Outcome::ProviderPut(provider.clone()),
+        vec![Write::Provider(provider)],
+    )))
+}
+
+pub(super) fn register_mcp_server<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    command: &Command,
+) -> Result<Decision, S::Error> {
+    let Command::RegisterMcpServer {
+        workspace,
+        name,
+        transport,
+        tools,
+    } = command
+    else {
+        unreachable!("register_mcp_server is called for RegisterMcpServer only")
+    };
+    if let Some(rejection) = missing_workspace(state, workspace)? {
+        return Ok(Err(rejection));
+    }
+    let transport_problem = match transport {
+        McpTransport::Stdio { command, .. } if command.is_empty() => {
+            Some(invalid("command must not be empty".to_owned()))
+        }
+        McpTransport::Stdio { .. } => None,
+        McpTransport::Http { url } => check_url("url", url),
+    };
+    if let Some(rejection) = transport_problem {
+        return Ok(Err(rejection));
+    }
+    let mut seen = BTreeSet::new();
+    for tool in tools {
+        if !seen.insert(&tool.name) {
+            return Ok(Err(invalid(format!(
+                "server {name} lists tool {} twice",
+                tool.name
+            ))));
+        }
+        if serde_json::from_str::<serde_json::Value>(&tool.input_schema).is_err() {
+            return Ok(Err(invalid(format!(
+                "input schema of tool {} is not JSON",
+                tool.name
+            ))));
+        }
+    }
+    let version = state
+        .mcp_server(workspace, name)?
+        .map_or(1, |earlier| earlier.version + 1);
+    let server = McpServer {
+        workspace: workspace.clone(),
+        name: name.clone(),
+        transport: transport.clone(),
+        tools: tools.clone(),
+        version,
+        registered_ms: at.time_ms,
+    };
+    Ok(Ok((
+        Outcome::McpServerRegistered(server.clone()),
+        vec![Write::McpServer(server)],
+    )))
+}
+
+/// Creates an agent (`expected_version` none) or replaces its spec.
+pub(super) fn save_agent<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    workspace: &WorkspaceId,
+    spec: &AgentSpec,
+    expected_version: Option<u64>,
+) -> Result<Decision, S::Error> {
+    if let Some(rejection) = missing_workspace(state, workspace)? {
+        return Ok(Err(rejection));
+    }
+    let existing = state.agent(workspace, &spec.name)?;
+    let (version, created_ms) = match (expected_version, &existing) {
+        (None, Some(_)) => {
+            return Ok(Err(Rejection::new(
+                Code::AlreadyExists,
+                format!(
+                    "agent {} already exists in workspace {workspace}",
+                    spec.name
+                ),
+            )));
+        }
+        (None, None) => (1, at.time_ms),
+        (Some(_), None) => {
+            return Ok(Err(Rejection::new(
+                Code::NotFound,
+                format!("agent {} not found in workspace {workspace}", spec.name),
+            )));
+        }
+        (Some(expected), Some(current)) if current.version != expected => {
+            return Ok(Err(Rejection::new(
+                Code::Aborted,
+                format!(
+                    "agent {} is at version {}, not the expected {expected}",
+                    spec.name, current.version
+                ),
+            )));
+        }
+        (Some(_), Some(current)) => (current.version + 1, current.created_ms),
+    };
+    if let Some(rejection) = check_agent_spec(state, workspace, spec)? {
+        return Ok(Err(rejection));
+    }
+    let agent = Agent {
+        workspace: workspace.clone(),
+        spec: spec.clone(),
+        version,
+        created_ms,
+        updated_ms: at.time_ms,
+    };
+    Ok(Ok((
+        Outcome::AgentSaved(agent.clone()),
+        vec![Write::Agent(agent)],
+    )))
+}
+
+fn check_agent_spec<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+    spec: &AgentSpec,
+) -> Result<Option<Rejection>, S::Error> {
+    if spec.instructions.len() > MAX_INSTRUCTIONS_BYTES {
+        return Ok(Some(Rejection::new(
+            Code::ResourceExhausted,
+            format!("instructions must be at most {MAX_INSTRUCTIONS_BYTES} bytes"),
+        )));
+    }
+    let limits = &spec.limits;
+    let zero_limit = [
+        ("limits.max_steps", u64::from(limits.max_steps)),
+        ("limits.token_budget", limits.token_budget),
+        ("limits.deadline", limits.deadline_ms),
+        ("limits.stall_timeout", limits.stall_timeout_ms),
+    ]
+    .into_iter()
+    .find(|(_, value)| *value == 0);
+    if let Some((field, _)) = zero_limit {
+        return Ok(Some(invalid(format!("{field} must be positive"))));
+    }
+    if state.provider(workspace, &spec.provider)?.is_none() {
+        return Ok(Some(Rejection::new(
+            Code::NotFound,
+            format!(
+                "provider {} not found in workspace {workspace}",
+                spec.provider
+            ),
+        )));
+    }
+    for grant in &spec.tools {
+        let Some(server) = state.mcp_server(workspace, &grant.server)? else {
+            return Ok(Some(Rejection::new(
+                Code::NotFound,
+                format!(
+                    "mcp server {} not found in workspace {workspace}",
+                    grant.server
+                ),
+            )));
+        };
+        if server.tool(&grant.tool).is_none() {
+            return Ok(Some(Rejection::new(
+                Code::NotFound,
+                format!(
+                    "tool {} is not registered on mcp server {}",
+                    grant.tool, grant.server
+                ),
+            )));
+        }
+    }
+    Ok(None)
+}

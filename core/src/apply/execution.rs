@@ -1,0 +1,443 @@
+//! Running a task: placement (`AssignTask`) and the owner's journal steps
+//! (`AppendJournal`), both fenced by the task's epoch.
+
+use super::task_update::TaskUpdate;
+use super::{At, Decision, StateRead};
+use crate::command::{Command, Step};
+use crate::config::Agent;
+use crate::hash::Hash;
+use crate::ids::{TaskId, WorkspaceId};
+use crate::journal::{CallDecision, RequestedCall, TaskEvent, Usage, canonical_json};
+use crate::model::{OpenCall, Task, TaskStatus};
+use crate::names::NodeId;
+use crate::outcome::{Code, Rejection};
+
+/// Longest tool output or final answer a journal entry holds.
+pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+/// Most tool calls one model turn may ask for.
+pub const MAX_CALLS_PER_TURN: usize = 64;
+
+pub(super) fn apply<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    command: &Command,
+) -> Result<Decision, S::Error> {
+    match command {
+        Command::AssignTask {
+            workspace,
+            task,
+            node,
+            epoch,
+        } => {
+            let task = match load(state, workspace, task)? {
+                Ok(task) => task,
+                Err(rejection) => return Ok(Err(rejection)),
+            };
+            let agent = state.agent(workspace, &task.agent)?;
+            Ok(assign(task, agent.as_ref(), at, *node, *epoch))
+        }
+        Command::AppendJournal {
+            workspace,
+            task,
+            node,
+            epoch,
+            step,
+        } => {
+            let task = match load(state, workspace, task)? {
+                Ok(task) => task,
+                Err(rejection) => return Ok(Err(rejection)),
+            };
+            if let Some(rejection) = fence(&task, *node, *epoch) {
+                return Ok(Err(rejection));
+            }
+            let agent = state.agent(workspace, &task.agent)?;
+            let decide =
+                |call: &RequestedCall| decide_call(state, &task.workspace, agent.as_ref(), call);
+            Ok(append(task.clone(), at, step, decide)?)
+        }
+        _ => unreachable!("execution::apply is called for AssignTask and AppendJournal only"),
+    }
+}
+
+pub(super) fn load<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+    id: &TaskId,
+) -> Result<Result<Task, Rejection>, S::Error> {
+    Ok(state.task(workspace, id)?.ok_or_else(|| {
+        Rejection::new(
+            Code::NotFound,
+            format!("task {id} not found in workspace {workspace}"),
+        )
+    }))
+}
+
+fn assign(task: Task, agent: Option<&Agent>, at: &At<'_>, node: NodeId, epoch: u64) -> Decision {
+    if !task.status.is_runnable() {
+        return Err(Rejection::new(
+            Code::FailedPrecondition,
+            format!(
+                "task {} is {} and cannot be placed",
+                task.id,
+                task.status.as_str()
+            ),
+        ));
+    }
+    if epoch != task.epoch + 1 {
+        return Err(Rejection::new(
+            Code::Aborted,
+            format!(
+                "stale placement: task {} is at epoch {}, so the next is {}, not {epoch}",
+                task.id,
+                task.epoch,
+                task.epoch + 1
+            ),
+        ));
+    }
+    if agent.is_none_or(|agent| agent.spec.paused) {
+        return Err(Rejection::new(
+            Code::FailedPrecondition,
+            format!("agent {} of task {} is paused or gone", task.agent, task.id),
+        ));
+    }
+    let mut update = TaskUpdate::new(task, at);
+    // The new epoch fences the previous owner whatever happens next.
+    update.task.epoch = epoch;
+    update.progressed();
+    let interrupted = update
+        .task
+        .open_calls
+        .first()
+        .filter(|call| call.attempts > 0 && !call.retry_safe && !call.retry_approved)
+        .cloned();
+    if let Some(call) = interrupted {
+        let reason = format!(
+            "tool call {} ({}/{}) was started on node {} and never finished; it is not \
+             idempotent, so it is not retried without a decision",
+            call.call_id,
+            call.server,
+            call.tool,
+            update
+                .task
+                .owner
+                .map_or_else(|| "?".to_owned(), |owner| owner.to_string()),
+        );
+        update.record(TaskEvent::NeedsAttention {
+            call_id: call.call_id,
+            reason: reason.clone(),
+        });
+        update.release(TaskStatus::NeedsAttention, Some(reason));
+        return Ok(update.finish());
+    }
+    update.task.status = TaskStatus::Running;
+    update.task.owner = Some(node);
+    update.record(TaskEvent::Assigned { node, epoch });
+    Ok(update.finish())
+}
+
+/// Refuses a journal command from anyone but the task's owner at its current epoch.
+fn fence(task: &Task, node: NodeId, epoch: u64) -> Option<Rejection> {
+    if task.owner == Some(node) && task.epoch == epoch {
+        return None;
+    }
+    let owner = task
+        .owner
+        .map_or_else(|| "no node".to_owned(), |owner| format!("node {owner}"));
+    Some(Rejection::new(
+        Code::Aborted,
+        format!(
+            "stale epoch: task {} is at epoch {} owned by {owner}; the step came from node {node} at epoch {epoch}",
+            task.id, task.epoch
+        ),
+    ))
+}
+
+fn precondition(message: String) -> Rejection {
+    Rejection::new(Code::FailedPrecondition, message)
+}
+
+fn append<E>(
+    task: Task,
+    at: &At<'_>,
+    step: &Step,
+    decide: impl Fn(&RequestedCall) -> Result<Result<OpenCall, String>, E>,
+) -> Result<Decision, E> {
+    if task.status != TaskStatus::Running {
+        return Ok(Err(precondition(format!(
+            "task {} is {}",
+            task.id,
+            task.status.as_str()
+        ))));
+    }
+    let mut update = TaskUpdate::new(task, at);
+    let outcome = match step {
+        Step::ModelResponded {
+            turn,
+            content,
+            tool_calls,
+            usage,
+        } => model_responded(&mut update, *turn, content, tool_calls, *usage, decide)?,
+        Step::ToolCallStarted { call_id, attempt } => call_started(&mut update, call_id, *attempt),
+        Step::ToolCallFinished {
+            call_id,
+            output,
+            is_error,
+        } => call_finished(&mut update, call_id, output, *is_error),
+        Step::NeedsAttention { call_id, reason } => {
+            match next_call(&update.task, call_id).filter(|call| call.attempts > 0) {
+                None => Err(precondition(format!(
+                    "call {call_id} is not an interrupted call of task {}",
+                    update.task.id
+                ))),
+                Some(_) => {
+                    update.record(TaskEvent::NeedsAttention {
+                        call_id: call_id.clone(),
+                        reason: reason.clone(),
+                    });
+                    update.release(TaskStatus::NeedsAttention, Some(reason.clone()));
+                    Ok(())
+                }
+            }
+        }
+        Step::Fail { reason } => {
+            update.fail(reason.clone());
+            Ok(())
+        }
+    };
+    Ok(outcome.map(|()| {
+        update.progressed();
+        update.finish()
+    }))
+}
+
+fn model_responded<E>(
+    update: &mut TaskUpdate,
+    turn: u32,
+    content: &str,
+    tool_calls: &[RequestedCall],
+    usage: Usage,
+    decide: impl Fn(&RequestedCall) -> Result<Result<OpenCall, String>, E>,
+) -> Result<Result<(), Rejection>, E> {
+    let task = &update.task;
+    if turn != task.turns {
+        return Ok(Err(precondition(format!(
+            "task {} is at turn {}, not {turn}",
+            task.id, task.turns
+        ))));
+    }
+    if let Some(open) = task.open_calls.first() {
+        return Ok(Err(precondition(format!(
+            "tool call {} of the previous turn has not finished",
+            open.call_id
+        ))));
+    }
+    if content.len() > MAX_OUTPUT_BYTES {
+        return Ok(Err(Rejection::new(
+            Code::ResourceExhausted,
+            format!("model content must be at most {MAX_OUTPUT_BYTES} bytes"),
+        )));
+    }
+    if tool_calls.len() > MAX_CALLS_PER_TURN {
+        return Ok(Err(Rejection::new(
+            Code::ResourceExhausted,
+            format!("a turn may ask for at most {MAX_CALLS_PER_TURN} tool calls"),
+        )));
+    }
+    let mut decisions = Vec::with_capacity(tool_calls.len());
+    let mut recorded_calls = Vec::with_capacity(tool_calls.len());
+    for call in tool_calls {
+        if recorded_calls
+            .iter()
+            .any(|earlier: &RequestedCall| earlier.call_id == call.call_id)
+        {
+            return Ok(Err(Rejection::new(
+                Code::InvalidArgument,
+                format!("tool call id {} appears twice in turn {turn}", call.call_id),
+            )));
+        }
+        let mut recorded = call.clone();
+        if let Ok(canonical) = canonical_json(&call.arguments) {
+            recorded.arguments = canonical;
+        }
+        decisions.push(decide(&recorded)?);
+        recorded_calls.push(recorded);
+    }
+    let task = &mut update.task;
+    task.turns += 1;
+    task.tokens_used = task.tokens_used.saturating_add(usage.total());
+    let (turns, tokens_used, limits) = (task.turns, task.tokens_used, task.limits);
+    update.record(TaskEvent::ModelResponded {
+        turn,
+        content: content.to_owned(),
+        tool_calls: recorded_calls.clone(),
+        usage,
+    });
+    if tool_calls.is_empty() {
+        update.record(TaskEvent::Completed {
+            result: content.to_owned(),
+        });
+        update.task.result = Some(content.to_owned());
+        update.release(TaskStatus::Completed, None);
+        return Ok(Ok(()));
+    }
+    if tokens_used > limits.token_budget {
+        update.fail(format!(
+            "token budget exhausted: used {tokens_used} of {} tokens",
+            limits.token_budget
+        ));
+        return Ok(Ok(()));
+    }
+    if turns >= limits.max_steps {
+        update.fail(format!(
+            "step budget exhausted: {turns} model turns of {} allowed, and the model still asks for tools",
+            limits.max_steps
+        ));
+        return Ok(Ok(()));
+    }
+    for (call, decision) in recorded_calls.iter().zip(decisions) {
+        let arguments_hash = Hash::of(call.arguments.as_bytes());
+        match decision {
+            Ok(open) => {
+                update.record(TaskEvent::ToolCallDecided {
+                    call_id: call.call_id.clone(),
+                    arguments_hash,
+                    decision: CallDecision::Allowed,
+                });
+                update.task.open_calls.push(open);
+            }
+            Err(reason) => {
+                update.record(TaskEvent::ToolCallDecided {
+                    call_id: call.call_id.clone(),
+                    arguments_hash,
+                    decision: CallDecision::Denied {
+                        reason: reason.clone(),
+                    },
+                });
+                update.record(TaskEvent::ToolCallFinished {
+                    call_id: call.call_id.clone(),
+                    output: format!("denied: {reason}"),
+                    is_error: true,
+                });
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The decision for one requested call. Until policy rules exist the rule is the
+/// agent's grants: a call is allowed only for a granted tool the server registered.
+fn decide_call<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+    agent: Option<&Agent>,
+    call: &RequestedCall,
+) -> Result<Result<OpenCall, String>, S::Error> {
+    let (Some(server_name), Some(tool_name)) = (&call.server, &call.tool) else {
+        return Ok(Err(format!(
+            "{} is not a tool this agent knows",
+            call.function
+        )));
+    };
+    let Some(agent) = agent else {
+        return Ok(Err("the task's agent no longer exists".to_owned()));
+    };
+    let Some(grant) = agent.grant(server_name, tool_name) else {
+        return Ok(Err(format!(
+            "agent {} has no grant for {server_name}/{tool_name}",
+            agent.spec.name
+        )));
+    };
+    let Some(server) = state.mcp_server(workspace, server_name)? else {
+        return Ok(Err(format!("mcp server {server_name} is not registered")));
+    };
+    let Some(tool) = server.tool(tool_name) else {
+        return Ok(Err(format!(
+            "{server_name}/{tool_name} is not a pinned tool"
+        )));
+    };
+    if !matches!(
+        serde_json::from_str::<serde_json::Value>(&call.arguments),
+        Ok(serde_json::Value::Object(_))
+    ) {
+        return Ok(Err("arguments are not a JSON object".to_owned()));
+    }
+    Ok(Ok(OpenCall {
+        call_id: call.call_id.clone(),
+        server: server_name.clone(),
+        tool: tool_name.clone(),
+        arguments: call.arguments.clone(),
+        arguments_hash: Hash::of(call.arguments.as_bytes()),
+        retry_safe: grant
+            .retry_safe
+            .unwrap_or(tool.read_only || tool.idempotent),
+        attempts: 0,
+        retry_approved: false,
+    }))
+}
+
+/// The open call `call_id`, if it is the next one to run.
+fn next_call<'a>(task: &'a Task, call_id: &str) -> Option<&'a OpenCall> {
+    task.open_calls
+        .first()
+        .filter(|call| call.call_id == call_id)
+}
+
+fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<(), Rejection> {
+    let task_id = update.task.id;
+    let Some(call) = update
+        .task
+        .open_calls
+        .first_mut()
+        .filter(|call| call.call_id == call_id)
+    else {
+        return Err(precondition(format!(
+            "call {call_id} is not the next open tool call of task {task_id}"
+        )));
+    };
+    if attempt != call.attempts + 1 {
+        return Err(precondition(format!(
+            "call {call_id} has had {} attempts, so the next is {}, not {attempt}",
+            call.attempts,
+            call.attempts + 1
+        )));
+    }
+    if call.attempts > 0 && !call.retry_safe && !call.retry_approved {
+        return Err(precondition(format!(
+            "call {call_id} was interrupted and is not idempotent; it runs again only after `task resolve --retry`"
+        )));
+    }
+    call.attempts = attempt;
+    call.retry_approved = false;
+    update.record(TaskEvent::ToolCallStarted {
+        call_id: call_id.to_owned(),
+        attempt,
+    });
+    Ok(())
+}
+
+fn call_finished(
+    update: &mut TaskUpdate,
+    call_id: &str,
+    output: &str,
+    is_error: bool,
+) -> Result<(), Rejection> {
+    if next_call(&update.task, call_id).is_none_or(|call| call.attempts == 0) {
+        return Err(precondition(format!(
+            "call {call_id} of task {} has not started",
+            update.task.id
+        )));
+    }
+    if output.len() > MAX_OUTPUT_BYTES {
+        return Err(Rejection::new(
+            Code::ResourceExhausted,
+            format!("tool output must be at most {MAX_OUTPUT_BYTES} bytes"),
+        ));
+    }
+    update.task.open_calls.remove(0);
+    update.record(TaskEvent::ToolCallFinished {
+        call_id: call_id.to_owned(),
+        output: output.to_owned(),
+        is_error,
+    });
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `SubmitTask`: a new task for an agent, deduplicated by its idempotency key.
+
+use super::task_update::TaskUpdate;
+use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::command::Command;
+use crate::hash::Hash;
+use crate::journal::TaskEvent;
+use crate::model::{IdempotencyRecord, Task, TaskStatus};
+use crate::outcome::{Code, Outcome, Rejection};
+
+pub(super) fn submit_task<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    command: &Command,
+) -> Result<Decision, S::Error> {
+    let Command::SubmitTask {
+        workspace,
+        task_id,
+        idempotency_key,
+        agent,
+        input,
+    } = command
+    else {
+        unreachable!("submit_task is called for SubmitTask only")
+    };
+    if let Some(rejection) = missing_workspace(state, workspace)? {
+        return Ok(Err(rejection));
+    }
+    let submission_hash = submission_hash(agent.as_str(), input);
+    if let Some(earlier) = state.idempotency(workspace, idempotency_key)? {
+        if earlier.payload_hash != submission_hash {
+            return Ok(Err(Rejection::new(
+                Code::AlreadyExists,
+                format!(
+                    "idempotency key {:?} was already used for task {} with a different agent or input",
+                    idempotency_key.as_str(),
+                    earlier.task_id
+                ),
+            )));
+        }
+        return Ok(match state.task(workspace, &earlier.task_id)? {
+            Some(task) => Ok((
+                Outcome::TaskSubmitted {
+                    task,
+                    deduplicated: true,
+                },
+                Vec::new(),
+            )),
+            // The index and the task are written in one batch; one without the other
+            // means the state was damaged, which must not pass silently.
+            None => Err(Rejection::new(
+                Code::FailedPrecondition,
+                format!("idempotency key points at missing task {}", earlier.task_id),
+            )),
+        });
+    }
+    let Some(agent_record) = state.agent(workspace, agent)? else {
+        return Ok(Err(Rejection::new(
+            Code::NotFound,
+            format!("agent {agent} not found in workspace {workspace}"),
+        )));
+    };
+    if state.task(workspace, task_id)?.is_some() {
+        return Ok(Err(Rejection::new(
+            Code::AlreadyExists,
+            format!("task {task_id} already exists"),
+        )));
+    }
+    let limits = agent_record.spec.limits;
+    let task = Task {
+        id: *task_id,
+        workspace: workspace.clone(),
+        idempotency_key: idempotency_key.clone(),
+        agent: agent.clone(),
+        input: input.clone(),
+        input_hash: submission_hash,
+        status: TaskStatus::Pending,
+        submitted_ms: at.time_ms,
+        submitted_by: at.principal.clone(),
+        log_index: at.log_index,
+        limits,
+        deadline_at_ms: at.time_ms.saturating_add(limits.deadline_ms),
+        owner: None,
+        epoch: 0,
+        turns: 0,
+        tokens_used: 0,
+        journal_len: 0,
+        progress_ms: at.time_ms,
+        stalled: false,
+        open_calls: Vec::new(),
+        result: None,
+        reason: None,
+    };
+    let mut update = TaskUpdate::new(task, at);
+    update.record(TaskEvent::Submitted {
+        agent: agent.clone(),
+    });
+    let (task, mut writes) = update.into_parts();
+    writes.insert(
+        0,
+        Write::Idempotency {
+            workspace: workspace.clone(),
+            key: idempotency_key.clone(),
+            record: IdempotencyRecord {
+                task_id: task.id,
+                payload_hash: submission_hash,
+            },
+        },
+    );
+    Ok(Ok((
+        Outcome::TaskSubmitted {
+            task,
+            deduplicated: false,
+        },
+        writes,
+    )))
+}
+
+/// What an idempotency key binds: the agent and the input, length-prefixed so no two
+/// different pairs hash alike.
+fn submission_hash(agent: &str, input: &str) -> Hash {
+    let mut bytes = Vec::with_capacity(agent.len() + input.len() + 8);
+    bytes.extend_from_slice(&(agent.len() as u64).to_be_bytes());
+    bytes.extend_from_slice(agent.as_bytes());
+    bytes.extend_from_slice(input.as_bytes());
+    Hash::of(&bytes)
+}

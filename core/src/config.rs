@@ -1,0 +1,157 @@
+//! Workspace configuration records: model providers, MCP servers with their pinned tool
+//! definitions, and agents with their tool grants and limits.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash;
+use crate::ids::WorkspaceId;
+use crate::names::{AgentName, ProviderName, ServerName, ToolName};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, LiteLLM).
+    OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// A model endpoint. The API key never enters the replicated state: `api_key_env` names
+/// the environment variable the node running a task reads it from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provider {
+    pub workspace: WorkspaceId,
+    pub name: ProviderName,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub model: String,
+    pub api_key_env: Option<String>,
+    pub request_timeout_ms: u64,
+    pub max_retries: u32,
+    pub max_output_tokens: u32,
+    pub version: u64,
+    pub updated_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum McpTransport {
+    /// A server started as a child process speaking MCP over stdin/stdout.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+    /// A server reached over MCP's streamable HTTP transport.
+    Http { url: String },
+}
+
+/// One tool as its server described it at registration: the definition is pinned by
+/// its hash, and the annotations decide whether an interrupted call may be retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolDefinition {
+    pub name: ToolName,
+    pub description: String,
+    /// The tool's JSON Schema for its arguments, as JSON text.
+    pub input_schema: String,
+    pub read_only: bool,
+    pub idempotent: bool,
+    pub destructive: bool,
+}
+
+impl ToolDefinition {
+    /// SHA-256 of the definition's JSON encoding: what a registration pins.
+    pub fn definition_hash(&self) -> Hash {
+        match serde_json::to_vec(self) {
+            Ok(bytes) => Hash::of(&bytes),
+            // Serializing strings and booleans cannot fail.
+            Err(_) => Hash::ZERO,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpServer {
+    pub workspace: WorkspaceId,
+    pub name: ServerName,
+    pub transport: McpTransport,
+    pub tools: Vec<ToolDefinition>,
+    pub version: u64,
+    pub registered_ms: u64,
+}
+
+impl McpServer {
+    pub fn tool(&self, name: &ToolName) -> Option<&ToolDefinition> {
+        self.tools.iter().find(|tool| &tool.name == name)
+    }
+}
+
+/// Permission for an agent to call one tool of one server. `retry_safe` overrides the
+/// tool's own annotations for retrying a call interrupted by a failover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolGrant {
+    pub server: ServerName,
+    pub tool: ToolName,
+    pub retry_safe: Option<bool>,
+}
+
+/// Limits every task of an agent runs under, fixed when the task is submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Model turns a task may take.
+    pub max_steps: u32,
+    /// Input plus output tokens a task may use across its model calls.
+    pub token_budget: u64,
+    /// How long a task may take from submission to a terminal state.
+    pub deadline_ms: u64,
+    /// How long a running task may go without journal progress before it is marked stalled.
+    pub stall_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_steps: 32,
+            token_budget: 200_000,
+            deadline_ms: 30 * 60 * 1000,
+            stall_timeout_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// What a caller sets on an agent; the record adds bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    pub name: AgentName,
+    pub instructions: String,
+    pub provider: ProviderName,
+    pub tools: Vec<ToolGrant>,
+    pub limits: Limits,
+    /// A paused agent's tasks are not placed: they wait, visibly `pending`.
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub workspace: WorkspaceId,
+    pub spec: AgentSpec,
+    pub version: u64,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+impl Agent {
+    pub fn grant(&self, server: &ServerName, tool: &ToolName) -> Option<&ToolGrant> {
+        self.spec
+            .tools
+            .iter()
+            .find(|grant| &grant.server == server && &grant.tool == tool)
+    }
+}

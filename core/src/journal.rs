@@ -1,0 +1,179 @@
+//! A task's journal: every change to a task, in order, numbered by a per-task sequence.
+//! The agent loop's steps are journaled before the next one starts, so a new owner
+//! rebuilds the conversation from it; watchers stream it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash;
+use crate::ids::Principal;
+use crate::names::{AgentName, NodeId, ServerName, ToolName};
+
+/// Tokens a model call used, as the provider reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+}
+
+/// A tool call as the model asked for it, with the tool already split into its server
+/// and tool name by the proposer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedCall {
+    pub call_id: String,
+    /// The function name the model used, kept so the conversation replays verbatim.
+    pub function: String,
+    pub server: Option<ServerName>,
+    pub tool: Option<ToolName>,
+    /// The arguments as JSON text; stored in canonical form.
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallDecision {
+    Allowed,
+    Denied { reason: String },
+}
+
+/// What a human decided for a task that needs attention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resolution {
+    /// Run the interrupted tool call again.
+    Retry,
+    /// Do not run it again; use this text as its result.
+    SkipWithResult(String),
+    /// Fail the task with this reason.
+    Fail(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskEvent {
+    Submitted {
+        agent: AgentName,
+    },
+    Assigned {
+        node: NodeId,
+        epoch: u64,
+    },
+    ModelResponded {
+        turn: u32,
+        content: String,
+        tool_calls: Vec<RequestedCall>,
+        usage: Usage,
+    },
+    ToolCallDecided {
+        call_id: String,
+        arguments_hash: Hash,
+        decision: CallDecision,
+    },
+    ToolCallStarted {
+        call_id: String,
+        attempt: u32,
+    },
+    ToolCallFinished {
+        call_id: String,
+        output: String,
+        is_error: bool,
+    },
+    NeedsAttention {
+        call_id: String,
+        reason: String,
+    },
+    Resolved {
+        resolution: Resolution,
+        by: Principal,
+    },
+    Stalled {
+        idle_ms: u64,
+    },
+    Completed {
+        result: String,
+    },
+    Failed {
+        reason: String,
+    },
+    Cancelled {
+        reason: String,
+        by: Principal,
+    },
+    TimedOut {
+        deadline_at_ms: u64,
+    },
+}
+
+impl TaskEvent {
+    /// The event's name in the API and in `task watch`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskEvent::Submitted { .. } => "submitted",
+            TaskEvent::Assigned { .. } => "assigned",
+            TaskEvent::ModelResponded { .. } => "model_responded",
+            TaskEvent::ToolCallDecided { .. } => "tool_call_decided",
+            TaskEvent::ToolCallStarted { .. } => "tool_call_started",
+            TaskEvent::ToolCallFinished { .. } => "tool_call_finished",
+            TaskEvent::NeedsAttention { .. } => "needs_attention",
+            TaskEvent::Resolved { .. } => "resolved",
+            TaskEvent::Stalled { .. } => "task_stalled",
+            TaskEvent::Completed { .. } => "completed",
+            TaskEvent::Failed { .. } => "failed",
+            TaskEvent::Cancelled { .. } => "cancelled",
+            TaskEvent::TimedOut { .. } => "timed_out",
+        }
+    }
+}
+
+/// One journal entry. `epoch` is the task's fencing epoch when the entry was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub log_index: u64,
+    pub time_ms: u64,
+    pub epoch: u64,
+    pub event: TaskEvent,
+}
+
+/// JSON text in canonical form: object keys sorted, no insignificant whitespace. Two
+/// encodings of the same arguments get the same hash whatever order a model wrote them in.
+pub fn canonical_json(text: &str) -> Result<String, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let mut out = String::with_capacity(text.len());
+    write_canonical(&value, &mut out);
+    Ok(out)
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                if let Some(inner) = map.get(key) {
+                    write_canonical(inner, out);
+                }
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}

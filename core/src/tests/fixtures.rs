@@ -1,0 +1,255 @@
+//! Builders shared by the `apply()` tests: a workspace with a provider, a tool server
+//! and an agent, and a harness that applies commands in log order.
+
+use crate::memory::MemoryState;
+use crate::*;
+
+pub fn ws(name: &str) -> WorkspaceId {
+    WorkspaceId::parse(name).expect("valid workspace")
+}
+
+pub fn key(text: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(text).expect("valid key")
+}
+
+pub fn request(time_ms: u64, command: Command) -> Request {
+    Request {
+        time_ms,
+        principal: Principal::anonymous(),
+        command,
+    }
+}
+
+pub fn create(name: &str) -> Command {
+    Command::CreateWorkspace {
+        workspace: ws(name),
+    }
+}
+
+pub fn submit(workspace: &str, id: u128, key_text: &str, input: &str) -> Command {
+    Command::SubmitTask {
+        workspace: ws(workspace),
+        task_id: TaskId::from_u128(id),
+        idempotency_key: key(key_text),
+        agent: AgentName::parse("bot").expect("valid agent"),
+        input: input.to_owned(),
+    }
+}
+
+fn tool(name: &str, read_only: bool, idempotent: bool) -> ToolDefinition {
+    ToolDefinition {
+        name: ToolName::parse(name).expect("valid tool"),
+        description: format!("the {name} tool"),
+        input_schema: r#"{"type":"object"}"#.to_owned(),
+        read_only,
+        idempotent,
+        destructive: !read_only && !idempotent,
+    }
+}
+
+pub fn grant(server: &str, tool: &str) -> ToolGrant {
+    ToolGrant {
+        server: ServerName::parse(server).expect("valid server"),
+        tool: ToolName::parse(tool).expect("valid tool"),
+        retry_safe: None,
+    }
+}
+
+pub fn agent_spec(limits: Limits) -> AgentSpec {
+    AgentSpec {
+        name: AgentName::parse("bot").expect("valid agent"),
+        instructions: "be useful".to_owned(),
+        provider: ProviderName::parse("model").expect("valid provider"),
+        // `delete` is registered but not granted.
+        tools: vec![grant("tools", "append"), grant("tools", "get")],
+        limits,
+        paused: false,
+    }
+}
+
+/// A workspace with provider `model`, server `tools` (append: not idempotent; get:
+/// read-only; delete: not granted) and agent `bot`.
+pub fn setup(workspace: &str) -> Vec<Command> {
+    setup_with(workspace, Limits::default())
+}
+
+pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
+    vec![
+        create(workspace),
+        Command::PutProvider {
+            workspace: ws(workspace),
+            name: ProviderName::parse("model").expect("valid provider"),
+            kind: ProviderKind::OpenAi,
+            base_url: "http://127.0.0.1:9/v1".to_owned(),
+            model: "scripted".to_owned(),
+            api_key_env: None,
+            request_timeout_ms: 1000,
+            max_retries: 0,
+            max_output_tokens: 256,
+        },
+        Command::RegisterMcpServer {
+            workspace: ws(workspace),
+            name: ServerName::parse("tools").expect("valid server"),
+            transport: McpTransport::Stdio {
+                command: "tools".to_owned(),
+                args: vec![],
+                env: vec![],
+            },
+            tools: vec![
+                tool("append", false, false),
+                tool("get", true, true),
+                tool("delete", false, false),
+            ],
+        },
+        Command::CreateAgent {
+            workspace: ws(workspace),
+            spec: agent_spec(limits),
+        },
+    ]
+}
+
+/// Applies commands at consecutive log indexes and times.
+pub struct Harness {
+    pub state: MemoryState,
+    pub time_ms: u64,
+}
+
+impl Harness {
+    pub fn new(limits: Limits) -> Harness {
+        let mut harness = Harness {
+            state: MemoryState::default(),
+            time_ms: 1_000,
+        };
+        for command in setup_with("acme", limits) {
+            harness.ok(command);
+        }
+        harness.ok(submit("acme", 7, "k", "do the thing"));
+        harness
+    }
+
+    pub fn run(&mut self, command: Command) -> Outcome {
+        self.time_ms += 10;
+        let index = self.state.applied_index + 1;
+        self.state.apply(index, &request(self.time_ms, command))
+    }
+
+    pub fn ok(&mut self, command: Command) -> Outcome {
+        let outcome = self.run(command.clone());
+        assert!(
+            !matches!(outcome, Outcome::Rejected(_)),
+            "{command:?} was rejected: {outcome:?}"
+        );
+        outcome
+    }
+
+    /// Applies a command that must be refused with `code`, and checks it changed
+    /// nothing but the audit chain.
+    pub fn refused(&mut self, command: Command, code: Code) -> String {
+        let before = self.state.clone();
+        match self.run(command.clone()) {
+            Outcome::Rejected(rejection) => {
+                assert_eq!(rejection.code, code, "{command:?}: {rejection}");
+                assert_eq!(
+                    self.state.tasks, before.tasks,
+                    "a rejection changes no task"
+                );
+                assert_eq!(
+                    self.state.journal, before.journal,
+                    "a rejection writes no journal"
+                );
+                assert_eq!(self.state.audit.len(), before.audit.len() + 1);
+                rejection.message
+            }
+            other => panic!("{command:?} was accepted: {other:?}"),
+        }
+    }
+
+    pub fn task(&self) -> Task {
+        self.state
+            .tasks
+            .get(&(ws("acme"), TaskId::from_u128(7)))
+            .cloned()
+            .expect("task 7")
+    }
+
+    pub fn events(&self) -> Vec<&'static str> {
+        self.state
+            .journal_of(&ws("acme"), &TaskId::from_u128(7))
+            .iter()
+            .map(|entry| entry.event.kind())
+            .collect()
+    }
+
+    pub fn assign(&mut self, node: u64, epoch: u64) -> Outcome {
+        self.run(Command::AssignTask {
+            workspace: ws("acme"),
+            task: TaskId::from_u128(7),
+            node: NodeId(node),
+            epoch,
+        })
+    }
+
+    pub fn step(node: u64, epoch: u64, step: Step) -> Command {
+        Command::AppendJournal {
+            workspace: ws("acme"),
+            task: TaskId::from_u128(7),
+            node: NodeId(node),
+            epoch,
+            step,
+        }
+    }
+
+    pub fn lifecycle(&self, which: &str) -> Command {
+        let (workspace, task) = (ws("acme"), TaskId::from_u128(7));
+        match which {
+            "cancel" => Command::CancelTask {
+                workspace,
+                task,
+                reason: "no longer needed".to_owned(),
+            },
+            "timeout" => Command::TimeOutTask { workspace, task },
+            other => panic!("unknown lifecycle command {other}"),
+        }
+    }
+}
+
+pub fn call(id: &str, tool: &str, arguments: &str) -> RequestedCall {
+    RequestedCall {
+        call_id: id.to_owned(),
+        function: format!("tools__{tool}"),
+        server: Some(ServerName::parse("tools").expect("valid server")),
+        tool: Some(ToolName::parse(tool).expect("valid tool")),
+        arguments: arguments.to_owned(),
+    }
+}
+
+pub fn responded(turn: u32, calls: Vec<RequestedCall>, tokens: u64) -> Step {
+    Step::ModelResponded {
+        turn,
+        content: if calls.is_empty() {
+            "final answer".to_owned()
+        } else {
+            String::new()
+        },
+        tool_calls: calls,
+        usage: Usage {
+            input_tokens: tokens,
+            output_tokens: 0,
+        },
+    }
+}
+
+pub fn started(id: &str, attempt: u32) -> Step {
+    Step::ToolCallStarted {
+        call_id: id.to_owned(),
+        attempt,
+    }
+}
+
+pub fn finished(id: &str, output: &str) -> Step {
+    Step::ToolCallFinished {
+        call_id: id.to_owned(),
+        output: output.to_owned(),
+        is_error: false,
+    }
+}
