@@ -1,1 +1,15 @@
-//! The agent runtime.
+//! The agent runtime of a node: NodeSupervisor -> AgentActor -> TaskActor (ractor),
+//! running journaled agent loops against model providers and MCP tools.
+//!
+//! The runtime reaches the cluster only through [`Host`], which the node implements.
+
+pub mod agent_actor;
+pub mod functions;
+pub mod host;
+pub mod node_supervisor;
+pub mod provider;
+pub mod replay;
+pub mod task_actor;
+
+pub use host::{Host, HostError, RuntimeOptions};
+pub use node_supervisor::{NodeSupervisor, OwnedTask, SupervisorMsg};

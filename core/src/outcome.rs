@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Agent, McpServer, Provider};
+use crate::journal::JournalEntry;
 use crate::model::{Task, Workspace};
 
 /// Why a command was refused. The code is one of the gRPC codes DESIGN.md assigns to
@@ -69,8 +70,11 @@ pub enum Outcome {
     McpServerRegistered(McpServer),
     AgentSaved(Agent),
     /// A command that changed an existing task (placement, a journal step, a human's
-    /// decision): the task as it is now.
-    TaskUpdated(Task),
+    /// decision): the task as it is now and the journal entries the command added.
+    TaskUpdated {
+        task: Task,
+        entries: Vec<JournalEntry>,
+    },
     MembershipChanged,
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,

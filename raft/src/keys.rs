@@ -12,15 +12,24 @@
 //!   - `0x20 workspace 0x00 task-id(16 bytes, big-endian)`: a task; the tasks of one
 //!     workspace sort by id, which is submission order;
 //!   - `0x30 workspace 0x00 idempotency-key`: an idempotency record;
-//!   - `0x40 index(8 bytes, big-endian)`: an audit record.
+//!   - `0x40 index(8 bytes, big-endian)`: an audit record;
+//!   - `0x11 workspace 0x00 name`: a provider; `0x12 ...`: an MCP server; `0x13 ...`: an agent;
+//!   - `0x50 workspace 0x00 task-id(16)`: the active-task index, an [`ActiveTask`] for every
+//!     task not yet terminal, which placement, deadlines and stall detection scan instead
+//!     of every task;
+//!   - `0x60 workspace 0x00 task-id(16) seq(8 bytes, big-endian)`: a journal entry; one
+//!     task's journal is a contiguous range in sequence order.
 //!
+//!   Provider, server and agent names are `[a-z0-9-]`, so they never contain `0x00` either.
+//!
+//! [`ActiveTask`]: crate::ActiveTask
 //!   Workspace names are `[a-z0-9-]` and idempotency keys are printable ASCII, so neither
 //!   contains the `0x00` separator: `tasks of "a"` (`0x20 a 0x00`) can never be a prefix
 //!   of a key of workspace `"a-b"`. No tag is `0xff`, so `[SM_START, SM_END)` spans the
 //!   whole column family.
 //! - [`SNAPSHOT_CF`]: the current snapshot (metadata and data in one value).
 
-use warden_core::{IdempotencyKey, TaskId, WorkspaceId};
+use warden_core::{AgentName, IdempotencyKey, ProviderName, ServerName, TaskId, WorkspaceId};
 
 pub const LOG_CF: &str = "log";
 pub const LOG_META_CF: &str = "log_meta";
@@ -67,6 +76,11 @@ const TAG_WORKSPACE: u8 = 0x10;
 const TAG_TASK: u8 = 0x20;
 const TAG_IDEMPOTENCY: u8 = 0x30;
 const TAG_AUDIT: u8 = 0x40;
+const TAG_PROVIDER: u8 = 0x11;
+const TAG_MCP_SERVER: u8 = 0x12;
+const TAG_AGENT: u8 = 0x13;
+const TAG_ACTIVE: u8 = 0x50;
+const TAG_JOURNAL: u8 = 0x60;
 const SEPARATOR: u8 = 0x00;
 
 /// The inclusive start and exclusive end of the whole state-machine key space.
@@ -83,7 +97,16 @@ pub fn is_sm_key(key: &[u8]) -> bool {
     key.first().is_some_and(|tag| {
         matches!(
             *tag,
-            TAG_META | TAG_WORKSPACE | TAG_TASK | TAG_IDEMPOTENCY | TAG_AUDIT
+            TAG_META
+                | TAG_WORKSPACE
+                | TAG_TASK
+                | TAG_IDEMPOTENCY
+                | TAG_AUDIT
+                | TAG_PROVIDER
+                | TAG_MCP_SERVER
+                | TAG_AGENT
+                | TAG_ACTIVE
+                | TAG_JOURNAL
         )
     })
 }
@@ -144,6 +167,86 @@ pub fn audit_record_index(key: &[u8]) -> Option<u64> {
     }
 }
 
+fn named(tag: u8, workspace: &WorkspaceId, name: &str) -> Vec<u8> {
+    let mut key = tagged(tag, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+/// The `[start, end)` range of the records with `tag` in `workspace`, in name order.
+fn named_range(tag: u8, workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    let mut prefix = tagged(tag, workspace.as_str().as_bytes());
+    prefix.push(SEPARATOR);
+    (prefix.clone(), prefix_end(prefix))
+}
+
+pub fn provider(workspace: &WorkspaceId, name: &ProviderName) -> Vec<u8> {
+    named(TAG_PROVIDER, workspace, name.as_str())
+}
+
+pub fn providers(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    named_range(TAG_PROVIDER, workspace)
+}
+
+pub fn mcp_server(workspace: &WorkspaceId, name: &ServerName) -> Vec<u8> {
+    named(TAG_MCP_SERVER, workspace, name.as_str())
+}
+
+pub fn mcp_servers(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    named_range(TAG_MCP_SERVER, workspace)
+}
+
+pub fn agent(workspace: &WorkspaceId, name: &AgentName) -> Vec<u8> {
+    named(TAG_AGENT, workspace, name.as_str())
+}
+
+pub fn agents(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    named_range(TAG_AGENT, workspace)
+}
+
+pub fn active_task(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
+    let mut key = tagged(TAG_ACTIVE, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key.extend_from_slice(&id.to_bytes());
+    key
+}
+
+/// The `[start, end)` range of the whole active-task index, across workspaces.
+pub fn active_tasks() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_ACTIVE], vec![TAG_ACTIVE + 1])
+}
+
+/// The workspace and task an active-task key names.
+pub fn active_task_ids(key: &[u8]) -> Option<(WorkspaceId, TaskId)> {
+    let rest = key.strip_prefix(&[TAG_ACTIVE])?;
+    let split = rest.len().checked_sub(17)?;
+    let (name, id) = rest.split_at(split);
+    let id = id.strip_prefix(&[SEPARATOR])?;
+    let workspace = WorkspaceId::parse(std::str::from_utf8(name).ok()?).ok()?;
+    let id: [u8; 16] = id.try_into().ok()?;
+    Some((workspace, TaskId::from_u128(u128::from_be_bytes(id))))
+}
+
+pub fn journal_entry(workspace: &WorkspaceId, task: &TaskId, seq: u64) -> Vec<u8> {
+    let mut key = journal_prefix(workspace, task);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The `[start, end)` range of a task's journal from `from_seq` on.
+pub fn journal_from(workspace: &WorkspaceId, task: &TaskId, from_seq: u64) -> (Vec<u8>, Vec<u8>) {
+    let start = journal_entry(workspace, task, from_seq);
+    (start, prefix_end(journal_prefix(workspace, task)))
+}
+
+fn journal_prefix(workspace: &WorkspaceId, task: &TaskId) -> Vec<u8> {
+    let mut key = tagged(TAG_JOURNAL, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key.extend_from_slice(&task.to_bytes());
+    key
+}
+
 // ---- snapshot ----
 
 pub const CURRENT_SNAPSHOT: &[u8] = b"current";
@@ -161,8 +264,12 @@ fn tasks_prefix(workspace: &WorkspaceId) -> Vec<u8> {
     key
 }
 
-/// The exclusive end of the keys starting with `prefix`, which ends with the separator.
+/// The exclusive end of the keys starting with `prefix`: the prefix with its last byte
+/// below 0xff raised by one (trailing 0xff bytes dropped, as in a carry).
 fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
+    while prefix.last() == Some(&0xff) {
+        prefix.pop();
+    }
     if let Some(last) = prefix.last_mut() {
         *last += 1;
     }

@@ -5,6 +5,7 @@
 //! Only [`keys`] knows the RocksDB key layout; only [`codec`] knows how values are
 //! encoded.
 
+pub mod active;
 pub mod codec;
 pub mod error;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod storage;
 pub mod types;
 pub mod wire;
 
+pub use active::ActiveTask;
 pub use error::Error;
 pub use log_store::LogStore;
 pub use network::Network;

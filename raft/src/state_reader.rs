@@ -2,10 +2,13 @@
 //! check. Reads see what this node has applied, which may trail the leader.
 
 use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};
+use serde::de::DeserializeOwned;
 use warden_core::{
-    AuditHead, AuditRecord, ChainVerifier, Hash, Task, TaskId, Workspace, WorkspaceId,
+    Agent, AgentName, AuditHead, AuditRecord, ChainVerifier, Hash, JournalEntry, McpServer,
+    Provider, ProviderName, ServerName, Task, TaskId, Workspace, WorkspaceId,
 };
 
+use crate::active::ActiveTask;
 use crate::codec;
 use crate::error::Error;
 use crate::keys;
@@ -96,6 +99,100 @@ impl StateReader {
             None
         };
         Ok((tasks, next))
+    }
+
+    pub fn provider(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ProviderName,
+    ) -> Result<Option<Provider>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::provider(workspace, name), || {
+                format!("provider {workspace}/{name}")
+            })
+    }
+
+    pub fn providers(&self, workspace: &WorkspaceId) -> Result<Vec<Provider>, Error> {
+        self.all_in(keys::providers(workspace), "provider")
+    }
+
+    pub fn mcp_server(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ServerName,
+    ) -> Result<Option<McpServer>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::mcp_server(workspace, name), || {
+                format!("mcp server {workspace}/{name}")
+            })
+    }
+
+    pub fn mcp_servers(&self, workspace: &WorkspaceId) -> Result<Vec<McpServer>, Error> {
+        self.all_in(keys::mcp_servers(workspace), "mcp server")
+    }
+
+    pub fn agent(&self, workspace: &WorkspaceId, name: &AgentName) -> Result<Option<Agent>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::agent(workspace, name), || {
+                format!("agent {workspace}/{name}")
+            })
+    }
+
+    pub fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<Agent>, Error> {
+        self.all_in(keys::agents(workspace), "agent")
+    }
+
+    /// Up to `limit` entries of a task's journal from sequence `from_seq` on.
+    pub fn journal(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::journal_from(workspace, task, from_seq);
+        let mut entries = Vec::new();
+        if limit == 0 {
+            return Ok(entries);
+        }
+        self.scan(&snapshot, start, end, |key, value| {
+            entries.push(codec::decode(|| format!("journal key {key:?}"), value)?);
+            Ok(entries.len() < limit)
+        })?;
+        Ok(entries)
+    }
+
+    /// Every task that is not terminal, from the active-task index.
+    pub fn active_tasks(&self) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::active_tasks();
+        let mut tasks = Vec::new();
+        self.scan(&snapshot, start, end, |key, value| {
+            let (workspace, id) = keys::active_task_ids(key).ok_or_else(|| Error::Corrupt {
+                what: format!("active task key {key:?}"),
+                reason: "malformed".into(),
+            })?;
+            let active = codec::decode(|| format!("active task {workspace}/{id}"), value)?;
+            tasks.push((workspace, id, active));
+            Ok(true)
+        })?;
+        Ok(tasks)
+    }
+
+    /// Every record in `[start, end)`, decoded.
+    fn all_in<T: DeserializeOwned>(
+        &self,
+        (start, end): (Vec<u8>, Vec<u8>),
+        what: &str,
+    ) -> Result<Vec<T>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let mut records = Vec::new();
+        self.scan(&snapshot, start, end, |key, value| {
+            records.push(codec::decode(|| format!("{what} key {key:?}"), value)?);
+            Ok(true)
+        })?;
+        Ok(records)
     }
 
     /// Up to `limit` audit records from chain position `from_index` on.

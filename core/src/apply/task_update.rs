@@ -57,21 +57,26 @@ impl TaskUpdate {
     }
 
     pub(super) fn into_parts(self) -> (Task, Vec<Write>) {
+        let (task, writes, _) = self.into_all();
+        (task, writes)
+    }
+
+    fn into_all(self) -> (Task, Vec<Write>, Vec<JournalEntry>) {
         let mut writes: Vec<Write> = self
             .entries
-            .into_iter()
+            .iter()
             .map(|entry| Write::Journal {
                 workspace: self.task.workspace.clone(),
                 task: self.task.id,
-                entry,
+                entry: entry.clone(),
             })
             .collect();
         writes.push(Write::Task(self.task.clone()));
-        (self.task, writes)
+        (self.task, writes, self.entries)
     }
 
     pub(super) fn finish(self) -> (Outcome, Vec<Write>) {
-        let (task, writes) = self.into_parts();
-        (Outcome::TaskUpdated(task), writes)
+        let (task, writes, entries) = self.into_all();
+        (Outcome::TaskUpdated { task, entries }, writes)
     }
 }

@@ -441,7 +441,7 @@ fn configuration_is_validated() {
 impl Harness {
     fn ok_assign(&mut self, node: u64, epoch: u64) {
         match self.assign(node, epoch) {
-            Outcome::TaskUpdated(_) => {}
+            Outcome::TaskUpdated { .. } => {}
             other => panic!("assign to {node} at {epoch}: {other:?}"),
         }
     }

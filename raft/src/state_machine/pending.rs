@@ -7,10 +7,11 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Applied, AuditHead, IdempotencyKey, IdempotencyRecord, StateRead, Task, TaskId, Workspace,
-    WorkspaceId, Write,
+    Agent, AgentName, Applied, AuditHead, IdempotencyKey, IdempotencyRecord, McpServer, Provider,
+    ProviderName, ServerName, StateRead, Task, TaskId, Workspace, WorkspaceId, Write,
 };
 
+use crate::active::ActiveTask;
 use crate::codec;
 use crate::error::Error;
 use crate::keys;
@@ -22,7 +23,8 @@ use crate::types::{LogId, StoredMembership};
 /// reads an earlier one's writes here.
 pub(super) struct Pending<'a> {
     storage: &'a Storage,
-    puts: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Encoded values to put, or `None` for a delete.
+    puts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl<'a> Pending<'a> {
@@ -39,7 +41,8 @@ impl<'a> Pending<'a> {
         what: impl Fn() -> String,
     ) -> Result<Option<T>, Error> {
         match self.puts.get(&key) {
-            Some(bytes) => codec::decode(what, bytes).map(Some),
+            Some(Some(bytes)) => codec::decode(what, bytes).map(Some),
+            Some(None) => Ok(None),
             None => self.storage.get(keys::SM_CF, &key, what),
         }
     }
@@ -50,8 +53,12 @@ impl<'a> Pending<'a> {
         what: impl FnOnce() -> String,
         value: &T,
     ) -> Result<(), Error> {
-        self.puts.insert(key, codec::encode(what, value)?);
+        self.puts.insert(key, Some(codec::encode(what, value)?));
         Ok(())
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.puts.insert(key, None);
     }
 
     /// Stages what one entry produced: its domain writes and its audit record.
@@ -64,11 +71,38 @@ impl<'a> Pending<'a> {
                 }
                 Write::Task(task) => {
                     let (workspace, id) = (&task.workspace, &task.id);
-                    self.put(
-                        keys::task(workspace, id),
-                        || format!("task {workspace}/{id}"),
-                        task,
-                    )?;
+                    let what = || format!("task {workspace}/{id}");
+                    self.put(keys::task(workspace, id), what, task)?;
+                    // The active-task index follows the task in the same batch.
+                    let index_key = keys::active_task(workspace, id);
+                    match ActiveTask::of(task) {
+                        Some(active) => self.put(index_key, what, &active)?,
+                        None => self.delete(index_key),
+                    }
+                }
+                Write::Provider(provider) => {
+                    let (workspace, name) = (&provider.workspace, &provider.name);
+                    let what = || format!("provider {workspace}/{name}");
+                    self.put(keys::provider(workspace, name), what, provider)?;
+                }
+                Write::McpServer(server) => {
+                    let (workspace, name) = (&server.workspace, &server.name);
+                    let what = || format!("mcp server {workspace}/{name}");
+                    self.put(keys::mcp_server(workspace, name), what, server)?;
+                }
+                Write::Agent(agent) => {
+                    let (workspace, name) = (&agent.workspace, &agent.spec.name);
+                    let what = || format!("agent {workspace}/{name}");
+                    self.put(keys::agent(workspace, name), what, agent)?;
+                }
+                Write::Journal {
+                    workspace,
+                    task,
+                    entry,
+                } => {
+                    let seq = entry.seq;
+                    let what = || format!("journal entry {workspace}/{task}/{seq}");
+                    self.put(keys::journal_entry(workspace, task, seq), what, entry)?;
                 }
                 Write::Idempotency {
                     workspace,
@@ -105,7 +139,10 @@ impl<'a> Pending<'a> {
         let cf = self.storage.cf(keys::SM_CF)?;
         let mut batch = WriteBatch::default();
         for (key, value) in &self.puts {
-            batch.put_cf(cf, key, value);
+            match value {
+                Some(value) => batch.put_cf(cf, key, value),
+                None => batch.delete_cf(cf, key),
+            }
         }
         Ok(batch)
     }
@@ -131,6 +168,32 @@ impl StateRead for Pending<'_> {
     ) -> Result<Option<IdempotencyRecord>, Error> {
         self.get(keys::idempotency(workspace, key), || {
             format!("idempotency key {workspace}/{key:?}")
+        })
+    }
+
+    fn provider(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ProviderName,
+    ) -> Result<Option<Provider>, Error> {
+        self.get(keys::provider(workspace, name), || {
+            format!("provider {workspace}/{name}")
+        })
+    }
+
+    fn mcp_server(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ServerName,
+    ) -> Result<Option<McpServer>, Error> {
+        self.get(keys::mcp_server(workspace, name), || {
+            format!("mcp server {workspace}/{name}")
+        })
+    }
+
+    fn agent(&self, workspace: &WorkspaceId, name: &AgentName) -> Result<Option<Agent>, Error> {
+        self.get(keys::agent(workspace, name), || {
+            format!("agent {workspace}/{name}")
         })
     }
 }

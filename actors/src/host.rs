@@ -1,0 +1,68 @@
+//! What the agent runtime needs from the node it runs on: the replicated log (propose,
+//! read, a read barrier), the node's lease, and its tool sessions. The node implements
+//! it; the actors never see gRPC or Raft.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use warden_core::{Command, NodeId, Outcome};
+use warden_mcp::ToolSessions;
+use warden_raft::StateReader;
+
+/// Why the host could not do what the runtime asked. Every variant leaves the outcome
+/// of a proposal unknown, so the runtime re-reads the state before going on.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("no quorum: {0}")]
+    Unavailable(String),
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+/// How the runtime runs tasks on this node.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Restarts of a failed task actor before the task fails.
+    pub max_restarts: u32,
+    /// First and longest wait before restarting a failed task actor.
+    pub restart_backoff_min: Duration,
+    pub restart_backoff_max: Duration,
+    /// How long one tool call may take.
+    pub tool_call_timeout: Duration,
+    /// Longest tool output journaled; longer output is cut and marked.
+    pub max_tool_output_bytes: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> RuntimeOptions {
+        RuntimeOptions {
+            max_restarts: 3,
+            restart_backoff_min: Duration::from_millis(200),
+            restart_backoff_max: Duration::from_secs(5),
+            tool_call_timeout: Duration::from_secs(60),
+            max_tool_output_bytes: 64 * 1024,
+        }
+    }
+}
+
+pub trait Host: Send + Sync + 'static {
+    fn node(&self) -> NodeId;
+
+    /// Commits `command` under this node's principal and returns what applying it
+    /// produced (a rejection is an `Outcome`, not an error).
+    fn propose(&self, command: Command) -> BoxFuture<'_, Result<Outcome, HostError>>;
+
+    /// Waits until this node has applied every write committed before the call.
+    fn sync(&self) -> BoxFuture<'_, Result<(), HostError>>;
+
+    fn reader(&self) -> &StateReader;
+
+    /// Whether this node still holds its lease: the leader heard from it recently
+    /// enough that its tasks cannot have been given to another node. Checked right
+    /// before every tool call, the one step a stale owner could do harm with.
+    fn holds_lease(&self) -> bool;
+
+    fn tools(&self) -> &ToolSessions;
+
+    fn options(&self) -> &RuntimeOptions;
+}

@@ -1,0 +1,364 @@
+//! TaskActor: runs one task's agent loop on its owner node, one journaled step per
+//! message: model call, tool call (journaled as started before it runs and finished
+//! after), and so on until the task ends or the node loses it.
+//!
+//! Errors that leave the state unknown (a proposal that timed out, a refused step) fail
+//! the actor; its AgentActor restarts it, and the restarted actor re-reads the task
+//! behind a read barrier and resumes from the journal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use warden_core::{
+    Command, JournalEntry, McpServer, McpTransport, Outcome, RequestedCall, ServerName, Step, Task,
+    TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
+};
+use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
+
+use crate::functions;
+use crate::host::Host;
+use crate::provider;
+use crate::replay::{self, Next};
+
+pub struct TaskActor;
+
+pub struct TaskArgs {
+    pub host: Arc<dyn Host>,
+    pub workspace: WorkspaceId,
+    pub task: TaskId,
+    pub epoch: u64,
+}
+
+#[derive(Debug)]
+pub enum TaskMsg {
+    /// Take the next step of the loop.
+    Step,
+}
+
+pub struct TaskState {
+    args: TaskArgs,
+    loaded: Option<Loaded>,
+}
+
+/// Everything the loop needs, read once per actor incarnation.
+struct Loaded {
+    task: Task,
+    messages: Vec<Message>,
+    system: Option<String>,
+    model: ModelClient,
+    provider_name: String,
+    tools: Vec<(ServerName, ToolName, ToolSpec)>,
+    servers: BTreeMap<ServerName, McpServer>,
+}
+
+/// Why an actor gives up on its incarnation.
+#[derive(Debug, thiserror::Error)]
+enum TaskError {
+    #[error("step refused: {0}")]
+    Refused(String),
+    #[error("unexpected outcome of a journal step: {0}")]
+    Unexpected(String),
+    #[error("this node no longer holds its lease")]
+    LeaseLost,
+}
+
+impl Actor for TaskActor {
+    type Msg = TaskMsg;
+    type State = TaskState;
+    type Arguments = TaskArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<TaskMsg>,
+        args: TaskArgs,
+    ) -> Result<TaskState, ActorProcessingErr> {
+        myself.send_message(TaskMsg::Step)?;
+        Ok(TaskState { args, loaded: None })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<TaskMsg>,
+        message: TaskMsg,
+        state: &mut TaskState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            TaskMsg::Step => {
+                if step(state).await? {
+                    myself.send_message(TaskMsg::Step)?;
+                } else {
+                    myself.stop(Some("task no longer runs here".to_owned()));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Takes one step. Returns whether the loop goes on.
+async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
+    let args = &state.args;
+    if state.loaded.is_none() {
+        match load(args).await? {
+            Some(loaded) => state.loaded = Some(loaded),
+            None => return Ok(false),
+        }
+    }
+    let Some(loaded) = state.loaded.as_mut() else {
+        return Ok(false);
+    };
+    let host = args.host.as_ref();
+    let step = match replay::next(&loaded.task) {
+        Next::Stop => return Ok(false),
+        Next::CallModel { turn } => call_model(loaded, turn).await,
+        Next::RunCall { call, attempt } => {
+            let started = Step::ToolCallStarted {
+                call_id: call.call_id.clone(),
+                attempt,
+            };
+            commit(args, loaded, started).await?;
+            // Past this point a stale owner could do harm: check the lease right before.
+            if !host.holds_lease() {
+                return Err(TaskError::LeaseLost.into());
+            }
+            run_call(
+                host,
+                &args.workspace,
+                loaded,
+                &call.server,
+                &call.tool,
+                &call.arguments,
+            )
+            .await
+            .finished(call.call_id.clone())
+        }
+        Next::NeedsAttention { call } => Step::NeedsAttention {
+            reason: format!(
+                "tool call {} ({}/{}) was started (attempt {}) and never finished; it is not \
+                 idempotent, so it is not retried without a decision",
+                call.call_id, call.server, call.tool, call.attempts
+            ),
+            call_id: call.call_id,
+        },
+    };
+    commit(args, loaded, step).await?;
+    Ok(loaded.task.status == TaskStatus::Running)
+}
+
+/// Reads the task and what running it needs, after a read barrier so the journal is
+/// complete. `None` when this node does not own the task at this epoch any more.
+async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
+    let host = args.host.as_ref();
+    host.sync().await?;
+    let reader = host.reader();
+    let Some(task) = reader.task(&args.workspace, &args.task)? else {
+        return Ok(None);
+    };
+    if task.owner != Some(host.node())
+        || task.epoch != args.epoch
+        || task.status != TaskStatus::Running
+    {
+        return Ok(None);
+    }
+    let journal: Vec<JournalEntry> = reader.journal(&args.workspace, &args.task, 0, usize::MAX)?;
+    let fail = |reason: String| Step::Fail { reason };
+    let Some(agent) = reader.agent(&args.workspace, &task.agent)? else {
+        let reason = format!("agent {} no longer exists", task.agent);
+        commit_once(args, task, fail(reason)).await?;
+        return Ok(None);
+    };
+    let Some(provider) = reader.provider(&args.workspace, &agent.spec.provider)? else {
+        let reason = format!("provider {} no longer exists", agent.spec.provider);
+        commit_once(args, task, fail(reason)).await?;
+        return Ok(None);
+    };
+    let model = match provider::client(&provider) {
+        Ok(model) => model,
+        Err(reason) => {
+            commit_once(args, task, fail(reason)).await?;
+            return Ok(None);
+        }
+    };
+    let servers: BTreeMap<ServerName, McpServer> = reader
+        .mcp_servers(&args.workspace)?
+        .into_iter()
+        .map(|server| (server.name.clone(), server))
+        .collect();
+    let listed: Vec<McpServer> = servers.values().cloned().collect();
+    let tools = functions::visible_tools(&agent, &listed);
+    let messages = replay::conversation(&task, &journal);
+    let system = (!agent.spec.instructions.is_empty()).then(|| agent.spec.instructions.clone());
+    Ok(Some(Loaded {
+        task,
+        messages,
+        system,
+        model,
+        provider_name: provider.name.to_string(),
+        tools,
+        servers,
+    }))
+}
+
+async fn call_model(loaded: &Loaded, turn: u32) -> Step {
+    let request = CompletionRequest {
+        system: loaded.system.clone(),
+        messages: loaded.messages.clone(),
+        tools: loaded
+            .tools
+            .iter()
+            .map(|(_, _, spec)| spec.clone())
+            .collect(),
+    };
+    match loaded.model.complete(&request).await {
+        Ok(completion) => Step::ModelResponded {
+            turn,
+            content: completion.content,
+            tool_calls: completion
+                .tool_calls
+                .into_iter()
+                .map(|call| {
+                    let resolved = functions::resolve(&call.name, &loaded.tools);
+                    RequestedCall {
+                        call_id: call.id,
+                        server: resolved.map(|(server, _)| server.clone()),
+                        tool: resolved.map(|(_, tool)| tool.clone()),
+                        function: call.name,
+                        arguments: call.arguments.to_string(),
+                    }
+                })
+                .collect(),
+            usage: Usage {
+                input_tokens: completion.usage.input_tokens,
+                output_tokens: completion.usage.output_tokens,
+            },
+        },
+        Err(error) => Step::Fail {
+            reason: format!(
+                "model call to provider {} failed: {error}",
+                loaded.provider_name
+            ),
+        },
+    }
+}
+
+/// A tool call's result, to be journaled.
+struct CallResult {
+    output: String,
+    is_error: bool,
+}
+
+impl CallResult {
+    fn finished(self, call_id: String) -> Step {
+        Step::ToolCallFinished {
+            call_id,
+            output: self.output,
+            is_error: self.is_error,
+        }
+    }
+}
+
+async fn run_call(
+    host: &dyn Host,
+    workspace: &WorkspaceId,
+    loaded: &Loaded,
+    server: &ServerName,
+    tool: &ToolName,
+    arguments: &str,
+) -> CallResult {
+    let Some(registered) = loaded.servers.get(server) else {
+        return CallResult {
+            output: format!("mcp server {server} is no longer registered"),
+            is_error: true,
+        };
+    };
+    let arguments = match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let options = host.options();
+    let key = format!("{workspace}/{server}");
+    let spec = server_spec(&registered.transport);
+    match host
+        .tools()
+        .call(
+            &key,
+            &spec,
+            tool.as_str(),
+            arguments,
+            options.tool_call_timeout,
+        )
+        .await
+    {
+        Ok(output) => CallResult {
+            output: truncate(output.text, options.max_tool_output_bytes),
+            is_error: output.is_error,
+        },
+        Err(error) => CallResult {
+            output: format!("tool call {server}/{tool} failed: {error}"),
+            is_error: true,
+        },
+    }
+}
+
+pub fn server_spec(transport: &McpTransport) -> warden_mcp::ServerSpec {
+    match transport {
+        McpTransport::Stdio { command, args, env } => warden_mcp::ServerSpec::Stdio {
+            command: command.clone(),
+            args: args.clone(),
+            env: env.iter().cloned().collect(),
+        },
+        McpTransport::Http { url } => warden_mcp::ServerSpec::Http { url: url.clone() },
+    }
+}
+
+fn truncate(mut text: String, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = text.len() - cut;
+    text.truncate(cut);
+    text.push_str(&format!("\n[output cut: {dropped} more bytes]"));
+    text
+}
+
+/// Journals `step` at this actor's epoch and mirrors what it added.
+async fn commit(
+    args: &TaskArgs,
+    loaded: &mut Loaded,
+    step: Step,
+) -> Result<(), ActorProcessingErr> {
+    let (task, entries) = propose(args, step).await?;
+    loaded.task = task;
+    for entry in &entries {
+        replay::extend(&mut loaded.messages, entry);
+    }
+    Ok(())
+}
+
+/// Journals one step for a task this actor will not run further.
+async fn commit_once(args: &TaskArgs, _task: Task, step: Step) -> Result<(), ActorProcessingErr> {
+    propose(args, step).await.map(|_| ())
+}
+
+async fn propose(
+    args: &TaskArgs,
+    step: Step,
+) -> Result<(Task, Vec<JournalEntry>), ActorProcessingErr> {
+    let command = Command::AppendJournal {
+        workspace: args.workspace.clone(),
+        task: args.task,
+        node: args.host.node(),
+        epoch: args.epoch,
+        step,
+    };
+    match args.host.propose(command).await? {
+        Outcome::TaskUpdated { task, entries } => Ok((task, entries)),
+        Outcome::Rejected(rejection) => Err(TaskError::Refused(rejection.to_string()).into()),
+        other => Err(TaskError::Unexpected(format!("{other:?}")).into()),
+    }
+}

@@ -1,0 +1,33 @@
+//! The active-task index entry: what placement, deadlines and stall detection need to
+//! know about a task that is not terminal yet, without reading the task itself.
+
+use serde::{Deserialize, Serialize};
+use warden_core::{AgentName, NodeId, Task, TaskStatus};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveTask {
+    pub status: TaskStatus,
+    pub agent: AgentName,
+    pub owner: Option<NodeId>,
+    pub epoch: u64,
+    pub deadline_at_ms: u64,
+    pub progress_ms: u64,
+    pub stall_timeout_ms: u64,
+    pub stalled: bool,
+}
+
+impl ActiveTask {
+    /// The index entry of `task`, or `None` once it is terminal.
+    pub fn of(task: &Task) -> Option<ActiveTask> {
+        (!task.status.is_terminal()).then(|| ActiveTask {
+            status: task.status,
+            agent: task.agent.clone(),
+            owner: task.owner,
+            epoch: task.epoch,
+            deadline_at_ms: task.deadline_at_ms,
+            progress_ms: task.progress_ms,
+            stall_timeout_ms: task.limits.stall_timeout_ms,
+            stalled: task.stalled,
+        })
+    }
+}
