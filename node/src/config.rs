@@ -26,6 +26,42 @@ pub struct Options {
     pub metrics_listen: Option<SocketAddr>,
     pub raft: warden_raft::Options,
     pub limits: Limits,
+    pub runtime: Runtime,
+}
+
+/// How this node runs agent tasks, and how the leader decides nodes are alive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    /// How many tasks this node runs at once; 0 makes it run none (a pure voter).
+    pub capacity: u32,
+    /// How long the leader waits without a heartbeat before it gives a node's tasks to
+    /// other nodes; a node stops starting tool calls once its last heartbeat answer is
+    /// older than this.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// How often the leader places tasks and checks deadlines and stalls.
+    #[serde(with = "humantime_serde")]
+    pub controller_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub tool_call_timeout: Duration,
+    /// Restarts of a failed task actor before its task fails.
+    pub max_restarts: u32,
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime {
+            capacity: 64,
+            lease: Duration::from_secs(3),
+            heartbeat_interval: Duration::from_millis(500),
+            controller_interval: Duration::from_millis(200),
+            tool_call_timeout: Duration::from_secs(60),
+            max_restarts: 3,
+        }
+    }
 }
 
 /// API limits and waits.
@@ -55,6 +91,7 @@ impl Default for Options {
             metrics_listen: None,
             raft: warden_raft::Options::default(),
             limits: Limits::default(),
+            runtime: Runtime::default(),
         }
     }
 }
@@ -94,6 +131,12 @@ pub const ENV_KEYS: &[&str] = &[
     "limits.write_timeout",
     "limits.read_timeout",
     "limits.membership_timeout",
+    "runtime.capacity",
+    "runtime.lease",
+    "runtime.heartbeat_interval",
+    "runtime.controller_interval",
+    "runtime.tool_call_timeout",
+    "runtime.max_restarts",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +257,27 @@ impl Options {
             if value.is_zero() {
                 problems.push(format!("{key} must be positive"));
             }
+        }
+        for (key, value) in [
+            ("runtime.lease", self.runtime.lease),
+            (
+                "runtime.heartbeat_interval",
+                self.runtime.heartbeat_interval,
+            ),
+            (
+                "runtime.controller_interval",
+                self.runtime.controller_interval,
+            ),
+            ("runtime.tool_call_timeout", self.runtime.tool_call_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!("{key} must be positive"));
+            }
+        }
+        if self.runtime.heartbeat_interval * 2 > self.runtime.lease {
+            problems.push(
+                "runtime.heartbeat_interval must be at most half of runtime.lease".to_owned(),
+            );
         }
         problems.extend(self.raft.problems());
         problems

@@ -1,6 +1,9 @@
 //! The one place that converts between proto messages and domain types.
 
-use warden_core::{AuditRecord, Task, TaskStatus, Workspace};
+use warden_core::{
+    Agent, AuditRecord, JournalEntry, Limits, McpServer, McpTransport, Provider, Task, TaskEvent,
+    TaskStatus, Workspace,
+};
 use warden_proto::v1;
 
 use crate::cluster::Consistency;
@@ -45,6 +48,152 @@ pub fn task(task: &Task) -> v1::Task {
         submitted_at_ms: task.submitted_ms,
         submitted_by: task.submitted_by.to_string(),
         log_index: task.log_index,
+        agent: task.agent.to_string(),
+        owner: task.owner.map_or(0, |owner| owner.0),
+        epoch: task.epoch,
+        turns: task.turns,
+        tokens_used: task.tokens_used,
+        journal_len: task.journal_len,
+        stalled: task.stalled,
+        result: task.result.clone().unwrap_or_default(),
+        reason: task.reason.clone().unwrap_or_default(),
+        deadline_at_ms: task.deadline_at_ms,
+        limits: Some(limits(&task.limits)),
+    }
+}
+
+pub fn limits(limits: &Limits) -> v1::AgentLimits {
+    v1::AgentLimits {
+        max_steps: limits.max_steps,
+        token_budget: limits.token_budget,
+        deadline_ms: limits.deadline_ms,
+        stall_timeout_ms: limits.stall_timeout_ms,
+    }
+}
+
+/// Limits from the API: unset (zero) fields take the defaults.
+pub fn limits_from(proto: Option<&v1::AgentLimits>) -> Limits {
+    let defaults = Limits::default();
+    let Some(proto) = proto else {
+        return defaults;
+    };
+    let or = |value: u64, default: u64| if value == 0 { default } else { value };
+    Limits {
+        max_steps: if proto.max_steps == 0 {
+            defaults.max_steps
+        } else {
+            proto.max_steps
+        },
+        token_budget: or(proto.token_budget, defaults.token_budget),
+        deadline_ms: or(proto.deadline_ms, defaults.deadline_ms),
+        stall_timeout_ms: or(proto.stall_timeout_ms, defaults.stall_timeout_ms),
+    }
+}
+
+/// A journal entry as an API event: its fields as a JSON object in `detail_json`.
+pub fn task_event(task_id: &str, entry: &JournalEntry) -> v1::TaskEvent {
+    let detail = match serde_json::to_value(&entry.event) {
+        // Serde writes an enum variant as {"Variant": {fields}}: keep the fields.
+        Ok(serde_json::Value::Object(mut outer)) if outer.len() == 1 => outer
+            .values_mut()
+            .next()
+            .map(std::mem::take)
+            .unwrap_or_default(),
+        Ok(other) => other,
+        Err(_) => serde_json::Value::Null,
+    };
+    let status = match &entry.event {
+        TaskEvent::Completed { .. } => Some(TaskStatus::Completed),
+        TaskEvent::Failed { .. } => Some(TaskStatus::Failed),
+        TaskEvent::Cancelled { .. } => Some(TaskStatus::Cancelled),
+        TaskEvent::TimedOut { .. } => Some(TaskStatus::TimedOut),
+        TaskEvent::NeedsAttention { .. } => Some(TaskStatus::NeedsAttention),
+        TaskEvent::Assigned { .. } => Some(TaskStatus::Running),
+        TaskEvent::Submitted { .. } => Some(TaskStatus::Pending),
+        _ => None,
+    };
+    v1::TaskEvent {
+        task_id: task_id.to_owned(),
+        seq: entry.seq,
+        log_index: entry.log_index,
+        time_ms: entry.time_ms,
+        epoch: entry.epoch,
+        kind: entry.event.kind().to_owned(),
+        detail_json: detail.to_string(),
+        status: status
+            .map_or(v1::TaskStatus::Unspecified, task_status)
+            .into(),
+    }
+}
+
+pub fn provider(provider: &Provider) -> v1::Provider {
+    v1::Provider {
+        workspace: provider.workspace.to_string(),
+        name: provider.name.to_string(),
+        kind: provider.kind.as_str().to_owned(),
+        base_url: provider.base_url.clone(),
+        model: provider.model.clone(),
+        api_key_env: provider.api_key_env.clone().unwrap_or_default(),
+        request_timeout_ms: provider.request_timeout_ms,
+        max_retries: provider.max_retries,
+        max_output_tokens: provider.max_output_tokens,
+        version: provider.version,
+    }
+}
+
+pub fn mcp_server(server: &McpServer) -> v1::McpServer {
+    let (command, args, env, url) = match &server.transport {
+        McpTransport::Stdio { command, args, env } => (
+            command.clone(),
+            args.clone(),
+            env.iter().cloned().collect(),
+            String::new(),
+        ),
+        McpTransport::Http { url } => (String::new(), Vec::new(), Default::default(), url.clone()),
+    };
+    v1::McpServer {
+        workspace: server.workspace.to_string(),
+        name: server.name.to_string(),
+        command,
+        args,
+        url,
+        env,
+        version: server.version,
+        tools: server
+            .tools
+            .iter()
+            .map(|tool| v1::McpTool {
+                name: tool.name.to_string(),
+                description: tool.description.clone(),
+                input_schema_json: tool.input_schema.clone(),
+                read_only: tool.read_only,
+                idempotent: tool.idempotent,
+                destructive: tool.destructive,
+                definition_hash: tool.definition_hash().to_hex(),
+            })
+            .collect(),
+    }
+}
+
+pub fn agent(agent: &Agent) -> v1::Agent {
+    let spec = &agent.spec;
+    v1::Agent {
+        workspace: agent.workspace.to_string(),
+        name: spec.name.to_string(),
+        instructions: spec.instructions.clone(),
+        provider: spec.provider.to_string(),
+        tools: spec
+            .tools
+            .iter()
+            .map(|grant| v1::ToolGrant {
+                server: grant.server.to_string(),
+                tool: grant.tool.to_string(),
+                retry_safe: grant.retry_safe,
+            })
+            .collect(),
+        limits: Some(limits(&spec.limits)),
+        paused: spec.paused,
+        version: agent.version,
     }
 }
 

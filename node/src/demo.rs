@@ -1,18 +1,32 @@
-//! `warden demo`: Warden's main job end to end on a local 3-node cluster. Tasks are
-//! submitted, the leader is SIGKILLed mid-stream, the cluster elects a new one and keeps
-//! acknowledging, the killed node comes back and catches up, and every node proves it
-//! holds the same verified audit chain.
+//! `warden demo`: Warden's main job end to end. A local 3-node cluster runs an agent
+//! task of six tool-calling steps against a model (the scripted model server, a named
+//! test double speaking the OpenAI wire protocol, unless a real endpoint is configured)
+//! and the bundled ledger MCP server. Mid-task the node running it is SIGKILLed; the
+//! task resumes on another node from its journal and completes. The demo then prints
+//! the journal, checks the tool server's own ledger (every finished step ran exactly
+//! once) and verifies the audit chain on every live node. It exits non-zero if any of
+//! that does not hold.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use warden_client::Consistency;
-
+use tonic::transport::Channel;
 use warden_local_cluster::LocalCluster;
+use warden_proto::v1::agent_service_client::AgentServiceClient;
+use warden_proto::v1::task_service_client::TaskServiceClient;
+use warden_proto::v1::{
+    Agent, AgentLimits, CreateAgentRequest, GetJournalRequest, GetTaskRequest, McpServer, Provider,
+    PutProviderRequest, RegisterMcpServerRequest, SubmitTaskRequest, Task, TaskEvent, TaskStatus,
+    ToolGrant, WaitTaskRequest,
+};
+use warden_providers::scripted::ScriptedModel;
 
 const WORKSPACE: &str = "demo";
+const STEPS: usize = 6;
+/// The step after which the task's node is killed.
+const KILL_AFTER_STEP: usize = 3;
 
 pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let temporary;
@@ -23,15 +37,85 @@ pub async fn run(data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             temporary.clone()
         }
     };
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let exe = std::env::current_exe().context("locating the warden binary")?;
-    let mut cluster = LocalCluster::new(exe, &base, Vec::new());
-    let result = narrate(&mut cluster).await;
+    // Short leases so the failover is quick to watch.
+    let settings = vec![
+        ("runtime.lease".to_owned(), "2s".to_owned()),
+        ("runtime.heartbeat_interval".to_owned(), "300ms".to_owned()),
+    ];
+    let mut cluster = LocalCluster::new(exe.clone(), &base, settings);
+    let result = narrate(&mut cluster, &exe, &base).await;
     cluster.stop_all().await?;
     println!("\nnode data and logs are in {}", base.display());
     result
 }
 
-async fn narrate(cluster: &mut LocalCluster) -> anyhow::Result<ExitCode> {
+/// Where the model comes from: a real OpenAI-compatible endpoint when one is
+/// configured in the environment, else the scripted model server.
+enum Model {
+    Scripted(warden_providers::scripted::ScriptedModelHandle),
+    Real {
+        base_url: String,
+        model: String,
+        api_key_env: Option<String>,
+    },
+}
+
+async fn model() -> anyhow::Result<Model> {
+    if let Ok(base_url) = std::env::var("OPENAI_BASE_URL") {
+        let model = std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
+        let api_key_env = std::env::var("OPENAI_API_KEY")
+            .is_ok()
+            .then(|| "OPENAI_API_KEY".to_owned());
+        return Ok(Model::Real {
+            base_url,
+            model,
+            api_key_env,
+        });
+    }
+    if std::env::var("OPENAI_API_KEY").is_ok() {
+        let model = std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
+        return Ok(Model::Real {
+            base_url: "https://api.openai.com/v1".to_owned(),
+            model,
+            api_key_env: Some("OPENAI_API_KEY".to_owned()),
+        });
+    }
+    if let Ok(host) = std::env::var("OLLAMA_HOST") {
+        let host = if host.starts_with("http") {
+            host
+        } else {
+            format!("http://{host}")
+        };
+        let model = std::env::var("OLLAMA_MODEL").unwrap_or_else(|_| "llama3.1".to_owned());
+        return Ok(Model::Real {
+            base_url: format!("{}/v1", host.trim_end_matches('/')),
+            model,
+            api_key_env: None,
+        });
+    }
+    let steps: Vec<serde_json::Value> = (1..=STEPS)
+        .map(|n| {
+            serde_json::json!({
+                "tool_calls": [{"name": "ledger__put", "arguments": {"key": format!("step-{n}"), "value": format!("done {n}"), "delay_ms": 400}}],
+                "content": format!("recording step {n}"),
+                "output_tokens": 20
+            })
+        })
+        .collect();
+    let script = serde_json::from_value(serde_json::json!({
+        "steps": steps,
+        "final": format!("all {STEPS} steps are recorded in the ledger"),
+    }))
+    .context("building the demo script")?;
+    let handle = ScriptedModel::start(script, "127.0.0.1:0".parse()?)
+        .await
+        .context("starting the scripted model server")?;
+    Ok(Model::Scripted(handle))
+}
+
+async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow::Result<ExitCode> {
     step("starting a 3-node cluster (3 processes on loopback)");
     cluster.bootstrap(3).await?;
     let leader = cluster.wait_for_leader(Duration::from_secs(30)).await?;
@@ -40,88 +124,170 @@ async fn narrate(cluster: &mut LocalCluster) -> anyhow::Result<ExitCode> {
     }
     println!("  leader: node {leader}");
 
+    let model = model().await?;
+    let (base_url, model_name, api_key_env) = match &model {
+        Model::Scripted(handle) => {
+            println!(
+                "  scripted model server (test double, OpenAI wire protocol) at {}",
+                handle.base_url()
+            );
+            (handle.base_url(), "scripted".to_owned(), None)
+        }
+        Model::Real {
+            base_url,
+            model,
+            api_key_env,
+        } => {
+            println!("  using the real model {model} at {base_url}");
+            (base_url.clone(), model.clone(), api_key_env.clone())
+        }
+    };
+    let ledger = base.join("ledger.jsonl");
+    let tools_binary = exe.with_file_name("warden-ledger-tools");
+
+    step("configuring workspace \"demo\": provider, MCP server, agent");
     let client = cluster.client()?;
-    step("creating workspace \"demo\" and submitting tasks");
     if let Err(error) = client.create_workspace(WORKSPACE).await {
-        // A rerun over the same data directory finds the workspace already there.
         if error.code() != Some(tonic::Code::AlreadyExists) {
             return Err(error.into());
         }
     }
-    let mut acknowledged = Vec::new();
-    for n in 1..=5 {
-        let submitted = client
-            .submit_task(
-                WORKSPACE,
-                &format!("summarize incident #{n}"),
-                Some(format!("demo-{n}")),
-            )
-            .await?;
-        let task = submitted.response.task.context("no task in the response")?;
-        println!("  task {} (log index {})", task.id, task.log_index);
-        acknowledged.push(task.id);
-    }
-    let retry = client
-        .submit_task(
-            WORKSPACE,
-            "summarize incident #1",
-            Some("demo-1".to_owned()),
-        )
+    let mut agents = AgentServiceClient::new(channel(&cluster.endpoint(leader)?).await?);
+    agents
+        .put_provider(PutProviderRequest {
+            provider: Some(Provider {
+                workspace: WORKSPACE.into(),
+                name: "model".into(),
+                kind: "openai".into(),
+                base_url,
+                model: model_name,
+                api_key_env: api_key_env.unwrap_or_default(),
+                request_timeout_ms: 60_000,
+                max_retries: 2,
+                max_output_tokens: 512,
+                ..Default::default()
+            }),
+        })
         .await?;
-    println!(
-        "  retry with key demo-1 -> same task {} (deduplicated: {})",
-        task_id(&retry.response)?,
-        retry.response.deduplicated
-    );
-    match client
-        .submit_task(WORKSPACE, "something else", Some("demo-1".to_owned()))
-        .await
-    {
-        Ok(_) => bail!("reusing an idempotency key with another input was accepted"),
-        Err(error) => println!("  key demo-1 with another input -> refused: {error}"),
+    let server = agents
+        .register_mcp_server(RegisterMcpServerRequest {
+            server: Some(McpServer {
+                workspace: WORKSPACE.into(),
+                name: "ledger".into(),
+                command: tools_binary.display().to_string(),
+                args: vec!["--ledger".into(), ledger.display().to_string()],
+                ..Default::default()
+            }),
+        })
+        .await?
+        .into_inner()
+        .server
+        .context("no server in the response")?;
+    for tool in &server.tools {
+        println!(
+            "  pinned ledger/{:<8} read_only={:<5} idempotent={:<5} {}",
+            tool.name,
+            tool.read_only,
+            tool.idempotent,
+            &tool.definition_hash[..16]
+        );
     }
+    let agent_name = format!("recorder-{}", std::process::id());
+    agents
+        .create_agent(CreateAgentRequest {
+            agent: Some(Agent {
+                workspace: WORKSPACE.into(),
+                name: agent_name.clone(),
+                instructions: format!(
+                    "Record steps 1 to {STEPS} in the ledger with ledger__put, one call per step, key step-N, then say you are done."
+                ),
+                provider: "model".into(),
+                tools: vec![ToolGrant {
+                    server: "ledger".into(),
+                    tool: "put".into(),
+                    retry_safe: None,
+                }],
+                limits: Some(AgentLimits {
+                    max_steps: 12,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await?;
 
+    step(&format!("submitting a task of {STEPS} tool-calling steps"));
+    let mut tasks = TaskServiceClient::new(channel(&cluster.endpoint(leader)?).await?);
+    let task = tasks
+        .submit_task(SubmitTaskRequest {
+            workspace: WORKSPACE.into(),
+            idempotency_key: format!("demo-{}", std::process::id()),
+            input: format!("record steps 1 to {STEPS}"),
+            agent: agent_name,
+        })
+        .await?
+        .into_inner()
+        .task
+        .context("no task in the response")?;
+    println!("  task {}", task.id);
+
+    let (owner, epoch) = wait_for_step(&mut tasks, &task.id, KILL_AFTER_STEP).await?;
     step(&format!(
-        "SIGKILL the leader (node {leader}) and keep submitting"
+        "step {KILL_AFTER_STEP} is journaled: SIGKILL node {owner}, which runs the task"
     ));
-    cluster.kill(leader).await?;
+    cluster.kill(owner).await?;
     let killed_at = Instant::now();
-    let submitted = client
-        .submit_task(
-            WORKSPACE,
-            "after the failover",
-            Some("demo-after-kill".to_owned()),
-        )
-        .await?;
-    let gap = killed_at.elapsed();
-    acknowledged.push(task_id(&submitted.response)?.to_owned());
-    let new_leader = cluster.wait_for_leader(Duration::from_secs(30)).await?;
+    let survivor = (1..=3).find(|id| *id != owner).context("no other node")?;
+    let mut tasks = TaskServiceClient::new(channel(&cluster.endpoint(survivor)?).await?);
+    let (new_owner, resumed_after) =
+        wait_for_resume(&mut tasks, &task.id, epoch, killed_at).await?;
     println!(
-        "  node {new_leader} leads now; the next submission was acknowledged {gap:.2?} after the kill"
+        "  node {new_owner} took the task over at epoch {} and journaled its next step {:.2?} after the kill",
+        epoch + 1,
+        resumed_after
     );
 
-    step(&format!("restarting node {leader} from its data directory"));
-    cluster.start_node(leader).await?;
-    let caught_up = cluster.wait_converged(Duration::from_secs(30)).await?;
-    println!("  all nodes applied up to log index {caught_up}");
+    let finished = tasks
+        .wait_task(WaitTaskRequest {
+            workspace: WORKSPACE.into(),
+            task_id: task.id.clone(),
+            timeout_ms: 120_000,
+        })
+        .await?
+        .into_inner();
+    let done = finished.task.context("no task in the response")?;
+    println!(
+        "  task is {} after {} model turns: {:?}",
+        status_name(done.status),
+        done.turns,
+        done.result
+    );
 
-    step("every node holds every acknowledged task (local reads)");
-    for id in 1..=3 {
-        let node = cluster.client_of(id)?;
-        let mut found = 0;
-        for task in &acknowledged {
-            node.get_task(WORKSPACE, task, Consistency::Local).await?;
-            found += 1;
-        }
-        println!("  node {id}: {found}/{} tasks", acknowledged.len());
+    step("the task's journal");
+    let journal = journal(&mut tasks, &task.id).await?;
+    for event in &journal {
+        println!(
+            "  #{:<3} epoch {:<2} {:<18} {}",
+            event.seq,
+            event.epoch,
+            event.kind,
+            short(&event.detail_json, 90)
+        );
     }
+
+    step(&format!("restarting node {owner}"));
+    cluster.start_node(owner).await?;
+    cluster.wait_converged(Duration::from_secs(30)).await?;
+
+    step("the tool server's own ledger");
+    let ledger_ok = check_ledger(&ledger, &journal)?;
 
     step("verifying the audit chain on every node");
     let mut heads = Vec::new();
     for id in 1..=3 {
         let verdict = cluster
             .client_of(id)?
-            .verify_audit(Consistency::Linearizable)
+            .verify_audit(warden_client::Consistency::Linearizable)
             .await?;
         println!(
             "  node {id}: {} - {} records, head {}",
@@ -131,35 +297,175 @@ async fn narrate(cluster: &mut LocalCluster) -> anyhow::Result<ExitCode> {
         );
         heads.push((verdict.ok, verdict.head_hash));
     }
-    let all_same = heads.iter().all(|head| *head == heads[0]);
-    step("the last audit records");
-    for record in client
-        .tail_audit(8, Consistency::Linearizable)
-        .await?
-        .records
-    {
+    let audit_ok = heads.iter().all(|head| head.0 && *head == heads[0]);
+    let completed = done.status == i32::from(TaskStatus::Completed) && new_owner != owner;
+    drop(model);
+    if completed && ledger_ok && audit_ok {
         println!(
-            "  #{:<4} {:<26} {:<9} {:<44} {}",
-            record.index,
-            record.action,
-            record.outcome,
-            record.resource,
-            &record.hash[..16]
+            "\ndemo complete: the task survived the death of its node, resumed {resumed_after:.2?} after the kill, ran every finished step once, and every node holds the same verified audit chain"
         );
-    }
-    if heads.iter().all(|(ok, _)| *ok) && all_same {
-        println!("\ndemo complete: no acknowledged task lost, one audit chain on every node");
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("\ndemo FAILED: the audit chains differ or do not verify");
+        println!("\ndemo FAILED: completed={completed} ledger_ok={ledger_ok} audit_ok={audit_ok}");
         Ok(ExitCode::from(1))
     }
 }
 
-fn step(text: &str) {
-    println!("\n== {text}");
+async fn channel(endpoint: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{endpoint}"))?
+        .connect()
+        .await?)
 }
 
-fn task_id(task: &warden_proto::v1::SubmitTaskResponse) -> anyhow::Result<&str> {
-    Ok(&task.task.as_ref().context("no task in the response")?.id)
+async fn get_task(tasks: &mut TaskServiceClient<Channel>, id: &str) -> anyhow::Result<Task> {
+    tasks
+        .get_task(GetTaskRequest {
+            workspace: WORKSPACE.into(),
+            task_id: id.into(),
+            consistency: 0,
+        })
+        .await?
+        .into_inner()
+        .task
+        .context("no task in the response")
+}
+
+async fn journal(
+    tasks: &mut TaskServiceClient<Channel>,
+    id: &str,
+) -> anyhow::Result<Vec<TaskEvent>> {
+    Ok(tasks
+        .get_journal(GetJournalRequest {
+            workspace: WORKSPACE.into(),
+            task_id: id.into(),
+            from_seq: 0,
+            limit: 0,
+            consistency: 0,
+        })
+        .await?
+        .into_inner()
+        .events)
+}
+
+/// Waits until `step` tool calls finished; returns the owner and its epoch then.
+async fn wait_for_step(
+    tasks: &mut TaskServiceClient<Channel>,
+    id: &str,
+    step: usize,
+) -> anyhow::Result<(u64, u64)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = journal(tasks, id).await?;
+        let finished = events
+            .iter()
+            .filter(|event| event.kind == "tool_call_finished")
+            .count();
+        let task = get_task(tasks, id).await?;
+        if finished >= step && task.owner != 0 {
+            for event in &events {
+                println!(
+                    "  #{:<3} {:<18} {}",
+                    event.seq,
+                    event.kind,
+                    short(&event.detail_json, 80)
+                );
+            }
+            return Ok((task.owner, task.epoch));
+        }
+        if task.status != i32::from(TaskStatus::Running)
+            && task.status != i32::from(TaskStatus::Pending)
+        {
+            bail!(
+                "the task ended before step {step}: {} {}",
+                status_name(task.status),
+                task.reason
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("step {step} was not journaled within 60s");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until a node other than the dead owner journals a step at a newer epoch.
+async fn wait_for_resume(
+    tasks: &mut TaskServiceClient<Channel>,
+    id: &str,
+    epoch: u64,
+    killed_at: Instant,
+) -> anyhow::Result<(u64, Duration)> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(events) = journal(tasks, id).await {
+            let resumed = events.iter().any(|event| {
+                event.epoch > epoch && event.kind != "assigned" && event.kind != "needs_attention"
+            });
+            if resumed {
+                let task = get_task(tasks, id).await?;
+                return Ok((task.owner, killed_at.elapsed()));
+            }
+            if let Some(parked) = events.iter().find(|event| event.kind == "needs_attention") {
+                bail!("the task needs attention: {}", parked.detail_json);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the task did not resume within 60s of the kill");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Every call the journal shows finished appears in the ledger exactly once, except
+/// a call that was in flight at the kill, which may have run once more (it is
+/// idempotent, so it was retried).
+fn check_ledger(path: &Path, journal: &[TaskEvent]) -> anyhow::Result<bool> {
+    let entries = warden_mcp::read_ledger(path).context("reading the ledger")?;
+    let mut ok = true;
+    for n in 1..=STEPS {
+        let key = format!("step-{n}");
+        let runs = entries
+            .iter()
+            .filter(|entry| {
+                entry.arguments.get("key").and_then(|value| value.as_str()) == Some(key.as_str())
+            })
+            .count();
+        let retried = journal.iter().any(|event| {
+            event.kind == "tool_call_started"
+                && event.detail_json.contains("\"attempt\":2")
+                && runs > 1
+        });
+        let verdict = match (runs, retried) {
+            (1, _) => "ran once",
+            (2, true) => "ran twice: in flight at the kill and retried (idempotent)",
+            _ => {
+                ok = false;
+                "WRONG"
+            }
+        };
+        println!(
+            "  {key}: {runs} ledger entr{} - {verdict}",
+            if runs == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(ok)
+}
+
+fn status_name(status: i32) -> &'static str {
+    TaskStatus::try_from(status).map_or("unknown", |status| status.as_str_name())
+}
+
+fn short(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}
+
+fn step(text: &str) {
+    println!("\n== {text}");
 }

@@ -53,6 +53,7 @@ impl From<Error> for tonic::Status {
                 Code::NotFound => tonic::Code::NotFound,
                 Code::AlreadyExists => tonic::Code::AlreadyExists,
                 Code::FailedPrecondition => tonic::Code::FailedPrecondition,
+                Code::Aborted => tonic::Code::Aborted,
                 Code::ResourceExhausted => tonic::Code::ResourceExhausted,
                 Code::PermissionDenied => tonic::Code::PermissionDenied,
                 Code::Unauthenticated => tonic::Code::Unauthenticated,

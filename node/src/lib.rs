@@ -13,6 +13,7 @@ pub mod error;
 pub mod metrics;
 pub mod peers;
 pub mod rpc_metrics;
+pub mod runtime;
 pub mod server;
 
 pub use error::Error;

@@ -15,12 +15,14 @@ use tonic::transport::server::TcpIncoming;
 use warden_local_cluster::Ready;
 use warden_proto::internal::forward_service_server::ForwardServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
+use warden_proto::v1::agent_service_server::AgentServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
 use warden_proto::v1::cluster_service_server::ClusterServiceServer;
 use warden_proto::v1::task_service_server::TaskServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use warden_raft::{Network, Raft, RaftGrpc, Storage};
 
+use crate::api::agent::Agents;
 use crate::api::{
     audit::Audit, cluster::ClusterAdmin, forward::Forward, task::Tasks, workspace::Workspaces,
 };
@@ -102,6 +104,9 @@ pub async fn run(
         Ok(())
     });
 
+    let runtime =
+        crate::runtime::start(cluster.clone(), options.runtime.clone(), &mut tasks).await?;
+
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(RpcMetricsLayer)
@@ -111,7 +116,7 @@ pub async fn run(
                 .max_encoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
         )
         .add_service(
-            ForwardServiceServer::new(Forward::new(cluster.clone()))
+            ForwardServiceServer::new(Forward::new(cluster.clone(), runtime.liveness.clone()))
                 .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
         )
         .add_service(ClusterServiceServer::new(ClusterAdmin::new(
@@ -125,7 +130,8 @@ pub async fn run(
             TaskServiceServer::new(Tasks::new(cluster.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(AuditServiceServer::new(Audit::new(cluster.clone())));
+        .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
+        .add_service(AgentServiceServer::new(Agents::new(cluster.clone())));
     tasks.spawn(async move {
         router
             // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small

@@ -1,9 +1,11 @@
 //! The public gRPC services (`warden.v1`) and the node-to-node forward service.
 
+pub mod agent;
 pub mod audit;
 pub mod cluster;
 pub mod forward;
 pub mod task;
+pub mod watch;
 pub mod workspace;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,14 +1,18 @@
-//! `warden.v1.TaskService`: tasks as records (submission, lookup, listing).
+//! `warden.v1.TaskService`: submission, lookup, listing, cancel, a human's resolution,
+//! waiting, and the journal (paged and streamed).
 
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::{
-    Action, Code, Command, Hash, IdempotencyKey, Outcome, Principal, Rejection, TaskId, WorkspaceId,
+    Action, AgentName, Code, Command, Hash, IdempotencyKey, Outcome, Principal, Rejection,
+    Resolution, TaskId, WorkspaceId,
 };
+use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::task_service_server::TaskService;
 use warden_proto::v1::{
-    GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse, SubmitTaskRequest,
-    SubmitTaskResponse,
+    CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
+    GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
+    SubmitTaskRequest, SubmitTaskResponse, WaitTaskRequest, WaitTaskResponse, WatchTaskRequest,
 };
 
 use warden_raft::StateReader;
@@ -42,6 +46,8 @@ impl Tasks {
             .map_err(|error| refuse(Code::InvalidArgument, error.to_string()))?;
         let idempotency_key = IdempotencyKey::parse(&request.idempotency_key)
             .map_err(|error| refuse(Code::InvalidArgument, error.to_string()))?;
+        let agent = AgentName::parse(&request.agent)
+            .map_err(|error| refuse(Code::InvalidArgument, error.to_string()))?;
         let limit = self.cluster.limits().max_task_input_bytes;
         if request.input.len() > limit {
             return Err(refuse(
@@ -57,19 +63,32 @@ impl Tasks {
             workspace,
             task_id,
             idempotency_key,
+            agent,
             input: request.input.clone(),
         })
     }
+
+    /// Proposes a lifecycle command for an existing task and returns the task after it.
+    async fn change(
+        &self,
+        command: Result<Command, Error>,
+    ) -> Result<warden_proto::v1::Task, Status> {
+        let command = command?;
+        match propose(&self.cluster, Principal::anonymous(), Ok(command)).await? {
+            Outcome::TaskUpdated { task, .. } => Ok(convert::task(&task)),
+            other => Err(unexpected(&other).into()),
+        }
+    }
 }
 
-fn parse_workspace(value: &str) -> Result<WorkspaceId, Error> {
+pub fn parse_workspace(value: &str) -> Result<WorkspaceId, Error> {
     WorkspaceId::parse(value).map_err(|error| Error::InvalidArgument {
         field: "workspace",
         message: error.to_string(),
     })
 }
 
-fn parse_task_id(field: &'static str, value: &str) -> Result<TaskId, Error> {
+pub fn parse_task_id(field: &'static str, value: &str) -> Result<TaskId, Error> {
     TaskId::parse(value).map_err(|error| Error::InvalidArgument {
         field,
         message: error.to_string(),
@@ -77,7 +96,7 @@ fn parse_task_id(field: &'static str, value: &str) -> Result<TaskId, Error> {
 }
 
 /// NOT_FOUND unless `workspace` exists (as this node has applied it).
-fn require_workspace(reader: &StateReader, workspace: &WorkspaceId) -> Result<(), Error> {
+pub fn require_workspace(reader: &StateReader, workspace: &WorkspaceId) -> Result<(), Error> {
     match reader.workspace(workspace)? {
         Some(_) => Ok(()),
         None => Err(Error::NotFound {
@@ -155,12 +174,131 @@ impl TaskService for Tasks {
             .await?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
+        let wanted_status = match request.status {
+            0 => None,
+            value => Some(value),
+        };
+        let keep = |task: &warden_core::Task| {
+            (!request.stalled_only || task.stalled)
+                && wanted_status
+                    .is_none_or(|status| i32::from(convert::task_status(task.status)) == status)
+        };
+        // Filters apply to the pages as read, so a filtered page may hold fewer than
+        // `page_size` tasks; the token still moves on.
         let (tasks, next) = reader
             .tasks_page(&workspace, after, limit)
             .map_err(Error::from)?;
         Ok(Response::new(ListTasksResponse {
-            tasks: tasks.iter().map(convert::task).collect(),
+            tasks: tasks
+                .iter()
+                .filter(|task| keep(task))
+                .map(convert::task)
+                .collect(),
             next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
         }))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: Request<CancelTaskRequest>,
+    ) -> Result<Response<CancelTaskResponse>, Status> {
+        let request = request.into_inner();
+        let command = (|| {
+            Ok(Command::CancelTask {
+                workspace: parse_workspace(&request.workspace)?,
+                task: parse_task_id("task_id", &request.task_id)?,
+                reason: request.reason.clone(),
+            })
+        })();
+        let task = self.change(command).await?;
+        Ok(Response::new(CancelTaskResponse { task: Some(task) }))
+    }
+
+    async fn resolve_task(
+        &self,
+        request: Request<ResolveTaskRequest>,
+    ) -> Result<Response<ResolveTaskResponse>, Status> {
+        let request = request.into_inner();
+        let command = (|| {
+            let resolution = match &request.decision {
+                Some(Decision::Retry(true)) => Resolution::Retry,
+                Some(Decision::SkipWithResult(result)) => {
+                    Resolution::SkipWithResult(result.clone())
+                }
+                Some(Decision::Fail(reason)) => Resolution::Fail(reason.clone()),
+                Some(Decision::Retry(false)) | None => {
+                    return Err(Error::InvalidArgument {
+                        field: "decision",
+                        message: "set one of retry, skip_with_result or fail".to_owned(),
+                    });
+                }
+            };
+            Ok(Command::ResolveTask {
+                workspace: parse_workspace(&request.workspace)?,
+                task: parse_task_id("task_id", &request.task_id)?,
+                resolution,
+            })
+        })();
+        let task = self.change(command).await?;
+        Ok(Response::new(ResolveTaskResponse { task: Some(task) }))
+    }
+
+    async fn wait_task(
+        &self,
+        request: Request<WaitTaskRequest>,
+    ) -> Result<Response<WaitTaskResponse>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let task_id = parse_task_id("task_id", &request.task_id)?;
+        let (task, settled) =
+            super::watch::wait(&self.cluster, &workspace, &task_id, request.timeout_ms).await?;
+        Ok(Response::new(WaitTaskResponse {
+            task: Some(convert::task(&task)),
+            settled,
+        }))
+    }
+
+    async fn get_journal(
+        &self,
+        request: Request<GetJournalRequest>,
+    ) -> Result<Response<GetJournalResponse>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let task_id = parse_task_id("task_id", &request.task_id)?;
+        let limit = match request.limit {
+            0 => MAX_PAGE_SIZE,
+            limit => usize::try_from(limit)
+                .unwrap_or(MAX_PAGE_SIZE)
+                .min(MAX_PAGE_SIZE),
+        };
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let reader = self.cluster.reader();
+        super::watch::require_task(reader, &workspace, &task_id)?;
+        let entries = reader
+            .journal(&workspace, &task_id, request.from_seq, limit)
+            .map_err(Error::from)?;
+        let id = task_id.to_string();
+        Ok(Response::new(GetJournalResponse {
+            events: entries
+                .iter()
+                .map(|entry| convert::task_event(&id, entry))
+                .collect(),
+        }))
+    }
+
+    type WatchTaskStream = super::watch::EventStream;
+
+    async fn watch_task(
+        &self,
+        request: Request<WatchTaskRequest>,
+    ) -> Result<Response<Self::WatchTaskStream>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let task_id = parse_task_id("task_id", &request.task_id)?;
+        let stream =
+            super::watch::watch_task(&self.cluster, workspace, task_id, request.from_seq).await?;
+        Ok(Response::new(stream))
     }
 }

@@ -1,0 +1,335 @@
+//! `warden.v1.AgentService`: a workspace's model providers, MCP servers (registered by
+//! connecting to them and pinning the tools they list) and agents.
+
+use std::time::Duration;
+
+use prost::Message;
+use tonic::{Request, Response, Status};
+use warden_core::{
+    Action, AgentName, AgentSpec, Code, Command, Hash, McpTransport, Outcome, Principal,
+    ProviderKind, ProviderName, Rejection, ServerName, ToolDefinition, ToolGrant, ToolName,
+    WorkspaceId,
+};
+use warden_proto::v1::agent_service_server::AgentService;
+use warden_proto::v1::{
+    CreateAgentRequest, CreateAgentResponse, GetAgentRequest, GetAgentResponse, ListAgentsRequest,
+    ListAgentsResponse, ListMcpServersRequest, ListMcpServersResponse, ListProvidersRequest,
+    ListProvidersResponse, PutProviderRequest, PutProviderResponse, RegisterMcpServerRequest,
+    RegisterMcpServerResponse, UpdateAgentRequest, UpdateAgentResponse,
+};
+
+use super::task::{parse_workspace, require_workspace};
+use super::{Refused, propose, unexpected};
+use crate::cluster::{Cluster, Consistency};
+use crate::convert;
+use crate::error::Error;
+
+/// How long registering an MCP server may take to connect and list its tools.
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Agents {
+    cluster: Cluster,
+}
+
+impl Agents {
+    pub fn new(cluster: Cluster) -> Agents {
+        Agents { cluster }
+    }
+
+    async fn save(&self, parsed: Result<Command, Refused>) -> Result<Outcome, Status> {
+        Ok(propose(&self.cluster, Principal::anonymous(), parsed).await?)
+    }
+}
+
+/// A refusal at the edge, recorded in the audit chain against `resource`.
+fn refusal(action: Action, resource: String, request: &impl Message) -> impl Fn(String) -> Refused {
+    let payload_hash = Hash::of(&request.encode_to_vec());
+    move |message| Refused {
+        action,
+        resource: resource.clone(),
+        payload_hash,
+        rejection: Rejection::new(Code::InvalidArgument, message),
+    }
+}
+
+fn resource(workspace: &str, kind: &str, name: &str) -> String {
+    format!(
+        "workspace/{}/{kind}/{}",
+        convert::sanitized(workspace),
+        convert::sanitized(name)
+    )
+}
+
+fn parse<T>(
+    result: Result<T, warden_core::Error>,
+    refuse: &impl Fn(String) -> Refused,
+) -> Result<T, Refused> {
+    result.map_err(|error| refuse(error.to_string()))
+}
+
+fn parse_provider(request: &PutProviderRequest) -> Result<Command, Refused> {
+    let provider = request.provider.clone().unwrap_or_default();
+    let refuse = refusal(
+        Action::ProviderPut,
+        resource(&provider.workspace, "provider", &provider.name),
+        request,
+    );
+    let kind = match provider.kind.as_str() {
+        "openai" => ProviderKind::OpenAi,
+        "anthropic" => ProviderKind::Anthropic,
+        other => {
+            return Err(refuse(format!(
+                "kind {other:?} must be openai or anthropic"
+            )));
+        }
+    };
+    Ok(Command::PutProvider {
+        workspace: parse(WorkspaceId::parse(&provider.workspace), &refuse)?,
+        name: parse(ProviderName::parse(&provider.name), &refuse)?,
+        kind,
+        base_url: provider.base_url.trim_end_matches('/').to_owned(),
+        model: provider.model,
+        api_key_env: (!provider.api_key_env.is_empty()).then_some(provider.api_key_env),
+        request_timeout_ms: if provider.request_timeout_ms == 0 {
+            60_000
+        } else {
+            provider.request_timeout_ms
+        },
+        max_retries: provider.max_retries,
+        max_output_tokens: if provider.max_output_tokens == 0 {
+            1024
+        } else {
+            provider.max_output_tokens
+        },
+    })
+}
+
+fn parse_agent(
+    agent: &warden_proto::v1::Agent,
+    refuse: &impl Fn(String) -> Refused,
+) -> Result<(WorkspaceId, AgentSpec), Refused> {
+    let workspace = parse(WorkspaceId::parse(&agent.workspace), refuse)?;
+    let mut tools = Vec::with_capacity(agent.tools.len());
+    for grant in &agent.tools {
+        tools.push(ToolGrant {
+            server: parse(ServerName::parse(&grant.server), refuse)?,
+            tool: parse(ToolName::parse(&grant.tool), refuse)?,
+            retry_safe: grant.retry_safe,
+        });
+    }
+    let spec = AgentSpec {
+        name: parse(AgentName::parse(&agent.name), refuse)?,
+        instructions: agent.instructions.clone(),
+        provider: parse(ProviderName::parse(&agent.provider), refuse)?,
+        tools,
+        limits: convert::limits_from(agent.limits.as_ref()),
+        paused: agent.paused,
+    };
+    Ok((workspace, spec))
+}
+
+/// Connects to the server the request names and lists its tools, to pin them.
+async fn list_server_tools(
+    transport: &McpTransport,
+    name: &str,
+) -> Result<Vec<ToolDefinition>, String> {
+    let spec = warden_actors::task_actor::server_spec(transport);
+    let session = warden_mcp::McpSession::connect(&spec, REGISTER_TIMEOUT)
+        .await
+        .map_err(|error| format!("cannot reach mcp server {name}: {error}"))?;
+    let listed = session.list_tools(REGISTER_TIMEOUT).await;
+    session.close().await;
+    let listed =
+        listed.map_err(|error| format!("cannot list the tools of mcp server {name}: {error}"))?;
+    listed
+        .into_iter()
+        .map(|tool| {
+            Ok(ToolDefinition {
+                name: ToolName::parse(&tool.name).map_err(|error| {
+                    format!("mcp server {name} offers a tool Warden cannot name: {error}")
+                })?,
+                description: tool.description,
+                input_schema: tool.input_schema.to_string(),
+                read_only: tool.read_only,
+                idempotent: tool.idempotent,
+                destructive: tool.destructive,
+            })
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl AgentService for Agents {
+    async fn put_provider(
+        &self,
+        request: Request<PutProviderRequest>,
+    ) -> Result<Response<PutProviderResponse>, Status> {
+        let request = request.into_inner();
+        match self.save(parse_provider(&request)).await? {
+            Outcome::ProviderPut(provider) => Ok(Response::new(PutProviderResponse {
+                provider: Some(convert::provider(&provider)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn list_providers(
+        &self,
+        request: Request<ListProvidersRequest>,
+    ) -> Result<Response<ListProvidersResponse>, Status> {
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let providers = reader.providers(&workspace).map_err(Error::from)?;
+        Ok(Response::new(ListProvidersResponse {
+            providers: providers.iter().map(convert::provider).collect(),
+        }))
+    }
+
+    async fn register_mcp_server(
+        &self,
+        request: Request<RegisterMcpServerRequest>,
+    ) -> Result<Response<RegisterMcpServerResponse>, Status> {
+        let request = request.into_inner();
+        let server = request.server.clone().unwrap_or_default();
+        let refuse = refusal(
+            Action::McpServerRegister,
+            resource(&server.workspace, "mcp_server", &server.name),
+            &request,
+        );
+        let parsed = async {
+            let workspace = parse(WorkspaceId::parse(&server.workspace), &refuse)?;
+            let name = parse(ServerName::parse(&server.name), &refuse)?;
+            let transport = match (server.command.is_empty(), server.url.is_empty()) {
+                (false, true) => McpTransport::Stdio {
+                    command: server.command.clone(),
+                    args: server.args.clone(),
+                    env: server.env.clone().into_iter().collect(),
+                },
+                (true, false) => McpTransport::Http {
+                    url: server.url.clone(),
+                },
+                _ => return Err(refuse("set exactly one of command and url".to_owned())),
+            };
+            let tools = list_server_tools(&transport, name.as_str())
+                .await
+                .map_err(|message| Refused {
+                    rejection: Rejection::new(Code::FailedPrecondition, message),
+                    ..refuse(String::new())
+                })?;
+            Ok(Command::RegisterMcpServer {
+                workspace,
+                name,
+                transport,
+                tools,
+            })
+        }
+        .await;
+        match self.save(parsed).await? {
+            Outcome::McpServerRegistered(server) => Ok(Response::new(RegisterMcpServerResponse {
+                server: Some(convert::mcp_server(&server)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn list_mcp_servers(
+        &self,
+        request: Request<ListMcpServersRequest>,
+    ) -> Result<Response<ListMcpServersResponse>, Status> {
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let servers = reader.mcp_servers(&workspace).map_err(Error::from)?;
+        Ok(Response::new(ListMcpServersResponse {
+            servers: servers.iter().map(convert::mcp_server).collect(),
+        }))
+    }
+
+    async fn create_agent(
+        &self,
+        request: Request<CreateAgentRequest>,
+    ) -> Result<Response<CreateAgentResponse>, Status> {
+        let request = request.into_inner();
+        let agent = request.agent.clone().unwrap_or_default();
+        let refuse = refusal(
+            Action::AgentCreate,
+            resource(&agent.workspace, "agent", &agent.name),
+            &request,
+        );
+        let parsed = parse_agent(&agent, &refuse)
+            .map(|(workspace, spec)| Command::CreateAgent { workspace, spec });
+        match self.save(parsed).await? {
+            Outcome::AgentSaved(agent) => Ok(Response::new(CreateAgentResponse {
+                agent: Some(convert::agent(&agent)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn update_agent(
+        &self,
+        request: Request<UpdateAgentRequest>,
+    ) -> Result<Response<UpdateAgentResponse>, Status> {
+        let request = request.into_inner();
+        let agent = request.agent.clone().unwrap_or_default();
+        let refuse = refusal(
+            Action::AgentUpdate,
+            resource(&agent.workspace, "agent", &agent.name),
+            &request,
+        );
+        let parsed = parse_agent(&agent, &refuse).map(|(workspace, spec)| Command::UpdateAgent {
+            workspace,
+            spec,
+            expected_version: request.expected_version,
+        });
+        match self.save(parsed).await? {
+            Outcome::AgentSaved(agent) => Ok(Response::new(UpdateAgentResponse {
+                agent: Some(convert::agent(&agent)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn get_agent(
+        &self,
+        request: Request<GetAgentRequest>,
+    ) -> Result<Response<GetAgentResponse>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let name = AgentName::parse(&request.name).map_err(|error| Error::InvalidArgument {
+            field: "name",
+            message: error.to_string(),
+        })?;
+        self.cluster
+            .read_barrier(convert::consistency(request.consistency))
+            .await?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        match reader.agent(&workspace, &name).map_err(Error::from)? {
+            Some(agent) => Ok(Response::new(GetAgentResponse {
+                agent: Some(convert::agent(&agent)),
+            })),
+            None => Err(Error::NotFound {
+                what: format!("agent {name} in workspace {workspace}"),
+            }
+            .into()),
+        }
+    }
+
+    async fn list_agents(
+        &self,
+        request: Request<ListAgentsRequest>,
+    ) -> Result<Response<ListAgentsResponse>, Status> {
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let agents = reader.agents(&workspace).map_err(Error::from)?;
+        Ok(Response::new(ListAgentsResponse {
+            agents: agents.iter().map(convert::agent).collect(),
+        }))
+    }
+}

@@ -1,0 +1,176 @@
+//! Following a task as it changes: `WaitTask` (until it settles) and `WatchTask` (its
+//! journal from a sequence number, stored entries first, then live ones as this node
+//! applies them). Both wake on every applied entry instead of polling on a timer.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use tonic::Status;
+use warden_core::{JournalEntry, Task, TaskId, TaskStatus, WorkspaceId};
+use warden_proto::v1;
+use warden_raft::StateReader;
+
+use crate::cluster::{Cluster, Consistency};
+use crate::convert;
+use crate::error::Error;
+
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<v1::TaskEvent, Status>> + Send>>;
+
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+const MAX_WAIT: Duration = Duration::from_secs(600);
+/// Journal entries read per batch while streaming.
+const BATCH: usize = 256;
+
+pub fn require_task(
+    reader: &StateReader,
+    workspace: &WorkspaceId,
+    id: &TaskId,
+) -> Result<Task, Error> {
+    reader.task(workspace, id)?.ok_or_else(|| Error::NotFound {
+        what: format!("task {id} in workspace {workspace}"),
+    })
+}
+
+/// Terminal, or parked waiting for a person.
+fn settled(status: TaskStatus) -> bool {
+    status.is_terminal()
+        || matches!(
+            status,
+            TaskStatus::WaitingApproval | TaskStatus::NeedsAttention
+        )
+}
+
+pub async fn wait(
+    cluster: &Cluster,
+    workspace: &WorkspaceId,
+    id: &TaskId,
+    timeout_ms: u64,
+) -> Result<(Task, bool), Error> {
+    let timeout = match timeout_ms {
+        0 => DEFAULT_WAIT,
+        ms => Duration::from_millis(ms).min(MAX_WAIT),
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    cluster.read_barrier(Consistency::Linearizable).await?;
+    let mut applied = cluster.raft().metrics();
+    loop {
+        applied.borrow_and_update();
+        let task = require_task(cluster.reader(), workspace, id)?;
+        if settled(task.status) {
+            return Ok((task, true));
+        }
+        match tokio::time::timeout_at(deadline, applied.changed()).await {
+            Err(_elapsed) => return Ok((task, false)),
+            Ok(Err(_)) => return Err(Error::Stopped),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+struct Follow {
+    cluster: Cluster,
+    workspace: WorkspaceId,
+    task: TaskId,
+    task_text: String,
+    next_seq: u64,
+    buffered: VecDeque<JournalEntry>,
+    ended: bool,
+    applied: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+}
+
+pub async fn watch_task(
+    cluster: &Cluster,
+    workspace: WorkspaceId,
+    task: TaskId,
+    from_seq: u64,
+) -> Result<EventStream, Error> {
+    // Checked once up front so an unknown task is NOT_FOUND, not an empty stream.
+    cluster.read_barrier(Consistency::Linearizable).await?;
+    require_task(cluster.reader(), &workspace, &task)?;
+    let follow = Follow {
+        applied: cluster.raft().metrics(),
+        cluster: cluster.clone(),
+        task_text: task.to_string(),
+        workspace,
+        task,
+        next_seq: from_seq,
+        buffered: VecDeque::new(),
+        ended: false,
+    };
+    Ok(Box::pin(futures::stream::unfold(follow, next_event)))
+}
+
+async fn next_event(mut follow: Follow) -> Option<(Result<v1::TaskEvent, Status>, Follow)> {
+    loop {
+        if let Some(entry) = follow.buffered.pop_front() {
+            if entry.event_ends_task() {
+                follow.ended = true;
+                follow.buffered.clear();
+            }
+            let event = convert::task_event(&follow.task_text, &entry);
+            return Some((Ok(event), follow));
+        }
+        if follow.ended {
+            return None;
+        }
+        follow.applied.borrow_and_update();
+        let read = follow.cluster.reader().journal(
+            &follow.workspace,
+            &follow.task,
+            follow.next_seq,
+            BATCH,
+        );
+        match read {
+            Err(error) => {
+                follow.ended = true;
+                return Some((Err(Error::from(error).into()), follow));
+            }
+            Ok(entries) if !entries.is_empty() => {
+                follow.next_seq = entries
+                    .last()
+                    .map_or(follow.next_seq, |entry| entry.seq + 1);
+                follow.buffered.extend(entries);
+                continue;
+            }
+            Ok(_) => {}
+        }
+        // A task that already ended with its last entry before `from_seq` has nothing
+        // more to send.
+        match follow
+            .cluster
+            .reader()
+            .task(&follow.workspace, &follow.task)
+        {
+            Ok(Some(task)) if task.status.is_terminal() && follow.next_seq >= task.journal_len => {
+                return None;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                follow.ended = true;
+                return Some((Err(Error::from(error).into()), follow));
+            }
+        }
+        if follow.applied.changed().await.is_err() {
+            return Some((Err(Error::Stopped.into()), follow));
+        }
+    }
+}
+
+trait EndsTask {
+    fn event_ends_task(&self) -> bool;
+}
+
+impl EndsTask for JournalEntry {
+    fn event_ends_task(&self) -> bool {
+        use warden_core::TaskEvent;
+        matches!(
+            self.event,
+            TaskEvent::Completed { .. }
+                | TaskEvent::Failed { .. }
+                | TaskEvent::Cancelled { .. }
+                | TaskEvent::TimedOut { .. }
+        )
+    }
+}

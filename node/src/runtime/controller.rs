@@ -1,0 +1,247 @@
+//! The leader's controller over the replicated state: places runnable tasks on live
+//! nodes (least loaded first, within capacity), moves the tasks of nodes whose lease
+//! expired under a new epoch, times out tasks past their deadline, and marks running
+//! tasks without journal progress as stalled. Every decision is a proposed command, so
+//! `apply()` validates it against the state it lands on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use openraft::ServerState;
+use warden_core::{
+    AgentName, Command, NodeId, Outcome, Principal, Request, TaskStatus, WorkspaceId,
+};
+use warden_raft::ActiveTask;
+
+use super::liveness::Liveness;
+use crate::api::now_ms;
+use crate::cluster::Cluster;
+use crate::config::Runtime;
+
+/// Most commands one tick proposes, so a backlog cannot hold the loop for long.
+const MAX_COMMANDS_PER_TICK: usize = 256;
+
+pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
+    let mut ticker = tokio::time::interval(options.controller_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let (leading, term) = {
+            let metrics = cluster.raft().metrics();
+            let metrics = metrics.borrow();
+            (metrics.state == ServerState::Leader, metrics.current_term)
+        };
+        if !leading {
+            liveness.not_leading();
+            continue;
+        }
+        liveness.leading(term);
+        if let Err(error) = tick(&cluster, &options, &liveness).await {
+            tracing::warn!(%error, "controller tick failed");
+        }
+    }
+}
+
+async fn tick(
+    cluster: &Cluster,
+    options: &Runtime,
+    liveness: &Liveness,
+) -> Result<(), crate::Error> {
+    let active = cluster.reader().active_tasks()?;
+    if active.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let members = members(cluster);
+    let alive: Vec<NodeId> = members
+        .iter()
+        .copied()
+        .filter(|node| liveness.is_alive(*node, options.lease))
+        .collect();
+    let mut load: BTreeMap<NodeId, u32> = alive.iter().map(|node| (*node, 0)).collect();
+    for (_, _, task) in &active {
+        if let Some(owner) = task.owner.filter(|_| task.status == TaskStatus::Running) {
+            if let Some(count) = load.get_mut(&owner) {
+                *count += 1;
+            }
+        }
+    }
+    let mut paused: HashMap<(WorkspaceId, AgentName), bool> = HashMap::new();
+    let mut commands = Vec::new();
+    for (workspace, id, task) in active {
+        if commands.len() >= MAX_COMMANDS_PER_TICK {
+            break;
+        }
+        if now >= task.deadline_at_ms {
+            commands.push(Command::TimeOutTask {
+                workspace,
+                task: id,
+            });
+            continue;
+        }
+        if needs_owner(&task, &alive) {
+            let key = (workspace.clone(), task.agent.clone());
+            let is_paused = match paused.get(&key) {
+                Some(value) => *value,
+                None => {
+                    let value = cluster
+                        .reader()
+                        .agent(&workspace, &task.agent)?
+                        .is_none_or(|agent| agent.spec.paused);
+                    paused.insert(key, value);
+                    value
+                }
+            };
+            if is_paused {
+                continue;
+            }
+            if let Some(node) = least_loaded(&mut load, liveness, options) {
+                commands.push(Command::AssignTask {
+                    workspace,
+                    task: id,
+                    node,
+                    epoch: task.epoch + 1,
+                });
+            }
+            continue;
+        }
+        if stalled(&task, now) {
+            commands.push(Command::MarkStalled {
+                workspace,
+                task: id,
+                progress_ms: task.progress_ms,
+            });
+        }
+    }
+    for command in commands {
+        let described = describe(&command);
+        let request = Request {
+            time_ms: now_ms(),
+            principal: Principal::node(NodeId(cluster.node_id())),
+            command,
+        };
+        match cluster.propose(request).await? {
+            Outcome::Rejected(rejection) => {
+                // The state moved between the scan and the commit; the next tick sees it.
+                tracing::debug!(%described, %rejection, "controller command refused");
+            }
+            _ => tracing::debug!(%described, "controller command applied"),
+        }
+    }
+    Ok(())
+}
+
+/// Every node in the membership, voters and workers (learners) alike.
+fn members(cluster: &Cluster) -> Vec<NodeId> {
+    let metrics = cluster.raft().metrics();
+    let metrics = metrics.borrow();
+    metrics
+        .membership_config
+        .membership()
+        .nodes()
+        .map(|(id, _)| NodeId(*id))
+        .collect()
+}
+
+fn needs_owner(task: &ActiveTask, alive: &[NodeId]) -> bool {
+    task.status.is_runnable() && task.owner.is_none_or(|owner| !alive.contains(&owner))
+}
+
+fn stalled(task: &ActiveTask, now: u64) -> bool {
+    task.status == TaskStatus::Running
+        && task.owner.is_some()
+        && !task.stalled
+        && now.saturating_sub(task.progress_ms) >= task.stall_timeout_ms
+}
+
+/// The live node with the fewest running tasks that still has room, counted as taken.
+fn least_loaded(
+    load: &mut BTreeMap<NodeId, u32>,
+    liveness: &Liveness,
+    options: &Runtime,
+) -> Option<NodeId> {
+    let (node, count) = load
+        .iter_mut()
+        .filter(|(node, count)| {
+            // Before its first heartbeat to this leader a node is assumed to have the
+            // configured default capacity.
+            **count < liveness.capacity(**node).unwrap_or(options.capacity)
+        })
+        .min_by_key(|(node, count)| (**count, **node))?;
+    *count += 1;
+    Some(*node)
+}
+
+fn describe(command: &Command) -> String {
+    match command {
+        Command::AssignTask {
+            task, node, epoch, ..
+        } => format!("assign {task} to node {node} at epoch {epoch}"),
+        Command::TimeOutTask { task, .. } => format!("time out {task}"),
+        Command::MarkStalled { task, .. } => format!("mark {task} stalled"),
+        other => format!("{:?}", other.action()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active(owner: Option<u64>, status: TaskStatus) -> ActiveTask {
+        ActiveTask {
+            status,
+            agent: AgentName::parse("bot").expect("valid"),
+            owner: owner.map(NodeId),
+            epoch: 1,
+            deadline_at_ms: u64::MAX,
+            progress_ms: 1_000,
+            stall_timeout_ms: 500,
+            stalled: false,
+        }
+    }
+
+    #[test]
+    fn tasks_of_dead_or_no_owners_need_one_parked_tasks_do_not() {
+        let alive = [NodeId(1), NodeId(2)];
+        assert!(needs_owner(&active(None, TaskStatus::Pending), &alive));
+        assert!(needs_owner(&active(Some(3), TaskStatus::Running), &alive));
+        assert!(!needs_owner(&active(Some(2), TaskStatus::Running), &alive));
+        assert!(!needs_owner(
+            &active(None, TaskStatus::NeedsAttention),
+            &alive
+        ));
+        assert!(!needs_owner(
+            &active(None, TaskStatus::WaitingApproval),
+            &alive
+        ));
+    }
+
+    #[test]
+    fn placement_fills_the_least_loaded_node_within_capacity() {
+        let liveness = Liveness::default();
+        liveness.heard(NodeId(1), 1);
+        liveness.heard(NodeId(2), 2);
+        let options = Runtime::default();
+        let mut load: BTreeMap<NodeId, u32> = [(NodeId(1), 0), (NodeId(2), 1)].into();
+        assert_eq!(
+            least_loaded(&mut load, &liveness, &options),
+            Some(NodeId(1))
+        );
+        assert_eq!(
+            least_loaded(&mut load, &liveness, &options),
+            Some(NodeId(2))
+        );
+        assert_eq!(
+            least_loaded(&mut load, &liveness, &options),
+            None,
+            "both full"
+        );
+    }
+
+    #[test]
+    fn stall_needs_an_owner_and_the_full_timeout() {
+        assert!(!stalled(&active(Some(1), TaskStatus::Running), 1_499));
+        assert!(stalled(&active(Some(1), TaskStatus::Running), 1_500));
+        assert!(!stalled(&active(None, TaskStatus::Running), 9_999));
+    }
+}

@@ -1,0 +1,73 @@
+//! The node's side of the agent runtime's [`Host`]: proposals go through the cluster's
+//! write path under the node's principal, `sync` is a linearizable read barrier.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use warden_actors::{Host, HostError, RuntimeOptions};
+use warden_core::{Command, NodeId, Outcome, Principal, Request};
+use warden_mcp::ToolSessions;
+use warden_raft::StateReader;
+
+use super::liveness::LeaseClock;
+use crate::api::now_ms;
+use crate::cluster::{Cluster, Consistency};
+use crate::config::Runtime;
+use crate::error::Error;
+
+pub struct NodeHost {
+    pub cluster: Cluster,
+    pub lease: Arc<LeaseClock>,
+    pub runtime: Runtime,
+    pub options: RuntimeOptions,
+    pub tools: ToolSessions,
+}
+
+fn host_error(error: Error) -> HostError {
+    match error {
+        Error::Storage(error) => HostError::Storage(error.to_string()),
+        other => HostError::Unavailable(other.to_string()),
+    }
+}
+
+impl Host for NodeHost {
+    fn node(&self) -> NodeId {
+        NodeId(self.cluster.node_id())
+    }
+
+    fn propose(&self, command: Command) -> BoxFuture<'_, Result<Outcome, HostError>> {
+        Box::pin(async move {
+            let request = Request {
+                time_ms: now_ms(),
+                principal: Principal::node(self.node()),
+                command,
+            };
+            self.cluster.propose(request).await.map_err(host_error)
+        })
+    }
+
+    fn sync(&self) -> BoxFuture<'_, Result<(), HostError>> {
+        Box::pin(async move {
+            self.cluster
+                .read_barrier(Consistency::Linearizable)
+                .await
+                .map_err(host_error)
+        })
+    }
+
+    fn reader(&self) -> &StateReader {
+        self.cluster.reader()
+    }
+
+    fn holds_lease(&self) -> bool {
+        self.lease.holds(self.runtime.lease)
+    }
+
+    fn tools(&self) -> &ToolSessions {
+        &self.tools
+    }
+
+    fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+}

@@ -1,0 +1,126 @@
+//! The node's agent runtime: the heartbeat and lease, the leader's controller, and the
+//! actors that run the tasks this node owns, kept in step with the replicated state.
+
+pub mod controller;
+pub mod heartbeat;
+pub mod host;
+pub mod liveness;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ractor::{Actor, ActorRef};
+use tokio::task::JoinSet;
+use warden_actors::{NodeSupervisor, OwnedTask, RuntimeOptions, SupervisorMsg};
+use warden_core::{NodeId, TaskStatus};
+use warden_mcp::{SessionOptions, ToolSessions};
+
+use self::host::NodeHost;
+use self::liveness::{LeaseClock, Liveness};
+use crate::cluster::Cluster;
+use crate::config::Runtime;
+
+/// How often the owned-task set is re-read at most.
+const RECONCILE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// What the API needs from the runtime.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    pub liveness: Arc<Liveness>,
+}
+
+/// Starts the runtime's loops and actors in `tasks`; they stop when `tasks` is shut down.
+pub async fn start(
+    cluster: Cluster,
+    options: Runtime,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<RuntimeHandle> {
+    let liveness = Arc::new(Liveness::default());
+    let lease = Arc::new(LeaseClock::default());
+    let (tools, tools_done) = ToolSessions::spawn(SessionOptions::default())
+        .await
+        .context("starting the tool session supervisor")?;
+    let host = Arc::new(NodeHost {
+        cluster: cluster.clone(),
+        lease: lease.clone(),
+        runtime: options.clone(),
+        options: RuntimeOptions {
+            max_restarts: options.max_restarts,
+            tool_call_timeout: options.tool_call_timeout,
+            ..RuntimeOptions::default()
+        },
+        tools: tools.clone(),
+    });
+    let (supervisor, supervisor_done) = Actor::spawn(None, NodeSupervisor, host)
+        .await
+        .context("starting the node supervisor")?;
+    tasks.spawn(async move {
+        supervisor_done.await.context("node supervisor")?;
+        anyhow::bail!("the node supervisor stopped")
+    });
+    tasks.spawn(async move {
+        tools_done.await.context("tool session supervisor")?;
+        anyhow::bail!("the tool session supervisor stopped")
+    });
+    tasks.spawn(heartbeat::run(cluster.clone(), options.clone(), liveness.clone(), lease).map_ok());
+    tasks.spawn(controller::run(cluster.clone(), options.clone(), liveness.clone()).map_ok());
+    if options.capacity > 0 {
+        tasks.spawn(reconcile(cluster, supervisor).map_ok());
+    }
+    Ok(RuntimeHandle { liveness })
+}
+
+/// Tells the supervisor which tasks this node owns whenever the applied state changes.
+async fn reconcile(cluster: Cluster, supervisor: ActorRef<SupervisorMsg>) {
+    let me = NodeId(cluster.node_id());
+    let mut metrics = cluster.raft().metrics();
+    let mut last_applied = None;
+    loop {
+        let applied = metrics.borrow_and_update().last_applied;
+        if applied != last_applied {
+            last_applied = applied;
+            match cluster.reader().active_tasks() {
+                Ok(active) => {
+                    let owned = active
+                        .into_iter()
+                        .filter(|(_, _, task)| {
+                            task.owner == Some(me) && task.status == TaskStatus::Running
+                        })
+                        .map(|(workspace, task, active)| OwnedTask {
+                            workspace,
+                            task,
+                            agent: active.agent,
+                            epoch: active.epoch,
+                        })
+                        .collect();
+                    if supervisor
+                        .send_message(SupervisorMsg::Reconcile(owned))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(error) => tracing::error!(%error, "reading the tasks this node owns"),
+            }
+        }
+        tokio::time::sleep(RECONCILE_INTERVAL).await;
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Loops that end only when their node stops report it as a task result.
+trait MapOk {
+    fn map_ok(self) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+impl<F: std::future::Future<Output = ()> + Send> MapOk for F {
+    fn map_ok(self) -> impl std::future::Future<Output = anyhow::Result<()>> + Send {
+        async move {
+            self.await;
+            Ok(())
+        }
+    }
+}
