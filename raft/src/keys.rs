@@ -21,13 +21,13 @@
 //!     task's journal is a contiguous range in sequence order.
 //!
 //!   Provider, server and agent names are `[a-z0-9-]`, so they never contain `0x00` either.
-//!
-//! [`ActiveTask`]: crate::ActiveTask
 //!   Workspace names are `[a-z0-9-]` and idempotency keys are printable ASCII, so neither
 //!   contains the `0x00` separator: `tasks of "a"` (`0x20 a 0x00`) can never be a prefix
 //!   of a key of workspace `"a-b"`. No tag is `0xff`, so `[SM_START, SM_END)` spans the
 //!   whole column family.
 //! - [`SNAPSHOT_CF`]: the current snapshot (metadata and data in one value).
+//!
+//! [`ActiveTask`]: crate::ActiveTask
 
 use warden_core::{AgentName, IdempotencyKey, ProviderName, ServerName, TaskId, WorkspaceId};
 

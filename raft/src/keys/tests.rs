@@ -44,6 +44,11 @@ fn every_sm_key_is_inside_the_sm_range() {
         task(&ws("w"), &TaskId::from_u128(u128::MAX)),
         idempotency(&ws("w"), &IdempotencyKey::parse("~~~").expect("valid key")),
         audit_record(u64::MAX),
+        provider(&ws("w"), &ProviderName::parse("p").expect("valid provider")),
+        mcp_server(&ws("w"), &ServerName::parse("s").expect("valid server")),
+        agent(&ws("w"), &AgentName::parse("a").expect("valid agent")),
+        active_task(&ws("w"), &TaskId::from_u128(u128::MAX)),
+        journal_entry(&ws("w"), &TaskId::from_u128(u128::MAX), u64::MAX),
     ];
     for key in keys {
         assert!(is_sm_key(&key), "{key:?}");
@@ -61,4 +66,124 @@ fn log_bounds_cover_the_largest_index() {
     assert_eq!(log_end_after(u64::MAX), log_end());
     assert_eq!(log_end_after(4), log_entry(5).to_vec());
     assert_eq!(log_entry_index(&log_entry(42)), Some(42));
+}
+
+fn in_range((start, end): &(Vec<u8>, Vec<u8>), key: &[u8]) -> bool {
+    start.as_slice() <= key && key < end.as_slice()
+}
+
+#[test]
+fn journal_ranges_hold_exactly_their_tasks_entries() {
+    // Neighbouring ids whose bytes end in 0xff, where the end of a range must carry, and
+    // the largest id, whose range ends at the workspace separator.
+    let tasks = [
+        (ws("a"), TaskId::from_u128(0xfe)),
+        (ws("a"), TaskId::from_u128(0xff)),
+        (ws("a"), TaskId::from_u128(0x100)),
+        (ws("a"), TaskId::from_u128(0x01ff)),
+        (ws("a"), TaskId::from_u128(u128::MAX - 1)),
+        (ws("a"), TaskId::from_u128(u128::MAX)),
+        (ws("a-b"), TaskId::from_u128(0)),
+        (ws("a0"), TaskId::from_u128(0)),
+    ];
+    let seqs = [0, 1, 0xff, 0x100, u64::MAX];
+    for (workspace, task) in &tasks {
+        let range = journal_from(workspace, task, 0);
+        for (other_workspace, other_task) in &tasks {
+            let own = (workspace, task) == (other_workspace, other_task);
+            for seq in seqs {
+                let key = journal_entry(other_workspace, other_task, seq);
+                assert_eq!(
+                    in_range(&range, &key),
+                    own,
+                    "range of {workspace}/{task} and entry {seq} of {other_workspace}/{other_task}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_journal_range_starts_at_its_sequence() {
+    let (workspace, task) = (ws("a"), TaskId::from_u128(0xff));
+    let range = journal_from(&workspace, &task, 0x100);
+    assert!(!in_range(&range, &journal_entry(&workspace, &task, 0xff)));
+    assert!(in_range(&range, &journal_entry(&workspace, &task, 0x100)));
+    assert!(in_range(
+        &range,
+        &journal_entry(&workspace, &task, u64::MAX)
+    ));
+    // Entries sort by sequence, not by the bytes' lexical length.
+    assert!(journal_entry(&workspace, &task, 0xff) < journal_entry(&workspace, &task, 0x100));
+}
+
+#[test]
+fn active_task_keys_round_trip_and_other_keys_do_not_parse() {
+    let long = "a".repeat(WorkspaceId::MAX_LEN);
+    for workspace in ["a", "a-b", long.as_str()] {
+        for id in [0, 0xff, 0x0100, 1 << 120, u128::MAX] {
+            let (workspace, id) = (ws(workspace), TaskId::from_u128(id));
+            let key = active_task(&workspace, &id);
+            assert_eq!(active_task_ids(&key), Some((workspace.clone(), id)));
+            assert!(in_range(&active_tasks(), &key));
+        }
+    }
+    let (workspace, id) = (ws("a"), TaskId::from_u128(7));
+    assert_eq!(active_task_ids(&task(&workspace, &id)), None);
+    assert_eq!(active_task_ids(&journal_entry(&workspace, &id, 0)), None);
+    assert_eq!(active_task_ids(&[TAG_ACTIVE]), None);
+    let mut no_separator = active_task(&workspace, &id);
+    no_separator[2] = b'x';
+    assert_eq!(active_task_ids(&no_separator), None);
+    let truncated = active_task(&workspace, &id);
+    assert_eq!(active_task_ids(&truncated[..truncated.len() - 1]), None);
+    assert!(!in_range(&active_tasks(), &task(&workspace, &id)));
+    assert!(!in_range(
+        &active_tasks(),
+        &journal_entry(&workspace, &id, 0)
+    ));
+}
+
+#[test]
+fn named_ranges_of_similar_workspaces_do_not_overlap() {
+    type Kind = (
+        &'static str,
+        fn(&WorkspaceId, &str) -> Vec<u8>,
+        fn(&WorkspaceId) -> (Vec<u8>, Vec<u8>),
+    );
+    let kinds: [Kind; 3] = [
+        (
+            "provider",
+            |w, name| provider(w, &ProviderName::parse(name).expect("valid provider")),
+            providers,
+        ),
+        (
+            "mcp server",
+            |w, name| mcp_server(w, &ServerName::parse(name).expect("valid server")),
+            mcp_servers,
+        ),
+        (
+            "agent",
+            |w, name| agent(w, &AgentName::parse(name).expect("valid agent")),
+            agents,
+        ),
+    ];
+    let names = ["a", "b-0", "zzzz"];
+    for (kind, key, range) in kinds {
+        let own = range(&ws("a"));
+        for name in names {
+            assert!(in_range(&own, &key(&ws("a"), name)), "{kind} a/{name}");
+            assert!(!in_range(&own, &key(&ws("a-b"), name)), "{kind} a-b/{name}");
+            assert!(!in_range(&own, &key(&ws("b"), name)), "{kind} b/{name}");
+        }
+        // Nor do the ranges of different kinds in one workspace.
+        for (other_kind, other_key, _) in kinds {
+            if other_kind != kind {
+                assert!(
+                    !in_range(&own, &other_key(&ws("a"), "a")),
+                    "{kind} range holds {other_kind} a/a"
+                );
+            }
+        }
+    }
 }

@@ -7,7 +7,10 @@ use openraft::storage::RaftStateMachine;
 use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
 use rocksdb::WriteBatch;
 use tempfile::TempDir;
-use warden_core::{Command, IdempotencyKey, Principal, Request, TaskId, WorkspaceId};
+use warden_core::{
+    AgentName, AgentSpec, Command, IdempotencyKey, Limits, Outcome, Principal, ProviderKind,
+    ProviderName, Request, TaskId, WorkspaceId,
+};
 
 use super::describe_membership;
 use crate::keys;
@@ -28,29 +31,71 @@ fn entry(index: u64, command: Command) -> Entry {
     }
 }
 
-/// A store holding five audit records.
-async fn five_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error + Send + Sync>> {
+/// A store holding seven audit records: a workspace (1), its provider (2) and agent (3),
+/// and four tasks (4 to 7).
+async fn seven_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error + Send + Sync>> {
     let dir = tempfile::tempdir()?;
     let storage = Storage::open(dir.path())?;
     let workspace = WorkspaceId::parse("acme")?;
-    let mut entries = vec![entry(
-        1,
-        Command::CreateWorkspace {
-            workspace: workspace.clone(),
-        },
-    )];
-    for index in 2..=5 {
+    let provider = ProviderName::parse("model")?;
+    let agent = AgentName::parse("bot")?;
+    let mut entries = vec![
+        entry(
+            1,
+            Command::CreateWorkspace {
+                workspace: workspace.clone(),
+            },
+        ),
+        entry(
+            2,
+            Command::PutProvider {
+                workspace: workspace.clone(),
+                name: provider.clone(),
+                kind: ProviderKind::OpenAi,
+                base_url: "http://127.0.0.1:9/v1".to_owned(),
+                model: "scripted".to_owned(),
+                api_key_env: None,
+                request_timeout_ms: 1000,
+                max_retries: 0,
+                max_output_tokens: 256,
+            },
+        ),
+        entry(
+            3,
+            Command::CreateAgent {
+                workspace: workspace.clone(),
+                spec: AgentSpec {
+                    name: agent.clone(),
+                    instructions: "be useful".to_owned(),
+                    provider,
+                    tools: vec![],
+                    limits: Limits::default(),
+                    paused: false,
+                },
+            },
+        ),
+    ];
+    for index in 4..=7 {
         entries.push(entry(
             index,
             Command::SubmitTask {
                 workspace: workspace.clone(),
                 task_id: TaskId::from_u128(u128::from(index)),
                 idempotency_key: IdempotencyKey::parse(&format!("key-{index}"))?,
+                agent: agent.clone(),
                 input: format!("input {index}"),
             },
         ));
     }
-    storage.state_machine()?.apply(entries).await?;
+    let outcomes = storage.state_machine()?.apply(entries).await?;
+    // A rejected entry is audited too, so a fixture the domain refuses would still give
+    // seven records; the tests rely on what they hold.
+    assert!(
+        !outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, Outcome::Rejected(_))),
+        "{outcomes:?}"
+    );
     Ok((dir, storage))
 }
 
@@ -76,12 +121,12 @@ fn failure_index(storage: &Storage) -> Result<Option<u64>, crate::Error> {
 
 #[tokio::test]
 async fn every_single_bit_flip_of_a_record_is_caught_at_its_index() -> TestResult {
-    let (_dir, storage) = five_records().await?;
-    let key = keys::audit_record(3);
+    let (_dir, storage) = seven_records().await?;
+    let key = keys::audit_record(5);
     let original: Vec<u8> = storage
         .db()
         .get_cf(storage.cf(keys::SM_CF)?, &key)?
-        .ok_or("no record 3")?;
+        .ok_or("no record 5")?;
     for position in 0..original.len() {
         for bit in [0x01, 0x80] {
             let mut damaged = original.clone();
@@ -89,7 +134,7 @@ async fn every_single_bit_flip_of_a_record_is_caught_at_its_index() -> TestResul
             put_sm(&storage, &key, &damaged)?;
             assert_eq!(
                 failure_index(&storage)?,
-                Some(3),
+                Some(5),
                 "byte {position} bit {bit:#x}"
             );
         }
@@ -101,20 +146,21 @@ async fn every_single_bit_flip_of_a_record_is_caught_at_its_index() -> TestResul
 
 #[tokio::test]
 async fn removed_records_and_a_stale_head_are_caught() -> TestResult {
-    let (_dir, storage) = five_records().await?;
-    let record_3 = storage
+    let (_dir, storage) = seven_records().await?;
+    let record_5 = storage
         .db()
-        .get_cf(storage.cf(keys::SM_CF)?, keys::audit_record(3))?
-        .ok_or("no record 3")?;
-    delete_sm(&storage, &keys::audit_record(3))?;
-    assert_eq!(failure_index(&storage)?, Some(3));
-    put_sm(&storage, &keys::audit_record(3), &record_3)?;
+        .get_cf(storage.cf(keys::SM_CF)?, keys::audit_record(5))?
+        .ok_or("no record 5")?;
+    delete_sm(&storage, &keys::audit_record(5))?;
+    assert_eq!(failure_index(&storage)?, Some(5));
+    put_sm(&storage, &keys::audit_record(5), &record_5)?;
+    assert_eq!(failure_index(&storage)?, None);
 
     // Dropping the newest record leaves a valid chain that the stored head contradicts.
-    delete_sm(&storage, &keys::audit_record(5))?;
+    delete_sm(&storage, &keys::audit_record(7))?;
     let verification = storage.reader().verify_audit()?;
-    assert_eq!(verification.record_count, 4);
-    assert_eq!(verification.failure.map(|(index, _)| index), Some(5));
+    assert_eq!(verification.record_count, 6);
+    assert_eq!(verification.failure.map(|(index, _)| index), Some(7));
 
     // A head that does not decode is reported too.
     put_sm(&storage, keys::AUDIT_HEAD, b"\xff")?;

@@ -4,23 +4,25 @@ use openraft::storage::RaftStateMachine;
 use warden_core::{Code, Outcome, TaskId};
 use warden_raft::types::Entry;
 
-use crate::fixtures::{TestResult, blank, create, log_id, membership, open_temp, submit, ws};
+use crate::fixtures::{
+    TestResult, blank, create, log_id, membership, open_temp, provider_and_agent, submit, ws,
+};
 
 /// Every kind of entry and outcome, in an order where later entries depend on earlier
 /// ones: log index `i` sits at position `i - 1`.
 fn mixed_entries() -> Vec<Entry> {
-    vec![
-        blank(1),
-        membership(2, &[1, 2, 3]),
-        create(3, "acme"),
-        submit(4, "acme", 10, "k1", "build it"),
+    let mut entries = vec![blank(1), membership(2, &[1, 2, 3]), create(3, "acme")];
+    entries.extend(provider_and_agent(4, "acme"));
+    entries.extend([
+        submit(6, "acme", 10, "k1", "build it"),
         // Same key, same input: the first task, deduplicated.
-        submit(5, "acme", 11, "k1", "build it"),
+        submit(7, "acme", 11, "k1", "build it"),
         // Same key, another input: refused.
-        submit(6, "acme", 12, "k1", "something else"),
-        submit(7, "ghost", 13, "k2", "x"),
-        create(8, "acme"),
-    ]
+        submit(8, "acme", 12, "k1", "something else"),
+        submit(9, "ghost", 13, "k2", "x"),
+        create(10, "acme"),
+    ]);
+    entries
 }
 
 fn task_of(outcome: &Outcome) -> Option<(TaskId, bool)> {
@@ -44,15 +46,17 @@ async fn one_batch_sees_its_own_writes_and_audits_every_non_blank_entry() -> Tes
 
     let outcomes = state_machine.apply(mixed_entries()).await?;
 
-    assert_eq!(outcomes.len(), 8);
+    assert_eq!(outcomes.len(), 10);
     assert_eq!(outcomes[0], Outcome::Noop);
     assert_eq!(outcomes[1], Outcome::MembershipChanged);
     assert!(matches!(&outcomes[2], Outcome::WorkspaceCreated(w) if w.id == ws("acme")));
-    assert_eq!(task_of(&outcomes[3]), Some((TaskId::from_u128(10), false)));
-    assert_eq!(task_of(&outcomes[4]), Some((TaskId::from_u128(10), true)));
-    assert_eq!(rejection_code(&outcomes[5]), Some(Code::AlreadyExists));
-    assert_eq!(rejection_code(&outcomes[6]), Some(Code::NotFound));
+    assert!(matches!(&outcomes[3], Outcome::ProviderPut(p) if p.workspace == ws("acme")));
+    assert!(matches!(&outcomes[4], Outcome::AgentSaved(a) if a.workspace == ws("acme")));
+    assert_eq!(task_of(&outcomes[5]), Some((TaskId::from_u128(10), false)));
+    assert_eq!(task_of(&outcomes[6]), Some((TaskId::from_u128(10), true)));
     assert_eq!(rejection_code(&outcomes[7]), Some(Code::AlreadyExists));
+    assert_eq!(rejection_code(&outcomes[8]), Some(Code::NotFound));
+    assert_eq!(rejection_code(&outcomes[9]), Some(Code::AlreadyExists));
 
     let reader = storage.reader();
     let workspaces = reader.workspaces()?;
@@ -64,41 +68,43 @@ async fn one_batch_sees_its_own_writes_and_audits_every_non_blank_entry() -> Tes
         .task(&ws("acme"), &TaskId::from_u128(10))?
         .ok_or("task 10 is missing")?;
     assert_eq!(task.input, "build it");
-    assert_eq!(task.log_index, 4);
+    assert_eq!(task.log_index, 6);
     for refused in [11, 12] {
         assert_eq!(reader.task(&ws("acme"), &TaskId::from_u128(refused))?, None);
     }
     assert_eq!(reader.task(&ws("ghost"), &TaskId::from_u128(13))?, None);
     assert_eq!(reader.workspace(&ws("ghost"))?, None);
 
-    // Seven non-blank entries, seven records, chained in log order.
+    // Nine non-blank entries, nine records, chained in log order.
     let records = reader.audit_range(1, 100)?;
     assert_eq!(
         records.iter().map(|r| r.log_index).collect::<Vec<_>>(),
-        vec![2, 3, 4, 5, 6, 7, 8]
+        vec![2, 3, 4, 5, 6, 7, 8, 9, 10]
     );
     assert_eq!(
         records.iter().map(|r| r.index).collect::<Vec<_>>(),
-        vec![1, 2, 3, 4, 5, 6, 7]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
     assert_eq!(
         records[0].detail,
         "voters {1,2,3} learners {}: node 1 at 127.0.0.1:5001, node 2 at 127.0.0.1:5002, node 3 at 127.0.0.1:5003"
     );
-    assert_eq!(records[5].outcome, "rejected");
-    assert_eq!(reader.audit_range(6, 1)?, records[5..6].to_vec());
+    // The submission to the missing workspace.
+    assert_eq!(records[7].log_index, 9);
+    assert_eq!(records[7].outcome, "rejected");
+    assert_eq!(reader.audit_range(8, 1)?, records[7..8].to_vec());
 
     let head = reader.audit_head()?;
-    assert_eq!(head.count, 7);
+    assert_eq!(head.count, 9);
     assert_eq!(head, state_machine.audit_head());
     let verification = reader.verify_audit()?;
     assert_eq!(verification.failure, None);
-    assert_eq!(verification.record_count, 7);
+    assert_eq!(verification.record_count, 9);
     assert_eq!(verification.head_hash, Some(head.hash));
 
-    assert_eq!(reader.applied_log_id()?, Some(log_id(1, 8)));
+    assert_eq!(reader.applied_log_id()?, Some(log_id(1, 10)));
     let (applied, stored_membership) = state_machine.applied_state().await?;
-    assert_eq!(applied, Some(log_id(1, 8)));
+    assert_eq!(applied, Some(log_id(1, 10)));
     assert_eq!(stored_membership.log_id(), &Some(log_id(1, 2)));
     Ok(())
 }
@@ -136,14 +142,17 @@ async fn a_reopened_state_machine_continues_the_chain() -> TestResult {
     let mut state_machine = storage.state_machine()?;
     assert_eq!(state_machine.audit_head(), head_before);
     let (applied, _) = state_machine.applied_state().await?;
-    assert_eq!(applied, Some(log_id(1, 8)));
+    assert_eq!(applied, Some(log_id(1, 10)));
 
     let outcomes = state_machine
-        .apply([submit(9, "acme", 20, "k9", "more")])
+        .apply([submit(11, "acme", 20, "k9", "more")])
         .await?;
     assert_eq!(task_of(&outcomes[0]), Some((TaskId::from_u128(20), false)));
     let verification = storage.reader().verify_audit()?;
-    assert_eq!((verification.record_count, verification.failure), (8, None));
+    assert_eq!(
+        (verification.record_count, verification.failure),
+        (10, None)
+    );
     Ok(())
 }
 

@@ -4,7 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
 use tempfile::TempDir;
-use warden_core::{Command, IdempotencyKey, Principal, Request, TaskId, WorkspaceId};
+use warden_core::{
+    AgentName, AgentSpec, Command, IdempotencyKey, Limits, Principal, ProviderKind, ProviderName,
+    Request, TaskId, ToolGrant, WorkspaceId,
+};
 use warden_raft::Storage;
 use warden_raft::types::{Entry, LogId};
 
@@ -32,7 +35,7 @@ pub fn blank(index: u64) -> Entry {
     }
 }
 
-fn normal(index: u64, command: Command) -> Entry {
+pub fn normal(index: u64, command: Command) -> Entry {
     let request = Request {
         time_ms: 1_000 + index,
         principal: Principal::anonymous(),
@@ -53,6 +56,60 @@ pub fn create(index: u64, workspace: &str) -> Entry {
     )
 }
 
+pub fn bot() -> AgentName {
+    AgentName::parse("bot").expect("fixture agent names are valid")
+}
+
+fn model() -> ProviderName {
+    ProviderName::parse("model").expect("fixture provider names are valid")
+}
+
+/// The entries at `index` and `index + 1` that give `workspace` provider `model` and
+/// agent `bot` without tools, which every [`submit`] names.
+pub fn provider_and_agent(index: u64, workspace: &str) -> [Entry; 2] {
+    [
+        put_provider(index, workspace),
+        create_agent(index + 1, workspace, vec![]),
+    ]
+}
+
+/// Provider `model`, an OpenAI-compatible endpoint nobody calls in these tests.
+pub fn put_provider(index: u64, workspace: &str) -> Entry {
+    normal(
+        index,
+        Command::PutProvider {
+            workspace: ws(workspace),
+            name: model(),
+            kind: ProviderKind::OpenAi,
+            base_url: "http://127.0.0.1:9/v1".to_owned(),
+            model: "scripted".to_owned(),
+            api_key_env: None,
+            request_timeout_ms: 1000,
+            max_retries: 0,
+            max_output_tokens: 256,
+        },
+    )
+}
+
+/// Agent `bot` on provider `model` with `tools` granted and the default limits.
+pub fn create_agent(index: u64, workspace: &str, tools: Vec<ToolGrant>) -> Entry {
+    normal(
+        index,
+        Command::CreateAgent {
+            workspace: ws(workspace),
+            spec: AgentSpec {
+                name: bot(),
+                instructions: "be useful".to_owned(),
+                provider: model(),
+                tools,
+                limits: Limits::default(),
+                paused: false,
+            },
+        },
+    )
+}
+
+/// A submission to agent `bot`.
 pub fn submit(index: u64, workspace: &str, task: u128, key: &str, input: &str) -> Entry {
     normal(
         index,
@@ -60,6 +117,7 @@ pub fn submit(index: u64, workspace: &str, task: u128, key: &str, input: &str) -
             workspace: ws(workspace),
             task_id: TaskId::from_u128(task),
             idempotency_key: IdempotencyKey::parse(key).expect("fixture keys are valid"),
+            agent: bot(),
             input: input.to_owned(),
         },
     )

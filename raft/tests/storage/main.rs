@@ -3,6 +3,7 @@
 
 mod apply;
 mod fixtures;
+mod journal;
 mod paging;
 mod persistence;
 mod purge_guard;

@@ -5,7 +5,7 @@ use warden_core::TaskId;
 use warden_raft::StateReader;
 use warden_raft::types::Entry;
 
-use crate::fixtures::{TestResult, create, open_temp, submit, ws};
+use crate::fixtures::{TestResult, create, open_temp, provider_and_agent, submit, ws};
 
 /// Reads every page of `workspace` and returns the pages' ids.
 fn all_pages(
@@ -29,11 +29,13 @@ fn all_pages(
 async fn pages_return_every_task_once_in_id_order() -> TestResult {
     let (_dir, storage) = open_temp()?;
     let mut entries: Vec<Entry> = vec![create(1, "acme"), create(2, "acme-2")];
+    entries.extend(provider_and_agent(3, "acme"));
+    entries.extend(provider_and_agent(5, "acme-2"));
     // Ids submitted out of order, interleaved with tasks of a workspace whose name
     // extends "acme", which must not leak into its pages.
     let ids: Vec<u128> = (0..21).map(|i| (i * 7919) % 101 + (1 << 90)).collect();
     for (i, id) in ids.iter().enumerate() {
-        let index = 3 + 2 * i as u64;
+        let index = 7 + 2 * i as u64;
         entries.push(submit(index, "acme", *id, &format!("key-{i}"), "input"));
         entries.push(submit(
             index + 1,

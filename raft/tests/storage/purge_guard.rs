@@ -8,44 +8,49 @@ use std::time::Duration;
 use openraft::RaftSnapshotBuilder;
 use openraft::storage::{RaftLogReader, RaftLogStorage, RaftStateMachine};
 
-use crate::fixtures::{TestResult, create, log_id, membership, open_temp, submit};
+use crate::fixtures::{
+    TestResult, create, log_id, membership, open_temp, provider_and_agent, submit,
+};
 
 #[tokio::test]
 async fn purge_waits_for_a_received_snapshot_to_be_installed() -> TestResult {
-    // The leader's snapshot at index 6.
+    // The leader's snapshot at index 8.
     let (_dir_a, leader) = open_temp()?;
     let mut leader_machine = leader.state_machine()?;
+    let [provider, agent] = provider_and_agent(3, "acme");
     leader_machine
         .apply([
             membership(1, &[1, 2]),
             create(2, "acme"),
-            submit(3, "acme", 30, "a", "one"),
+            provider,
+            agent,
+            submit(5, "acme", 30, "a", "one"),
         ])
         .await?;
     leader_machine
         .apply([
-            submit(4, "acme", 40, "b", "two"),
-            submit(5, "acme", 50, "c", "three"),
+            submit(6, "acme", 40, "b", "two"),
+            submit(7, "acme", 50, "c", "three"),
         ])
         .await?;
     leader_machine
-        .apply([submit(6, "acme", 60, "d", "four")])
+        .apply([submit(8, "acme", 60, "d", "four")])
         .await?;
     let snapshot = leader_machine
         .get_snapshot_builder()
         .await
         .build_snapshot()
         .await?;
-    assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 6)));
+    assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 8)));
 
-    // A lagging follower receives it; openraft asks to purge the log up to 6 before the
+    // A lagging follower receives it; openraft asks to purge the log up to 8 before the
     // state machine has installed anything.
     let (dir_b, follower) = open_temp()?;
     let mut follower_machine = follower.state_machine()?;
     let mut follower_log = follower.log_store();
     let _receiving = follower_machine.begin_receiving_snapshot().await?;
     {
-        let mut purge = std::pin::pin!(follower_log.purge(log_id(1, 6)));
+        let mut purge = std::pin::pin!(follower_log.purge(log_id(1, 8)));
         let early = tokio::time::timeout(Duration::from_millis(300), purge.as_mut()).await;
         assert!(early.is_err(), "the purge went ahead of the install");
 
@@ -61,14 +66,14 @@ async fn purge_waits_for_a_received_snapshot_to_be_installed() -> TestResult {
     let reopened = warden_raft::Storage::open(dir_b.path())?;
     let mut log = reopened.log_store();
     let state = log.get_log_state().await?;
-    assert_eq!(state.last_purged_log_id, Some(log_id(1, 6)));
+    assert_eq!(state.last_purged_log_id, Some(log_id(1, 8)));
     let mut machine = reopened.state_machine()?;
     let current = machine
         .get_current_snapshot()
         .await?
         .expect("a current snapshot");
     assert!(current.meta.last_log_id >= state.last_purged_log_id);
-    assert_eq!(machine.applied_state().await?.0, Some(log_id(1, 6)));
+    assert_eq!(machine.applied_state().await?.0, Some(log_id(1, 8)));
     let _ = log.try_get_log_entries(0..1).await?;
     Ok(())
 }

@@ -4,59 +4,85 @@ use std::io::Cursor;
 
 use openraft::RaftSnapshotBuilder;
 use openraft::storage::RaftStateMachine;
-use warden_core::{AuditHead, AuditRecord, Task, TaskId, Workspace};
-use warden_raft::types::LogId;
-use warden_raft::{StateReader, Storage};
+use warden_core::{
+    Agent, AuditHead, AuditRecord, JournalEntry, Provider, Task, TaskId, Workspace, WorkspaceId,
+};
+use warden_raft::types::{Entry, LogId};
+use warden_raft::{ActiveTask, StateReader, Storage};
 
-use crate::fixtures::{TestResult, create, log_id, membership, open_temp, submit, ws};
+use crate::fixtures::{
+    TestResult, create, log_id, membership, open_temp, provider_and_agent, submit, ws,
+};
 
 /// What a reader shows, for comparing two stores.
-type View = (
-    Vec<Workspace>,
-    Vec<(Vec<Task>, Option<TaskId>)>,
-    Vec<AuditRecord>,
-    AuditHead,
-    Option<LogId>,
-);
+#[derive(Debug, PartialEq)]
+struct View {
+    workspaces: Vec<Workspace>,
+    /// Per workspace: its providers and agents.
+    config: Vec<(Vec<Provider>, Vec<Agent>)>,
+    /// Per workspace: the first page of its tasks.
+    tasks: Vec<(Vec<Task>, Option<TaskId>)>,
+    /// The journal of every task in those pages.
+    journals: Vec<Vec<JournalEntry>>,
+    active: Vec<(WorkspaceId, TaskId, ActiveTask)>,
+    audit: Vec<AuditRecord>,
+    head: AuditHead,
+    applied: Option<LogId>,
+}
 
 fn view(reader: &StateReader) -> Result<View, warden_raft::Error> {
-    let mut tasks = Vec::new();
+    let (mut config, mut tasks, mut journals) = (Vec::new(), Vec::new(), Vec::new());
     for workspace in ["acme", "beta"] {
-        tasks.push(reader.tasks_page(&ws(workspace), None, 100)?);
+        let workspace = ws(workspace);
+        config.push((reader.providers(&workspace)?, reader.agents(&workspace)?));
+        let page = reader.tasks_page(&workspace, None, 100)?;
+        for task in &page.0 {
+            journals.push(reader.journal(&workspace, &task.id, 0, 100)?);
+        }
+        tasks.push(page);
     }
-    Ok((
-        reader.workspaces()?,
+    Ok(View {
+        workspaces: reader.workspaces()?,
+        config,
         tasks,
-        reader.audit_range(1, 100)?,
-        reader.audit_head()?,
-        reader.applied_log_id()?,
-    ))
+        journals,
+        active: reader.active_tasks()?,
+        audit: reader.audit_range(1, 100)?,
+        head: reader.audit_head()?,
+        applied: reader.applied_log_id()?,
+    })
+}
+
+/// Workspaces `acme` and `beta`, each with agent `bot`, and three tasks.
+fn two_workspaces() -> Vec<Entry> {
+    let mut entries = vec![membership(1, &[1, 2]), create(2, "acme"), create(3, "beta")];
+    entries.extend(provider_and_agent(4, "acme"));
+    entries.extend(provider_and_agent(6, "beta"));
+    entries.extend([
+        submit(8, "acme", 40, "a", "one"),
+        submit(9, "beta", 50, "b", "two"),
+        submit(10, "acme", 60, "c", "three"),
+    ]);
+    entries
 }
 
 #[tokio::test]
 async fn an_installed_snapshot_reproduces_the_state_and_replaces_the_old_one() -> TestResult {
     let (_dir_a, store_a) = open_temp()?;
     let mut machine_a = store_a.state_machine()?;
-    machine_a
-        .apply([
-            membership(1, &[1, 2]),
-            create(2, "acme"),
-            create(3, "beta"),
-            submit(4, "acme", 40, "a", "one"),
-            submit(5, "beta", 50, "b", "two"),
-            submit(6, "acme", 60, "c", "three"),
-        ])
-        .await?;
+    machine_a.apply(two_workspaces()).await?;
     let snapshot = machine_a
         .get_snapshot_builder()
         .await
         .build_snapshot()
         .await?;
-    assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 6)));
+    assert_eq!(snapshot.meta.last_log_id, Some(log_id(1, 10)));
     assert_eq!(snapshot.meta.last_membership.log_id(), &Some(log_id(1, 1)));
     let view_at_snapshot = view(&store_a.reader())?;
+    assert_eq!(view_at_snapshot.active.len(), 3);
+    assert_eq!(view_at_snapshot.journals.len(), 3);
     // Applied after the build: must not be in the image.
-    let later = submit(7, "acme", 70, "d", "four");
+    let later = submit(11, "acme", 70, "d", "four");
     machine_a.apply([later.clone()]).await?;
 
     let (_dir_b, store_b) = open_temp()?;

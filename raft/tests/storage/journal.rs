@@ -1,0 +1,205 @@
+//! A task's journal and the active-task index as the state machine writes them, and as a
+//! snapshot carries them to another store.
+
+use openraft::RaftSnapshotBuilder;
+use openraft::storage::RaftStateMachine;
+use warden_core::{
+    Command, McpTransport, NodeId, Outcome, ServerName, Step, TaskId, TaskStatus, ToolDefinition,
+    ToolGrant, ToolName, Usage,
+};
+use warden_raft::StateReader;
+use warden_raft::types::Entry;
+
+use crate::fixtures::{
+    TestResult, bot, create, create_agent, normal, open_temp, provider_and_agent, put_provider,
+    submit, ws,
+};
+
+/// The task that runs to completion.
+const TASK: u128 = 7;
+/// Submitted next to `TASK` and never placed, so it stays in the index.
+const WAITING: u128 = 8;
+
+fn tools() -> ServerName {
+    ServerName::parse("tools").expect("fixture server names are valid")
+}
+
+fn get() -> ToolName {
+    ToolName::parse("get").expect("fixture tool names are valid")
+}
+
+/// Workspace `acme` with provider `model`, server `tools` listing one read-only tool
+/// `get`, and agent `bot` granted it; then tasks 7 and 8.
+fn submitted() -> Vec<Entry> {
+    let server = Command::RegisterMcpServer {
+        workspace: ws("acme"),
+        name: tools(),
+        transport: McpTransport::Stdio {
+            command: "tools".to_owned(),
+            args: vec![],
+            env: vec![],
+        },
+        tools: vec![ToolDefinition {
+            name: get(),
+            description: "the get tool".to_owned(),
+            input_schema: r#"{"type":"object"}"#.to_owned(),
+            read_only: true,
+            idempotent: true,
+            destructive: false,
+        }],
+    };
+    let grant = ToolGrant {
+        server: tools(),
+        tool: get(),
+        retry_safe: None,
+    };
+    vec![
+        create(1, "acme"),
+        put_provider(2, "acme"),
+        normal(3, server),
+        create_agent(4, "acme", vec![grant]),
+        submit(5, "acme", TASK, "k7", "do the thing"),
+        submit(6, "acme", WAITING, "k8", "wait"),
+    ]
+}
+
+/// Task 7 placed on node 1 and answered without tool calls, which completes it.
+fn completed() -> Vec<Entry> {
+    let assign = Command::AssignTask {
+        workspace: ws("acme"),
+        task: TaskId::from_u128(TASK),
+        node: NodeId(1),
+        epoch: 1,
+    };
+    let answer = Command::AppendJournal {
+        workspace: ws("acme"),
+        task: TaskId::from_u128(TASK),
+        node: NodeId(1),
+        epoch: 1,
+        step: Step::ModelResponded {
+            turn: 0,
+            content: "done".to_owned(),
+            tool_calls: vec![],
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 2,
+            },
+        },
+    };
+    vec![normal(7, assign), normal(8, answer)]
+}
+
+fn assert_accepted(outcomes: &[Outcome]) {
+    for outcome in outcomes {
+        assert!(!matches!(outcome, Outcome::Rejected(_)), "{outcome:?}");
+    }
+}
+
+fn active_ids(reader: &StateReader) -> Result<Vec<(String, u128)>, warden_raft::Error> {
+    Ok(reader
+        .active_tasks()?
+        .into_iter()
+        .map(|(workspace, id, _)| (workspace.to_string(), id.as_u128()))
+        .collect())
+}
+
+#[tokio::test]
+async fn the_journal_and_the_active_index_follow_a_task_and_survive_a_snapshot() -> TestResult {
+    let (task_id, waiting_id) = (TaskId::from_u128(TASK), TaskId::from_u128(WAITING));
+    let (_dir_a, store_a) = open_temp()?;
+    let mut machine_a = store_a.state_machine()?;
+    let reader_a = store_a.reader();
+
+    assert_accepted(&machine_a.apply(submitted()).await?);
+    let active = reader_a.active_tasks()?;
+    assert_eq!(
+        active_ids(&reader_a)?,
+        vec![("acme".to_owned(), TASK), ("acme".to_owned(), WAITING)]
+    );
+    let (_, _, entry) = &active[0];
+    assert_eq!(
+        (entry.status, &entry.agent, entry.owner, entry.epoch),
+        (TaskStatus::Pending, &bot(), None, 0)
+    );
+
+    assert_accepted(&machine_a.apply(completed()).await?);
+    let journal = reader_a.journal(&ws("acme"), &task_id, 0, 100)?;
+    assert_eq!(
+        journal
+            .iter()
+            .map(|entry| (entry.seq, entry.log_index, entry.event.kind()))
+            .collect::<Vec<_>>(),
+        vec![
+            (0, 5, "submitted"),
+            (1, 7, "assigned"),
+            (2, 8, "model_responded"),
+            (3, 8, "completed"),
+        ]
+    );
+    assert_eq!(
+        journal.iter().map(|entry| entry.epoch).collect::<Vec<_>>(),
+        vec![0, 1, 1, 1]
+    );
+    // Pages start at a sequence and stop at the limit.
+    assert_eq!(
+        reader_a.journal(&ws("acme"), &task_id, 2, 100)?,
+        journal[2..]
+    );
+    assert_eq!(
+        reader_a.journal(&ws("acme"), &task_id, 1, 2)?,
+        journal[1..3]
+    );
+    assert!(reader_a.journal(&ws("acme"), &task_id, 4, 100)?.is_empty());
+    // The other task's journal is its own.
+    let waiting = reader_a.journal(&ws("acme"), &waiting_id, 0, 100)?;
+    assert_eq!(
+        waiting
+            .iter()
+            .map(|entry| (entry.seq, entry.log_index, entry.event.kind()))
+            .collect::<Vec<_>>(),
+        vec![(0, 6, "submitted")]
+    );
+
+    let task = reader_a
+        .task(&ws("acme"), &task_id)?
+        .ok_or("task 7 is missing")?;
+    assert_eq!(task.status, TaskStatus::Completed);
+    assert_eq!(task.journal_len, 4);
+    assert_eq!(active_ids(&reader_a)?, vec![("acme".to_owned(), WAITING)]);
+
+    // A second store with its own task 9, which the installed snapshot must wipe out
+    // together with its journal and index entry.
+    let (_dir_b, store_b) = open_temp()?;
+    let mut machine_b = store_b.state_machine()?;
+    let mut stale = vec![create(1, "acme")];
+    stale.extend(provider_and_agent(2, "acme"));
+    stale.push(submit(4, "acme", 9, "k9", "stale"));
+    assert_accepted(&machine_b.apply(stale).await?);
+
+    let snapshot = machine_a
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await?;
+    let mut data = machine_b.begin_receiving_snapshot().await?;
+    data.get_mut()
+        .extend_from_slice(snapshot.snapshot.get_ref());
+    machine_b.install_snapshot(&snapshot.meta, data).await?;
+
+    let reader_b = store_b.reader();
+    assert_eq!(reader_b.journal(&ws("acme"), &task_id, 0, 100)?, journal);
+    assert_eq!(reader_b.journal(&ws("acme"), &waiting_id, 0, 100)?, waiting);
+    assert_eq!(reader_b.active_tasks()?, reader_a.active_tasks()?);
+    let stale_task = TaskId::from_u128(9);
+    assert!(
+        reader_b
+            .journal(&ws("acme"), &stale_task, 0, 100)?
+            .is_empty()
+    );
+    assert_eq!(reader_b.task(&ws("acme"), &stale_task)?, None);
+    assert_eq!(
+        reader_b.mcp_servers(&ws("acme"))?,
+        reader_a.mcp_servers(&ws("acme"))?
+    );
+    Ok(())
+}
