@@ -57,3 +57,7 @@ TOML
   mv "$rocksdb_lib_dir/librocksdb.a.tmp" "$rocksdb_lib_dir/librocksdb.a"
   rm -rf "$bootstrap/target"
 fi
+
+# The real MCP servers from PyPI that the tests call (mcp-server-time, mcp-server-git),
+# in a virtualenv outside the clone.
+bash "$repo_root/scripts/python-tools.sh"
