@@ -1,0 +1,221 @@
+//! Fencing and interrupted tool calls across node failures: a non-idempotent call in
+//! flight when its node dies waits for a human and is never run again without one; a
+//! paused owner that wakes after its task moved cannot write to the task's journal.
+
+mod common;
+
+use std::time::Duration;
+
+use common::setup::{self, SHORT_LEASE, WAIT};
+use common::{eventually, start};
+use nix::sys::signal::Signal;
+use warden_local_cluster::LocalCluster;
+use warden_proto::v1::task_service_client::TaskServiceClient;
+use warden_proto::v1::{ResolveTaskRequest, TaskStatus, resolve_task_request::Decision};
+
+const WS: &str = "fencing";
+
+fn status(task: &warden_proto::v1::Task) -> TaskStatus {
+    TaskStatus::try_from(task.status).unwrap_or(TaskStatus::Unspecified)
+}
+
+#[tokio::test]
+async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
+    let mut cluster = start(3, SHORT_LEASE).await;
+    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let model = setup::scripted_model(serde_json::json!({
+        "steps": [{"tool_calls": [{"name": "ledger__append", "arguments": {"entry": "charge-card", "delay_ms": 1500}}]}],
+        "final": "charged",
+    }))
+    .await;
+    let leader = cluster.wait_for_leader(WAIT).await.expect("leader");
+    let endpoint = cluster.endpoint(leader).expect("endpoint");
+    setup::workspace(
+        &endpoint,
+        WS,
+        &model.base_url(),
+        &ledger,
+        "payer",
+        &["append"],
+    )
+    .await;
+    let task = setup::submit(&endpoint, WS, "payer", "charge the card").await;
+
+    let owner = eventually("the append call to start", WAIT, || async {
+        let events = setup::journal(&endpoint, WS, &task.id).await?;
+        let started = events.iter().any(|event| event.kind == "tool_call_started");
+        let owner = setup::task(&endpoint, WS, &task.id).await?.owner;
+        (started && owner != 0).then_some(owner)
+    })
+    .await;
+    cluster.kill(owner).await.expect("kill the owner");
+    let survivor = (1..=3).find(|id| *id != owner).expect("another node");
+    let endpoint = cluster.endpoint(survivor).expect("endpoint");
+
+    let parked = eventually("the task to need attention", WAIT, || async {
+        let task = setup::task(&endpoint, WS, &task.id).await?;
+        (status(&task) == TaskStatus::NeedsAttention).then_some(task)
+    })
+    .await;
+    assert!(
+        parked.reason.contains("not idempotent"),
+        "{}",
+        parked.reason
+    );
+    assert_eq!(parked.owner, 0, "a parked task holds no node");
+    // Give a wrongful retry every chance to happen: several leases and controller ticks.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let events = setup::journal(&endpoint, WS, &task.id)
+        .await
+        .expect("journal");
+    let attempts = events
+        .iter()
+        .filter(|event| event.kind == "tool_call_started")
+        .count();
+    assert_eq!(
+        attempts,
+        1,
+        "re-run without a decision:\n{}",
+        setup::describe(&events)
+    );
+    let before = warden_mcp::read_ledger(&ledger).expect("ledger");
+    assert!(before.len() <= 1, "the call ran more than once: {before:?}");
+    assert_eq!(
+        setup::task(&endpoint, WS, &task.id)
+            .await
+            .map(|task| status(&task)),
+        Some(TaskStatus::NeedsAttention)
+    );
+
+    TaskServiceClient::new(setup::channel(&endpoint).await)
+        .resolve_task(ResolveTaskRequest {
+            workspace: WS.into(),
+            task_id: task.id.clone(),
+            decision: Some(Decision::Retry(true)),
+        })
+        .await
+        .expect("resolve --retry");
+    let done = eventually("the retried task to complete", WAIT, || async {
+        let task = setup::task(&endpoint, WS, &task.id).await?;
+        (status(&task) == TaskStatus::Completed).then_some(task)
+    })
+    .await;
+    assert_eq!(done.result, "charged");
+    let events = setup::journal(&endpoint, WS, &task.id)
+        .await
+        .expect("journal");
+    let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
+    assert!(kinds.contains(&"resolved"), "{}", setup::describe(&events));
+    assert!(
+        events.iter().any(|event| event.kind == "tool_call_started"
+            && event.detail_json.contains("\"attempt\":2")),
+        "{}",
+        setup::describe(&events)
+    );
+    let after = warden_mcp::read_ledger(&ledger).expect("ledger");
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "exactly one more run after the decision: {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_owner_cannot_write_after_its_task_moved() {
+    // Node 1 bootstraps and leads, and runs no tasks, so the paused owner is a follower:
+    // a paused leader loses its leadership too and could not commit anything at all,
+    // which would not test the epoch check.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut local = LocalCluster::new(common::WARDEN, dir.path(), common::settings(SHORT_LEASE));
+    local.set_node_settings(1, common::settings(&[("runtime.capacity", "0")]));
+    local.bootstrap(3).await.expect("bootstrap");
+    let mut cluster = common::TestCluster {
+        cluster: local,
+        dir,
+    };
+    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let model = setup::scripted_model(serde_json::json!({
+        "steps": [
+            {"tool_calls": [{"name": "ledger__put", "arguments": {"key": "a", "value": "1", "delay_ms": 1500}}]},
+            {"tool_calls": [{"name": "ledger__put", "arguments": {"key": "b", "value": "2"}}]}
+        ],
+        "final": "stored",
+    }))
+    .await;
+    let leader = cluster.wait_for_leader(WAIT).await.expect("leader");
+    let endpoint = cluster.endpoint(leader).expect("endpoint");
+    setup::workspace(
+        &endpoint,
+        WS,
+        &model.base_url(),
+        &ledger,
+        "keeper",
+        &["put"],
+    )
+    .await;
+    let task = setup::submit(&endpoint, WS, "keeper", "store two values").await;
+    let owner = eventually("the first put to start", WAIT, || async {
+        let events = setup::journal(&endpoint, WS, &task.id).await?;
+        let started = events.iter().any(|event| event.kind == "tool_call_started");
+        let owner = setup::task(&endpoint, WS, &task.id).await?.owner;
+        (started && owner != 0).then_some(owner)
+    })
+    .await;
+    cluster
+        .signal(owner, Signal::SIGSTOP)
+        .expect("SIGSTOP the owner");
+    let others: Vec<u64> = (1..=3).filter(|id| *id != owner).collect();
+    let endpoint = cluster.endpoint(others[0]).expect("endpoint");
+    let moved = eventually("the task to complete on another node", WAIT, || async {
+        let task = setup::task(&endpoint, WS, &task.id).await?;
+        (status(&task) == TaskStatus::Completed).then_some(task)
+    })
+    .await;
+    assert!(
+        moved.epoch >= 2,
+        "the task never moved: epoch {}",
+        moved.epoch
+    );
+    cluster
+        .signal(owner, Signal::SIGCONT)
+        .expect("SIGCONT the owner");
+
+    // The woken owner finishes its call and tries to journal it: refused as stale.
+    let principal = format!("node/{owner}");
+    let refusal = eventually(
+        "the stale owner's refused step in the audit chain",
+        WAIT,
+        || async {
+            let records = cluster
+                .client_of(others[0])
+                .ok()?
+                .tail_audit(200, warden_client::Consistency::Linearizable)
+                .await
+                .ok()?
+                .records;
+            records.into_iter().find(|record| {
+                record.principal == principal
+                    && record.action == "task.step"
+                    && record.outcome == "rejected"
+            })
+        },
+    )
+    .await;
+    assert!(refusal.detail.contains("stale epoch"), "{}", refusal.detail);
+    let events = setup::journal(&endpoint, WS, &task.id)
+        .await
+        .expect("journal");
+    let moved_at = events
+        .iter()
+        .position(|event| event.kind == "assigned" && event.epoch >= 2)
+        .expect("a reassignment");
+    assert!(
+        events[moved_at..].iter().all(|event| event.epoch >= 2),
+        "an entry from the old epoch after the move:\n{}",
+        setup::describe(&events)
+    );
+    assert_eq!(
+        events.last().map(|event| event.kind.as_str()),
+        Some("completed")
+    );
+}
