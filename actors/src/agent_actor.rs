@@ -85,6 +85,7 @@ impl Actor for AgentActor {
             AgentMsg::Restart { task, epoch } => {
                 state.backing_off.remove(&(task, epoch));
                 if state.wanted.get(&task) == Some(&epoch) && !state.running.contains_key(&task) {
+                    crate::metrics::task_actor_restarted();
                     start(&myself, state, task, epoch).await?;
                 }
                 Ok(())
@@ -198,6 +199,7 @@ async fn failed(
     *failures += 1;
     let failures = *failures;
     tracing::warn!(%task, epoch, failures, %error, "task actor failed");
+    crate::metrics::task_actor_failed();
     if failures > options.max_restarts {
         state.done.insert((task, epoch));
         let reason = format!(

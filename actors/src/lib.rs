@@ -6,6 +6,7 @@
 pub mod agent_actor;
 pub mod functions;
 pub mod host;
+pub mod metrics;
 pub mod node_supervisor;
 pub mod provider;
 pub mod replay;

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use warden_core::{
@@ -18,6 +19,7 @@ use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
 
 use crate::functions;
 use crate::host::Host;
+use crate::metrics;
 use crate::provider;
 use crate::replay::{self, Next};
 
@@ -50,6 +52,9 @@ struct Loaded {
     provider_name: String,
     tools: Vec<(ServerName, ToolName, ToolSpec)>,
     servers: BTreeMap<ServerName, McpServer>,
+    /// When this incarnation took the task over from another owner: the time of that
+    /// owner's last journaled step, to measure the resume gap at the first commit.
+    resumed_after_ms: Option<u64>,
 }
 
 /// Why an actor gives up on its incarnation.
@@ -109,10 +114,13 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         return Ok(false);
     };
     let host = args.host.as_ref();
+    let began = Instant::now();
+    let mut kind = "model";
     let step = match replay::next(&loaded.task) {
         Next::Stop => return Ok(false),
         Next::CallModel { turn } => call_model(loaded, turn).await,
         Next::RunCall { call, attempt } => {
+            kind = "tool";
             let started = Step::ToolCallStarted {
                 call_id: call.call_id.clone(),
                 attempt,
@@ -134,6 +142,7 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
             .finished(call.call_id.clone())
         }
         Next::NeedsAttention { call } => Step::NeedsAttention {
+            // Not a loop step of its own; counted with the commit only.
             reason: format!(
                 "tool call {} ({}/{}) was started (attempt {}) and never finished; it is not \
                  idempotent, so it is not retried without a decision",
@@ -143,7 +152,12 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         },
     };
     commit(args, loaded, step).await?;
-    Ok(loaded.task.status == TaskStatus::Running)
+    metrics::step(kind, began.elapsed());
+    let status = loaded.task.status;
+    if status.is_terminal() {
+        metrics::task_ended(status.as_str());
+    }
+    Ok(status == TaskStatus::Running)
 }
 
 /// Reads the task and what running it needs, after a read barrier so the journal is
@@ -188,6 +202,16 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
     let listed: Vec<McpServer> = servers.values().cloned().collect();
     let tools = functions::visible_tools(&agent, &listed);
     let messages = replay::conversation(&task, &journal);
+    // Only the first incarnation at a new epoch measures; a restarted actor at the same
+    // epoch finds its own steps there already.
+    let stepped_at_this_epoch = journal.iter().any(|entry| {
+        entry.epoch == task.epoch && !matches!(entry.event, warden_core::TaskEvent::Assigned { .. })
+    });
+    let resumed_after_ms = journal
+        .iter()
+        .filter(|entry| entry.epoch < task.epoch && entry.epoch > 0 && !stepped_at_this_epoch)
+        .map(|entry| entry.time_ms)
+        .max();
     let system = (!agent.spec.instructions.is_empty()).then(|| agent.spec.instructions.clone());
     Ok(Some(Loaded {
         task,
@@ -197,6 +221,7 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
         provider_name: provider.name.to_string(),
         tools,
         servers,
+        resumed_after_ms,
     }))
 }
 
@@ -210,7 +235,10 @@ async fn call_model(loaded: &Loaded, turn: u32) -> Step {
             .map(|(_, _, spec)| spec.clone())
             .collect(),
     };
-    match loaded.model.complete(&request).await {
+    let began = Instant::now();
+    let completion = loaded.model.complete(&request).await;
+    metrics::model_call(&loaded.provider_name, began.elapsed(), completion.is_ok());
+    match completion {
         Ok(completion) => Step::ModelResponded {
             turn,
             content: completion.content,
@@ -279,7 +307,8 @@ async fn run_call(
     let options = host.options();
     let key = format!("{workspace}/{server}");
     let spec = server_spec(&registered.transport);
-    match host
+    let began = Instant::now();
+    let result = host
         .tools()
         .call(
             &key,
@@ -288,8 +317,10 @@ async fn run_call(
             arguments,
             options.tool_call_timeout,
         )
-        .await
-    {
+        .await;
+    let ok = result.as_ref().is_ok_and(|output| !output.is_error);
+    metrics::tool_call(server.as_str(), began.elapsed(), ok);
+    match result {
         Ok(output) => CallResult {
             output: truncate(output.text, options.max_tool_output_bytes),
             is_error: output.is_error,
@@ -332,12 +363,38 @@ async fn commit(
     loaded: &mut Loaded,
     step: Step,
 ) -> Result<(), ActorProcessingErr> {
+    let kind = step_kind(&step);
+    let began = Instant::now();
     let (task, entries) = propose(args, step).await?;
+    metrics::journal_commit(kind, began.elapsed());
+    if let Some(previous_owner_last_ms) = loaded.resumed_after_ms.take() {
+        metrics::resumed(Duration::from_millis(
+            now_ms().saturating_sub(previous_owner_last_ms),
+        ));
+    }
     loaded.task = task;
     for entry in &entries {
         replay::extend(&mut loaded.messages, entry);
     }
     Ok(())
+}
+
+fn step_kind(step: &Step) -> &'static str {
+    match step {
+        Step::ModelResponded { .. } => "model_responded",
+        Step::ToolCallStarted { .. } => "tool_call_started",
+        Step::ToolCallFinished { .. } => "tool_call_finished",
+        Step::NeedsAttention { .. } => "needs_attention",
+        Step::Fail { .. } => "fail",
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Journals one step for a task this actor will not run further.

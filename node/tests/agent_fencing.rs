@@ -112,6 +112,27 @@ async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
         "{}",
         setup::describe(&events)
     );
+    // The runtime's metrics on the surviving nodes saw the failover, the calls and the
+    // resume.
+    let mut totals = std::collections::BTreeMap::new();
+    let mut scraped = String::new();
+    for id in (1..=3).filter(|id| *id != owner) {
+        let text = common::scrape(&cluster, id).await;
+        scraped.push_str(&text);
+        for name in [
+            "warden_task_failovers_total",
+            "warden_tool_call_seconds_count",
+            "warden_model_call_seconds_count",
+            "warden_journal_commit_seconds_count",
+            "warden_task_resume_seconds_count",
+        ] {
+            *totals.entry(name).or_insert(0.0) +=
+                common::metric_value(&text, name, &[]).unwrap_or(0.0);
+        }
+    }
+    for (name, total) in &totals {
+        assert!(*total >= 1.0, "{name} is {total}: {totals:?}\n{scraped}");
+    }
     let after = warden_mcp::read_ledger(&ledger).expect("ledger");
     assert_eq!(
         after.len(),

@@ -70,6 +70,7 @@ pub async fn wait(
 }
 
 struct Follow {
+    _watching: Watching,
     cluster: Cluster,
     workspace: WorkspaceId,
     task: TaskId,
@@ -90,6 +91,7 @@ pub async fn watch_task(
     cluster.read_barrier(Consistency::Linearizable).await?;
     require_task(cluster.reader(), &workspace, &task)?;
     let follow = Follow {
+        _watching: Watching::new(),
         applied: cluster.raft().metrics(),
         cluster: cluster.clone(),
         task_text: task.to_string(),
@@ -172,5 +174,21 @@ impl EndsTask for JournalEntry {
                 | TaskEvent::Cancelled { .. }
                 | TaskEvent::TimedOut { .. }
         )
+    }
+}
+
+/// Counts a live watcher in `warden_watchers` for as long as its stream exists.
+struct Watching;
+
+impl Watching {
+    fn new() -> Watching {
+        metrics::gauge!("warden_watchers").increment(1.0);
+        Watching
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        metrics::gauge!("warden_watchers").decrement(1.0);
     }
 }

@@ -115,6 +115,7 @@ async fn tick(
     }
     for command in commands {
         let described = describe(&command);
+        let failover = matches!(&command, Command::AssignTask { epoch, .. } if *epoch > 1);
         let request = Request {
             time_ms: now_ms(),
             principal: Principal::node(NodeId(cluster.node_id())),
@@ -124,6 +125,13 @@ async fn tick(
             Outcome::Rejected(rejection) => {
                 // The state moved between the scan and the commit; the next tick sees it.
                 tracing::debug!(%described, %rejection, "controller command refused");
+            }
+            Outcome::TaskUpdated { task, .. } => {
+                // A placement at a later epoch moved the task off an owner that died.
+                if failover && task.status == TaskStatus::Running {
+                    metrics::counter!("warden_task_failovers_total").increment(1);
+                }
+                tracing::debug!(%described, "controller command applied");
             }
             _ => tracing::debug!(%described, "controller command applied"),
         }

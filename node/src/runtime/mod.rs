@@ -65,14 +65,13 @@ pub async fn start(
     });
     tasks.spawn(heartbeat::run(cluster.clone(), options.clone(), liveness.clone(), lease).map_ok());
     tasks.spawn(controller::run(cluster.clone(), options.clone(), liveness.clone()).map_ok());
-    if options.capacity > 0 {
-        tasks.spawn(reconcile(cluster, supervisor).map_ok());
-    }
+    tasks.spawn(reconcile(cluster, supervisor, options.capacity > 0).map_ok());
     Ok(RuntimeHandle { liveness })
 }
 
-/// Tells the supervisor which tasks this node owns whenever the applied state changes.
-async fn reconcile(cluster: Cluster, supervisor: ActorRef<SupervisorMsg>) {
+/// Tells the supervisor which tasks this node owns whenever the applied state changes
+/// (when the node runs tasks at all), and keeps the active-task gauges current.
+async fn reconcile(cluster: Cluster, supervisor: ActorRef<SupervisorMsg>, runs_tasks: bool) {
     let me = NodeId(cluster.node_id());
     let mut metrics = cluster.raft().metrics();
     let mut last_applied = None;
@@ -82,6 +81,10 @@ async fn reconcile(cluster: Cluster, supervisor: ActorRef<SupervisorMsg>) {
             last_applied = applied;
             match cluster.reader().active_tasks() {
                 Ok(active) => {
+                    count_active(&active);
+                    if !runs_tasks {
+                        continue;
+                    }
                     let owned = active
                         .into_iter()
                         .filter(|(_, _, task)| {
@@ -123,4 +126,28 @@ impl<F: std::future::Future<Output = ()> + Send> MapOk for F {
             Ok(())
         }
     }
+}
+
+/// `warden_tasks_active{status}`: the tasks not yet terminal, as this node has applied them.
+fn count_active(
+    active: &[(
+        warden_core::WorkspaceId,
+        warden_core::TaskId,
+        warden_raft::ActiveTask,
+    )],
+) {
+    for status in [
+        TaskStatus::Pending,
+        TaskStatus::Running,
+        TaskStatus::WaitingApproval,
+        TaskStatus::NeedsAttention,
+    ] {
+        let count = active
+            .iter()
+            .filter(|(_, _, task)| task.status == status)
+            .count();
+        metrics::gauge!("warden_tasks_active", "status" => status.as_str()).set(count as f64);
+    }
+    let stalled = active.iter().filter(|(_, _, task)| task.stalled).count();
+    metrics::gauge!("warden_tasks_stalled").set(stalled as f64);
 }
