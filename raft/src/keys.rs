@@ -20,6 +20,9 @@
 //!   - `0x60 workspace 0x00 task-id(16) seq(8 bytes, big-endian)`: a journal entry; one
 //!     task's journal is a contiguous range in sequence order.
 //!
+//!   - `0x70 workspace 0x00 log-index(8) task-id(16) seq(8)`: the workspace event index,
+//!     one empty value per journal entry, so a workspace's events are a range in log order.
+//!
 //!   Provider, server and agent names are `[a-z0-9-]`, so they never contain `0x00` either.
 //!   Workspace names are `[a-z0-9-]` and idempotency keys are printable ASCII, so neither
 //!   contains the `0x00` separator: `tasks of "a"` (`0x20 a 0x00`) can never be a prefix
@@ -81,6 +84,7 @@ const TAG_MCP_SERVER: u8 = 0x12;
 const TAG_AGENT: u8 = 0x13;
 const TAG_ACTIVE: u8 = 0x50;
 const TAG_JOURNAL: u8 = 0x60;
+const TAG_WORKSPACE_EVENT: u8 = 0x70;
 const SEPARATOR: u8 = 0x00;
 
 /// The inclusive start and exclusive end of the whole state-machine key space.
@@ -107,6 +111,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_AGENT
                 | TAG_ACTIVE
                 | TAG_JOURNAL
+                | TAG_WORKSPACE_EVENT
         )
     })
 }
@@ -244,6 +249,45 @@ fn journal_prefix(workspace: &WorkspaceId, task: &TaskId) -> Vec<u8> {
     let mut key = tagged(TAG_JOURNAL, workspace.as_str().as_bytes());
     key.push(SEPARATOR);
     key.extend_from_slice(&task.to_bytes());
+    key
+}
+
+pub fn workspace_event(
+    workspace: &WorkspaceId,
+    log_index: u64,
+    task: &TaskId,
+    seq: u64,
+) -> Vec<u8> {
+    let mut key = workspace_events_prefix(workspace);
+    key.extend_from_slice(&log_index.to_be_bytes());
+    key.extend_from_slice(&task.to_bytes());
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// The `[start, end)` range of a workspace's events from log index `from_index` on.
+pub fn workspace_events_from(workspace: &WorkspaceId, from_index: u64) -> (Vec<u8>, Vec<u8>) {
+    let prefix = workspace_events_prefix(workspace);
+    let mut start = prefix.clone();
+    start.extend_from_slice(&from_index.to_be_bytes());
+    (start, prefix_end(prefix))
+}
+
+/// The log index, task and sequence a workspace event key names.
+pub fn workspace_event_ids(workspace: &WorkspaceId, key: &[u8]) -> Option<(u64, TaskId, u64)> {
+    let rest = key.strip_prefix(workspace_events_prefix(workspace).as_slice())?;
+    if rest.len() != 32 {
+        return None;
+    }
+    let index = u64::from_be_bytes(rest[..8].try_into().ok()?);
+    let task = TaskId::from_u128(u128::from_be_bytes(rest[8..24].try_into().ok()?));
+    let seq = u64::from_be_bytes(rest[24..].try_into().ok()?);
+    Some((index, task, seq))
+}
+
+fn workspace_events_prefix(workspace: &WorkspaceId) -> Vec<u8> {
+    let mut key = tagged(TAG_WORKSPACE_EVENT, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
     key
 }
 

@@ -163,6 +163,50 @@ impl StateReader {
         Ok(entries)
     }
 
+    /// Up to `limit` events of `workspace` from log index `from_index` on, in log order
+    /// (and task, then sequence, within one index): each with its task id.
+    pub fn workspace_events(
+        &self,
+        workspace: &WorkspaceId,
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<(TaskId, JournalEntry)>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::workspace_events_from(workspace, from_index);
+        let mut ids = Vec::new();
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.scan(&snapshot, start, end, |key, _| {
+            let (_, task, seq) =
+                keys::workspace_event_ids(workspace, key).ok_or_else(|| Error::Corrupt {
+                    what: format!("workspace event key {key:?}"),
+                    reason: "malformed".into(),
+                })?;
+            ids.push((task, seq));
+            Ok(ids.len() < limit)
+        })?;
+        let cf = self.storage.cf(keys::SM_CF)?;
+        let mut events = Vec::with_capacity(ids.len());
+        for (task, seq) in ids {
+            let key = keys::journal_entry(workspace, &task, seq);
+            let value = snapshot
+                .get_cf(cf, &key)
+                .map_err(|source| Error::Read {
+                    what: format!("journal entry {workspace}/{task}/{seq}"),
+                    source,
+                })?
+                .ok_or_else(|| Error::Corrupt {
+                    what: format!("journal entry {workspace}/{task}/{seq}"),
+                    reason: "indexed as a workspace event but missing".into(),
+                })?;
+            let entry =
+                codec::decode(|| format!("journal entry {workspace}/{task}/{seq}"), &value)?;
+            events.push((task, entry));
+        }
+        Ok(events)
+    }
+
     /// Every task that is not terminal, from the active-task index.
     pub fn active_tasks(&self) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
         let snapshot = self.storage.db().snapshot();

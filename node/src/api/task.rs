@@ -13,6 +13,7 @@ use warden_proto::v1::{
     CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
     GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
     SubmitTaskRequest, SubmitTaskResponse, WaitTaskRequest, WaitTaskResponse, WatchTaskRequest,
+    WatchWorkspaceRequest,
 };
 
 use warden_raft::StateReader;
@@ -299,6 +300,19 @@ impl TaskService for Tasks {
         let task_id = parse_task_id("task_id", &request.task_id)?;
         let stream =
             super::watch::watch_task(&self.cluster, workspace, task_id, request.from_seq).await?;
+        Ok(Response::new(stream))
+    }
+
+    type WatchWorkspaceStream = super::watch::EventStream;
+
+    async fn watch_workspace(
+        &self,
+        request: Request<WatchWorkspaceRequest>,
+    ) -> Result<Response<Self::WatchWorkspaceStream>, Status> {
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let stream =
+            super::watch::watch_workspace(&self.cluster, workspace, request.from_index).await?;
         Ok(Response::new(stream))
     }
 }

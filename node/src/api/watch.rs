@@ -192,3 +192,78 @@ impl Drop for Watching {
         metrics::gauge!("warden_watchers").decrement(1.0);
     }
 }
+
+struct FollowWorkspace {
+    _watching: Watching,
+    cluster: Cluster,
+    workspace: WorkspaceId,
+    from_index: u64,
+    /// The last event sent: (log index, task, seq).
+    after: Option<(u64, TaskId, u64)>,
+    buffered: VecDeque<(TaskId, JournalEntry)>,
+    applied: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+}
+
+pub async fn watch_workspace(
+    cluster: &Cluster,
+    workspace: WorkspaceId,
+    from_index: u64,
+) -> Result<EventStream, Error> {
+    cluster.read_barrier(Consistency::Linearizable).await?;
+    if cluster.reader().workspace(&workspace)?.is_none() {
+        return Err(Error::NotFound {
+            what: format!("workspace {workspace}"),
+        });
+    }
+    let follow = FollowWorkspace {
+        _watching: Watching::new(),
+        applied: cluster.raft().metrics(),
+        cluster: cluster.clone(),
+        workspace,
+        from_index,
+        after: None,
+        buffered: VecDeque::new(),
+    };
+    Ok(Box::pin(futures::stream::unfold(
+        follow,
+        next_workspace_event,
+    )))
+}
+
+/// One command adds at most 2 + 2 x 64 entries (a model turn with the most calls), so a
+/// batch of `BATCH` always gets past the events of the last index already sent.
+async fn next_workspace_event(
+    mut follow: FollowWorkspace,
+) -> Option<(Result<v1::TaskEvent, Status>, FollowWorkspace)> {
+    loop {
+        if let Some((task, entry)) = follow.buffered.pop_front() {
+            follow.after = Some((entry.log_index, task, entry.seq));
+            follow.from_index = entry.log_index;
+            let event = convert::task_event(&task.to_string(), &entry);
+            return Some((Ok(event), follow));
+        }
+        follow.applied.borrow_and_update();
+        let read =
+            follow
+                .cluster
+                .reader()
+                .workspace_events(&follow.workspace, follow.from_index, BATCH);
+        match read {
+            Err(error) => return Some((Err(Error::from(error).into()), follow)),
+            Ok(events) => {
+                let after = follow.after;
+                follow
+                    .buffered
+                    .extend(events.into_iter().filter(|(task, entry)| {
+                        after.is_none_or(|after| (entry.log_index, *task, entry.seq) > after)
+                    }));
+                if !follow.buffered.is_empty() {
+                    continue;
+                }
+            }
+        }
+        if follow.applied.changed().await.is_err() {
+            return Some((Err(Error::Stopped.into()), follow));
+        }
+    }
+}

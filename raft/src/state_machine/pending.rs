@@ -103,6 +103,8 @@ impl<'a> Pending<'a> {
                     let seq = entry.seq;
                     let what = || format!("journal entry {workspace}/{task}/{seq}");
                     self.put(keys::journal_entry(workspace, task, seq), what, entry)?;
+                    let event_key = keys::workspace_event(workspace, entry.log_index, task, seq);
+                    self.puts.insert(event_key, Some(Vec::new()));
                 }
                 Write::Idempotency {
                     workspace,
