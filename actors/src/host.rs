@@ -31,6 +31,8 @@ pub struct RuntimeOptions {
     pub tool_call_timeout: Duration,
     /// Longest tool output journaled; longer output is cut and marked.
     pub max_tool_output_bytes: usize,
+    /// How long a task waits for its node's lease before it starts a tool call.
+    pub lease_wait: Duration,
 }
 
 impl Default for RuntimeOptions {
@@ -41,6 +43,7 @@ impl Default for RuntimeOptions {
             restart_backoff_max: Duration::from_secs(5),
             tool_call_timeout: Duration::from_secs(60),
             max_tool_output_bytes: 64 * 1024,
+            lease_wait: Duration::from_secs(5),
         }
     }
 }

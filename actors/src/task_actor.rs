@@ -121,6 +121,11 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         Next::CallModel { turn } => call_model(loaded, turn).await,
         Next::RunCall { call, attempt } => {
             kind = "tool";
+            // Journal nothing until the lease holds: a node that has just started (or
+            // just found a new leader) has no acknowledged heartbeat yet.
+            if !wait_for_lease(host).await {
+                return Err(TaskError::LeaseLost.into());
+            }
             let started = Step::ToolCallStarted {
                 call_id: call.call_id.clone(),
                 attempt,
@@ -158,6 +163,20 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         metrics::task_ended(status.as_str());
     }
     Ok(status == TaskStatus::Running)
+}
+
+/// Waits up to the runtime's `lease_wait` for this node's lease to hold.
+async fn wait_for_lease(host: &dyn Host) -> bool {
+    let deadline = Instant::now() + host.options().lease_wait;
+    loop {
+        if host.holds_lease() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Reads the task and what running it needs, after a read barrier so the journal is

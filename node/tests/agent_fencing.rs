@@ -240,3 +240,61 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         Some("completed")
     );
 }
+
+/// A node that has not had its first heartbeat acknowledged holds no lease yet: a
+/// non-idempotent call placed on it then must wait for the lease, not be journaled as
+/// started and abandoned (which would park the task as if the call had been interrupted).
+#[tokio::test]
+async fn a_call_placed_before_the_first_heartbeat_runs_once() {
+    let cluster = start(
+        1,
+        &[
+            ("runtime.lease", "3s"),
+            ("runtime.heartbeat_interval", "1500ms"),
+            ("runtime.controller_interval", "50ms"),
+        ],
+    )
+    .await;
+    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let model = setup::scripted_model(serde_json::json!({
+        "steps": [{"tool_calls": [{"name": "ledger__append", "arguments": {"entry": "once"}}]}],
+        "final": "appended",
+    }))
+    .await;
+    let endpoint = cluster.endpoint(1).expect("endpoint");
+    setup::workspace(
+        &endpoint,
+        WS,
+        &model.base_url(),
+        &ledger,
+        "early",
+        &["append"],
+    )
+    .await;
+    let task = setup::submit(&endpoint, WS, "early", "append once").await;
+    let done = eventually("the task to settle", WAIT, || async {
+        let task = setup::task(&endpoint, WS, &task.id).await?;
+        matches!(
+            status(&task),
+            TaskStatus::Completed | TaskStatus::NeedsAttention | TaskStatus::Failed
+        )
+        .then_some(task)
+    })
+    .await;
+    let events = setup::journal(&endpoint, WS, &task.id)
+        .await
+        .expect("journal");
+    assert_eq!(
+        status(&done),
+        TaskStatus::Completed,
+        "{}\n{}",
+        done.reason,
+        setup::describe(&events)
+    );
+    let attempts = events
+        .iter()
+        .filter(|event| event.kind == "tool_call_started")
+        .count();
+    assert_eq!(attempts, 1, "{}", setup::describe(&events));
+    assert_eq!(warden_mcp::read_ledger(&ledger).expect("ledger").len(), 1);
+}

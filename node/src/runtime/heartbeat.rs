@@ -18,11 +18,19 @@ pub async fn run(
     liveness: Arc<Liveness>,
     lease: Arc<LeaseClock>,
 ) {
-    let mut ticker = tokio::time::interval(options.heartbeat_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let me = cluster.node_id();
+    // Until the lease holds (at start, or after losing it) heartbeats go out five times
+    // as often, so a node can run tasks as soon as there is a leader to hear it.
+    let eager = options.heartbeat_interval / 5;
+    let mut next = tokio::time::Instant::now();
     loop {
-        ticker.tick().await;
+        tokio::time::sleep_until(next).await;
+        let interval = if lease.holds(options.lease) {
+            options.heartbeat_interval
+        } else {
+            eager
+        };
+        next = tokio::time::Instant::now() + interval;
         let sent = Instant::now();
         match cluster.leader() {
             Some((leader, _)) if leader == me => {

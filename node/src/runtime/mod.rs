@@ -48,6 +48,7 @@ pub async fn start(
         options: RuntimeOptions {
             max_restarts: options.max_restarts,
             tool_call_timeout: options.tool_call_timeout,
+            lease_wait: options.lease,
             ..RuntimeOptions::default()
         },
         tools: tools.clone(),

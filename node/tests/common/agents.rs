@@ -1,0 +1,430 @@
+//! Agent-task helpers for the node's integration tests: a workspace's providers, MCP
+//! servers, agents and tasks through the raw `warden.v1` clients, scripted model servers,
+//! the bundled ledger tool server over HTTP, and a task with its journal as evidence for
+//! assertion messages.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tonic::transport::Channel;
+use warden_proto::v1::agent_service_client::AgentServiceClient;
+use warden_proto::v1::task_service_client::TaskServiceClient;
+use warden_proto::v1::{
+    Agent, AgentLimits, CancelTaskRequest, CreateAgentRequest, GetJournalRequest, GetTaskRequest,
+    ListTasksRequest, McpServer, Provider, PutProviderRequest, RegisterMcpServerRequest,
+    SubmitTaskRequest, Task, TaskEvent, TaskStatus, ToolGrant, WaitTaskRequest,
+};
+use warden_providers::scripted::{ScriptedModel, ScriptedModelHandle};
+
+use super::{WARDEN, eventually};
+
+/// The bundled ledger MCP server, built next to `warden`.
+pub fn ledger_tools() -> PathBuf {
+    let path = Path::new(WARDEN).with_file_name("warden-ledger-tools");
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace's binaries first (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// A Python MCP server installed by scripts/python-tools.sh. Missing is a failure, not a skip.
+pub fn python_tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("WARDEN_PYTHON_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/warden-python-tools"));
+    let path = venv.join("bin").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/python-tools.sh to install the Python MCP test servers",
+        path.display()
+    );
+    path
+}
+
+/// Starts a scripted model server on a free port; `script` is the JSON script format of
+/// `warden_providers::scripted`.
+pub async fn scripted_model(script: serde_json::Value) -> ScriptedModelHandle {
+    let script = serde_json::from_value(script.clone())
+        .unwrap_or_else(|error| panic!("bad script {script}: {error}"));
+    let listen = "127.0.0.1:0".parse().expect("loopback address");
+    ScriptedModel::start(script, listen)
+        .await
+        .expect("start the scripted model server")
+}
+
+/// The ledger server serving streamable HTTP on a free port; killed when dropped.
+pub struct HttpLedger {
+    pub url: String,
+    pub ledger: PathBuf,
+    _child: tokio::process::Child,
+}
+
+impl HttpLedger {
+    /// Starts `warden-ledger-tools --http 127.0.0.1:0` with its ledger and ready file in
+    /// `dir`, and waits for the ready file that holds its URL.
+    pub async fn start(dir: &Path) -> HttpLedger {
+        let ledger = dir.join("http-ledger.jsonl");
+        let ready_file = dir.join("http-ledger.url");
+        let mut child = tokio::process::Command::new(ledger_tools())
+            .arg("--ledger")
+            .arg(&ledger)
+            .args(["--http", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start warden-ledger-tools --http");
+        let url = eventually(
+            "the HTTP ledger server's ready file",
+            Duration::from_secs(10),
+            || {
+                let exited = child.try_wait().expect("check the ledger server");
+                assert!(
+                    exited.is_none(),
+                    "warden-ledger-tools --http exited: {exited:?}"
+                );
+                let url = std::fs::read_to_string(&ready_file).ok();
+                async move { url }
+            },
+        )
+        .await;
+        HttpLedger {
+            url,
+            ledger,
+            _child: child,
+        }
+    }
+}
+
+/// One workspace of a running cluster, driven through the raw `warden.v1` clients.
+#[derive(Clone)]
+pub struct Workspace {
+    pub name: String,
+    agents: AgentServiceClient<Channel>,
+    tasks: TaskServiceClient<Channel>,
+}
+
+/// A provider as the tests configure it: the scripted model at `base_url`.
+pub struct ProviderSpec<'a> {
+    pub name: &'a str,
+    /// "openai" or "anthropic".
+    pub kind: &'a str,
+    pub base_url: String,
+    pub request_timeout_ms: u64,
+    pub max_retries: u32,
+}
+
+impl Workspace {
+    /// Connects to `endpoint` (host:port); the workspace must exist.
+    pub async fn connect(endpoint: &str, name: &str) -> Workspace {
+        let channel = Channel::from_shared(format!("http://{endpoint}"))
+            .expect("endpoint uri")
+            .connect()
+            .await
+            .unwrap_or_else(|error| panic!("connect to {endpoint}: {error}"));
+        Workspace {
+            name: name.to_owned(),
+            agents: AgentServiceClient::new(channel.clone()),
+            tasks: TaskServiceClient::new(channel),
+        }
+    }
+
+    pub async fn put_provider(&self, spec: ProviderSpec<'_>) {
+        let provider = Provider {
+            workspace: self.name.clone(),
+            name: spec.name.to_owned(),
+            kind: spec.kind.to_owned(),
+            base_url: spec.base_url,
+            model: "scripted".to_owned(),
+            request_timeout_ms: spec.request_timeout_ms,
+            max_retries: spec.max_retries,
+            max_output_tokens: 512,
+            ..Default::default()
+        };
+        self.agents
+            .clone()
+            .put_provider(PutProviderRequest {
+                provider: Some(provider),
+            })
+            .await
+            .unwrap_or_else(|error| panic!("put provider {}: {error}", spec.name));
+    }
+
+    /// Registers a stdio MCP server; returns it with its pinned tools.
+    pub async fn register_stdio(&self, name: &str, command: &Path, args: &[&str]) -> McpServer {
+        self.register(McpServer {
+            workspace: self.name.clone(),
+            name: name.to_owned(),
+            command: command.display().to_string(),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Registers a streamable-HTTP MCP server by URL.
+    pub async fn register_url(&self, name: &str, url: &str) -> McpServer {
+        self.register(McpServer {
+            workspace: self.name.clone(),
+            name: name.to_owned(),
+            url: url.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn register(&self, server: McpServer) -> McpServer {
+        let name = server.name.clone();
+        self.agents
+            .clone()
+            .register_mcp_server(RegisterMcpServerRequest {
+                server: Some(server),
+            })
+            .await
+            .unwrap_or_else(|error| panic!("register mcp server {name}: {error}"))
+            .into_inner()
+            .server
+            .expect("a server in the response")
+    }
+
+    /// Creates agent `name` on `provider` with `grants` (server, tool) and `limits`
+    /// (zero fields take the defaults).
+    pub async fn create_agent(
+        &self,
+        name: &str,
+        provider: &str,
+        grants: &[(&str, &str)],
+        limits: AgentLimits,
+    ) {
+        let agent = Agent {
+            workspace: self.name.clone(),
+            name: name.to_owned(),
+            instructions: "Follow the script.".to_owned(),
+            provider: provider.to_owned(),
+            tools: grants
+                .iter()
+                .map(|(server, tool)| ToolGrant {
+                    server: (*server).to_owned(),
+                    tool: (*tool).to_owned(),
+                    retry_safe: None,
+                })
+                .collect(),
+            limits: Some(limits),
+            ..Default::default()
+        };
+        self.agents
+            .clone()
+            .create_agent(CreateAgentRequest { agent: Some(agent) })
+            .await
+            .unwrap_or_else(|error| panic!("create agent {name}: {error}"));
+    }
+
+    /// Submits a task to `agent` under an idempotency key no other submission uses.
+    pub async fn submit(&self, agent: &str, input: &str) -> Task {
+        let idempotency_key = format!(
+            "{agent}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|since| since.as_nanos())
+                .unwrap_or_default()
+        );
+        self.tasks
+            .clone()
+            .submit_task(SubmitTaskRequest {
+                workspace: self.name.clone(),
+                idempotency_key,
+                input: input.to_owned(),
+                agent: agent.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|error| panic!("submit a task to {agent}: {error}"))
+            .into_inner()
+            .task
+            .expect("a task in the response")
+    }
+
+    pub async fn get(&self, task_id: &str) -> Task {
+        self.tasks
+            .clone()
+            .get_task(GetTaskRequest {
+                workspace: self.name.clone(),
+                task_id: task_id.to_owned(),
+                consistency: 0,
+            })
+            .await
+            .unwrap_or_else(|error| panic!("get task {task_id}: {error}"))
+            .into_inner()
+            .task
+            .expect("a task in the response")
+    }
+
+    /// The whole journal (tests keep journals under one page).
+    pub async fn journal(&self, task_id: &str) -> Vec<TaskEvent> {
+        self.tasks
+            .clone()
+            .get_journal(GetJournalRequest {
+                workspace: self.name.clone(),
+                task_id: task_id.to_owned(),
+                from_seq: 0,
+                limit: 0,
+                consistency: 0,
+            })
+            .await
+            .unwrap_or_else(|error| panic!("journal of {task_id}: {error}"))
+            .into_inner()
+            .events
+    }
+
+    /// The task and its journal as they are now.
+    pub async fn seen(&self, task_id: &str) -> Seen {
+        let task = self.get(task_id).await;
+        let journal = self.journal(task_id).await;
+        Seen { task, journal }
+    }
+
+    /// WaitTask: returns the task once it is terminal or waiting, with its journal.
+    /// Err (with the evidence) when it has not settled within `timeout`.
+    pub async fn wait_settled(&self, task_id: &str, timeout: Duration) -> Result<Seen, String> {
+        let response = self
+            .tasks
+            .clone()
+            .wait_task(WaitTaskRequest {
+                workspace: self.name.clone(),
+                task_id: task_id.to_owned(),
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            })
+            .await
+            .map_err(|error| format!("wait task {task_id}: {error}"))?
+            .into_inner();
+        let seen = self.seen(task_id).await;
+        if !response.settled {
+            return Err(format!("task did not settle within {timeout:?}\n{seen}"));
+        }
+        Ok(seen)
+    }
+
+    pub async fn cancel(&self, task_id: &str, reason: &str) -> Result<Task, tonic::Status> {
+        self.tasks
+            .clone()
+            .cancel_task(CancelTaskRequest {
+                workspace: self.name.clone(),
+                task_id: task_id.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .await
+            .map(|response| response.into_inner().task.expect("a task in the response"))
+    }
+
+    /// The ids of the tasks ListTasks reports with `stalled_only`.
+    pub async fn stalled_ids(&self) -> Vec<String> {
+        self.tasks
+            .clone()
+            .list_tasks(ListTasksRequest {
+                workspace: self.name.clone(),
+                page_size: 1000,
+                stalled_only: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|error| panic!("list stalled tasks: {error}"))
+            .into_inner()
+            .tasks
+            .into_iter()
+            .map(|task| task.id)
+            .collect()
+    }
+}
+
+/// A task and its journal, printed in full by assertion messages.
+pub struct Seen {
+    pub task: Task,
+    pub journal: Vec<TaskEvent>,
+}
+
+impl Seen {
+    pub fn status(&self) -> TaskStatus {
+        TaskStatus::try_from(self.task.status).unwrap_or(TaskStatus::Unspecified)
+    }
+
+    /// Ok when `holds`, else `what` followed by the task and its journal.
+    pub fn check(&self, holds: bool, what: &str) -> Result<(), String> {
+        if holds {
+            Ok(())
+        } else {
+            Err(format!("{what}\n{self}"))
+        }
+    }
+
+    pub fn check_status(&self, expected: TaskStatus) -> Result<(), String> {
+        self.check(
+            self.status() == expected,
+            &format!(
+                "expected {}, the task is {}",
+                expected.as_str_name(),
+                self.status().as_str_name()
+            ),
+        )
+    }
+
+    /// Checks that the reason contains each of `parts` (case-insensitive).
+    pub fn check_reason(&self, parts: &[&str]) -> Result<(), String> {
+        let reason = self.task.reason.to_lowercase();
+        for part in parts {
+            self.check(
+                reason.contains(&part.to_lowercase()),
+                &format!("the reason does not mention {part:?}"),
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn events<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a TaskEvent> + 'a {
+        self.journal.iter().filter(move |event| event.kind == kind)
+    }
+
+    /// The detail of every event of `kind`, parsed.
+    pub fn details(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.events(kind)
+            .map(|event| serde_json::from_str(&event.detail_json).unwrap_or_default())
+            .collect()
+    }
+
+    pub fn last_kind(&self) -> &str {
+        self.journal.last().map_or("", |event| event.kind.as_str())
+    }
+}
+
+impl fmt::Display for Seen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let task = &self.task;
+        writeln!(
+            f,
+            "task {} agent {}: {} owner {} epoch {} turns {} tokens {} stalled {}",
+            task.id,
+            task.agent,
+            self.status().as_str_name(),
+            task.owner,
+            task.epoch,
+            task.turns,
+            task.tokens_used,
+            task.stalled
+        )?;
+        writeln!(f, "  reason: {:?}", task.reason)?;
+        writeln!(f, "  result: {:?}", task.result)?;
+        writeln!(f, "  journal ({} events):", self.journal.len())?;
+        for event in &self.journal {
+            writeln!(
+                f,
+                "    #{:<3} epoch {:<2} {:<18} {}",
+                event.seq, event.epoch, event.kind, event.detail_json
+            )?;
+        }
+        Ok(())
+    }
+}
