@@ -15,9 +15,18 @@ use crate::checkers::{self, Violation};
 use crate::cluster::ChaosCluster;
 use crate::faults::{Fault, Target};
 use crate::history::{FinalState, History, NodeState, Op, Outcome, TaskState};
-use crate::workload::{Recorder, submit_until};
+use crate::workload::{self, Destination, Recorder, submit_until};
 
 pub const WORKSPACE: &str = "chaos";
+/// The paused agent every submission names; see `workload::prepare`.
+pub const AGENT: &str = "bot";
+
+fn destination() -> Destination {
+    Destination {
+        workspace: WORKSPACE.to_owned(),
+        agent: AGENT.to_owned(),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -65,17 +74,20 @@ pub async fn run(config: RunConfig) -> anyhow::Result<RunReport> {
 }
 
 async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result<RunReport> {
-    cluster
-        .client(true)?
+    let setup = cluster.client(true)?;
+    setup
         .create_workspace(WORKSPACE)
         .await
         .context("creating the workspace")?;
+    workload::prepare(&setup, WORKSPACE, AGENT)
+        .await
+        .context("creating the provider and the paused agent")?;
     let recorder = Recorder::new();
     let stop = Arc::new(AtomicBool::new(false));
     let clients = (0..config.clients)
         .map(|index| cluster.client(index % 2 == 0))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut submitters = submit_until(clients, WORKSPACE, &recorder, stop.clone()).await;
+    let mut submitters = submit_until(clients, &destination(), &recorder, stop.clone()).await;
     wait_for_progress(&recorder, PROGRESS_STEP)
         .await
         .context("no progress before the first fault")?;
@@ -304,6 +316,7 @@ async fn wait_for_progress(recorder: &Recorder, step: u64) -> anyhow::Result<()>
 /// whether it was applied; the answer goes into the history as a Resolve.
 async fn resolve_unknown(cluster: &ChaosCluster, recorder: &Recorder) -> anyhow::Result<()> {
     let client = cluster.client(true)?;
+    let destination = destination();
     let unknown: Vec<String> = recorder
         .operations()
         .await
@@ -318,7 +331,7 @@ async fn resolve_unknown(cluster: &ChaosCluster, recorder: &Recorder) -> anyhow:
         .collect();
     for key in unknown {
         let outcome = recorder
-            .submit(&client, u32::MAX, true, WORKSPACE, &key)
+            .submit(&client, u32::MAX, true, &destination, &key)
             .await;
         if matches!(outcome, Outcome::Unknown { .. }) {
             bail!("submission {key} is still unknown after every fault healed");
@@ -344,7 +357,7 @@ async fn final_state(cluster: &ChaosCluster) -> anyhow::Result<FinalState> {
                 id: task.id,
                 workspace: task.workspace,
                 idempotency_key: task.idempotency_key,
-                input_hash: task.input_hash,
+                input_hash: workload::digest(&task.input),
             }));
             if page.next_page_token.is_empty() {
                 break;

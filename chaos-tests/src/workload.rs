@@ -1,6 +1,7 @@
-//! The client workload of a chaos run: submitters that send tasks with idempotency keys
-//! and record every operation, with its invocation and completion time and what the
-//! client learned (acknowledged, refused, or unknown), in the run's history.
+//! The client workload of a chaos run: the workspace's configuration, and submitters
+//! that send tasks with idempotency keys and record every operation, with its invocation
+//! and completion time and what the client learned (acknowledged, refused, or unknown),
+//! in the run's history.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,9 +10,46 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
+use warden_client::proto::{Agent, Provider};
 use warden_client::{Client, Error};
 
 use crate::history::{Op, Operation, Outcome};
+
+/// The provider the run's agent names. Nothing calls it: its address is the discard port.
+const PROVIDER: &str = "model";
+
+/// Gives `workspace` a provider and a paused agent `agent`. A paused agent's tasks are
+/// accepted and stored but never placed on a node, so they stay pending and the
+/// checkers judge the submissions alone.
+pub async fn prepare(client: &Client, workspace: &str, agent: &str) -> Result<(), Error> {
+    client
+        .put_provider(Provider {
+            workspace: workspace.to_owned(),
+            name: PROVIDER.to_owned(),
+            kind: "openai".to_owned(),
+            base_url: "http://127.0.0.1:9/v1".to_owned(),
+            model: "none".to_owned(),
+            ..Provider::default()
+        })
+        .await?;
+    client
+        .create_agent(Agent {
+            workspace: workspace.to_owned(),
+            name: agent.to_owned(),
+            provider: PROVIDER.to_owned(),
+            paused: true,
+            ..Agent::default()
+        })
+        .await?;
+    Ok(())
+}
+
+/// Where the submissions of a run go.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub workspace: String,
+    pub agent: String,
+}
 
 /// Shared by the submitters of a run.
 #[derive(Clone)]
@@ -51,19 +89,19 @@ impl Recorder {
         self.operations.lock().await.clone()
     }
 
-    /// Submits the task for `key` once (a first attempt, or a resolution of an unknown
-    /// outcome) and records the operation; returns its outcome.
+    /// Submits the task for `key` to `destination` once (a first attempt, or a resolution of
+    /// an unknown outcome) and records the operation; returns its outcome.
     pub async fn submit(
         &self,
         client: &Client,
         client_id: u32,
         resolve: bool,
-        workspace: &str,
+        destination: &Destination,
         key: &str,
     ) -> Outcome {
         let input = input_for(key);
-        let input_hash = hex::encode(Sha256::digest(input.as_bytes()));
-        let (workspace, idempotency_key) = (workspace.to_owned(), key.to_owned());
+        let input_hash = digest(&input);
+        let (workspace, idempotency_key) = (destination.workspace.clone(), key.to_owned());
         let op = if resolve {
             Op::Resolve {
                 workspace: workspace.clone(),
@@ -79,7 +117,12 @@ impl Recorder {
         };
         let start_ms = self.now_ms();
         let result = client
-            .submit_task(workspace, input, Some(key.to_owned()))
+            .submit_task(
+                workspace,
+                destination.agent.clone(),
+                input,
+                Some(key.to_owned()),
+            )
             .await;
         let end_ms = self.now_ms();
         let outcome = match result {
@@ -112,6 +155,13 @@ impl Default for Recorder {
     }
 }
 
+/// The digest the history records for a task's input: hex SHA-256 of the input text.
+/// The final state digests each stored input the same way, rather than taking the
+/// server's `Task.input_hash`, which covers the agent and the input together.
+pub fn digest(input: &str) -> String {
+    hex::encode(Sha256::digest(input.as_bytes()))
+}
+
 /// The input sent with `key`: derived from the key, so a resolution resends exactly
 /// what the first attempt sent.
 pub fn input_for(key: &str) -> String {
@@ -142,11 +192,11 @@ pub fn classify(error: &Error) -> Outcome {
     }
 }
 
-/// Runs `submitters` clients, each submitting one task after another with fresh keys,
-/// until `stop` is set.
+/// Runs `submitters` clients, each submitting one task after another to `destination` with
+/// fresh keys, until `stop` is set.
 pub async fn submit_until(
     clients: Vec<Client>,
-    workspace: &str,
+    destination: &Destination,
     recorder: &Recorder,
     stop: Arc<AtomicBool>,
 ) -> JoinSet<()> {
@@ -155,14 +205,14 @@ pub async fn submit_until(
         let client_id = u32::try_from(index).unwrap_or(u32::MAX);
         let recorder = recorder.clone();
         let stop = stop.clone();
-        let workspace = workspace.to_owned();
+        let destination = destination.clone();
         submitters.spawn(async move {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let key = format!("c{client_id}-{n}");
                 n += 1;
                 recorder
-                    .submit(&client, client_id, false, &workspace, &key)
+                    .submit(&client, client_id, false, &destination, &key)
                     .await;
             }
         });

@@ -1,4 +1,6 @@
-//! `Client`: one method per RPC of the public API, each retried across the nodes.
+//! `Client`: the connection to a cluster, the retry plumbing every method shares, and the
+//! cluster, workspace and audit RPCs. Task RPCs are in `tasks.rs`, agent configuration
+//! in `agents.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,19 +10,17 @@ use tonic::transport::Channel;
 use tonic::{Response, Status};
 use warden_proto::v1::audit_service_client::AuditServiceClient;
 use warden_proto::v1::cluster_service_client::ClusterServiceClient;
-use warden_proto::v1::task_service_client::TaskServiceClient;
 use warden_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use warden_proto::v1::{
     AddNodeRequest, AddNodeResponse, AuditRecord, ClusterStatusRequest, ClusterStatusResponse,
-    CreateWorkspaceRequest, CreateWorkspaceResponse, GetTaskRequest, GetTaskResponse,
-    InitClusterRequest, InitClusterResponse, ListTasksRequest, ListTasksResponse,
+    CreateWorkspaceRequest, CreateWorkspaceResponse, InitClusterRequest, InitClusterResponse,
     ListWorkspacesRequest, ListWorkspacesResponse, PromoteNodeRequest, PromoteNodeResponse,
-    RemoveNodeRequest, RemoveNodeResponse, SubmitTaskRequest, SubmitTaskResponse, TailAuditRequest,
-    TailAuditResponse, VerifyAuditRequest, VerifyAuditResponse,
+    RemoveNodeRequest, RemoveNodeResponse, TailAuditRequest, TailAuditResponse, VerifyAuditRequest,
+    VerifyAuditResponse,
 };
 
 use crate::endpoint::EndpointSet;
-use crate::retry::{self, RetryPolicy};
+use crate::retry::{self, Resend, RetryPolicy};
 use crate::{ClientOptions, Consistency, Error};
 
 /// A connection to a Warden cluster through any of its nodes. Cheap to clone; clones
@@ -41,16 +41,6 @@ pub struct Client {
 struct Inner {
     endpoints: EndpointSet,
     policy: RetryPolicy,
-}
-
-/// The answer to `Client::submit_task`, with the idempotency key that was sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SubmittedTask {
-    /// The task, and whether the key matched a task submitted earlier.
-    pub response: SubmitTaskResponse,
-    /// The key sent with every attempt: the caller's, or the one generated for the call.
-    /// Submitting again with it returns the same task instead of creating another.
-    pub idempotency_key: String,
 }
 
 impl Client {
@@ -160,72 +150,6 @@ impl Client {
         .await
     }
 
-    /// Submits a task to `workspace`. Without an `idempotency_key` a random 128-bit hex
-    /// key is generated; either way the same key goes with every retry, so a retried
-    /// submission never creates a second task.
-    pub async fn submit_task(
-        &self,
-        workspace: impl Into<String>,
-        input: impl Into<String>,
-        idempotency_key: Option<String>,
-    ) -> Result<SubmittedTask, Error> {
-        let idempotency_key = idempotency_key.unwrap_or_else(random_idempotency_key);
-        let request = SubmitTaskRequest {
-            workspace: workspace.into(),
-            idempotency_key: idempotency_key.clone(),
-            input: input.into(),
-        };
-        let response = self
-            .unary(request, |channel, request| async move {
-                TaskServiceClient::new(channel).submit_task(request).await
-            })
-            .await?;
-        Ok(SubmittedTask {
-            response,
-            idempotency_key,
-        })
-    }
-
-    /// Task `id` of `workspace`.
-    pub async fn get_task(
-        &self,
-        workspace: impl Into<String>,
-        id: impl Into<String>,
-        consistency: Consistency,
-    ) -> Result<GetTaskResponse, Error> {
-        let request = GetTaskRequest {
-            workspace: workspace.into(),
-            task_id: id.into(),
-            consistency: consistency.to_proto(),
-        };
-        self.unary(request, |channel, request| async move {
-            TaskServiceClient::new(channel).get_task(request).await
-        })
-        .await
-    }
-
-    /// One page of the tasks of `workspace`: at most `page_size` (0 means 100, at most
-    /// 1000), starting after `page_token` (empty for the first page). The response's
-    /// `next_page_token` is empty on the last page.
-    pub async fn list_tasks(
-        &self,
-        workspace: impl Into<String>,
-        page_size: u32,
-        page_token: impl Into<String>,
-        consistency: Consistency,
-    ) -> Result<ListTasksResponse, Error> {
-        let request = ListTasksRequest {
-            workspace: workspace.into(),
-            page_size,
-            page_token: page_token.into(),
-            consistency: consistency.to_proto(),
-        };
-        self.unary(request, |channel, request| async move {
-            TaskServiceClient::new(channel).list_tasks(request).await
-        })
-        .await
-    }
-
     /// The last `limit` audit records (0 means 20), oldest first.
     pub async fn tail_audit(
         &self,
@@ -268,24 +192,59 @@ impl Client {
         crate::export::resumable(self.clone(), from_index, consistency)
     }
 
-    /// Runs one attempt per node visited until one succeeds; see `retry::call`. Also
-    /// returns the index of the node that answered.
-    pub(crate) async fn call<T, F, Fut>(&self, attempt: F) -> Result<(T, usize), Error>
+    /// Runs one attempt per node visited until one succeeds or `resend` forbids another;
+    /// see `retry::call`. Also returns the index of the node that answered.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        resend: Resend,
+        attempt: F,
+    ) -> Result<(T, usize), Error>
     where
         F: FnMut(Channel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        retry::call(&self.inner.endpoints, &self.inner.policy, attempt).await
+        retry::call(&self.inner.endpoints, &self.inner.policy, resend, attempt).await
     }
 
-    /// A unary call: the request is cloned for each attempt.
-    async fn unary<Req, Resp, F, Fut>(&self, request: Req, rpc: F) -> Result<Resp, Error>
+    /// A unary read or convergent write: the request is cloned for each attempt.
+    pub(crate) async fn unary<Req, Resp, F, Fut>(&self, request: Req, rpc: F) -> Result<Resp, Error>
     where
         Req: Clone,
         F: Fn(Channel, Req) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let (response, _node) = self.call(|channel| rpc(channel, request.clone())).await?;
+        self.unary_with(Resend::Always, request, rpc).await
+    }
+
+    /// A unary write that must run at most once: sent again only when no attempt can
+    /// have reached a server.
+    pub(crate) async fn unary_once<Req, Resp, F, Fut>(
+        &self,
+        request: Req,
+        rpc: F,
+    ) -> Result<Resp, Error>
+    where
+        Req: Clone,
+        F: Fn(Channel, Req) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        self.unary_with(Resend::WhenUnsent, request, rpc).await
+    }
+
+    async fn unary_with<Req, Resp, F, Fut>(
+        &self,
+        resend: Resend,
+        request: Req,
+        rpc: F,
+    ) -> Result<Resp, Error>
+    where
+        Req: Clone,
+        F: Fn(Channel, Req) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let (response, _node) = self
+            .call(resend, |channel| rpc(channel, request.clone()))
+            .await?;
         Ok(response.into_inner())
     }
 
@@ -295,29 +254,5 @@ impl Client {
 
     pub(crate) fn policy(&self) -> &RetryPolicy {
         &self.inner.policy
-    }
-}
-
-/// A random 128-bit key in lowercase hex: unique enough that two submissions never
-/// share one by accident.
-fn random_idempotency_key() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_keys_are_32_hex_digits_and_differ() {
-        let first = random_idempotency_key();
-        let second = random_idempotency_key();
-        assert_eq!(first.len(), 32);
-        assert!(
-            first
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
-        assert_ne!(first, second);
     }
 }

@@ -18,10 +18,24 @@ pub enum Error {
     #[error("unavailable after {attempts} attempts: {last}")]
     Unavailable { attempts: u32, last: String },
 
+    /// A write that must not run twice failed in a way that leaves open whether it took
+    /// effect: the node went away mid-call, or answered UNAVAILABLE after the write may
+    /// already have been proposed. It was not sent again; read the state (the task, the
+    /// agent) before deciding to repeat it.
+    #[error(
+        "outcome unknown after {attempts} attempts, not retried because it may have taken effect: {last}"
+    )]
+    OutcomeUnknown { attempts: u32, last: String },
+
     /// A resumed audit export did not continue at the expected index: records between
     /// `expected` and `received` are missing from the server's answer.
     #[error("audit export expected record {expected} but received {received}")]
     ExportGap { expected: u64, received: u64 },
+
+    /// A task watch received event `received` where `expected` was due: the events in
+    /// between are missing from the server's answer.
+    #[error("task watch expected event {expected} but received {received}")]
+    JournalGap { expected: u64, received: u64 },
 
     /// The server answered with a status that retrying cannot fix (NOT_FOUND,
     /// INVALID_ARGUMENT, ALREADY_EXISTS, a request timeout, ...).
@@ -35,8 +49,8 @@ impl Error {
     pub fn code(&self) -> Option<Code> {
         match self {
             Error::NoEndpoints | Error::InvalidEndpoint { .. } => None,
-            Error::Unavailable { .. } => Some(Code::Unavailable),
-            Error::ExportGap { .. } => Some(Code::DataLoss),
+            Error::Unavailable { .. } | Error::OutcomeUnknown { .. } => Some(Code::Unavailable),
+            Error::ExportGap { .. } | Error::JournalGap { .. } => Some(Code::DataLoss),
             Error::Status(status) => Some(status.code()),
         }
     }

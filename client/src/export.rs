@@ -6,7 +6,7 @@ use tonic::Streaming;
 use warden_proto::v1::audit_service_client::AuditServiceClient;
 use warden_proto::v1::{AuditRecord, ExportAuditRequest};
 
-use crate::retry::{describe, is_unavailable};
+use crate::retry::{Resend, describe, is_unavailable};
 use crate::{Client, Consistency, Error};
 
 /// Where an export stands between two records.
@@ -103,12 +103,12 @@ impl Export {
             from_index: self.next_index,
             consistency: self.consistency.to_proto(),
         };
-        let (response, node) =
-            self.client
-                .call(|channel| async move {
-                    AuditServiceClient::new(channel).export_audit(request).await
-                })
-                .await?;
+        let (response, node) = self
+            .client
+            .call(Resend::Always, |channel| async move {
+                AuditServiceClient::new(channel).export_audit(request).await
+            })
+            .await?;
         Ok((response.into_inner(), node))
     }
 }

@@ -1,13 +1,23 @@
 //! Rust client for Warden's public gRPC API (`warden.v1`): connects to any set of nodes,
-//! retries on unavailable ones and resumes broken audit exports.
+//! retries on unavailable ones and resumes broken audit exports and task watches.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), warden_client::Error> {
+//! use futures::StreamExt;
 //! use warden_client::{Client, ClientOptions, Consistency};
 //!
 //! let client = Client::connect(["127.0.0.1:7400", "127.0.0.1:7401"], ClientOptions::default())?;
-//! let submitted = client.submit_task("default", "summarize the incident", None).await?;
+//! let submitted = client
+//!     .submit_task("default", "triage", "summarize the incident", None)
+//!     .await?;
 //! println!("idempotency key {}", submitted.idempotency_key);
+//! let task_id = submitted.response.task.unwrap_or_default().id;
+//! let events = client.watch_task("default", task_id, 0);
+//! futures::pin_mut!(events);
+//! while let Some(event) = events.next().await {
+//!     let event = event?;
+//!     println!("{} {}", event.seq, event.kind);
+//! }
 //! let status = client.cluster_status().await?;
 //! println!("leader {:?}", status.leader_id);
 //! let _tasks = client.list_tasks("default", 100, "", Consistency::Linearizable).await?;
@@ -15,6 +25,7 @@
 //! # }
 //! ```
 
+mod agents;
 mod client;
 mod consistency;
 mod endpoint;
@@ -22,12 +33,15 @@ mod error;
 mod export;
 mod options;
 mod retry;
+mod tasks;
+mod watch;
 
-pub use client::{Client, SubmittedTask};
+pub use client::Client;
 pub use consistency::Consistency;
 pub use endpoint::normalize_endpoint;
 pub use error::Error;
 pub use options::ClientOptions;
+pub use tasks::{Resolution, SubmittedTask, TaskFilter};
 
 /// The generated `warden.v1` message types returned by [`Client`], re-exported so callers
 /// need not depend on `warden-proto` themselves.

@@ -22,6 +22,11 @@ pub struct ClientOptions {
     pub initial_backoff: Duration,
     /// Upper bound for the pause between retries. Default 2s.
     pub max_backoff: Duration,
+    /// How long a task watch may spend reconnecting, in total, since it last delivered an
+    /// event, before it gives up with UNAVAILABLE. A watch that breaks reconnects on the
+    /// next node with backoff; time spent connected (waiting for the task) does not count.
+    /// Default 60s.
+    pub resume_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -32,6 +37,7 @@ impl Default for ClientOptions {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
+            resume_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The retry loop shared by every call: which failures are retried, how long to back off,
-//! and moving on to the next node after an unavailable one.
+//! moving on to the next node after an unavailable one, and which calls may be sent again
+//! when an earlier attempt may have reached a server.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -18,6 +19,9 @@ pub(crate) struct RetryPolicy {
     pub(crate) max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    /// Reconnecting budget of a task watch between two events.
+    pub(crate) resume_timeout: Duration,
+    request_timeout: Duration,
 }
 
 impl RetryPolicy {
@@ -26,7 +30,16 @@ impl RetryPolicy {
             max_attempts: options.max_attempts.max(1),
             initial_backoff: options.initial_backoff,
             max_backoff: options.max_backoff.max(options.initial_backoff),
+            resume_timeout: options.resume_timeout,
+            request_timeout: options.request_timeout,
         }
+    }
+
+    /// The longest a server-side wait (`WaitTask`) may last so that its answer still comes
+    /// within the per-attempt deadline: three quarters of it, leaving room for the network
+    /// and the read barrier.
+    pub(crate) fn max_server_wait(&self) -> Duration {
+        self.request_timeout.saturating_mul(3) / 4
     }
 
     /// The pause after `failures` consecutive failures: the initial backoff doubled per
@@ -63,6 +76,43 @@ pub(crate) fn is_unavailable(status: &Status) -> bool {
     }
 }
 
+/// Whether a call may be sent again after an attempt that may have reached a server.
+///
+/// A node that fails mid-call, or answers UNAVAILABLE because its write did not commit in
+/// time, may still have executed the call (the write can commit later). Sending it again
+/// is harmless for reads and for writes that converge: a submission carries its
+/// idempotency key, and putting a provider or registering an MCP server replaces it with
+/// the same definition. For other writes a second execution answers differently or acts
+/// again: a cancel that took effect answers FAILED_PRECONDITION, a created agent
+/// ALREADY_EXISTS, an applied update ABORTED, and a resolution could even decide a later
+/// interruption of the same task. Those are sent again only when no earlier attempt can
+/// have reached a server (the connection could not be established).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Reads and convergent writes: retried on every unavailable failure.
+    Always,
+    /// Writes that must run at most once: retried only while nothing was sent.
+    WhenUnsent,
+}
+
+/// Whether the failed attempt certainly never reached a server: the connection could not
+/// be established (tonic marks that with `ConnectError` in the source chain), or the
+/// channel refused the call before sending it ("Service was not ready"). A status sent by
+/// a server has no source.
+pub(crate) fn never_sent(status: &Status) -> bool {
+    if status.code() == Code::Unknown && status.message().starts_with("Service was not ready") {
+        return true;
+    }
+    let mut source = status.source();
+    while let Some(cause) = source {
+        if cause.is::<tonic::ConnectError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// Whether the status came from the connection failing rather than from a timeout.
 fn broke_in_transport(status: &Status) -> bool {
     let mut source = status.source();
@@ -94,10 +144,12 @@ pub(crate) fn describe(uri: &str, status: &Status) -> String {
 }
 
 /// Runs `attempt` against the current node, retrying on the next node with backoff while
-/// it fails with UNAVAILABLE. Returns the result and the index of the node that gave it.
+/// it fails with UNAVAILABLE, as far as `resend` allows. Returns the result and the index
+/// of the node that gave it.
 pub(crate) async fn call<T, F, Fut>(
     endpoints: &EndpointSet,
     policy: &RetryPolicy,
+    resend: Resend,
     mut attempt: F,
 ) -> Result<(T, usize), Error>
 where
@@ -118,6 +170,12 @@ where
             Err(status) if is_unavailable(&status) => {
                 endpoints.mark_failed(index);
                 last = describe(endpoints.uri(index), &status);
+                if resend == Resend::WhenUnsent && !never_sent(&status) {
+                    return Err(Error::OutcomeUnknown {
+                        attempts: attempt_number,
+                        last,
+                    });
+                }
             }
             Err(status) => return Err(Error::Status(status)),
         }
@@ -185,5 +243,27 @@ mod tests {
         assert!(!is_unavailable(&Status::not_found("no such task")));
         assert!(!is_unavailable(&Status::cancelled("Timeout expired")));
         assert!(!is_unavailable(&Status::already_exists("key reused")));
+    }
+
+    #[test]
+    fn only_connection_failures_and_unready_channels_were_never_sent() {
+        let refused = Status::from_error(Box::new(tonic::ConnectError(Box::new(
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+        ))));
+        assert_eq!(refused.code(), Code::Unavailable);
+        assert!(never_sent(&refused));
+        assert!(never_sent(&Status::unknown(
+            "Service was not ready: transport error"
+        )));
+
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        assert!(
+            !never_sent(&broken),
+            "a call cut short may have been executed"
+        );
+        assert!(!never_sent(&Status::unavailable("not committed in time")));
     }
 }

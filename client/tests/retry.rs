@@ -1,11 +1,18 @@
 //! Retries across endpoints: UNAVAILABLE and refused connections move on to the next
-//! node with the same idempotency key; other errors are returned at once.
+//! node with the same idempotency key; other errors are returned at once. Writes that
+//! must run at most once are sent again only when no earlier attempt reached a server.
 
 mod common;
 
-use common::{SubmitReply, TaskServiceDouble, dead_address, fast_options};
+use std::time::Duration;
+
+use common::{
+    AgentServiceDouble, CuttableProxy, SubmitReply, TaskServiceDouble, dead_address, eventually,
+    fast_options,
+};
 use tonic::Code;
-use warden_client::{Client, Error};
+use warden_client::proto::Agent;
+use warden_client::{Client, Error, Resolution};
 
 #[tokio::test]
 async fn submit_retries_on_next_endpoint_with_the_same_generated_key() {
@@ -17,7 +24,7 @@ async fn submit_retries_on_next_endpoint_with_the_same_generated_key() {
         .expect("valid endpoints");
 
     let submitted = client
-        .submit_task("default", "summarize", None)
+        .submit_task("default", "bot", "summarize", None)
         .await
         .expect("the second endpoint accepts");
 
@@ -49,7 +56,7 @@ async fn submit_retries_on_next_endpoint_with_the_same_generated_key() {
     // unavailable one.
     let clone = client.clone();
     let again = clone
-        .submit_task("default", "another", None)
+        .submit_task("default", "bot", "another", None)
         .await
         .expect("accepted");
     assert_eq!(unavailable.calls(), 1);
@@ -70,7 +77,7 @@ async fn caller_key_is_sent_on_every_attempt() {
         .expect("valid endpoints");
 
     let submitted = client
-        .submit_task("default", "summarize", Some("order-42".into()))
+        .submit_task("default", "bot", "summarize", Some("order-42".into()))
         .await
         .expect("the second endpoint accepts");
 
@@ -88,7 +95,7 @@ async fn all_endpoints_unavailable_gives_up_after_max_attempts() {
         Client::connect([&server.address, &refusing], fast_options(4)).expect("valid endpoints");
 
     let error = client
-        .submit_task("default", "summarize", None)
+        .submit_task("default", "bot", "summarize", None)
         .await
         .expect_err("nothing can answer");
 
@@ -117,7 +124,7 @@ async fn not_found_is_returned_without_retry() {
         .expect("valid endpoints");
 
     let error = client
-        .submit_task("missing", "summarize", None)
+        .submit_task("missing", "bot", "summarize", None)
         .await
         .expect_err("the workspace does not exist");
 
@@ -146,4 +153,134 @@ async fn connect_rejects_bad_endpoint_lists() {
         error.to_string(),
         "invalid endpoint \"no-port\": missing port"
     );
+}
+
+#[tokio::test]
+async fn cancel_is_not_sent_again_after_a_server_answered_unavailable() {
+    // UNAVAILABLE from a node may mean "not committed in time": the cancel may still
+    // take effect, so it is not sent to the next node.
+    let unavailable = TaskServiceDouble::new(SubmitReply::Unavailable);
+    let accepting = TaskServiceDouble::new(SubmitReply::Accept);
+    let first = unavailable.serve().await;
+    let second = accepting.serve().await;
+    let client = Client::connect([&first.address, &second.address], fast_options(5))
+        .expect("valid endpoints");
+
+    let error = client
+        .cancel_task("default", "task-1", "not needed")
+        .await
+        .expect_err("the outcome is unknown");
+
+    assert!(
+        matches!(error, Error::OutcomeUnknown { attempts: 1, .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.code(), Some(Code::Unavailable));
+    assert!(error.to_string().contains(&first.address), "{error}");
+    assert_eq!(unavailable.calls_to("CancelTask"), 1);
+    assert_eq!(accepting.calls_to("CancelTask"), 0, "not sent again");
+
+    // The cursor moved on, so the next call goes to the healthy node.
+    let cancelled = client
+        .cancel_task("default", "task-1", "not needed")
+        .await
+        .expect("the second node accepts");
+    assert_eq!(cancelled.task.expect("task").reason, "not needed");
+}
+
+#[tokio::test]
+async fn cancel_is_sent_again_when_the_connection_was_refused() {
+    let refusing = dead_address().await;
+    let accepting = TaskServiceDouble::new(SubmitReply::Accept);
+    let server = accepting.serve().await;
+    let client =
+        Client::connect([&refusing, &server.address], fast_options(3)).expect("valid endpoints");
+
+    client
+        .cancel_task("default", "task-1", "")
+        .await
+        .expect("nothing reached the refusing address, so the next node gets it");
+
+    assert_eq!(accepting.calls_to("CancelTask"), 1);
+}
+
+#[tokio::test]
+async fn resolve_cut_off_mid_call_is_not_sent_again() {
+    // The node receives the call and dies before answering: it may have executed it.
+    let hanging = TaskServiceDouble::new(SubmitReply::Hang);
+    let accepting = TaskServiceDouble::new(SubmitReply::Accept);
+    let hanging_server = hanging.serve().await;
+    let proxy = CuttableProxy::start(&hanging_server.address).await;
+    let second = accepting.serve().await;
+    let client = Client::connect([&proxy.address, &second.address], fast_options(5))
+        .expect("valid endpoints");
+
+    let (result, ()) = tokio::join!(
+        client.resolve_task("default", "task-1", Resolution::SkipWithResult("{}".into())),
+        async {
+            eventually("the call to arrive", Duration::from_secs(5), || async {
+                hanging.calls_to("ResolveTask") == 1
+            })
+            .await;
+            proxy.cut();
+        }
+    );
+
+    let error = result.expect_err("the outcome is unknown");
+    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
+    assert_eq!(accepting.calls_to("ResolveTask"), 0, "not sent again");
+}
+
+#[tokio::test]
+async fn submit_cut_off_mid_call_is_sent_again_with_its_key() {
+    let hanging = TaskServiceDouble::new(SubmitReply::Hang);
+    let accepting = TaskServiceDouble::new(SubmitReply::Accept);
+    let hanging_server = hanging.serve().await;
+    let proxy = CuttableProxy::start(&hanging_server.address).await;
+    let second = accepting.serve().await;
+    let client = Client::connect([&proxy.address, &second.address], fast_options(5))
+        .expect("valid endpoints");
+
+    let (result, ()) = tokio::join!(
+        client.submit_task("default", "bot", "summarize", None),
+        async {
+            eventually("the call to arrive", Duration::from_secs(5), || async {
+                hanging.calls() == 1
+            })
+            .await;
+            proxy.cut();
+        }
+    );
+
+    let submitted = result.expect("the idempotency key makes the retry safe");
+    assert_eq!(hanging.keys(), accepting.keys());
+    assert_eq!(accepting.keys(), [submitted.idempotency_key]);
+}
+
+#[tokio::test]
+async fn create_agent_is_sent_again_only_while_nothing_was_sent() {
+    let agents = AgentServiceDouble::new();
+    let server = agents.serve().await;
+    let refusing = dead_address().await;
+    let client =
+        Client::connect([&refusing, &server.address], fast_options(3)).expect("valid endpoints");
+    let agent = Agent {
+        workspace: "default".into(),
+        name: "bot".into(),
+        provider: "model".into(),
+        paused: true,
+        ..Agent::default()
+    };
+
+    let created = client
+        .create_agent(agent.clone())
+        .await
+        .expect("created on the second node");
+    assert_eq!(created.agent.expect("agent").version, 1);
+
+    let error = client
+        .create_agent(agent)
+        .await
+        .expect_err("a second creation is refused");
+    assert_eq!(error.code(), Some(Code::AlreadyExists));
 }

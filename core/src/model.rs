@@ -66,7 +66,7 @@ pub struct Task {
     pub idempotency_key: IdempotencyKey,
     pub agent: AgentName,
     pub input: String,
-    /// Hash of the submission (agent and input): a reused idempotency key must match it.
+    /// SHA-256 of the input. (The idempotency record binds the agent and the input.)
     pub input_hash: Hash,
     pub status: TaskStatus,
     pub submitted_ms: u64,

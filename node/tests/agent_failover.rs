@@ -31,13 +31,33 @@ async fn a_task_survives_the_death_of_its_node() {
         .expect("run warden demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}");
-    assert!(output.status.success(), "the demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "the demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // The journal shows a second epoch that took over and finished the task.
-    let journal: Vec<&str> = stdout.lines().filter(|line| line.contains(" epoch ")).collect();
-    assert!(journal.iter().any(|line| line.contains("epoch 2") && line.contains("assigned")), "no takeover in:\n{stdout}");
-    assert!(journal.last().is_some_and(|line| line.contains("completed")), "not completed:\n{stdout}");
+    let journal: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains(" epoch "))
+        .collect();
+    assert!(
+        journal
+            .iter()
+            .any(|line| line.contains("epoch 2") && line.contains("assigned")),
+        "no takeover in:\n{stdout}"
+    );
+    assert!(
+        journal
+            .last()
+            .is_some_and(|line| line.contains("completed")),
+        "not completed:\n{stdout}"
+    );
     for step in 1..=6 {
-        assert!(stdout.contains(&format!("step-{step}: ")), "step {step} missing from the ledger check");
+        assert!(
+            stdout.contains(&format!("step-{step}: ")),
+            "step {step} missing from the ledger check"
+        );
     }
     assert!(stdout.contains("resumed"), "no resume time printed");
 }

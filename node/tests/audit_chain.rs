@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WARDEN, start, verify_on, wait_converged};
+use common::{AGENT, WARDEN, add_paused_agent, start, verify_on, wait_converged};
 use warden_client::Consistency;
 
 async fn audit_count(client: &warden_client::Client) -> u64 {
@@ -24,40 +24,47 @@ async fn every_command_is_audited_once_and_tampering_is_detected() {
     let base = audit_count(&client).await;
     assert!(base >= 1, "the membership changes of bootstrap are audited");
 
-    // Accepted: create, submit, deduplicated resubmit. Rejected: duplicate workspace,
-    // unknown workspace, malformed workspace, oversized input, reused key.
+    // Accepted: create, put provider, create agent, submit, deduplicated resubmit.
+    // Rejected: duplicate workspace, unknown workspace, malformed workspace, oversized
+    // input, reused key.
     client.create_workspace("acme").await.expect("create");
+    add_paused_agent(&client, "acme").await;
     client
-        .submit_task("acme", "hello", Some("k1".into()))
+        .submit_task("acme", AGENT, "hello", Some("k1".into()))
         .await
         .expect("submit");
     client
-        .submit_task("acme", "hello", Some("k1".into()))
+        .submit_task("acme", AGENT, "hello", Some("k1".into()))
         .await
         .expect("dedup");
     assert!(client.create_workspace("acme").await.is_err());
-    assert!(client.submit_task("nowhere", "hello", None).await.is_err());
+    assert!(
+        client
+            .submit_task("nowhere", AGENT, "hello", None)
+            .await
+            .is_err()
+    );
     assert!(client.create_workspace("Not Valid").await.is_err());
     assert!(
         client
-            .submit_task("acme", &"x".repeat(2048), None)
+            .submit_task("acme", AGENT, &"x".repeat(2048), None)
             .await
             .is_err()
     );
     assert!(
         client
-            .submit_task("acme", "other", Some("k1".into()))
+            .submit_task("acme", AGENT, "other", Some("k1".into()))
             .await
             .is_err()
     );
     assert_eq!(
         audit_count(&client).await,
-        base + 8,
+        base + 10,
         "one record per command, accepted or rejected"
     );
 
     let tail = client
-        .tail_audit(8, Consistency::Linearizable)
+        .tail_audit(10, Consistency::Linearizable)
         .await
         .expect("tail")
         .records;
@@ -69,6 +76,8 @@ async fn every_command_is_audited_once_and_tampering_is_detected() {
         outcomes,
         vec![
             ("workspace.create", "accepted"),
+            ("provider.put", "accepted"),
+            ("agent.create", "accepted"),
             ("task.submit", "accepted"),
             ("task.submit", "accepted"),
             ("workspace.create", "rejected"),
@@ -79,9 +88,9 @@ async fn every_command_is_audited_once_and_tampering_is_detected() {
         ]
     );
     assert!(
-        tail[6].detail.starts_with("RESOURCE_EXHAUSTED"),
+        tail[8].detail.starts_with("RESOURCE_EXHAUSTED"),
         "{}",
-        tail[6].detail
+        tail[8].detail
     );
     assert!(
         !tail.iter().any(|record| record.detail.contains("xxxxxxxx")),

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{all_task_ids, client_with, start};
+use common::{AGENT, add_paused_agent, all_task_ids, client_with, start};
 use tonic::Code;
 use warden_client::{Client, Consistency};
 
@@ -32,8 +32,9 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
     let cluster = start(3, &[("limits.max_task_input_bytes", "1024")]).await;
     let client = cluster.client().expect("client");
     client.create_workspace("acme").await.expect("create");
+    add_paused_agent(&client, "acme").await;
     let first = client
-        .submit_task("acme", "hello", Some("key-1".into()))
+        .submit_task("acme", AGENT, "hello", Some("key-1".into()))
         .await
         .expect("submit");
     let first_id = first.response.task.expect("task").id;
@@ -44,29 +45,37 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
     let writes = [
         (
             "malformed workspace name",
-            code(client.submit_task("Not_Valid", "x", None).await),
+            code(client.submit_task("Not_Valid", AGENT, "x", None).await),
             Code::InvalidArgument,
         ),
         (
             "unknown workspace",
-            code(client.submit_task("nowhere", "x", None).await),
+            code(client.submit_task("nowhere", AGENT, "x", None).await),
             Code::NotFound,
         ),
         (
             "input over the limit",
-            code(client.submit_task("acme", &"x".repeat(1025), None).await),
+            code(
+                client
+                    .submit_task("acme", AGENT, &"x".repeat(1025), None)
+                    .await,
+            ),
             Code::ResourceExhausted,
         ),
         (
             "empty idempotency key",
-            code(client.submit_task("acme", "x", Some(String::new())).await),
+            code(
+                client
+                    .submit_task("acme", AGENT, "x", Some(String::new()))
+                    .await,
+            ),
             Code::InvalidArgument,
         ),
         (
             "key reused with another input",
             code(
                 client
-                    .submit_task("acme", "bye", Some("key-1".into()))
+                    .submit_task("acme", AGENT, "bye", Some("key-1".into()))
                     .await,
             ),
             Code::AlreadyExists,
@@ -154,7 +163,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
 
     // The message names the offending field or id.
     let error = client
-        .submit_task("nowhere", "x", None)
+        .submit_task("nowhere", AGENT, "x", None)
         .await
         .expect_err("unknown workspace");
     assert!(error.to_string().contains("nowhere"), "{error}");
@@ -178,12 +187,9 @@ async fn a_write_without_quorum_is_unavailable_after_a_bounded_wait() {
         ],
     )
     .await;
-    cluster
-        .client()
-        .expect("client")
-        .create_workspace("acme")
-        .await
-        .expect("create");
+    let setup = cluster.client().expect("client");
+    setup.create_workspace("acme").await.expect("create");
+    add_paused_agent(&setup, "acme").await;
     let leader = cluster
         .wait_for_leader(Duration::from_secs(10))
         .await
@@ -202,7 +208,7 @@ async fn a_write_without_quorum_is_unavailable_after_a_bounded_wait() {
     let lonely = client_with(vec![cluster.endpoint(survivor).expect("endpoint")], 1);
     let outcome = tokio::time::timeout(
         Duration::from_secs(30),
-        lonely.submit_task("acme", "x", None),
+        lonely.submit_task("acme", AGENT, "x", None),
     )
     .await
     .expect("the write answers instead of hanging");

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{all_task_ids, start, wait_converged};
+use common::{AGENT, add_paused_agent, all_task_ids, start, wait_converged};
 use warden_client::Consistency;
 
 #[tokio::test]
@@ -16,10 +16,11 @@ async fn killed_leader_is_replaced_and_catches_up_after_restart() {
         .create_workspace("acme")
         .await
         .expect("create workspace");
+    add_paused_agent(&client, "acme").await;
     let mut acknowledged = Vec::new();
     for n in 0..20 {
         let submitted = client
-            .submit_task("acme", &format!("before {n}"), None)
+            .submit_task("acme", AGENT, &format!("before {n}"), None)
             .await
             .expect("submit");
         acknowledged.push(submitted.response.task.expect("task").id);
@@ -32,7 +33,7 @@ async fn killed_leader_is_replaced_and_catches_up_after_restart() {
     cluster.kill(old_leader).await.expect("kill leader");
     let killed_at = Instant::now();
     let submitted = client
-        .submit_task("acme", "after the kill", None)
+        .submit_task("acme", AGENT, "after the kill", None)
         .await
         .expect("submit after failover");
     let gap = killed_at.elapsed();
@@ -46,7 +47,7 @@ async fn killed_leader_is_replaced_and_catches_up_after_restart() {
     assert_ne!(new_leader, old_leader);
     for n in 0..20 {
         let submitted = client
-            .submit_task("acme", &format!("after {n}"), None)
+            .submit_task("acme", AGENT, &format!("after {n}"), None)
             .await
             .expect("submit");
         acknowledged.push(submitted.response.task.expect("task").id);

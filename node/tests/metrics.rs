@@ -3,16 +3,17 @@
 
 mod common;
 
-use common::{metric_value, scrape, start};
+use common::{AGENT, add_paused_agent, metric_value, scrape, start};
 
 #[tokio::test]
 async fn metrics_endpoint_reports_raft_state_and_rpcs() {
     let cluster = start(3, &[]).await;
     let client = cluster.client().expect("client");
     client.create_workspace("acme").await.expect("create");
+    add_paused_agent(&client, "acme").await;
     for n in 0..5 {
         client
-            .submit_task("acme", &format!("t{n}"), None)
+            .submit_task("acme", AGENT, &format!("t{n}"), None)
             .await
             .expect("submit");
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{all_tasks, eventually, start, wait_converged};
+use common::{AGENT, add_paused_agent, all_tasks, eventually, start, wait_converged};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
@@ -26,12 +26,12 @@ struct History {
 #[tokio::test]
 async fn acknowledged_submissions_survive_kills_and_restarts() {
     let mut cluster = start(3, &[]).await;
-    cluster
-        .client()
-        .expect("client")
+    let setup = cluster.client().expect("client");
+    setup
         .create_workspace("acme")
         .await
         .expect("create workspace");
+    add_paused_agent(&setup, "acme").await;
 
     let history = Arc::new(Mutex::new(History::default()));
     let acked_count = Arc::new(AtomicU64::new(0));
@@ -46,7 +46,9 @@ async fn acknowledged_submissions_survive_kills_and_restarts() {
                 let key = format!("w{worker}-{n}");
                 n += 1;
                 let input = format!("input of {key}");
-                let result = client.submit_task("acme", &input, Some(key.clone())).await;
+                let result = client
+                    .submit_task("acme", AGENT, &input, Some(key.clone()))
+                    .await;
                 let mut history = history.lock().await;
                 match result {
                     Ok(submitted) => {
@@ -108,7 +110,7 @@ async fn acknowledged_submissions_survive_kills_and_restarts() {
     let unknown: Vec<String> = history.unknown.iter().cloned().collect();
     for key in unknown {
         let submitted = client
-            .submit_task("acme", &format!("input of {key}"), Some(key.clone()))
+            .submit_task("acme", AGENT, &format!("input of {key}"), Some(key.clone()))
             .await
             .expect("resolve");
         history

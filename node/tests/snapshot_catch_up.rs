@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{all_task_ids, eventually, metric_value, scrape, start, wait_converged};
+use common::{
+    AGENT, add_paused_agent, all_task_ids, eventually, metric_value, scrape, start, wait_converged,
+};
 use tokio::task::JoinSet;
 use warden_proto::v1::MemberRole;
 
@@ -23,6 +25,7 @@ async fn a_new_node_catches_up_by_snapshot_after_the_log_was_purged() {
         .create_workspace("acme")
         .await
         .expect("create workspace");
+    add_paused_agent(&client, "acme").await;
 
     let mut submitters = JoinSet::new();
     for worker in 0..8 {
@@ -30,7 +33,7 @@ async fn a_new_node_catches_up_by_snapshot_after_the_log_was_purged() {
         submitters.spawn(async move {
             for n in (worker..TASKS).step_by(8) {
                 client
-                    .submit_task("acme", &format!("task {n}"), Some(format!("k{n}")))
+                    .submit_task("acme", AGENT, &format!("task {n}"), Some(format!("k{n}")))
                     .await
                     .expect("submit");
             }

@@ -1,5 +1,6 @@
 //! `wardenctl` against a real cluster: the commands a person types, their table and
-//! JSON output, exit codes and error lines, and membership removal.
+//! JSON output, exit codes and error lines, a task's life from submission to
+//! cancellation, and membership removal.
 
 mod common;
 
@@ -62,37 +63,151 @@ async fn wardenctl_drives_a_cluster() {
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
-    let submitted = wardenctl(
+    // A provider nothing calls (the discard port) and a paused agent: its tasks stay
+    // pending.
+    let provider = wardenctl(
         &endpoints,
-        &["task", "submit", "--workspace", "ops", "--input", "hi"],
+        &[
+            "provider",
+            "put",
+            "ops",
+            "model",
+            "--kind",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "none",
+        ],
     )
     .await;
-    assert!(submitted.status.success());
+    assert!(
+        provider.status.success(),
+        "{}",
+        String::from_utf8_lossy(&provider.stderr)
+    );
+    let agent = wardenctl(
+        &endpoints,
+        &[
+            "agent",
+            "create",
+            "ops",
+            "bot",
+            "--provider",
+            "model",
+            "--instructions",
+            "be brief",
+            "--paused",
+        ],
+    )
+    .await;
+    assert!(
+        agent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&agent.stderr)
+    );
+    let agent = json(
+        &wardenctl(
+            &endpoints,
+            &["--output", "json", "agent", "get", "ops", "bot"],
+        )
+        .await,
+    );
+    assert_eq!(agent["paused"], true, "{agent}");
+    assert_eq!(agent["provider"], "model", "{agent}");
+
+    let submitted = wardenctl(
+        &endpoints,
+        &["task", "submit", "ops", "--agent", "bot", "hi"],
+    )
+    .await;
+    assert!(
+        submitted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
     let task_id = stdout(&submitted).trim().to_owned();
     assert_eq!(task_id.len(), 26, "prints the task id: {task_id:?}");
 
     let task = json(
         &wardenctl(
             &endpoints,
-            &[
-                "--output",
-                "json",
-                "task",
-                "get",
-                "--workspace",
-                "ops",
-                &task_id,
-            ],
+            &["--output", "json", "task", "get", "ops", &task_id],
         )
         .await,
     );
     assert_eq!(task["id"], task_id.as_str(), "{task}");
     assert_eq!(task["status"], "pending");
     assert_eq!(task["input"], "hi");
+    assert_eq!(task["agent"], "bot");
+
+    // Pending for the paused agent: waiting times out with exit status 1.
+    let waited = wardenctl(
+        &endpoints,
+        &["task", "wait", "ops", &task_id, "--wait-timeout", "500ms"],
+    )
+    .await;
+    assert_eq!(
+        waited.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
+    let cancelled = wardenctl(
+        &endpoints,
+        &["task", "cancel", "ops", &task_id, "--reason", "not needed"],
+    )
+    .await;
+    assert!(
+        cancelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancelled.stderr)
+    );
+    let waited = wardenctl(&endpoints, &["task", "wait", "ops", &task_id]).await;
+    assert_eq!(waited.status.code(), Some(0), "{}", stdout(&waited));
+    // The watch replays the journal and ends by itself after the cancellation.
+    let watched = wardenctl(&endpoints, &["task", "watch", "ops", &task_id]).await;
+    let lines = stdout(&watched);
+    assert!(watched.status.success(), "{lines}");
+    let kinds: Vec<&str> = lines
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(3))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"submitted"), "{lines}");
+    assert_eq!(kinds.last(), Some(&"cancelled"), "{lines}");
+    let listed = json(
+        &wardenctl(
+            &endpoints,
+            &[
+                "--output",
+                "json",
+                "task",
+                "list",
+                "ops",
+                "--status",
+                "cancelled",
+            ],
+        )
+        .await,
+    );
+    let listed_ids: Vec<&str> = listed["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .filter_map(|task| task["id"].as_str())
+        .collect();
+    assert_eq!(listed_ids, [task_id.as_str()], "{listed}");
+    let again = wardenctl(&endpoints, &["task", "cancel", "ops", &task_id]).await;
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).starts_with("error: FAILED_PRECONDITION: "),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 
     let refused = wardenctl(
         &endpoints,
-        &["task", "submit", "--workspace", "nowhere", "--input", "x"],
+        &["task", "submit", "nowhere", "--agent", "bot", "x"],
     )
     .await;
     assert_eq!(refused.status.code(), Some(2));
@@ -129,7 +244,7 @@ async fn wardenctl_drives_a_cluster() {
     // The cluster keeps taking writes with two voters.
     let submitted = wardenctl(
         &endpoints[..2],
-        &["task", "submit", "--workspace", "ops", "--input", "after"],
+        &["task", "submit", "ops", "--agent", "bot", "after"],
     )
     .await;
     assert!(

@@ -73,7 +73,7 @@ pub(super) fn submit_task<S: StateRead>(
         idempotency_key: idempotency_key.clone(),
         agent: agent.clone(),
         input: input.clone(),
-        input_hash: submission_hash,
+        input_hash: Hash::of(input.as_bytes()),
         status: TaskStatus::Pending,
         submitted_ms: at.time_ms,
         submitted_by: at.principal.clone(),

@@ -3,14 +3,49 @@
 
 #![allow(dead_code)]
 
+pub mod agents;
+
+pub mod setup;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use warden_client::proto::{Agent, Provider};
 use warden_client::{Client, ClientOptions, Consistency};
 use warden_local_cluster::LocalCluster;
 
 pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+/// The paused agent `add_paused_agent` creates, for tests that submit tasks.
+pub const AGENT: &str = "bot";
+
+/// Gives `workspace` (which must exist) the provider `model` (openai at the discard port,
+/// never called) and the paused agent `bot` that uses it. Tasks for a paused agent are
+/// accepted and replicated but never placed, so they stay pending.
+pub async fn add_paused_agent(client: &Client, workspace: &str) {
+    client
+        .put_provider(Provider {
+            workspace: workspace.to_owned(),
+            name: "model".to_owned(),
+            kind: "openai".to_owned(),
+            base_url: "http://127.0.0.1:9/v1".to_owned(),
+            model: "none".to_owned(),
+            ..Provider::default()
+        })
+        .await
+        .unwrap_or_else(|error| panic!("put provider model in {workspace}: {error}"));
+    client
+        .create_agent(Agent {
+            workspace: workspace.to_owned(),
+            name: AGENT.to_owned(),
+            provider: "model".to_owned(),
+            paused: true,
+            ..Agent::default()
+        })
+        .await
+        .unwrap_or_else(|error| panic!("create agent {AGENT} in {workspace}: {error}"));
+}
 
 /// A cluster whose data lives as long as the value.
 pub struct TestCluster {

@@ -1,8 +1,11 @@
-//! Parsers and argument groups shared by several subcommands: durations, endpoints and
-//! the read consistency.
+//! Parsers and argument groups shared by several subcommands: durations, endpoints,
+//! `KEY=VALUE` pairs, text from standard input and the read consistency.
 
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use warden_client::{Consistency, Error};
 
@@ -67,6 +70,34 @@ pub fn parse_endpoint(text: &str) -> Result<String, String> {
         }
         other => other.to_string(),
     })
+}
+
+/// Parses `KEY=VALUE`: a non-empty key, and a value that may be empty or contain `=`.
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+/// `text` itself, or all of standard input when it is `-`.
+pub fn text_or_stdin(text: String) -> anyhow::Result<String> {
+    if text != "-" {
+        return Ok(text);
+    }
+    let mut read = String::new();
+    std::io::stdin()
+        .read_to_string(&mut read)
+        .context("read standard input")?;
+    Ok(read)
+}
+
+/// The contents of the file at `path`, or all of standard input when it is `-`.
+pub fn file_or_stdin(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        return text_or_stdin("-".to_owned());
+    }
+    std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
 }
 
 /// The `--consistency` of a read.
@@ -136,6 +167,17 @@ mod tests {
         ] {
             assert!(parse_duration(text).is_err(), "{text:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn key_value_pairs_split_at_the_first_equals_sign() {
+        assert_eq!(
+            parse_key_value("A=b=c"),
+            Ok(("A".to_owned(), "b=c".to_owned()))
+        );
+        assert_eq!(parse_key_value("A="), Ok(("A".to_owned(), String::new())));
+        assert!(parse_key_value("=b").is_err());
+        assert!(parse_key_value("novalue").is_err());
     }
 
     #[test]

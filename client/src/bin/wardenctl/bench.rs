@@ -24,6 +24,14 @@ pub enum BenchCommand {
     /// idempotency key, so each acknowledgement is a new task. Latency is per
     /// acknowledged submission, including the client's retries.
     Submit(SubmitArgs),
+    /// Run agent tasks of K tool-calling steps and report the time per step
+    ///
+    /// Starts the scripted model server (a test double speaking the OpenAI wire
+    /// protocol) as a child process, registers the ledger tool server, creates an agent
+    /// granted its `noop` tool and runs tasks at the given concurrency. Prints completed
+    /// tasks per second and the time per step (p50, p99), measured from each task's
+    /// journal between its assignment and its completion.
+    Steps(crate::bench_steps::StepsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -31,6 +39,10 @@ pub struct SubmitArgs {
     /// Workspace to submit to
     #[arg(long, short)]
     workspace: String,
+    /// Agent the tasks are for; it must exist (with a paused agent the tasks are stored
+    /// but never placed, so only submission is measured)
+    #[arg(long, short)]
+    agent: String,
     /// Number of workers, each with one submission in flight at a time
     #[arg(long, short, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     concurrency: u32,
@@ -58,7 +70,10 @@ pub async fn run(
     format: Format,
     command: BenchCommand,
 ) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Submit(args) = command;
+    let args = match command {
+        BenchCommand::Submit(args) => args,
+        BenchCommand::Steps(args) => return crate::bench_steps::run(client, format, args).await,
+    };
     if args.create_workspace {
         match client.create_workspace(args.workspace.clone()).await {
             Err(error) if error.code() == Some(Code::AlreadyExists) => {}
@@ -76,12 +91,13 @@ pub async fn run(
     let mut workers = JoinSet::new();
     for worker in 0..args.concurrency {
         let client = client.clone();
-        let workspace = args.workspace.clone();
-        let input = input.clone();
+        let target = Target {
+            workspace: args.workspace.clone(),
+            agent: args.agent.clone(),
+            input: input.clone(),
+        };
         let key_prefix = format!("bench-{run_id}-{worker}");
-        workers.spawn(
-            async move { submit_until(client, workspace, input, key_prefix, deadline).await },
-        );
+        workers.spawn(async move { submit_until(client, target, key_prefix, deadline).await });
     }
     let mut latencies = Vec::new();
     let mut errors: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -103,11 +119,18 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What every submission of a run sends, apart from its key.
+#[derive(Debug, Clone)]
+struct Target {
+    workspace: String,
+    agent: String,
+    input: String,
+}
+
 /// One worker: submits one task at a time until the deadline.
 async fn submit_until(
     client: Client,
-    workspace: String,
-    input: String,
+    target: Target,
     key_prefix: String,
     deadline: Instant,
 ) -> WorkerReport {
@@ -118,7 +141,12 @@ async fn submit_until(
         let key = format!("{key_prefix}-{sequence}");
         let sent = Instant::now();
         match client
-            .submit_task(workspace.clone(), input.clone(), Some(key))
+            .submit_task(
+                target.workspace.clone(),
+                target.agent.clone(),
+                target.input.clone(),
+                Some(key),
+            )
             .await
         {
             Ok(_) => report.latencies.push(sent.elapsed()),

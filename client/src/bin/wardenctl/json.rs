@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 use warden_client::proto::{
-    AuditRecord, ClusterStatusResponse, Member, Task, VerifyAuditResponse, Workspace,
+    Agent, AgentLimits, AuditRecord, ClusterStatusResponse, McpServer, McpTool, Member, Provider,
+    Task, TaskEvent, ToolGrant, VerifyAuditResponse, Workspace,
 };
 
 use crate::output::{role_name, task_status_name};
@@ -13,13 +14,114 @@ pub fn task(task: &Task) -> Value {
     json!({
         "id": task.id,
         "workspace": task.workspace,
+        "agent": task.agent,
         "idempotency_key": task.idempotency_key,
         "input": task.input,
         "input_hash": task.input_hash,
         "status": task_status_name(task.status),
+        "stalled": task.stalled,
         "submitted_at_ms": task.submitted_at_ms,
         "submitted_by": task.submitted_by,
         "log_index": task.log_index,
+        "owner": task.owner,
+        "epoch": task.epoch,
+        "turns": task.turns,
+        "tokens_used": task.tokens_used,
+        "journal_len": task.journal_len,
+        "result": task.result,
+        "reason": task.reason,
+        "deadline_at_ms": task.deadline_at_ms,
+        "limits": task.limits.as_ref().map(limits),
+    })
+}
+
+/// A journal event; `detail` is the parsed `detail_json` (its text when it is not JSON).
+pub fn task_event(event: &TaskEvent) -> Value {
+    let detail = serde_json::from_str::<Value>(&event.detail_json)
+        .unwrap_or_else(|_| Value::String(event.detail_json.clone()));
+    json!({
+        "task_id": event.task_id,
+        "seq": event.seq,
+        "log_index": event.log_index,
+        "time_ms": event.time_ms,
+        "epoch": event.epoch,
+        "kind": event.kind,
+        "status": task_status_name(event.status),
+        "detail": detail,
+    })
+}
+
+pub fn limits(limits: &AgentLimits) -> Value {
+    json!({
+        "max_steps": limits.max_steps,
+        "token_budget": limits.token_budget,
+        "deadline_ms": limits.deadline_ms,
+        "stall_timeout_ms": limits.stall_timeout_ms,
+    })
+}
+
+pub fn provider(provider: &Provider) -> Value {
+    json!({
+        "workspace": provider.workspace,
+        "name": provider.name,
+        "kind": provider.kind,
+        "base_url": provider.base_url,
+        "model": provider.model,
+        "api_key_env": provider.api_key_env,
+        "request_timeout_ms": provider.request_timeout_ms,
+        "max_retries": provider.max_retries,
+        "max_output_tokens": provider.max_output_tokens,
+        "version": provider.version,
+    })
+}
+
+pub fn mcp_server(server: &McpServer) -> Value {
+    json!({
+        "workspace": server.workspace,
+        "name": server.name,
+        "command": server.command,
+        "args": server.args,
+        "env": server.env,
+        "url": server.url,
+        "tools": server.tools.iter().map(mcp_tool).collect::<Vec<_>>(),
+        "version": server.version,
+    })
+}
+
+/// A pinned tool; the input schema is parsed (kept as text when it is not JSON).
+pub fn mcp_tool(tool: &McpTool) -> Value {
+    let input_schema = serde_json::from_str::<Value>(&tool.input_schema_json)
+        .unwrap_or_else(|_| Value::String(tool.input_schema_json.clone()));
+    json!({
+        "name": tool.name,
+        "description": tool.description,
+        "input_schema": input_schema,
+        "read_only": tool.read_only,
+        "idempotent": tool.idempotent,
+        "destructive": tool.destructive,
+        "definition_hash": tool.definition_hash,
+    })
+}
+
+pub fn agent(agent: &Agent) -> Value {
+    json!({
+        "workspace": agent.workspace,
+        "name": agent.name,
+        "provider": agent.provider,
+        "instructions": agent.instructions,
+        "tools": agent.tools.iter().map(tool_grant).collect::<Vec<_>>(),
+        "limits": agent.limits.as_ref().map(limits),
+        "paused": agent.paused,
+        "version": agent.version,
+    })
+}
+
+/// A tool grant; `retry_safe` is null when the tool's own annotations decide.
+pub fn tool_grant(grant: &ToolGrant) -> Value {
+    json!({
+        "server": grant.server,
+        "tool": grant.tool,
+        "retry_safe": grant.retry_safe,
     })
 }
 
@@ -107,6 +209,25 @@ mod tests {
             ..Task::default()
         });
         assert_eq!(value["status"], "pending");
+        assert_eq!(value["limits"], Value::Null);
+    }
+
+    #[test]
+    fn event_detail_is_parsed_json() {
+        let value = task_event(&TaskEvent {
+            seq: 3,
+            kind: "assigned".into(),
+            detail_json: r#"{"node":2,"epoch":1}"#.into(),
+            status: TaskStatus::Running as i32,
+            ..TaskEvent::default()
+        });
+        assert_eq!(value["detail"]["node"], 2);
+        assert_eq!(value["status"], "running");
+        let value = task_event(&TaskEvent {
+            detail_json: "not json".into(),
+            ..TaskEvent::default()
+        });
+        assert_eq!(value["detail"], "not json");
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! `wardenctl`: the command-line tool for operating a Warden cluster.
 
+mod agent;
 mod args;
 mod audit;
 mod bench;
+mod bench_steps;
 mod cluster;
+mod events;
 mod json;
+mod mcp;
 mod output;
+mod provider;
 mod task;
 mod workspace;
 
@@ -17,11 +22,14 @@ use warden_client::{Client, ClientOptions};
 
 use crate::output::{Format, code_name};
 
-/// Operate a Warden cluster: membership, workspaces, tasks and the audit log.
+/// Operate a Warden cluster: membership, workspaces, model providers, MCP servers,
+/// agents, tasks and the audit log.
 ///
 /// Every node serves the whole API, so any subset of the nodes works as --endpoints.
 /// A node that is down or answers UNAVAILABLE is skipped: the call is retried on the
-/// next endpoint with backoff.
+/// next endpoint with backoff. `task cancel`, `task resolve`, `agent create` and `agent
+/// update` are retried only when they cannot have reached a node; otherwise they fail
+/// with UNAVAILABLE and an unknown outcome, to be checked before trying again.
 #[derive(Debug, Parser)]
 #[command(
     name = "wardenctl",
@@ -29,12 +37,16 @@ use crate::output::{Format, code_name};
     after_help = "Examples:
   wardenctl --endpoints 10.0.0.1:7400,10.0.0.2:7400 cluster status
   wardenctl workspace create research
-  echo 'summarize the incident' | wardenctl task submit --workspace research --input -
-  wardenctl task list --workspace research --all --output json
+  wardenctl provider put research gpt --kind openai --base-url https://api.openai.com/v1 \
+      --model gpt-4o-mini --api-key-env OPENAI_API_KEY
+  wardenctl agent create research analyst --provider gpt --instructions 'Be concise.'
+  echo 'summarize the incident' | wardenctl task submit research --agent analyst -
+  wardenctl task watch research 01JQ4ZK8M2X3V5N7P9R1T3W5Y7
+  wardenctl task list research --all --output json
   wardenctl audit export --from 1 --out audit.jsonl
 
-Exit status: 0 on success, 1 when `audit verify` finds a broken chain, 2 on any error
-(printed to stderr as `error: <GRPC CODE>: <message>`)."
+Exit status: 0 on success, 1 when `audit verify` finds a broken chain or `task wait`
+times out, 2 on any error (printed to stderr as `error: <GRPC CODE>: <message>`)."
 )]
 pub struct Cli {
     /// Nodes to talk to, comma-separated, each `host:port` or `http://host:port`
@@ -49,14 +61,16 @@ pub struct Cli {
     )]
     endpoints: Vec<String>,
 
-    /// How results are printed (`audit export` always writes JSON Lines)
+    /// How results are printed (`audit export` always writes JSON Lines, and `task watch`
+    /// writes them with json)
     #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Global options")]
     output: Format,
 
     /// Deadline for each attempt of a request, e.g. 500ms, 30s, 2m
     ///
     /// A request that times out is not retried, since the node may have executed it.
-    /// Raise it for `cluster add-node`, which answers once the new node has caught up.
+    /// Raise it for `cluster add-node`, which answers once the new node has caught up,
+    /// and for `mcp register` with a slow server.
     #[arg(
         long,
         global = true,
@@ -75,10 +89,19 @@ enum Command {
     /// Initialize a cluster and change or inspect its membership
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
-    /// Create and list workspaces, which group tasks
+    /// Create and list workspaces, which group providers, MCP servers, agents and tasks
     #[command(subcommand)]
     Workspace(workspace::WorkspaceCommand),
-    /// Submit, inspect and list tasks
+    /// Define and list the model providers agents call
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Register MCP servers and list their pinned tools
+    #[command(subcommand)]
+    Mcp(mcp::McpCommand),
+    /// Create, change and inspect agents
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
+    /// Submit, inspect, list, cancel, resolve, wait for and watch tasks
     #[command(subcommand)]
     Task(task::TaskCommand),
     /// Read, verify and export the tamper-evident audit log
@@ -110,6 +133,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Cluster(command) => cluster::run(&client, cli.output, command).await,
         Command::Workspace(command) => workspace::run(&client, cli.output, command).await,
+        Command::Provider(command) => provider::run(&client, cli.output, command).await,
+        Command::Mcp(command) => mcp::run(&client, cli.output, command).await,
+        Command::Agent(command) => agent::run(&client, cli.output, command).await,
         Command::Task(command) => task::run(&client, cli.output, command).await,
         Command::Audit(command) => audit::run(&client, cli.output, command).await,
         Command::Bench(command) => bench::run(&client, cli.output, command).await,

@@ -109,6 +109,34 @@ pub fn shorten(text: &str, max: usize) -> String {
     short
 }
 
+/// `yes` or `no`.
+pub fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+/// Milliseconds as a duration in the form `--deadline` and the other duration options
+/// accept, largest units first: `30m`, `1h30m`, `1s500ms`; 0 as `0s`.
+pub fn format_duration_ms(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let units = [(3_600_000, "h"), (60_000, "m"), (1000, "s"), (1, "ms")];
+    let mut rest = ms;
+    let mut text = String::new();
+    for (size, unit) in units {
+        if rest >= size {
+            text.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    text
+}
+
+/// The first 12 hex digits of a hash: enough to tell definitions apart at a glance.
+pub fn short_hash(hash: &str) -> String {
+    hash.chars().take(12).collect()
+}
+
 /// A task status as a lowercase word, e.g. `pending`, `waiting_approval`.
 pub fn task_status_name(status: i32) -> String {
     let name = match TaskStatus::try_from(status) {
@@ -237,6 +265,24 @@ mod tests {
         assert_eq!(task_status_name(99), "unknown(99)");
         assert_eq!(role_name(MemberRole::Voter as i32), "voter");
         assert_eq!(code_name(Code::NotFound), "NOT_FOUND");
+    }
+
+    #[test]
+    fn durations_print_in_the_form_they_are_parsed() {
+        for (ms, text) in [
+            (0, "0s"),
+            (500, "500ms"),
+            (30_000, "30s"),
+            (1_800_000, "30m"),
+            (5_400_000, "1h30m"),
+            (1_500, "1s500ms"),
+        ] {
+            assert_eq!(format_duration_ms(ms), text);
+            if ms > 0 {
+                let parsed = crate::args::parse_duration(text).expect("parses");
+                assert_eq!(parsed.as_millis(), u128::from(ms), "{text}");
+            }
+        }
     }
 
     #[test]

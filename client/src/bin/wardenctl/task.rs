@@ -1,43 +1,50 @@
-//! `wardenctl task ...`: submitting, inspecting and listing tasks.
+//! `wardenctl task ...`: submitting, inspecting, listing, cancelling, resolving, waiting
+//! for and following tasks.
 
-use std::io::Read;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use futures::StreamExt;
 use serde_json::json;
-use warden_client::Client;
-use warden_client::proto::Task;
+use warden_client::proto::{Task, TaskEvent, TaskStatus};
+use warden_client::{Client, Resolution, TaskFilter};
 
-use crate::args::ReadArgs;
-use crate::json;
+use crate::args::{ReadArgs, parse_duration, text_or_stdin};
 use crate::output::{
-    Format, Table, emit, emit_json, format_time_ms, render_fields, shorten, task_status_name,
+    Format, Table, emit, emit_json, format_duration_ms, format_time_ms, or_dash, render_fields,
+    shorten, task_status_name, yes_no,
 };
+use crate::{events, json};
+
+/// Journal events asked for per `GetJournal` call: the server's maximum.
+const JOURNAL_PAGE: u32 = 1000;
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
-    /// Submit a task and print its id
+    /// Submit a task for an agent and print its id
     ///
     /// Retries are safe: every attempt carries the same idempotency key, so the task is
     /// created at most once.
     Submit {
         /// Workspace to submit to
-        #[arg(long, short)]
         workspace: String,
+        /// The agent that runs the task
+        #[arg(long)]
+        agent: String,
         /// The task's input; `-` reads it verbatim from standard input
-        #[arg(long)]
         input: String,
-        /// 1-128 printable ASCII characters. Submitting again with the same key and input
-        /// returns the existing task (ALREADY_EXISTS with another input). Default: a new
-        /// random key, so separate invocations create separate tasks
-        #[arg(long)]
-        idempotency_key: Option<String>,
+        /// Idempotency key, 1-128 printable ASCII characters. Submitting again with the
+        /// same key, agent and input returns the existing task (ALREADY_EXISTS with
+        /// another agent or input). Default: a new random key, so separate invocations
+        /// create separate tasks
+        #[arg(long, visible_alias = "idempotency-key")]
+        key: Option<String>,
     },
-    /// Show one task
+    /// Show one task: status, agent, owner, progress, result or reason, limits
     Get {
         /// Workspace of the task
-        #[arg(long, short)]
         workspace: String,
         /// Task id, as printed by `task submit`
         id: String,
@@ -45,22 +52,141 @@ pub enum TaskCommand {
         read: ReadArgs,
     },
     /// List the tasks of a workspace, one page at a time
-    List {
-        /// Workspace to list
-        #[arg(long, short)]
+    List(ListArgs),
+    /// Cancel a task that has not ended yet
+    ///
+    /// FAILED_PRECONDITION if it has ended already. Not retried once a node may have
+    /// received it: if the outcome is unknown (UNAVAILABLE), check with `task get`.
+    Cancel {
+        /// Workspace of the task
         workspace: String,
-        /// Tasks per page, at most 1000
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
-        page_size: u32,
-        /// Continue from this token, printed (to stderr) after a page that has more
+        /// Task id
+        id: String,
+        /// Why, recorded with the task and in its journal
         #[arg(long)]
-        page_token: Option<String>,
-        /// Fetch every page up to the last
-        #[arg(long)]
-        all: bool,
+        reason: Option<String>,
+    },
+    /// Decide for a task that needs attention after an interrupted tool call
+    ///
+    /// Not retried once a node may have received it: if the outcome is unknown
+    /// (UNAVAILABLE), check with `task get` or `task journal` before deciding again.
+    Resolve(ResolveArgs),
+    /// Wait until a task is settled: ended, waiting for approval or needing attention
+    ///
+    /// Prints the task as it is then. Exit status 0 when it settled, 1 when
+    /// --wait-timeout passed first.
+    Wait {
+        /// Workspace of the task
+        workspace: String,
+        /// Task id
+        id: String,
+        /// How long to wait, e.g. 60s, 10m (named so because --timeout is the deadline
+        /// of each request)
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        wait_timeout: Duration,
+    },
+    /// Show a task's journal: every step, in order
+    ///
+    /// Columns: sequence number, time, fencing epoch, event kind and a one-line summary
+    /// of the event's detail (`--output json` has the full detail).
+    Journal {
+        /// Workspace of the task
+        workspace: String,
+        /// Task id
+        id: String,
+        /// First sequence number to show (the journal starts at 0)
+        #[arg(long, default_value_t = 0)]
+        from_seq: u64,
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Follow a task's journal, one line per event as it happens, until the task ends
+    ///
+    /// Prints the stored events from --from-seq first, then each new one. When a node
+    /// fails, the watch continues on another node without repeating or skipping an
+    /// event. With `--output json`, one JSON object per line.
+    Watch {
+        /// Workspace of the task
+        workspace: String,
+        /// Task id
+        id: String,
+        /// First sequence number to show (the journal starts at 0)
+        #[arg(long, default_value_t = 0)]
+        from_seq: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Workspace to list
+    workspace: String,
+    /// Only tasks marked stalled (no journal progress within their stall timeout)
+    #[arg(long)]
+    stalled: bool,
+    /// Only tasks in this status
+    #[arg(long, value_enum)]
+    status: Option<StatusArg>,
+    /// Tasks per page, at most 1000
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    page_size: u32,
+    /// Continue from this token, printed (to stderr) after a page that has more; give the
+    /// same filters again
+    #[arg(long)]
+    page_token: Option<String>,
+    /// Fetch every page up to the last
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("decision").required(true).args(["retry", "skip_with", "fail"])))]
+pub struct ResolveArgs {
+    /// Workspace of the task
+    workspace: String,
+    /// Task id
+    id: String,
+    /// Run the interrupted tool call again
+    #[arg(long)]
+    retry: bool,
+    /// Do not run the call again; give the model RESULT as its output
+    #[arg(long, value_name = "RESULT")]
+    skip_with: Option<String>,
+    /// Fail the task with REASON
+    #[arg(long, value_name = "REASON")]
+    fail: Option<String>,
+}
+
+/// `--status`: a task status, named as the output shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    Pending,
+    Running,
+    #[value(name = "waiting_approval", alias = "waiting-approval")]
+    WaitingApproval,
+    #[value(name = "needs_attention", alias = "needs-attention")]
+    NeedsAttention,
+    Completed,
+    Failed,
+    Cancelled,
+    #[value(name = "timed_out", alias = "timed-out")]
+    TimedOut,
+}
+
+impl From<StatusArg> for TaskStatus {
+    fn from(status: StatusArg) -> Self {
+        match status {
+            StatusArg::Pending => TaskStatus::Pending,
+            StatusArg::Running => TaskStatus::Running,
+            StatusArg::WaitingApproval => TaskStatus::WaitingApproval,
+            StatusArg::NeedsAttention => TaskStatus::NeedsAttention,
+            StatusArg::Completed => TaskStatus::Completed,
+            StatusArg::Failed => TaskStatus::Failed,
+            StatusArg::Cancelled => TaskStatus::Cancelled,
+            StatusArg::TimedOut => TaskStatus::TimedOut,
+        }
+    }
 }
 
 pub async fn run(
@@ -71,39 +197,10 @@ pub async fn run(
     match command {
         TaskCommand::Submit {
             workspace,
+            agent,
             input,
-            idempotency_key,
-        } => {
-            let input = if input == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("read the input from stdin")?;
-                text
-            } else {
-                input
-            };
-            let submitted = client
-                .submit_task(workspace.clone(), input, idempotency_key)
-                .await
-                .with_context(|| format!("submit task to workspace {workspace}"))?;
-            let task = submitted.response.task.unwrap_or_default();
-            match format {
-                Format::Table => {
-                    if submitted.response.deduplicated {
-                        eprintln!(
-                            "note: the idempotency key matched an existing task; nothing new was created"
-                        );
-                    }
-                    emit(&format!("{}\n", task.id))?;
-                }
-                Format::Json => emit_json(&json!({
-                    "task": json::task(&task),
-                    "deduplicated": submitted.response.deduplicated,
-                    "idempotency_key": submitted.idempotency_key,
-                }))?,
-            }
-        }
+            key,
+        } => submit(client, format, workspace, agent, input, key).await,
         TaskCommand::Get {
             workspace,
             id,
@@ -113,63 +210,281 @@ pub async fn run(
                 .get_task(workspace.clone(), id.clone(), read.consistency())
                 .await
                 .with_context(|| format!("get task {id} of workspace {workspace}"))?;
+            emit_task(format, &response.task.unwrap_or_default())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TaskCommand::List(args) => list(client, format, args).await,
+        TaskCommand::Cancel {
+            workspace,
+            id,
+            reason,
+        } => {
+            let response = client
+                .cancel_task(workspace.clone(), id.clone(), reason.unwrap_or_default())
+                .await
+                .with_context(|| format!("cancel task {id} of workspace {workspace}"))?;
             let task = response.task.unwrap_or_default();
             match format {
-                Format::Table => emit(&render_task(&task))?,
+                Format::Table => {
+                    emit(&format!("task {id} is {}\n", task_status_name(task.status)))?
+                }
                 Format::Json => emit_json(&json::task(&task))?,
             }
+            Ok(ExitCode::SUCCESS)
         }
-        TaskCommand::List {
+        TaskCommand::Resolve(args) => resolve(client, format, args).await,
+        TaskCommand::Wait {
             workspace,
-            page_size,
-            page_token,
-            all,
+            id,
+            wait_timeout,
+        } => wait(client, format, workspace, id, wait_timeout).await,
+        TaskCommand::Journal {
+            workspace,
+            id,
+            from_seq,
             read,
         } => {
-            let mut page_token = page_token.unwrap_or_default();
-            let mut tasks = Vec::new();
+            let mut events: Vec<TaskEvent> = Vec::new();
+            let mut next_seq = from_seq;
             loop {
                 let page = client
-                    .list_tasks(
+                    .get_journal(
                         workspace.clone(),
-                        page_size,
-                        page_token.clone(),
+                        id.clone(),
+                        next_seq,
+                        JOURNAL_PAGE,
                         read.consistency(),
                     )
                     .await
-                    .with_context(|| format!("list tasks of workspace {workspace}"))?;
-                tasks.extend(page.tasks);
-                page_token = page.next_page_token;
-                if !all || page_token.is_empty() {
+                    .with_context(|| format!("get the journal of task {id}"))?;
+                let Some(last) = page.events.last() else {
                     break;
-                }
+                };
+                next_seq = last.seq + 1;
+                events.extend(page.events);
             }
             match format {
-                Format::Table => {
-                    emit(&render_task_list(&tasks))?;
-                    if !page_token.is_empty() {
-                        eprintln!(
-                            "more tasks: continue with --page-token {page_token}, or use --all"
-                        );
-                    }
-                }
+                Format::Table => emit(&events::render_table(&events))?,
                 Format::Json => emit_json(&json!({
-                    "tasks": tasks.iter().map(json::task).collect::<Vec<_>>(),
-                    "next_page_token": page_token,
+                    "events": events.iter().map(json::task_event).collect::<Vec<_>>(),
                 }))?,
             }
+            Ok(ExitCode::SUCCESS)
         }
+        TaskCommand::Watch {
+            workspace,
+            id,
+            from_seq,
+        } => {
+            let watch = client.watch_task(workspace.clone(), id.clone(), from_seq);
+            futures::pin_mut!(watch);
+            while let Some(event) = watch.next().await {
+                let event = event.with_context(|| format!("watch task {id}"))?;
+                match format {
+                    Format::Table => emit(&events::render_line(&event))?,
+                    Format::Json => emit(&format!("{}\n", json::task_event(&event)))?,
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn submit(
+    client: &Client,
+    format: Format,
+    workspace: String,
+    agent: String,
+    input: String,
+    key: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let input = text_or_stdin(input).context("read the input")?;
+    let submitted = client
+        .submit_task(workspace.clone(), agent, input, key)
+        .await
+        .with_context(|| format!("submit task to workspace {workspace}"))?;
+    let task = submitted.response.task.unwrap_or_default();
+    match format {
+        Format::Table => {
+            if submitted.response.deduplicated {
+                eprintln!(
+                    "note: the idempotency key matched an existing task; nothing new was created"
+                );
+            }
+            emit(&format!("{}\n", task.id))?;
+        }
+        Format::Json => emit_json(&json!({
+            "task": json::task(&task),
+            "deduplicated": submitted.response.deduplicated,
+            "idempotency_key": submitted.idempotency_key,
+        }))?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
+async fn list(client: &Client, format: Format, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let ListArgs {
+        workspace,
+        stalled,
+        status,
+        page_size,
+        page_token,
+        all,
+        read,
+    } = args;
+    let filter = TaskFilter {
+        stalled_only: stalled,
+        status: status.map(TaskStatus::from),
+    };
+    let mut page_token = page_token.unwrap_or_default();
+    let mut tasks = Vec::new();
+    loop {
+        let page = client
+            .list_tasks_matching(
+                workspace.clone(),
+                filter,
+                page_size,
+                page_token.clone(),
+                read.consistency(),
+            )
+            .await
+            .with_context(|| format!("list tasks of workspace {workspace}"))?;
+        tasks.extend(page.tasks);
+        page_token = page.next_page_token;
+        if !all || page_token.is_empty() {
+            break;
+        }
+    }
+    match format {
+        Format::Table => {
+            emit(&render_task_list(&tasks))?;
+            if !page_token.is_empty() {
+                eprintln!("more tasks: continue with --page-token {page_token}, or use --all");
+            }
+        }
+        Format::Json => emit_json(&json!({
+            "tasks": tasks.iter().map(json::task).collect::<Vec<_>>(),
+            "next_page_token": page_token,
+        }))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn resolve(client: &Client, format: Format, args: ResolveArgs) -> anyhow::Result<ExitCode> {
+    let ResolveArgs {
+        workspace,
+        id,
+        retry,
+        skip_with,
+        fail,
+    } = args;
+    // The argument group admits exactly one of the three.
+    let resolution = match (retry, skip_with, fail) {
+        (_, Some(result), _) => Resolution::SkipWithResult(result),
+        (_, _, Some(reason)) => Resolution::Fail(reason),
+        _ => Resolution::Retry,
+    };
+    let response = client
+        .resolve_task(workspace.clone(), id.clone(), resolution)
+        .await
+        .with_context(|| format!("resolve task {id} of workspace {workspace}"))?;
+    let task = response.task.unwrap_or_default();
+    match format {
+        Format::Table => emit(&format!("task {id} is {}\n", task_status_name(task.status)))?,
+        Format::Json => emit_json(&json::task(&task))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait(
+    client: &Client,
+    format: Format,
+    workspace: String,
+    id: String,
+    wait_timeout: Duration,
+) -> anyhow::Result<ExitCode> {
+    let response = client
+        .wait_task(workspace.clone(), id.clone(), wait_timeout)
+        .await
+        .with_context(|| format!("wait for task {id} of workspace {workspace}"))?;
+    let task = response.task.unwrap_or_default();
+    match format {
+        Format::Table => {
+            emit(&render_task(&task))?;
+            if !response.settled {
+                eprintln!(
+                    "not settled within {}: the task is {}",
+                    format_duration_ms(u64::try_from(wait_timeout.as_millis()).unwrap_or(u64::MAX)),
+                    task_status_name(task.status)
+                );
+            }
+        }
+        Format::Json => emit_json(&json!({
+            "task": json::task(&task),
+            "settled": response.settled,
+        }))?,
+    }
+    Ok(if response.settled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn emit_task(format: Format, task: &Task) -> std::io::Result<()> {
+    match format {
+        Format::Table => emit(&render_task(task)),
+        Format::Json => emit_json(&json::task(task)),
+    }
+}
+
+/// A task's status, with `(stalled)` when it is marked so.
+fn status_text(task: &Task) -> String {
+    let status = task_status_name(task.status);
+    if task.stalled {
+        format!("{status} (stalled)")
+    } else {
+        status
+    }
+}
+
+/// A text field that may be empty, as `-` then.
+fn or_dash_text(text: &str) -> String {
+    if text.is_empty() {
+        "-".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 fn render_task(task: &Task) -> String {
+    let limits = match &task.limits {
+        Some(limits) => format!(
+            "{} steps, {} tokens, deadline {}, stall timeout {}",
+            limits.max_steps,
+            limits.token_budget,
+            format_duration_ms(limits.deadline_ms),
+            format_duration_ms(limits.stall_timeout_ms)
+        ),
+        None => "-".to_owned(),
+    };
     render_fields(&[
         ("id", task.id.clone()),
         ("workspace", task.workspace.clone()),
-        ("status", task_status_name(task.status)),
+        ("agent", task.agent.clone()),
+        ("status", status_text(task)),
+        ("stalled", yes_no(task.stalled)),
+        ("owner", or_dash((task.owner != 0).then_some(task.owner))),
+        ("epoch", task.epoch.to_string()),
+        ("turns", task.turns.to_string()),
+        ("tokens used", task.tokens_used.to_string()),
+        ("journal length", task.journal_len.to_string()),
+        ("result", or_dash_text(&task.result)),
+        ("reason", or_dash_text(&task.reason)),
         ("submitted at", format_time_ms(task.submitted_at_ms)),
         ("submitted by", task.submitted_by.clone()),
+        ("deadline at", format_time_ms(task.deadline_at_ms)),
+        ("limits", limits),
         ("log index", task.log_index.to_string()),
         ("idempotency key", task.idempotency_key.clone()),
         ("input hash", task.input_hash.clone()),
@@ -178,15 +493,64 @@ fn render_task(task: &Task) -> String {
 }
 
 fn render_task_list(tasks: &[Task]) -> String {
-    let mut table = Table::new(vec!["ID", "STATUS", "SUBMITTED", "BY", "INPUT"]);
+    let mut table = Table::new(vec![
+        "ID",
+        "STATUS",
+        "AGENT",
+        "TURNS",
+        "SUBMITTED",
+        "BY",
+        "INPUT",
+    ]);
     for task in tasks {
         table.push(vec![
             task.id.clone(),
-            task_status_name(task.status),
+            status_text(task),
+            task.agent.clone(),
+            task.turns.to_string(),
             format_time_ms(task.submitted_at_ms),
             task.submitted_by.clone(),
             shorten(&task.input, 40),
         ]);
     }
     table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_client::proto::AgentLimits;
+
+    #[test]
+    fn task_details_show_progress_outcome_and_limits() {
+        let text = render_task(&Task {
+            id: "T1".into(),
+            agent: "bot".into(),
+            status: TaskStatus::Running as i32,
+            stalled: true,
+            owner: 2,
+            epoch: 3,
+            turns: 4,
+            tokens_used: 1234,
+            journal_len: 9,
+            limits: Some(AgentLimits {
+                max_steps: 32,
+                token_budget: 200_000,
+                deadline_ms: 1_800_000,
+                stall_timeout_ms: 300_000,
+            }),
+            ..Task::default()
+        });
+        for expected in [
+            "status           running (stalled)\n",
+            "owner            2\n",
+            "tokens used      1234\n",
+            "result           -\n",
+            "limits           32 steps, 200000 tokens, deadline 30m, stall timeout 5m\n",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in\n{text}");
+        }
+        let unowned = render_task(&Task::default());
+        assert!(unowned.contains("owner            -\n"), "{unowned}");
+    }
 }

@@ -1,0 +1,210 @@
+//! `wardenctl mcp ...`: the MCP servers whose tools a workspace's agents may be granted.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::json;
+use warden_client::Client;
+use warden_client::proto::McpServer;
+
+use crate::args::parse_key_value;
+use crate::json;
+use crate::output::{Format, Table, emit, emit_json, short_hash, shorten, yes_no};
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Register an MCP server and pin its tools
+    ///
+    /// The node that answers connects to the server (starting --command, or at --url),
+    /// lists its tools and pins each tool's definition by its hash; agents can be granted
+    /// only pinned tools. Registering an existing name again replaces it and pins the
+    /// tools the server lists now. A slow server may need a longer --timeout.
+    Register(RegisterArgs),
+    /// List the MCP servers of a workspace and their pinned tools
+    ///
+    /// Shows each tool's annotations (read-only, idempotent, destructive), which decide
+    /// whether an interrupted call is retried, and the first 12 hex digits of its
+    /// definition hash.
+    List {
+        /// Workspace to list
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("transport").required(true).args(["command", "url"])))]
+pub struct RegisterArgs {
+    /// Workspace of the server
+    workspace: String,
+    /// Name of the server, as tool grants refer to it (`--tool SERVER/TOOL`)
+    name: String,
+    /// Start the server as a child process that speaks MCP over stdio; the command must
+    /// be available on the nodes
+    #[arg(long, value_name = "CMD")]
+    command: Option<String>,
+    /// One argument for --command; repeat for more, in order
+    #[arg(
+        long = "arg",
+        value_name = "A",
+        requires = "command",
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+    /// An environment variable for --command as KEY=VALUE; repeat for more. Values are
+    /// stored and listed as given, so do not put secrets here
+    #[arg(long = "env", value_name = "K=V", requires = "command", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
+    /// Connect to a server that speaks streamable HTTP at this URL
+    #[arg(long)]
+    url: Option<String>,
+}
+
+pub async fn run(client: &Client, format: Format, command: McpCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        McpCommand::Register(args) => {
+            let (workspace, name) = (args.workspace.clone(), args.name.clone());
+            let response = client
+                .register_mcp_server(args.into_proto())
+                .await
+                .with_context(|| format!("register mcp server {name} in workspace {workspace}"))?;
+            let server = response.server.unwrap_or_default();
+            match format {
+                Format::Table => {
+                    emit(&format!(
+                        "registered mcp server {name} (version {}) with {} tools\n",
+                        server.version,
+                        server.tools.len()
+                    ))?;
+                    if !server.tools.is_empty() {
+                        emit(&render_tools(std::slice::from_ref(&server)))?;
+                    }
+                }
+                Format::Json => emit_json(&json::mcp_server(&server))?,
+            }
+        }
+        McpCommand::List { workspace } => {
+            let response = client
+                .list_mcp_servers(workspace.clone())
+                .await
+                .with_context(|| format!("list mcp servers of workspace {workspace}"))?;
+            match format {
+                Format::Table => {
+                    emit(&render_servers(&response.servers))?;
+                    if response
+                        .servers
+                        .iter()
+                        .any(|server| !server.tools.is_empty())
+                    {
+                        emit(&format!("\n{}", render_tools(&response.servers)))?;
+                    }
+                }
+                Format::Json => emit_json(&json!({
+                    "servers": response.servers.iter().map(json::mcp_server).collect::<Vec<_>>(),
+                }))?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl RegisterArgs {
+    fn into_proto(self) -> McpServer {
+        McpServer {
+            workspace: self.workspace,
+            name: self.name,
+            command: self.command.unwrap_or_default(),
+            args: self.args,
+            url: self.url.unwrap_or_default(),
+            tools: Vec::new(),
+            version: 0,
+            env: self.env.into_iter().collect(),
+        }
+    }
+}
+
+/// How the nodes reach a server: `stdio: CMD ARGS` or `http: URL`.
+fn transport(server: &McpServer) -> String {
+    if server.url.is_empty() {
+        let mut words = vec![server.command.clone()];
+        words.extend(server.args.iter().cloned());
+        format!("stdio: {}", words.join(" "))
+    } else {
+        format!("http: {}", server.url)
+    }
+}
+
+/// One row per server: SERVER, VERSION, TOOLS, TRANSPORT, ENV (the variable names).
+fn render_servers(servers: &[McpServer]) -> String {
+    let mut table = Table::new(vec!["SERVER", "VERSION", "TOOLS", "TRANSPORT", "ENV"]);
+    for server in servers {
+        let env: Vec<&str> = server.env.keys().map(String::as_str).collect();
+        table.push(vec![
+            server.name.clone(),
+            server.version.to_string(),
+            server.tools.len().to_string(),
+            shorten(&transport(server), 60),
+            if env.is_empty() {
+                "-".to_owned()
+            } else {
+                env.join(",")
+            },
+        ]);
+    }
+    table.render()
+}
+
+/// One row per pinned tool of `servers`.
+fn render_tools(servers: &[McpServer]) -> String {
+    let mut table = Table::new(vec![
+        "SERVER",
+        "TOOL",
+        "READ-ONLY",
+        "IDEMPOTENT",
+        "DESTRUCTIVE",
+        "DEFINITION",
+    ]);
+    for server in servers {
+        for tool in &server.tools {
+            table.push(vec![
+                server.name.clone(),
+                tool.name.clone(),
+                yes_no(tool.read_only),
+                yes_no(tool.idempotent),
+                yes_no(tool.destructive),
+                short_hash(&tool.definition_hash),
+            ]);
+        }
+    }
+    table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_client::proto::McpTool;
+
+    #[test]
+    fn tools_show_annotations_and_a_short_hash() {
+        let server = McpServer {
+            name: "files".into(),
+            command: "files-server".into(),
+            args: vec!["--root".into(), "/data".into()],
+            tools: vec![McpTool {
+                name: "read".into(),
+                read_only: true,
+                idempotent: true,
+                definition_hash: "0123456789abcdef".repeat(4),
+                ..McpTool::default()
+            }],
+            version: 2,
+            ..McpServer::default()
+        };
+        assert_eq!(transport(&server), "stdio: files-server --root /data");
+        assert_eq!(
+            render_tools(&[server]),
+            "SERVER  TOOL  READ-ONLY  IDEMPOTENT  DESTRUCTIVE  DEFINITION\n\
+             files   read  yes        yes         no           0123456789ab\n"
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! `wardenctl provider ...`: the model endpoints a workspace's agents call.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use warden_client::Client;
+use warden_client::proto::Provider;
+
+use crate::args::parse_duration;
+use crate::json;
+use crate::output::{Format, Table, emit, emit_json, format_duration_ms};
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Create or replace a model provider of a workspace
+    ///
+    /// Replaces the whole definition: options left out take their defaults, not the
+    /// earlier values. The API key never reaches Warden: --api-key-env names the
+    /// environment variable each node reads it from.
+    Put(PutArgs),
+    /// List the model providers of a workspace
+    List {
+        /// Workspace to list
+        workspace: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Workspace of the provider
+    workspace: String,
+    /// Name of the provider, as agents refer to it (`agent create --provider`)
+    name: String,
+    /// The API the endpoint speaks
+    #[arg(long, value_enum)]
+    kind: ProviderKind,
+    /// Base URL of the API, e.g. https://api.openai.com/v1
+    #[arg(long)]
+    base_url: String,
+    /// Model to ask for, e.g. gpt-4o-mini
+    #[arg(long)]
+    model: String,
+    /// Environment variable holding the API key on every node; leave out for endpoints
+    /// that need no key
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+    /// Deadline of one model request, e.g. 30s, 2m (named so because --timeout is the
+    /// deadline of wardenctl's own requests)
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Retries of a failed model request
+    #[arg(long, default_value_t = 2)]
+    max_retries: u32,
+    /// Most tokens the model may produce in one response
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_output_tokens: u32,
+}
+
+/// `--kind`: the API dialect of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderKind {
+    /// OpenAI's chat completions API, or any endpoint compatible with it
+    Openai,
+    /// Anthropic's messages API
+    Anthropic,
+}
+
+impl ProviderKind {
+    fn as_proto(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        }
+    }
+}
+
+pub async fn run(
+    client: &Client,
+    format: Format,
+    command: ProviderCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ProviderCommand::Put(args) => {
+            let (workspace, name) = (args.workspace.clone(), args.name.clone());
+            let response = client
+                .put_provider(args.into_proto())
+                .await
+                .with_context(|| format!("put provider {name} of workspace {workspace}"))?;
+            let provider = response.provider.unwrap_or_default();
+            match format {
+                Format::Table => emit(&format!(
+                    "put provider {name} (version {})\n",
+                    provider.version
+                ))?,
+                Format::Json => emit_json(&json::provider(&provider))?,
+            }
+        }
+        ProviderCommand::List { workspace } => {
+            let response = client
+                .list_providers(workspace.clone())
+                .await
+                .with_context(|| format!("list providers of workspace {workspace}"))?;
+            match format {
+                Format::Table => emit(&render_list(&response.providers))?,
+                Format::Json => emit_json(&json!({
+                    "providers": response.providers.iter().map(json::provider).collect::<Vec<_>>(),
+                }))?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl PutArgs {
+    fn into_proto(self) -> Provider {
+        Provider {
+            workspace: self.workspace,
+            name: self.name,
+            kind: self.kind.as_proto().to_owned(),
+            base_url: self.base_url,
+            model: self.model,
+            api_key_env: self.api_key_env.unwrap_or_default(),
+            request_timeout_ms: u64::try_from(self.request_timeout.as_millis()).unwrap_or(u64::MAX),
+            max_retries: self.max_retries,
+            max_output_tokens: self.max_output_tokens,
+            version: 0,
+        }
+    }
+}
+
+fn render_list(providers: &[Provider]) -> String {
+    let mut table = Table::new(vec![
+        "NAME",
+        "KIND",
+        "MODEL",
+        "BASE URL",
+        "API KEY ENV",
+        "TIMEOUT",
+        "RETRIES",
+        "MAX TOKENS",
+        "VERSION",
+    ]);
+    for provider in providers {
+        table.push(vec![
+            provider.name.clone(),
+            provider.kind.clone(),
+            provider.model.clone(),
+            provider.base_url.clone(),
+            if provider.api_key_env.is_empty() {
+                "-".to_owned()
+            } else {
+                provider.api_key_env.clone()
+            },
+            format_duration_ms(provider.request_timeout_ms),
+            provider.max_retries.to_string(),
+            provider.max_output_tokens.to_string(),
+            provider.version.to_string(),
+        ]);
+    }
+    table.render()
+}
