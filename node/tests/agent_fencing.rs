@@ -150,7 +150,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
     let mut local = LocalCluster::new(common::WARDEN, dir.path(), common::settings(SHORT_LEASE));
     local.set_node_settings(1, common::settings(&[("runtime.capacity", "0")]));
     local.bootstrap(3).await.expect("bootstrap");
-    let mut cluster = common::TestCluster {
+    let cluster = common::TestCluster {
         cluster: local,
         dir,
     };
@@ -238,6 +238,14 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
     assert_eq!(
         events.last().map(|event| event.kind.as_str()),
         Some("completed")
+    );
+    // The put in flight at the pause is idempotent: the new owner ran it again.
+    assert!(
+        events.iter().any(|event| event.kind == "tool_call_started"
+            && event.epoch >= 2
+            && event.detail_json.contains("\"attempt\":2")),
+        "the interrupted idempotent call was not retried:\n{}",
+        setup::describe(&events)
     );
 }
 
