@@ -41,13 +41,7 @@ async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
     .await;
     let task = setup::submit(&endpoint, WS, "payer", "charge the card").await;
 
-    let owner = eventually("the append call to start", WAIT, || async {
-        let events = setup::journal(&endpoint, WS, &task.id).await?;
-        let started = events.iter().any(|event| event.kind == "tool_call_started");
-        let owner = setup::task(&endpoint, WS, &task.id).await?.owner;
-        (started && owner != 0).then_some(owner)
-    })
-    .await;
+    let owner = setup::owner_once_a_call_started(&endpoint, WS, &task.id).await;
     cluster.kill(owner).await.expect("kill the owner");
     let survivor = (1..=3).find(|id| *id != owner).expect("another node");
     let endpoint = cluster.endpoint(survivor).expect("endpoint");
@@ -175,13 +169,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
     )
     .await;
     let task = setup::submit(&endpoint, WS, "keeper", "store two values").await;
-    let owner = eventually("the first put to start", WAIT, || async {
-        let events = setup::journal(&endpoint, WS, &task.id).await?;
-        let started = events.iter().any(|event| event.kind == "tool_call_started");
-        let owner = setup::task(&endpoint, WS, &task.id).await?.owner;
-        (started && owner != 0).then_some(owner)
-    })
-    .await;
+    let owner = setup::owner_once_a_call_started(&endpoint, WS, &task.id).await;
     cluster
         .signal(owner, Signal::SIGSTOP)
         .expect("SIGSTOP the owner");

@@ -156,6 +156,17 @@ pub async fn journal(endpoint: &str, workspace: &str, id: &str) -> Option<Vec<Ta
     Some(response.into_inner().events)
 }
 
+/// Waits until the task's first tool call is journaled as started; returns its owner.
+pub async fn owner_once_a_call_started(endpoint: &str, workspace: &str, id: &str) -> u64 {
+    super::eventually("a tool call to start", WAIT, || async {
+        let events = journal(endpoint, workspace, id).await?;
+        let started = events.iter().any(|event| event.kind == "tool_call_started");
+        let owner = task(endpoint, workspace, id).await?.owner;
+        (started && owner != 0).then_some(owner)
+    })
+    .await
+}
+
 pub fn describe(events: &[TaskEvent]) -> String {
     events
         .iter()
