@@ -162,11 +162,20 @@ async fn the_journal_and_the_active_index_follow_a_task_and_survive_a_snapshot()
     // The workspace's events: both journals merged in log order, resumable by index.
     let events = reader_a.workspace_events(&ws("acme"), 0, 100)?;
     let indexes: Vec<u64> = events.iter().map(|(_, entry)| entry.log_index).collect();
-    assert!(indexes.windows(2).all(|pair| pair[0] <= pair[1]), "{indexes:?}");
+    assert!(
+        indexes.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{indexes:?}"
+    );
     assert_eq!(events.len(), journal.len() + waiting.len());
     let from_six = reader_a.workspace_events(&ws("acme"), 6, 100)?;
     assert!(from_six.iter().all(|(_, entry)| entry.log_index >= 6));
-    assert_eq!(from_six.len(), events.iter().filter(|(_, entry)| entry.log_index >= 6).count());
+    assert_eq!(
+        from_six.len(),
+        events
+            .iter()
+            .filter(|(_, entry)| entry.log_index >= 6)
+            .count()
+    );
     assert!(reader_a.workspace_events(&ws("other"), 0, 100)?.is_empty());
 
     let task = reader_a

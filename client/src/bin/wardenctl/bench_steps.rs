@@ -52,7 +52,11 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
 
 /// Starts the scripted model with a script of `steps` noop calls; returns the child
 /// (killed on drop) and its base URL.
-async fn start_model(binary: &Path, dir: &Path, steps: u32) -> anyhow::Result<(tokio::process::Child, String)> {
+async fn start_model(
+    binary: &Path,
+    dir: &Path,
+    steps: u32,
+) -> anyhow::Result<(tokio::process::Child, String)> {
     let script = json!({
         "steps": (0..steps).map(|_| json!({"tool_calls": [{"name": "tools__noop", "arguments": {}}]})).collect::<Vec<_>>(),
         "final": "done",
@@ -124,7 +128,10 @@ pub async fn run(client: &Client, format: Format, args: StepsArgs) -> anyhow::Re
             workspace: args.workspace.clone(),
             name: "tools".into(),
             command: tools_binary.display().to_string(),
-            args: vec!["--ledger".into(), dir.join("ledger.jsonl").display().to_string()],
+            args: vec![
+                "--ledger".into(),
+                dir.join("ledger.jsonl").display().to_string(),
+            ],
             ..Default::default()
         })
         .await
@@ -158,7 +165,11 @@ pub async fn run(client: &Client, format: Format, args: StepsArgs) -> anyhow::Re
             collect(running.join_next().await, &mut per_step_ms, &mut failed)?;
         }
         let client = client.clone();
-        let (workspace, agent, key) = (args.workspace.clone(), agent.clone(), format!("{run_id}-{n}"));
+        let (workspace, agent, key) = (
+            args.workspace.clone(),
+            agent.clone(),
+            format!("{run_id}-{n}"),
+        );
         running.spawn(async move { one_task(&client, &workspace, &agent, key).await });
     }
     while let Some(joined) = running.join_next().await {
@@ -190,15 +201,25 @@ pub async fn run(client: &Client, format: Format, args: StepsArgs) -> anyhow::Re
     match format {
         Format::Json => emit_json(&report)?,
         Format::Table => emit(&render_fields(&[
-            ("tasks", format!("{completed} completed, {failed} failed of {}", args.tasks)),
+            (
+                "tasks",
+                format!("{completed} completed, {failed} failed of {}", args.tasks),
+            ),
             ("steps per task", args.steps.to_string()),
             ("concurrency", args.concurrency.to_string()),
-            ("completed/s", format!("{:.1}", completed as f64 / elapsed.as_secs_f64())),
+            (
+                "completed/s",
+                format!("{:.1}", completed as f64 / elapsed.as_secs_f64()),
+            ),
             ("per step p50", format!("{:.2} ms", quantile(0.5))),
             ("per step p99", format!("{:.2} ms", quantile(0.99))),
         ]))?,
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 type TaskResult = anyhow::Result<Option<f64>>;
@@ -230,7 +251,11 @@ async fn one_task(client: &Client, workspace: &str, agent: &str, key: String) ->
         .submit_task(workspace, agent, "run the noop steps", Some(key))
         .await
         .context("submit")?;
-    let id = submitted.response.task.context("no task in the response")?.id;
+    let id = submitted
+        .response
+        .task
+        .context("no task in the response")?
+        .id;
     let settled = client
         .wait_task(workspace, &id, Duration::from_secs(120))
         .await
@@ -240,14 +265,28 @@ async fn one_task(client: &Client, workspace: &str, agent: &str, key: String) ->
         return Ok(None);
     }
     let journal = client
-        .get_journal(workspace, &id, 0, 0, warden_client::Consistency::Linearizable)
+        .get_journal(
+            workspace,
+            &id,
+            0,
+            0,
+            warden_client::Consistency::Linearizable,
+        )
         .await
         .context("journal")?
         .events;
-    let assigned = journal.iter().find(|event| event.kind == "assigned").map(|event| event.time_ms);
-    let completed = journal.iter().find(|event| event.kind == "completed").map(|event| event.time_ms);
+    let assigned = journal
+        .iter()
+        .find(|event| event.kind == "assigned")
+        .map(|event| event.time_ms);
+    let completed = journal
+        .iter()
+        .find(|event| event.kind == "completed")
+        .map(|event| event.time_ms);
     match (assigned, completed) {
-        (Some(from), Some(to)) if task.turns > 0 => Ok(Some((to.saturating_sub(from)) as f64 / f64::from(task.turns))),
+        (Some(from), Some(to)) if task.turns > 0 => Ok(Some(
+            (to.saturating_sub(from)) as f64 / f64::from(task.turns),
+        )),
         _ => Ok(None),
     }
 }
