@@ -114,6 +114,11 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         return Ok(false);
     };
     let host = args.host.as_ref();
+    // The agent's pause switch: a paused agent's running tasks take no new step (a
+    // call already started still finishes). They stay owned and resume when unpaused.
+    if !wait_while_paused(args, &loaded.task).await? {
+        return Ok(false);
+    }
     let began = Instant::now();
     let mut kind = "model";
     let step = match replay::next(&loaded.task) {
@@ -163,6 +168,33 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         metrics::task_ended(status.as_str());
     }
     Ok(status == TaskStatus::Running)
+}
+
+/// How often a paused task looks at its agent again.
+const PAUSE_POLL: Duration = Duration::from_millis(200);
+
+/// Waits while the task's agent is paused. `false` when the task stopped being this
+/// node's at this epoch meanwhile (a cancel, a deadline, a failover).
+async fn wait_while_paused(args: &TaskArgs, task: &Task) -> Result<bool, ActorProcessingErr> {
+    let reader = args.host.reader();
+    loop {
+        let paused = reader
+            .agent(&args.workspace, &task.agent)?
+            .is_some_and(|agent| agent.spec.paused);
+        if !paused {
+            return Ok(true);
+        }
+        let current = reader.task(&args.workspace, &args.task)?;
+        let still_ours = current.is_some_and(|current| {
+            current.owner == Some(args.host.node())
+                && current.epoch == args.epoch
+                && current.status == TaskStatus::Running
+        });
+        if !still_ours {
+            return Ok(false);
+        }
+        tokio::time::sleep(PAUSE_POLL).await;
+    }
 }
 
 /// Waits up to the runtime's `lease_wait` for this node's lease to hold.

@@ -1,0 +1,86 @@
+//! The agent's pause switch: pausing an agent stops its running task from taking new
+//! steps (the journal stops growing) without failing it; unpausing lets it finish.
+
+mod common;
+
+use std::time::Duration;
+
+use common::setup::{self, WAIT};
+use common::{eventually, start};
+use warden_client::proto::{Agent, AgentLimits, ToolGrant};
+use warden_proto::v1::TaskStatus;
+
+const WS: &str = "pausing";
+
+fn agent(paused: bool) -> Agent {
+    Agent {
+        workspace: WS.into(),
+        name: "slow".into(),
+        instructions: "follow the script".into(),
+        provider: "model".into(),
+        tools: vec![ToolGrant {
+            server: "ledger".into(),
+            tool: "put".into(),
+            retry_safe: None,
+        }],
+        limits: Some(AgentLimits::default()),
+        paused,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
+    let cluster = start(1, &[("runtime.controller_interval", "100ms")]).await;
+    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let steps: Vec<serde_json::Value> = (1..=4)
+        .map(|n| serde_json::json!({"tool_calls": [{"name": "ledger__put", "arguments": {"key": format!("k{n}"), "value": "v", "delay_ms": 200}}]}))
+        .collect();
+    let model = setup::scripted_model(serde_json::json!({"steps": steps, "final": "done"})).await;
+    let endpoint = cluster.endpoint(1).expect("endpoint");
+    setup::workspace(&endpoint, WS, &model.base_url(), &ledger, "slow", &["put"]).await;
+    let task = setup::submit(&endpoint, WS, "slow", "four slow puts").await;
+    setup::owner_once_a_call_started(&endpoint, WS, &task.id).await;
+
+    let client = cluster.client().expect("client");
+    client
+        .update_agent(agent(true), 1)
+        .await
+        .expect("pause the agent");
+    // Whatever was in flight when the switch flipped settles within one step.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let paused_len = setup::journal(&endpoint, WS, &task.id)
+        .await
+        .expect("journal")
+        .len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events = setup::journal(&endpoint, WS, &task.id)
+        .await
+        .expect("journal");
+    assert_eq!(
+        events.len(),
+        paused_len,
+        "steps taken while paused:\n{}",
+        setup::describe(&events)
+    );
+    let task_now = setup::task(&endpoint, WS, &task.id).await.expect("task");
+    assert_eq!(
+        TaskStatus::try_from(task_now.status),
+        Ok(TaskStatus::Running)
+    );
+    assert_ne!(
+        events.last().map(|event| event.kind.as_str()),
+        Some("completed")
+    );
+
+    client
+        .update_agent(agent(false), 2)
+        .await
+        .expect("resume the agent");
+    let done = eventually("the task to complete after the resume", WAIT, || async {
+        let task = setup::task(&endpoint, WS, &task.id).await?;
+        (TaskStatus::try_from(task.status).ok()? == TaskStatus::Completed).then_some(task)
+    })
+    .await;
+    assert_eq!(done.result, "done");
+}
