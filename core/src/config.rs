@@ -134,7 +134,8 @@ pub struct AgentSpec {
     pub provider: ProviderName,
     pub tools: Vec<ToolGrant>,
     pub limits: Limits,
-    /// A paused agent's tasks are not placed: they wait, visibly `pending`.
+    /// A paused agent's tasks are not placed (they wait, visibly `pending`), and its
+    /// running tasks take no new step until it is resumed.
     pub paused: bool,
 }
 
