@@ -56,6 +56,8 @@ pub enum Next {
     CallModel { turn: u32 },
     /// Run an open tool call as attempt `attempt`.
     RunCall { call: OpenCall, attempt: u32 },
+    /// Run the call this owner's last commit journaled as started.
+    RunStarted { call: OpenCall },
     /// An attempt started before and never finished, and the call may not run again
     /// without a human's decision.
     NeedsAttention { call: OpenCall },

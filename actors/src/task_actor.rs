@@ -55,6 +55,8 @@ struct Loaded {
     /// When this incarnation took the task over from another owner: the time of that
     /// owner's last journaled step, to measure the resume gap at the first commit.
     resumed_after_ms: Option<u64>,
+    /// The call the last commit journaled as started, not run yet.
+    started_here: Option<String>,
 }
 
 /// Why an actor gives up on its incarnation.
@@ -114,16 +116,44 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         return Ok(false);
     };
     let host = args.host.as_ref();
+    // A call the last commit journaled as started runs now, with no commit of its own.
+    let started_here = loaded.started_here.take().filter(|call_id| {
+        loaded
+            .task
+            .open_calls
+            .first()
+            .is_some_and(|call| &call.call_id == call_id && call.attempts > 0)
+    });
     // The agent's pause switch: a paused agent's running tasks take no new step (a
     // call already started still finishes). They stay owned and resume when unpaused.
-    if !wait_while_paused(args, &loaded.task).await? {
+    if started_here.is_none() && !wait_while_paused(args, &loaded.task).await? {
         return Ok(false);
     }
     let began = Instant::now();
     let mut kind = "model";
-    let step = match replay::next(&loaded.task) {
+    let next = match (started_here, loaded.task.open_calls.first()) {
+        (Some(_), Some(call)) => Next::RunStarted { call: call.clone() },
+        _ => replay::next(&loaded.task),
+    };
+    let step = match next {
+        Next::RunStarted { call } => {
+            kind = "tool";
+            if !host.holds_lease() {
+                return Err(TaskError::LeaseLost.into());
+            }
+            run_call(
+                host,
+                &args.workspace,
+                loaded,
+                &call.server,
+                &call.tool,
+                &call.arguments,
+            )
+            .await
+            .finished(call.call_id.clone(), host.holds_lease())
+        }
         Next::Stop => return Ok(false),
-        Next::CallModel { turn } => call_model(loaded, turn).await,
+        Next::CallModel { turn } => call_model(loaded, turn, host.holds_lease()).await,
         Next::RunCall { call, attempt } => {
             kind = "tool";
             // Journal nothing until the lease holds: a node that has just started (or
@@ -149,7 +179,7 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
                 &call.arguments,
             )
             .await
-            .finished(call.call_id.clone())
+            .finished(call.call_id.clone(), host.holds_lease())
         }
         Next::NeedsAttention { call } => Step::NeedsAttention {
             // Not a loop step of its own; counted with the commit only.
@@ -273,10 +303,13 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
         tools,
         servers,
         resumed_after_ms,
+        started_here: None,
     }))
 }
 
-async fn call_model(loaded: &Loaded, turn: u32) -> Step {
+/// Asks the model for `turn`. With `start_first` (the lease holds), the response's
+/// first allowed call is journaled as started in the same commit.
+async fn call_model(loaded: &Loaded, turn: u32, start_first: bool) -> Step {
     let request = CompletionRequest {
         system: loaded.system.clone(),
         messages: loaded.messages.clone(),
@@ -311,6 +344,7 @@ async fn call_model(loaded: &Loaded, turn: u32) -> Step {
                 input_tokens: completion.usage.input_tokens,
                 output_tokens: completion.usage.output_tokens,
             },
+            start_first,
         },
         Err(error) => Step::Fail {
             reason: format!(
@@ -328,11 +362,14 @@ struct CallResult {
 }
 
 impl CallResult {
-    fn finished(self, call_id: String) -> Step {
+    /// The step journaling this result; with `start_next`, it also journals the turn's
+    /// next call as started, to be run without a commit of its own.
+    fn finished(self, call_id: String, start_next: bool) -> Step {
         Step::ToolCallFinished {
             call_id,
             output: self.output,
             is_error: self.is_error,
+            start_next,
         }
     }
 }
@@ -418,6 +455,10 @@ async fn commit(
     let began = Instant::now();
     let (task, entries) = propose(args, step).await?;
     metrics::journal_commit(kind, began.elapsed());
+    loaded.started_here = entries.iter().rev().find_map(|entry| match &entry.event {
+        warden_core::TaskEvent::ToolCallStarted { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    });
     if let Some(previous_owner_last_ms) = loaded.resumed_after_ms.take() {
         metrics::resumed(Duration::from_millis(
             now_ms().saturating_sub(previous_owner_last_ms),

@@ -139,6 +139,9 @@ pub enum Step {
         content: String,
         tool_calls: Vec<RequestedCall>,
         usage: Usage,
+        /// Journal the first allowed call as started (attempt 1) in the same commit, so
+        /// the owner can run it without a commit of its own.
+        start_first: bool,
     },
     /// Committed before the call's side effect.
     ToolCallStarted {
@@ -149,6 +152,8 @@ pub enum Step {
         call_id: String,
         output: String,
         is_error: bool,
+        /// Journal the next open call of the turn as started in the same commit.
+        start_next: bool,
     },
     /// The owner found a started call that never finished and may not be retried.
     NeedsAttention {

@@ -176,13 +176,17 @@ fn append<E>(
             content,
             tool_calls,
             usage,
-        } => model_responded(&mut update, *turn, content, tool_calls, *usage, decide)?,
+            start_first,
+        } => model_responded(&mut update, *turn, content, tool_calls, *usage, decide)?
+            .map(|()| start_next_call(&mut update, *start_first)),
         Step::ToolCallStarted { call_id, attempt } => call_started(&mut update, call_id, *attempt),
         Step::ToolCallFinished {
             call_id,
             output,
             is_error,
-        } => call_finished(&mut update, call_id, output, *is_error),
+            start_next,
+        } => call_finished(&mut update, call_id, output, *is_error)
+            .map(|()| start_next_call(&mut update, *start_next)),
         Step::NeedsAttention { call_id, reason } => {
             match next_call(&update.task, call_id).filter(|call| call.attempts > 0) {
                 None => Err(precondition(format!(
@@ -413,6 +417,28 @@ fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<
         attempt,
     });
     Ok(())
+}
+
+/// When asked, journals the next open call as started (attempt 1) in this commit. Only a
+/// call that has never started qualifies: a retry always gets a commit of its own.
+fn start_next_call(update: &mut TaskUpdate, asked: bool) {
+    if !asked || update.task.status != TaskStatus::Running {
+        return;
+    }
+    let Some(call) = update
+        .task
+        .open_calls
+        .first_mut()
+        .filter(|call| call.attempts == 0)
+    else {
+        return;
+    };
+    call.attempts = 1;
+    let call_id = call.call_id.clone();
+    update.record(TaskEvent::ToolCallStarted {
+        call_id,
+        attempt: 1,
+    });
 }
 
 fn call_finished(

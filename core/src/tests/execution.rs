@@ -514,3 +514,66 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_step_can_start_the_next_call_in_the_same_commit() {
+    let mut h = h();
+    h.ok_assign(1, 1);
+    let Step::ModelResponded {
+        turn,
+        content,
+        tool_calls,
+        usage,
+        ..
+    } = responded(
+        0,
+        vec![call("c1", "get", "{}"), call("c2", "append", "{}")],
+        5,
+    )
+    else {
+        unreachable!()
+    };
+    h.ok(Harness::step(
+        1,
+        1,
+        Step::ModelResponded {
+            turn,
+            content,
+            tool_calls,
+            usage,
+            start_first: true,
+        },
+    ));
+    assert_eq!(
+        h.task().open_calls[0].attempts,
+        1,
+        "c1 started with the response"
+    );
+    assert_eq!(h.events().last(), Some(&"tool_call_started"));
+    // Starting it again would be a second attempt, which is not what the owner meant.
+    h.refused(
+        Harness::step(1, 1, started("c1", 1)),
+        Code::FailedPrecondition,
+    );
+    h.ok(Harness::step(
+        1,
+        1,
+        Step::ToolCallFinished {
+            call_id: "c1".into(),
+            output: "v".into(),
+            is_error: false,
+            start_next: true,
+        },
+    ));
+    let task = h.task();
+    assert_eq!(
+        (
+            task.open_calls[0].call_id.as_str(),
+            task.open_calls[0].attempts
+        ),
+        ("c2", 1)
+    );
+    // A lost owner's merged start still leaves an interrupted, non-idempotent call.
+    h.ok_assign(2, 2);
+    assert_eq!(h.task().status, TaskStatus::NeedsAttention);
+}

@@ -236,6 +236,7 @@ pub fn responded(turn: u32, calls: Vec<RequestedCall>, tokens: u64) -> Step {
             input_tokens: tokens,
             output_tokens: 0,
         },
+        start_first: false,
     }
 }
 
@@ -251,5 +252,6 @@ pub fn finished(id: &str, output: &str) -> Step {
         call_id: id.to_owned(),
         output: output.to_owned(),
         is_error: false,
+        start_next: false,
     }
 }

@@ -84,6 +84,7 @@ fn completed() -> Vec<Entry> {
                 input_tokens: 10,
                 output_tokens: 2,
             },
+            start_first: false,
         },
     };
     vec![normal(7, assign), normal(8, answer)]

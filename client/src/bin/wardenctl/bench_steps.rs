@@ -3,10 +3,11 @@
 //! child process) and the ledger server's `noop` tool, reporting the time per step and
 //! completed tasks per second.
 //!
-//! Per-step time is measured from each task's journal: from its `assigned` entry to its
-//! `completed` entry, divided by its model turns. With the model and the tool on
-//! loopback (each well under a millisecond), it is dominated by the journaling: three
-//! Raft commits per step (model response, call started, call finished).
+//! Per-step time is measured from each task's journal: from its first model answer to
+//! its completion, divided by the steps in between. With the model and the tool on
+//! loopback (each well under a millisecond), it is dominated by the journaling: two
+//! Raft commits per step (the model response, which also journals the call as started,
+//! and the call's result).
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -275,17 +276,20 @@ async fn one_task(client: &Client, workspace: &str, agent: &str, key: String) ->
         .await
         .context("journal")?
         .events;
-    let assigned = journal
+    // From the first model answer to the completion: every interval in between is one
+    // whole step (tool call, its commit, the next model call, its commit). The time
+    // from the assignment to the first answer is the task's start-up, not a step.
+    let first_answer = journal
         .iter()
-        .find(|event| event.kind == "assigned")
+        .find(|event| event.kind == "model_responded")
         .map(|event| event.time_ms);
     let completed = journal
         .iter()
         .find(|event| event.kind == "completed")
         .map(|event| event.time_ms);
-    match (assigned, completed) {
-        (Some(from), Some(to)) if task.turns > 0 => Ok(Some(
-            (to.saturating_sub(from)) as f64 / f64::from(task.turns),
+    match (first_answer, completed) {
+        (Some(from), Some(to)) if task.turns > 1 => Ok(Some(
+            to.saturating_sub(from) as f64 / f64::from(task.turns - 1),
         )),
         _ => Ok(None),
     }
