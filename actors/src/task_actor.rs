@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use warden_core::{
-    Command, JournalEntry, McpServer, McpTransport, Outcome, RequestedCall, ServerName, Step, Task,
-    TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
+    Command, JournalEntry, McpServer, McpTransport, OpenCall, Outcome, RequestedCall, ServerName,
+    Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
 };
 use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
 
@@ -138,19 +138,7 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
     let step = match next {
         Next::RunStarted { call } => {
             kind = "tool";
-            if !host.holds_lease() {
-                return Err(TaskError::LeaseLost.into());
-            }
-            run_call(
-                host,
-                &args.workspace,
-                loaded,
-                &call.server,
-                &call.tool,
-                &call.arguments,
-            )
-            .await
-            .finished(call.call_id.clone(), host.holds_lease())
+            run_started(host, &args.workspace, loaded, &call).await?
         }
         Next::Stop => return Ok(false),
         Next::CallModel { turn } => call_model(loaded, turn, host.holds_lease()).await,
@@ -166,20 +154,7 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
                 attempt,
             };
             commit(args, loaded, started).await?;
-            // Past this point a stale owner could do harm: check the lease right before.
-            if !host.holds_lease() {
-                return Err(TaskError::LeaseLost.into());
-            }
-            run_call(
-                host,
-                &args.workspace,
-                loaded,
-                &call.server,
-                &call.tool,
-                &call.arguments,
-            )
-            .await
-            .finished(call.call_id.clone(), host.holds_lease())
+            run_started(host, &args.workspace, loaded, &call).await?
         }
         Next::NeedsAttention { call } => Step::NeedsAttention {
             // Not a loop step of its own; counted with the commit only.
@@ -198,6 +173,29 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
         metrics::task_ended(status.as_str());
     }
     Ok(status == TaskStatus::Running)
+}
+
+/// Runs a call whose start is journaled and returns the step journaling its result.
+/// Past the start a stale owner could do harm, so the lease is checked right before.
+async fn run_started(
+    host: &dyn Host,
+    workspace: &WorkspaceId,
+    loaded: &Loaded,
+    call: &OpenCall,
+) -> Result<Step, ActorProcessingErr> {
+    if !host.holds_lease() {
+        return Err(TaskError::LeaseLost.into());
+    }
+    let result = run_call(
+        host,
+        workspace,
+        loaded,
+        &call.server,
+        &call.tool,
+        &call.arguments,
+    )
+    .await;
+    Ok(result.finished(call.call_id.clone(), host.holds_lease()))
 }
 
 /// How often a paused task looks at its agent again.
