@@ -10,6 +10,8 @@ pub enum Error {
     InvalidTaskId { value: String, reason: &'static str },
     #[error("invalid idempotency key: {reason}")]
     InvalidIdempotencyKey { reason: &'static str },
+    #[error("invalid role {role:?}: expected admin, operator, approver, auditor or viewer")]
+    InvalidRole { role: String },
     #[error("invalid {kind} name {name:?}: {reason}")]
     InvalidName {
         kind: &'static str,

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod model;
 pub mod names;
 pub mod outcome;
+pub mod role;
 
 pub use apply::{Applied, StateRead, Write, apply, apply_membership};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
@@ -32,6 +33,7 @@ pub use journal::{CallDecision, JournalEntry, RequestedCall, Resolution, TaskEve
 pub use model::{IdempotencyRecord, OpenCall, Task, TaskStatus, Workspace};
 pub use names::{AgentName, NodeId, ProviderName, ServerName, ToolName};
 pub use outcome::{Code, Outcome, Rejection};
+pub use role::Role;
 
 #[cfg(test)]
 mod tests;
