@@ -141,7 +141,7 @@ mod tests {
             input_hash: Hash::ZERO,
             status: TaskStatus::Running,
             submitted_ms: 0,
-            submitted_by: Principal::anonymous(),
+            submitted_by: Principal::system(),
             log_index: 1,
             limits: Limits::default(),
             deadline_at_ms: u64::MAX,

@@ -92,6 +92,7 @@ impl ChaosCluster {
         let options = ClientOptions {
             request_timeout: Duration::from_secs(5),
             max_attempts: if retrying { 6 } else { 1 },
+            token: self.nodes.admin_token()?,
             ..ClientOptions::default()
         };
         Ok(Client::connect(self.nodes.endpoints(), options)?)

@@ -21,7 +21,7 @@ use warden_proto::v1::{
 
 use crate::endpoint::EndpointSet;
 use crate::retry::{self, Resend, RetryPolicy};
-use crate::{ClientOptions, Consistency, Error};
+use crate::{BearerToken, ClientOptions, Consistency, Error};
 
 /// A connection to a Warden cluster through any of its nodes. Cheap to clone; clones
 /// share the channels and the choice of node.
@@ -35,6 +35,7 @@ use crate::{ClientOptions, Consistency, Error};
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    token: Option<BearerToken>,
 }
 
 #[derive(Debug)]
@@ -58,12 +59,18 @@ impl Client {
         let policy = RetryPolicy::new(&options);
         Ok(Client {
             inner: Arc::new(Inner { endpoints, policy }),
+            token: options.token,
         })
     }
 
-    /// Initializes a fresh cluster with the serving node as its only voter.
-    pub async fn init_cluster(&self) -> Result<InitClusterResponse, Error> {
-        self.unary(InitClusterRequest {}, |channel, request| async move {
+    /// Initializes a fresh cluster with the serving node as its only voter and creates
+    /// its first admin (`user/admin` unless `admin` names another); the response holds
+    /// the admin's token, which is never shown again.
+    pub async fn init_cluster(&self, admin: Option<&str>) -> Result<InitClusterResponse, Error> {
+        let request = InitClusterRequest {
+            admin: admin.unwrap_or_default().to_owned(),
+        };
+        self.unary_once(request, |channel, request| async move {
             ClusterServiceClient::new(channel)
                 .init_cluster(request)
                 .await
@@ -210,7 +217,7 @@ impl Client {
     pub(crate) async fn unary<Req, Resp, F, Fut>(&self, request: Req, rpc: F) -> Result<Resp, Error>
     where
         Req: Clone,
-        F: Fn(Channel, Req) -> Fut,
+        F: Fn(Channel, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         self.unary_with(Resend::Always, request, rpc).await
@@ -225,7 +232,7 @@ impl Client {
     ) -> Result<Resp, Error>
     where
         Req: Clone,
-        F: Fn(Channel, Req) -> Fut,
+        F: Fn(Channel, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         self.unary_with(Resend::WhenUnsent, request, rpc).await
@@ -239,13 +246,30 @@ impl Client {
     ) -> Result<Resp, Error>
     where
         Req: Clone,
-        F: Fn(Channel, Req) -> Fut,
+        F: Fn(Channel, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         let (response, _node) = self
-            .call(resend, |channel| rpc(channel, request.clone()))
+            .call(resend, |channel| rpc(channel, self.authorized(request.clone())))
             .await?;
         Ok(response.into_inner())
+    }
+
+    /// A client for the same nodes (sharing their channels) that presents `token`.
+    pub fn with_token(&self, token: BearerToken) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            token: Some(token),
+        }
+    }
+
+    /// `message` as a request carrying the client's token, if it has one.
+    pub(crate) fn authorized<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = &self.token {
+            token.authorize(&mut request);
+        }
+        request
     }
 
     pub(crate) fn endpoints(&self) -> &EndpointSet {

@@ -9,6 +9,10 @@ pub enum Error {
     #[error("no endpoints given")]
     NoEndpoints,
 
+    /// The token given to the client cannot be sent (empty, or not ASCII).
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+
     /// An endpoint is not a usable `host:port` or `http://host:port`.
     #[error("invalid endpoint {endpoint:?}: {reason}")]
     InvalidEndpoint { endpoint: String, reason: String },
@@ -48,7 +52,7 @@ impl Error {
     /// errors in the client's configuration, which never reached a server.
     pub fn code(&self) -> Option<Code> {
         match self {
-            Error::NoEndpoints | Error::InvalidEndpoint { .. } => None,
+            Error::NoEndpoints | Error::InvalidEndpoint { .. } | Error::InvalidToken(_) => None,
             Error::Unavailable { .. } | Error::OutcomeUnknown { .. } => Some(Code::Unavailable),
             Error::ExportGap { .. } | Error::JournalGap { .. } => Some(Code::DataLoss),
             Error::Status(status) => Some(status.code()),

@@ -103,10 +103,12 @@ impl Export {
             from_index: self.next_index,
             consistency: self.consistency.to_proto(),
         };
+        let client = &self.client;
         let (response, node) = self
             .client
-            .call(Resend::Always, |channel| async move {
-                AuditServiceClient::new(channel).export_audit(request).await
+            .call(Resend::Always, |channel| {
+                let request = client.authorized(request);
+                async move { AuditServiceClient::new(channel).export_audit(request).await }
             })
             .await?;
         Ok((response.into_inner(), node))

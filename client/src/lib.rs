@@ -31,9 +31,11 @@ mod consistency;
 mod endpoint;
 mod error;
 mod export;
+mod identity;
 mod options;
 mod retry;
 mod tasks;
+mod token;
 mod watch;
 
 pub use client::Client;
@@ -42,6 +44,7 @@ pub use endpoint::normalize_endpoint;
 pub use error::Error;
 pub use options::ClientOptions;
 pub use tasks::{Resolution, SubmittedTask, TaskFilter};
+pub use token::BearerToken;
 
 /// The generated `warden.v1` message types returned by [`Client`], re-exported so callers
 /// need not depend on `warden-proto` themselves.

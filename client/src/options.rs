@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::BearerToken;
+
 /// How the client connects and retries. Pass it by value to `Client::connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
@@ -27,6 +29,8 @@ pub struct ClientOptions {
     /// next node with backoff; time spent connected (waiting for the task) does not count.
     /// Default 60s.
     pub resume_timeout: Duration,
+    /// The token sent with every call. Every call but the first `init_cluster` needs one.
+    pub token: Option<BearerToken>,
 }
 
 impl Default for ClientOptions {
@@ -38,6 +42,7 @@ impl Default for ClientOptions {
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             resume_timeout: Duration::from_secs(60),
+            token: None,
         }
     }
 }

@@ -86,6 +86,7 @@ impl Position {
 
     async fn open(
         &self,
+        client: &Client,
         channel: Channel,
         workspace: &str,
     ) -> Result<Streaming<TaskEvent>, tonic::Status> {
@@ -93,19 +94,19 @@ impl Position {
         let response = match self {
             Position::Task { task_id, next_seq } => {
                 service
-                    .watch_task(WatchTaskRequest {
+                    .watch_task(client.authorized(WatchTaskRequest {
                         workspace: workspace.to_owned(),
                         task_id: task_id.clone(),
                         from_seq: *next_seq,
-                    })
+                    }))
                     .await?
             }
             Position::Workspace { from_index, .. } => {
                 service
-                    .watch_workspace(WatchWorkspaceRequest {
+                    .watch_workspace(client.authorized(WatchWorkspaceRequest {
                         workspace: workspace.to_owned(),
                         from_index: *from_index,
-                    })
+                    }))
                     .await?
             }
         };
@@ -276,7 +277,7 @@ impl Watch {
             let node = endpoints.current();
             let opened = self
                 .position
-                .open(endpoints.channel(node), &self.workspace)
+                .open(&self.client, endpoints.channel(node), &self.workspace)
                 .await;
             self.reconnecting += started.elapsed();
             match opened {

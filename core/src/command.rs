@@ -4,10 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
 use crate::hash::Hash;
+use crate::identity::{Scope, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
 use crate::names::{AgentName, NodeId, ProviderName, ServerName};
 use crate::outcome::Rejection;
+use crate::role::Role;
 
 /// One log entry's payload. The proposer stamps the time and the principal, so
 /// `apply()` never reads a clock.
@@ -15,11 +17,38 @@ use crate::outcome::Rejection;
 pub struct Request {
     pub time_ms: u64,
     pub principal: Principal,
+    /// The token a user or service account authenticated with. `apply()` checks it
+    /// again at `time_ms`, so a request authenticated just before its token's
+    /// revocation committed is refused once it applies after it.
+    pub token: Option<TokenId>,
     pub command: Command,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
+    /// Makes `principal` the first cluster admin, with one token. Accepted once.
+    Bootstrap {
+        principal: Principal,
+        token: TokenId,
+        secret_hash: Hash,
+    },
+    /// Stores a token for a user or service account; only its secret's hash is here.
+    CreateToken {
+        token: TokenId,
+        secret_hash: Hash,
+        principal: Principal,
+        description: String,
+        expires_at_ms: Option<u64>,
+    },
+    RevokeToken {
+        token: TokenId,
+    },
+    /// Replaces the roles `principal` holds in `scope`; no roles removes the binding.
+    SetRoles {
+        scope: Scope,
+        principal: Principal,
+        roles: Vec<Role>,
+    },
     CreateWorkspace {
         workspace: WorkspaceId,
     },
@@ -114,6 +143,10 @@ pub enum Command {
 /// The audited action a command performs, named `noun.verb` in audit records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
+    ClusterBootstrap,
+    TokenCreate,
+    TokenRevoke,
+    RolesSet,
     WorkspaceCreate,
     ProviderPut,
     McpServerRegister,
@@ -168,6 +201,10 @@ pub enum Step {
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::ClusterBootstrap => "cluster.bootstrap",
+            Action::TokenCreate => "token.create",
+            Action::TokenRevoke => "token.revoke",
+            Action::RolesSet => "roles.set",
             Action::WorkspaceCreate => "workspace.create",
             Action::ProviderPut => "provider.put",
             Action::McpServerRegister => "mcp_server.register",
@@ -188,6 +225,10 @@ impl Action {
 impl Command {
     pub fn action(&self) -> Action {
         match self {
+            Command::Bootstrap { .. } => Action::ClusterBootstrap,
+            Command::CreateToken { .. } => Action::TokenCreate,
+            Command::RevokeToken { .. } => Action::TokenRevoke,
+            Command::SetRoles { .. } => Action::RolesSet,
             Command::CreateWorkspace { .. } => Action::WorkspaceCreate,
             Command::PutProvider { .. } => Action::ProviderPut,
             Command::RegisterMcpServer { .. } => Action::McpServerRegister,
@@ -217,6 +258,16 @@ impl Command {
             },
         }
     }
+}
+
+/// The audit resource name of a token.
+pub fn token_resource(token: &TokenId) -> String {
+    format!("token/{token}")
+}
+
+/// The audit resource name of a role binding.
+pub fn binding_resource(scope: &Scope, principal: &Principal) -> String {
+    format!("{scope}/binding/{principal}")
 }
 
 /// The audit resource name of a workspace.

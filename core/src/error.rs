@@ -10,6 +10,12 @@ pub enum Error {
     InvalidTaskId { value: String, reason: &'static str },
     #[error("invalid idempotency key: {reason}")]
     InvalidIdempotencyKey { reason: &'static str },
+    #[error("invalid principal {value:?}: {reason}")]
+    InvalidPrincipal { value: String, reason: &'static str },
+    #[error("invalid token id {value:?}: expected 16 hex digits")]
+    InvalidTokenId { value: String },
+    #[error("malformed token: {reason}")]
+    MalformedToken { reason: &'static str },
     #[error("invalid role {role:?}: expected admin, operator, approver, auditor or viewer")]
     InvalidRole { role: String },
     #[error("invalid {kind} name {name:?}: {reason}")]

@@ -146,14 +146,58 @@ impl IdempotencyKey {
     }
 }
 
-/// Who asked for a change: a user, a service account or an agent. Until tokens exist
-/// every API caller is the principal `anonymous`.
+/// Who asked for a change: `user/<name>` or `service/<name>` (callers with tokens),
+/// `agent/<workspace>/<agent>` (an agent acting in a task), `node/<id>` (a node acting
+/// on its own: placement, timeouts) or `system` (the cluster's own records).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Principal(String);
 
+/// What kind of actor a principal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    Service,
+    Agent,
+    Node,
+    System,
+    /// Anything else, such as the `anonymous` of logs written before tokens existed.
+    Unknown,
+}
+
 impl Principal {
-    pub fn anonymous() -> Principal {
-        Principal("anonymous".to_owned())
+    pub const MAX_NAME_LEN: usize = 64;
+
+    /// Parses a principal a token can be issued to: `user/<name>` or `service/<name>`,
+    /// the name 1-64 of `a-z 0-9 . _ @ -` starting with a letter or digit.
+    pub fn parse(text: &str) -> Result<Principal, Error> {
+        let invalid = |reason: &'static str| Error::InvalidPrincipal {
+            value: text.to_owned(),
+            reason,
+        };
+        let (kind, name) = text
+            .split_once('/')
+            .ok_or(invalid("must read user/<name> or service/<name>"))?;
+        if kind != "user" && kind != "service" {
+            return Err(invalid("must read user/<name> or service/<name>"));
+        }
+        if name.is_empty() || name.len() > Self::MAX_NAME_LEN {
+            return Err(invalid("the name must be 1-64 characters"));
+        }
+        if !name.as_bytes()[0].is_ascii_alphanumeric()
+            || !name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'@' | b'-')
+            })
+        {
+            return Err(invalid(
+                "the name may contain only a-z 0-9 . _ @ - and starts with a letter or digit",
+            ));
+        }
+        Ok(Principal(text.to_owned()))
+    }
+
+    /// The principal an agent acts as in its tasks.
+    pub fn agent(workspace: &WorkspaceId, agent: &crate::names::AgentName) -> Principal {
+        Principal(format!("agent/{workspace}/{agent}"))
     }
 
     /// The principal under which the cluster records its own changes (membership).
@@ -162,9 +206,25 @@ impl Principal {
     }
 
     /// The principal under which a node records what it did on its own: placement,
-    /// journal steps of the tasks it runs, timeouts.
+    /// timeouts, stall marks.
     pub fn node(id: crate::names::NodeId) -> Principal {
         Principal(format!("node/{}", id.0))
+    }
+
+    pub fn kind(&self) -> PrincipalKind {
+        match self.0.split_once('/') {
+            Some(("user", _)) => PrincipalKind::User,
+            Some(("service", _)) => PrincipalKind::Service,
+            Some(("agent", _)) => PrincipalKind::Agent,
+            Some(("node", _)) => PrincipalKind::Node,
+            None if self.0 == "system" => PrincipalKind::System,
+            _ => PrincipalKind::Unknown,
+        }
+    }
+
+    /// Whether tokens may name this principal: users and service accounts.
+    pub fn holds_tokens(&self) -> bool {
+        matches!(self.kind(), PrincipalKind::User | PrincipalKind::Service)
     }
 
     pub fn as_str(&self) -> &str {

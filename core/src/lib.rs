@@ -11,15 +11,17 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod hash;
+pub mod identity;
 pub mod ids;
 pub mod journal;
 pub mod memory;
 pub mod model;
 pub mod names;
 pub mod outcome;
+pub mod policy;
 pub mod role;
 
-pub use apply::{Applied, StateRead, Write, apply, apply_membership};
+pub use apply::{Applied, StateRead, Write, apply, apply_membership, require};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use command::{Action, Command, Request, Step};
 pub use config::{
@@ -28,7 +30,8 @@ pub use config::{
 };
 pub use error::Error;
 pub use hash::Hash;
-pub use ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
+pub use identity::{Permission, PresentedToken, RoleBinding, Scope, Token, TokenId};
+pub use ids::{IdempotencyKey, Principal, PrincipalKind, TaskId, WorkspaceId};
 pub use journal::{CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage};
 pub use model::{IdempotencyRecord, OpenCall, Task, TaskStatus, Workspace};
 pub use names::{AgentName, NodeId, ProviderName, ServerName, ToolName};

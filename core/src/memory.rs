@@ -8,7 +8,8 @@ use crate::apply::{Applied, StateRead, Write, apply};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::command::Request;
 use crate::config::{Agent, McpServer, Provider};
-use crate::ids::{IdempotencyKey, TaskId, WorkspaceId};
+use crate::identity::{RoleBinding, Scope, Token, TokenId};
+use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
@@ -23,6 +24,9 @@ pub struct MemoryState {
     pub mcp_servers: BTreeMap<(WorkspaceId, ServerName), McpServer>,
     pub agents: BTreeMap<(WorkspaceId, AgentName), Agent>,
     pub journal: BTreeMap<(WorkspaceId, TaskId, u64), JournalEntry>,
+    pub tokens: BTreeMap<TokenId, Token>,
+    pub bindings: BTreeMap<(Scope, Principal), RoleBinding>,
+    pub bootstrapped: Option<Principal>,
     pub audit: Vec<AuditRecord>,
     pub head: AuditHead,
     pub applied_index: u64,
@@ -75,6 +79,19 @@ impl MemoryState {
                     entry,
                 } => {
                     self.journal.insert((workspace, task, entry.seq), entry);
+                }
+                Write::Token(token) => {
+                    self.tokens.insert(token.id, token);
+                }
+                Write::RoleBinding(binding) => {
+                    self.bindings
+                        .insert((binding.scope.clone(), binding.principal.clone()), binding);
+                }
+                Write::RemoveRoleBinding { scope, principal } => {
+                    self.bindings.remove(&(scope, principal));
+                }
+                Write::Bootstrapped(principal) => {
+                    self.bootstrapped = Some(principal);
                 }
             }
         }
@@ -135,6 +152,22 @@ impl StateRead for MemoryState {
         name: &AgentName,
     ) -> Result<Option<Agent>, Infallible> {
         Ok(self.agents.get(&(workspace.clone(), name.clone())).cloned())
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Token>, Infallible> {
+        Ok(self.tokens.get(id).cloned())
+    }
+
+    fn role_binding(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+    ) -> Result<Option<RoleBinding>, Infallible> {
+        Ok(self.bindings.get(&(scope.clone(), principal.clone())).cloned())
+    }
+
+    fn bootstrapped(&self) -> Result<Option<Principal>, Infallible> {
+        Ok(self.bootstrapped.clone())
     }
 }
 

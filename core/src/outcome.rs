@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Agent, McpServer, Provider};
+use crate::identity::{RoleBinding, Token};
 use crate::journal::JournalEntry;
 use crate::model::{Task, Workspace};
 
@@ -75,6 +76,9 @@ pub enum Outcome {
         task: Task,
         entries: Vec<JournalEntry>,
     },
+    TokenCreated(Token),
+    TokenRevoked(Token),
+    RolesSet(RoleBinding),
     MembershipChanged,
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,

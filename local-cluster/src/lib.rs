@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
-use warden_client::{Client, ClientOptions};
+use warden_client::{BearerToken, Client, ClientOptions};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +52,9 @@ pub struct LocalCluster {
     node_settings: BTreeMap<u64, Vec<(String, String)>>,
     nodes: BTreeMap<u64, LocalNode>,
 }
+
+/// Where the cluster's first admin token is kept, in the cluster's base directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 struct LocalNode {
     child: Option<Child>,
@@ -163,16 +166,14 @@ impl LocalCluster {
         for id in 1..=count {
             self.start_node(id).await?;
         }
-        let first = self.client_of(1)?;
-        let status = first
-            .cluster_status()
-            .await
-            .context("cluster status of node 1")?;
-        if status.members.is_empty() {
-            first
-                .init_cluster()
+        // A cluster that was initialized before kept its admin token.
+        if !self.admin_token_path().exists() {
+            let response = self
+                .client_of(1)?
+                .init_cluster(None)
                 .await
                 .context("initializing the cluster on node 1")?;
+            write_secret(&self.admin_token_path(), &response.admin_token)?;
             let all = self.client()?;
             for id in 2..=count {
                 let address = self.endpoint(id)?;
@@ -269,17 +270,38 @@ impl LocalCluster {
             .collect()
     }
 
+    /// A client of all nodes that presents the admin token (once the cluster has one).
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::connect(self.endpoints(), ClientOptions::default())?)
+        let options = ClientOptions {
+            token: self.admin_token()?,
+            ..ClientOptions::default()
+        };
+        Ok(Client::connect(self.endpoints(), options)?)
     }
 
-    /// A client that talks to node `id` only.
+    /// A client that talks to node `id` only, with the admin token.
     pub fn client_of(&self, id: u64) -> anyhow::Result<Client> {
         let options = ClientOptions {
             max_attempts: 1,
+            token: self.admin_token()?,
             ..ClientOptions::default()
         };
         Ok(Client::connect([self.endpoint(id)?], options)?)
+    }
+
+    /// The file holding the first admin's token, written (mode 0600) at initialization.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.base.join(ADMIN_TOKEN_FILE)
+    }
+
+    /// The first admin's token, once the cluster was initialized.
+    pub fn admin_token(&self) -> anyhow::Result<Option<BearerToken>> {
+        let path = self.admin_token_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(BearerToken::new(&text)?)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+        }
     }
 
     pub fn pid(&self, id: u64) -> Option<u32> {
@@ -373,4 +395,19 @@ pub fn tail(path: &Path, lines: usize) -> String {
         }
         Err(error) => format!("(cannot read {}: {error})", path.display()),
     }
+}
+
+/// Writes `secret` to a new file only its owner can read, synced before it is used.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(format!("{secret}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }

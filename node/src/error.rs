@@ -40,6 +40,8 @@ pub enum Error {
     Stopped,
     #[error("storage: {0}")]
     Storage(#[from] warden_raft::Error),
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -68,6 +70,7 @@ impl From<Error> for tonic::Status {
             | Error::ReadIndexTimeout { .. }
             | Error::LeaderUnreachable(_)
             | Error::Stopped => tonic::Code::Unavailable,
+            Error::Unauthenticated(_) => tonic::Code::Unauthenticated,
             Error::Storage(_) | Error::Internal(_) => tonic::Code::Internal,
         };
         tonic::Status::new(code, message)

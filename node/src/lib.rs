@@ -4,6 +4,7 @@
 //! nothing depends on this crate.
 
 pub mod api;
+pub mod auth;
 pub mod audit_file;
 pub mod cluster;
 pub mod config;

@@ -18,14 +18,17 @@ use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::agent_service_server::AgentServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
 use warden_proto::v1::cluster_service_server::ClusterServiceServer;
+use warden_proto::v1::identity_service_server::IdentityServiceServer;
 use warden_proto::v1::task_service_server::TaskServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use warden_raft::{Network, Raft, RaftGrpc, Storage};
 
 use crate::api::agent::Agents;
 use crate::api::{
-    audit::Audit, cluster::ClusterAdmin, forward::Forward, task::Tasks, workspace::Workspaces,
+    audit::Audit, cluster::ClusterAdmin, forward::Forward, identity::Identity, task::Tasks,
+    workspace::Workspaces,
 };
+use crate::auth::AuthLayer;
 use crate::cluster::Cluster;
 use crate::config::{MAX_MESSAGE_BYTES, Options};
 use crate::peers::Peers;
@@ -110,6 +113,7 @@ pub async fn run(
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(RpcMetricsLayer)
+        .layer(AuthLayer::new(cluster.clone()))
         .add_service(
             RaftServiceServer::new(RaftGrpc::new(raft.clone()))
                 .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES)
@@ -131,7 +135,8 @@ pub async fn run(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
-        .add_service(AgentServiceServer::new(Agents::new(cluster.clone())));
+        .add_service(AgentServiceServer::new(Agents::new(cluster.clone())))
+        .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())));
     tasks.spawn(async move {
         router
             // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small

@@ -32,7 +32,10 @@
 //!
 //! [`ActiveTask`]: crate::ActiveTask
 
-use warden_core::{AgentName, IdempotencyKey, ProviderName, ServerName, TaskId, WorkspaceId};
+use warden_core::{
+    AgentName, IdempotencyKey, Principal, ProviderName, Scope, ServerName, TaskId, TokenId,
+    WorkspaceId,
+};
 
 pub const LOG_CF: &str = "log";
 pub const LOG_META_CF: &str = "log_meta";
@@ -85,6 +88,8 @@ const TAG_AGENT: u8 = 0x13;
 const TAG_ACTIVE: u8 = 0x50;
 const TAG_JOURNAL: u8 = 0x60;
 const TAG_WORKSPACE_EVENT: u8 = 0x70;
+const TAG_TOKEN: u8 = 0x80;
+const TAG_BINDING: u8 = 0x81;
 const SEPARATOR: u8 = 0x00;
 
 /// The inclusive start and exclusive end of the whole state-machine key space.
@@ -94,6 +99,7 @@ pub const SM_END: &[u8] = &[0xff];
 pub const APPLIED: &[u8] = b"\x00applied";
 pub const MEMBERSHIP: &[u8] = b"\x00membership";
 pub const AUDIT_HEAD: &[u8] = b"\x00audit_head";
+pub const BOOTSTRAPPED: &[u8] = b"\x00bootstrapped";
 
 /// Whether `key` lies inside the state-machine key space (a snapshot image is checked
 /// against this before it replaces the state).
@@ -112,6 +118,8 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_ACTIVE
                 | TAG_JOURNAL
                 | TAG_WORKSPACE_EVENT
+                | TAG_TOKEN
+                | TAG_BINDING
         )
     })
 }
@@ -289,6 +297,40 @@ fn workspace_events_prefix(workspace: &WorkspaceId) -> Vec<u8> {
     let mut key = tagged(TAG_WORKSPACE_EVENT, workspace.as_str().as_bytes());
     key.push(SEPARATOR);
     key
+}
+
+pub fn token(id: &TokenId) -> Vec<u8> {
+    tagged(TAG_TOKEN, &id.0)
+}
+
+/// The `[start, end)` range of every token, in id order.
+pub fn tokens() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_TOKEN], vec![TAG_TOKEN + 1])
+}
+
+pub fn role_binding(scope: &Scope, principal: &Principal) -> Vec<u8> {
+    let mut key = bindings_prefix(scope);
+    key.extend_from_slice(principal.as_str().as_bytes());
+    key
+}
+
+/// The `[start, end)` range of the role bindings of `scope`, in principal order.
+pub fn role_bindings(scope: &Scope) -> (Vec<u8>, Vec<u8>) {
+    let prefix = bindings_prefix(scope);
+    (prefix.clone(), prefix_end(prefix))
+}
+
+/// Cluster bindings under `0x00`, a workspace's under `0x01` name `0x00`.
+fn bindings_prefix(scope: &Scope) -> Vec<u8> {
+    match scope {
+        Scope::Cluster => vec![TAG_BINDING, 0x00],
+        Scope::Workspace(workspace) => {
+            let mut key = vec![TAG_BINDING, 0x01];
+            key.extend_from_slice(workspace.as_str().as_bytes());
+            key.push(SEPARATOR);
+            key
+        }
+    }
 }
 
 // ---- snapshot ----

@@ -1,6 +1,8 @@
 //! Read-only queries of the replicated state for the API layer, and the audit chain
 //! check. Reads see what this node has applied, which may trail the leader.
 
+mod identity;
+
 use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};
 use serde::de::DeserializeOwned;
 use warden_core::{

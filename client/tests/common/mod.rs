@@ -33,6 +33,7 @@ pub fn fast_options(max_attempts: u32) -> ClientOptions {
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         resume_timeout: Duration::from_secs(5),
+        token: None,
     }
 }
 

@@ -5,23 +5,29 @@
 //! returned writes and audit record atomically with the applied log index. A rejected
 //! command returns no writes, so it changes nothing but the audit chain.
 
+mod authz;
 mod config;
 mod execution;
+mod identity;
 mod lifecycle;
 mod submit;
 mod task_update;
 
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
 use crate::command::{
-    Action, Command, Request, config_resource, task_resource, tasks_resource, workspace_resource,
+    Action, Command, Request, binding_resource, config_resource, task_resource, tasks_resource,
+    token_resource, workspace_resource,
 };
 use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
+use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
+
+pub use authz::require;
 
 /// Point reads of the replicated state. `Error` is the storage's own failure, which
 /// is fatal to the caller; domain problems are rejections, never errors.
@@ -49,6 +55,14 @@ pub trait StateRead {
         workspace: &WorkspaceId,
         name: &AgentName,
     ) -> Result<Option<Agent>, Self::Error>;
+    fn token(&self, id: &TokenId) -> Result<Option<Token>, Self::Error>;
+    fn role_binding(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+    ) -> Result<Option<RoleBinding>, Self::Error>;
+    /// The first cluster admin, once the cluster was bootstrapped.
+    fn bootstrapped(&self) -> Result<Option<Principal>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -64,6 +78,13 @@ pub enum Write {
     Provider(Provider),
     McpServer(McpServer),
     Agent(Agent),
+    Token(Token),
+    RoleBinding(RoleBinding),
+    RemoveRoleBinding {
+        scope: Scope,
+        principal: Principal,
+    },
+    Bootstrapped(Principal),
     /// A new entry of a task's journal; entries are never rewritten.
     Journal {
         workspace: WorkspaceId,
@@ -95,73 +116,9 @@ pub fn apply<S: StateRead>(
         time_ms: request.time_ms,
         principal: &request.principal,
     };
-    let (resource, decision) = match command {
-        Command::CreateWorkspace { workspace } => (
-            workspace_resource(workspace),
-            create_workspace(state, &at, workspace)?,
-        ),
-        Command::PutProvider {
-            workspace, name, ..
-        } => (
-            config_resource(workspace, "provider", name.as_str()),
-            config::put_provider(state, &at, command)?,
-        ),
-        Command::RegisterMcpServer {
-            workspace, name, ..
-        } => (
-            config_resource(workspace, "mcp_server", name.as_str()),
-            config::register_mcp_server(state, &at, command)?,
-        ),
-        Command::CreateAgent { workspace, spec } => (
-            config_resource(workspace, "agent", spec.name.as_str()),
-            config::save_agent(state, &at, workspace, spec, None)?,
-        ),
-        Command::UpdateAgent {
-            workspace,
-            spec,
-            expected_version,
-        } => (
-            config_resource(workspace, "agent", spec.name.as_str()),
-            config::save_agent(state, &at, workspace, spec, Some(*expected_version))?,
-        ),
-        Command::SubmitTask { workspace, .. } => {
-            let decision = submit::submit_task(state, &at, command)?;
-            // An accepted submission is recorded against the task it created or, when
-            // deduplicated, resolved to; a refused one against the workspace's tasks,
-            // since the proposer's task id never came to exist.
-            let resource = match &decision {
-                Ok((Outcome::TaskSubmitted { task, .. }, _)) => task_resource(workspace, &task.id),
-                _ => tasks_resource(workspace),
-            };
-            (resource, decision)
-        }
-        Command::AssignTask {
-            workspace, task, ..
-        }
-        | Command::AppendJournal {
-            workspace, task, ..
-        } => (
-            task_resource(workspace, task),
-            execution::apply(state, &at, command)?,
-        ),
-        Command::CancelTask {
-            workspace, task, ..
-        }
-        | Command::ResolveTask {
-            workspace, task, ..
-        }
-        | Command::TimeOutTask { workspace, task }
-        | Command::MarkStalled {
-            workspace, task, ..
-        } => (
-            task_resource(workspace, task),
-            lifecycle::apply(state, &at, command)?,
-        ),
-        Command::RecordRejection {
-            resource,
-            rejection,
-            ..
-        } => (resource.clone(), Err(rejection.clone())),
+    let (resource, decision) = match authz::refusal(state, request)? {
+        Some(rejection) => (resource_of(command), Err(rejection)),
+        None => decide(state, &at, command)?,
     };
     let (outcome, writes, outcome_name, detail) = match decision {
         Ok((outcome, writes)) => (outcome, writes, OUTCOME_ACCEPTED, String::new()),
@@ -190,6 +147,91 @@ pub fn apply<S: StateRead>(
         writes,
         audit,
     })
+}
+
+/// Runs an authorized command; returns its audit resource and the decision.
+fn decide<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    command: &Command,
+) -> Result<(String, Decision), S::Error> {
+    let decision = match command {
+        Command::Bootstrap { .. }
+        | Command::CreateToken { .. }
+        | Command::RevokeToken { .. }
+        | Command::SetRoles { .. } => identity::apply(state, at, command)?,
+        Command::CreateWorkspace { workspace } => create_workspace(state, at, workspace)?,
+        Command::PutProvider { .. } => config::put_provider(state, at, command)?,
+        Command::RegisterMcpServer { .. } => config::register_mcp_server(state, at, command)?,
+        Command::CreateAgent { workspace, spec } => {
+            config::save_agent(state, at, workspace, spec, None)?
+        }
+        Command::UpdateAgent {
+            workspace,
+            spec,
+            expected_version,
+        } => config::save_agent(state, at, workspace, spec, Some(*expected_version))?,
+        Command::SubmitTask { .. } => submit::submit_task(state, at, command)?,
+        Command::AssignTask { .. } | Command::AppendJournal { .. } => {
+            execution::apply(state, at, command)?
+        }
+        Command::CancelTask { .. }
+        | Command::ResolveTask { .. }
+        | Command::TimeOutTask { .. }
+        | Command::MarkStalled { .. } => lifecycle::apply(state, at, command)?,
+        Command::RecordRejection { rejection, .. } => Err(rejection.clone()),
+    };
+    // An accepted submission is recorded against the task it created or, when
+    // deduplicated, resolved to; anything else against the command's own resource.
+    let resource = match (command, &decision) {
+        (Command::SubmitTask { workspace, .. }, Ok((Outcome::TaskSubmitted { task, .. }, _))) => {
+            task_resource(workspace, &task.id)
+        }
+        _ => resource_of(command),
+    };
+    Ok((resource, decision))
+}
+
+/// The audit resource a command acts on. A submission names the workspace's tasks,
+/// since the proposer's task id may never come to exist.
+fn resource_of(command: &Command) -> String {
+    match command {
+        Command::Bootstrap { token, .. }
+        | Command::CreateToken { token, .. }
+        | Command::RevokeToken { token } => token_resource(token),
+        Command::SetRoles {
+            scope, principal, ..
+        } => binding_resource(scope, principal),
+        Command::CreateWorkspace { workspace } => workspace_resource(workspace),
+        Command::PutProvider {
+            workspace, name, ..
+        } => config_resource(workspace, "provider", name.as_str()),
+        Command::RegisterMcpServer {
+            workspace, name, ..
+        } => config_resource(workspace, "mcp_server", name.as_str()),
+        Command::CreateAgent { workspace, spec }
+        | Command::UpdateAgent {
+            workspace, spec, ..
+        } => config_resource(workspace, "agent", spec.name.as_str()),
+        Command::SubmitTask { workspace, .. } => tasks_resource(workspace),
+        Command::AssignTask {
+            workspace, task, ..
+        }
+        | Command::AppendJournal {
+            workspace, task, ..
+        }
+        | Command::CancelTask {
+            workspace, task, ..
+        }
+        | Command::ResolveTask {
+            workspace, task, ..
+        }
+        | Command::TimeOutTask { workspace, task }
+        | Command::MarkStalled {
+            workspace, task, ..
+        } => task_resource(workspace, task),
+        Command::RecordRejection { resource, .. } => resource.clone(),
+    }
 }
 
 /// Where and when a command applies, and who asked for it.

@@ -15,7 +15,8 @@ pub fn key(text: &str) -> IdempotencyKey {
 pub fn request(time_ms: u64, command: Command) -> Request {
     Request {
         time_ms,
-        principal: Principal::anonymous(),
+        principal: Principal::system(),
+        token: None,
         command,
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::{
-    Action, AgentName, AgentSpec, Code, Command, Hash, McpTransport, Outcome, Principal,
+    Action, AgentName, AgentSpec, Code, Command, Hash, McpTransport, Outcome, Permission,
     ProviderKind, ProviderName, Rejection, ServerName, ToolDefinition, ToolGrant, ToolName,
     WorkspaceId,
 };
@@ -20,6 +20,7 @@ use warden_proto::v1::{
 
 use super::task::{parse_workspace, require_workspace};
 use super::{Refused, propose, unexpected};
+use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
 use crate::error::Error;
@@ -36,8 +37,12 @@ impl Agents {
         Agents { cluster }
     }
 
-    async fn save(&self, parsed: Result<Command, Refused>) -> Result<Outcome, Status> {
-        Ok(propose(&self.cluster, Principal::anonymous(), parsed).await?)
+    async fn save(
+        &self,
+        caller: &Caller,
+        parsed: Result<Command, Refused>,
+    ) -> Result<Outcome, Status> {
+        Ok(propose(&self.cluster, caller, parsed).await?)
     }
 }
 
@@ -164,8 +169,9 @@ impl AgentService for Agents {
         &self,
         request: Request<PutProviderRequest>,
     ) -> Result<Response<PutProviderResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        match self.save(parse_provider(&request)).await? {
+        match self.save(&caller, parse_provider(&request)).await? {
             Outcome::ProviderPut(provider) => Ok(Response::new(PutProviderResponse {
                 provider: Some(convert::provider(&provider)),
             })),
@@ -177,8 +183,10 @@ impl AgentService for Agents {
         &self,
         request: Request<ListProvidersRequest>,
     ) -> Result<Response<ListProvidersResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
         self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         let providers = reader.providers(&workspace).map_err(Error::from)?;
@@ -191,6 +199,7 @@ impl AgentService for Agents {
         &self,
         request: Request<RegisterMcpServerRequest>,
     ) -> Result<Response<RegisterMcpServerResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let server = request.server.clone().unwrap_or_default();
         let refuse = refusal(
@@ -212,6 +221,17 @@ impl AgentService for Agents {
                 },
                 _ => return Err(refuse("set exactly one of command and url".to_owned())),
             };
+            // Registering starts the server's command on this node: only a caller who
+            // may configure the workspace gets that far.
+            caller
+                .require(&self.cluster, Some(&workspace), Permission::Configure)
+                .map_err(|error| Refused {
+                    rejection: match error {
+                        Error::Rejected(rejection) => rejection,
+                        other => Rejection::new(Code::PermissionDenied, other.to_string()),
+                    },
+                    ..refuse(String::new())
+                })?;
             let tools = list_server_tools(&transport, name.as_str())
                 .await
                 .map_err(|message| Refused {
@@ -226,7 +246,7 @@ impl AgentService for Agents {
             })
         }
         .await;
-        match self.save(parsed).await? {
+        match self.save(&caller, parsed).await? {
             Outcome::McpServerRegistered(server) => Ok(Response::new(RegisterMcpServerResponse {
                 server: Some(convert::mcp_server(&server)),
             })),
@@ -238,8 +258,10 @@ impl AgentService for Agents {
         &self,
         request: Request<ListMcpServersRequest>,
     ) -> Result<Response<ListMcpServersResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
         self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         let servers = reader.mcp_servers(&workspace).map_err(Error::from)?;
@@ -252,6 +274,7 @@ impl AgentService for Agents {
         &self,
         request: Request<CreateAgentRequest>,
     ) -> Result<Response<CreateAgentResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let agent = request.agent.clone().unwrap_or_default();
         let refuse = refusal(
@@ -261,7 +284,7 @@ impl AgentService for Agents {
         );
         let parsed = parse_agent(&agent, &refuse)
             .map(|(workspace, spec)| Command::CreateAgent { workspace, spec });
-        match self.save(parsed).await? {
+        match self.save(&caller, parsed).await? {
             Outcome::AgentSaved(agent) => Ok(Response::new(CreateAgentResponse {
                 agent: Some(convert::agent(&agent)),
             })),
@@ -273,6 +296,7 @@ impl AgentService for Agents {
         &self,
         request: Request<UpdateAgentRequest>,
     ) -> Result<Response<UpdateAgentResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let agent = request.agent.clone().unwrap_or_default();
         let refuse = refusal(
@@ -285,7 +309,7 @@ impl AgentService for Agents {
             spec,
             expected_version: request.expected_version,
         });
-        match self.save(parsed).await? {
+        match self.save(&caller, parsed).await? {
             Outcome::AgentSaved(agent) => Ok(Response::new(UpdateAgentResponse {
                 agent: Some(convert::agent(&agent)),
             })),
@@ -297,6 +321,7 @@ impl AgentService for Agents {
         &self,
         request: Request<GetAgentRequest>,
     ) -> Result<Response<GetAgentResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let name = AgentName::parse(&request.name).map_err(|error| Error::InvalidArgument {
@@ -306,6 +331,7 @@ impl AgentService for Agents {
         self.cluster
             .read_barrier(convert::consistency(request.consistency))
             .await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         match reader.agent(&workspace, &name).map_err(Error::from)? {
@@ -323,8 +349,10 @@ impl AgentService for Agents {
         &self,
         request: Request<ListAgentsRequest>,
     ) -> Result<Response<ListAgentsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
         self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         let agents = reader.agents(&workspace).map_err(Error::from)?;

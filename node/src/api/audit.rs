@@ -12,6 +12,9 @@ use warden_proto::v1::{
 };
 use warden_raft::StateReader;
 
+use warden_core::Permission;
+
+use crate::auth::Caller;
 use crate::cluster::Cluster;
 use crate::convert;
 use crate::error::Error;
@@ -39,6 +42,7 @@ impl AuditService for Audit {
         &self,
         request: Request<TailAuditRequest>,
     ) -> Result<Response<TailAuditResponse>, Status> {
+        Caller::of(&request)?.require(&self.cluster, None, Permission::ReadAudit)?;
         let request = request.into_inner();
         let limit = match u64::from(request.limit) {
             0 => DEFAULT_TAIL,
@@ -69,6 +73,7 @@ impl AuditService for Audit {
         &self,
         request: Request<VerifyAuditRequest>,
     ) -> Result<Response<VerifyAuditResponse>, Status> {
+        Caller::of(&request)?.require(&self.cluster, None, Permission::ReadAudit)?;
         let request = request.into_inner();
         self.cluster
             .read_barrier(convert::consistency(request.consistency))
@@ -110,6 +115,7 @@ impl AuditService for Audit {
         &self,
         request: Request<ExportAuditRequest>,
     ) -> Result<Response<Self::ExportAuditStream>, Status> {
+        Caller::of(&request)?.require(&self.cluster, None, Permission::ReadAudit)?;
         let request = request.into_inner();
         self.cluster
             .read_barrier(convert::consistency(request.consistency))

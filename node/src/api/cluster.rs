@@ -15,6 +15,10 @@ use warden_proto::v1::{
 };
 use warden_raft::NodeId;
 
+use warden_core::{Command, Outcome, Permission, Principal};
+
+use crate::api::{now_ms, unexpected};
+use crate::auth::{Caller, generate_token};
 use crate::cluster::Cluster;
 use crate::error::Error;
 
@@ -79,22 +83,49 @@ fn check_node_id(node_id: u64) -> Result<NodeId, Error> {
 impl ClusterService for ClusterAdmin {
     async fn init_cluster(
         &self,
-        _request: Request<InitClusterRequest>,
+        request: Request<InitClusterRequest>,
     ) -> Result<Response<InitClusterResponse>, Status> {
+        let admin = match request.into_inner().admin.as_str() {
+            "" => "user/admin".to_owned(),
+            admin => admin.to_owned(),
+        };
+        let admin = Principal::parse(&admin).map_err(|error| Error::InvalidArgument {
+            field: "admin",
+            message: error.to_string(),
+        })?;
+        if self.cluster.reader().bootstrapped().map_err(Error::from)?.is_some() {
+            return Err(Error::AlreadyInitialized.into());
+        }
         let node_id = self.cluster.node_id();
         let members = BTreeMap::from([(node_id, BasicNode::new(&self.advertise))]);
         match self.cluster.raft().initialize(members).await {
-            Ok(()) => Ok(Response::new(InitClusterResponse {
+            // Initialized but without an admin: an earlier init stopped in between.
+            Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+            Err(RaftError::APIError(InitializeError::NotInMembers(error))) => {
+                return Err(Error::Internal(error.to_string()).into());
+            }
+            Err(RaftError::Fatal(_)) => return Err(Error::Stopped.into()),
+        }
+        let token = generate_token();
+        let bootstrap = warden_core::Request {
+            time_ms: now_ms(),
+            principal: Principal::system(),
+            token: None,
+            command: Command::Bootstrap {
+                principal: admin.clone(),
+                token: token.id,
+                secret_hash: token.secret_hash(),
+            },
+        };
+        match self.cluster.propose(bootstrap).await? {
+            Outcome::TokenCreated(_) => Ok(Response::new(InitClusterResponse {
                 node_id,
                 address: self.advertise.clone(),
+                admin: admin.to_string(),
+                admin_token: token.expose(),
             })),
-            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
-                Err(Error::AlreadyInitialized.into())
-            }
-            Err(RaftError::APIError(InitializeError::NotInMembers(error))) => {
-                Err(Error::Internal(error.to_string()).into())
-            }
-            Err(RaftError::Fatal(_)) => Err(Error::Stopped.into()),
+            Outcome::Rejected(_) => Err(Error::AlreadyInitialized.into()),
+            other => Err(unexpected(&other).into()),
         }
     }
 
@@ -102,6 +133,7 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<AddNodeRequest>,
     ) -> Result<Response<AddNodeResponse>, Status> {
+        Caller::of(&request)?.require(&self.cluster, None, Permission::Administer)?;
         if let Some(mut leader) = self.leader_client()? {
             return leader.add_node(request).await;
         }
@@ -136,6 +168,7 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<PromoteNodeRequest>,
     ) -> Result<Response<PromoteNodeResponse>, Status> {
+        Caller::of(&request)?.require(&self.cluster, None, Permission::Administer)?;
         if let Some(mut leader) = self.leader_client()? {
             return leader.promote_node(request).await;
         }
@@ -150,6 +183,7 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<RemoveNodeRequest>,
     ) -> Result<Response<RemoveNodeResponse>, Status> {
+        Caller::of(&request)?.require(&self.cluster, None, Permission::Administer)?;
         if let Some(mut leader) = self.leader_client()? {
             return leader.remove_node(request).await;
         }

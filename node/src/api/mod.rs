@@ -4,13 +4,16 @@ pub mod agent;
 pub mod audit;
 pub mod cluster;
 pub mod forward;
+pub mod identity;
 pub mod task;
 pub mod watch;
 pub mod workspace;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use warden_core::{Action, Command, Hash, Outcome, Principal, Rejection, Request};
+use warden_core::{Action, Command, Hash, Outcome, Rejection, Request};
+
+use crate::auth::Caller;
 
 use crate::cluster::Cluster;
 use crate::error::Error;
@@ -29,7 +32,7 @@ pub fn now_ms() -> u64 {
 /// comes back as `Error::Rejected`.
 pub async fn propose(
     cluster: &Cluster,
-    principal: Principal,
+    caller: &Caller,
     parsed: Result<Command, Refused>,
 ) -> Result<Outcome, Error> {
     let command = match parsed {
@@ -44,7 +47,8 @@ pub async fn propose(
     let outcome = cluster
         .propose(Request {
             time_ms: now_ms(),
-            principal,
+            principal: caller.principal.clone(),
+            token: Some(caller.token),
             command,
         })
         .await?;

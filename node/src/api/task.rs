@@ -4,7 +4,7 @@
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::{
-    Action, AgentName, Code, Command, Hash, IdempotencyKey, Outcome, Principal, Rejection,
+    Action, AgentName, Code, Command, Hash, IdempotencyKey, Outcome, Permission, Rejection,
     Resolution, TaskId, WorkspaceId,
 };
 use warden_proto::v1::resolve_task_request::Decision;
@@ -19,6 +19,7 @@ use warden_proto::v1::{
 use warden_raft::StateReader;
 
 use super::{Refused, now_ms, propose, unexpected};
+use crate::auth::Caller;
 use crate::cluster::Cluster;
 use crate::convert;
 use crate::error::Error;
@@ -72,10 +73,11 @@ impl Tasks {
     /// Proposes a lifecycle command for an existing task and returns the task after it.
     async fn change(
         &self,
+        caller: &Caller,
         command: Result<Command, Error>,
     ) -> Result<warden_proto::v1::Task, Status> {
         let command = command?;
-        match propose(&self.cluster, Principal::anonymous(), Ok(command)).await? {
+        match propose(&self.cluster, caller, Ok(command)).await? {
             Outcome::TaskUpdated { task, .. } => Ok(convert::task(&task)),
             other => Err(unexpected(&other).into()),
         }
@@ -123,9 +125,10 @@ impl TaskService for Tasks {
         &self,
         request: Request<SubmitTaskRequest>,
     ) -> Result<Response<SubmitTaskResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let parsed = self.parse_submit(&request);
-        match propose(&self.cluster, Principal::anonymous(), parsed).await? {
+        match propose(&self.cluster, &caller, parsed).await? {
             Outcome::TaskSubmitted { task, deduplicated } => {
                 Ok(Response::new(SubmitTaskResponse {
                     task: Some(convert::task(&task)),
@@ -140,12 +143,14 @@ impl TaskService for Tasks {
         &self,
         request: Request<GetTaskRequest>,
     ) -> Result<Response<GetTaskResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
         self.cluster
             .read_barrier(convert::consistency(request.consistency))
             .await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         match reader.task(&workspace, &task_id).map_err(Error::from)? {
@@ -163,6 +168,7 @@ impl TaskService for Tasks {
         &self,
         request: Request<ListTasksRequest>,
     ) -> Result<Response<ListTasksResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let limit = page_size(request.page_size)?;
@@ -173,6 +179,7 @@ impl TaskService for Tasks {
         self.cluster
             .read_barrier(convert::consistency(request.consistency))
             .await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         let wanted_status = match request.status {
@@ -203,6 +210,7 @@ impl TaskService for Tasks {
         &self,
         request: Request<CancelTaskRequest>,
     ) -> Result<Response<CancelTaskResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let command = (|| {
             Ok(Command::CancelTask {
@@ -211,7 +219,7 @@ impl TaskService for Tasks {
                 reason: request.reason.clone(),
             })
         })();
-        let task = self.change(command).await?;
+        let task = self.change(&caller, command).await?;
         Ok(Response::new(CancelTaskResponse { task: Some(task) }))
     }
 
@@ -219,6 +227,7 @@ impl TaskService for Tasks {
         &self,
         request: Request<ResolveTaskRequest>,
     ) -> Result<Response<ResolveTaskResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let command = (|| {
             let resolution = match &request.decision {
@@ -240,7 +249,7 @@ impl TaskService for Tasks {
                 resolution,
             })
         })();
-        let task = self.change(command).await?;
+        let task = self.change(&caller, command).await?;
         Ok(Response::new(ResolveTaskResponse { task: Some(task) }))
     }
 
@@ -248,9 +257,11 @@ impl TaskService for Tasks {
         &self,
         request: Request<WaitTaskRequest>,
     ) -> Result<Response<WaitTaskResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let (task, settled) =
             super::watch::wait(&self.cluster, &workspace, &task_id, request.timeout_ms).await?;
         Ok(Response::new(WaitTaskResponse {
@@ -263,6 +274,7 @@ impl TaskService for Tasks {
         &self,
         request: Request<GetJournalRequest>,
     ) -> Result<Response<GetJournalResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
@@ -275,6 +287,7 @@ impl TaskService for Tasks {
         self.cluster
             .read_barrier(convert::consistency(request.consistency))
             .await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();
         super::watch::require_task(reader, &workspace, &task_id)?;
         let entries = reader
@@ -295,9 +308,11 @@ impl TaskService for Tasks {
         &self,
         request: Request<WatchTaskRequest>,
     ) -> Result<Response<Self::WatchTaskStream>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let stream =
             super::watch::watch_task(&self.cluster, workspace, task_id, request.from_seq).await?;
         Ok(Response::new(stream))
@@ -309,8 +324,10 @@ impl TaskService for Tasks {
         &self,
         request: Request<WatchWorkspaceRequest>,
     ) -> Result<Response<Self::WatchWorkspaceStream>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let stream =
             super::watch::watch_workspace(&self.cluster, workspace, request.from_index).await?;
         Ok(Response::new(stream))

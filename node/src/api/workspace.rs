@@ -2,13 +2,16 @@
 
 use prost::Message;
 use tonic::{Request, Response, Status};
-use warden_core::{Action, Code, Command, Hash, Outcome, Principal, Rejection, WorkspaceId};
+use warden_core::{
+    Action, Code, Command, Hash, Outcome, Permission, Rejection, Scope, WorkspaceId,
+};
 use warden_proto::v1::workspace_service_server::WorkspaceService;
 use warden_proto::v1::{
     CreateWorkspaceRequest, CreateWorkspaceResponse, ListWorkspacesRequest, ListWorkspacesResponse,
 };
 
 use super::{Refused, propose, unexpected};
+use crate::auth::Caller;
 use crate::cluster::Cluster;
 use crate::convert;
 use crate::error::Error;
@@ -40,13 +43,9 @@ impl WorkspaceService for Workspaces {
         &self,
         request: Request<CreateWorkspaceRequest>,
     ) -> Result<Response<CreateWorkspaceResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        match propose(
-            &self.cluster,
-            Principal::anonymous(),
-            parse_create(&request),
-        )
-        .await?
+        match propose(&self.cluster, &caller, parse_create(&request)).await?
         {
             Outcome::WorkspaceCreated(workspace) => Ok(Response::new(CreateWorkspaceResponse {
                 workspace: Some(convert::workspace(&workspace)),
@@ -59,13 +58,30 @@ impl WorkspaceService for Workspaces {
         &self,
         request: Request<ListWorkspacesRequest>,
     ) -> Result<Response<ListWorkspacesResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         self.cluster
             .read_barrier(convert::consistency(request.consistency))
             .await?;
-        let workspaces = self.cluster.reader().workspaces().map_err(Error::from)?;
+        let reader = self.cluster.reader();
+        // A caller sees the workspaces it holds a role in; cluster-scope roles see all.
+        let all = caller
+            .require(&self.cluster, None, Permission::Read)
+            .is_ok();
+        let mut visible = Vec::new();
+        for workspace in reader.workspaces().map_err(Error::from)? {
+            let scope = Scope::Workspace(workspace.id.clone());
+            if all
+                || reader
+                    .role_binding(&scope, &caller.principal)
+                    .map_err(Error::from)?
+                    .is_some()
+            {
+                visible.push(workspace);
+            }
+        }
         Ok(Response::new(ListWorkspacesResponse {
-            workspaces: workspaces.iter().map(convert::workspace).collect(),
+            workspaces: visible.iter().map(convert::workspace).collect(),
         }))
     }
 }

@@ -119,6 +119,7 @@ async fn tick(
         let request = Request {
             time_ms: now_ms(),
             principal: Principal::node(NodeId(cluster.node_id())),
+            token: None,
             command,
         };
         match cluster.propose(request).await? {

@@ -1,5 +1,5 @@
 //! The node's side of the agent runtime's [`Host`]: proposals go through the cluster's
-//! write path under the node's principal, `sync` is a linearizable read barrier.
+//! write path (journal steps as the task's agent, anything else as the node), `sync` is a linearizable read barrier.
 
 use std::sync::Arc;
 
@@ -30,6 +30,21 @@ fn host_error(error: Error) -> HostError {
     }
 }
 
+impl NodeHost {
+    /// A task's journal steps are the agent's own acts, so they are proposed (and
+    /// audited) as the agent; anything else as this node.
+    fn principal_for(&self, command: &Command) -> Result<Principal, Error> {
+        if let Command::AppendJournal {
+            workspace, task, ..
+        } = command
+            && let Some(task) = self.cluster.reader().task(workspace, task)?
+        {
+            return Ok(Principal::agent(workspace, &task.agent));
+        }
+        Ok(Principal::node(self.node()))
+    }
+}
+
 impl Host for NodeHost {
     fn node(&self) -> NodeId {
         NodeId(self.cluster.node_id())
@@ -39,7 +54,8 @@ impl Host for NodeHost {
         Box::pin(async move {
             let request = Request {
                 time_ms: now_ms(),
-                principal: Principal::node(self.node()),
+                principal: self.principal_for(&command).map_err(host_error)?,
+                token: None,
                 command,
             };
             self.cluster.propose(request).await.map_err(host_error)

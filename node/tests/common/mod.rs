@@ -92,9 +92,10 @@ pub async fn start(count: u64, extra: &[(&str, &str)]) -> TestCluster {
 }
 
 /// A client with a short retry budget, for calls expected to fail fast.
-pub fn client_with(endpoints: Vec<String>, max_attempts: u32) -> Client {
+pub fn client_with(cluster: &LocalCluster, endpoints: Vec<String>, max_attempts: u32) -> Client {
     let options = ClientOptions {
         max_attempts,
+        token: cluster.admin_token().expect("admin token"),
         ..ClientOptions::default()
     };
     Client::connect(endpoints, options).expect("client")

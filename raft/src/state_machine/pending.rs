@@ -7,8 +7,9 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Agent, AgentName, Applied, AuditHead, IdempotencyKey, IdempotencyRecord, McpServer, Provider,
-    ProviderName, ServerName, StateRead, Task, TaskId, Workspace, WorkspaceId, Write,
+    Agent, AgentName, Applied, AuditHead, IdempotencyKey, IdempotencyRecord, McpServer, Principal,
+    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, Task, TaskId, Token,
+    TokenId, Workspace, WorkspaceId, Write,
 };
 
 use crate::active::ActiveTask;
@@ -114,6 +115,22 @@ impl<'a> Pending<'a> {
                     let what = || format!("idempotency key {workspace}/{key:?}");
                     self.put(keys::idempotency(workspace, key), what, record)?;
                 }
+                Write::Token(token) => {
+                    let id = token.id;
+                    self.put(keys::token(&id), || format!("token {id}"), token)?;
+                }
+                Write::RoleBinding(binding) => {
+                    let (scope, principal) = (&binding.scope, &binding.principal);
+                    let what = || format!("role binding {scope}/{principal}");
+                    self.put(keys::role_binding(scope, principal), what, binding)?;
+                }
+                Write::RemoveRoleBinding { scope, principal } => {
+                    self.delete(keys::role_binding(scope, principal));
+                }
+                Write::Bootstrapped(principal) => {
+                    let what = || "bootstrap admin".to_owned();
+                    self.put(keys::BOOTSTRAPPED.to_vec(), what, principal)?;
+                }
             }
         }
         let index = applied.audit.index;
@@ -197,5 +214,23 @@ impl StateRead for Pending<'_> {
         self.get(keys::agent(workspace, name), || {
             format!("agent {workspace}/{name}")
         })
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Token>, Error> {
+        self.get(keys::token(id), || format!("token {id}"))
+    }
+
+    fn role_binding(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+    ) -> Result<Option<RoleBinding>, Error> {
+        self.get(keys::role_binding(scope, principal), || {
+            format!("role binding {scope}/{principal}")
+        })
+    }
+
+    fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
+        self.get(keys::BOOTSTRAPPED.to_vec(), || "bootstrap admin".to_owned())
     }
 }

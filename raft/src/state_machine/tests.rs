@@ -22,7 +22,8 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 fn entry(index: u64, command: Command) -> Entry {
     let request = Request {
         time_ms: index,
-        principal: Principal::anonymous(),
+        principal: Principal::system(),
+        token: None,
         command,
     };
     Entry {

@@ -38,7 +38,8 @@ pub fn blank(index: u64) -> Entry {
 pub fn normal(index: u64, command: Command) -> Entry {
     let request = Request {
         time_ms: 1_000 + index,
-        principal: Principal::anonymous(),
+        principal: Principal::system(),
+        token: None,
         command,
     };
     Entry {

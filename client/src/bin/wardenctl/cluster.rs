@@ -13,11 +13,20 @@ use crate::output::{Format, Table, emit, emit_json, or_dash, render_fields, role
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
-    /// Initialize a fresh cluster with one node as its only voter
+    /// Initialize a fresh cluster with one node as its only voter, and its first admin
     ///
     /// The node is the first reachable endpoint, so run it once per cluster with a single
-    /// --endpoints entry. Then add the other nodes with `cluster add-node`.
-    Init,
+    /// --endpoints entry. Then add the other nodes with `cluster add-node`. The admin's
+    /// token is printed once (or written to --token-out); it is the only call that needs
+    /// no token.
+    Init {
+        /// The first cluster admin: user/<name> or service/<name>
+        #[arg(long, default_value = "user/admin")]
+        admin: String,
+        /// Write the admin token to this new file (mode 0600) instead of printing it
+        #[arg(long)]
+        token_out: Option<std::path::PathBuf>,
+    },
     /// Add a node as a learner (non-voting)
     ///
     /// Returns once the new node has caught up with the log, which can take longer than
@@ -53,16 +62,28 @@ pub async fn run(
     command: ClusterCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        ClusterCommand::Init => {
-            let response = client.init_cluster().await.context("init cluster")?;
+        ClusterCommand::Init { admin, token_out } => {
+            let response = client
+                .init_cluster(Some(&admin))
+                .await
+                .context("init cluster")?;
+            let token_line = match &token_out {
+                Some(path) => {
+                    crate::identity::write_secret_file(path, &response.admin_token)?;
+                    format!("admin token written to {}", path.display())
+                }
+                None => format!("admin token: {}", response.admin_token),
+            };
             match format {
                 Format::Table => emit(&format!(
-                    "initialized cluster with node {} at {}\n",
-                    response.node_id, response.address
+                    "initialized cluster with node {} at {}; admin {}\n{token_line}\n",
+                    response.node_id, response.address, response.admin
                 ))?,
                 Format::Json => emit_json(&json!({
                     "node_id": response.node_id,
                     "address": response.address,
+                    "admin": response.admin,
+                    "admin_token": token_out.is_none().then_some(&response.admin_token),
                 }))?,
             }
         }

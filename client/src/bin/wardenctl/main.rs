@@ -7,6 +7,7 @@ mod bench;
 mod bench_steps;
 mod cluster;
 mod events;
+mod identity;
 mod json;
 mod mcp;
 mod output;
@@ -18,7 +19,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use warden_client::{Client, ClientOptions};
+use anyhow::Context;
+use warden_client::{BearerToken, Client, ClientOptions};
 
 use crate::output::{Format, code_name};
 
@@ -36,7 +38,11 @@ use crate::output::{Format, code_name};
     version,
     after_help = "Examples:
   wardenctl --endpoints 10.0.0.1:7400,10.0.0.2:7400 cluster status
+  wardenctl cluster init --token-out ~/.warden-admin-token
+  export WARDEN_TOKEN_FILE=~/.warden-admin-token
   wardenctl workspace create research
+  wardenctl token create user/alice --ttl 30d --out alice.token
+  wardenctl role set user/alice operator --workspace research
   wardenctl provider put research gpt --kind openai --base-url https://api.openai.com/v1 \
       --model gpt-4o-mini --api-key-env OPENAI_API_KEY
   wardenctl agent create research analyst --provider gpt --instructions 'Be concise.'
@@ -80,6 +86,11 @@ pub struct Cli {
     )]
     timeout: Duration,
 
+    /// File holding the token to present (as written by `cluster init --token-out` or
+    /// `warden dev`); the WARDEN_TOKEN environment variable holds the token itself
+    #[arg(long, global = true, env = "WARDEN_TOKEN_FILE", help_heading = "Global options")]
+    token_file: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -107,6 +118,14 @@ enum Command {
     /// Read, verify and export the tamper-evident audit log
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Create, revoke and list tokens
+    #[command(subcommand)]
+    Token(identity::TokenCommand),
+    /// Give principals roles in a workspace or cluster-wide, and list them
+    #[command(subcommand)]
+    Role(identity::RoleCommand),
+    /// Show the principal and roles of the presented token
+    Whoami,
     /// Measure the throughput and latency of the cluster
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -127,6 +146,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let options = ClientOptions {
         request_timeout: cli.timeout,
+        token: token(cli.token_file.as_deref())?,
         ..ClientOptions::default()
     };
     let client = Client::connect(&cli.endpoints, options)?;
@@ -138,8 +158,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(command) => agent::run(&client, cli.output, command).await,
         Command::Task(command) => task::run(&client, cli.output, command).await,
         Command::Audit(command) => audit::run(&client, cli.output, command).await,
+        Command::Token(command) => identity::run_token(&client, cli.output, command).await,
+        Command::Role(command) => identity::run_role(&client, cli.output, command).await,
+        Command::Whoami => identity::run_whoami(&client, cli.output).await,
         Command::Bench(command) => bench::run(&client, cli.output, command).await,
     }
+}
+
+/// The token from `--token-file`, else from WARDEN_TOKEN, else none.
+fn token(file: Option<&std::path::Path>) -> anyhow::Result<Option<BearerToken>> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the token file {}", path.display()))?,
+        None => match std::env::var("WARDEN_TOKEN") {
+            Ok(token) => token,
+            Err(_) => return Ok(None),
+        },
+    };
+    Ok(Some(BearerToken::new(&text)?))
 }
 
 /// The error and its causes, joined by `: `. A gRPC status is shown by its message

@@ -1,0 +1,150 @@
+//! The tower layer that authenticates every gRPC call before any handler runs, so a
+//! new RPC cannot skip authentication: whatever is not explicitly exempt needs a token.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tonic::Status;
+use tower::{Layer, Service};
+use warden_core::PresentedToken;
+
+use super::Caller;
+use crate::cluster::Cluster;
+use crate::cluster::Consistency;
+
+/// The one public call allowed without a token, and only before the cluster has its
+/// first admin: initializing a new cluster, which creates that admin's token.
+const INIT_CLUSTER: &str = "/warden.v1.ClusterService/InitCluster";
+/// The node-to-node services; see `ARCHITECTURE.md` on how they are protected.
+const INTERNAL_PREFIX: &str = "/warden.internal.v1.";
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    cluster: Cluster,
+}
+
+impl AuthLayer {
+    pub fn new(cluster: Cluster) -> AuthLayer {
+        AuthLayer { cluster }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
+            inner,
+            cluster: self.cluster.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    cluster: Cluster,
+}
+
+impl<S, B> Service<http::Request<B>> for Auth<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The clone is the one that was not polled ready; keep the ready one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let cluster = self.cluster.clone();
+        // Only what authentication needs crosses the await, not the request body.
+        let path = request.uri().path().to_owned();
+        let header = request.headers().get(http::header::AUTHORIZATION).cloned();
+        Box::pin(async move {
+            match authenticate(&cluster, &path, header.as_ref()).await {
+                Ok(Some(caller)) => {
+                    request.extensions_mut().insert(caller);
+                }
+                Ok(None) => {}
+                Err(status) => return Ok(status.into_http()),
+            }
+            inner.call(request).await
+        })
+    }
+}
+
+/// The caller of `request`, `None` for an exempt call, or the refusal.
+async fn authenticate(
+    cluster: &Cluster,
+    path: &str,
+    header: Option<&http::HeaderValue>,
+) -> Result<Option<Caller>, Status> {
+    if path.starts_with(INTERNAL_PREFIX) || path.starts_with(HEALTH_PREFIX) {
+        return Ok(None);
+    }
+    if header.is_none() && path == INIT_CLUSTER && not_bootstrapped(cluster)? {
+        return Ok(None);
+    }
+    let header = header.ok_or_else(|| {
+        Status::unauthenticated(format!(
+            "{path} needs a token: send `authorization: Bearer wdn_...`"
+        ))
+    })?;
+    let text = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| Status::unauthenticated("the authorization header must read `Bearer <token>`"))?;
+    let presented = PresentedToken::parse(text.trim())
+        .map_err(|error| Status::unauthenticated(error.to_string()))?;
+    let reader = cluster.reader();
+    let mut stored = reader.token(&presented.id).map_err(storage)?;
+    if stored.is_none() {
+        // A token created a moment ago may not have reached this node yet.
+        cluster
+            .read_barrier(Consistency::Linearizable)
+            .await
+            .map_err(Status::from)?;
+        stored = reader.token(&presented.id).map_err(storage)?;
+    }
+    let Some(token) = stored else {
+        return Err(Status::unauthenticated(format!(
+            "token {} is not known",
+            presented.id
+        )));
+    };
+    if !presented.matches(&token.secret_hash) {
+        return Err(Status::unauthenticated(format!(
+            "token {} does not match its secret",
+            presented.id
+        )));
+    }
+    if let Some(why) = token.unusable_at(crate::api::now_ms()) {
+        return Err(Status::unauthenticated(why));
+    }
+    Ok(Some(Caller {
+        principal: token.principal,
+        token: token.id,
+    }))
+}
+
+fn not_bootstrapped(cluster: &Cluster) -> Result<bool, Status> {
+    Ok(cluster.reader().bootstrapped().map_err(storage)?.is_none())
+}
+
+fn storage(error: warden_raft::Error) -> Status {
+    Status::from(crate::error::Error::Storage(error))
+}

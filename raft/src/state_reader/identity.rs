@@ -1,0 +1,104 @@
+//! Reads of tokens and role bindings, and `StateRead` over the stored state so the API
+//! can ask `warden_core::require` the same questions `apply()` asks.
+
+use warden_core::{
+    Agent, AgentName, IdempotencyKey, IdempotencyRecord, McpServer, Principal, Provider,
+    ProviderName, RoleBinding, Scope, ServerName, StateRead, Task, TaskId, Token, TokenId,
+    Workspace, WorkspaceId,
+};
+
+use super::StateReader;
+use crate::error::Error;
+use crate::keys;
+
+impl StateReader {
+    pub fn token(&self, id: &TokenId) -> Result<Option<Token>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::token(id), || format!("token {id}"))
+    }
+
+    /// Every token, revoked and expired ones included, in id order.
+    pub fn tokens(&self) -> Result<Vec<Token>, Error> {
+        self.all_in(keys::tokens(), "token")
+    }
+
+    pub fn role_binding(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+    ) -> Result<Option<RoleBinding>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::role_binding(scope, principal), || {
+                format!("role binding {scope}/{principal}")
+            })
+    }
+
+    /// The role bindings of `scope`, in principal order.
+    pub fn role_bindings(&self, scope: &Scope) -> Result<Vec<RoleBinding>, Error> {
+        self.all_in(keys::role_bindings(scope), "role binding")
+    }
+
+    pub fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
+        self.storage
+            .get(keys::SM_CF, keys::BOOTSTRAPPED, || "bootstrap admin".to_owned())
+    }
+}
+
+impl StateRead for StateReader {
+    type Error = Error;
+
+    fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Error> {
+        StateReader::workspace(self, id)
+    }
+
+    fn task(&self, workspace: &WorkspaceId, id: &TaskId) -> Result<Option<Task>, Error> {
+        StateReader::task(self, workspace, id)
+    }
+
+    fn idempotency(
+        &self,
+        workspace: &WorkspaceId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::idempotency(workspace, key), || {
+                format!("idempotency key {workspace}/{key:?}")
+            })
+    }
+
+    fn provider(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ProviderName,
+    ) -> Result<Option<Provider>, Error> {
+        StateReader::provider(self, workspace, name)
+    }
+
+    fn mcp_server(
+        &self,
+        workspace: &WorkspaceId,
+        name: &ServerName,
+    ) -> Result<Option<McpServer>, Error> {
+        StateReader::mcp_server(self, workspace, name)
+    }
+
+    fn agent(&self, workspace: &WorkspaceId, name: &AgentName) -> Result<Option<Agent>, Error> {
+        StateReader::agent(self, workspace, name)
+    }
+
+    fn token(&self, id: &TokenId) -> Result<Option<Token>, Error> {
+        StateReader::token(self, id)
+    }
+
+    fn role_binding(
+        &self,
+        scope: &Scope,
+        principal: &Principal,
+    ) -> Result<Option<RoleBinding>, Error> {
+        StateReader::role_binding(self, scope, principal)
+    }
+
+    fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
+        StateReader::bootstrapped(self)
+    }
+}
