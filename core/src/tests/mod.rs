@@ -8,6 +8,8 @@ use crate::audit::{AuditHead, ChainVerifier, canonical_bytes};
 use crate::memory::MemoryState;
 use crate::*;
 
+mod approval;
+mod authz;
 mod execution;
 mod fixtures;
 
