@@ -99,6 +99,7 @@ mod tests {
             retry_safe,
             attempts,
             retry_approved,
+            approval: None,
         }
     }
 

@@ -9,6 +9,7 @@ use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
 use crate::names::{AgentName, NodeId, ProviderName, ServerName};
 use crate::outcome::Rejection;
+use crate::policy::PolicySet;
 use crate::role::Role;
 
 /// One log entry's payload. The proposer stamps the time and the principal, so
@@ -51,6 +52,28 @@ pub enum Command {
     },
     CreateWorkspace {
         workspace: WorkspaceId,
+    },
+    /// Replaces a workspace's policy if it is still at `expected_version` (0: none yet).
+    PutPolicy {
+        workspace: WorkspaceId,
+        policy: PolicySet,
+        expected_version: u64,
+    },
+    /// An approver's decision on a call waiting for approval, naming the call's
+    /// arguments hash so it cannot release a call with other arguments.
+    DecideApproval {
+        workspace: WorkspaceId,
+        task: TaskId,
+        call_id: String,
+        arguments_hash: Hash,
+        approve: bool,
+        reason: String,
+    },
+    /// Proposed once the proposer's clock is past an approval request's expiry.
+    ExpireApproval {
+        workspace: WorkspaceId,
+        task: TaskId,
+        call_id: String,
     },
     /// Creates or replaces a model provider.
     PutProvider {
@@ -148,6 +171,9 @@ pub enum Action {
     TokenRevoke,
     RolesSet,
     WorkspaceCreate,
+    PolicyPut,
+    ApprovalDecide,
+    ApprovalExpire,
     ProviderPut,
     McpServerRegister,
     AgentCreate,
@@ -206,6 +232,9 @@ impl Action {
             Action::TokenRevoke => "token.revoke",
             Action::RolesSet => "roles.set",
             Action::WorkspaceCreate => "workspace.create",
+            Action::PolicyPut => "policy.put",
+            Action::ApprovalDecide => "approval.decide",
+            Action::ApprovalExpire => "approval.expire",
             Action::ProviderPut => "provider.put",
             Action::McpServerRegister => "mcp_server.register",
             Action::AgentCreate => "agent.create",
@@ -230,6 +259,9 @@ impl Command {
             Command::RevokeToken { .. } => Action::TokenRevoke,
             Command::SetRoles { .. } => Action::RolesSet,
             Command::CreateWorkspace { .. } => Action::WorkspaceCreate,
+            Command::PutPolicy { .. } => Action::PolicyPut,
+            Command::DecideApproval { .. } => Action::ApprovalDecide,
+            Command::ExpireApproval { .. } => Action::ApprovalExpire,
             Command::PutProvider { .. } => Action::ProviderPut,
             Command::RegisterMcpServer { .. } => Action::McpServerRegister,
             Command::CreateAgent { .. } => Action::AgentCreate,

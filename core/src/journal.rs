@@ -36,8 +36,21 @@ pub struct RequestedCall {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CallDecision {
-    Allowed,
-    Denied { reason: String },
+    /// `rule` is the policy rule that decided, `None` for the default deny or a check
+    /// before policy (no grant, not pinned, malformed arguments).
+    Allowed {
+        rule: String,
+        reason: String,
+    },
+    Denied {
+        rule: Option<String>,
+        reason: String,
+    },
+    ApprovalRequired {
+        rule: String,
+        reason: String,
+        expires_at_ms: u64,
+    },
 }
 
 /// What a human decided for a task that needs attention.
@@ -84,6 +97,31 @@ pub enum TaskEvent {
         call_id: String,
         reason: String,
     },
+    /// The task parks until the call is approved (or denied, or the request expires).
+    ApprovalRequested {
+        call_id: String,
+        server: ServerName,
+        tool: ToolName,
+        arguments_hash: Hash,
+        rule: String,
+        approvers: Vec<String>,
+        quorum: u32,
+        expires_at_ms: u64,
+    },
+    /// One approver's decision; `granted` once the quorum is reached.
+    ApprovalDecided {
+        call_id: String,
+        by: Principal,
+        approved: bool,
+        reason: String,
+        approvals: u32,
+        quorum: u32,
+        granted: bool,
+    },
+    ApprovalExpired {
+        call_id: String,
+        fails_task: bool,
+    },
     Resolved {
         resolution: Resolution,
         by: Principal,
@@ -117,6 +155,9 @@ impl TaskEvent {
             TaskEvent::ToolCallStarted { .. } => "tool_call_started",
             TaskEvent::ToolCallFinished { .. } => "tool_call_finished",
             TaskEvent::NeedsAttention { .. } => "needs_attention",
+            TaskEvent::ApprovalRequested { .. } => "approval_requested",
+            TaskEvent::ApprovalDecided { .. } => "approval_decided",
+            TaskEvent::ApprovalExpired { .. } => "approval_expired",
             TaskEvent::Resolved { .. } => "resolved",
             TaskEvent::Stalled { .. } => "task_stalled",
             TaskEvent::Completed { .. } => "completed",

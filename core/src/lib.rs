@@ -33,7 +33,9 @@ pub use hash::Hash;
 pub use identity::{Permission, PresentedToken, RoleBinding, Scope, Token, TokenId};
 pub use ids::{IdempotencyKey, Principal, PrincipalKind, TaskId, WorkspaceId};
 pub use journal::{CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage};
-pub use model::{IdempotencyRecord, OpenCall, Task, TaskStatus, Workspace};
+pub use model::{
+    IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
+};
 pub use names::{AgentName, NodeId, ProviderName, ServerName, ToolName};
 pub use outcome::{Code, Outcome, Rejection};
 pub use role::Role;

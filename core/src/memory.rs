@@ -11,7 +11,7 @@ use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
-use crate::model::{IdempotencyRecord, Task, Workspace};
+use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::Outcome;
 
@@ -27,6 +27,7 @@ pub struct MemoryState {
     pub tokens: BTreeMap<TokenId, Token>,
     pub bindings: BTreeMap<(Scope, Principal), RoleBinding>,
     pub bootstrapped: Option<Principal>,
+    pub policies: BTreeMap<WorkspaceId, StoredPolicy>,
     pub audit: Vec<AuditRecord>,
     pub head: AuditHead,
     pub applied_index: u64,
@@ -92,6 +93,9 @@ impl MemoryState {
                 }
                 Write::Bootstrapped(principal) => {
                     self.bootstrapped = Some(principal);
+                }
+                Write::Policy(policy) => {
+                    self.policies.insert(policy.workspace.clone(), policy);
                 }
             }
         }
@@ -168,6 +172,10 @@ impl StateRead for MemoryState {
 
     fn bootstrapped(&self) -> Result<Option<Principal>, Infallible> {
         Ok(self.bootstrapped.clone())
+    }
+
+    fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Infallible> {
+        Ok(self.policies.get(workspace).cloned())
     }
 }
 

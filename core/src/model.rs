@@ -6,6 +6,7 @@ use crate::config::Limits;
 use crate::hash::Hash;
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::names::{AgentName, NodeId, ServerName, ToolName};
+use crate::policy::{ApprovalRequirement, PolicySet, RuleId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workspace {
@@ -113,6 +114,36 @@ pub struct OpenCall {
     pub attempts: u32,
     /// A human chose `retry` for the interrupted attempt.
     pub retry_approved: bool,
+    /// Policy requires approval before the call may start; cleared once granted.
+    pub approval: Option<PendingApproval>,
+}
+
+/// An approval request for one call, bound to its arguments' hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApproval {
+    pub rule: RuleId,
+    pub requirement: ApprovalRequirement,
+    pub requested_ms: u64,
+    pub expires_at_ms: u64,
+    /// The distinct approvers who approved so far.
+    pub votes: Vec<Vote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub principal: Principal,
+    pub reason: String,
+    pub time_ms: u64,
+}
+
+/// A workspace's policy rules, versioned like an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    pub workspace: WorkspaceId,
+    pub policy: PolicySet,
+    pub version: u64,
+    pub updated_ms: u64,
+    pub updated_by: Principal,
 }
 
 /// What an idempotency key was first used for, so a retry finds the same task and a

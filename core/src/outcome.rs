@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Token};
 use crate::journal::JournalEntry;
-use crate::model::{Task, Workspace};
+use crate::model::{StoredPolicy, Task, Workspace};
 
 /// Why a command was refused. The code is one of the gRPC codes DESIGN.md assigns to
 /// bad input; the API layer maps it one-to-one.
@@ -79,6 +79,7 @@ pub enum Outcome {
     TokenCreated(Token),
     TokenRevoked(Token),
     RolesSet(RoleBinding),
+    PolicyPut(StoredPolicy),
     MembershipChanged,
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,

@@ -85,6 +85,7 @@ const TAG_AUDIT: u8 = 0x40;
 const TAG_PROVIDER: u8 = 0x11;
 const TAG_MCP_SERVER: u8 = 0x12;
 const TAG_AGENT: u8 = 0x13;
+const TAG_POLICY: u8 = 0x14;
 const TAG_ACTIVE: u8 = 0x50;
 const TAG_JOURNAL: u8 = 0x60;
 const TAG_WORKSPACE_EVENT: u8 = 0x70;
@@ -115,6 +116,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_PROVIDER
                 | TAG_MCP_SERVER
                 | TAG_AGENT
+                | TAG_POLICY
                 | TAG_ACTIVE
                 | TAG_JOURNAL
                 | TAG_WORKSPACE_EVENT
@@ -216,6 +218,10 @@ pub fn agent(workspace: &WorkspaceId, name: &AgentName) -> Vec<u8> {
 
 pub fn agents(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
     named_range(TAG_AGENT, workspace)
+}
+
+pub fn policy(workspace: &WorkspaceId) -> Vec<u8> {
+    tagged(TAG_POLICY, workspace.as_str().as_bytes())
 }
 
 pub fn active_task(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {

@@ -39,6 +39,8 @@ fn needs(command: &Command) -> Needs<'_> {
             Scope::Cluster => Needs::ClusterAdmin,
             Scope::Workspace(workspace) => Needs::In(workspace, Permission::Administer),
         },
+        Command::PutPolicy { workspace, .. } => Needs::In(workspace, Permission::Administer),
+        Command::DecideApproval { workspace, .. } => Needs::In(workspace, Permission::Approve),
         Command::PutProvider { workspace, .. }
         | Command::RegisterMcpServer { workspace, .. }
         | Command::CreateAgent { workspace, .. }
@@ -46,9 +48,10 @@ fn needs(command: &Command) -> Needs<'_> {
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
         | Command::ResolveTask { workspace, .. } => Needs::In(workspace, Permission::Operate),
-        Command::AssignTask { .. } | Command::TimeOutTask { .. } | Command::MarkStalled { .. } => {
-            Needs::Node
-        }
+        Command::AssignTask { .. }
+        | Command::TimeOutTask { .. }
+        | Command::MarkStalled { .. }
+        | Command::ExpireApproval { .. } => Needs::Node,
         Command::AppendJournal {
             workspace, task, ..
         } => Needs::Agent(workspace, task),

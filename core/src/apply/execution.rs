@@ -8,7 +8,8 @@ use crate::config::Agent;
 use crate::hash::Hash;
 use crate::ids::{TaskId, WorkspaceId};
 use crate::journal::{CallDecision, RequestedCall, TaskEvent, Usage, canonical_json};
-use crate::model::{OpenCall, Task, TaskStatus};
+use crate::model::{OpenCall, PendingApproval, Task, TaskStatus};
+use crate::policy::Effect;
 use crate::names::NodeId;
 use crate::outcome::{Code, Rejection};
 
@@ -51,8 +52,7 @@ pub(super) fn apply<S: StateRead>(
                 return Ok(Err(rejection));
             }
             let agent = state.agent(workspace, &task.agent)?;
-            let decide =
-                |call: &RequestedCall| decide_call(state, &task.workspace, agent.as_ref(), call);
+            let decide = |call: &RequestedCall| decide_call(state, at, &task, agent.as_ref(), call);
             Ok(append(task.clone(), at, step, decide)?)
         }
         _ => unreachable!("execution::apply is called for AssignTask and AppendJournal only"),
@@ -160,7 +160,7 @@ fn append<E>(
     task: Task,
     at: &At<'_>,
     step: &Step,
-    decide: impl Fn(&RequestedCall) -> Result<Result<OpenCall, String>, E>,
+    decide: impl Fn(&RequestedCall) -> Result<Verdict, E>,
 ) -> Result<Decision, E> {
     if task.status != TaskStatus::Running {
         return Ok(Err(precondition(format!(
@@ -178,7 +178,7 @@ fn append<E>(
             usage,
             start_first,
         } => model_responded(&mut update, *turn, content, tool_calls, *usage, decide)?
-            .map(|()| start_next_call(&mut update, *start_first)),
+            .map(|()| advance(&mut update, *start_first)),
         Step::ToolCallStarted { call_id, attempt } => call_started(&mut update, call_id, *attempt),
         Step::ToolCallFinished {
             call_id,
@@ -186,7 +186,7 @@ fn append<E>(
             is_error,
             start_next,
         } => call_finished(&mut update, call_id, output, *is_error)
-            .map(|()| start_next_call(&mut update, *start_next)),
+            .map(|()| advance(&mut update, *start_next)),
         Step::NeedsAttention { call_id, reason } => {
             match next_call(&update.task, call_id).filter(|call| call.attempts > 0) {
                 None => Err(precondition(format!(
@@ -220,7 +220,7 @@ fn model_responded<E>(
     content: &str,
     tool_calls: &[RequestedCall],
     usage: Usage,
-    decide: impl Fn(&RequestedCall) -> Result<Result<OpenCall, String>, E>,
+    decide: impl Fn(&RequestedCall) -> Result<Verdict, E>,
 ) -> Result<Result<(), Rejection>, E> {
     let task = &update.task;
     if turn != task.turns {
@@ -298,74 +298,98 @@ fn model_responded<E>(
         ));
         return Ok(Ok(()));
     }
-    for (call, decision) in recorded_calls.iter().zip(decisions) {
+    for (call, verdict) in recorded_calls.iter().zip(decisions) {
         let arguments_hash = Hash::of(call.arguments.as_bytes());
-        match decision {
-            Ok(open) => {
-                update.record(TaskEvent::ToolCallDecided {
-                    call_id: call.call_id.clone(),
-                    arguments_hash,
-                    decision: CallDecision::Allowed,
-                });
-                update.task.open_calls.push(open);
-            }
-            Err(reason) => {
-                update.record(TaskEvent::ToolCallDecided {
-                    call_id: call.call_id.clone(),
-                    arguments_hash,
-                    decision: CallDecision::Denied {
-                        reason: reason.clone(),
-                    },
-                });
-                update.record(TaskEvent::ToolCallFinished {
-                    call_id: call.call_id.clone(),
-                    output: format!("denied: {reason}"),
-                    is_error: true,
-                });
-            }
+        let denial = match &verdict.decision {
+            CallDecision::Denied { reason, .. } => Some(format!("denied: {reason}")),
+            _ => None,
+        };
+        update.record(TaskEvent::ToolCallDecided {
+            call_id: call.call_id.clone(),
+            arguments_hash,
+            decision: verdict.decision,
+        });
+        match (verdict.open, denial) {
+            (Some(open), _) => update.task.open_calls.push(open),
+            (None, denial) => update.record(TaskEvent::ToolCallFinished {
+                call_id: call.call_id.clone(),
+                output: denial.unwrap_or_else(|| "denied".to_owned()),
+                is_error: true,
+            }),
         }
     }
     Ok(Ok(()))
 }
 
-/// The decision for one requested call. Until policy rules exist the rule is the
-/// agent's grants: a call is allowed only for a granted tool the server registered.
+/// A requested call's decision and, unless denied, the open call it becomes.
+pub(super) struct Verdict {
+    decision: CallDecision,
+    open: Option<OpenCall>,
+}
+
+impl Verdict {
+    fn denied(rule: Option<String>, reason: String) -> Verdict {
+        Verdict {
+            decision: CallDecision::Denied { rule, reason },
+            open: None,
+        }
+    }
+}
+
+/// The decision for one requested call: the agent must hold a grant for a tool its
+/// server registered, with a JSON object as arguments, and then the workspace's policy
+/// decides (deny by default).
 fn decide_call<S: StateRead>(
     state: &S,
-    workspace: &WorkspaceId,
+    at: &At<'_>,
+    task: &Task,
     agent: Option<&Agent>,
     call: &RequestedCall,
-) -> Result<Result<OpenCall, String>, S::Error> {
+) -> Result<Verdict, S::Error> {
     let (Some(server_name), Some(tool_name)) = (&call.server, &call.tool) else {
-        return Ok(Err(format!(
-            "{} is not a tool this agent knows",
-            call.function
-        )));
+        return Ok(Verdict::denied(
+            None,
+            format!("{} is not a tool this agent knows", call.function),
+        ));
     };
     let Some(agent) = agent else {
-        return Ok(Err("the task's agent no longer exists".to_owned()));
+        return Ok(Verdict::denied(
+            None,
+            "the task's agent no longer exists".to_owned(),
+        ));
     };
     let Some(grant) = agent.grant(server_name, tool_name) else {
-        return Ok(Err(format!(
-            "agent {} has no grant for {server_name}/{tool_name}",
-            agent.spec.name
-        )));
+        return Ok(Verdict::denied(
+            None,
+            format!(
+                "agent {} has no grant for {server_name}/{tool_name}",
+                agent.spec.name
+            ),
+        ));
     };
-    let Some(server) = state.mcp_server(workspace, server_name)? else {
-        return Ok(Err(format!("mcp server {server_name} is not registered")));
+    let Some(server) = state.mcp_server(&task.workspace, server_name)? else {
+        return Ok(Verdict::denied(
+            None,
+            format!("mcp server {server_name} is not registered"),
+        ));
     };
     let Some(tool) = server.tool(tool_name) else {
-        return Ok(Err(format!(
-            "{server_name}/{tool_name} is not a pinned tool"
-        )));
+        return Ok(Verdict::denied(
+            None,
+            format!("{server_name}/{tool_name} is not a pinned tool"),
+        ));
     };
-    if !matches!(
-        serde_json::from_str::<serde_json::Value>(&call.arguments),
-        Ok(serde_json::Value::Object(_))
-    ) {
-        return Ok(Err("arguments are not a JSON object".to_owned()));
-    }
-    Ok(Ok(OpenCall {
+    let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        _ => {
+            return Ok(Verdict::denied(
+                None,
+                "arguments are not a JSON object".to_owned(),
+            ));
+        }
+    };
+    let decided = super::policy::evaluate(state, task, agent, server_name, tool_name, &arguments)?;
+    let open = |approval| OpenCall {
         call_id: call.call_id.clone(),
         server: server_name.clone(),
         tool: tool_name.clone(),
@@ -376,7 +400,36 @@ fn decide_call<S: StateRead>(
             .unwrap_or(tool.read_only || tool.idempotent),
         attempts: 0,
         retry_approved: false,
-    }))
+        approval,
+    };
+    Ok(match (decided.effect, decided.rule) {
+        (Effect::Allow, Some(rule)) => Verdict {
+            decision: CallDecision::Allowed {
+                rule: rule.as_str().to_owned(),
+                reason: decided.reason,
+            },
+            open: Some(open(None)),
+        },
+        (Effect::RequireApproval(requirement), Some(rule)) => {
+            let expires_at_ms = at.time_ms.saturating_add(requirement.expiry_ms);
+            let approval = PendingApproval {
+                rule: rule.clone(),
+                requirement,
+                requested_ms: at.time_ms,
+                expires_at_ms,
+                votes: Vec::new(),
+            };
+            Verdict {
+                decision: CallDecision::ApprovalRequired {
+                    rule: rule.as_str().to_owned(),
+                    reason: decided.reason,
+                    expires_at_ms,
+                },
+                open: Some(open(Some(approval))),
+            }
+        }
+        (_, rule) => Verdict::denied(rule.map(|rule| rule.as_str().to_owned()), decided.reason),
+    })
 }
 
 /// The open call `call_id`, if it is the next one to run.
@@ -398,6 +451,11 @@ fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<
             "call {call_id} is not the next open tool call of task {task_id}"
         )));
     };
+    if call.approval.is_some() {
+        return Err(precondition(format!(
+            "call {call_id} is waiting for approval and may not start"
+        )));
+    }
     if attempt != call.attempts + 1 {
         return Err(precondition(format!(
             "call {call_id} has had {} attempts, so the next is {}, not {attempt}",
@@ -417,6 +475,41 @@ fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<
         attempt,
     });
     Ok(())
+}
+
+/// Moves the task on after a step: parks it when the next call waits for approval,
+/// otherwise, when asked, starts that call in this commit.
+pub(super) fn advance(update: &mut TaskUpdate, asked: bool) {
+    if update.task.status != TaskStatus::Running {
+        return;
+    }
+    let waiting = update
+        .task
+        .open_calls
+        .first()
+        .filter(|call| call.attempts == 0)
+        .and_then(|call| call.approval.as_ref().map(|approval| (call, approval)));
+    if let Some((call, approval)) = waiting {
+        let requirement = &approval.requirement;
+        let event = TaskEvent::ApprovalRequested {
+            call_id: call.call_id.clone(),
+            server: call.server.clone(),
+            tool: call.tool.clone(),
+            arguments_hash: call.arguments_hash,
+            rule: approval.rule.as_str().to_owned(),
+            approvers: requirement.approvers.iter().map(ToString::to_string).collect(),
+            quorum: requirement.quorum,
+            expires_at_ms: approval.expires_at_ms,
+        };
+        let reason = format!(
+            "tool call {} ({}/{}) waits for approval (rule {})",
+            call.call_id, call.server, call.tool, approval.rule
+        );
+        update.record(event);
+        update.release(TaskStatus::WaitingApproval, Some(reason));
+        return;
+    }
+    start_next_call(update, asked);
 }
 
 /// When asked, journals the next open call as started (attempt 1) in this commit. Only a

@@ -5,11 +5,13 @@
 //! returned writes and audit record atomically with the applied log index. A rejected
 //! command returns no writes, so it changes nothing but the audit chain.
 
+mod approval;
 mod authz;
 mod config;
 mod execution;
 mod identity;
 mod lifecycle;
+mod policy;
 mod submit;
 mod task_update;
 
@@ -23,7 +25,7 @@ use crate::hash::Hash;
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
-use crate::model::{IdempotencyRecord, Task, Workspace};
+use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
 
@@ -63,6 +65,7 @@ pub trait StateRead {
     ) -> Result<Option<RoleBinding>, Self::Error>;
     /// The first cluster admin, once the cluster was bootstrapped.
     fn bootstrapped(&self) -> Result<Option<Principal>, Self::Error>;
+    fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -85,6 +88,7 @@ pub enum Write {
         principal: Principal,
     },
     Bootstrapped(Principal),
+    Policy(StoredPolicy),
     /// A new entry of a task's journal; entries are never rewritten.
     Journal {
         workspace: WorkspaceId,
@@ -161,6 +165,10 @@ fn decide<S: StateRead>(
         | Command::RevokeToken { .. }
         | Command::SetRoles { .. } => identity::apply(state, at, command)?,
         Command::CreateWorkspace { workspace } => create_workspace(state, at, workspace)?,
+        Command::PutPolicy { .. } => policy::put_policy(state, at, command)?,
+        Command::DecideApproval { .. } | Command::ExpireApproval { .. } => {
+            approval::apply(state, at, command)?
+        }
         Command::PutProvider { .. } => config::put_provider(state, at, command)?,
         Command::RegisterMcpServer { .. } => config::register_mcp_server(state, at, command)?,
         Command::CreateAgent { workspace, spec } => {
@@ -203,6 +211,13 @@ fn resource_of(command: &Command) -> String {
             scope, principal, ..
         } => binding_resource(scope, principal),
         Command::CreateWorkspace { workspace } => workspace_resource(workspace),
+        Command::PutPolicy { workspace, .. } => config_resource(workspace, "policy", "rules"),
+        Command::DecideApproval {
+            workspace, task, ..
+        }
+        | Command::ExpireApproval {
+            workspace, task, ..
+        } => task_resource(workspace, task),
         Command::PutProvider {
             workspace, name, ..
         } => config_resource(workspace, "provider", name.as_str()),

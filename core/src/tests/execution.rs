@@ -439,7 +439,7 @@ fn configuration_is_validated() {
 }
 
 impl Harness {
-    fn ok_assign(&mut self, node: u64, epoch: u64) {
+    pub(super) fn ok_assign(&mut self, node: u64, epoch: u64) {
         match self.assign(node, epoch) {
             Outcome::TaskUpdated { .. } => {}
             other => panic!("assign to {node} at {epoch}: {other:?}"),

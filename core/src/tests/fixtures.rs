@@ -106,7 +106,28 @@ pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
             workspace: ws(workspace),
             spec: agent_spec(limits),
         },
+        Command::PutPolicy {
+            workspace: ws(workspace),
+            policy: allow_all("tools"),
+            expected_version: 0,
+        },
     ]
+}
+
+/// A policy allowing every tool of `server`.
+pub fn allow_all(server: &str) -> crate::policy::PolicySet {
+    use crate::policy::{Effect, PolicyRule, PolicySet, RuleId, Subject, Target};
+    PolicySet {
+        rules: vec![PolicyRule {
+            id: RuleId::parse("allow-tools").expect("valid rule id"),
+            priority: 0,
+            subject: Subject::Any,
+            target: Target::Server(ServerName::parse(server).expect("valid server")),
+            conditions: vec![],
+            effect: Effect::Allow,
+            description: String::new(),
+        }],
+    }
 }
 
 /// Applies commands at consecutive log indexes and times.
@@ -132,6 +153,39 @@ impl Harness {
         self.time_ms += 10;
         let index = self.state.applied_index + 1;
         self.state.apply(index, &request(self.time_ms, command))
+    }
+
+    /// Applies `command` as a user or service account presenting `token`.
+    pub fn run_as(&mut self, who: &(Principal, TokenId), command: Command) -> Outcome {
+        self.time_ms += 10;
+        let index = self.state.applied_index + 1;
+        let request = Request {
+            time_ms: self.time_ms,
+            principal: who.0.clone(),
+            token: Some(who.1),
+            command,
+        };
+        self.state.apply(index, &request)
+    }
+
+    /// Creates `principal` with a token and `roles` in workspace acme.
+    pub fn user(&mut self, principal: &str, roles: &[Role]) -> (Principal, TokenId) {
+        let principal = Principal::parse(principal).expect("valid principal");
+        let next = u64::try_from(self.state.tokens.len()).expect("few tokens") + 1;
+        let token = TokenId(next.to_be_bytes());
+        self.ok(Command::CreateToken {
+            token,
+            secret_hash: Hash::of(&next.to_be_bytes()),
+            principal: principal.clone(),
+            description: String::new(),
+            expires_at_ms: None,
+        });
+        self.ok(Command::SetRoles {
+            scope: Scope::Workspace(ws("acme")),
+            principal: principal.clone(),
+            roles: roles.to_vec(),
+        });
+        (principal, token)
     }
 
     pub fn ok(&mut self, command: Command) -> Outcome {

@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
     Agent, AgentName, Applied, AuditHead, IdempotencyKey, IdempotencyRecord, McpServer, Principal,
-    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, Task, TaskId, Token,
+    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Task, TaskId,
+    Token,
     TokenId, Workspace, WorkspaceId, Write,
 };
 
@@ -127,6 +128,11 @@ impl<'a> Pending<'a> {
                 Write::RemoveRoleBinding { scope, principal } => {
                     self.delete(keys::role_binding(scope, principal));
                 }
+                Write::Policy(policy) => {
+                    let workspace = &policy.workspace;
+                    let what = || format!("policy of {workspace}");
+                    self.put(keys::policy(workspace), what, policy)?;
+                }
                 Write::Bootstrapped(principal) => {
                     let what = || "bootstrap admin".to_owned();
                     self.put(keys::BOOTSTRAPPED.to_vec(), what, principal)?;
@@ -232,5 +238,9 @@ impl StateRead for Pending<'_> {
 
     fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
         self.get(keys::BOOTSTRAPPED.to_vec(), || "bootstrap admin".to_owned())
+    }
+
+    fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
+        self.get(keys::policy(workspace), || format!("policy of {workspace}"))
     }
 }

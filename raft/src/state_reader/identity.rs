@@ -3,7 +3,8 @@
 
 use warden_core::{
     Agent, AgentName, IdempotencyKey, IdempotencyRecord, McpServer, Principal, Provider,
-    ProviderName, RoleBinding, Scope, ServerName, StateRead, Task, TaskId, Token, TokenId,
+    ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Task, TaskId, Token,
+    TokenId,
     Workspace, WorkspaceId,
 };
 
@@ -36,6 +37,13 @@ impl StateReader {
     /// The role bindings of `scope`, in principal order.
     pub fn role_bindings(&self, scope: &Scope) -> Result<Vec<RoleBinding>, Error> {
         self.all_in(keys::role_bindings(scope), "role binding")
+    }
+
+    pub fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::policy(workspace), || {
+                format!("policy of {workspace}")
+            })
     }
 
     pub fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
@@ -100,5 +108,9 @@ impl StateRead for StateReader {
 
     fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
         StateReader::bootstrapped(self)
+    }
+
+    fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
+        StateReader::policy(self, workspace)
     }
 }

@@ -1,0 +1,99 @@
+//! Storing a workspace's policy, and evaluating it for one requested tool call.
+
+use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::command::Command;
+use crate::config::Agent;
+use crate::identity::Scope;
+use crate::ids::{Principal, WorkspaceId};
+use crate::model::{StoredPolicy, Task};
+use crate::names::{ServerName, ToolName};
+use crate::outcome::{Code, Outcome, Rejection};
+use crate::policy::{CallContext, PolicyDecision, PolicySet};
+use crate::role::Role;
+
+pub(super) fn put_policy<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    command: &Command,
+) -> Result<Decision, S::Error> {
+    let Command::PutPolicy {
+        workspace,
+        policy,
+        expected_version,
+    } = command
+    else {
+        unreachable!("put_policy is called for PutPolicy only")
+    };
+    if let Some(rejection) = missing_workspace(state, workspace)? {
+        return Ok(Err(rejection));
+    }
+    if let Err(error) = policy.validate() {
+        return Ok(Err(Rejection::new(
+            Code::InvalidArgument,
+            format!("policy: {error}"),
+        )));
+    }
+    let current = state.policy(workspace)?.map_or(0, |stored| stored.version);
+    if current != *expected_version {
+        return Ok(Err(Rejection::new(
+            Code::Aborted,
+            format!(
+                "the policy of workspace {workspace} is at version {current}, not {expected_version}; read it again and retry"
+            ),
+        )));
+    }
+    let stored = StoredPolicy {
+        workspace: workspace.clone(),
+        policy: policy.clone(),
+        version: current + 1,
+        updated_ms: at.time_ms,
+        updated_by: at.principal.clone(),
+    };
+    Ok(Ok((
+        Outcome::PolicyPut(stored.clone()),
+        vec![Write::Policy(stored)],
+    )))
+}
+
+/// The roles `principal` holds in `workspace`, cluster-wide ones included.
+pub(super) fn roles_of<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+    principal: &Principal,
+) -> Result<Vec<Role>, S::Error> {
+    let mut roles = Vec::new();
+    for scope in [Scope::Cluster, Scope::Workspace(workspace.clone())] {
+        if let Some(binding) = state.role_binding(&scope, principal)? {
+            roles.extend(binding.roles);
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+/// What the workspace's policy says about one call of `task`'s agent. A workspace
+/// without a policy denies every call.
+pub(super) fn evaluate<S: StateRead>(
+    state: &S,
+    task: &Task,
+    agent: &Agent,
+    server: &ServerName,
+    tool: &ToolName,
+    arguments: &serde_json::Value,
+) -> Result<PolicyDecision, S::Error> {
+    let policy = state
+        .policy(&task.workspace)?
+        .map_or_else(PolicySet::default, |stored| stored.policy);
+    let roles = roles_of(state, &task.workspace, &task.submitted_by)?;
+    let agent_principal = Principal::agent(&task.workspace, &agent.spec.name);
+    Ok(policy.evaluate(&CallContext {
+        agent: &agent.spec.name,
+        agent_principal: &agent_principal,
+        submitter: &task.submitted_by,
+        submitter_roles: &roles,
+        server,
+        tool,
+        arguments,
+    }))
+}
