@@ -48,6 +48,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// A server answer without a field it always sets: a server bug, reported as such.
+    pub(crate) fn missing(field: &str) -> Error {
+        Error::Status(tonic::Status::internal(format!(
+            "the server's answer has no {field}"
+        )))
+    }
+
     /// The gRPC code that describes this error, so callers can branch on it; `None` for
     /// errors in the client's configuration, which never reached a server.
     pub fn code(&self) -> Option<Code> {

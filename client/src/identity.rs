@@ -46,7 +46,7 @@ impl Client {
                 IdentityServiceClient::new(channel).revoke_token(request).await
             })
             .await?;
-        response.token.ok_or_else(|| missing("token"))
+        response.token.ok_or_else(|| Error::missing("token"))
     }
 
     /// Every token (a cluster admin), or the caller's own.
@@ -78,7 +78,7 @@ impl Client {
                 IdentityServiceClient::new(channel).set_roles(request).await
             })
             .await?;
-        response.binding.ok_or_else(|| missing("binding"))
+        response.binding.ok_or_else(|| Error::missing("binding"))
     }
 
     /// The role bindings of `workspace` (the cluster when `None`).
@@ -99,10 +99,4 @@ impl Client {
         Ok(response.bindings)
     }
 
-}
-
-fn missing(field: &str) -> Error {
-    Error::Status(tonic::Status::internal(format!(
-        "the server's answer has no {field}"
-    )))
 }

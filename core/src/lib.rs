@@ -21,7 +21,7 @@ pub mod outcome;
 pub mod policy;
 pub mod role;
 
-pub use apply::{Applied, StateRead, Write, apply, apply_membership, require};
+pub use apply::{Applied, StateRead, Write, apply, apply_membership, decide_call, require};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use command::{Action, Command, Request, Step};
 pub use config::{
@@ -32,7 +32,9 @@ pub use error::Error;
 pub use hash::Hash;
 pub use identity::{Permission, PresentedToken, RoleBinding, Scope, Token, TokenId};
 pub use ids::{IdempotencyKey, Principal, PrincipalKind, TaskId, WorkspaceId};
-pub use journal::{CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage};
+pub use journal::{
+    CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage, canonical_json,
+};
 pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
 };

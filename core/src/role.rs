@@ -6,6 +6,7 @@ use crate::error::Error;
 
 /// A workspace role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything in the workspace, including role bindings, policy and secrets.
     Admin,

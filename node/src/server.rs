@@ -18,6 +18,7 @@ use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::agent_service_server::AgentServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
 use warden_proto::v1::cluster_service_server::ClusterServiceServer;
+use warden_proto::v1::governance_service_server::GovernanceServiceServer;
 use warden_proto::v1::identity_service_server::IdentityServiceServer;
 use warden_proto::v1::task_service_server::TaskServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
@@ -25,7 +26,8 @@ use warden_raft::{Network, Raft, RaftGrpc, Storage};
 
 use crate::api::agent::Agents;
 use crate::api::{
-    audit::Audit, cluster::ClusterAdmin, forward::Forward, identity::Identity, task::Tasks,
+    audit::Audit, cluster::ClusterAdmin, forward::Forward, governance::Governance,
+    identity::Identity, task::Tasks,
     workspace::Workspaces,
 };
 use crate::auth::AuthLayer;
@@ -136,7 +138,8 @@ pub async fn run(
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
         .add_service(AgentServiceServer::new(Agents::new(cluster.clone())))
-        .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())));
+        .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
+        .add_service(GovernanceServiceServer::new(Governance::new(cluster.clone())));
     tasks.spawn(async move {
         router
             // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small

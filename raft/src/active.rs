@@ -14,6 +14,8 @@ pub struct ActiveTask {
     pub progress_ms: u64,
     pub stall_timeout_ms: u64,
     pub stalled: bool,
+    /// While the task waits for an approval: the call and when its request expires.
+    pub approval: Option<(String, u64)>,
 }
 
 impl ActiveTask {
@@ -28,6 +30,13 @@ impl ActiveTask {
             progress_ms: task.progress_ms,
             stall_timeout_ms: task.limits.stall_timeout_ms,
             stalled: task.stalled,
+            approval: (task.status == TaskStatus::WaitingApproval)
+                .then(|| task.open_calls.first())
+                .flatten()
+                .and_then(|call| {
+                    let approval = call.approval.as_ref()?;
+                    Some((call.call_id.clone(), approval.expires_at_ms))
+                }),
         })
     }
 }

@@ -30,6 +30,7 @@ use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
 
 pub use authz::require;
+pub use policy::decide_call;
 
 /// Point reads of the replicated state. `Error` is the storage's own failure, which
 /// is fatal to the caller; domain problems are rejections, never errors.

@@ -6,7 +6,7 @@ use crate::config::Agent;
 use crate::identity::Scope;
 use crate::ids::{Principal, WorkspaceId};
 use crate::model::{StoredPolicy, Task};
-use crate::names::{ServerName, ToolName};
+use crate::names::{AgentName, ServerName, ToolName};
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::policy::{CallContext, PolicyDecision, PolicySet};
 use crate::role::Role;
@@ -82,15 +82,37 @@ pub(super) fn evaluate<S: StateRead>(
     tool: &ToolName,
     arguments: &serde_json::Value,
 ) -> Result<PolicyDecision, S::Error> {
+    decide_call(
+        state,
+        &task.workspace,
+        &agent.spec.name,
+        &task.submitted_by,
+        server,
+        tool,
+        arguments,
+    )
+}
+
+/// What `workspace`'s stored policy decides for a call of `agent` in a task submitted
+/// by `submitter`: the decision `apply()` makes, for `wardenctl policy test`.
+pub fn decide_call<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+    agent: &AgentName,
+    submitter: &Principal,
+    server: &ServerName,
+    tool: &ToolName,
+    arguments: &serde_json::Value,
+) -> Result<PolicyDecision, S::Error> {
     let policy = state
-        .policy(&task.workspace)?
+        .policy(workspace)?
         .map_or_else(PolicySet::default, |stored| stored.policy);
-    let roles = roles_of(state, &task.workspace, &task.submitted_by)?;
-    let agent_principal = Principal::agent(&task.workspace, &agent.spec.name);
+    let roles = roles_of(state, workspace, submitter)?;
+    let agent_principal = Principal::agent(workspace, agent);
     Ok(policy.evaluate(&CallContext {
-        agent: &agent.spec.name,
+        agent,
         agent_principal: &agent_principal,
-        submitter: &task.submitted_by,
+        submitter,
         submitter_roles: &roles,
         server,
         tool,

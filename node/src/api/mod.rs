@@ -4,6 +4,7 @@ pub mod agent;
 pub mod audit;
 pub mod cluster;
 pub mod forward;
+pub mod governance;
 pub mod identity;
 pub mod task;
 pub mod watch;

@@ -79,6 +79,16 @@ async fn tick(
             });
             continue;
         }
+        if let Some((call_id, expires_at_ms)) = &task.approval
+            && now >= *expires_at_ms
+        {
+            commands.push(Command::ExpireApproval {
+                workspace,
+                task: id,
+                call_id: call_id.clone(),
+            });
+            continue;
+        }
         if needs_owner(&task, &alive) {
             let key = (workspace.clone(), task.agent.clone());
             let is_paused = match paused.get(&key) {
@@ -206,6 +216,7 @@ mod tests {
             progress_ms: 1_000,
             stall_timeout_ms: 500,
             stalled: false,
+            approval: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod bench;
 mod bench_steps;
 mod cluster;
 mod events;
+mod governance;
 mod identity;
 mod json;
 mod mcp;
@@ -118,6 +119,12 @@ enum Command {
     /// Read, verify and export the tamper-evident audit log
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Set, show and test a workspace's tool policy (deny by default)
+    #[command(subcommand)]
+    Policy(governance::PolicyCommand),
+    /// List, show, approve and deny tool calls waiting for approval
+    #[command(subcommand)]
+    Approval(governance::ApprovalCommand),
     /// Create, revoke and list tokens
     #[command(subcommand)]
     Token(identity::TokenCommand),
@@ -158,6 +165,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(command) => agent::run(&client, cli.output, command).await,
         Command::Task(command) => task::run(&client, cli.output, command).await,
         Command::Audit(command) => audit::run(&client, cli.output, command).await,
+        Command::Policy(command) => governance::run_policy(&client, cli.output, command).await,
+        Command::Approval(command) => {
+            governance::run_approval(&client, cli.output, command).await
+        }
         Command::Token(command) => identity::run_token(&client, cli.output, command).await,
         Command::Role(command) => identity::run_role(&client, cli.output, command).await,
         Command::Whoami => identity::run_whoami(&client, cli.output).await,

@@ -141,3 +141,14 @@ pub fn effect_kind(effect: &Effect) -> &'static str {
         Effect::RequireApproval(_) => "approval",
     }
 }
+
+/// The example in docs/policy.md parses and validates, so the documentation stays true.
+#[test]
+fn the_documented_example_is_a_valid_policy() {
+    let doc = include_str!("../../../../docs/policy.md");
+    let start = doc.find("```json").expect("an example") + "```json".len();
+    let end = start + doc[start..].find("```").expect("the example ends");
+    let policy: super::PolicySet = serde_json::from_str(&doc[start..end]).expect("parses");
+    policy.validate().expect("validates");
+    assert_eq!(policy.rules.len(), 3);
+}

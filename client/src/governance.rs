@@ -1,0 +1,123 @@
+//! A workspace's tool policy and its approval requests.
+
+use warden_proto::v1::governance_service_client::GovernanceServiceClient;
+use warden_proto::v1::{
+    Approval, DecideApprovalRequest, GetPolicyRequest, ListApprovalsRequest, Policy,
+    PutPolicyRequest, Task, TestPolicyRequest, TestPolicyResponse,
+};
+
+use crate::{Client, Error};
+
+/// A call to evaluate with [`Client::test_policy`].
+#[derive(Debug, Clone, Default)]
+pub struct PolicyProbe {
+    pub agent: String,
+    pub server: String,
+    pub tool: String,
+    /// A JSON object; empty means `{}`.
+    pub arguments_json: String,
+    /// Evaluate as if this principal submitted the task; the caller when empty.
+    pub submitter: String,
+}
+
+impl Client {
+    /// Replaces `workspace`'s policy if it is still at `expected_version` (0: none yet).
+    /// A stale version is ABORTED; the same request resent after it applied is too,
+    /// so it is safe to resend.
+    pub async fn put_policy(
+        &self,
+        workspace: &str,
+        rules_json: &str,
+        expected_version: u64,
+    ) -> Result<Policy, Error> {
+        let request = PutPolicyRequest {
+            workspace: workspace.to_owned(),
+            rules_json: rules_json.to_owned(),
+            expected_version,
+        };
+        let response = self
+            .unary(request, |channel, request| async move {
+                GovernanceServiceClient::new(channel).put_policy(request).await
+            })
+            .await?;
+        response.policy.ok_or_else(|| Error::missing("policy"))
+    }
+
+    /// `workspace`'s policy, `None` when it has none (every call is denied).
+    pub async fn get_policy(&self, workspace: &str) -> Result<Option<Policy>, Error> {
+        let request = GetPolicyRequest {
+            workspace: workspace.to_owned(),
+        };
+        let response = self
+            .unary(request, |channel, request| async move {
+                GovernanceServiceClient::new(channel).get_policy(request).await
+            })
+            .await?;
+        Ok(response.policy)
+    }
+
+    /// What `workspace`'s policy decides for `probe`, and why. Changes nothing.
+    pub async fn test_policy(
+        &self,
+        workspace: &str,
+        probe: PolicyProbe,
+    ) -> Result<TestPolicyResponse, Error> {
+        let request = TestPolicyRequest {
+            workspace: workspace.to_owned(),
+            agent: probe.agent,
+            server: probe.server,
+            tool: probe.tool,
+            arguments_json: probe.arguments_json,
+            submitter: probe.submitter,
+        };
+        self.unary(request, |channel, request| async move {
+            GovernanceServiceClient::new(channel).test_policy(request).await
+        })
+        .await
+    }
+
+    /// The calls waiting for approval in `workspace`.
+    pub async fn list_approvals(&self, workspace: &str) -> Result<Vec<Approval>, Error> {
+        let request = ListApprovalsRequest {
+            workspace: workspace.to_owned(),
+        };
+        let response = self
+            .unary(request, |channel, request| async move {
+                GovernanceServiceClient::new(channel)
+                    .list_approvals(request)
+                    .await
+            })
+            .await?;
+        Ok(response.approvals)
+    }
+
+    /// Approves (or denies) call `call_id` of task `task_id`, naming the arguments hash
+    /// the approver saw. Resending after the decision applied answers ALREADY_EXISTS
+    /// (or FAILED_PRECONDITION once the request is settled), so this is sent at most once.
+    pub async fn decide_approval(
+        &self,
+        workspace: &str,
+        task_id: &str,
+        call_id: &str,
+        arguments_hash: &str,
+        approve: bool,
+        reason: &str,
+    ) -> Result<Task, Error> {
+        let request = DecideApprovalRequest {
+            workspace: workspace.to_owned(),
+            task_id: task_id.to_owned(),
+            call_id: call_id.to_owned(),
+            arguments_hash: arguments_hash.to_owned(),
+            approve,
+            reason: reason.to_owned(),
+        };
+        let response = self
+            .unary_once(request, |channel, request| async move {
+                GovernanceServiceClient::new(channel)
+                    .decide_approval(request)
+                    .await
+            })
+            .await?;
+        response.task.ok_or_else(|| Error::missing("task"))
+    }
+}

@@ -1,0 +1,245 @@
+//! `warden.v1.GovernanceService`: a workspace's policy and its approval requests.
+
+use prost::Message;
+use tonic::{Request, Response, Status};
+use warden_core::policy::{Effect, PolicySet};
+use warden_core::{
+    Action, AgentName, Code, Command, Hash, Outcome, Permission, Principal, Rejection,
+    ServerName, StoredPolicy, Task, TaskStatus, ToolName, WorkspaceId, canonical_json,
+};
+use warden_proto::v1::governance_service_server::GovernanceService;
+use warden_proto::v1::{
+    Approval, DecideApprovalRequest, DecideApprovalResponse, GetPolicyRequest, GetPolicyResponse,
+    ListApprovalsRequest, ListApprovalsResponse, Policy, PutPolicyRequest, PutPolicyResponse,
+    TestPolicyRequest, TestPolicyResponse,
+};
+
+use super::task::{parse_task_id, parse_workspace, require_workspace};
+use super::{Refused, propose, unexpected};
+use crate::auth::Caller;
+use crate::cluster::{Cluster, Consistency};
+use crate::convert;
+use crate::error::Error;
+
+pub struct Governance {
+    cluster: Cluster,
+}
+
+impl Governance {
+    pub fn new(cluster: Cluster) -> Governance {
+        Governance { cluster }
+    }
+}
+
+fn invalid(field: &'static str, message: impl ToString) -> Error {
+    Error::InvalidArgument {
+        field,
+        message: message.to_string(),
+    }
+}
+
+fn policy_message(stored: &StoredPolicy) -> Result<Policy, Error> {
+    Ok(Policy {
+        workspace: stored.workspace.to_string(),
+        rules_json: serde_json::to_string_pretty(&stored.policy)
+            .map_err(|error| Error::Internal(format!("encoding a policy: {error}")))?,
+        version: stored.version,
+        updated_ms: stored.updated_ms,
+        updated_by: stored.updated_by.to_string(),
+    })
+}
+
+fn parse_put(request: &PutPolicyRequest) -> Result<Command, Refused> {
+    let refuse = |message: String| Refused {
+        action: Action::PolicyPut,
+        resource: format!(
+            "workspace/{}/policy/rules",
+            convert::sanitized(&request.workspace)
+        ),
+        payload_hash: Hash::of(&request.encode_to_vec()),
+        rejection: Rejection::new(Code::InvalidArgument, message),
+    };
+    let workspace = WorkspaceId::parse(&request.workspace).map_err(|e| refuse(e.to_string()))?;
+    let policy: PolicySet = serde_json::from_str(&request.rules_json)
+        .map_err(|error| refuse(format!("rules_json: {error}")))?;
+    Ok(Command::PutPolicy {
+        workspace,
+        policy,
+        expected_version: request.expected_version,
+    })
+}
+
+/// The approval request a parked task waits on, if any.
+fn approval_of(task: &Task) -> Option<Approval> {
+    if task.status != TaskStatus::WaitingApproval {
+        return None;
+    }
+    let call = task.open_calls.first()?;
+    let approval = call.approval.as_ref()?;
+    Some(Approval {
+        workspace: task.workspace.to_string(),
+        task_id: task.id.to_string(),
+        agent: task.agent.to_string(),
+        submitted_by: task.submitted_by.to_string(),
+        call_id: call.call_id.clone(),
+        server: call.server.to_string(),
+        tool: call.tool.to_string(),
+        arguments: call.arguments.clone(),
+        arguments_hash: call.arguments_hash.to_hex(),
+        rule: approval.rule.to_string(),
+        approvers: approval
+            .requirement
+            .approvers
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        quorum: approval.requirement.quorum,
+        approved_by: approval
+            .votes
+            .iter()
+            .map(|vote| vote.principal.to_string())
+            .collect(),
+        requested_ms: approval.requested_ms,
+        expires_at_ms: approval.expires_at_ms,
+    })
+}
+
+#[tonic::async_trait]
+impl GovernanceService for Governance {
+    async fn put_policy(
+        &self,
+        request: Request<PutPolicyRequest>,
+    ) -> Result<Response<PutPolicyResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        match propose(&self.cluster, &caller, parse_put(&request)).await? {
+            Outcome::PolicyPut(stored) => Ok(Response::new(PutPolicyResponse {
+                policy: Some(policy_message(&stored)?),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn get_policy(
+        &self,
+        request: Request<GetPolicyRequest>,
+    ) -> Result<Response<GetPolicyResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let policy = match reader.policy(&workspace).map_err(Error::from)? {
+            Some(stored) => Some(policy_message(&stored)?),
+            None => None,
+        };
+        Ok(Response::new(GetPolicyResponse { policy }))
+    }
+
+    async fn test_policy(
+        &self,
+        request: Request<TestPolicyRequest>,
+    ) -> Result<Response<TestPolicyResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let workspace = parse_workspace(&request.workspace)?;
+        let agent = AgentName::parse(&request.agent).map_err(|e| invalid("agent", e))?;
+        let server = ServerName::parse(&request.server).map_err(|e| invalid("server", e))?;
+        let tool = ToolName::parse(&request.tool).map_err(|e| invalid("tool", e))?;
+        let submitter = match request.submitter.as_str() {
+            "" => caller.principal.clone(),
+            text => Principal::parse(text).map_err(|e| invalid("submitter", e))?,
+        };
+        let arguments_text = match request.arguments_json.as_str() {
+            "" => "{}",
+            text => text,
+        };
+        let canonical =
+            canonical_json(arguments_text).map_err(|e| invalid("arguments_json", e))?;
+        let arguments: serde_json::Value =
+            serde_json::from_str(&canonical).map_err(|e| invalid("arguments_json", e))?;
+        if !arguments.is_object() {
+            return Err(invalid("arguments_json", "must be a JSON object").into());
+        }
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let decision = warden_core::decide_call(
+            reader,
+            &workspace,
+            &agent,
+            &submitter,
+            &server,
+            &tool,
+            &arguments,
+        )
+        .map_err(Error::from)?;
+        let (effect, approval_json) = match &decision.effect {
+            Effect::Allow => ("allow", String::new()),
+            Effect::Deny => ("deny", String::new()),
+            Effect::RequireApproval(requirement) => (
+                "require_approval",
+                serde_json::to_string(requirement)
+                    .map_err(|error| Error::Internal(error.to_string()))?,
+            ),
+        };
+        Ok(Response::new(TestPolicyResponse {
+            effect: effect.to_owned(),
+            rule: decision
+                .rule
+                .map(|rule| rule.to_string())
+                .unwrap_or_default(),
+            reason: decision.reason,
+            approval_json,
+            arguments_hash: Hash::of(canonical.as_bytes()).to_hex(),
+        }))
+    }
+
+    async fn list_approvals(
+        &self,
+        request: Request<ListApprovalsRequest>,
+    ) -> Result<Response<ListApprovalsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let mut approvals = Vec::new();
+        for (task_workspace, id, active) in reader.active_tasks().map_err(Error::from)? {
+            if task_workspace != workspace || active.approval.is_none() {
+                continue;
+            }
+            if let Some(task) = reader.task(&workspace, &id).map_err(Error::from)? {
+                approvals.extend(approval_of(&task));
+            }
+        }
+        Ok(Response::new(ListApprovalsResponse { approvals }))
+    }
+
+    async fn decide_approval(
+        &self,
+        request: Request<DecideApprovalRequest>,
+    ) -> Result<Response<DecideApprovalResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let command = Command::DecideApproval {
+            workspace: parse_workspace(&request.workspace)?,
+            task: parse_task_id("task_id", &request.task_id)?,
+            call_id: request.call_id.clone(),
+            arguments_hash: Hash::from_hex(&request.arguments_hash).ok_or_else(|| {
+                invalid("arguments_hash", "must be 64 hex digits (the call's SHA-256)")
+            })?,
+            approve: request.approve,
+            reason: request.reason.clone(),
+        };
+        match propose(&self.cluster, &caller, Ok(command)).await? {
+            Outcome::TaskUpdated { task, .. } => Ok(Response::new(DecideApprovalResponse {
+                task: Some(convert::task(&task)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+}
