@@ -12,14 +12,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tonic::transport::Channel;
+use warden_client::{Client, Consistency};
 use warden_local_cluster::LocalCluster;
-use warden_proto::v1::agent_service_client::AgentServiceClient;
-use warden_proto::v1::task_service_client::TaskServiceClient;
 use warden_proto::v1::{
-    Agent, AgentLimits, CreateAgentRequest, GetJournalRequest, GetTaskRequest, McpServer, Provider,
-    PutProviderRequest, RegisterMcpServerRequest, SubmitTaskRequest, Task, TaskEvent, TaskStatus,
-    ToolGrant, WaitTaskRequest,
+    Agent, AgentLimits, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
 };
 use warden_providers::scripted::ScriptedModel;
 
@@ -152,35 +148,31 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
             return Err(error.into());
         }
     }
-    let mut agents = AgentServiceClient::new(channel(&cluster.endpoint(leader)?).await?);
-    agents
-        .put_provider(PutProviderRequest {
-            provider: Some(Provider {
-                workspace: WORKSPACE.into(),
-                name: "model".into(),
-                kind: "openai".into(),
-                base_url,
-                model: model_name,
-                api_key_env: api_key_env.unwrap_or_default(),
-                request_timeout_ms: 60_000,
-                max_retries: 2,
-                max_output_tokens: 512,
-                ..Default::default()
-            }),
+    client
+        .put_provider(Provider {
+            workspace: WORKSPACE.into(),
+            name: "model".into(),
+            kind: "openai".into(),
+            base_url,
+            model: model_name,
+            api_key_env: api_key_env.unwrap_or_default(),
+            request_timeout_ms: 60_000,
+            max_retries: 2,
+            max_output_tokens: 512,
+            ..Default::default()
         })
-        .await?;
-    let server = agents
-        .register_mcp_server(RegisterMcpServerRequest {
-            server: Some(McpServer {
-                workspace: WORKSPACE.into(),
-                name: "ledger".into(),
-                command: tools_binary.display().to_string(),
-                args: vec!["--ledger".into(), ledger.display().to_string()],
-                ..Default::default()
-            }),
+        .await
+        .context("putting the model provider")?;
+    let server = client
+        .register_mcp_server(McpServer {
+            workspace: WORKSPACE.into(),
+            name: "ledger".into(),
+            command: tools_binary.display().to_string(),
+            args: vec!["--ledger".into(), ledger.display().to_string()],
+            ..Default::default()
         })
-        .await?
-        .into_inner()
+        .await
+        .context("registering the ledger MCP server")?
         .server
         .context("no server in the response")?;
     for tool in &server.tools {
@@ -193,69 +185,63 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
         );
     }
     let agent_name = format!("recorder-{}", std::process::id());
-    agents
-        .create_agent(CreateAgentRequest {
-            agent: Some(Agent {
-                workspace: WORKSPACE.into(),
-                name: agent_name.clone(),
-                instructions: format!(
-                    "Record steps 1 to {STEPS} in the ledger with ledger__put, one call per step, key step-N, then say you are done."
-                ),
-                provider: "model".into(),
-                tools: vec![ToolGrant {
-                    server: "ledger".into(),
-                    tool: "put".into(),
-                    retry_safe: None,
-                }],
-                limits: Some(AgentLimits {
-                    max_steps: 12,
-                    ..Default::default()
-                }),
+    client
+        .create_agent(Agent {
+            workspace: WORKSPACE.into(),
+            name: agent_name.clone(),
+            instructions: format!(
+                "Record steps 1 to {STEPS} in the ledger with ledger__put, one call per step, key step-N, then say you are done."
+            ),
+            provider: "model".into(),
+            tools: vec![ToolGrant {
+                server: "ledger".into(),
+                tool: "put".into(),
+                retry_safe: None,
+            }],
+            limits: Some(AgentLimits {
+                max_steps: 12,
                 ..Default::default()
             }),
+            ..Default::default()
         })
-        .await?;
+        .await
+        .context("creating the agent")?;
 
     step(&format!("submitting a task of {STEPS} tool-calling steps"));
-    let mut tasks = TaskServiceClient::new(channel(&cluster.endpoint(leader)?).await?);
-    let task = tasks
-        .submit_task(SubmitTaskRequest {
-            workspace: WORKSPACE.into(),
-            idempotency_key: format!("demo-{}", std::process::id()),
-            input: format!("record steps 1 to {STEPS}"),
-            agent: agent_name,
-        })
-        .await?
-        .into_inner()
+    let task = client
+        .submit_task(
+            WORKSPACE,
+            agent_name,
+            format!("record steps 1 to {STEPS}"),
+            Some(format!("demo-{}", std::process::id())),
+        )
+        .await
+        .context("submitting the task")?
+        .response
         .task
         .context("no task in the response")?;
     println!("  task {}", task.id);
 
-    let (owner, epoch) = wait_for_step(&mut tasks, &task.id, KILL_AFTER_STEP).await?;
+    let (owner, epoch) = wait_for_step(&client, &task.id, KILL_AFTER_STEP).await?;
     step(&format!(
         "step {KILL_AFTER_STEP} is journaled: SIGKILL node {owner}, which runs the task"
     ));
     cluster.kill(owner).await?;
     let killed_at = Instant::now();
-    let survivor = (1..=3).find(|id| *id != owner).context("no other node")?;
-    let mut tasks = TaskServiceClient::new(channel(&cluster.endpoint(survivor)?).await?);
-    let (new_owner, resumed_after) =
-        wait_for_resume(&mut tasks, &task.id, epoch, killed_at).await?;
+    // The client moves on from the dead node to a live one by itself.
+    let (new_owner, resumed_after) = wait_for_resume(&client, &task.id, epoch, killed_at).await?;
     println!(
         "  node {new_owner} took the task over at epoch {} and journaled its next step {:.2?} after the kill",
         epoch + 1,
         resumed_after
     );
 
-    let finished = tasks
-        .wait_task(WaitTaskRequest {
-            workspace: WORKSPACE.into(),
-            task_id: task.id.clone(),
-            timeout_ms: 120_000,
-        })
-        .await?
-        .into_inner();
-    let done = finished.task.context("no task in the response")?;
+    let done = client
+        .wait_task(WORKSPACE, &task.id, Duration::from_secs(120))
+        .await
+        .context("waiting for the task")?
+        .task
+        .context("no task in the response")?;
     println!(
         "  task is {} after {} model turns: {:?}",
         status_name(done.status),
@@ -264,7 +250,7 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     );
 
     step("the task's journal");
-    let journal = journal(&mut tasks, &task.id).await?;
+    let journal = journal(&client, &task.id).await?;
     for event in &journal {
         println!(
             "  #{:<3} epoch {:<2} {:<18} {}",
@@ -311,56 +297,33 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     }
 }
 
-async fn channel(endpoint: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{endpoint}"))?
-        .connect()
-        .await?)
-}
-
-async fn get_task(tasks: &mut TaskServiceClient<Channel>, id: &str) -> anyhow::Result<Task> {
-    tasks
-        .get_task(GetTaskRequest {
-            workspace: WORKSPACE.into(),
-            task_id: id.into(),
-            consistency: 0,
-        })
-        .await?
-        .into_inner()
+async fn get_task(client: &Client, id: &str) -> anyhow::Result<Task> {
+    client
+        .get_task(WORKSPACE, id, Consistency::Linearizable)
+        .await
+        .context("reading the task")?
         .task
         .context("no task in the response")
 }
 
-async fn journal(
-    tasks: &mut TaskServiceClient<Channel>,
-    id: &str,
-) -> anyhow::Result<Vec<TaskEvent>> {
-    Ok(tasks
-        .get_journal(GetJournalRequest {
-            workspace: WORKSPACE.into(),
-            task_id: id.into(),
-            from_seq: 0,
-            limit: 0,
-            consistency: 0,
-        })
-        .await?
-        .into_inner()
+async fn journal(client: &Client, id: &str) -> anyhow::Result<Vec<TaskEvent>> {
+    Ok(client
+        .get_journal(WORKSPACE, id, 0, 0, Consistency::Linearizable)
+        .await
+        .context("reading the journal")?
         .events)
 }
 
 /// Waits until `step` tool calls finished; returns the owner and its epoch then.
-async fn wait_for_step(
-    tasks: &mut TaskServiceClient<Channel>,
-    id: &str,
-    step: usize,
-) -> anyhow::Result<(u64, u64)> {
+async fn wait_for_step(client: &Client, id: &str, step: usize) -> anyhow::Result<(u64, u64)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let events = journal(tasks, id).await?;
+        let events = journal(client, id).await?;
         let finished = events
             .iter()
             .filter(|event| event.kind == "tool_call_finished")
             .count();
-        let task = get_task(tasks, id).await?;
+        let task = get_task(client, id).await?;
         if finished >= step && task.owner != 0 {
             for event in &events {
                 println!(
@@ -390,19 +353,19 @@ async fn wait_for_step(
 
 /// Waits until a node other than the dead owner journals a step at a newer epoch.
 async fn wait_for_resume(
-    tasks: &mut TaskServiceClient<Channel>,
+    client: &Client,
     id: &str,
     epoch: u64,
     killed_at: Instant,
 ) -> anyhow::Result<(u64, Duration)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(events) = journal(tasks, id).await {
+        if let Ok(events) = journal(client, id).await {
             let resumed = events.iter().any(|event| {
                 event.epoch > epoch && event.kind != "assigned" && event.kind != "needs_attention"
             });
             if resumed {
-                let task = get_task(tasks, id).await?;
+                let task = get_task(client, id).await?;
                 return Ok((task.owner, killed_at.elapsed()));
             }
             if let Some(parked) = events.iter().find(|event| event.kind == "needs_attention") {
