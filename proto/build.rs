@@ -9,9 +9,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::env::set_var("PROTOC", protoc);
         }
     }
-    tonic_prost_build::configure().compile_protos(
-        &["warden/v1/warden.proto", "warden/v1/internal.proto"],
-        &["."],
-    )?;
+    // The descriptors let tests enumerate every RPC instead of keeping a list by hand.
+    let out_dir =
+        std::path::PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("warden_descriptor.bin"))
+        // Messages that carry secrets as input get a hand-written `Debug` (src/redact.rs).
+        .skip_debug([".warden.v1.Provider", ".warden.v1.McpServer"])
+        .compile_protos(
+            &["warden/v1/warden.proto", "warden/v1/internal.proto"],
+            &["."],
+        )?;
     Ok(())
 }

@@ -1,13 +1,15 @@
 //! What the agent runtime needs from the node it runs on: the replicated log (propose,
-//! read, a read barrier), the node's lease, and its tool sessions. The node implements
-//! it; the actors never see gRPC or Raft.
+//! read, a read barrier), the node's lease, its tool sessions, and the opening of sealed
+//! secrets with its master key. The node implements it; the actors never see gRPC, Raft
+//! or the master key.
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use warden_core::{Command, NodeId, Outcome};
+use warden_core::{Command, NodeId, Outcome, WorkspaceId};
 use warden_mcp::ToolSessions;
 use warden_raft::StateReader;
+use warden_secrets::{SealedSecret, SecretString};
 
 /// Why the host could not do what the runtime asked. Every variant leaves the outcome
 /// of a proposal unknown, so the runtime re-reads the state before going on.
@@ -15,6 +17,22 @@ use warden_raft::StateReader;
 pub enum HostError {
     #[error("no quorum: {0}")]
     Unavailable(String),
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+/// Why a sealed secret could not be opened. No variant carries plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("this node has no master key configured (secrets.master_key_file)")]
+    NoMasterKey,
+    #[error("workspace {0} not found")]
+    WorkspaceNotFound(WorkspaceId),
+    #[error("workspace {0} has no key")]
+    NoWorkspaceKey(WorkspaceId),
+    #[error(transparent)]
+    Crypto(#[from] warden_secrets::Error),
+    /// Reading the workspace failed: like `HostError::Storage`, not the secret's fault.
     #[error("storage: {0}")]
     Storage(String),
 }
@@ -66,6 +84,16 @@ pub trait Host: Send + Sync + 'static {
     fn holds_lease(&self) -> bool;
 
     fn tools(&self) -> &ToolSessions;
+
+    /// Opens `sealed`, a secret of `workspace` sealed with `context`: unwraps the
+    /// workspace's key with this node's master key and decrypts. Call it right before
+    /// the plaintext is used, and keep the result no longer than that use.
+    fn open_secret(
+        &self,
+        workspace: &WorkspaceId,
+        context: &str,
+        sealed: &SealedSecret,
+    ) -> Result<SecretString, SecretError>;
 
     fn options(&self) -> &RuntimeOptions;
 }

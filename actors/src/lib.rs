@@ -4,13 +4,15 @@
 //! The runtime reaches the cluster only through [`Host`], which the node implements.
 
 pub mod agent_actor;
+pub mod credentials;
 pub mod functions;
 pub mod host;
 pub mod metrics;
 pub mod node_supervisor;
+pub mod pinning;
 pub mod provider;
 pub mod replay;
 pub mod task_actor;
 
-pub use host::{Host, HostError, RuntimeOptions};
+pub use host::{Host, HostError, RuntimeOptions, SecretError};
 pub use node_supervisor::{NodeSupervisor, OwnedTask, SupervisorMsg};

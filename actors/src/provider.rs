@@ -1,19 +1,23 @@
-//! A model client for a workspace's provider record, with its API key read from this
-//! node's environment (the key never enters the replicated state).
+//! A model client for a workspace's provider record, with its API key opened from the
+//! record (see [`crate::credentials`]) or read from this node's environment.
 
 use std::time::Duration;
 
 use warden_core::{Provider, ProviderKind};
 use warden_providers::{ApiKey, ModelClient, ProviderConfig};
+use warden_secrets::SecretString;
 
 /// Backoff base between a provider's retries.
 const RETRY_BACKOFF: Duration = Duration::from_millis(250);
 
 /// The client, or why the provider cannot be used here (the task fails with it).
-pub fn client(provider: &Provider) -> Result<ModelClient, String> {
-    let api_key = match &provider.api_key_env {
-        None => None,
-        Some(variable) => match std::env::var(variable) {
+/// `opened` is the provider's stored key, opened just now; it is dropped (and zeroed)
+/// here, leaving the one copy the client sends.
+pub fn client(provider: &Provider, opened: Option<SecretString>) -> Result<ModelClient, String> {
+    let api_key = match (&provider.api_key_env, opened) {
+        (_, Some(opened)) => Some(ApiKey::new(opened.expose())),
+        (None, None) => None,
+        (Some(variable), None) => match std::env::var(variable) {
             Ok(key) if !key.is_empty() => Some(ApiKey::new(key)),
             _ => {
                 return Err(format!(

@@ -12,14 +12,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use warden_core::{
-    Command, JournalEntry, McpServer, McpTransport, OpenCall, Outcome, RequestedCall, ServerName,
+    Command, Hash, JournalEntry, McpServer, OpenCall, Outcome, RequestedCall,
+    ServerName,
     Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
 };
 use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
 
+use crate::credentials;
 use crate::functions;
-use crate::host::Host;
+use crate::host::{Host, HostError, SecretError};
 use crate::metrics;
+use crate::pinning::{self, Offered};
 use crate::provider;
 use crate::replay::{self, Next};
 
@@ -266,7 +269,17 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
         commit_once(args, task, fail(reason)).await?;
         return Ok(None);
     };
-    let model = match provider::client(&provider) {
+    // Opened right before the client is built; only the client keeps the key.
+    let opened = match credentials::provider_key(host, &provider) {
+        Ok(opened) => opened,
+        Err(SecretError::Storage(error)) => return Err(HostError::Storage(error).into()),
+        Err(error) => {
+            let reason = format!("provider {}: cannot open its API key: {error}", provider.name);
+            commit_once(args, task, fail(reason)).await?;
+            return Ok(None);
+        }
+    };
+    let model = match provider::client(&provider, opened) {
         Ok(model) => model,
         Err(reason) => {
             commit_once(args, task, fail(reason)).await?;
@@ -357,12 +370,32 @@ async fn call_model(loaded: &Loaded, turn: u32, start_first: bool) -> Step {
 struct CallResult {
     output: String,
     is_error: bool,
+    /// The server offered the tool with another definition (this hash), so the call
+    /// was not made.
+    drift: Option<Hash>,
+}
+
+impl CallResult {
+    fn error(output: String) -> CallResult {
+        CallResult {
+            output,
+            is_error: true,
+            drift: None,
+        }
+    }
 }
 
 impl CallResult {
     /// The step journaling this result; with `start_next`, it also journals the turn's
     /// next call as started, to be run without a commit of its own.
     fn finished(self, call_id: String, start_next: bool) -> Step {
+        if let Some(offered_hash) = self.drift {
+            return Step::ToolDefinitionChanged {
+                call_id,
+                offered_hash,
+                start_next,
+            };
+        }
         Step::ToolCallFinished {
             call_id,
             output: self.output,
@@ -381,10 +414,10 @@ async fn run_call(
     arguments: &str,
 ) -> CallResult {
     let Some(registered) = loaded.servers.get(server) else {
-        return CallResult {
-            output: format!("mcp server {server} is no longer registered"),
-            is_error: true,
-        };
+        return CallResult::error(format!("mcp server {server} is no longer registered"));
+    };
+    let Some(pinned) = registered.tool(tool) else {
+        return CallResult::error(format!("{server}/{tool} is not a pinned tool"));
     };
     let arguments = match serde_json::from_str::<serde_json::Value>(arguments) {
         Ok(serde_json::Value::Object(map)) => map,
@@ -392,7 +425,38 @@ async fn run_call(
     };
     let options = host.options();
     let key = format!("{workspace}/{server}");
-    let spec = server_spec(&registered.transport);
+    // The credentials are opened for this call only: the spec (and the session started
+    // from it) hold a copy, and `opened` lives until the output is scrubbed of them.
+    let opened = match credentials::mcp_credentials(host, workspace, registered) {
+        Ok(opened) => opened,
+        Err(error) => {
+            return CallResult::error(format!(
+                "mcp server {server}: cannot open its credentials: {error}"
+            ));
+        }
+    };
+    let spec = credentials::server_spec(&registered.transport, &opened);
+    // The server must still offer the definition that was reviewed and pinned.
+    match pinning::check(host.tools(), &key, &spec, pinned).await {
+        Ok(Offered::AsPinned) => {}
+        Ok(Offered::Changed(offered)) => {
+            return CallResult {
+                output: String::new(),
+                is_error: true,
+                drift: Some(offered),
+            };
+        }
+        Ok(Offered::Missing) => {
+            return CallResult::error(format!(
+                "mcp server {server} no longer offers {tool}; the call was not made"
+            ));
+        }
+        Err(error) => {
+            return CallResult::error(format!(
+                "tool call {server}/{tool} failed: listing the server's tools: {error}"
+            ));
+        }
+    }
     let began = Instant::now();
     let result = host
         .tools()
@@ -408,24 +472,11 @@ async fn run_call(
     metrics::tool_call(server.as_str(), began.elapsed(), ok);
     match result {
         Ok(output) => CallResult {
-            output: truncate(output.text, options.max_tool_output_bytes),
+            output: truncate(opened.redact(output.text), options.max_tool_output_bytes),
             is_error: output.is_error,
+            drift: None,
         },
-        Err(error) => CallResult {
-            output: format!("tool call {server}/{tool} failed: {error}"),
-            is_error: true,
-        },
-    }
-}
-
-pub fn server_spec(transport: &McpTransport) -> warden_mcp::ServerSpec {
-    match transport {
-        McpTransport::Stdio { command, args, env } => warden_mcp::ServerSpec::Stdio {
-            command: command.clone(),
-            args: args.clone(),
-            env: env.iter().cloned().collect(),
-        },
-        McpTransport::Http { url } => warden_mcp::ServerSpec::Http { url: url.clone() },
+        Err(error) => CallResult::error(format!("tool call {server}/{tool} failed: {error}")),
     }
 }
 
@@ -475,6 +526,7 @@ fn step_kind(step: &Step) -> &'static str {
         Step::ToolCallStarted { .. } => "tool_call_started",
         Step::ToolCallFinished { .. } => "tool_call_finished",
         Step::NeedsAttention { .. } => "needs_attention",
+        Step::ToolDefinitionChanged { .. } => "tool_definition_changed",
         Step::Fail { .. } => "fail",
     }
 }

@@ -522,3 +522,126 @@ async fn agent_update_changes_only_the_options_given() {
     assert_eq!(stale.status.code(), Some(2), "{stderr}");
     assert!(stderr.starts_with("error: ABORTED: "), "{stderr}");
 }
+
+#[tokio::test]
+async fn secrets_are_read_from_files_or_standard_input_and_never_printed() {
+    let agents = AgentServiceDouble::new();
+    let server = agents.serve().await;
+    let address = server.address.as_str();
+    let dir = std::env::temp_dir().join(format!("wardenctl-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a directory for the secret files");
+    let key_file = dir.join("key");
+    std::fs::write(&key_file, "sk-from-a-file\n").expect("write the key file");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "token-from-a-file").expect("write the token file");
+
+    let put = wardenctl(
+        address,
+        &[
+            "--output",
+            "json",
+            "provider",
+            "put",
+            "ws",
+            "filed",
+            "--kind",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "none",
+            "--api-key-file",
+            &key_file.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(put.status.code(), Some(0), "{}", text(&put.stderr));
+    assert_eq!(
+        agents.provider("filed").expect("stored").api_key,
+        "sk-from-a-file",
+        "sent without the trailing newline"
+    );
+    assert!(
+        !text(&put.stdout).contains("sk-from"),
+        "{}",
+        text(&put.stdout)
+    );
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wardenctl"))
+        .env_remove("WARDEN_ENDPOINTS")
+        .args(["--endpoints", address, "provider", "put", "ws", "piped"])
+        .args(["--kind", "anthropic", "--base-url", "http://127.0.0.1:9"])
+        .args(["--model", "none", "--api-key-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run wardenctl");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"sk-from-stdin\n")
+            .await
+            .expect("write the key");
+    }
+    let piped = child.wait_with_output().await.expect("wardenctl output");
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    assert_eq!(
+        agents.provider("piped").expect("stored").api_key,
+        "sk-from-stdin"
+    );
+
+    let both = wardenctl(
+        address,
+        &[
+            "provider",
+            "put",
+            "ws",
+            "both",
+            "--kind",
+            "openai",
+            "--base-url",
+            "http://x",
+            "--model",
+            "none",
+            "--api-key-env",
+            "KEY",
+            "--api-key-stdin",
+        ],
+    )
+    .await;
+    assert_eq!(both.status.code(), Some(2), "one source of the key at most");
+
+    let registered = wardenctl(
+        address,
+        &[
+            "mcp",
+            "register",
+            "ws",
+            "files",
+            "--command",
+            "files-server",
+            "--secret-env-file",
+            &format!("API_TOKEN={}", token_file.display()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        registered.status.code(),
+        Some(0),
+        "{}",
+        text(&registered.stderr)
+    );
+    let stored = agents.server("files").expect("stored");
+    assert_eq!(
+        stored.secret_env.get("API_TOKEN").map(String::as_str),
+        Some("token-from-a-file")
+    );
+    assert!(stored.env.is_empty());
+    for output in [&registered, &put, &piped] {
+        let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!printed.contains("-from-"), "{printed}");
+    }
+    std::fs::remove_dir_all(&dir).expect("remove the secret files");
+}

@@ -1,6 +1,7 @@
 //! The replicated command set: what a Raft log entry asks the state machine to do.
 
 use serde::{Deserialize, Serialize};
+use warden_secrets::{SealedSecret, WrappedKey};
 
 use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
 use crate::hash::Hash;
@@ -52,6 +53,9 @@ pub enum Command {
     },
     CreateWorkspace {
         workspace: WorkspaceId,
+        /// A new key for the workspace, wrapped by the proposer's master key (none when
+        /// the proposer has no master key).
+        key: Option<WrappedKey>,
     },
     /// Replaces a workspace's policy if it is still at `expected_version` (0: none yet).
     PutPolicy {
@@ -75,7 +79,8 @@ pub enum Command {
         task: TaskId,
         call_id: String,
     },
-    /// Creates or replaces a model provider.
+    /// Creates or replaces a model provider. The whole record is replaced: without
+    /// `api_key` the provider has no stored key any more.
     PutProvider {
         workspace: WorkspaceId,
         name: ProviderName,
@@ -83,9 +88,15 @@ pub enum Command {
         base_url: String,
         model: String,
         api_key_env: Option<String>,
+        /// Sealed by the proposer with the workspace's key.
+        api_key: Option<SealedSecret>,
         request_timeout_ms: u64,
         max_retries: u32,
         max_output_tokens: u32,
+        /// The key `api_key` was sealed with, wrapped, when the proposer found the
+        /// workspace without one. The first key a workspace stores is kept; a command
+        /// whose secrets were sealed with another one is refused.
+        workspace_key: Option<WrappedKey>,
     },
     /// Registers (or re-registers) an MCP server with the tool definitions the proposer
     /// listed from it, which this pins.
@@ -94,6 +105,9 @@ pub enum Command {
         name: ServerName,
         transport: McpTransport,
         tools: Vec<ToolDefinition>,
+        /// As for `PutProvider`: the key the transport's secrets were sealed with, when
+        /// the workspace had none.
+        workspace_key: Option<WrappedKey>,
     },
     CreateAgent {
         workspace: WorkspaceId,
@@ -212,6 +226,14 @@ pub enum Step {
         output: String,
         is_error: bool,
         /// Journal the next open call of the turn as started in the same commit.
+        start_next: bool,
+    },
+    /// The server offered the started call's tool with a definition other than the
+    /// pinned one, so the call was not made: it ends blocked and the tool stays blocked
+    /// until an admin re-pins it.
+    ToolDefinitionChanged {
+        call_id: String,
+        offered_hash: Hash,
         start_next: bool,
     },
     /// The owner found a started call that never finished and may not be retried.

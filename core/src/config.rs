@@ -2,7 +2,9 @@
 //! definitions, and agents with their tool grants and limits.
 
 use serde::{Deserialize, Serialize};
+use warden_secrets::SealedSecret;
 
+use crate::command::config_resource;
 use crate::hash::Hash;
 use crate::ids::WorkspaceId;
 use crate::names::{AgentName, ProviderName, ServerName, ToolName};
@@ -24,8 +26,9 @@ impl ProviderKind {
     }
 }
 
-/// A model endpoint. The API key never enters the replicated state: `api_key_env` names
-/// the environment variable the node running a task reads it from.
+/// A model endpoint. Its API key is either stored sealed by the workspace key (`api_key`)
+/// or named by `api_key_env`, the environment variable the node running a task reads it
+/// from; never both. Plaintext never enters the replicated state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provider {
     pub workspace: WorkspaceId,
@@ -34,6 +37,8 @@ pub struct Provider {
     pub base_url: String,
     pub model: String,
     pub api_key_env: Option<String>,
+    /// Sealed with the context [`provider_key_context`].
+    pub api_key: Option<SealedSecret>,
     pub request_timeout_ms: u64,
     pub max_retries: u32,
     pub max_output_tokens: u32,
@@ -47,10 +52,50 @@ pub enum McpTransport {
     Stdio {
         command: String,
         args: Vec<String>,
+        /// Listed as given: no secrets here.
         env: Vec<(String, String)>,
+        /// Variables whose values are sealed (context [`mcp_env_context`]), added to the
+        /// child's environment by the node that starts it.
+        secret_env: Vec<(String, SealedSecret)>,
     },
     /// A server reached over MCP's streamable HTTP transport.
-    Http { url: String },
+    Http {
+        url: String,
+        /// Sent as `Authorization: Bearer`; sealed with the context [`mcp_bearer_context`].
+        bearer: Option<SealedSecret>,
+    },
+}
+
+impl McpTransport {
+    /// Whether the transport carries sealed secrets.
+    pub fn has_secrets(&self) -> bool {
+        match self {
+            McpTransport::Stdio { secret_env, .. } => !secret_env.is_empty(),
+            McpTransport::Http { bearer, .. } => bearer.is_some(),
+        }
+    }
+}
+
+/// The context a provider's API key is sealed with: it binds the ciphertext to the record.
+pub fn provider_key_context(workspace: &WorkspaceId, provider: &ProviderName) -> String {
+    config_resource(workspace, "provider", provider.as_str())
+}
+
+/// The context the value of the secret environment variable `variable` of an MCP server
+/// is sealed with.
+pub fn mcp_env_context(workspace: &WorkspaceId, server: &ServerName, variable: &str) -> String {
+    format!(
+        "{}/env/{variable}",
+        config_resource(workspace, "mcp_server", server.as_str())
+    )
+}
+
+/// The context an HTTP MCP server's bearer token is sealed with.
+pub fn mcp_bearer_context(workspace: &WorkspaceId, server: &ServerName) -> String {
+    format!(
+        "{}/bearer",
+        config_resource(workspace, "mcp_server", server.as_str())
+    )
 }
 
 /// One tool as its server described it at registration: the definition is pinned by
@@ -85,11 +130,22 @@ pub struct McpServer {
     pub tools: Vec<ToolDefinition>,
     pub version: u64,
     pub registered_ms: u64,
+    /// Pinned tools the server later offered with another definition (the hash of what
+    /// it offered): blocked until an admin re-pins them by registering the server again.
+    pub drifted: Vec<(ToolName, Hash)>,
 }
 
 impl McpServer {
     pub fn tool(&self, name: &ToolName) -> Option<&ToolDefinition> {
         self.tools.iter().find(|tool| &tool.name == name)
+    }
+
+    /// The definition hash the server offered for `name` when it no longer matched the pin.
+    pub fn drift(&self, name: &ToolName) -> Option<Hash> {
+        self.drifted
+            .iter()
+            .find(|(tool, _)| tool == name)
+            .map(|(_, offered)| *offered)
     }
 }
 

@@ -122,6 +122,14 @@ pub enum TaskEvent {
         call_id: String,
         fails_task: bool,
     },
+    /// A pinned tool's server offered another definition; an admin must re-pin it.
+    ToolDefinitionChanged {
+        call_id: String,
+        server: ServerName,
+        tool: ToolName,
+        pinned_hash: Hash,
+        offered_hash: Hash,
+    },
     Resolved {
         resolution: Resolution,
         by: Principal,
@@ -158,6 +166,7 @@ impl TaskEvent {
             TaskEvent::ApprovalRequested { .. } => "approval_requested",
             TaskEvent::ApprovalDecided { .. } => "approval_decided",
             TaskEvent::ApprovalExpired { .. } => "approval_expired",
+            TaskEvent::ToolDefinitionChanged { .. } => "tool_definition_changed",
             TaskEvent::Resolved { .. } => "resolved",
             TaskEvent::Stalled { .. } => "task_stalled",
             TaskEvent::Completed { .. } => "completed",

@@ -26,7 +26,7 @@ pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use command::{Action, Command, Request, Step};
 pub use config::{
     Agent, AgentSpec, Limits, McpServer, McpTransport, Provider, ProviderKind, ToolDefinition,
-    ToolGrant,
+    ToolGrant, mcp_bearer_context, mcp_env_context, provider_key_context,
 };
 pub use error::Error;
 pub use hash::Hash;

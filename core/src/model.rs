@@ -1,6 +1,7 @@
 //! The replicated state: what `apply()` reads and writes.
 
 use serde::{Deserialize, Serialize};
+use warden_secrets::WrappedKey;
 
 use crate::config::Limits;
 use crate::hash::Hash;
@@ -13,6 +14,10 @@ pub struct Workspace {
     pub id: WorkspaceId,
     pub created_ms: u64,
     pub created_by: Principal,
+    /// The workspace's key, wrapped by the cluster's master key: it seals the workspace's
+    /// secrets. Set at creation by a node with a master key, or by the first command that
+    /// stores a secret; never replaced.
+    pub key: Option<WrappedKey>,
 }
 
 /// The task lifecycle of DESIGN.md: `Pending` until first placed, `Running` while it

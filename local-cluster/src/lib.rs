@@ -1,7 +1,8 @@
 //! A cluster of real `warden serve` processes on loopback, each with its own data
 //! directory: what `warden dev` and `warden demo` run, and what the integration and chaos
-//! tests start, kill, pause and restart. Depends on the client only, so test harnesses can
-//! use it without depending on the server's crates.
+//! tests start, kill, pause and restart. Depends on the client (and on `warden-secrets`,
+//! to create the cluster's master key file) only, so test harnesses can use it without
+//! depending on the server's crates.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use warden_client::{BearerToken, Client, ClientOptions};
+use warden_secrets::MasterKey;
 
 use serde::{Deserialize, Serialize};
 
@@ -51,10 +53,16 @@ pub struct LocalCluster {
     /// Settings for one node, after the cluster-wide ones (its listen address, say).
     node_settings: BTreeMap<u64, Vec<(String, String)>>,
     nodes: BTreeMap<u64, LocalNode>,
+    /// Whether the nodes get the cluster's master key file.
+    master_key: bool,
 }
 
 /// Where the cluster's first admin token is kept, in the cluster's base directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// The cluster's master key, in the base directory: outside every node's data directory,
+/// shared by all nodes.
+pub const MASTER_KEY_FILE: &str = "master-key";
 
 struct LocalNode {
     child: Option<Child>,
@@ -74,7 +82,36 @@ impl LocalCluster {
             settings,
             node_settings: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            master_key: true,
         }
+    }
+
+    /// Starts the nodes without a master key from now on (they refuse requests that carry
+    /// secrets).
+    pub fn without_master_key(&mut self) {
+        self.master_key = false;
+    }
+
+    /// The master key file every node is given; created (mode 0600) at the first start.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.base.join(MASTER_KEY_FILE)
+    }
+
+    /// `--set` for the master key file, created if missing.
+    fn master_key_setting(&self) -> anyhow::Result<Option<(String, String)>> {
+        if !self.master_key {
+            return Ok(None);
+        }
+        let path = self.master_key_path();
+        if !path.exists() {
+            std::fs::create_dir_all(&self.base)
+                .with_context(|| format!("creating {}", self.base.display()))?;
+            MasterKey::generate_file(&path).context("creating the cluster's master key file")?;
+        }
+        // Quoted, so the value is read as a TOML string whatever the path holds.
+        let quoted = serde_json::to_string(&path.display().to_string())
+            .context("quoting the master key path")?;
+        Ok(Some(("secrets.master_key_file".to_owned(), quoted)))
     }
 
     /// Settings node `id` gets on top of the cluster-wide ones from its next start on,
@@ -119,8 +156,9 @@ impl LocalCluster {
             .arg(&dir)
             .arg("--ready-file")
             .arg(&ready_file);
+        let master_key = self.master_key_setting()?;
         let own = self.node_settings.get(&id).into_iter().flatten();
-        for (key, value) in self.settings.iter().chain(own) {
+        for (key, value) in master_key.iter().chain(&self.settings).chain(own) {
             command.arg("--set").arg(format!("{key}={value}"));
         }
         command

@@ -20,5 +20,5 @@ pub use ledger::{LedgerEntry, read_ledger};
 pub use options::SessionOptions;
 pub use session::McpSession;
 pub use sessions::ToolSessions;
-pub use spec::ServerSpec;
+pub use spec::{Secret, ServerSpec};
 pub use tool::{CallOutput, ToolInfo};

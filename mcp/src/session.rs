@@ -2,10 +2,11 @@
 //! tools, call them, close it.
 //!
 //! A stdio server runs in its own process group with a clean environment: only
-//! [`INHERITED_ENV`] is passed through from ours, plus the spec's `env`. Its stderr is
-//! captured into a small ring ([`StderrTail`]) instead of reaching our stderr. Closing or
-//! dropping the session ends the process (rmcp closes stdin, then signals, then kills; the
-//! command is also `kill_on_drop`).
+//! [`INHERITED_ENV`] is passed through from ours, plus the spec's `env` and `secret_env`.
+//! Its stderr is captured into a small ring ([`StderrTail`]) instead of reaching our
+//! stderr. Closing or dropping the session ends the process (rmcp closes stdin, then
+//! signals, then kills; the command is also `kill_on_drop`). An HTTP server's bearer token
+//! goes into rmcp's `Authorization` header.
 
 use std::{
     collections::HashSet,
@@ -19,7 +20,10 @@ use rmcp::{
     ClientCacheConfig, Peer, RoleClient, ServiceError, ServiceExt,
     model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation},
     service::RunningServiceCancellationToken,
-    transport::{StreamableHttpClientTransport, TokioChildProcess},
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
 };
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
@@ -73,7 +77,12 @@ impl McpSession {
         connect_timeout: Duration,
     ) -> Result<McpSession, Error> {
         match spec {
-            ServerSpec::Stdio { command, args, env } => {
+            ServerSpec::Stdio {
+                command,
+                args,
+                env,
+                secret_env,
+            } => {
                 let mut cmd = tokio::process::Command::new(command);
                 cmd.args(args).env_clear();
                 for name in INHERITED_ENV {
@@ -82,6 +91,11 @@ impl McpSession {
                     }
                 }
                 cmd.envs(env);
+                cmd.envs(
+                    secret_env
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value.as_str())),
+                );
                 let mut wrapped = CommandWrap::from(cmd);
                 wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
                 let (transport, stderr) = TokioChildProcess::builder(wrapped)
@@ -104,8 +118,13 @@ impl McpSession {
                 )
                 .await
             }
-            ServerSpec::Http { url } => {
-                let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+            ServerSpec::Http { url, bearer_token } => {
+                let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+                if let Some(token) = bearer_token {
+                    // rmcp sends it as `Authorization: Bearer <token>` on every request.
+                    config = config.auth_header(token.as_str());
+                }
+                let transport = StreamableHttpClientTransport::from_config(config);
                 handshake(
                     server,
                     transport,

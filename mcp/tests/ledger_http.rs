@@ -26,6 +26,7 @@ async fn serves_the_tools_at_the_printed_address() {
 
     let spec = ServerSpec::Http {
         url: server.url.clone(),
+        bearer_token: None,
     };
     let session = McpSession::connect(&spec, CONNECT)
         .await
@@ -74,6 +75,7 @@ async fn sigterm_ends_the_server_while_a_client_is_connected() {
         HttpLedgerServer::start(&dir.path().join("ledger.jsonl"), &dir.path().join("ready")).await;
     let spec = ServerSpec::Http {
         url: server.url.clone(),
+        bearer_token: None,
     };
     let session = McpSession::connect(&spec, CONNECT)
         .await

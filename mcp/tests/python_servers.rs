@@ -14,6 +14,7 @@ fn stdio(command: std::path::PathBuf, args: &[&str]) -> ServerSpec {
         command: command.display().to_string(),
         args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         env: BTreeMap::new(),
+        secret_env: Default::default(),
     }
 }
 

@@ -70,6 +70,7 @@ async fn a_missing_command_is_a_spawn_error() {
         command: "/nonexistent/warden-test-server".to_owned(),
         args: vec![],
         env: BTreeMap::new(),
+        secret_env: Default::default(),
     };
     match McpSession::connect(&spec, CONNECT).await {
         Err(Error::Spawn { server, .. }) => assert_eq!(server, "/nonexistent/warden-test-server"),
@@ -87,6 +88,7 @@ async fn a_server_that_exits_at_once_is_a_connect_error_carrying_its_stderr() {
             "echo \"no config: $SECRET_FOR_TEST\" >&2; exit 3".to_owned(),
         ],
         env: BTreeMap::from([("SECRET_FOR_TEST".to_owned(), "given".to_owned())]),
+        secret_env: Default::default(),
     };
     match McpSession::connect(&spec, CONNECT).await {
         Err(Error::Connect { stderr_tail, .. }) => {
@@ -105,6 +107,7 @@ async fn a_stdio_server_gets_only_the_allowlisted_environment_and_its_own() {
         command: "sh".to_owned(),
         args: vec!["-c".to_owned(), "env >&2; exit 3".to_owned()],
         env: BTreeMap::from([("GIVEN".to_owned(), "1".to_owned())]),
+        secret_env: Default::default(),
     };
     let Err(Error::Connect { stderr_tail, .. }) = McpSession::connect(&spec, CONNECT).await else {
         panic!("expected Connect");
@@ -132,6 +135,7 @@ async fn a_server_that_never_answers_is_a_connect_error_after_the_timeout() {
         command: "sleep".to_owned(),
         args: vec!["30".to_owned()],
         env: BTreeMap::new(),
+        secret_env: Default::default(),
     };
     let started = tokio::time::Instant::now();
     match McpSession::connect(&spec, Duration::from_millis(300)).await {

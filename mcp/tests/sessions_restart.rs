@@ -149,6 +149,7 @@ async fn a_server_that_cannot_start_gives_its_error_and_then_the_restart_limit()
         command: "/nonexistent/warden-test-server".to_owned(),
         args: vec![],
         env: Default::default(),
+        secret_env: Default::default(),
     };
     let (sessions, handle) = ToolSessions::spawn(SessionOptions {
         restart_backoff_min: Duration::from_millis(10),

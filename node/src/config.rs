@@ -27,6 +27,20 @@ pub struct Options {
     pub raft: warden_raft::Options,
     pub limits: Limits,
     pub runtime: Runtime,
+    pub secrets: Secrets,
+}
+
+/// Where this node's master key comes from. It wraps every workspace's key, which seals
+/// the workspace's secrets (provider API keys, MCP credentials); every node of a cluster
+/// needs the same one. Instead of a file, the environment variable `WARDEN_MASTER_KEY`
+/// may hold the key itself (never set both). Without either the node runs, but refuses
+/// every request that carries a secret, and cannot run tasks that need a stored one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    /// A file holding the 32-byte master key as hex or base64, mode 0600 or stricter, and
+    /// outside `data_dir` (the node refuses to start otherwise).
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// How this node runs agent tasks, and how the leader decides nodes are alive.
@@ -92,6 +106,7 @@ impl Default for Options {
             raft: warden_raft::Options::default(),
             limits: Limits::default(),
             runtime: Runtime::default(),
+            secrets: Secrets::default(),
         }
     }
 }
@@ -137,6 +152,7 @@ pub const ENV_KEYS: &[&str] = &[
     "runtime.controller_interval",
     "runtime.tool_call_timeout",
     "runtime.max_restarts",
+    "secrets.master_key_file",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +294,14 @@ impl Options {
             problems.push(
                 "runtime.heartbeat_interval must be at most half of runtime.lease".to_owned(),
             );
+        }
+        if self
+            .secrets
+            .master_key_file
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            problems.push("secrets.master_key_file must not be empty".to_owned());
         }
         problems.extend(self.raft.problems());
         problems

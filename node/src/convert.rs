@@ -138,18 +138,33 @@ pub fn provider(provider: &Provider) -> v1::Provider {
         max_retries: provider.max_retries,
         max_output_tokens: provider.max_output_tokens,
         version: provider.version,
+        // Input only: a stored key is never returned, not even sealed.
+        api_key: String::new(),
+        api_key_set: provider.api_key.is_some(),
     }
 }
 
 pub fn mcp_server(server: &McpServer) -> v1::McpServer {
     let (command, args, env, url) = match &server.transport {
-        McpTransport::Stdio { command, args, env } => (
+        McpTransport::Stdio {
+            command, args, env, ..
+        } => (
             command.clone(),
             args.clone(),
             env.iter().cloned().collect(),
             String::new(),
         ),
-        McpTransport::Http { url } => (String::new(), Vec::new(), Default::default(), url.clone()),
+        McpTransport::Http { url, .. } => {
+            (String::new(), Vec::new(), Default::default(), url.clone())
+        }
+    };
+    // Credentials are input only: the response names them, never returns them.
+    let (secret_env_names, secret_bearer_set) = match &server.transport {
+        McpTransport::Stdio { secret_env, .. } => (
+            secret_env.iter().map(|(name, _)| name.clone()).collect(),
+            false,
+        ),
+        McpTransport::Http { bearer, .. } => (Vec::new(), bearer.is_some()),
     };
     v1::McpServer {
         workspace: server.workspace.to_string(),
@@ -158,6 +173,10 @@ pub fn mcp_server(server: &McpServer) -> v1::McpServer {
         args,
         url,
         env,
+        secret_env: Default::default(),
+        secret_env_names,
+        secret_bearer: String::new(),
+        secret_bearer_set,
         version: server.version,
         tools: server
             .tools

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod peers;
 pub mod rpc_metrics;
 pub mod runtime;
+pub mod secrets;
 pub mod server;
 
 pub use error::Error;

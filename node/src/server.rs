@@ -35,6 +35,7 @@ use crate::cluster::Cluster;
 use crate::config::{MAX_MESSAGE_BYTES, Options};
 use crate::peers::Peers;
 use crate::rpc_metrics::RpcMetricsLayer;
+use crate::secrets::Vault;
 
 /// Node-to-node messages carry snapshot chunks and entry batches.
 const MAX_INTERNAL_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -49,6 +50,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
+    let vault = Vault::load(
+        options.secrets.master_key_file.as_deref(),
+        &options.data_dir,
+    )?;
     let listener = bind_grpc(&options).await?;
     let bound = listener
         .local_addr()
@@ -109,8 +114,13 @@ pub async fn run(
         Ok(())
     });
 
-    let runtime =
-        crate::runtime::start(cluster.clone(), options.runtime.clone(), &mut tasks).await?;
+    let runtime = crate::runtime::start(
+        cluster.clone(),
+        options.runtime.clone(),
+        vault.clone(),
+        &mut tasks,
+    )
+    .await?;
 
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
@@ -131,13 +141,14 @@ pub async fn run(
         )))
         .add_service(WorkspaceServiceServer::new(Workspaces::new(
             cluster.clone(),
+            vault.clone(),
         )))
         .add_service(
             TaskServiceServer::new(Tasks::new(cluster.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
-        .add_service(AgentServiceServer::new(Agents::new(cluster.clone())))
+        .add_service(AgentServiceServer::new(Agents::new(cluster.clone(), vault)))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
         .add_service(GovernanceServiceServer::new(Governance::new(cluster.clone())));
     tasks.spawn(async move {

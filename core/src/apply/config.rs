@@ -3,10 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use warden_secrets::WrappedKey;
+
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
 use crate::config::{Agent, AgentSpec, McpServer, McpTransport, Provider};
 use crate::ids::WorkspaceId;
+use crate::model::Workspace;
 use crate::outcome::{Code, Outcome, Rejection};
 
 /// Longest agent instructions accepted.
@@ -33,6 +36,55 @@ fn is_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The workspace, updated when a command storing secrets brings the workspace's first key.
+///
+/// The proposer seals secrets with the workspace's key, or, when it found none, with a new
+/// key it offers wrapped in the command. The first key stored is kept: a command whose
+/// secrets were sealed with another key (two first writes racing) is refused, since they
+/// would never open.
+fn adopt_workspace_key(
+    workspace: &Workspace,
+    offered: Option<&WrappedKey>,
+    has_secrets: bool,
+) -> Result<Option<Workspace>, Rejection> {
+    if !has_secrets {
+        return Ok(None);
+    }
+    match (&workspace.key, offered) {
+        (Some(_), None) => Ok(None),
+        (Some(stored), Some(offered)) if stored == offered => Ok(None),
+        (Some(_), Some(_)) => Err(Rejection::new(
+            Code::Aborted,
+            format!(
+                "workspace {} got its key from a concurrent write: retry",
+                workspace.id
+            ),
+        )),
+        (None, Some(offered)) => Ok(Some(Workspace {
+            key: Some(offered.clone()),
+            ..workspace.clone()
+        })),
+        (None, None) => Err(Rejection::new(
+            Code::FailedPrecondition,
+            format!("workspace {} has no key to seal secrets with", workspace.id),
+        )),
+    }
+}
+
+/// The workspace a configuration command writes to, or the rejection when it is missing.
+fn existing_workspace<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+) -> Result<Result<Workspace, Rejection>, S::Error> {
+    Ok(match state.workspace(workspace)? {
+        Some(found) => Ok(found),
+        None => Err(Rejection::new(
+            Code::NotFound,
+            format!("workspace {workspace} not found"),
+        )),
+    })
+}
+
 pub(super) fn put_provider<S: StateRead>(
     state: &S,
     at: &At<'_>,
@@ -45,16 +97,19 @@ pub(super) fn put_provider<S: StateRead>(
         base_url,
         model,
         api_key_env,
+        api_key,
         request_timeout_ms,
         max_retries,
         max_output_tokens,
+        workspace_key,
     } = command
     else {
         unreachable!("put_provider is called for PutProvider only")
     };
-    if let Some(rejection) = missing_workspace(state, workspace)? {
-        return Ok(Err(rejection));
-    }
+    let record = match existing_workspace(state, workspace)? {
+        Ok(record) => record,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
     let problem = check_url("base_url", base_url)
         .or_else(|| {
             model
@@ -72,6 +127,10 @@ pub(super) fn put_provider<S: StateRead>(
                 })
         })
         .or_else(|| {
+            (api_key_env.is_some() && api_key.is_some())
+                .then(|| invalid("set at most one of api_key and api_key_env".to_owned()))
+        })
+        .or_else(|| {
             (*request_timeout_ms == 0)
                 .then(|| invalid("request_timeout must be positive".to_owned()))
         })
@@ -82,6 +141,10 @@ pub(super) fn put_provider<S: StateRead>(
     if let Some(rejection) = problem {
         return Ok(Err(rejection));
     }
+    let keyed = match adopt_workspace_key(&record, workspace_key.as_ref(), api_key.is_some()) {
+        Ok(keyed) => keyed,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
     let version = state
         .provider(workspace, name)?
         .map_or(1, |earlier| earlier.version + 1);
@@ -92,16 +155,16 @@ pub(super) fn put_provider<S: StateRead>(
         base_url: base_url.clone(),
         model: model.clone(),
         api_key_env: api_key_env.clone(),
+        api_key: api_key.clone(),
         request_timeout_ms: *request_timeout_ms,
         max_retries: *max_retries,
         max_output_tokens: *max_output_tokens,
         version,
         updated_ms: at.time_ms,
     };
-    Ok(Ok((
-        Outcome::ProviderPut(provider.clone()),
-        vec![Write::Provider(provider)],
-    )))
+    let mut writes: Vec<Write> = keyed.into_iter().map(Write::Workspace).collect();
+    writes.push(Write::Provider(provider.clone()));
+    Ok(Ok((Outcome::ProviderPut(provider), writes)))
 }
 
 pub(super) fn register_mcp_server<S: StateRead>(
@@ -114,23 +177,32 @@ pub(super) fn register_mcp_server<S: StateRead>(
         name,
         transport,
         tools,
+        workspace_key,
     } = command
     else {
         unreachable!("register_mcp_server is called for RegisterMcpServer only")
     };
-    if let Some(rejection) = missing_workspace(state, workspace)? {
-        return Ok(Err(rejection));
-    }
+    let record = match existing_workspace(state, workspace)? {
+        Ok(record) => record,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
     let transport_problem = match transport {
         McpTransport::Stdio { command, .. } if command.is_empty() => {
             Some(invalid("command must not be empty".to_owned()))
         }
-        McpTransport::Stdio { .. } => None,
-        McpTransport::Http { url } => check_url("url", url),
+        McpTransport::Stdio {
+            env, secret_env, ..
+        } => check_env(env, secret_env),
+        McpTransport::Http { url, .. } => check_url("url", url),
     };
     if let Some(rejection) = transport_problem {
         return Ok(Err(rejection));
     }
+    let keyed = match adopt_workspace_key(&record, workspace_key.as_ref(), transport.has_secrets())
+    {
+        Ok(keyed) => keyed,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
     let mut seen = BTreeSet::new();
     for tool in tools {
         if !seen.insert(&tool.name) {
@@ -156,11 +228,31 @@ pub(super) fn register_mcp_server<S: StateRead>(
         tools: tools.clone(),
         version,
         registered_ms: at.time_ms,
+        // Registering again pins what the server offers now.
+        drifted: Vec::new(),
     };
-    Ok(Ok((
-        Outcome::McpServerRegistered(server.clone()),
-        vec![Write::McpServer(server)],
-    )))
+    let mut writes: Vec<Write> = keyed.into_iter().map(Write::Workspace).collect();
+    writes.push(Write::McpServer(server.clone()));
+    Ok(Ok((Outcome::McpServerRegistered(server), writes)))
+}
+
+/// A secret variable must be a variable name, given once, and not also a plain one.
+fn check_env<T>(env: &[(String, String)], secret_env: &[(String, T)]) -> Option<Rejection> {
+    let plain: BTreeSet<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    secret_env.iter().find_map(|(name, _)| {
+        if !is_env_name(name) {
+            Some(invalid(format!(
+                "secret_env {name:?} is not an environment variable name"
+            )))
+        } else if plain.contains(name.as_str()) {
+            Some(invalid(format!("{name} is set in both env and secret_env")))
+        } else if !seen.insert(name.as_str()) {
+            Some(invalid(format!("secret_env sets {name} twice")))
+        } else {
+            None
+        }
+    })
 }
 
 /// Creates an agent (`expected_version` none) or replaces its spec.

@@ -2,9 +2,9 @@
 //! (`AppendJournal`), both fenced by the task's epoch.
 
 use super::task_update::TaskUpdate;
-use super::{At, Decision, StateRead};
+use super::{At, Decision, StateRead, Write};
 use crate::command::{Command, Step};
-use crate::config::Agent;
+use crate::config::{Agent, McpServer};
 use crate::hash::Hash;
 use crate::ids::{TaskId, WorkspaceId};
 use crate::journal::{CallDecision, RequestedCall, TaskEvent, Usage, canonical_json};
@@ -50,6 +50,23 @@ pub(super) fn apply<S: StateRead>(
             };
             if let Some(rejection) = fence(&task, *node, *epoch) {
                 return Ok(Err(rejection));
+            }
+            if let Step::ToolDefinitionChanged {
+                call_id,
+                offered_hash,
+                start_next,
+            } = step
+            {
+                let server = match next_call(&task, call_id) {
+                    Some(call) => state.mcp_server(workspace, &call.server)?,
+                    None => None,
+                };
+                let change = Drift {
+                    call_id,
+                    offered_hash: *offered_hash,
+                    start_next: *start_next,
+                };
+                return Ok(definition_changed(task, at, &change, server));
             }
             let agent = state.agent(workspace, &task.agent)?;
             let decide = |call: &RequestedCall| decide_call(state, at, &task, agent.as_ref(), call);
@@ -206,6 +223,9 @@ fn append<E>(
         Step::Fail { reason } => {
             update.fail(reason.clone());
             Ok(())
+        }
+        Step::ToolDefinitionChanged { .. } => {
+            unreachable!("apply() handles a changed definition before append")
         }
     };
     Ok(outcome.map(|()| {
@@ -379,6 +399,14 @@ fn decide_call<S: StateRead>(
             format!("{server_name}/{tool_name} is not a pinned tool"),
         ));
     };
+    if let Some(offered) = server.drift(tool_name) {
+        return Ok(Verdict::denied(
+            None,
+            format!(
+                "{server_name}/{tool_name} is blocked: its server offered a definition ({offered}) other than the pinned one; an admin must re-pin it"
+            ),
+        ));
+    }
     let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
         Ok(value @ serde_json::Value::Object(_)) => value,
         _ => {
@@ -430,6 +458,76 @@ fn decide_call<S: StateRead>(
         }
         (_, rule) => Verdict::denied(rule.map(|rule| rule.as_str().to_owned()), decided.reason),
     })
+}
+
+/// What the owner saw when the server offered a changed tool definition.
+struct Drift<'a> {
+    call_id: &'a str,
+    offered_hash: Hash,
+    start_next: bool,
+}
+
+/// Ends a started call whose tool the server now offers with another definition than
+/// the pinned one, without it having run, and blocks the tool until it is re-pinned.
+fn definition_changed(
+    task: Task,
+    at: &At<'_>,
+    drift: &Drift<'_>,
+    server: Option<McpServer>,
+) -> Decision {
+    if task.status != TaskStatus::Running {
+        return Err(precondition(format!(
+            "task {} is {}",
+            task.id,
+            task.status.as_str()
+        )));
+    }
+    let call = next_call(&task, drift.call_id)
+        .filter(|call| call.attempts > 0)
+        .cloned();
+    let (Some(call), Some(mut server)) = (call, server) else {
+        return Err(precondition(format!(
+            "call {} of task {} has not started",
+            drift.call_id, task.id
+        )));
+    };
+    let Some(pinned) = server.tool(&call.tool).map(|tool| tool.definition_hash()) else {
+        return Err(precondition(format!(
+            "{}/{} is not a pinned tool",
+            call.server, call.tool
+        )));
+    };
+    if pinned == drift.offered_hash {
+        return Err(precondition(format!(
+            "{}/{} is offered as pinned ({pinned}); nothing changed",
+            call.server, call.tool
+        )));
+    }
+    let mut update = TaskUpdate::new(task, at);
+    update.record(TaskEvent::ToolDefinitionChanged {
+        call_id: call.call_id.clone(),
+        server: call.server.clone(),
+        tool: call.tool.clone(),
+        pinned_hash: pinned,
+        offered_hash: drift.offered_hash,
+    });
+    update.task.open_calls.remove(0);
+    update.record(TaskEvent::ToolCallFinished {
+        call_id: call.call_id.clone(),
+        output: format!(
+            "blocked: {}/{} is offered with a definition other than the one pinned at registration; an admin must review it and re-pin it (wardenctl mcp register)",
+            call.server, call.tool
+        ),
+        is_error: true,
+    });
+    advance(&mut update, drift.start_next);
+    update.progressed();
+    let (outcome, mut writes) = update.finish();
+    if server.drift(&call.tool).is_none() {
+        server.drifted.push((call.tool.clone(), drift.offered_hash));
+        writes.push(Write::McpServer(server));
+    }
+    Ok((outcome, writes))
 }
 
 /// The open call `call_id`, if it is the next one to run.

@@ -24,10 +24,11 @@ use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
-use crate::journal::JournalEntry;
+use crate::journal::{CallDecision, JournalEntry, TaskEvent};
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
+use warden_secrets::WrappedKey;
 
 pub use authz::require;
 pub use policy::decide_call;
@@ -126,7 +127,10 @@ pub fn apply<S: StateRead>(
         None => decide(state, &at, command)?,
     };
     let (outcome, writes, outcome_name, detail) = match decision {
-        Ok((outcome, writes)) => (outcome, writes, OUTCOME_ACCEPTED, String::new()),
+        Ok((outcome, writes)) => {
+            let detail = governance_detail(&outcome);
+            (outcome, writes, OUTCOME_ACCEPTED, detail)
+        }
         Err(rejection) => {
             let detail = rejection.to_string();
             (
@@ -165,7 +169,7 @@ fn decide<S: StateRead>(
         | Command::CreateToken { .. }
         | Command::RevokeToken { .. }
         | Command::SetRoles { .. } => identity::apply(state, at, command)?,
-        Command::CreateWorkspace { workspace } => create_workspace(state, at, workspace)?,
+        Command::CreateWorkspace { workspace, key } => create_workspace(state, at, workspace, key)?,
         Command::PutPolicy { .. } => policy::put_policy(state, at, command)?,
         Command::DecideApproval { .. } | Command::ExpireApproval { .. } => {
             approval::apply(state, at, command)?
@@ -211,7 +215,7 @@ fn resource_of(command: &Command) -> String {
         Command::SetRoles {
             scope, principal, ..
         } => binding_resource(scope, principal),
-        Command::CreateWorkspace { workspace } => workspace_resource(workspace),
+        Command::CreateWorkspace { workspace, .. } => workspace_resource(workspace),
         Command::PutPolicy { workspace, .. } => config_resource(workspace, "policy", "rules"),
         Command::DecideApproval {
             workspace, task, ..
@@ -250,6 +254,78 @@ fn resource_of(command: &Command) -> String {
     }
 }
 
+/// What an accepted task command decided about tool calls, for its audit record:
+/// policy decisions with their rules, approval requests and decisions, blocked tools.
+fn governance_detail(outcome: &Outcome) -> String {
+    let Outcome::TaskUpdated { task, entries } = outcome else {
+        return String::new();
+    };
+    let notes: Vec<String> = entries
+        .iter()
+        .filter_map(|entry| governance_note(&entry.event))
+        .collect();
+    if notes.is_empty() {
+        return String::new();
+    }
+    format!(
+        "agent {} for {}: {}",
+        task.agent,
+        task.submitted_by,
+        notes.join("; ")
+    )
+}
+
+fn governance_note(event: &TaskEvent) -> Option<String> {
+    let rule_of = |rule: &Option<String>| {
+        rule.as_deref()
+            .map_or_else(|| "no rule".to_owned(), |rule| format!("rule {rule}"))
+    };
+    Some(match event {
+        TaskEvent::ToolCallDecided {
+            call_id,
+            arguments_hash,
+            decision,
+        } => match decision {
+            CallDecision::Allowed { rule, .. } => {
+                format!("call {call_id} allowed by rule {rule} (arguments {arguments_hash})")
+            }
+            CallDecision::Denied { rule, reason } => format!(
+                "call {call_id} denied by {} (arguments {arguments_hash}): {reason}",
+                rule_of(rule)
+            ),
+            CallDecision::ApprovalRequired { rule, .. } => format!(
+                "call {call_id} requires approval by rule {rule} (arguments {arguments_hash})"
+            ),
+        },
+        TaskEvent::ApprovalDecided {
+            call_id,
+            by,
+            approved,
+            approvals,
+            quorum,
+            granted,
+            ..
+        } => format!(
+            "call {call_id} {} by {by} ({approvals}/{quorum}{})",
+            if *approved { "approved" } else { "denied" },
+            if *granted { ", granted" } else { "" }
+        ),
+        TaskEvent::ApprovalExpired { call_id, .. } => {
+            format!("approval request for call {call_id} expired")
+        }
+        TaskEvent::ToolDefinitionChanged {
+            call_id,
+            server,
+            tool,
+            pinned_hash,
+            offered_hash,
+        } => format!(
+            "call {call_id} blocked: {server}/{tool} offered as {offered_hash}, pinned as {pinned_hash}"
+        ),
+        _ => return None,
+    })
+}
+
 /// Where and when a command applies, and who asked for it.
 struct At<'a> {
     log_index: u64,
@@ -281,6 +357,7 @@ fn create_workspace<S: StateRead>(
     state: &S,
     at: &At<'_>,
     workspace: &WorkspaceId,
+    key: &Option<WrappedKey>,
 ) -> Result<Decision, S::Error> {
     if state.workspace(workspace)?.is_some() {
         return Ok(Err(Rejection::new(
@@ -292,6 +369,7 @@ fn create_workspace<S: StateRead>(
         id: workspace.clone(),
         created_ms: at.time_ms,
         created_by: at.principal.clone(),
+        key: key.clone(),
     };
     Ok(Ok((
         Outcome::WorkspaceCreated(created.clone()),

@@ -200,9 +200,11 @@ fn put_provider(workspace: &str) -> Command {
         base_url: "http://127.0.0.1:9/v1".to_owned(),
         model: "scripted".to_owned(),
         api_key_env: None,
+        api_key: None,
         request_timeout_ms: 1000,
         max_retries: 0,
         max_output_tokens: 256,
+        workspace_key: None,
     }
 }
 

@@ -24,6 +24,7 @@ pub fn request(time_ms: u64, command: Command) -> Request {
 pub fn create(name: &str) -> Command {
     Command::CreateWorkspace {
         workspace: ws(name),
+        key: None,
     }
 }
 
@@ -84,9 +85,11 @@ pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
             base_url: "http://127.0.0.1:9/v1".to_owned(),
             model: "scripted".to_owned(),
             api_key_env: None,
+            api_key: None,
             request_timeout_ms: 1000,
             max_retries: 0,
             max_output_tokens: 256,
+            workspace_key: None,
         },
         Command::RegisterMcpServer {
             workspace: ws(workspace),
@@ -95,12 +98,14 @@ pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
                 command: "tools".to_owned(),
                 args: vec![],
                 env: vec![],
+                secret_env: vec![],
             },
             tools: vec![
                 tool("append", false, false),
                 tool("get", true, true),
                 tool("delete", false, false),
             ],
+            workspace_key: None,
         },
         Command::CreateAgent {
             workspace: ws(workspace),

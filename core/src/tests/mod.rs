@@ -12,6 +12,8 @@ mod approval;
 mod authz;
 mod execution;
 mod fixtures;
+mod pinning;
+mod secrets;
 
 use fixtures::{create, request, setup, submit};
 

@@ -27,6 +27,7 @@ pub fn ledger_spec_with(ledger: &Path, extra: &[&str]) -> ServerSpec {
         command: LEDGER_TOOLS.to_owned(),
         args,
         env: BTreeMap::new(),
+        secret_env: Default::default(),
     }
 }
 
@@ -92,11 +93,21 @@ pub struct HttpLedgerServer {
 
 impl HttpLedgerServer {
     pub async fn start(ledger: &Path, ready_file: &Path) -> HttpLedgerServer {
+        HttpLedgerServer::start_with(ledger, ready_file, &[]).await
+    }
+
+    /// Like `start`, with `extra` arguments.
+    pub async fn start_with(
+        ledger: &Path,
+        ready_file: &Path,
+        extra: &[String],
+    ) -> HttpLedgerServer {
         let mut child = tokio::process::Command::new(LEDGER_TOOLS)
             .arg("--ledger")
             .arg(ledger)
             .args(["--http", "127.0.0.1:0", "--ready-file"])
             .arg(ready_file)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use prost::Message;
 use tonic::{Request, Response, Status};
+use warden_actors::credentials::{self, McpCredentials};
 use warden_core::{
     Action, AgentName, AgentSpec, Code, Command, Hash, McpTransport, Outcome, Permission,
     ProviderKind, ProviderName, Rejection, ServerName, ToolDefinition, ToolGrant, ToolName,
-    WorkspaceId,
+    WorkspaceId, mcp_bearer_context, mcp_env_context, provider_key_context,
 };
+use warden_mcp::ServerSpec;
 use warden_proto::v1::agent_service_server::AgentService;
 use warden_proto::v1::{
     CreateAgentRequest, CreateAgentResponse, GetAgentRequest, GetAgentResponse, ListAgentsRequest,
@@ -17,6 +19,7 @@ use warden_proto::v1::{
     ListProvidersResponse, PutProviderRequest, PutProviderResponse, RegisterMcpServerRequest,
     RegisterMcpServerResponse, UpdateAgentRequest, UpdateAgentResponse,
 };
+use warden_secrets::SecretString;
 
 use super::task::{parse_workspace, require_workspace};
 use super::{Refused, propose, unexpected};
@@ -24,17 +27,53 @@ use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
 use crate::error::Error;
+use crate::secrets::Vault;
 
 /// How long registering an MCP server may take to connect and list its tools.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Agents {
     cluster: Cluster,
+    vault: Vault,
 }
 
 impl Agents {
-    pub fn new(cluster: Cluster) -> Agents {
-        Agents { cluster }
+    pub fn new(cluster: Cluster, vault: Vault) -> Agents {
+        Agents { cluster, vault }
+    }
+
+    /// Seals the API key into a parsed `PutProvider`, with the workspace's new key when
+    /// it had none. The plaintext goes no further than this.
+    async fn seal_provider_key(
+        &self,
+        mut command: Command,
+        api_key: &SecretString,
+        refuse: &impl Fn(String) -> Refused,
+    ) -> Result<Result<Command, Refused>, Error> {
+        let Command::PutProvider {
+            workspace,
+            name,
+            api_key: sealed_key,
+            workspace_key,
+            ..
+        } = &mut command
+        else {
+            unreachable!("seal_provider_key is called for PutProvider only")
+        };
+        let refused = |rejection: Rejection| Refused {
+            rejection,
+            ..refuse(String::new())
+        };
+        let sealer = match self.vault.sealer(&self.cluster, workspace).await? {
+            Ok(sealer) => sealer,
+            Err(rejection) => return Ok(Err(refused(rejection))),
+        };
+        match sealer.seal(api_key, &provider_key_context(workspace, name)) {
+            Ok(sealed) => *sealed_key = Some(sealed),
+            Err(rejection) => return Ok(Err(refused(rejection))),
+        }
+        *workspace_key = sealer.offered();
+        Ok(Ok(command))
     }
 
     async fn save(
@@ -72,13 +111,19 @@ fn parse<T>(
     result.map_err(|error| refuse(error.to_string()))
 }
 
-fn parse_provider(request: &PutProviderRequest) -> Result<Command, Refused> {
+fn provider_refusal(request: &PutProviderRequest) -> impl Fn(String) -> Refused {
     let provider = request.provider.clone().unwrap_or_default();
-    let refuse = refusal(
+    refusal(
         Action::ProviderPut,
         resource(&provider.workspace, "provider", &provider.name),
         request,
-    );
+    )
+}
+
+/// The command without its API key, which [`Agents::seal_provider_key`] adds sealed.
+fn parse_provider(request: &PutProviderRequest) -> Result<Command, Refused> {
+    let provider = request.provider.clone().unwrap_or_default();
+    let refuse = provider_refusal(request);
     let kind = match provider.kind.as_str() {
         "openai" => ProviderKind::OpenAi,
         "anthropic" => ProviderKind::Anthropic,
@@ -95,6 +140,7 @@ fn parse_provider(request: &PutProviderRequest) -> Result<Command, Refused> {
         base_url: provider.base_url.trim_end_matches('/').to_owned(),
         model: provider.model,
         api_key_env: (!provider.api_key_env.is_empty()).then_some(provider.api_key_env),
+        api_key: None,
         request_timeout_ms: if provider.request_timeout_ms == 0 {
             60_000
         } else {
@@ -106,6 +152,7 @@ fn parse_provider(request: &PutProviderRequest) -> Result<Command, Refused> {
         } else {
             provider.max_output_tokens
         },
+        workspace_key: None,
     })
 }
 
@@ -133,13 +180,10 @@ fn parse_agent(
     Ok((workspace, spec))
 }
 
-/// Connects to the server the request names and lists its tools, to pin them.
-async fn list_server_tools(
-    transport: &McpTransport,
-    name: &str,
-) -> Result<Vec<ToolDefinition>, String> {
-    let spec = warden_actors::task_actor::server_spec(transport);
-    let session = warden_mcp::McpSession::connect(&spec, REGISTER_TIMEOUT)
+/// Connects to the server the request names (with the credentials it sent) and lists
+/// its tools, to pin them.
+async fn list_server_tools(spec: &ServerSpec, name: &str) -> Result<Vec<ToolDefinition>, String> {
+    let session = warden_mcp::McpSession::connect(spec, REGISTER_TIMEOUT)
         .await
         .map_err(|error| format!("cannot reach mcp server {name}: {error}"))?;
     let listed = session.list_tools(REGISTER_TIMEOUT).await;
@@ -170,8 +214,22 @@ impl AgentService for Agents {
         request: Request<PutProviderRequest>,
     ) -> Result<Response<PutProviderResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        match self.save(&caller, parse_provider(&request)).await? {
+        let mut request = request.into_inner();
+        // The key is taken out first: it is sealed, and nothing else sees it (a refusal
+        // records the hash of the request without it).
+        let api_key = SecretString::new(std::mem::take(
+            &mut request.provider.get_or_insert_default().api_key,
+        ));
+        let parsed = parse_provider(&request);
+        let refuse = provider_refusal(&request);
+        let parsed = match parsed {
+            Ok(command) if !api_key.expose().is_empty() => {
+                self.seal_provider_key(command, &api_key, &refuse).await?
+            }
+            other => other,
+        };
+        drop(api_key);
+        match self.save(&caller, parsed).await? {
             Outcome::ProviderPut(provider) => Ok(Response::new(PutProviderResponse {
                 provider: Some(convert::provider(&provider)),
             })),
@@ -200,8 +258,20 @@ impl AgentService for Agents {
         request: Request<RegisterMcpServerRequest>,
     ) -> Result<Response<RegisterMcpServerResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let request = request.into_inner();
-        let server = request.server.clone().unwrap_or_default();
+        let mut request = request.into_inner();
+        // The credentials are taken out first, as a provider's key is. The secret
+        // variables' names stay in the request, so a refusal's hash covers them.
+        let server = request.server.get_or_insert_default();
+        let mut secret_env: Vec<(String, SecretString)> = std::mem::take(&mut server.secret_env)
+            .into_iter()
+            .map(|(name, value)| (name, SecretString::new(value)))
+            .collect();
+        // In name order, so the stored record does not depend on a map's order.
+        secret_env.sort_by(|(a, _), (b, _)| a.cmp(b));
+        server.secret_env_names = secret_env.iter().map(|(name, _)| name.clone()).collect();
+        let secret_bearer = SecretString::new(std::mem::take(&mut server.secret_bearer));
+        server.secret_bearer_set = !secret_bearer.expose().is_empty();
+        let server = server.clone();
         let refuse = refusal(
             Action::McpServerRegister,
             resource(&server.workspace, "mcp_server", &server.name),
@@ -210,14 +280,27 @@ impl AgentService for Agents {
         let parsed = async {
             let workspace = parse(WorkspaceId::parse(&server.workspace), &refuse)?;
             let name = parse(ServerName::parse(&server.name), &refuse)?;
-            let transport = match (server.command.is_empty(), server.url.is_empty()) {
+            let has_bearer = !secret_bearer.expose().is_empty();
+            let mut transport = match (server.command.is_empty(), server.url.is_empty()) {
+                (false, true) if has_bearer => {
+                    return Err(refuse(
+                        "secret_bearer is for an http server (url); use secret_env".to_owned(),
+                    ));
+                }
                 (false, true) => McpTransport::Stdio {
                     command: server.command.clone(),
                     args: server.args.clone(),
                     env: server.env.clone().into_iter().collect(),
+                    secret_env: Vec::new(),
                 },
+                (true, false) if !secret_env.is_empty() => {
+                    return Err(refuse(
+                        "secret_env is for a stdio server (command); use secret_bearer".to_owned(),
+                    ));
+                }
                 (true, false) => McpTransport::Http {
                     url: server.url.clone(),
+                    bearer: None,
                 },
                 _ => return Err(refuse("set exactly one of command and url".to_owned())),
             };
@@ -232,20 +315,67 @@ impl AgentService for Agents {
                     },
                     ..refuse(String::new())
                 })?;
-            let tools = list_server_tools(&transport, name.as_str())
+            let refused = |rejection: Rejection| Refused {
+                rejection,
+                ..refuse(String::new())
+            };
+            // Sealed before the server is reached, so a node without a master key refuses
+            // without starting anything.
+            let mut workspace_key = None;
+            if !secret_env.is_empty() || has_bearer {
+                let sealer = match self.vault.sealer(&self.cluster, &workspace).await {
+                    Ok(Ok(sealer)) => sealer,
+                    Ok(Err(rejection)) => return Err(refused(rejection)),
+                    Err(error) => return Ok(Err(error)),
+                };
+                match &mut transport {
+                    McpTransport::Stdio {
+                        secret_env: sealed, ..
+                    } => {
+                        for (variable, value) in &secret_env {
+                            let context = mcp_env_context(&workspace, &name, variable);
+                            sealed.push((
+                                variable.clone(),
+                                sealer.seal(value, &context).map_err(refused)?,
+                            ));
+                        }
+                    }
+                    McpTransport::Http { bearer, .. } => {
+                        let context = mcp_bearer_context(&workspace, &name);
+                        *bearer = Some(sealer.seal(&secret_bearer, &context).map_err(refused)?);
+                    }
+                }
+                workspace_key = sealer.offered();
+            }
+            // Listing the tools uses the credentials as sent.
+            let spec = credentials::server_spec(
+                &transport,
+                &McpCredentials {
+                    env: secret_env,
+                    bearer: has_bearer.then_some(secret_bearer),
+                },
+            );
+            let tools = list_server_tools(&spec, name.as_str())
                 .await
                 .map_err(|message| Refused {
                     rejection: Rejection::new(Code::FailedPrecondition, message),
                     ..refuse(String::new())
                 })?;
-            Ok(Command::RegisterMcpServer {
+            drop(spec);
+            Ok(Ok(Command::RegisterMcpServer {
                 workspace,
                 name,
                 transport,
                 tools,
-            })
+                workspace_key,
+            }))
         }
         .await;
+        let parsed = match parsed {
+            Ok(Ok(command)) => Ok(command),
+            Ok(Err(error)) => return Err(error.into()),
+            Err(refused) => Err(refused),
+        };
         match self.save(&caller, parsed).await? {
             Outcome::McpServerRegistered(server) => Ok(Response::new(RegisterMcpServerResponse {
                 server: Some(convert::mcp_server(&server)),

@@ -15,26 +15,34 @@ use crate::auth::Caller;
 use crate::cluster::Cluster;
 use crate::convert;
 use crate::error::Error;
+use crate::secrets::Vault;
 
 pub struct Workspaces {
     cluster: Cluster,
+    vault: Vault,
 }
 
 impl Workspaces {
-    pub fn new(cluster: Cluster) -> Workspaces {
-        Workspaces { cluster }
+    pub fn new(cluster: Cluster, vault: Vault) -> Workspaces {
+        Workspaces { cluster, vault }
     }
 }
 
-fn parse_create(request: &CreateWorkspaceRequest) -> Result<Command, Refused> {
-    WorkspaceId::parse(&request.name)
-        .map(|workspace| Command::CreateWorkspace { workspace })
-        .map_err(|error| Refused {
-            action: Action::WorkspaceCreate,
-            resource: format!("workspace/{}", convert::sanitized(&request.name)),
-            payload_hash: Hash::of(&request.encode_to_vec()),
-            rejection: Rejection::new(Code::InvalidArgument, error.to_string()),
-        })
+/// The command creating the workspace, with a new key for it wrapped by this node's
+/// master key (none without one).
+fn parse_create(request: &CreateWorkspaceRequest, vault: &Vault) -> Result<Command, Refused> {
+    let refuse = |code: Code, message: String| Refused {
+        action: Action::WorkspaceCreate,
+        resource: format!("workspace/{}", convert::sanitized(&request.name)),
+        payload_hash: Hash::of(&request.encode_to_vec()),
+        rejection: Rejection::new(code, message),
+    };
+    let workspace = WorkspaceId::parse(&request.name)
+        .map_err(|error| refuse(Code::InvalidArgument, error.to_string()))?;
+    let key = vault
+        .new_workspace_key(&workspace)
+        .map_err(|error| refuse(Code::FailedPrecondition, error.to_string()))?;
+    Ok(Command::CreateWorkspace { workspace, key })
 }
 
 #[tonic::async_trait]
@@ -45,8 +53,7 @@ impl WorkspaceService for Workspaces {
     ) -> Result<Response<CreateWorkspaceResponse>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        match propose(&self.cluster, &caller, parse_create(&request)).await?
-        {
+        match propose(&self.cluster, &caller, parse_create(&request, &self.vault)).await? {
             Outcome::WorkspaceCreated(workspace) => Ok(Response::new(CreateWorkspaceResponse {
                 workspace: Some(convert::workspace(&workspace)),
             })),

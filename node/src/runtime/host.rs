@@ -1,19 +1,22 @@
 //! The node's side of the agent runtime's [`Host`]: proposals go through the cluster's
-//! write path (journal steps as the task's agent, anything else as the node), `sync` is a linearizable read barrier.
+//! write path (journal steps as the task's agent, anything else as the node), `sync` is a
+//! linearizable read barrier, secrets are opened with the node's [`Vault`].
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use warden_actors::{Host, HostError, RuntimeOptions};
-use warden_core::{Command, NodeId, Outcome, Principal, Request};
+use warden_actors::{Host, HostError, RuntimeOptions, SecretError};
+use warden_core::{Command, NodeId, Outcome, Principal, Request, WorkspaceId};
 use warden_mcp::ToolSessions;
 use warden_raft::StateReader;
+use warden_secrets::{SealedSecret, SecretString};
 
 use super::liveness::LeaseClock;
 use crate::api::now_ms;
 use crate::cluster::{Cluster, Consistency};
 use crate::config::Runtime;
 use crate::error::Error;
+use crate::secrets::Vault;
 
 pub struct NodeHost {
     pub cluster: Cluster,
@@ -21,6 +24,7 @@ pub struct NodeHost {
     pub runtime: Runtime,
     pub options: RuntimeOptions,
     pub tools: ToolSessions,
+    pub vault: Vault,
 }
 
 fn host_error(error: Error) -> HostError {
@@ -85,5 +89,20 @@ impl Host for NodeHost {
 
     fn options(&self) -> &RuntimeOptions {
         &self.options
+    }
+
+    fn open_secret(
+        &self,
+        workspace: &WorkspaceId,
+        context: &str,
+        sealed: &SealedSecret,
+    ) -> Result<SecretString, SecretError> {
+        let record = self
+            .cluster
+            .reader()
+            .workspace(workspace)
+            .map_err(|error| SecretError::Storage(error.to_string()))?
+            .ok_or_else(|| SecretError::WorkspaceNotFound(workspace.clone()))?;
+        self.vault.open(&record, context, sealed)
     }
 }

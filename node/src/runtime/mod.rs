@@ -20,6 +20,7 @@ use self::host::NodeHost;
 use self::liveness::{LeaseClock, Liveness};
 use crate::cluster::Cluster;
 use crate::config::Runtime;
+use crate::secrets::Vault;
 
 /// How often the owned-task set is re-read at most.
 const RECONCILE_INTERVAL: Duration = Duration::from_millis(50);
@@ -34,6 +35,7 @@ pub struct RuntimeHandle {
 pub async fn start(
     cluster: Cluster,
     options: Runtime,
+    vault: Vault,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<RuntimeHandle> {
     let liveness = Arc::new(Liveness::default());
@@ -52,6 +54,7 @@ pub async fn start(
             ..RuntimeOptions::default()
         },
         tools: tools.clone(),
+        vault,
     });
     let (supervisor, supervisor_done) = Actor::spawn(None, NodeSupervisor, host)
         .await

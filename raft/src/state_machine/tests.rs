@@ -45,6 +45,7 @@ async fn seven_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error
             1,
             Command::CreateWorkspace {
                 workspace: workspace.clone(),
+                key: None,
             },
         ),
         entry(
@@ -56,9 +57,11 @@ async fn seven_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error
                 base_url: "http://127.0.0.1:9/v1".to_owned(),
                 model: "scripted".to_owned(),
                 api_key_env: None,
+                api_key: None,
                 request_timeout_ms: 1000,
                 max_retries: 0,
                 max_output_tokens: 256,
+                workspace_key: None,
             },
         ),
         entry(

@@ -53,6 +53,7 @@ pub fn create(index: u64, workspace: &str) -> Entry {
         index,
         Command::CreateWorkspace {
             workspace: ws(workspace),
+            key: None,
         },
     )
 }
@@ -85,9 +86,11 @@ pub fn put_provider(index: u64, workspace: &str) -> Entry {
             base_url: "http://127.0.0.1:9/v1".to_owned(),
             model: "scripted".to_owned(),
             api_key_env: None,
+            api_key: None,
             request_timeout_ms: 1000,
             max_retries: 0,
             max_output_tokens: 256,
+            workspace_key: None,
         },
     )
 }

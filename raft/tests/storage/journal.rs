@@ -38,6 +38,7 @@ fn submitted() -> Vec<Entry> {
             command: "tools".to_owned(),
             args: vec![],
             env: vec![],
+            secret_env: vec![],
         },
         tools: vec![ToolDefinition {
             name: get(),
@@ -47,6 +48,7 @@ fn submitted() -> Vec<Entry> {
             idempotent: true,
             destructive: false,
         }],
+        workspace_key: None,
     };
     let grant = ToolGrant {
         server: tools(),

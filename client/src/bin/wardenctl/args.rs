@@ -100,6 +100,17 @@ pub fn file_or_stdin(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
 }
 
+/// A secret read from a file (`-` for standard input): its text without surrounding
+/// whitespace, which must leave something. Errors name the file, never its contents.
+pub fn read_secret(path: &Path) -> anyhow::Result<String> {
+    let text = file_or_stdin(path)?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        anyhow::bail!("{} holds no secret (it is empty)", path.display());
+    }
+    Ok(secret.to_owned())
+}
+
 /// The `--consistency` of a read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConsistencyArg {

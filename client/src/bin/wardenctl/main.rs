@@ -45,7 +45,7 @@ use crate::output::{Format, code_name};
   wardenctl token create user/alice --ttl 30d --out alice.token
   wardenctl role set user/alice operator --workspace research
   wardenctl provider put research gpt --kind openai --base-url https://api.openai.com/v1 \
-      --model gpt-4o-mini --api-key-env OPENAI_API_KEY
+      --model gpt-4o-mini --api-key-file ~/.openai-key
   wardenctl agent create research analyst --provider gpt --instructions 'Be concise.'
   echo 'summarize the incident' | wardenctl task submit research --agent analyst -
   wardenctl task watch research 01JQ4ZK8M2X3V5N7P9R1T3W5Y7

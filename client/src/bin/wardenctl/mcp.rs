@@ -1,5 +1,6 @@
 //! `wardenctl mcp ...`: the MCP servers whose tools a workspace's agents may be granted.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -8,7 +9,7 @@ use serde_json::json;
 use warden_client::Client;
 use warden_client::proto::McpServer;
 
-use crate::args::parse_key_value;
+use crate::args::{parse_key_value, read_secret};
 use crate::json;
 use crate::output::{Format, Table, emit, emit_json, short_hash, shorten, yes_no};
 
@@ -55,9 +56,22 @@ pub struct RegisterArgs {
     /// stored and listed as given, so do not put secrets here
     #[arg(long = "env", value_name = "K=V", requires = "command", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
+    /// A secret environment variable for --command, its value read from a file (surrounding
+    /// whitespace ignored); repeat for more. Stored encrypted, never shown again
+    #[arg(
+        long = "secret-env-file",
+        value_name = "NAME=PATH",
+        requires = "command",
+        value_parser = parse_key_value
+    )]
+    secret_env_files: Vec<(String, String)>,
     /// Connect to a server that speaks streamable HTTP at this URL
     #[arg(long)]
     url: Option<String>,
+    /// A file holding a bearer token for --url, sent as `Authorization: Bearer ...`.
+    /// Stored encrypted, never shown again
+    #[arg(long, value_name = "PATH", requires = "url")]
+    bearer_token_file: Option<PathBuf>,
 }
 
 pub async fn run(client: &Client, format: Format, command: McpCommand) -> anyhow::Result<ExitCode> {
@@ -65,7 +79,7 @@ pub async fn run(client: &Client, format: Format, command: McpCommand) -> anyhow
         McpCommand::Register(args) => {
             let (workspace, name) = (args.workspace.clone(), args.name.clone());
             let response = client
-                .register_mcp_server(args.into_proto())
+                .register_mcp_server(args.into_proto()?)
                 .await
                 .with_context(|| format!("register mcp server {name} in workspace {workspace}"))?;
             let server = response.server.unwrap_or_default();
@@ -109,8 +123,16 @@ pub async fn run(client: &Client, format: Format, command: McpCommand) -> anyhow
 }
 
 impl RegisterArgs {
-    fn into_proto(self) -> McpServer {
-        McpServer {
+    fn into_proto(self) -> anyhow::Result<McpServer> {
+        let mut secret_env = std::collections::HashMap::new();
+        for (name, path) in &self.secret_env_files {
+            secret_env.insert(name.clone(), read_secret(std::path::Path::new(path))?);
+        }
+        let secret_bearer = match &self.bearer_token_file {
+            Some(path) => read_secret(path)?,
+            None => String::new(),
+        };
+        Ok(McpServer {
             workspace: self.workspace,
             name: self.name,
             command: self.command.unwrap_or_default(),
@@ -119,7 +141,11 @@ impl RegisterArgs {
             tools: Vec::new(),
             version: 0,
             env: self.env.into_iter().collect(),
-        }
+            secret_env,
+            secret_env_names: Vec::new(),
+            secret_bearer,
+            secret_bearer_set: false,
+        })
     }
 }
 
@@ -134,11 +160,25 @@ fn transport(server: &McpServer) -> String {
     }
 }
 
-/// One row per server: SERVER, VERSION, TOOLS, TRANSPORT, ENV (the variable names).
+/// One row per server: SERVER, VERSION, TOOLS, TRANSPORT, ENV (the variable names, secret
+/// ones marked), and whether a bearer token is stored.
 fn render_servers(servers: &[McpServer]) -> String {
-    let mut table = Table::new(vec!["SERVER", "VERSION", "TOOLS", "TRANSPORT", "ENV"]);
+    let mut table = Table::new(vec![
+        "SERVER",
+        "VERSION",
+        "TOOLS",
+        "TRANSPORT",
+        "ENV",
+        "BEARER",
+    ]);
     for server in servers {
-        let env: Vec<&str> = server.env.keys().map(String::as_str).collect();
+        let mut env: Vec<String> = server.env.keys().cloned().collect();
+        env.extend(
+            server
+                .secret_env_names
+                .iter()
+                .map(|name| format!("{name}(secret)")),
+        );
         table.push(vec![
             server.name.clone(),
             server.version.to_string(),
@@ -148,6 +188,11 @@ fn render_servers(servers: &[McpServer]) -> String {
                 "-".to_owned()
             } else {
                 env.join(",")
+            },
+            if server.secret_bearer_set {
+                "stored".to_owned()
+            } else {
+                "-".to_owned()
             },
         ]);
     }

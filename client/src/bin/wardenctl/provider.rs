@@ -1,5 +1,6 @@
 //! `wardenctl provider ...`: the model endpoints a workspace's agents call.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use serde_json::json;
 use warden_client::Client;
 use warden_client::proto::Provider;
 
-use crate::args::parse_duration;
+use crate::args::{parse_duration, read_secret};
 use crate::json;
 use crate::output::{Format, Table, emit, emit_json, format_duration_ms};
 
@@ -18,7 +19,10 @@ pub enum ProviderCommand {
     /// Create or replace a model provider of a workspace
     ///
     /// Replaces the whole definition: options left out take their defaults, not the
-    /// earlier values. The API key never reaches Warden: --api-key-env names the
+    /// earlier values (a put without --api-key-file or --api-key-stdin removes a stored
+    /// key). Give the API key either in a file or on standard input, never as an argument
+    /// (where `ps` would show it): the node seals it with the workspace's key and only
+    /// ciphertext is stored; it is never shown again. Or name, with --api-key-env, the
     /// environment variable each node reads it from.
     Put(PutArgs),
     /// List the model providers of a workspace
@@ -43,10 +47,16 @@ pub struct PutArgs {
     /// Model to ask for, e.g. gpt-4o-mini
     #[arg(long)]
     model: String,
-    /// Environment variable holding the API key on every node; leave out for endpoints
-    /// that need no key
-    #[arg(long, value_name = "VAR")]
+    /// Environment variable holding the API key on every node; leave out the three
+    /// --api-key options for endpoints that need no key
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["api_key_file", "api_key_stdin"])]
     api_key_env: Option<String>,
+    /// File holding the API key (surrounding whitespace ignored), stored encrypted
+    #[arg(long, value_name = "PATH", conflicts_with = "api_key_stdin")]
+    api_key_file: Option<PathBuf>,
+    /// Read the API key from standard input, stored encrypted
+    #[arg(long)]
+    api_key_stdin: bool,
     /// Deadline of one model request, e.g. 30s, 2m (named so because --timeout is the
     /// deadline of wardenctl's own requests)
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
@@ -86,7 +96,7 @@ pub async fn run(
         ProviderCommand::Put(args) => {
             let (workspace, name) = (args.workspace.clone(), args.name.clone());
             let response = client
-                .put_provider(args.into_proto())
+                .put_provider(args.into_proto()?)
                 .await
                 .with_context(|| format!("put provider {name} of workspace {workspace}"))?;
             let provider = response.provider.unwrap_or_default();
@@ -115,8 +125,13 @@ pub async fn run(
 }
 
 impl PutArgs {
-    fn into_proto(self) -> Provider {
-        Provider {
+    fn into_proto(self) -> anyhow::Result<Provider> {
+        let api_key = match (&self.api_key_file, self.api_key_stdin) {
+            (Some(path), _) => read_secret(path)?,
+            (None, true) => read_secret(Path::new("-"))?,
+            (None, false) => String::new(),
+        };
+        Ok(Provider {
             workspace: self.workspace,
             name: self.name,
             kind: self.kind.as_proto().to_owned(),
@@ -127,7 +142,20 @@ impl PutArgs {
             max_retries: self.max_retries,
             max_output_tokens: self.max_output_tokens,
             version: 0,
-        }
+            api_key,
+            api_key_set: false,
+        })
+    }
+}
+
+/// Where the provider's key comes from: `stored` (encrypted in Warden), `env:VAR`, or `-`.
+fn api_key_source(provider: &Provider) -> String {
+    if provider.api_key_set {
+        "stored".to_owned()
+    } else if provider.api_key_env.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("env:{}", provider.api_key_env)
     }
 }
 
@@ -137,7 +165,7 @@ fn render_list(providers: &[Provider]) -> String {
         "KIND",
         "MODEL",
         "BASE URL",
-        "API KEY ENV",
+        "API KEY",
         "TIMEOUT",
         "RETRIES",
         "MAX TOKENS",
@@ -149,11 +177,7 @@ fn render_list(providers: &[Provider]) -> String {
             provider.kind.clone(),
             provider.model.clone(),
             provider.base_url.clone(),
-            if provider.api_key_env.is_empty() {
-                "-".to_owned()
-            } else {
-                provider.api_key_env.clone()
-            },
+            api_key_source(provider),
             format_duration_ms(provider.request_timeout_ms),
             provider.max_retries.to_string(),
             provider.max_output_tokens.to_string(),

@@ -4,8 +4,11 @@
 //! and the bundled ledger MCP server. Mid-task the node running it is SIGKILLed; the
 //! task resumes on another node from its journal and completes. The demo then prints
 //! the journal, checks the tool server's own ledger (every finished step ran exactly
-//! once) and verifies the audit chain on every live node. It exits non-zero if any of
-//! that does not hold.
+//! once), runs a second task through the governance path (`governance.rs`: a call
+//! allowed, one denied, one approved by a second principal) and verifies the audit
+//! chain on every live node. It exits non-zero if any of that does not hold.
+
+mod governance;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -141,7 +144,7 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     let ledger = base.join("ledger.jsonl");
     let tools_binary = exe.with_file_name("warden-ledger-tools");
 
-    step("configuring workspace \"demo\": provider, MCP server, agent");
+    step("configuring workspace \"demo\": policy, provider, MCP server, agent");
     let client = cluster.client()?;
     if let Err(error) = client.create_workspace(WORKSPACE).await {
         if error.code() != Some(tonic::Code::AlreadyExists) {
@@ -163,6 +166,7 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
         })
         .await
         .context("putting the model provider")?;
+    governance::put_policy(&client).await?;
     let server = client
         .register_mcp_server(McpServer {
             workspace: WORKSPACE.into(),
@@ -268,6 +272,8 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     step("the tool server's own ledger");
     let ledger_ok = check_ledger(&ledger, &journal)?;
 
+    let governed_ok = governance::run(&client, &ledger).await?;
+
     step("verifying the audit chain on every node");
     let mut heads = Vec::new();
     for id in 1..=3 {
@@ -286,13 +292,15 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     let audit_ok = heads.iter().all(|head| head.0 && *head == heads[0]);
     let completed = done.status == i32::from(TaskStatus::Completed) && new_owner != owner;
     drop(model);
-    if completed && ledger_ok && audit_ok {
+    if completed && ledger_ok && governed_ok && audit_ok {
         println!(
-            "\ndemo complete: the task survived the death of its node, resumed {resumed_after:.2?} after the kill, ran every finished step once, and every node holds the same verified audit chain"
+            "\ndemo complete: the task survived the death of its node, resumed {resumed_after:.2?} after the kill, ran every finished step once; the policy allowed, denied and held a call for approval, which a second principal granted; and every node holds the same verified audit chain"
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("\ndemo FAILED: completed={completed} ledger_ok={ledger_ok} audit_ok={audit_ok}");
+        println!(
+            "\ndemo FAILED: completed={completed} ledger_ok={ledger_ok} governed_ok={governed_ok} audit_ok={audit_ok}"
+        );
         Ok(ExitCode::from(1))
     }
 }
