@@ -253,6 +253,10 @@ async fn dev(
     let endpoints = cluster.endpoints().join(",");
     std::fs::write(data_dir.join("endpoints"), &endpoints).context("writing the endpoints file")?;
     println!("\nexport WARDEN_ENDPOINTS={endpoints}");
+    // The first admin's token (mode 0600); the only credential that exists at first.
+    let token_file = std::fs::canonicalize(cluster.admin_token_path())
+        .context("locating the admin token file")?;
+    println!("export WARDEN_TOKEN_FILE={}", token_file.display());
     println!(
         "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nCtrl-C stops all nodes."
     );

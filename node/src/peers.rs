@@ -1,32 +1,47 @@
-//! gRPC channels to other nodes, created lazily and shared per address.
+//! gRPC channels to other nodes, created lazily and shared per address. Every request
+//! on them carries this node's peer credential (unless it carries a user's token).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use warden_raft::PeerAuth;
 
 use crate::error::Error;
+
+/// A channel to a peer that presents this node's credential.
+pub type PeerChannel = InterceptedService<Channel, PeerAuth>;
 
 #[derive(Clone)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    auth: PeerAuth,
     connect_timeout: Duration,
     /// Where connections leave from, as for Raft's own (see `warden_raft::Network`).
     source_ip: Option<IpAddr>,
 }
 
 impl Peers {
-    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>) -> Peers {
+    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>, auth: PeerAuth) -> Peers {
         Peers {
             channels: Arc::default(),
+            auth,
             connect_timeout,
             source_ip,
         }
     }
 
-    pub fn channel(&self, address: &str) -> Result<Channel, Error> {
+    pub fn channel(&self, address: &str) -> Result<PeerChannel, Error> {
+        Ok(InterceptedService::new(
+            self.raw_channel(address)?,
+            self.auth.clone(),
+        ))
+    }
+
+    fn raw_channel(&self, address: &str) -> Result<Channel, Error> {
         let mut channels = self
             .channels
             .lock()

@@ -54,7 +54,7 @@ impl Vault {
             (None, Some(source)) => source,
             (None, None) => {
                 tracing::warn!(
-                    "no master key configured (secrets.master_key_file or {MASTER_KEY_ENV}): requests carrying secrets will be refused"
+                    "no master key configured (secrets.master_key_file or {MASTER_KEY_ENV}): requests carrying secrets will be refused, and node-to-node RPCs are not authenticated"
                 );
                 return Ok(Vault::default());
             }
@@ -62,6 +62,15 @@ impl Vault {
         let master = MasterKey::load(&source).context("loading the master key")?;
         tracing::info!(key_id = master.key_id(), from = %source, "master key loaded");
         Ok(Vault::new(Some(master)))
+    }
+
+    /// The credential this node presents to, and demands from, its peers: derived from
+    /// the master key every node of the cluster shares; none without a master key.
+    pub fn peer_auth(&self) -> warden_raft::PeerAuth {
+        match self.master() {
+            Some(master) => warden_raft::PeerAuth::new(&master.derive("peer-rpc")),
+            None => warden_raft::PeerAuth::default(),
+        }
     }
 
     fn master(&self) -> Option<&MasterKey> {

@@ -77,7 +77,7 @@ pub async fn run(
     let raft = Raft::new(
         options.node_id,
         Arc::new(raft_config),
-        Network::new(options.raft.connect_timeout, source_ip),
+        Network::new(options.raft.connect_timeout, source_ip, vault.peer_auth()),
         storage.log_store(),
         state_machine,
     )
@@ -87,7 +87,7 @@ pub async fn run(
         options.node_id,
         raft.clone(),
         storage.reader(),
-        Peers::new(options.raft.connect_timeout, source_ip),
+        Peers::new(options.raft.connect_timeout, source_ip, vault.peer_auth()),
         options.limits.clone(),
     );
 
@@ -125,7 +125,7 @@ pub async fn run(
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = tonic::transport::Server::builder()
         .layer(RpcMetricsLayer)
-        .layer(AuthLayer::new(cluster.clone()))
+        .layer(AuthLayer::new(cluster.clone(), vault.peer_auth()))
         .add_service(
             RaftServiceServer::new(RaftGrpc::new(raft.clone()))
                 .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES)

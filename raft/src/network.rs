@@ -16,10 +16,12 @@ use openraft::raft::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use warden_proto::internal::RaftPayload;
 use warden_proto::internal::raft_service_client::RaftServiceClient;
 
+use crate::peer_auth::PeerAuth;
 use crate::types::{NodeId, TypeConfig};
 use crate::wire;
 
@@ -29,15 +31,17 @@ use crate::wire;
 pub struct Network {
     connect_timeout: Duration,
     source_ip: Option<IpAddr>,
+    auth: PeerAuth,
 }
 
 impl Network {
     /// Connections leave from `source_ip` when given, so a node with its own address is
     /// seen by its peers (and by firewalls) under that address.
-    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>) -> Network {
+    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>, auth: PeerAuth) -> Network {
         Network {
             connect_timeout,
             source_ip,
+            auth,
         }
     }
 }
@@ -57,7 +61,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
                     .connect_timeout(self.connect_timeout)
                     .local_address(self.source_ip)
                     .tcp_nodelay(true);
-                RaftServiceClient::new(endpoint.connect_lazy())
+                RaftServiceClient::with_interceptor(endpoint.connect_lazy(), self.auth.clone())
             })
             .map_err(|error| error.to_string());
         PeerConnection { target, client }
@@ -68,7 +72,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 /// unreachable, which openraft backs off from, rather than panicking.
 pub struct PeerConnection {
     target: NodeId,
-    client: Result<RaftServiceClient<Channel>, String>,
+    client: Result<RaftServiceClient<InterceptedService<Channel, PeerAuth>>, String>,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -64,6 +64,18 @@ impl MasterKey {
         &self.id
     }
 
+    /// A 32-byte secret for `purpose` derived from this key (SHA-256 of a fixed label,
+    /// the purpose and the key), so every node with the same master key derives the same
+    /// value without the key itself leaving this type. Used for the node-to-node credential.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut hasher = Sha256::new();
+        hasher.update(b"warden derived secret v1\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(self.bytes.as_slice());
+        Zeroizing::new(hasher.finalize().into())
+    }
+
     /// Encrypts `workspace_key` for the workspace `workspace_id`. The id is authenticated,
     /// so the wrapped key only unwraps for that workspace.
     pub fn wrap(

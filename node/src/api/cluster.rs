@@ -36,7 +36,7 @@ impl ClusterAdmin {
     /// A client of the leader's cluster service, when another node leads.
     fn leader_client(
         &self,
-    ) -> Result<Option<ClusterServiceClient<tonic::transport::Channel>>, Error> {
+    ) -> Result<Option<ClusterServiceClient<crate::peers::PeerChannel>>, Error> {
         match self.cluster.leader() {
             Some((id, _)) if id == self.cluster.node_id() => Ok(None),
             Some((_, address)) => Ok(Some(ClusterServiceClient::new(

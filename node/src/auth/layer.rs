@@ -10,24 +10,28 @@ use tower::{Layer, Service};
 use warden_core::PresentedToken;
 
 use super::Caller;
+use warden_raft::PeerAuth;
+
 use crate::cluster::Cluster;
 use crate::cluster::Consistency;
 
 /// The one public call allowed without a token, and only before the cluster has its
 /// first admin: initializing a new cluster, which creates that admin's token.
 const INIT_CLUSTER: &str = "/warden.v1.ClusterService/InitCluster";
-/// The node-to-node services; see `ARCHITECTURE.md` on how they are protected.
+/// The node-to-node services, which need the peer credential instead of a token.
 const INTERNAL_PREFIX: &str = "/warden.internal.v1.";
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 #[derive(Clone)]
 pub struct AuthLayer {
     cluster: Cluster,
+    peers: PeerAuth,
 }
 
 impl AuthLayer {
-    pub fn new(cluster: Cluster) -> AuthLayer {
-        AuthLayer { cluster }
+    /// `peers` is the credential node-to-node calls must present.
+    pub fn new(cluster: Cluster, peers: PeerAuth) -> AuthLayer {
+        AuthLayer { cluster, peers }
     }
 }
 
@@ -38,6 +42,7 @@ impl<S> Layer<S> for AuthLayer {
         Auth {
             inner,
             cluster: self.cluster.clone(),
+            peers: self.peers.clone(),
         }
     }
 }
@@ -46,6 +51,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Auth<S> {
     inner: S,
     cluster: Cluster,
+    peers: PeerAuth,
 }
 
 impl<S, B> Service<http::Request<B>> for Auth<S>
@@ -70,11 +76,12 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let cluster = self.cluster.clone();
+        let peers = self.peers.clone();
         // Only what authentication needs crosses the await, not the request body.
         let path = request.uri().path().to_owned();
         let header = request.headers().get(http::header::AUTHORIZATION).cloned();
         Box::pin(async move {
-            match authenticate(&cluster, &path, header.as_ref()).await {
+            match authenticate(&cluster, &peers, &path, header.as_ref()).await {
                 Ok(Some(caller)) => {
                     request.extensions_mut().insert(caller);
                 }
@@ -89,11 +96,21 @@ where
 /// The caller of `request`, `None` for an exempt call, or the refusal.
 async fn authenticate(
     cluster: &Cluster,
+    peers: &PeerAuth,
     path: &str,
     header: Option<&http::HeaderValue>,
 ) -> Result<Option<Caller>, Status> {
-    if path.starts_with(INTERNAL_PREFIX) || path.starts_with(HEALTH_PREFIX) {
+    if path.starts_with(HEALTH_PREFIX) {
         return Ok(None);
+    }
+    if path.starts_with(INTERNAL_PREFIX) {
+        return if peers.admits(header.map(http::HeaderValue::as_bytes)) {
+            Ok(None)
+        } else {
+            Err(Status::unauthenticated(format!(
+                "{path} is for the cluster's nodes: it needs the peer credential derived from the cluster's master key"
+            )))
+        };
     }
     if header.is_none() && path == INIT_CLUSTER && not_bootstrapped(cluster)? {
         return Ok(None);
