@@ -12,9 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use warden_core::{
-    Command, Hash, JournalEntry, McpServer, OpenCall, Outcome, RequestedCall,
-    ServerName,
-    Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
+    AgentName, Command, Hash, JournalEntry, McpServer, OpenCall, Outcome, RequestedCall,
+    ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
 };
 use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
 
@@ -127,8 +126,9 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
             .first()
             .is_some_and(|call| &call.call_id == call_id && call.attempts > 0)
     });
-    // The agent's pause switch: a paused agent's running tasks take no new step (a
-    // call already started still finishes). They stay owned and resume when unpaused.
+    // The kill switch: while the task's workspace or agent is paused it takes no new
+    // step (a call already started still finishes). It stays owned and goes on once
+    // resumed.
     if started_here.is_none() && !wait_while_paused(args, &loaded.task).await? {
         return Ok(false);
     }
@@ -156,7 +156,18 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
                 call_id: call.call_id.clone(),
                 attempt,
             };
-            commit(args, loaded, started).await?;
+            if !commit_unless_paused(args, &mut state.loaded, started).await? {
+                return Ok(true);
+            }
+            let Some(loaded) = state.loaded.as_mut() else {
+                return Ok(false);
+            };
+            // A call to a tool paused since it was decided is ended by that commit
+            // instead of being started: it must not run.
+            if loaded.started_here.as_deref() != Some(call.call_id.as_str()) {
+                return Ok(loaded.task.status == TaskStatus::Running);
+            }
+            loaded.started_here = None;
             run_started(host, &args.workspace, loaded, &call).await?
         }
         Next::NeedsAttention { call } => Step::NeedsAttention {
@@ -169,8 +180,13 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
             call_id: call.call_id,
         },
     };
-    commit(args, loaded, step).await?;
+    if !commit_unless_paused(args, &mut state.loaded, step).await? {
+        return Ok(true);
+    }
     metrics::step(kind, began.elapsed());
+    let Some(loaded) = state.loaded.as_ref() else {
+        return Ok(false);
+    };
     let status = loaded.task.status;
     if status.is_terminal() {
         metrics::task_ended(status.as_str());
@@ -201,18 +217,53 @@ async fn run_started(
     Ok(result.finished(call.call_id.clone(), host.holds_lease()))
 }
 
-/// How often a paused task looks at its agent again.
+/// Commits `step`. When it is refused, or its outcome is unknown, because the
+/// workspace or the agent was paused while it was being prepared (a model call in
+/// flight when the switch flipped), returns `false` and forgets what was loaded: the
+/// next step reloads the task and waits for the resume, so a pause never counts as a
+/// failure of the actor.
+async fn commit_unless_paused(
+    args: &TaskArgs,
+    slot: &mut Option<Loaded>,
+    step: Step,
+) -> Result<bool, ActorProcessingErr> {
+    let Some(loaded) = slot.as_mut() else {
+        return Ok(false);
+    };
+    let error = match commit(args, loaded, step).await {
+        Ok(()) => return Ok(true),
+        Err(error) => error,
+    };
+    let agent = loaded.task.agent.clone();
+    if args.host.sync().await.is_err() || !is_paused(args, &agent)? {
+        return Err(error);
+    }
+    tracing::info!(task = %args.task, %error, "step not taken: paused meanwhile");
+    *slot = None;
+    Ok(false)
+}
+
+/// Whether the task's workspace or its agent is paused, as this node has applied.
+fn is_paused(args: &TaskArgs, agent: &AgentName) -> Result<bool, ActorProcessingErr> {
+    let reader = args.host.reader();
+    let workspace_paused = reader
+        .switches(&args.workspace)?
+        .is_some_and(|switches| switches.paused.is_some());
+    Ok(workspace_paused
+        || reader
+            .agent(&args.workspace, agent)?
+            .is_some_and(|agent| agent.spec.paused))
+}
+
+/// How often a paused task looks at its workspace and agent again.
 const PAUSE_POLL: Duration = Duration::from_millis(200);
 
-/// Waits while the task's agent is paused. `false` when the task stopped being this
-/// node's at this epoch meanwhile (a cancel, a deadline, a failover).
+/// Waits while the task's workspace or agent is paused. `false` when the task stopped
+/// being this node's at this epoch meanwhile (a cancel, a deadline, a failover).
 async fn wait_while_paused(args: &TaskArgs, task: &Task) -> Result<bool, ActorProcessingErr> {
     let reader = args.host.reader();
     loop {
-        let paused = reader
-            .agent(&args.workspace, &task.agent)?
-            .is_some_and(|agent| agent.spec.paused);
-        if !paused {
+        if !is_paused(args, &task.agent)? {
             return Ok(true);
         }
         let current = reader.task(&args.workspace, &args.task)?;
@@ -274,7 +325,10 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
         Ok(opened) => opened,
         Err(SecretError::Storage(error)) => return Err(HostError::Storage(error).into()),
         Err(error) => {
-            let reason = format!("provider {}: cannot open its API key: {error}", provider.name);
+            let reason = format!(
+                "provider {}: cannot open its API key: {error}",
+                provider.name
+            );
             commit_once(args, task, fail(reason)).await?;
             return Ok(None);
         }

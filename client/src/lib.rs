@@ -43,7 +43,7 @@ pub use client::Client;
 pub use consistency::Consistency;
 pub use endpoint::normalize_endpoint;
 pub use error::Error;
-pub use governance::PolicyProbe;
+pub use governance::{BudgetLimits, PauseTarget, PolicyProbe};
 pub use options::ClientOptions;
 pub use tasks::{Resolution, SubmittedTask, TaskFilter};
 pub use token::BearerToken;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use warden_secrets::{SealedSecret, WrappedKey};
 
+use crate::budget::BudgetScope;
 use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
 use crate::hash::Hash;
 use crate::identity::{Scope, TokenId};
@@ -12,6 +13,7 @@ use crate::names::{AgentName, NodeId, ProviderName, ServerName};
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
 use crate::role::Role;
+use crate::switches::PauseTarget;
 
 /// One log entry's payload. The proposer stamps the time and the principal, so
 /// `apply()` never reads a clock.
@@ -175,6 +177,23 @@ pub enum Command {
         payload_hash: Hash,
         rejection: Rejection,
     },
+    /// Sets the token and tool-call limits of a workspace's budget, or of one agent's
+    /// (`agent`). A limit of `None` is unlimited; with both `None` the budget is removed.
+    /// Usage counts from when the budget is first set; `reset` zeroes it.
+    SetBudget {
+        workspace: WorkspaceId,
+        agent: Option<AgentName>,
+        tokens: Option<u64>,
+        tool_calls: Option<u64>,
+        reset: bool,
+    },
+    /// The kill switch: pauses (or resumes) a workspace, an agent or a tool.
+    SetPause {
+        workspace: WorkspaceId,
+        target: PauseTarget,
+        paused: bool,
+        reason: String,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -200,6 +219,9 @@ pub enum Action {
     TaskTimeOut,
     TaskMarkStalled,
     MembershipChange,
+    BudgetSet,
+    Pause,
+    Resume,
 }
 
 /// A journaled step of the agent loop.
@@ -269,6 +291,9 @@ impl Action {
             Action::TaskTimeOut => "task.time_out",
             Action::TaskMarkStalled => "task.mark_stalled",
             Action::MembershipChange => "cluster.membership_change",
+            Action::BudgetSet => "budget.set",
+            Action::Pause => "switch.pause",
+            Action::Resume => "switch.resume",
         }
     }
 }
@@ -296,6 +321,9 @@ impl Command {
             Command::TimeOutTask { .. } => Action::TaskTimeOut,
             Command::MarkStalled { .. } => Action::TaskMarkStalled,
             Command::RecordRejection { action, .. } => *action,
+            Command::SetBudget { .. } => Action::BudgetSet,
+            Command::SetPause { paused: true, .. } => Action::Pause,
+            Command::SetPause { paused: false, .. } => Action::Resume,
         }
     }
 
@@ -342,4 +370,23 @@ pub fn task_resource(workspace: &WorkspaceId, task: &TaskId) -> String {
 /// The audit resource name of a workspace-scoped configuration record.
 pub fn config_resource(workspace: &WorkspaceId, kind: &str, name: &str) -> String {
     format!("workspace/{workspace}/{kind}/{name}")
+}
+
+/// The audit resource name of a budget.
+pub fn budget_resource(workspace: &WorkspaceId, scope: &BudgetScope) -> String {
+    match scope {
+        BudgetScope::Workspace => format!("workspace/{workspace}/budget"),
+        BudgetScope::Agent(agent) => format!("workspace/{workspace}/agent/{agent}/budget"),
+    }
+}
+
+/// The audit resource name of a pause switch.
+pub fn pause_resource(workspace: &WorkspaceId, target: &PauseTarget) -> String {
+    match target {
+        PauseTarget::Workspace => format!("workspace/{workspace}/pause"),
+        PauseTarget::Agent(agent) => format!("workspace/{workspace}/agent/{agent}/pause"),
+        PauseTarget::Tool { server, tool } => {
+            format!("workspace/{workspace}/mcp_server/{server}/tool/{tool}/pause")
+        }
+    }
 }

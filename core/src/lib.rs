@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod budget;
 pub mod command;
 pub mod config;
 pub mod error;
@@ -20,9 +21,11 @@ pub mod names;
 pub mod outcome;
 pub mod policy;
 pub mod role;
+pub mod switches;
 
 pub use apply::{Applied, StateRead, Write, apply, apply_membership, decide_call, require};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
+pub use budget::{Budget, BudgetScope};
 pub use command::{Action, Command, Request, Step};
 pub use config::{
     Agent, AgentSpec, Limits, McpServer, McpTransport, Provider, ProviderKind, ToolDefinition,
@@ -41,6 +44,7 @@ pub use model::{
 pub use names::{AgentName, NodeId, ProviderName, ServerName, ToolName};
 pub use outcome::{Code, Outcome, Rejection};
 pub use role::Role;
+pub use switches::{Pause, PauseTarget, Switches, ToolPause};
 
 #[cfg(test)]
 mod tests;

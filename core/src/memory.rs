@@ -6,6 +6,7 @@ use std::convert::Infallible;
 
 use crate::apply::{Applied, StateRead, Write, apply};
 use crate::audit::{AuditHead, AuditRecord};
+use crate::budget::{Budget, BudgetScope};
 use crate::command::Request;
 use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
@@ -14,6 +15,7 @@ use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::Outcome;
+use crate::switches::Switches;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MemoryState {
@@ -28,6 +30,8 @@ pub struct MemoryState {
     pub bindings: BTreeMap<(Scope, Principal), RoleBinding>,
     pub bootstrapped: Option<Principal>,
     pub policies: BTreeMap<WorkspaceId, StoredPolicy>,
+    pub budgets: BTreeMap<(WorkspaceId, BudgetScope), Budget>,
+    pub switches: BTreeMap<WorkspaceId, Switches>,
     pub audit: Vec<AuditRecord>,
     pub head: AuditHead,
     pub applied_index: u64,
@@ -96,6 +100,19 @@ impl MemoryState {
                 }
                 Write::Policy(policy) => {
                     self.policies.insert(policy.workspace.clone(), policy);
+                }
+                Write::Budget(budget) => {
+                    self.budgets
+                        .insert((budget.workspace.clone(), budget.scope.clone()), budget);
+                }
+                Write::RemoveBudget { workspace, scope } => {
+                    self.budgets.remove(&(workspace, scope));
+                }
+                Write::Switches(switches) => {
+                    self.switches.insert(switches.workspace.clone(), switches);
+                }
+                Write::RemoveSwitches(workspace) => {
+                    self.switches.remove(&workspace);
                 }
             }
         }
@@ -167,7 +184,10 @@ impl StateRead for MemoryState {
         scope: &Scope,
         principal: &Principal,
     ) -> Result<Option<RoleBinding>, Infallible> {
-        Ok(self.bindings.get(&(scope.clone(), principal.clone())).cloned())
+        Ok(self
+            .bindings
+            .get(&(scope.clone(), principal.clone()))
+            .cloned())
     }
 
     fn bootstrapped(&self) -> Result<Option<Principal>, Infallible> {
@@ -176,6 +196,21 @@ impl StateRead for MemoryState {
 
     fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Infallible> {
         Ok(self.policies.get(workspace).cloned())
+    }
+
+    fn budget(
+        &self,
+        workspace: &WorkspaceId,
+        scope: &BudgetScope,
+    ) -> Result<Option<Budget>, Infallible> {
+        Ok(self
+            .budgets
+            .get(&(workspace.clone(), scope.clone()))
+            .cloned())
+    }
+
+    fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Infallible> {
+        Ok(self.switches.get(workspace).cloned())
     }
 }
 

@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::{Budget, BudgetScope};
 use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Token};
+use crate::ids::WorkspaceId;
 use crate::journal::JournalEntry;
 use crate::model::{StoredPolicy, Task, Workspace};
+use crate::switches::PauseTarget;
 
 /// Why a command was refused. The code is one of the gRPC codes DESIGN.md assigns to
 /// bad input; the API layer maps it one-to-one.
@@ -84,4 +87,17 @@ pub enum Outcome {
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,
     Rejected(Rejection),
+    /// A budget as it is now; `None` when the command removed it.
+    BudgetSet {
+        workspace: WorkspaceId,
+        scope: BudgetScope,
+        budget: Option<Budget>,
+    },
+    /// A pause set or lifted, and why.
+    PauseSet {
+        workspace: WorkspaceId,
+        target: PauseTarget,
+        paused: bool,
+        reason: String,
+    },
 }

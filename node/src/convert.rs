@@ -1,8 +1,8 @@
 //! The one place that converts between proto messages and domain types.
 
 use warden_core::{
-    Agent, AuditRecord, JournalEntry, Limits, McpServer, McpTransport, Provider, Task, TaskEvent,
-    TaskStatus, Workspace,
+    Agent, AuditRecord, Budget, BudgetScope, JournalEntry, Limits, McpServer, McpTransport, Pause,
+    Provider, Switches, Task, TaskEvent, TaskStatus, Workspace,
 };
 use warden_proto::v1;
 
@@ -22,6 +22,65 @@ pub fn workspace(workspace: &Workspace) -> v1::Workspace {
         created_at_ms: workspace.created_ms,
         created_by: workspace.created_by.to_string(),
     }
+}
+
+pub fn budget(budget: &Budget) -> v1::Budget {
+    v1::Budget {
+        workspace: budget.workspace.to_string(),
+        agent: match &budget.scope {
+            BudgetScope::Workspace => String::new(),
+            BudgetScope::Agent(agent) => agent.to_string(),
+        },
+        tokens: budget.tokens,
+        tool_calls: budget.tool_calls,
+        tokens_used: budget.tokens_used,
+        tool_calls_used: budget.tool_calls_used,
+        counting_since_ms: budget.counting_since_ms,
+        set_ms: budget.set_ms,
+        set_by: budget.set_by.to_string(),
+    }
+}
+
+/// What is paused in a workspace: the workspace itself, then its paused agents, then
+/// its paused tools.
+pub fn pauses(switches: Option<&Switches>, agents: &[Agent]) -> Vec<v1::Pause> {
+    let paused = |target: &str, pause: &Pause| v1::Pause {
+        target: target.to_owned(),
+        by: pause.by.to_string(),
+        reason: pause.reason.clone(),
+        since_ms: pause.since_ms,
+        ..Default::default()
+    };
+    let mut pauses = Vec::new();
+    if let Some(switches) = switches
+        && let Some(pause) = &switches.paused
+    {
+        pauses.push(v1::Pause {
+            workspace: switches.workspace.to_string(),
+            ..paused("workspace", pause)
+        });
+    }
+    pauses.extend(
+        agents
+            .iter()
+            .filter(|agent| agent.spec.paused)
+            .map(|agent| v1::Pause {
+                workspace: agent.workspace.to_string(),
+                target: "agent".to_owned(),
+                agent: agent.spec.name.to_string(),
+                since_ms: agent.updated_ms,
+                ..Default::default()
+            }),
+    );
+    if let Some(switches) = switches {
+        pauses.extend(switches.tools.iter().map(|tool| v1::Pause {
+            workspace: switches.workspace.to_string(),
+            server: tool.server.to_string(),
+            tool: tool.tool.to_string(),
+            ..paused("tool", &tool.pause)
+        }));
+    }
+    pauses
 }
 
 pub fn task_status(status: TaskStatus) -> v1::TaskStatus {

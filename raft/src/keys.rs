@@ -14,6 +14,10 @@
 //!   - `0x30 workspace 0x00 idempotency-key`: an idempotency record;
 //!   - `0x40 index(8 bytes, big-endian)`: an audit record;
 //!   - `0x11 workspace 0x00 name`: a provider; `0x12 ...`: an MCP server; `0x13 ...`: an agent;
+//!   - `0x14 workspace`: the workspace's policy;
+//!   - `0x15 workspace 0x00`: the workspace's budget; `0x15 workspace 0x00 agent`: an
+//!     agent's, so a workspace's budgets are one range with its own first;
+//!   - `0x16 workspace`: the workspace's pause switches;
 //!   - `0x50 workspace 0x00 task-id(16)`: the active-task index, an [`ActiveTask`] for every
 //!     task not yet terminal, which placement, deadlines and stall detection scan instead
 //!     of every task;
@@ -33,8 +37,8 @@
 //! [`ActiveTask`]: crate::ActiveTask
 
 use warden_core::{
-    AgentName, IdempotencyKey, Principal, ProviderName, Scope, ServerName, TaskId, TokenId,
-    WorkspaceId,
+    AgentName, BudgetScope, IdempotencyKey, Principal, ProviderName, Scope, ServerName, TaskId,
+    TokenId, WorkspaceId,
 };
 
 pub const LOG_CF: &str = "log";
@@ -86,6 +90,8 @@ const TAG_PROVIDER: u8 = 0x11;
 const TAG_MCP_SERVER: u8 = 0x12;
 const TAG_AGENT: u8 = 0x13;
 const TAG_POLICY: u8 = 0x14;
+const TAG_BUDGET: u8 = 0x15;
+const TAG_SWITCHES: u8 = 0x16;
 const TAG_ACTIVE: u8 = 0x50;
 const TAG_JOURNAL: u8 = 0x60;
 const TAG_WORKSPACE_EVENT: u8 = 0x70;
@@ -117,6 +123,8 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_MCP_SERVER
                 | TAG_AGENT
                 | TAG_POLICY
+                | TAG_BUDGET
+                | TAG_SWITCHES
                 | TAG_ACTIVE
                 | TAG_JOURNAL
                 | TAG_WORKSPACE_EVENT
@@ -222,6 +230,23 @@ pub fn agents(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
 
 pub fn policy(workspace: &WorkspaceId) -> Vec<u8> {
     tagged(TAG_POLICY, workspace.as_str().as_bytes())
+}
+
+pub fn budget(workspace: &WorkspaceId, scope: &BudgetScope) -> Vec<u8> {
+    match scope {
+        BudgetScope::Workspace => named(TAG_BUDGET, workspace, ""),
+        BudgetScope::Agent(agent) => named(TAG_BUDGET, workspace, agent.as_str()),
+    }
+}
+
+/// The `[start, end)` range of a workspace's budgets: its own, then its agents' in name
+/// order.
+pub fn budgets(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    named_range(TAG_BUDGET, workspace)
+}
+
+pub fn switches(workspace: &WorkspaceId) -> Vec<u8> {
+    tagged(TAG_SWITCHES, workspace.as_str().as_bytes())
 }
 
 pub fn active_task(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {

@@ -1,6 +1,7 @@
 //! Read-only queries of the replicated state for the API layer, and the audit chain
 //! check. Reads see what this node has applied, which may trail the leader.
 
+mod governance;
 mod identity;
 
 use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};

@@ -229,10 +229,9 @@ fn deny(
         .approval
         .as_ref()
         .map_or(1, |approval| approval.requirement.quorum);
-    let approvals = call
-        .approval
-        .as_ref()
-        .map_or(0, |approval| u32::try_from(approval.votes.len()).unwrap_or(u32::MAX));
+    let approvals = call.approval.as_ref().map_or(0, |approval| {
+        u32::try_from(approval.votes.len()).unwrap_or(u32::MAX)
+    });
     let mut update = TaskUpdate::new(task, at);
     update.record(TaskEvent::ApprovalDecided {
         call_id: call.call_id.clone(),
@@ -243,8 +242,7 @@ fn deny(
         quorum,
         granted: false,
     });
-    finish_unrun(
-        &mut update,
+    update.end_unrun_call(
         &call.call_id,
         format!("denied by {}: {reason}", at.principal),
     );
@@ -271,23 +269,10 @@ fn expire(
     if fails_task {
         update.fail(reason);
     } else {
-        finish_unrun(&mut update, &call.call_id, format!("denied: {reason}"));
+        update.end_unrun_call(&call.call_id, format!("denied: {reason}"));
         resume(&mut update);
     }
     update.finish()
-}
-
-/// Ends a call that never ran with `output` as its (error) result.
-fn finish_unrun(update: &mut TaskUpdate, call_id: &str, output: String) {
-    update
-        .task
-        .open_calls
-        .retain(|open| open.call_id != call_id);
-    update.record(TaskEvent::ToolCallFinished {
-        call_id: call_id.to_owned(),
-        output,
-        is_error: true,
-    });
 }
 
 /// Makes the parked task runnable again (the controller places it), or parks it on the
@@ -297,5 +282,5 @@ fn resume(update: &mut TaskUpdate) {
     update.task.owner = None;
     update.task.reason = None;
     update.progressed();
-    advance(update, false);
+    advance(update, None);
 }

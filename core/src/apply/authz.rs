@@ -39,7 +39,9 @@ fn needs(command: &Command) -> Needs<'_> {
             Scope::Cluster => Needs::ClusterAdmin,
             Scope::Workspace(workspace) => Needs::In(workspace, Permission::Administer),
         },
-        Command::PutPolicy { workspace, .. } => Needs::In(workspace, Permission::Administer),
+        Command::PutPolicy { workspace, .. } | Command::SetBudget { workspace, .. } => {
+            Needs::In(workspace, Permission::Administer)
+        }
         Command::DecideApproval { workspace, .. } => Needs::In(workspace, Permission::Approve),
         Command::PutProvider { workspace, .. }
         | Command::RegisterMcpServer { workspace, .. }
@@ -47,7 +49,8 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::UpdateAgent { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
-        | Command::ResolveTask { workspace, .. } => Needs::In(workspace, Permission::Operate),
+        | Command::ResolveTask { workspace, .. }
+        | Command::SetPause { workspace, .. } => Needs::In(workspace, Permission::Operate),
         Command::AssignTask { .. }
         | Command::TimeOutTask { .. }
         | Command::MarkStalled { .. }
@@ -120,10 +123,7 @@ pub(super) fn refusal<S: StateRead>(
 
 /// Checks the request's token: it exists, names the request's principal and was
 /// neither expired nor revoked at the request's time.
-fn authenticate<S: StateRead>(
-    state: &S,
-    request: &Request,
-) -> Result<Option<Rejection>, S::Error> {
+fn authenticate<S: StateRead>(state: &S, request: &Request) -> Result<Option<Rejection>, S::Error> {
     let unauthenticated = |message: String| Some(Rejection::new(Code::Unauthenticated, message));
     let Some(id) = request.token else {
         return Ok(unauthenticated(format!(
@@ -133,9 +133,10 @@ fn authenticate<S: StateRead>(
     };
     Ok(match state.token(&id)? {
         None => unauthenticated(format!("token {id} does not exist")),
-        Some(token) if token.principal != request.principal => {
-            unauthenticated(format!("token {id} does not belong to {}", request.principal))
-        }
+        Some(token) if token.principal != request.principal => unauthenticated(format!(
+            "token {id} does not belong to {}",
+            request.principal
+        )),
         Some(token) => token.unusable_at(request.time_ms).and_then(unauthenticated),
     })
 }

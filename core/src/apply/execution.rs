@@ -1,6 +1,8 @@
 //! Running a task: placement (`AssignTask`) and the owner's journal steps
 //! (`AppendJournal`), both fenced by the task's epoch.
 
+use super::budget::Budgets;
+use super::pause::Brakes;
 use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead, Write};
 use crate::command::{Command, Step};
@@ -9,9 +11,9 @@ use crate::hash::Hash;
 use crate::ids::{TaskId, WorkspaceId};
 use crate::journal::{CallDecision, RequestedCall, TaskEvent, Usage, canonical_json};
 use crate::model::{OpenCall, PendingApproval, Task, TaskStatus};
-use crate::policy::Effect;
 use crate::names::NodeId;
 use crate::outcome::{Code, Rejection};
+use crate::policy::Effect;
 
 /// Longest tool output or final answer a journal entry holds.
 pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
@@ -35,7 +37,8 @@ pub(super) fn apply<S: StateRead>(
                 Err(rejection) => return Ok(Err(rejection)),
             };
             let agent = state.agent(workspace, &task.agent)?;
-            Ok(assign(task, agent.as_ref(), at, *node, *epoch))
+            let brakes = Brakes::read(state, &task, agent.as_ref())?;
+            Ok(assign(task, agent.as_ref(), &brakes, at, *node, *epoch))
         }
         Command::AppendJournal {
             workspace,
@@ -49,6 +52,17 @@ pub(super) fn apply<S: StateRead>(
                 Err(rejection) => return Ok(Err(rejection)),
             };
             if let Some(rejection) = fence(&task, *node, *epoch) {
+                return Ok(Err(rejection));
+            }
+            let agent = state.agent(workspace, &task.agent)?;
+            let brakes = Brakes::read(state, &task, agent.as_ref())?;
+            // While the workspace or the agent is paused the task takes no new step; the
+            // result of a call that already ran is still journaled.
+            if matches!(
+                step,
+                Step::ModelResponded { .. } | Step::ToolCallStarted { .. }
+            ) && let Some(rejection) = brakes.refusal(&task)
+            {
                 return Ok(Err(rejection));
             }
             if let Step::ToolDefinitionChanged {
@@ -66,11 +80,16 @@ pub(super) fn apply<S: StateRead>(
                     offered_hash: *offered_hash,
                     start_next: *start_next,
                 };
-                return Ok(definition_changed(task, at, &change, server));
+                return Ok(definition_changed(task, at, &change, server, &brakes));
             }
-            let agent = state.agent(workspace, &task.agent)?;
-            let decide = |call: &RequestedCall| decide_call(state, at, &task, agent.as_ref(), call);
-            Ok(append(task.clone(), at, step, decide)?)
+            let mut budgets = Budgets::read(state, workspace, &task.agent)?;
+            let decide =
+                |call: &RequestedCall| decide_call(state, at, &task, agent.as_ref(), &brakes, call);
+            let decision = append(task.clone(), at, step, &brakes, &mut budgets, decide)?;
+            Ok(decision.map(|(outcome, mut writes)| {
+                writes.extend(budgets.writes());
+                (outcome, writes)
+            }))
         }
         _ => unreachable!("execution::apply is called for AssignTask and AppendJournal only"),
     }
@@ -89,7 +108,14 @@ pub(super) fn load<S: StateRead>(
     }))
 }
 
-fn assign(task: Task, agent: Option<&Agent>, at: &At<'_>, node: NodeId, epoch: u64) -> Decision {
+fn assign(
+    task: Task,
+    agent: Option<&Agent>,
+    brakes: &Brakes,
+    at: &At<'_>,
+    node: NodeId,
+    epoch: u64,
+) -> Decision {
     if !task.status.is_runnable() {
         return Err(Rejection::new(
             Code::FailedPrecondition,
@@ -116,6 +142,12 @@ fn assign(task: Task, agent: Option<&Agent>, at: &At<'_>, node: NodeId, epoch: u
             Code::FailedPrecondition,
             format!("agent {} of task {} is paused or gone", task.agent, task.id),
         ));
+    }
+    if let Some(halt) = brakes.halt() {
+        return Err(precondition(format!(
+            "{halt}; task {} is not placed until it is resumed",
+            task.id
+        )));
     }
     let mut update = TaskUpdate::new(task, at);
     // The new epoch fences the previous owner whatever happens next.
@@ -177,6 +209,8 @@ fn append<E>(
     task: Task,
     at: &At<'_>,
     step: &Step,
+    brakes: &Brakes,
+    budgets: &mut Budgets,
     decide: impl Fn(&RequestedCall) -> Result<Verdict, E>,
 ) -> Result<Decision, E> {
     if task.status != TaskStatus::Running {
@@ -194,16 +228,26 @@ fn append<E>(
             tool_calls,
             usage,
             start_first,
-        } => model_responded(&mut update, *turn, content, tool_calls, *usage, decide)?
-            .map(|()| advance(&mut update, *start_first)),
-        Step::ToolCallStarted { call_id, attempt } => call_started(&mut update, call_id, *attempt),
+        } => {
+            let turn = Turn {
+                turn: *turn,
+                content,
+                tool_calls,
+                usage: *usage,
+            };
+            model_responded(&mut update, &turn, budgets, decide)?
+                .map(|()| advance(&mut update, start_first.then_some(brakes)))
+        }
+        Step::ToolCallStarted { call_id, attempt } => {
+            call_started(&mut update, call_id, *attempt, brakes)
+        }
         Step::ToolCallFinished {
             call_id,
             output,
             is_error,
             start_next,
         } => call_finished(&mut update, call_id, output, *is_error)
-            .map(|()| advance(&mut update, *start_next)),
+            .map(|()| advance(&mut update, start_next.then_some(brakes))),
         Step::NeedsAttention { call_id, reason } => {
             match next_call(&update.task, call_id).filter(|call| call.attempts > 0) {
                 None => Err(precondition(format!(
@@ -234,14 +278,26 @@ fn append<E>(
     }))
 }
 
+/// A model's answer as the owner journals it.
+struct Turn<'a> {
+    turn: u32,
+    content: &'a str,
+    tool_calls: &'a [RequestedCall],
+    usage: Usage,
+}
+
 fn model_responded<E>(
     update: &mut TaskUpdate,
-    turn: u32,
-    content: &str,
-    tool_calls: &[RequestedCall],
-    usage: Usage,
+    turn: &Turn<'_>,
+    budgets: &mut Budgets,
     decide: impl Fn(&RequestedCall) -> Result<Verdict, E>,
 ) -> Result<Result<(), Rejection>, E> {
+    let Turn {
+        turn,
+        content,
+        tool_calls,
+        usage,
+    } = *turn;
     let task = &update.task;
     if turn != task.turns {
         return Ok(Err(precondition(format!(
@@ -296,6 +352,16 @@ fn model_responded<E>(
         tool_calls: recorded_calls.clone(),
         usage,
     });
+    // The turn's tokens were spent whatever happens next, so they are charged; its
+    // calls reserve budget only if they are opened.
+    let reserved = decisions
+        .iter()
+        .filter(|verdict| verdict.open.is_some())
+        .count();
+    let reserved = u64::try_from(reserved).unwrap_or(u64::MAX);
+    let stops =
+        tool_calls.is_empty() || tokens_used > limits.token_budget || turns >= limits.max_steps;
+    let overrun = budgets.charge(usage.total(), if stops { 0 } else { reserved });
     if tool_calls.is_empty() {
         update.record(TaskEvent::Completed {
             result: content.to_owned(),
@@ -316,6 +382,10 @@ fn model_responded<E>(
             "step budget exhausted: {turns} model turns of {} allowed, and the model still asks for tools",
             limits.max_steps
         ));
+        return Ok(Ok(()));
+    }
+    if let Some(overrun) = overrun {
+        update.fail(overrun);
         return Ok(Ok(()));
     }
     for (call, verdict) in recorded_calls.iter().zip(decisions) {
@@ -364,6 +434,7 @@ fn decide_call<S: StateRead>(
     at: &At<'_>,
     task: &Task,
     agent: Option<&Agent>,
+    brakes: &Brakes,
     call: &RequestedCall,
 ) -> Result<Verdict, S::Error> {
     let (Some(server_name), Some(tool_name)) = (&call.server, &call.tool) else {
@@ -406,6 +477,9 @@ fn decide_call<S: StateRead>(
                 "{server_name}/{tool_name} is blocked: its server offered a definition ({offered}) other than the pinned one; an admin must re-pin it"
             ),
         ));
+    }
+    if let Some(denial) = brakes.tool_denial(server_name, tool_name) {
+        return Ok(Verdict::denied(None, denial));
     }
     let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
         Ok(value @ serde_json::Value::Object(_)) => value,
@@ -474,6 +548,7 @@ fn definition_changed(
     at: &At<'_>,
     drift: &Drift<'_>,
     server: Option<McpServer>,
+    brakes: &Brakes,
 ) -> Decision {
     if task.status != TaskStatus::Running {
         return Err(precondition(format!(
@@ -520,7 +595,7 @@ fn definition_changed(
         ),
         is_error: true,
     });
-    advance(&mut update, drift.start_next);
+    advance(&mut update, drift.start_next.then_some(brakes));
     update.progressed();
     let (outcome, mut writes) = update.finish();
     if server.drift(&call.tool).is_none() {
@@ -537,7 +612,12 @@ fn next_call<'a>(task: &'a Task, call_id: &str) -> Option<&'a OpenCall> {
         .filter(|call| call.call_id == call_id)
 }
 
-fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<(), Rejection> {
+fn call_started(
+    update: &mut TaskUpdate,
+    call_id: &str,
+    attempt: u32,
+    brakes: &Brakes,
+) -> Result<(), Rejection> {
     let task_id = update.task.id;
     let Some(call) = update
         .task
@@ -566,6 +646,13 @@ fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<
             "call {call_id} was interrupted and is not idempotent; it runs again only after `task resolve --retry`"
         )));
     }
+    // A call to a tool paused since it was decided ends with the pause as its result
+    // instead of running, so the owner goes on to its next step.
+    if let Some(denial) = brakes.tool_denial(&call.server, &call.tool) {
+        update.end_unrun_call(call_id, format!("denied: {denial}"));
+        advance(update, None);
+        return Ok(());
+    }
     call.attempts = attempt;
     call.retry_approved = false;
     update.record(TaskEvent::ToolCallStarted {
@@ -576,8 +663,9 @@ fn call_started(update: &mut TaskUpdate, call_id: &str, attempt: u32) -> Result<
 }
 
 /// Moves the task on after a step: parks it when the next call waits for approval,
-/// otherwise, when asked, starts that call in this commit.
-pub(super) fn advance(update: &mut TaskUpdate, asked: bool) {
+/// otherwise, when asked (`start` holds the task's pauses), starts that call in this
+/// commit.
+pub(super) fn advance(update: &mut TaskUpdate, start: Option<&Brakes>) {
     if update.task.status != TaskStatus::Running {
         return;
     }
@@ -595,7 +683,11 @@ pub(super) fn advance(update: &mut TaskUpdate, asked: bool) {
             tool: call.tool.clone(),
             arguments_hash: call.arguments_hash,
             rule: approval.rule.as_str().to_owned(),
-            approvers: requirement.approvers.iter().map(ToString::to_string).collect(),
+            approvers: requirement
+                .approvers
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             quorum: requirement.quorum,
             expires_at_ms: approval.expires_at_ms,
         };
@@ -607,13 +699,17 @@ pub(super) fn advance(update: &mut TaskUpdate, asked: bool) {
         update.release(TaskStatus::WaitingApproval, Some(reason));
         return;
     }
-    start_next_call(update, asked);
+    if let Some(brakes) = start {
+        start_next_call(update, brakes);
+    }
 }
 
-/// When asked, journals the next open call as started (attempt 1) in this commit. Only a
-/// call that has never started qualifies: a retry always gets a commit of its own.
-fn start_next_call(update: &mut TaskUpdate, asked: bool) {
-    if !asked || update.task.status != TaskStatus::Running {
+/// Journals the next open call as started (attempt 1) in this commit. Only a call that
+/// has never started qualifies: a retry always gets a commit of its own. A paused
+/// workspace or agent starts nothing; a call to a paused tool ends with the pause as its
+/// result, and the turn's next call is considered instead.
+fn start_next_call(update: &mut TaskUpdate, brakes: &Brakes) {
+    if brakes.halt().is_some() {
         return;
     }
     let Some(call) = update
@@ -624,8 +720,13 @@ fn start_next_call(update: &mut TaskUpdate, asked: bool) {
     else {
         return;
     };
-    call.attempts = 1;
     let call_id = call.call_id.clone();
+    if let Some(denial) = brakes.tool_denial(&call.server, &call.tool) {
+        update.end_unrun_call(&call_id, format!("denied: {denial}"));
+        advance(update, Some(brakes));
+        return;
+    }
+    call.attempts = 1;
     update.record(TaskEvent::ToolCallStarted {
         call_id,
         attempt: 1,

@@ -7,18 +7,21 @@
 
 mod approval;
 mod authz;
+mod budget;
 mod config;
 mod execution;
 mod identity;
 mod lifecycle;
+mod pause;
 mod policy;
 mod submit;
 mod task_update;
 
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
+use crate::budget::{Budget, BudgetScope};
 use crate::command::{
-    Action, Command, Request, binding_resource, config_resource, task_resource, tasks_resource,
-    token_resource, workspace_resource,
+    Action, Command, Request, binding_resource, budget_resource, config_resource, pause_resource,
+    task_resource, tasks_resource, token_resource, workspace_resource,
 };
 use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
@@ -28,6 +31,7 @@ use crate::journal::{CallDecision, JournalEntry, TaskEvent};
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
 use crate::names::{AgentName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
+use crate::switches::Switches;
 use warden_secrets::WrappedKey;
 
 pub use authz::require;
@@ -68,6 +72,13 @@ pub trait StateRead {
     /// The first cluster admin, once the cluster was bootstrapped.
     fn bootstrapped(&self) -> Result<Option<Principal>, Self::Error>;
     fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Self::Error>;
+    fn budget(
+        &self,
+        workspace: &WorkspaceId,
+        scope: &BudgetScope,
+    ) -> Result<Option<Budget>, Self::Error>;
+    /// The workspace's pauses (its own and its tools'), `None` when nothing is paused.
+    fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -91,6 +102,13 @@ pub enum Write {
     },
     Bootstrapped(Principal),
     Policy(StoredPolicy),
+    Budget(Budget),
+    RemoveBudget {
+        workspace: WorkspaceId,
+        scope: BudgetScope,
+    },
+    Switches(Switches),
+    RemoveSwitches(WorkspaceId),
     /// A new entry of a task's journal; entries are never rewritten.
     Journal {
         workspace: WorkspaceId,
@@ -192,6 +210,8 @@ fn decide<S: StateRead>(
         | Command::ResolveTask { .. }
         | Command::TimeOutTask { .. }
         | Command::MarkStalled { .. } => lifecycle::apply(state, at, command)?,
+        Command::SetBudget { .. } => budget::set_budget(state, at, command)?,
+        Command::SetPause { .. } => pause::set_pause(state, at, command)?,
         Command::RecordRejection { rejection, .. } => Err(rejection.clone()),
     };
     // An accepted submission is recorded against the task it created or, when
@@ -251,14 +271,33 @@ fn resource_of(command: &Command) -> String {
             workspace, task, ..
         } => task_resource(workspace, task),
         Command::RecordRejection { resource, .. } => resource.clone(),
+        Command::SetBudget {
+            workspace, agent, ..
+        } => budget_resource(workspace, &BudgetScope::of(agent.as_ref())),
+        Command::SetPause {
+            workspace, target, ..
+        } => pause_resource(workspace, target),
     }
 }
 
-/// What an accepted task command decided about tool calls, for its audit record:
-/// policy decisions with their rules, approval requests and decisions, blocked tools.
+/// What an accepted governance command did, for its audit record: what a task command
+/// decided about tool calls (policy decisions with their rules, approval requests and
+/// decisions, blocked tools), a budget set, a pause set or lifted.
 fn governance_detail(outcome: &Outcome) -> String {
-    let Outcome::TaskUpdated { task, entries } = outcome else {
-        return String::new();
+    let (task, entries) = match outcome {
+        Outcome::TaskUpdated { task, entries } => (task, entries),
+        Outcome::BudgetSet {
+            workspace,
+            scope,
+            budget,
+        } => return budget::detail(workspace, scope, budget.as_ref()),
+        Outcome::PauseSet {
+            workspace,
+            target,
+            paused,
+            reason,
+        } => return pause::detail(workspace, target, *paused, reason),
+        _ => return String::new(),
     };
     let notes: Vec<String> = entries
         .iter()

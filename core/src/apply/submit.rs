@@ -60,6 +60,9 @@ pub(super) fn submit_task<S: StateRead>(
             format!("agent {agent} not found in workspace {workspace}"),
         )));
     };
+    if let Some(rejection) = super::budget::exhausted(state, workspace, agent)? {
+        return Ok(Err(rejection));
+    }
     if state.task(workspace, task_id)?.is_some() {
         return Ok(Err(Rejection::new(
             Code::AlreadyExists,

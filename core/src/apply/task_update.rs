@@ -49,6 +49,17 @@ impl TaskUpdate {
         }
     }
 
+    /// Ends an open call that never ran (or is not run again) with `output` as its
+    /// error result.
+    pub(super) fn end_unrun_call(&mut self, call_id: &str, output: String) {
+        self.task.open_calls.retain(|open| open.call_id != call_id);
+        self.record(TaskEvent::ToolCallFinished {
+            call_id: call_id.to_owned(),
+            output,
+            is_error: true,
+        });
+    }
+
     pub(super) fn fail(&mut self, reason: String) {
         self.record(TaskEvent::Failed {
             reason: reason.clone(),

@@ -10,8 +10,10 @@ use crate::*;
 
 mod approval;
 mod authz;
+mod budgets;
 mod execution;
 mod fixtures;
+mod pause;
 mod pinning;
 mod secrets;
 

@@ -1,17 +1,20 @@
-//! `warden.v1.GovernanceService`: a workspace's policy and its approval requests.
+//! `warden.v1.GovernanceService`: a workspace's policy, its approval requests, its
+//! budgets and its kill switch.
 
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::policy::{Effect, PolicySet};
 use warden_core::{
-    Action, AgentName, Code, Command, Hash, Outcome, Permission, Principal, Rejection,
+    Action, AgentName, Code, Command, Hash, Outcome, PauseTarget, Permission, Principal, Rejection,
     ServerName, StoredPolicy, Task, TaskStatus, ToolName, WorkspaceId, canonical_json,
 };
 use warden_proto::v1::governance_service_server::GovernanceService;
 use warden_proto::v1::{
-    Approval, DecideApprovalRequest, DecideApprovalResponse, GetPolicyRequest, GetPolicyResponse,
-    ListApprovalsRequest, ListApprovalsResponse, Policy, PutPolicyRequest, PutPolicyResponse,
-    TestPolicyRequest, TestPolicyResponse,
+    Approval, DecideApprovalRequest, DecideApprovalResponse, GetBudgetsRequest, GetBudgetsResponse,
+    GetPolicyRequest, GetPolicyResponse, ListApprovalsRequest, ListApprovalsResponse,
+    ListPausesRequest, ListPausesResponse, Policy, PutPolicyRequest, PutPolicyResponse,
+    SetBudgetRequest, SetBudgetResponse, SetPauseRequest, SetPauseResponse, TestPolicyRequest,
+    TestPolicyResponse,
 };
 
 use super::task::{parse_task_id, parse_workspace, require_workspace};
@@ -66,6 +69,72 @@ fn parse_put(request: &PutPolicyRequest) -> Result<Command, Refused> {
         workspace,
         policy,
         expected_version: request.expected_version,
+    })
+}
+
+fn parse_set_budget(request: &SetBudgetRequest) -> Result<Command, Refused> {
+    let refuse = |message: String| Refused {
+        action: Action::BudgetSet,
+        resource: format!(
+            "workspace/{}/budget",
+            convert::sanitized(&request.workspace)
+        ),
+        payload_hash: Hash::of(&request.encode_to_vec()),
+        rejection: Rejection::new(Code::InvalidArgument, message),
+    };
+    let workspace = WorkspaceId::parse(&request.workspace).map_err(|e| refuse(e.to_string()))?;
+    let agent = match request.agent.as_str() {
+        "" => None,
+        name => Some(AgentName::parse(name).map_err(|e| refuse(format!("agent: {e}")))?),
+    };
+    Ok(Command::SetBudget {
+        workspace,
+        agent,
+        tokens: request.tokens,
+        tool_calls: request.tool_calls,
+        reset: request.reset,
+    })
+}
+
+fn parse_set_pause(request: &SetPauseRequest) -> Result<Command, Refused> {
+    let refuse = |message: String| Refused {
+        action: if request.paused {
+            Action::Pause
+        } else {
+            Action::Resume
+        },
+        resource: format!("workspace/{}/pause", convert::sanitized(&request.workspace)),
+        payload_hash: Hash::of(&request.encode_to_vec()),
+        rejection: Rejection::new(Code::InvalidArgument, message),
+    };
+    let workspace = WorkspaceId::parse(&request.workspace).map_err(|e| refuse(e.to_string()))?;
+    let target = match (
+        request.agent.as_str(),
+        request.server.as_str(),
+        request.tool.as_str(),
+    ) {
+        ("", "", "") => PauseTarget::Workspace,
+        (agent, "", "") => {
+            PauseTarget::Agent(AgentName::parse(agent).map_err(|e| refuse(format!("agent: {e}")))?)
+        }
+        ("", server, tool) if !server.is_empty() && !tool.is_empty() => PauseTarget::Tool {
+            server: ServerName::parse(server).map_err(|e| refuse(format!("server: {e}")))?,
+            tool: ToolName::parse(tool).map_err(|e| refuse(format!("tool: {e}")))?,
+        },
+        ("", _, _) => {
+            return Err(refuse(
+                "a tool is named with its server: give both server and tool".to_owned(),
+            ));
+        }
+        _ => {
+            return Err(refuse("pause an agent or a tool, not both".to_owned()));
+        }
+    };
+    Ok(Command::SetPause {
+        workspace,
+        target,
+        paused: request.paused,
+        reason: request.reason.clone(),
     })
 }
 
@@ -155,8 +224,7 @@ impl GovernanceService for Governance {
             "" => "{}",
             text => text,
         };
-        let canonical =
-            canonical_json(arguments_text).map_err(|e| invalid("arguments_json", e))?;
+        let canonical = canonical_json(arguments_text).map_err(|e| invalid("arguments_json", e))?;
         let arguments: serde_json::Value =
             serde_json::from_str(&canonical).map_err(|e| invalid("arguments_json", e))?;
         if !arguments.is_object() {
@@ -167,13 +235,7 @@ impl GovernanceService for Governance {
         let reader = self.cluster.reader();
         require_workspace(reader, &workspace)?;
         let decision = warden_core::decide_call(
-            reader,
-            &workspace,
-            &agent,
-            &submitter,
-            &server,
-            &tool,
-            &arguments,
+            reader, &workspace, &agent, &submitter, &server, &tool, &arguments,
         )
         .map_err(Error::from)?;
         let (effect, approval_json) = match &decision.effect {
@@ -230,7 +292,10 @@ impl GovernanceService for Governance {
             task: parse_task_id("task_id", &request.task_id)?,
             call_id: request.call_id.clone(),
             arguments_hash: Hash::from_hex(&request.arguments_hash).ok_or_else(|| {
-                invalid("arguments_hash", "must be 64 hex digits (the call's SHA-256)")
+                invalid(
+                    "arguments_hash",
+                    "must be 64 hex digits (the call's SHA-256)",
+                )
             })?,
             approve: request.approve,
             reason: request.reason.clone(),
@@ -241,5 +306,64 @@ impl GovernanceService for Governance {
             })),
             other => Err(unexpected(&other).into()),
         }
+    }
+
+    async fn set_budget(
+        &self,
+        request: Request<SetBudgetRequest>,
+    ) -> Result<Response<SetBudgetResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        match propose(&self.cluster, &caller, parse_set_budget(&request)).await? {
+            Outcome::BudgetSet { budget, .. } => Ok(Response::new(SetBudgetResponse {
+                budget: budget.as_ref().map(convert::budget),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn get_budgets(
+        &self,
+        request: Request<GetBudgetsRequest>,
+    ) -> Result<Response<GetBudgetsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let budgets = reader.budgets(&workspace).map_err(Error::from)?;
+        Ok(Response::new(GetBudgetsResponse {
+            budgets: budgets.iter().map(convert::budget).collect(),
+        }))
+    }
+
+    async fn set_pause(
+        &self,
+        request: Request<SetPauseRequest>,
+    ) -> Result<Response<SetPauseResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        match propose(&self.cluster, &caller, parse_set_pause(&request)).await? {
+            Outcome::PauseSet { paused, .. } => Ok(Response::new(SetPauseResponse { paused })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn list_pauses(
+        &self,
+        request: Request<ListPausesRequest>,
+    ) -> Result<Response<ListPausesResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let workspace = parse_workspace(&request.into_inner().workspace)?;
+        self.cluster.read_barrier(Consistency::Linearizable).await?;
+        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let reader = self.cluster.reader();
+        require_workspace(reader, &workspace)?;
+        let switches = reader.switches(&workspace).map_err(Error::from)?;
+        let agents = reader.agents(&workspace).map_err(Error::from)?;
+        Ok(Response::new(ListPausesResponse {
+            pauses: convert::pauses(switches.as_ref(), &agents),
+        }))
     }
 }

@@ -67,6 +67,7 @@ async fn tick(
         }
     }
     let mut paused: HashMap<(WorkspaceId, AgentName), bool> = HashMap::new();
+    let mut workspace_paused: HashMap<WorkspaceId, bool> = HashMap::new();
     let mut commands = Vec::new();
     for (workspace, id, task) in active {
         if commands.len() >= MAX_COMMANDS_PER_TICK {
@@ -90,6 +91,21 @@ async fn tick(
             continue;
         }
         if needs_owner(&task, &alive) {
+            // The kill switch: a paused workspace's tasks are not placed.
+            let halted = match workspace_paused.get(&workspace) {
+                Some(value) => *value,
+                None => {
+                    let value = cluster
+                        .reader()
+                        .switches(&workspace)?
+                        .is_some_and(|switches| switches.paused.is_some());
+                    workspace_paused.insert(workspace.clone(), value);
+                    value
+                }
+            };
+            if halted {
+                continue;
+            }
             let key = (workspace.clone(), task.agent.clone());
             let is_paused = match paused.get(&key) {
                 Some(value) => *value,

@@ -47,6 +47,13 @@ fn every_sm_key_is_inside_the_sm_range() {
         provider(&ws("w"), &ProviderName::parse("p").expect("valid provider")),
         mcp_server(&ws("w"), &ServerName::parse("s").expect("valid server")),
         agent(&ws("w"), &AgentName::parse("a").expect("valid agent")),
+        policy(&ws("w")),
+        budget(&ws("w"), &BudgetScope::Workspace),
+        budget(
+            &ws("w"),
+            &BudgetScope::Agent(AgentName::parse("a").expect("valid agent")),
+        ),
+        switches(&ws("w")),
         active_task(&ws("w"), &TaskId::from_u128(u128::MAX)),
         journal_entry(&ws("w"), &TaskId::from_u128(u128::MAX), u64::MAX),
     ];
@@ -186,4 +193,19 @@ fn named_ranges_of_similar_workspaces_do_not_overlap() {
             }
         }
     }
+}
+
+#[test]
+fn a_workspace_s_budgets_are_its_own_range_with_its_own_first() {
+    let agent = |name: &str| BudgetScope::Agent(AgentName::parse(name).expect("valid agent"));
+    let range = budgets(&ws("a"));
+    let own = budget(&ws("a"), &BudgetScope::Workspace);
+    assert!(in_range(&range, &own));
+    assert!(in_range(&range, &budget(&ws("a"), &agent("z"))));
+    assert!(own < budget(&ws("a"), &agent("a")));
+    assert!(!in_range(
+        &range,
+        &budget(&ws("a-b"), &BudgetScope::Workspace)
+    ));
+    assert!(!in_range(&range, &budget(&ws("a-b"), &agent("a"))));
 }

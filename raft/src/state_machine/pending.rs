@@ -7,10 +7,9 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Agent, AgentName, Applied, AuditHead, IdempotencyKey, IdempotencyRecord, McpServer, Principal,
-    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Task, TaskId,
-    Token,
-    TokenId, Workspace, WorkspaceId, Write,
+    Agent, AgentName, Applied, AuditHead, Budget, BudgetScope, IdempotencyKey, IdempotencyRecord,
+    McpServer, Principal, Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead,
+    StoredPolicy, Switches, Task, TaskId, Token, TokenId, Workspace, WorkspaceId, Write,
 };
 
 use crate::active::ActiveTask;
@@ -133,6 +132,22 @@ impl<'a> Pending<'a> {
                     let what = || format!("policy of {workspace}");
                     self.put(keys::policy(workspace), what, policy)?;
                 }
+                Write::Budget(budget) => {
+                    let (workspace, scope) = (&budget.workspace, &budget.scope);
+                    let what = || format!("budget {workspace}/{scope:?}");
+                    self.put(keys::budget(workspace, scope), what, budget)?;
+                }
+                Write::RemoveBudget { workspace, scope } => {
+                    self.delete(keys::budget(workspace, scope));
+                }
+                Write::Switches(switches) => {
+                    let workspace = &switches.workspace;
+                    let what = || format!("switches of {workspace}");
+                    self.put(keys::switches(workspace), what, switches)?;
+                }
+                Write::RemoveSwitches(workspace) => {
+                    self.delete(keys::switches(workspace));
+                }
                 Write::Bootstrapped(principal) => {
                     let what = || "bootstrap admin".to_owned();
                     self.put(keys::BOOTSTRAPPED.to_vec(), what, principal)?;
@@ -242,5 +257,21 @@ impl StateRead for Pending<'_> {
 
     fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
         self.get(keys::policy(workspace), || format!("policy of {workspace}"))
+    }
+
+    fn budget(
+        &self,
+        workspace: &WorkspaceId,
+        scope: &BudgetScope,
+    ) -> Result<Option<Budget>, Error> {
+        self.get(keys::budget(workspace, scope), || {
+            format!("budget {workspace}/{scope:?}")
+        })
+    }
+
+    fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Error> {
+        self.get(keys::switches(workspace), || {
+            format!("switches of {workspace}")
+        })
     }
 }

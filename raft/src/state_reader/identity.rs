@@ -2,10 +2,9 @@
 //! can ask `warden_core::require` the same questions `apply()` asks.
 
 use warden_core::{
-    Agent, AgentName, IdempotencyKey, IdempotencyRecord, McpServer, Principal, Provider,
-    ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Task, TaskId, Token,
-    TokenId,
-    Workspace, WorkspaceId,
+    Agent, AgentName, Budget, BudgetScope, IdempotencyKey, IdempotencyRecord, McpServer, Principal,
+    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Switches,
+    Task, TaskId, Token, TokenId, Workspace, WorkspaceId,
 };
 
 use super::StateReader;
@@ -40,15 +39,15 @@ impl StateReader {
     }
 
     pub fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
-        self.storage
-            .get(keys::SM_CF, &keys::policy(workspace), || {
-                format!("policy of {workspace}")
-            })
+        self.storage.get(keys::SM_CF, &keys::policy(workspace), || {
+            format!("policy of {workspace}")
+        })
     }
 
     pub fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
-        self.storage
-            .get(keys::SM_CF, keys::BOOTSTRAPPED, || "bootstrap admin".to_owned())
+        self.storage.get(keys::SM_CF, keys::BOOTSTRAPPED, || {
+            "bootstrap admin".to_owned()
+        })
     }
 }
 
@@ -112,5 +111,17 @@ impl StateRead for StateReader {
 
     fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
         StateReader::policy(self, workspace)
+    }
+
+    fn budget(
+        &self,
+        workspace: &WorkspaceId,
+        scope: &BudgetScope,
+    ) -> Result<Option<Budget>, Error> {
+        StateReader::budget(self, workspace, scope)
+    }
+
+    fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Error> {
+        StateReader::switches(self, workspace)
     }
 }

@@ -5,6 +5,7 @@ mod args;
 mod audit;
 mod bench;
 mod bench_steps;
+mod budget;
 mod cluster;
 mod events;
 mod governance;
@@ -12,6 +13,7 @@ mod identity;
 mod json;
 mod mcp;
 mod output;
+mod pause;
 mod provider;
 mod task;
 mod workspace;
@@ -26,13 +28,14 @@ use warden_client::{BearerToken, Client, ClientOptions};
 use crate::output::{Format, code_name};
 
 /// Operate a Warden cluster: membership, workspaces, model providers, MCP servers,
-/// agents, tasks and the audit log.
+/// agents, tasks, tool policy, approvals, budgets, the kill switch and the audit log.
 ///
 /// Every node serves the whole API, so any subset of the nodes works as --endpoints.
 /// A node that is down or answers UNAVAILABLE is skipped: the call is retried on the
-/// next endpoint with backoff. `task cancel`, `task resolve`, `agent create` and `agent
-/// update` are retried only when they cannot have reached a node; otherwise they fail
-/// with UNAVAILABLE and an unknown outcome, to be checked before trying again.
+/// next endpoint with backoff. `task cancel`, `task resolve`, `agent create`, `agent
+/// update`, `resume` and `budget set --reset` are retried only when they cannot have
+/// reached a node; otherwise they fail with UNAVAILABLE and an unknown outcome, to be
+/// checked before trying again.
 #[derive(Debug, Parser)]
 #[command(
     name = "wardenctl",
@@ -50,6 +53,9 @@ use crate::output::{Format, code_name};
   echo 'summarize the incident' | wardenctl task submit research --agent analyst -
   wardenctl task watch research 01JQ4ZK8M2X3V5N7P9R1T3W5Y7
   wardenctl task list research --all --output json
+  wardenctl budget set research --tokens 2000000 --tool-calls 500
+  wardenctl pause research --tool ledger/append --reason 'incident 42'
+  wardenctl resume research --tool ledger/append
   wardenctl audit export --from 1 --out audit.jsonl
 
 Exit status: 0 on success, 1 when `audit verify` finds a broken chain or `task wait`
@@ -125,6 +131,19 @@ enum Command {
     /// List, show, approve and deny tool calls waiting for approval
     #[command(subcommand)]
     Approval(governance::ApprovalCommand),
+    /// Set and show the token and tool-call budgets of a workspace and its agents
+    #[command(subcommand)]
+    Budget(budget::BudgetCommand),
+    /// The kill switch: stop a workspace's tasks, one agent's, or every call to one tool
+    ///
+    /// A paused workspace or agent takes no new step on any node (a call already
+    /// running still finishes) and none of its tasks is placed; a paused tool's calls
+    /// are denied. Everything resumes where it stopped with `wardenctl resume`.
+    Pause(pause::PauseArgs),
+    /// Lift a pause set with `wardenctl pause`
+    Resume(pause::ResumeArgs),
+    /// List what is paused in a workspace
+    Paused { workspace: String },
     /// Create, revoke and list tokens
     #[command(subcommand)]
     Token(identity::TokenCommand),
@@ -169,6 +188,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approval(command) => {
             governance::run_approval(&client, cli.output, command).await
         }
+        Command::Budget(command) => budget::run(&client, cli.output, command).await,
+        Command::Pause(args) => pause::run_pause(&client, cli.output, args).await,
+        Command::Resume(args) => pause::run_resume(&client, cli.output, args).await,
+        Command::Paused { workspace } => pause::run_list(&client, cli.output, &workspace).await,
         Command::Token(command) => identity::run_token(&client, cli.output, command).await,
         Command::Role(command) => identity::run_role(&client, cli.output, command).await,
         Command::Whoami => identity::run_whoami(&client, cli.output).await,
