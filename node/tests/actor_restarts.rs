@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::agents::scripted_model;
 use common::setup::{self, WAIT};
 use common::{eventually, metric_value, scrape, start};
 use warden_proto::v1::TaskStatus;
@@ -14,15 +15,15 @@ async fn a_task_whose_actor_keeps_failing_fails_with_the_recorded_reason() {
     let ledger = cluster.dir.path().join("ledger.jsonl");
     // A model answer larger than a journal entry may hold: apply() refuses the step,
     // so every incarnation of the actor fails at the same point.
-    let model = setup::scripted_model(serde_json::json!({
+    let model = scripted_model(serde_json::json!({
         "steps": [],
         "final": "x".repeat(300 * 1024),
         "final_output_tokens": 10,
     }))
     .await;
-    let endpoint = cluster.endpoint(1).expect("endpoint");
+    let client = cluster.client_of(1).expect("client");
     setup::workspace(
-        &endpoint,
+        &client,
         "supervised",
         &model.base_url(),
         &ledger,
@@ -30,9 +31,9 @@ async fn a_task_whose_actor_keeps_failing_fails_with_the_recorded_reason() {
         &[],
     )
     .await;
-    let task = setup::submit(&endpoint, "supervised", "verbose", "say a lot").await;
+    let task = setup::submit(&client, "supervised", "verbose", "say a lot").await;
     let failed = eventually("the task to fail", WAIT, || async {
-        let task = setup::task(&endpoint, "supervised", &task.id).await?;
+        let task = setup::task(&client, "supervised", &task.id).await?;
         (TaskStatus::try_from(task.status).ok()? == TaskStatus::Failed).then_some(task)
     })
     .await;
@@ -52,7 +53,7 @@ async fn a_task_whose_actor_keeps_failing_fails_with_the_recorded_reason() {
         Some(2.0),
         "{text}"
     );
-    let events = setup::journal(&endpoint, "supervised", &task.id)
+    let events = setup::journal(&client, "supervised", &task.id)
         .await
         .expect("journal");
     assert_eq!(

@@ -6,12 +6,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::agents::scripted_model;
 use common::setup::{self, SHORT_LEASE, WAIT};
 use common::{eventually, start};
 use nix::sys::signal::Signal;
+use warden_client::Resolution;
 use warden_local_cluster::LocalCluster;
-use warden_proto::v1::task_service_client::TaskServiceClient;
-use warden_proto::v1::{ResolveTaskRequest, TaskStatus, resolve_task_request::Decision};
+use warden_proto::v1::TaskStatus;
 
 const WS: &str = "fencing";
 
@@ -23,31 +24,23 @@ fn status(task: &warden_proto::v1::Task) -> TaskStatus {
 async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
     let mut cluster = start(3, SHORT_LEASE).await;
     let ledger = cluster.dir.path().join("ledger.jsonl");
-    let model = setup::scripted_model(serde_json::json!({
+    let model = scripted_model(serde_json::json!({
         "steps": [{"tool_calls": [{"name": "ledger__append", "arguments": {"entry": "charge-card", "delay_ms": 1500}}]}],
         "final": "charged",
     }))
     .await;
     let leader = cluster.wait_for_leader(WAIT).await.expect("leader");
-    let endpoint = cluster.endpoint(leader).expect("endpoint");
-    setup::workspace(
-        &endpoint,
-        WS,
-        &model.base_url(),
-        &ledger,
-        "payer",
-        &["append"],
-    )
-    .await;
-    let task = setup::submit(&endpoint, WS, "payer", "charge the card").await;
+    let node = cluster.client_of(leader).expect("client");
+    setup::workspace(&node, WS, &model.base_url(), &ledger, "payer", &["append"]).await;
+    let task = setup::submit(&node, WS, "payer", "charge the card").await;
 
-    let owner = setup::owner_once_a_call_started(&endpoint, WS, &task.id).await;
+    let owner = setup::owner_once_a_call_started(&node, WS, &task.id).await;
     cluster.kill(owner).await.expect("kill the owner");
     let survivor = (1..=3).find(|id| *id != owner).expect("another node");
-    let endpoint = cluster.endpoint(survivor).expect("endpoint");
+    let node = cluster.client_of(survivor).expect("client");
 
     let parked = eventually("the task to need attention", WAIT, || async {
-        let task = setup::task(&endpoint, WS, &task.id).await?;
+        let task = setup::task(&node, WS, &task.id).await?;
         (status(&task) == TaskStatus::NeedsAttention).then_some(task)
     })
     .await;
@@ -59,9 +52,7 @@ async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
     assert_eq!(parked.owner, 0, "a parked task holds no node");
     // Give a wrongful retry every chance to happen: several leases and controller ticks.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let events = setup::journal(&endpoint, WS, &task.id)
-        .await
-        .expect("journal");
+    let events = setup::journal(&node, WS, &task.id).await.expect("journal");
     let attempts = events
         .iter()
         .filter(|event| event.kind == "tool_call_started")
@@ -75,29 +66,22 @@ async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
     let before = warden_mcp::read_ledger(&ledger).expect("ledger");
     assert!(before.len() <= 1, "the call ran more than once: {before:?}");
     assert_eq!(
-        setup::task(&endpoint, WS, &task.id)
+        setup::task(&node, WS, &task.id)
             .await
             .map(|task| status(&task)),
         Some(TaskStatus::NeedsAttention)
     );
 
-    TaskServiceClient::new(setup::channel(&endpoint).await)
-        .resolve_task(ResolveTaskRequest {
-            workspace: WS.into(),
-            task_id: task.id.clone(),
-            decision: Some(Decision::Retry(true)),
-        })
+    node.resolve_task(WS, &task.id, Resolution::Retry)
         .await
         .expect("resolve --retry");
     let done = eventually("the retried task to complete", WAIT, || async {
-        let task = setup::task(&endpoint, WS, &task.id).await?;
+        let task = setup::task(&node, WS, &task.id).await?;
         (status(&task) == TaskStatus::Completed).then_some(task)
     })
     .await;
     assert_eq!(done.result, "charged");
-    let events = setup::journal(&endpoint, WS, &task.id)
-        .await
-        .expect("journal");
+    let events = setup::journal(&node, WS, &task.id).await.expect("journal");
     let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
     assert!(kinds.contains(&"resolved"), "{}", setup::describe(&events));
     assert!(
@@ -149,7 +133,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         dir,
     };
     let ledger = cluster.dir.path().join("ledger.jsonl");
-    let model = setup::scripted_model(serde_json::json!({
+    let model = scripted_model(serde_json::json!({
         "steps": [
             {"tool_calls": [{"name": "ledger__put", "arguments": {"key": "a", "value": "1", "delay_ms": 1500}}]},
             {"tool_calls": [{"name": "ledger__put", "arguments": {"key": "b", "value": "2"}}]}
@@ -158,25 +142,17 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
     }))
     .await;
     let leader = cluster.wait_for_leader(WAIT).await.expect("leader");
-    let endpoint = cluster.endpoint(leader).expect("endpoint");
-    setup::workspace(
-        &endpoint,
-        WS,
-        &model.base_url(),
-        &ledger,
-        "keeper",
-        &["put"],
-    )
-    .await;
-    let task = setup::submit(&endpoint, WS, "keeper", "store two values").await;
-    let owner = setup::owner_once_a_call_started(&endpoint, WS, &task.id).await;
+    let node = cluster.client_of(leader).expect("client");
+    setup::workspace(&node, WS, &model.base_url(), &ledger, "keeper", &["put"]).await;
+    let task = setup::submit(&node, WS, "keeper", "store two values").await;
+    let owner = setup::owner_once_a_call_started(&node, WS, &task.id).await;
     cluster
         .signal(owner, Signal::SIGSTOP)
         .expect("SIGSTOP the owner");
     let others: Vec<u64> = (1..=3).filter(|id| *id != owner).collect();
-    let endpoint = cluster.endpoint(others[0]).expect("endpoint");
+    let node = cluster.client_of(others[0]).expect("client");
     let moved = eventually("the task to complete on another node", WAIT, || async {
-        let task = setup::task(&endpoint, WS, &task.id).await?;
+        let task = setup::task(&node, WS, &task.id).await?;
         (status(&task) == TaskStatus::Completed).then_some(task)
     })
     .await;
@@ -198,7 +174,8 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         .await
         .expect("the woken node catches up");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let principal = format!("node/{owner}");
+    // Steps are proposed as the task's agent; their records name the node they came from.
+    let from_owner = format!("node {owner} ");
     let records = cluster
         .client_of(others[0])
         .expect("client")
@@ -206,9 +183,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         .await
         .expect("audit")
         .records;
-    let events_now = setup::journal(&endpoint, WS, &task.id)
-        .await
-        .expect("journal");
+    let events_now = setup::journal(&node, WS, &task.id).await.expect("journal");
     let moved_index = events_now
         .iter()
         .find(|event| event.kind == "assigned" && event.epoch >= 2)
@@ -216,7 +191,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         .log_index;
     let by_old_owner: Vec<_> = records
         .iter()
-        .filter(|record| record.principal == principal && record.action == "task.step")
+        .filter(|record| record.action == "task.step" && record.detail.starts_with(&from_owner))
         .collect();
     assert!(
         !by_old_owner.is_empty(),
@@ -230,9 +205,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
             assert_eq!(record.outcome, "accepted", "{record:?}");
         }
     }
-    let events = setup::journal(&endpoint, WS, &task.id)
-        .await
-        .expect("journal");
+    let events = setup::journal(&node, WS, &task.id).await.expect("journal");
     let moved_at = events
         .iter()
         .position(|event| event.kind == "assigned" && event.epoch >= 2)
@@ -271,24 +244,16 @@ async fn a_call_placed_before_the_first_heartbeat_runs_once() {
     )
     .await;
     let ledger = cluster.dir.path().join("ledger.jsonl");
-    let model = setup::scripted_model(serde_json::json!({
+    let model = scripted_model(serde_json::json!({
         "steps": [{"tool_calls": [{"name": "ledger__append", "arguments": {"entry": "once"}}]}],
         "final": "appended",
     }))
     .await;
-    let endpoint = cluster.endpoint(1).expect("endpoint");
-    setup::workspace(
-        &endpoint,
-        WS,
-        &model.base_url(),
-        &ledger,
-        "early",
-        &["append"],
-    )
-    .await;
-    let task = setup::submit(&endpoint, WS, "early", "append once").await;
+    let node = cluster.client_of(1).expect("client");
+    setup::workspace(&node, WS, &model.base_url(), &ledger, "early", &["append"]).await;
+    let task = setup::submit(&node, WS, "early", "append once").await;
     let done = eventually("the task to settle", WAIT, || async {
-        let task = setup::task(&endpoint, WS, &task.id).await?;
+        let task = setup::task(&node, WS, &task.id).await?;
         matches!(
             status(&task),
             TaskStatus::Completed | TaskStatus::NeedsAttention | TaskStatus::Failed
@@ -296,9 +261,7 @@ async fn a_call_placed_before_the_first_heartbeat_runs_once() {
         .then_some(task)
     })
     .await;
-    let events = setup::journal(&endpoint, WS, &task.id)
-        .await
-        .expect("journal");
+    let events = setup::journal(&node, WS, &task.id).await.expect("journal");
     assert_eq!(
         status(&done),
         TaskStatus::Completed,

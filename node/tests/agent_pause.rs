@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::agents::scripted_model;
 use common::setup::{self, WAIT};
 use common::{eventually, start};
 use warden_client::proto::{Agent, AgentLimits, ToolGrant};
@@ -36,11 +37,11 @@ async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
     let steps: Vec<serde_json::Value> = (1..=4)
         .map(|n| serde_json::json!({"tool_calls": [{"name": "ledger__put", "arguments": {"key": format!("k{n}"), "value": "v", "delay_ms": 200}}]}))
         .collect();
-    let model = setup::scripted_model(serde_json::json!({"steps": steps, "final": "done"})).await;
-    let endpoint = cluster.endpoint(1).expect("endpoint");
-    setup::workspace(&endpoint, WS, &model.base_url(), &ledger, "slow", &["put"]).await;
-    let task = setup::submit(&endpoint, WS, "slow", "four slow puts").await;
-    setup::owner_once_a_call_started(&endpoint, WS, &task.id).await;
+    let model = scripted_model(serde_json::json!({"steps": steps, "final": "done"})).await;
+    let node_1 = cluster.client_of(1).expect("client");
+    setup::workspace(&node_1, WS, &model.base_url(), &ledger, "slow", &["put"]).await;
+    let task = setup::submit(&node_1, WS, "slow", "four slow puts").await;
+    setup::owner_once_a_call_started(&node_1, WS, &task.id).await;
 
     let client = cluster.client().expect("client");
     client
@@ -49,12 +50,12 @@ async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
         .expect("pause the agent");
     // Whatever was in flight when the switch flipped settles within one step.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let paused_len = setup::journal(&endpoint, WS, &task.id)
+    let paused_len = setup::journal(&node_1, WS, &task.id)
         .await
         .expect("journal")
         .len();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let events = setup::journal(&endpoint, WS, &task.id)
+    let events = setup::journal(&node_1, WS, &task.id)
         .await
         .expect("journal");
     assert_eq!(
@@ -63,7 +64,7 @@ async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
         "steps taken while paused:\n{}",
         setup::describe(&events)
     );
-    let task_now = setup::task(&endpoint, WS, &task.id).await.expect("task");
+    let task_now = setup::task(&node_1, WS, &task.id).await.expect("task");
     assert_eq!(
         TaskStatus::try_from(task_now.status),
         Ok(TaskStatus::Running)
@@ -78,7 +79,7 @@ async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
         .await
         .expect("resume the agent");
     let done = eventually("the task to complete after the resume", WAIT, || async {
-        let task = setup::task(&endpoint, WS, &task.id).await?;
+        let task = setup::task(&node_1, WS, &task.id).await?;
         (TaskStatus::try_from(task.status).ok()? == TaskStatus::Completed).then_some(task)
     })
     .await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{WARDEN, eventually};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use warden_client::{Client, ClientOptions};
+use warden_client::{BearerToken, Client, ClientOptions};
 use warden_proto::v1::MemberRole;
 
 #[tokio::test]
@@ -31,10 +31,18 @@ async fn dev_cluster_has_three_voters_and_one_leader_and_stops_on_ctrl_c() {
         })
         .await;
     assert_eq!(endpoints.len(), 3);
+    // `warden dev` initialized the cluster and kept its admin token beside the nodes.
+    let token_file = data.join(warden_local_cluster::ADMIN_TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap_or_else(|error| panic!("read {}: {error}", token_file.display()));
+    let options = ClientOptions {
+        token: Some(BearerToken::new(&token).expect("a valid admin token")),
+        ..ClientOptions::default()
+    };
 
     let mut leaders = Vec::new();
     for endpoint in &endpoints {
-        let client = Client::connect([endpoint], ClientOptions::default()).expect("client");
+        let client = Client::connect([endpoint], options.clone()).expect("client");
         let status = client.cluster_status().await.expect("status");
         let voters = status
             .members
@@ -55,7 +63,7 @@ async fn dev_cluster_has_three_voters_and_one_leader_and_stops_on_ctrl_c() {
     let leaders_that_say_so = {
         let mut count = 0;
         for endpoint in &endpoints {
-            let client = Client::connect([endpoint], ClientOptions::default()).expect("client");
+            let client = Client::connect([endpoint], options.clone()).expect("client");
             if client.cluster_status().await.expect("status").state == "leader" {
                 count += 1;
             }

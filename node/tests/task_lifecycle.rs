@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use common::agents::{
     HttpLedger, ProviderSpec, Seen, Workspace, ledger_tools, python_tool, scripted_model,
 };
-use common::start;
+use common::{allow_every_call, start};
 use serde_json::json;
+use warden_client::{Client, ClientOptions};
 use warden_proto::v1::{AgentLimits, TaskStatus};
 use warden_providers::scripted::ScriptedModelHandle;
 
@@ -39,14 +40,22 @@ type Scenario<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>;
 async fn every_task_ends_with_the_right_status_and_a_reason_naming_the_cause() {
     let started = Instant::now();
     let mut cluster = start(1, &[("runtime.controller_interval", "100ms")]).await;
-    let endpoint = cluster.endpoint(1).expect("endpoint of node 1");
-    cluster
-        .client()
-        .expect("client")
+    let admin = cluster.client().expect("client");
+    admin
         .create_workspace(WORKSPACE)
         .await
         .expect("create the workspace");
-    let workspace = Workspace::connect(&endpoint, WORKSPACE).await;
+    allow_every_call(&admin, WORKSPACE).await;
+    // Registering an MCP server starts it, which may take a while on a busy machine.
+    let options = ClientOptions {
+        request_timeout: Duration::from_secs(60),
+        max_attempts: 1,
+        token: cluster.admin_token().expect("admin token"),
+        ..ClientOptions::default()
+    };
+    let client = Client::connect([cluster.endpoint(1).expect("endpoint of node 1")], options)
+        .expect("client");
+    let workspace = Workspace::new(client, WORKSPACE);
     let stdio_ledger = cluster.dir.path().join("stdio-ledger.jsonl");
     let ledger_arg = stdio_ledger.display().to_string();
     workspace

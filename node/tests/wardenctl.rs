@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::{WARDEN, start};
@@ -20,10 +20,14 @@ fn wardenctl_path() -> PathBuf {
     path
 }
 
-async fn wardenctl(endpoints: &[String], args: &[&str]) -> Output {
+/// Runs `wardenctl` against `endpoints`, presenting the token in `token_file`.
+async fn wardenctl(token_file: &Path, endpoints: &[String], args: &[&str]) -> Output {
     tokio::process::Command::new(wardenctl_path())
         .arg("--endpoints")
         .arg(endpoints.join(","))
+        .arg("--token-file")
+        .arg(token_file)
+        .env_remove("WARDEN_TOKEN")
         .args(args)
         .output()
         .await
@@ -47,8 +51,16 @@ fn json(output: &Output) -> serde_json::Value {
 async fn wardenctl_drives_a_cluster() {
     let cluster = start(3, &[]).await;
     let endpoints = cluster.endpoints();
+    let token_file = cluster.admin_token_path();
 
-    let status = json(&wardenctl(&endpoints, &["--output", "json", "cluster", "status"]).await);
+    let status = json(
+        &wardenctl(
+            &token_file,
+            &endpoints,
+            &["--output", "json", "cluster", "status"],
+        )
+        .await,
+    );
     let members = status["members"].as_array().expect("members");
     assert_eq!(members.len(), 3);
     assert!(
@@ -57,7 +69,7 @@ async fn wardenctl_drives_a_cluster() {
     );
     assert!(status["leader_id"].as_u64().is_some(), "{status}");
 
-    let created = wardenctl(&endpoints, &["workspace", "create", "ops"]).await;
+    let created = wardenctl(&token_file, &endpoints, &["workspace", "create", "ops"]).await;
     assert!(
         created.status.success(),
         "{}",
@@ -66,6 +78,7 @@ async fn wardenctl_drives_a_cluster() {
     // A provider nothing calls (the discard port) and a paused agent: its tasks stay
     // pending.
     let provider = wardenctl(
+        &token_file,
         &endpoints,
         &[
             "provider",
@@ -87,6 +100,7 @@ async fn wardenctl_drives_a_cluster() {
         String::from_utf8_lossy(&provider.stderr)
     );
     let agent = wardenctl(
+        &token_file,
         &endpoints,
         &[
             "agent",
@@ -108,6 +122,7 @@ async fn wardenctl_drives_a_cluster() {
     );
     let agent = json(
         &wardenctl(
+            &token_file,
             &endpoints,
             &["--output", "json", "agent", "get", "ops", "bot"],
         )
@@ -117,6 +132,7 @@ async fn wardenctl_drives_a_cluster() {
     assert_eq!(agent["provider"], "model", "{agent}");
 
     let submitted = wardenctl(
+        &token_file,
         &endpoints,
         &["task", "submit", "ops", "--agent", "bot", "hi"],
     )
@@ -131,6 +147,7 @@ async fn wardenctl_drives_a_cluster() {
 
     let task = json(
         &wardenctl(
+            &token_file,
             &endpoints,
             &["--output", "json", "task", "get", "ops", &task_id],
         )
@@ -143,6 +160,7 @@ async fn wardenctl_drives_a_cluster() {
 
     // Pending for the paused agent: waiting times out with exit status 1.
     let waited = wardenctl(
+        &token_file,
         &endpoints,
         &["task", "wait", "ops", &task_id, "--wait-timeout", "500ms"],
     )
@@ -154,6 +172,7 @@ async fn wardenctl_drives_a_cluster() {
         String::from_utf8_lossy(&waited.stderr)
     );
     let cancelled = wardenctl(
+        &token_file,
         &endpoints,
         &["task", "cancel", "ops", &task_id, "--reason", "not needed"],
     )
@@ -163,10 +182,10 @@ async fn wardenctl_drives_a_cluster() {
         "{}",
         String::from_utf8_lossy(&cancelled.stderr)
     );
-    let waited = wardenctl(&endpoints, &["task", "wait", "ops", &task_id]).await;
+    let waited = wardenctl(&token_file, &endpoints, &["task", "wait", "ops", &task_id]).await;
     assert_eq!(waited.status.code(), Some(0), "{}", stdout(&waited));
     // The watch replays the journal and ends by itself after the cancellation.
-    let watched = wardenctl(&endpoints, &["task", "watch", "ops", &task_id]).await;
+    let watched = wardenctl(&token_file, &endpoints, &["task", "watch", "ops", &task_id]).await;
     let lines = stdout(&watched);
     assert!(watched.status.success(), "{lines}");
     let kinds: Vec<&str> = lines
@@ -177,6 +196,7 @@ async fn wardenctl_drives_a_cluster() {
     assert_eq!(kinds.last(), Some(&"cancelled"), "{lines}");
     let listed = json(
         &wardenctl(
+            &token_file,
             &endpoints,
             &[
                 "--output",
@@ -197,7 +217,12 @@ async fn wardenctl_drives_a_cluster() {
         .filter_map(|task| task["id"].as_str())
         .collect();
     assert_eq!(listed_ids, [task_id.as_str()], "{listed}");
-    let again = wardenctl(&endpoints, &["task", "cancel", "ops", &task_id]).await;
+    let again = wardenctl(
+        &token_file,
+        &endpoints,
+        &["task", "cancel", "ops", &task_id],
+    )
+    .await;
     assert_eq!(again.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&again.stderr).starts_with("error: FAILED_PRECONDITION: "),
@@ -206,6 +231,7 @@ async fn wardenctl_drives_a_cluster() {
     );
 
     let refused = wardenctl(
+        &token_file,
         &endpoints,
         &["task", "submit", "nowhere", "--agent", "bot", "x"],
     )
@@ -219,17 +245,23 @@ async fn wardenctl_drives_a_cluster() {
         "the message is said once: {stderr}"
     );
 
-    let verified = wardenctl(&endpoints, &["audit", "verify"]).await;
+    let verified = wardenctl(&token_file, &endpoints, &["audit", "verify"]).await;
     assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
 
-    let removed = wardenctl(&endpoints, &["cluster", "remove-node", "3"]).await;
+    let removed = wardenctl(&token_file, &endpoints, &["cluster", "remove-node", "3"]).await;
     assert!(
         removed.status.success(),
         "{}",
         String::from_utf8_lossy(&removed.stderr)
     );
-    let status =
-        json(&wardenctl(&endpoints[..2], &["--output", "json", "cluster", "status"]).await);
+    let status = json(
+        &wardenctl(
+            &token_file,
+            &endpoints[..2],
+            &["--output", "json", "cluster", "status"],
+        )
+        .await,
+    );
     let ids: Vec<u64> = status["members"]
         .as_array()
         .expect("members")
@@ -237,12 +269,18 @@ async fn wardenctl_drives_a_cluster() {
         .filter_map(|m| m["node_id"].as_u64())
         .collect();
     assert_eq!(ids, vec![1, 2], "{status}");
-    let unknown = wardenctl(&endpoints[..2], &["cluster", "remove-node", "7"]).await;
+    let unknown = wardenctl(
+        &token_file,
+        &endpoints[..2],
+        &["cluster", "remove-node", "7"],
+    )
+    .await;
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("NOT_FOUND"));
 
     // The cluster keeps taking writes with two voters.
     let submitted = wardenctl(
+        &token_file,
         &endpoints[..2],
         &["task", "submit", "ops", "--agent", "bot", "after"],
     )

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::agents::scripted_model;
 use common::setup::{self, SHORT_LEASE, WAIT};
 use common::{eventually, start};
 use futures::StreamExt;
@@ -48,11 +49,11 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
     let steps: Vec<serde_json::Value> = (1..=6)
         .map(|n| serde_json::json!({"tool_calls": [{"name": "ledger__put", "arguments": {"key": format!("k{n}"), "value": "v", "delay_ms": 300}}]}))
         .collect();
-    let model = setup::scripted_model(serde_json::json!({"steps": steps, "final": "done"})).await;
+    let model = scripted_model(serde_json::json!({"steps": steps, "final": "done"})).await;
     let leader = cluster.wait_for_leader(WAIT).await.expect("leader");
-    let endpoint = cluster.endpoint(leader).expect("endpoint");
+    let leader_client = cluster.client_of(leader).expect("client");
     setup::workspace(
-        &endpoint,
+        &leader_client,
         WS,
         &model.base_url(),
         &ledger,
@@ -60,7 +61,7 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
         &["put"],
     )
     .await;
-    let task = setup::submit(&endpoint, WS, "writer", "write six keys").await;
+    let task = setup::submit(&leader_client, WS, "writer", "write six keys").await;
 
     // The killed watcher talks to a node that is not the leader first.
     let watched = (1..=3).find(|id| *id != leader).expect("a follower");
@@ -70,7 +71,10 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
             .filter(|id| *id != watched)
             .map(|id| cluster.endpoint(id).expect("endpoint")),
     );
-    let options = ClientOptions::default();
+    let options = ClientOptions {
+        token: cluster.admin_token().expect("admin token"),
+        ..ClientOptions::default()
+    };
     let killed_watcher = Client::connect(endpoints.clone(), options.clone()).expect("client");
     let resuming_watcher = Client::connect(endpoints, options).expect("client");
 
@@ -102,9 +106,9 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
     drain(&mut killed_stream, &mut killed_events).await;
 
     let survivor = (1..=3).find(|id| *id != watched).expect("a survivor");
-    let survivor_endpoint = cluster.endpoint(survivor).expect("endpoint");
+    let survivor_client = cluster.client_of(survivor).expect("client");
     let journal = eventually("the completed journal", WAIT, || async {
-        let events = setup::journal(&survivor_endpoint, WS, &task.id).await?;
+        let events = setup::journal(&survivor_client, WS, &task.id).await?;
         (events.last()?.kind == "completed").then_some(events)
     })
     .await;
@@ -119,12 +123,23 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
         &journal,
     );
 
-    // The workspace stream holds the same events, in log order.
-    let mut workspace_stream = TaskServiceClient::new(setup::channel(&survivor_endpoint).await)
-        .watch_workspace(WatchWorkspaceRequest {
+    // The workspace stream holds the same events, in log order. It is read raw, not
+    // through the client, which would skip an event that comes out of order.
+    let survivor_endpoint = cluster.endpoint(survivor).expect("endpoint");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{survivor_endpoint}"))
+        .expect("endpoint uri")
+        .connect()
+        .await
+        .expect("connect to the survivor");
+    let request = common::with_admin_token(
+        &cluster,
+        WatchWorkspaceRequest {
             workspace: WS.into(),
             from_index: 0,
-        })
+        },
+    );
+    let mut workspace_stream = TaskServiceClient::new(channel)
+        .watch_workspace(request)
         .await
         .expect("watch the workspace")
         .into_inner();

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::agents::scripted_model;
 use common::setup::{self, WAIT};
 use common::{WARDEN, eventually, settings};
 use warden_local_cluster::LocalCluster;
@@ -36,14 +37,14 @@ async fn a_non_voting_worker_runs_tasks() {
     assert_eq!(worker.role, i32::from(MemberRole::Learner), "{status:?}");
 
     let ledger = dir.path().join("ledger.jsonl");
-    let model = setup::scripted_model(serde_json::json!({
+    let model = scripted_model(serde_json::json!({
         "steps": [{"tool_calls": [{"name": "ledger__put", "arguments": {"key": "where", "value": "worker"}}]}],
         "final": "done",
     }))
     .await;
-    let endpoint = cluster.endpoint(1).expect("endpoint");
+    let node_1 = cluster.client_of(1).expect("client");
     setup::workspace(
-        &endpoint,
+        &node_1,
         "scaled",
         &model.base_url(),
         &ledger,
@@ -51,13 +52,13 @@ async fn a_non_voting_worker_runs_tasks() {
         &["put"],
     )
     .await;
-    let task = setup::submit(&endpoint, "scaled", "helper", "store where you ran").await;
+    let task = setup::submit(&node_1, "scaled", "helper", "store where you ran").await;
     let done = eventually("the task to complete", WAIT, || async {
-        let task = setup::task(&endpoint, "scaled", &task.id).await?;
+        let task = setup::task(&node_1, "scaled", &task.id).await?;
         (TaskStatus::try_from(task.status).ok()? == TaskStatus::Completed).then_some(task)
     })
     .await;
-    let events = setup::journal(&endpoint, "scaled", &task.id)
+    let events = setup::journal(&node_1, "scaled", &task.id)
         .await
         .expect("journal");
     let assigned: Vec<&str> = events

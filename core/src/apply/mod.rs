@@ -159,6 +159,15 @@ pub fn apply<S: StateRead>(
             )
         }
     };
+    // A journal step is proposed as the task's agent; its record also names the node and
+    // epoch it came from, accepted or not.
+    let detail = match command {
+        Command::AppendJournal { node, epoch, .. } if detail.is_empty() => {
+            format!("node {node} epoch {epoch}")
+        }
+        Command::AppendJournal { node, epoch, .. } => format!("node {node} epoch {epoch}: {detail}"),
+        _ => detail,
+    };
     let audit = head.append(RecordBody {
         log_index,
         time_ms: request.time_ms,

@@ -81,7 +81,14 @@ fn run(state: &mut MemoryState, request: &Request) -> Outcome {
     match &outcome {
         Outcome::Rejected(rejection) => {
             assert_eq!(record.outcome, "rejected", "{request:?}");
-            assert_eq!(record.detail, rejection.to_string());
+            // A journal step's record also names the node and epoch it came from.
+            let expected = match &request.command {
+                Command::AppendJournal { node, epoch, .. } => {
+                    format!("node {node} epoch {epoch}: {rejection}")
+                }
+                _ => rejection.to_string(),
+            };
+            assert_eq!(record.detail, expected);
             assert_eq!(
                 beyond_audit(state),
                 beyond_audit(&before),

@@ -186,11 +186,15 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
             record.index, record.principal, record.action
         );
         // One line per decision the record holds.
+        // "[node N epoch E: ]agent A for P: note; note"
         let notes = record
             .detail
-            .split_once(": ")
-            .filter(|(head, _)| head.starts_with("agent "))
-            .map_or(record.detail.as_str(), |(_, notes)| notes);
+            .find("agent ")
+            .and_then(|start| {
+                let rest = &record.detail[start..];
+                rest.find(": ").map(|end| &rest[end + 2..])
+            })
+            .unwrap_or(record.detail.as_str());
         for note in notes.split("; ") {
             println!("        {}", short(note, 140));
         }

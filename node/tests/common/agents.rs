@@ -1,5 +1,5 @@
 //! Agent-task helpers for the node's integration tests: a workspace's providers, MCP
-//! servers, agents and tasks through the raw `warden.v1` clients, scripted model servers,
+//! servers, agents and tasks through `warden-client`, scripted model servers,
 //! the bundled ledger tool server over HTTP, and a task with its journal as evidence for
 //! assertion messages.
 
@@ -8,13 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tonic::transport::Channel;
-use warden_proto::v1::agent_service_client::AgentServiceClient;
-use warden_proto::v1::task_service_client::TaskServiceClient;
+use warden_client::{Client, Consistency, TaskFilter};
 use warden_proto::v1::{
-    Agent, AgentLimits, CancelTaskRequest, CreateAgentRequest, GetJournalRequest, GetTaskRequest,
-    ListTasksRequest, McpServer, Provider, PutProviderRequest, RegisterMcpServerRequest,
-    SubmitTaskRequest, Task, TaskEvent, TaskStatus, ToolGrant, WaitTaskRequest,
+    Agent, AgentLimits, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
 };
 use warden_providers::scripted::{ScriptedModel, ScriptedModelHandle};
 
@@ -101,12 +97,12 @@ impl HttpLedger {
     }
 }
 
-/// One workspace of a running cluster, driven through the raw `warden.v1` clients.
+/// One workspace of a running cluster, driven through a `warden_client::Client` that
+/// presents the admin token.
 #[derive(Clone)]
 pub struct Workspace {
     pub name: String,
-    agents: AgentServiceClient<Channel>,
-    tasks: TaskServiceClient<Channel>,
+    client: Client,
 }
 
 /// A provider as the tests configure it: the scripted model at `base_url`.
@@ -120,17 +116,11 @@ pub struct ProviderSpec<'a> {
 }
 
 impl Workspace {
-    /// Connects to `endpoint` (host:port); the workspace must exist.
-    pub async fn connect(endpoint: &str, name: &str) -> Workspace {
-        let channel = Channel::from_shared(format!("http://{endpoint}"))
-            .expect("endpoint uri")
-            .connect()
-            .await
-            .unwrap_or_else(|error| panic!("connect to {endpoint}: {error}"));
+    /// Workspace `name`, which must exist, through `client`.
+    pub fn new(client: Client, name: &str) -> Workspace {
         Workspace {
             name: name.to_owned(),
-            agents: AgentServiceClient::new(channel.clone()),
-            tasks: TaskServiceClient::new(channel),
+            client,
         }
     }
 
@@ -146,11 +136,8 @@ impl Workspace {
             max_output_tokens: 512,
             ..Default::default()
         };
-        self.agents
-            .clone()
-            .put_provider(PutProviderRequest {
-                provider: Some(provider),
-            })
+        self.client
+            .put_provider(provider)
             .await
             .unwrap_or_else(|error| panic!("put provider {}: {error}", spec.name));
     }
@@ -180,14 +167,10 @@ impl Workspace {
 
     async fn register(&self, server: McpServer) -> McpServer {
         let name = server.name.clone();
-        self.agents
-            .clone()
-            .register_mcp_server(RegisterMcpServerRequest {
-                server: Some(server),
-            })
+        self.client
+            .register_mcp_server(server)
             .await
             .unwrap_or_else(|error| panic!("register mcp server {name}: {error}"))
-            .into_inner()
             .server
             .expect("a server in the response")
     }
@@ -217,67 +200,39 @@ impl Workspace {
             limits: Some(limits),
             ..Default::default()
         };
-        self.agents
-            .clone()
-            .create_agent(CreateAgentRequest { agent: Some(agent) })
+        self.client
+            .create_agent(agent)
             .await
             .unwrap_or_else(|error| panic!("create agent {name}: {error}"));
     }
 
-    /// Submits a task to `agent` under an idempotency key no other submission uses.
+    /// Submits a task to `agent` under a random idempotency key, which no other
+    /// submission uses.
     pub async fn submit(&self, agent: &str, input: &str) -> Task {
-        let idempotency_key = format!(
-            "{agent}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|since| since.as_nanos())
-                .unwrap_or_default()
-        );
-        self.tasks
-            .clone()
-            .submit_task(SubmitTaskRequest {
-                workspace: self.name.clone(),
-                idempotency_key,
-                input: input.to_owned(),
-                agent: agent.to_owned(),
-            })
+        self.client
+            .submit_task(&self.name, agent, input, None)
             .await
             .unwrap_or_else(|error| panic!("submit a task to {agent}: {error}"))
-            .into_inner()
+            .response
             .task
             .expect("a task in the response")
     }
 
     pub async fn get(&self, task_id: &str) -> Task {
-        self.tasks
-            .clone()
-            .get_task(GetTaskRequest {
-                workspace: self.name.clone(),
-                task_id: task_id.to_owned(),
-                consistency: 0,
-            })
+        self.client
+            .get_task(&self.name, task_id, Consistency::Linearizable)
             .await
             .unwrap_or_else(|error| panic!("get task {task_id}: {error}"))
-            .into_inner()
             .task
             .expect("a task in the response")
     }
 
     /// The whole journal (tests keep journals under one page).
     pub async fn journal(&self, task_id: &str) -> Vec<TaskEvent> {
-        self.tasks
-            .clone()
-            .get_journal(GetJournalRequest {
-                workspace: self.name.clone(),
-                task_id: task_id.to_owned(),
-                from_seq: 0,
-                limit: 0,
-                consistency: 0,
-            })
+        self.client
+            .get_journal(&self.name, task_id, 0, 0, Consistency::Linearizable)
             .await
             .unwrap_or_else(|error| panic!("journal of {task_id}: {error}"))
-            .into_inner()
             .events
     }
 
@@ -292,16 +247,10 @@ impl Workspace {
     /// Err (with the evidence) when it has not settled within `timeout`.
     pub async fn wait_settled(&self, task_id: &str, timeout: Duration) -> Result<Seen, String> {
         let response = self
-            .tasks
-            .clone()
-            .wait_task(WaitTaskRequest {
-                workspace: self.name.clone(),
-                task_id: task_id.to_owned(),
-                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-            })
+            .client
+            .wait_task(&self.name, task_id, timeout)
             .await
-            .map_err(|error| format!("wait task {task_id}: {error}"))?
-            .into_inner();
+            .map_err(|error| format!("wait task {task_id}: {error}"))?;
         let seen = self.seen(task_id).await;
         if !response.settled {
             return Err(format!("task did not settle within {timeout:?}\n{seen}"));
@@ -309,31 +258,23 @@ impl Workspace {
         Ok(seen)
     }
 
-    pub async fn cancel(&self, task_id: &str, reason: &str) -> Result<Task, tonic::Status> {
-        self.tasks
-            .clone()
-            .cancel_task(CancelTaskRequest {
-                workspace: self.name.clone(),
-                task_id: task_id.to_owned(),
-                reason: reason.to_owned(),
-            })
+    pub async fn cancel(&self, task_id: &str, reason: &str) -> Result<Task, warden_client::Error> {
+        self.client
+            .cancel_task(&self.name, task_id, reason)
             .await
-            .map(|response| response.into_inner().task.expect("a task in the response"))
+            .map(|response| response.task.expect("a task in the response"))
     }
 
     /// The ids of the tasks ListTasks reports with `stalled_only`.
     pub async fn stalled_ids(&self) -> Vec<String> {
-        self.tasks
-            .clone()
-            .list_tasks(ListTasksRequest {
-                workspace: self.name.clone(),
-                page_size: 1000,
-                stalled_only: true,
-                ..Default::default()
-            })
+        let filter = TaskFilter {
+            stalled_only: true,
+            status: None,
+        };
+        self.client
+            .list_tasks_matching(&self.name, filter, 1000, "", Consistency::Linearizable)
             .await
             .unwrap_or_else(|error| panic!("list stalled tasks: {error}"))
-            .into_inner()
             .tasks
             .into_iter()
             .map(|task| task.id)

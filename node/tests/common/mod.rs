@@ -47,6 +47,20 @@ pub async fn add_paused_agent(client: &Client, workspace: &str) {
         .unwrap_or_else(|error| panic!("create agent {AGENT} in {workspace}: {error}"));
 }
 
+/// The policy of workspaces whose tests are not about policy: every call of a granted
+/// tool is allowed. A workspace without a policy denies every call.
+pub const ALLOW_EVERY_CALL: &str = r#"{"rules": [{"id": "allow-every-call", "priority": 0,
+  "subject": "any", "target": "any", "conditions": [], "effect": "allow",
+  "description": "this test is not about policy"}]}"#;
+
+/// Gives `workspace`, which has no policy yet, the policy `ALLOW_EVERY_CALL`.
+pub async fn allow_every_call(client: &Client, workspace: &str) {
+    client
+        .put_policy(workspace, ALLOW_EVERY_CALL, 0)
+        .await
+        .unwrap_or_else(|error| panic!("put a policy allowing every call in {workspace}: {error}"));
+}
+
 /// A cluster whose data lives as long as the value.
 pub struct TestCluster {
     pub cluster: LocalCluster,
@@ -99,6 +113,20 @@ pub fn client_with(cluster: &LocalCluster, endpoints: Vec<String>, max_attempts:
         ..ClientOptions::default()
     };
     Client::connect(endpoints, options).expect("client")
+}
+
+/// `message` as a raw tonic request presenting the cluster's admin token, for the few
+/// calls a test makes without `warden-client`.
+pub fn with_admin_token<T>(cluster: &LocalCluster, message: T) -> tonic::Request<T> {
+    let path = cluster.admin_token_path();
+    let token = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {}", token.trim())
+        .parse()
+        .expect("the admin token is ASCII");
+    request.metadata_mut().insert("authorization", value);
+    request
 }
 
 /// Polls `check` until it returns Some or `within` passes.
