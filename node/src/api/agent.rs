@@ -190,18 +190,12 @@ async fn list_server_tools(spec: &ServerSpec, name: &str) -> Result<Vec<ToolDefi
     session.close().await;
     let listed =
         listed.map_err(|error| format!("cannot list the tools of mcp server {name}: {error}"))?;
+    // Pinned exactly as the task actor later compares it before each call.
     listed
-        .into_iter()
+        .iter()
         .map(|tool| {
-            Ok(ToolDefinition {
-                name: ToolName::parse(&tool.name).map_err(|error| {
-                    format!("mcp server {name} offers a tool Warden cannot name: {error}")
-                })?,
-                description: tool.description,
-                input_schema: tool.input_schema.to_string(),
-                read_only: tool.read_only,
-                idempotent: tool.idempotent,
-                destructive: tool.destructive,
+            warden_actors::pinning::definition_of(tool).map_err(|error| {
+                format!("mcp server {name} offers a tool Warden cannot name: {error}")
             })
         })
         .collect()
