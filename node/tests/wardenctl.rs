@@ -291,3 +291,171 @@ async fn wardenctl_drives_a_cluster() {
         String::from_utf8_lossy(&submitted.stderr)
     );
 }
+
+/// Governance from the command line: tokens and roles, a policy set and tested, an
+/// approval listed, refused for the wrong arguments hash and granted by an approver.
+#[tokio::test]
+async fn wardenctl_governs_tool_calls() {
+    let cluster = start(1, &[]).await;
+    let admin_token = cluster.admin_token_path();
+    let endpoints = cluster.endpoints();
+    let dir = cluster.dir.path();
+    let run = |token: PathBuf, args: Vec<String>| {
+        let endpoints = endpoints.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            wardenctl(&token, &endpoints, &args).await
+        }
+    };
+    let args = |text: &str| -> Vec<String> { text.split(' ').map(str::to_owned).collect() };
+
+    let model = common::agents::scripted_model(serde_json::json!({
+        "steps": [{"tool_calls": [{"name": "ledger__put",
+                                   "arguments": {"key": "payroll/bob", "value": "+1"}}]}],
+        "final": "paid",
+    }))
+    .await;
+    let ledger = dir.join("ledger.jsonl");
+    let client = cluster.client().expect("client");
+    client.create_workspace("gov").await.expect("workspace");
+    let workspace = common::agents::Workspace::new(client.clone(), "gov");
+    workspace
+        .put_provider(common::agents::ProviderSpec {
+            name: "model",
+            kind: "openai",
+            base_url: model.base_url(),
+            request_timeout_ms: 30_000,
+            max_retries: 0,
+        })
+        .await;
+    workspace
+        .register_stdio(
+            "ledger",
+            &common::agents::ledger_tools(),
+            &["--ledger", &ledger.display().to_string()],
+        )
+        .await;
+    workspace
+        .create_agent("clerk", "model", &[("ledger", "put")], Default::default())
+        .await;
+
+    let rules = dir.join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"{"rules": [
+  {"id": "allow-ledger", "priority": 0, "subject": "any", "target": {"server": "ledger"},
+   "conditions": [], "effect": "allow", "description": ""},
+  {"id": "payroll", "priority": 10, "subject": "any",
+   "target": {"tool": {"server": "ledger", "tool": "put"}},
+   "conditions": [{"path": "$.key", "test": {"prefix": "payroll/"}}],
+   "effect": {"require_approval": {"approvers": [{"role": "approver"}], "quorum": 1,
+              "expiry_ms": 600000, "on_expiry": "deny"}},
+   "description": ""}]}"#,
+    )
+    .expect("rules file");
+    let set = run(
+        admin_token.clone(),
+        args(&format!(
+            "policy set gov {} --expected-version 0",
+            rules.display()
+        )),
+    )
+    .await;
+    assert!(stdout(&set).contains("version 1"), "{set:?}");
+    let stale = run(
+        admin_token.clone(),
+        args(&format!(
+            "policy set gov {} --expected-version 0",
+            rules.display()
+        )),
+    )
+    .await;
+    assert_eq!(stale.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stale.stderr).starts_with("error: ABORTED"));
+
+    let mut probe =
+        args("policy test gov --agent clerk --server ledger --tool put --output json --args");
+    probe.push(r#"{"key":"payroll/bob","value":"+1"}"#.to_owned());
+    let decided = json(&run(admin_token.clone(), probe.clone()).await);
+    assert_eq!(decided["effect"], "require_approval");
+    assert_eq!(decided["rule"], "payroll");
+    let hash = decided["arguments_hash"].as_str().expect("hash").to_owned();
+    *probe.last_mut().expect("args") = r#"{"key":"ledger/x","value":"1"}"#.to_owned();
+    let allowed = json(&run(admin_token.clone(), probe).await);
+    assert_eq!(
+        (allowed["effect"].as_str(), allowed["rule"].as_str()),
+        (Some("allow"), Some("allow-ledger"))
+    );
+
+    // An approver with a token of their own.
+    let approver_token = dir.join("approver.token");
+    let created = run(
+        admin_token.clone(),
+        args(&format!(
+            "token create user/ann --ttl 1h --out {}",
+            approver_token.display()
+        )),
+    )
+    .await;
+    assert!(created.status.success(), "{created:?}");
+    let bound = run(
+        admin_token.clone(),
+        args("role set user/ann approver --workspace gov"),
+    )
+    .await;
+    assert!(bound.status.success(), "{bound:?}");
+    let whoami = json(&run(approver_token.clone(), args("whoami --output json")).await);
+    assert_eq!(whoami["principal"], "user/ann");
+
+    let task = workspace.submit("clerk", "pay bob").await;
+    let listed = common::eventually(
+        "the approval request",
+        std::time::Duration::from_secs(30),
+        || {
+            let run = run.clone();
+            let token = admin_token.clone();
+            async move {
+                let listed = json(&run(token, args("approval list gov --output json")).await);
+                listed.as_array().filter(|list| !list.is_empty()).cloned()
+            }
+        },
+    )
+    .await;
+    assert_eq!(listed[0]["task_id"], task.id.as_str());
+    assert_eq!(
+        listed[0]["arguments_hash"],
+        hash.as_str(),
+        "policy test shows the hash approvals name"
+    );
+    let call = listed[0]["call_id"].as_str().expect("call").to_owned();
+
+    let wrong = run(
+        approver_token.clone(),
+        args(&format!(
+            "approval approve gov {} --call {call} --hash {} --reason ok",
+            task.id,
+            "0".repeat(64)
+        )),
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("FAILED_PRECONDITION"),
+        "{wrong:?}"
+    );
+    let approved = run(
+        approver_token,
+        args(&format!(
+            "approval approve gov {} --call {call} --hash {hash} --reason ok",
+            task.id
+        )),
+    )
+    .await;
+    assert!(approved.status.success(), "{approved:?}");
+    let done = workspace
+        .wait_settled(&task.id, std::time::Duration::from_secs(30))
+        .await
+        .expect("settles");
+    assert_eq!(done.status(), warden_proto::v1::TaskStatus::Completed);
+    assert_eq!(warden_mcp::read_ledger(&ledger).expect("ledger").len(), 1);
+}

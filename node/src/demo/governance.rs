@@ -37,7 +37,11 @@ const APPROVER: &str = "user/approver";
 
 /// Sets the demo workspace's policy (once: a rerun finds it in place).
 pub async fn put_policy(client: &Client) -> anyhow::Result<()> {
-    match client.get_policy(WORKSPACE).await.context("reading the policy")? {
+    match client
+        .get_policy(WORKSPACE)
+        .await
+        .context("reading the policy")?
+    {
         Some(policy) => println!("  policy version {} already in place", policy.version),
         None => {
             let policy = client
@@ -143,7 +147,8 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
             "my own change",
         )
         .await;
-    let self_refused = matches!(&own, Err(error) if error.code() == Some(tonic::Code::PermissionDenied));
+    let self_refused =
+        matches!(&own, Err(error) if error.code() == Some(tonic::Code::PermissionDenied));
     match &own {
         Err(error) => println!("  user/admin may not approve its own call: {error}"),
         Ok(_) => println!("  WRONG: the submitter approved its own call"),
@@ -159,7 +164,10 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
         )
         .await
         .context("approving as user/approver")?;
-    println!("  {APPROVER} approved call {} for exactly these arguments", approval.call_id);
+    println!(
+        "  {APPROVER} approved call {} for exactly these arguments",
+        approval.call_id
+    );
 
     let done = admin
         .wait_task(WORKSPACE, &task.id, Duration::from_secs(60))
@@ -178,7 +186,12 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
     let mut decisions = 0;
     for record in records
         .iter()
-        .filter(|record| record.resource.ends_with(&task.id) && !record.detail.is_empty())
+        // The records that decided something: steps with policy decisions (their
+        // detail names the agent) and approval decisions.
+        .filter(|record| {
+            record.resource.ends_with(&task.id)
+                && (record.detail.contains("agent ") || record.action == "approval.decide")
+        })
     {
         decisions += 1;
         println!(
