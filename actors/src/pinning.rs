@@ -36,10 +36,7 @@ pub async fn check(
     pinned: &ToolDefinition,
 ) -> Result<Offered, warden_mcp::Error> {
     let listed = tools.list_tools(key, spec).await?;
-    let Some(offered) = listed
-        .iter()
-        .find(|tool| tool.name == pinned.name.as_str())
-    else {
+    let Some(offered) = listed.iter().find(|tool| tool.name == pinned.name.as_str()) else {
         return Ok(Offered::Missing);
     };
     Ok(match definition_of(offered) {

@@ -250,7 +250,9 @@ impl Client {
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
         let (response, _node) = self
-            .call(resend, |channel| rpc(channel, self.authorized(request.clone())))
+            .call(resend, |channel| {
+                rpc(channel, self.authorized(request.clone()))
+            })
             .await?;
         Ok(response.into_inner())
     }

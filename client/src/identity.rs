@@ -3,8 +3,7 @@
 use warden_proto::v1::identity_service_client::IdentityServiceClient;
 use warden_proto::v1::{
     CreateTokenRequest, CreateTokenResponse, ListRoleBindingsRequest, ListTokensRequest,
-    RevokeTokenRequest, RoleBindingInfo, SetRolesRequest, TokenInfo, WhoAmIRequest,
-    WhoAmIResponse,
+    RevokeTokenRequest, RoleBindingInfo, SetRolesRequest, TokenInfo, WhoAmIRequest, WhoAmIResponse,
 };
 
 use crate::{Client, Error};
@@ -33,7 +32,9 @@ impl Client {
             ttl_ms,
         };
         self.unary_once(request, |channel, request| async move {
-            IdentityServiceClient::new(channel).create_token(request).await
+            IdentityServiceClient::new(channel)
+                .create_token(request)
+                .await
         })
         .await
     }
@@ -43,7 +44,9 @@ impl Client {
         let request = RevokeTokenRequest { id: id.to_owned() };
         let response = self
             .unary_once(request, |channel, request| async move {
-                IdentityServiceClient::new(channel).revoke_token(request).await
+                IdentityServiceClient::new(channel)
+                    .revoke_token(request)
+                    .await
             })
             .await?;
         response.token.ok_or_else(|| Error::missing("token"))
@@ -53,7 +56,9 @@ impl Client {
     pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, Error> {
         let response = self
             .unary(ListTokensRequest {}, |channel, request| async move {
-                IdentityServiceClient::new(channel).list_tokens(request).await
+                IdentityServiceClient::new(channel)
+                    .list_tokens(request)
+                    .await
             })
             .await?;
         Ok(response.tokens)
@@ -98,5 +103,4 @@ impl Client {
             .await?;
         Ok(response.bindings)
     }
-
 }

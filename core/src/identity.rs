@@ -70,7 +70,8 @@ impl PresentedToken {
             .split_once('_')
             .ok_or(malformed("a token reads wdn_<id>_<secret>"))?;
         let id = TokenId::parse(id).map_err(|_| malformed("the token id is not 16 hex digits"))?;
-        let secret = decode_base64url(secret).ok_or(malformed("the token secret is not base64url"))?;
+        let secret =
+            decode_base64url(secret).ok_or(malformed("the token secret is not base64url"))?;
         if secret.len() != TOKEN_SECRET_BYTES {
             return Err(malformed("the token secret is not 32 bytes"));
         }
@@ -79,7 +80,11 @@ impl PresentedToken {
 
     /// The text a caller presents. Shown once, when the token is created.
     pub fn expose(&self) -> String {
-        format!("{TOKEN_PREFIX}{}_{}", self.id, encode_base64url(&self.secret))
+        format!(
+            "{TOKEN_PREFIX}{}_{}",
+            self.id,
+            encode_base64url(&self.secret)
+        )
     }
 
     /// What is stored: the SHA-256 of the secret.
@@ -304,10 +309,18 @@ mod tests {
             revoked_by: None,
         };
         assert_eq!(token.unusable_at(99), None);
-        assert!(token.unusable_at(100).is_some_and(|why| why.contains("expired")));
+        assert!(
+            token
+                .unusable_at(100)
+                .is_some_and(|why| why.contains("expired"))
+        );
         token.expires_at_ms = None;
         token.revoked_ms = Some(50);
-        assert!(token.unusable_at(10).is_some_and(|why| why.contains("revoked")));
+        assert!(
+            token
+                .unusable_at(10)
+                .is_some_and(|why| why.contains("revoked"))
+        );
     }
 
     #[test]

@@ -185,7 +185,9 @@ impl Principal {
         }
         if !name.as_bytes()[0].is_ascii_alphanumeric()
             || !name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'@' | b'-')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'@' | b'-')
             })
         {
             return Err(invalid(

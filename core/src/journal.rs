@@ -38,10 +38,7 @@ pub struct RequestedCall {
 pub enum CallDecision {
     /// `rule` is the policy rule that decided, `None` for the default deny or a check
     /// before policy (no grant, not pinned, malformed arguments).
-    Allowed {
-        rule: String,
-        reason: String,
-    },
+    Allowed { rule: String, reason: String },
     Denied {
         rule: Option<String>,
         reason: String,

@@ -4,8 +4,8 @@
 //! nothing depends on this crate.
 
 pub mod api;
-pub mod auth;
 pub mod audit_file;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod convert;

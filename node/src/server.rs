@@ -27,8 +27,7 @@ use warden_raft::{Network, Raft, RaftGrpc, Storage};
 use crate::api::agent::Agents;
 use crate::api::{
     audit::Audit, cluster::ClusterAdmin, forward::Forward, governance::Governance,
-    identity::Identity, task::Tasks,
-    workspace::Workspaces,
+    identity::Identity, task::Tasks, workspace::Workspaces,
 };
 use crate::auth::AuthLayer;
 use crate::cluster::Cluster;
@@ -150,7 +149,9 @@ pub async fn run(
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
         .add_service(AgentServiceServer::new(Agents::new(cluster.clone(), vault)))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
-        .add_service(GovernanceServiceServer::new(Governance::new(cluster.clone())));
+        .add_service(GovernanceServiceServer::new(Governance::new(
+            cluster.clone(),
+        )));
     tasks.spawn(async move {
         router
             // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small

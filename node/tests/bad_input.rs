@@ -205,7 +205,11 @@ async fn a_write_without_quorum_is_unavailable_after_a_bounded_wait() {
             cluster.kill(id).await.expect("kill");
         }
     }
-    let lonely = client_with(&cluster, vec![cluster.endpoint(survivor).expect("endpoint")], 1);
+    let lonely = client_with(
+        &cluster,
+        vec![cluster.endpoint(survivor).expect("endpoint")],
+        1,
+    );
     let outcome = tokio::time::timeout(
         Duration::from_secs(30),
         lonely.submit_task("acme", AGENT, "x", None),

@@ -28,12 +28,20 @@ async fn node_to_node_calls_need_the_peer_credential() {
         ..Default::default()
     };
     let anonymous = forward.heartbeat(heartbeat()).await.expect_err("anonymous");
-    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated, "{anonymous:?}");
+    assert_eq!(
+        anonymous.code(),
+        tonic::Code::Unauthenticated,
+        "{anonymous:?}"
+    );
     let as_admin = forward
         .heartbeat(common::with_admin_token(&cluster, heartbeat()))
         .await
         .expect_err("a user's token is not a peer credential");
-    assert_eq!(as_admin.code(), tonic::Code::Unauthenticated, "{as_admin:?}");
+    assert_eq!(
+        as_admin.code(),
+        tonic::Code::Unauthenticated,
+        "{as_admin:?}"
+    );
     let vote = raft
         .vote(RaftPayload { data: vec![] })
         .await
@@ -47,7 +55,9 @@ async fn node_to_node_calls_need_the_peer_credential() {
 
     // Forged writes are refused before they reach Raft.
     let propose = forward
-        .propose(RaftPayload { data: vec![1, 2, 3] })
+        .propose(RaftPayload {
+            data: vec![1, 2, 3],
+        })
         .await
         .expect_err("anonymous propose");
     assert_eq!(propose.code(), tonic::Code::Unauthenticated);

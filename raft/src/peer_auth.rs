@@ -54,7 +54,10 @@ impl std::fmt::Debug for PeerAuth {
 /// Adds the credential to every outgoing request that carries no `authorization` of
 /// its own (a user's call forwarded to the leader keeps the user's token).
 impl Interceptor for PeerAuth {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(header) = &self.header
             && !request.metadata().contains_key("authorization")
         {
@@ -93,7 +96,10 @@ mod tests {
             .insert("authorization", "Bearer wdn_user".parse().expect("ascii"));
         let request = auth.call(request).expect("intercepted");
         assert_eq!(
-            request.metadata().get("authorization").map(|v| v.as_bytes().to_vec()),
+            request
+                .metadata()
+                .get("authorization")
+                .map(|v| v.as_bytes().to_vec()),
             Some(b"Bearer wdn_user".to_vec())
         );
         let bare = auth.call(tonic::Request::new(())).expect("intercepted");

@@ -69,8 +69,18 @@ pub(super) fn apply<S: StateRead>(
                     format!("token {token} already exists"),
                 )));
             }
-            let token = new_token(at, *token, *secret_hash, principal, description, *expires_at_ms);
-            Ok(Ok((Outcome::TokenCreated(token.clone()), vec![Write::Token(token)])))
+            let token = new_token(
+                at,
+                *token,
+                *secret_hash,
+                principal,
+                description,
+                *expires_at_ms,
+            );
+            Ok(Ok((
+                Outcome::TokenCreated(token.clone()),
+                vec![Write::Token(token)],
+            )))
         }
         Command::RevokeToken { token } => {
             let Some(mut stored) = state.token(token)? else {

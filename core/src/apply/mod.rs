@@ -165,7 +165,9 @@ pub fn apply<S: StateRead>(
         Command::AppendJournal { node, epoch, .. } if detail.is_empty() => {
             format!("node {node} epoch {epoch}")
         }
-        Command::AppendJournal { node, epoch, .. } => format!("node {node} epoch {epoch}: {detail}"),
+        Command::AppendJournal { node, epoch, .. } => {
+            format!("node {node} epoch {epoch}: {detail}")
+        }
         _ => detail,
     };
     let audit = head.append(RecordBody {

@@ -3,7 +3,7 @@
 
 use super::fixtures::*;
 use crate::policy::{
-    Approver, ApprovalRequirement, Condition, Effect, OnExpiry, PolicyRule, PolicySet, RuleId,
+    ApprovalRequirement, Approver, Condition, Effect, OnExpiry, PolicyRule, PolicySet, RuleId,
     Subject, Target, Test,
 };
 use crate::*;
@@ -55,7 +55,12 @@ fn governed(quorum: u32, on_expiry: OnExpiry) -> Harness {
     }];
     let mut rules = allow_all("tools").rules;
     rules.push(no_rm);
-    rules.push(rule("deletes-need-approval", 10, "delete", approval(quorum, on_expiry)));
+    rules.push(rule(
+        "deletes-need-approval",
+        10,
+        "delete",
+        approval(quorum, on_expiry),
+    ));
     h.ok(Command::PutPolicy {
         workspace: ws("acme"),
         policy: PolicySet { rules },
@@ -153,7 +158,11 @@ fn a_workspace_without_policy_denies_every_call() {
         expected_version: 1,
     });
     h.ok_assign(1, 1);
-    h.ok(Harness::step(1, 1, responded(0, vec![call("c1", "get", "{}")], 5)));
+    h.ok(Harness::step(
+        1,
+        1,
+        responded(0, vec![call("c1", "get", "{}")], 5),
+    ));
     assert!(
         matches!(&decisions(&h)[0], CallDecision::Denied { rule: None, reason } if reason.contains("no policy rule allows tools/get")),
         "{:?}",
@@ -183,7 +192,10 @@ fn a_quorum_of_two_needs_two_distinct_eligible_approvers_and_binds_the_arguments
     // A viewer is refused by authorization, the submitter (system here) as the requester.
     assert!(matches!(
         h.run_as(&viewer, decide(true, hash)),
-        Outcome::Rejected(Rejection { code: Code::PermissionDenied, .. })
+        Outcome::Rejected(Rejection {
+            code: Code::PermissionDenied,
+            ..
+        })
     ));
     assert_eq!(h.task(), waiting, "refusals change nothing");
 
@@ -191,9 +203,16 @@ fn a_quorum_of_two_needs_two_distinct_eligible_approvers_and_binds_the_arguments
     assert_eq!(h.task().status, TaskStatus::WaitingApproval, "one of two");
     assert!(matches!(
         h.run_as(&ann, decide(true, hash)),
-        Outcome::Rejected(Rejection { code: Code::AlreadyExists, .. })
+        Outcome::Rejected(Rejection {
+            code: Code::AlreadyExists,
+            ..
+        })
     ));
-    assert_eq!(h.task().status, TaskStatus::WaitingApproval, "same approver twice");
+    assert_eq!(
+        h.task().status,
+        TaskStatus::WaitingApproval,
+        "same approver twice"
+    );
 
     h.run_as(&bob, decide(true, hash));
     let task = h.task();
@@ -210,7 +229,12 @@ fn the_requester_cannot_approve_their_own_call() {
     grant_delete(&mut h);
     let ann = h.user("user/ann", &[Role::Approver, Role::Operator]);
     let mut rules = allow_all("tools").rules;
-    rules.push(rule("deletes-need-approval", 10, "delete", approval(1, OnExpiry::Deny)));
+    rules.push(rule(
+        "deletes-need-approval",
+        10,
+        "delete",
+        approval(1, OnExpiry::Deny),
+    ));
     h.ok(Command::PutPolicy {
         workspace: ws("acme"),
         policy: PolicySet { rules },
@@ -294,10 +318,16 @@ fn an_expired_request_denies_the_call_or_fails_the_task_as_the_rule_says() {
             .expect("pending");
         h.time_ms = expires_at;
         let ann = h.user("user/ann", &[Role::Approver]);
-        assert!(matches!(
-            h.run_as(&ann, decide(true, hash)),
-            Outcome::Rejected(Rejection { code: Code::FailedPrecondition, .. })
-        ), "an expired request cannot be approved");
+        assert!(
+            matches!(
+                h.run_as(&ann, decide(true, hash)),
+                Outcome::Rejected(Rejection {
+                    code: Code::FailedPrecondition,
+                    ..
+                })
+            ),
+            "an expired request cannot be approved"
+        );
         h.ok(expire);
         assert_eq!(h.task().status, status, "{on_expiry:?}");
         assert!(h.events().contains(&"approval_expired"));

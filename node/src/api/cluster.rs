@@ -93,7 +93,13 @@ impl ClusterService for ClusterAdmin {
             field: "admin",
             message: error.to_string(),
         })?;
-        if self.cluster.reader().bootstrapped().map_err(Error::from)?.is_some() {
+        if self
+            .cluster
+            .reader()
+            .bootstrapped()
+            .map_err(Error::from)?
+            .is_some()
+        {
             return Err(Error::AlreadyInitialized.into());
         }
         let node_id = self.cluster.node_id();

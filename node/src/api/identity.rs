@@ -141,11 +141,7 @@ impl IdentityService for Identity {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let token = generate_token();
-        let refuse = refusal(
-            Action::TokenCreate,
-            format!("token/{}", token.id),
-            &request,
-        );
+        let refuse = refusal(Action::TokenCreate, format!("token/{}", token.id), &request);
         let parsed = Principal::parse(&request.principal)
             .map_err(|error| refuse(error.to_string()))
             .map(|principal| Command::CreateToken {

@@ -124,7 +124,9 @@ async fn authenticate(
         .to_str()
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| Status::unauthenticated("the authorization header must read `Bearer <token>`"))?;
+        .ok_or_else(|| {
+            Status::unauthenticated("the authorization header must read `Bearer <token>`")
+        })?;
     let presented = PresentedToken::parse(text.trim())
         .map_err(|error| Status::unauthenticated(error.to_string()))?;
     let reader = cluster.reader();

@@ -27,9 +27,13 @@ pub struct Caller {
 impl Caller {
     /// The caller `AuthLayer` attached to `request`.
     pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
-        request.extensions().get::<Caller>().cloned().ok_or_else(|| {
-            Status::internal("the request reached a handler without an authenticated caller")
-        })
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| {
+                Status::internal("the request reached a handler without an authenticated caller")
+            })
     }
 
     /// Checks, against this node's applied state, that the caller holds `permission`

@@ -52,10 +52,7 @@ pub enum ApprovalCommand {
     /// List the calls waiting for approval in a workspace
     List { workspace: String },
     /// Show one waiting call: its exact arguments and their hash
-    Show {
-        workspace: String,
-        task_id: String,
-    },
+    Show { workspace: String, task_id: String },
     /// Approve a waiting call. The hash must be the one `approval show` printed: an
     /// approval covers only the exact arguments it names
     Approve {
@@ -196,7 +193,13 @@ pub async fn run_approval(
             match format {
                 Format::Table => {
                     let mut table = Table::new(vec![
-                        "TASK", "CALL", "TOOL", "ARGS HASH", "RULE", "APPROVALS", "EXPIRES",
+                        "TASK",
+                        "CALL",
+                        "TOOL",
+                        "ARGS HASH",
+                        "RULE",
+                        "APPROVALS",
+                        "EXPIRES",
                     ]);
                     for approval in &approvals {
                         table.push(vec![
@@ -211,9 +214,9 @@ pub async fn run_approval(
                     }
                     emit(&table.render())?;
                 }
-                Format::Json => {
-                    emit_json(&json!(approvals.iter().map(approval_json).collect::<Vec<_>>()))?
-                }
+                Format::Json => emit_json(&json!(
+                    approvals.iter().map(approval_json).collect::<Vec<_>>()
+                ))?,
             }
         }
         ApprovalCommand::Show { workspace, task_id } => {
@@ -250,14 +253,24 @@ pub async fn run_approval(
             call,
             hash,
             reason,
-        } => decide(client, format, &workspace, &task_id, &call, &hash, true, &reason).await?,
+        } => {
+            decide(
+                client, format, &workspace, &task_id, &call, &hash, true, &reason,
+            )
+            .await?
+        }
         ApprovalCommand::Deny {
             workspace,
             task_id,
             call,
             hash,
             reason,
-        } => decide(client, format, &workspace, &task_id, &call, &hash, false, &reason).await?,
+        } => {
+            decide(
+                client, format, &workspace, &task_id, &call, &hash, false, &reason,
+            )
+            .await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -284,7 +297,9 @@ async fn decide(
             "{}d call {call} of task {task_id}; the task is {status}\n",
             if approve { "approve" } else { "denie" }
         ))?,
-        Format::Json => emit_json(&json!({ "task_id": task_id, "call_id": call, "status": status }))?,
+        Format::Json => {
+            emit_json(&json!({ "task_id": task_id, "call_id": call, "status": status }))?
+        }
     }
     Ok(())
 }

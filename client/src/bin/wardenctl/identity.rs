@@ -109,7 +109,10 @@ pub async fn run_token(
                 .await
                 .with_context(|| format!("revoke token {id}"))?;
             match format {
-                Format::Table => emit(&format!("revoked token {} of {}\n", token.id, token.principal))?,
+                Format::Table => emit(&format!(
+                    "revoked token {} of {}\n",
+                    token.id, token.principal
+                ))?,
                 Format::Json => emit_json(&token_json(&token))?,
             }
         }
@@ -117,8 +120,14 @@ pub async fn run_token(
             let tokens = client.list_tokens().await.context("list tokens")?;
             match format {
                 Format::Table => {
-                    let mut table =
-                        Table::new(vec!["ID", "PRINCIPAL", "CREATED", "EXPIRES", "REVOKED", "DESCRIPTION"]);
+                    let mut table = Table::new(vec![
+                        "ID",
+                        "PRINCIPAL",
+                        "CREATED",
+                        "EXPIRES",
+                        "REVOKED",
+                        "DESCRIPTION",
+                    ]);
                     for token in &tokens {
                         table.push(vec![
                             token.id.clone(),
@@ -131,7 +140,9 @@ pub async fn run_token(
                     }
                     emit(&table.render())?;
                 }
-                Format::Json => emit_json(&json!(tokens.iter().map(token_json).collect::<Vec<_>>()))?,
+                Format::Json => {
+                    emit_json(&json!(tokens.iter().map(token_json).collect::<Vec<_>>()))?
+                }
             }
         }
     }
@@ -178,7 +189,10 @@ pub async fn run_whoami(client: &Client, format: Format) -> anyhow::Result<ExitC
     let response = client.who_am_i().await.context("whoami")?;
     match format {
         Format::Table => {
-            emit(&format!("{} (token {})\n", response.principal, response.token_id))?;
+            emit(&format!(
+                "{} (token {})\n",
+                response.principal, response.token_id
+            ))?;
             emit_bindings(format, &response.bindings)?;
         }
         Format::Json => emit_json(&json!({
@@ -219,7 +233,9 @@ fn emit_bindings(format: Format, bindings: &[RoleBindingInfo]) -> anyhow::Result
             }
             emit(&table.render())?;
         }
-        Format::Json => emit_json(&json!(bindings.iter().map(binding_json).collect::<Vec<_>>()))?,
+        Format::Json => emit_json(&json!(
+            bindings.iter().map(binding_json).collect::<Vec<_>>()
+        ))?,
     }
     Ok(())
 }
@@ -233,7 +249,11 @@ fn scope_name(workspace: &str) -> String {
 }
 
 fn optional_time(ms: u64) -> String {
-    if ms == 0 { "-".to_owned() } else { format_time_ms(ms) }
+    if ms == 0 {
+        "-".to_owned()
+    } else {
+        format_time_ms(ms)
+    }
 }
 
 fn token_json(token: &TokenInfo) -> serde_json::Value {

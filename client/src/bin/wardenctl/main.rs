@@ -21,8 +21,8 @@ mod workspace;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use warden_client::{BearerToken, Client, ClientOptions};
 
 use crate::output::{Format, code_name};
@@ -95,7 +95,12 @@ pub struct Cli {
 
     /// File holding the token to present (as written by `cluster init --token-out` or
     /// `warden dev`); the WARDEN_TOKEN environment variable holds the token itself
-    #[arg(long, global = true, env = "WARDEN_TOKEN_FILE", help_heading = "Global options")]
+    #[arg(
+        long,
+        global = true,
+        env = "WARDEN_TOKEN_FILE",
+        help_heading = "Global options"
+    )]
     token_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
@@ -185,9 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Task(command) => task::run(&client, cli.output, command).await,
         Command::Audit(command) => audit::run(&client, cli.output, command).await,
         Command::Policy(command) => governance::run_policy(&client, cli.output, command).await,
-        Command::Approval(command) => {
-            governance::run_approval(&client, cli.output, command).await
-        }
+        Command::Approval(command) => governance::run_approval(&client, cli.output, command).await,
         Command::Budget(command) => budget::run(&client, cli.output, command).await,
         Command::Pause(args) => pause::run_pause(&client, cli.output, args).await,
         Command::Resume(args) => pause::run_resume(&client, cli.output, args).await,
