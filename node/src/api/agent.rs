@@ -21,7 +21,7 @@ use warden_proto::v1::{
 };
 use warden_secrets::SecretString;
 
-use super::task::{parse_workspace, require_workspace};
+use super::task::parse_workspace;
 use super::{Refused, propose, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
@@ -237,10 +237,9 @@ impl AgentService for Agents {
     ) -> Result<Response<ListProvidersResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let providers = reader.providers(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListProvidersResponse {
             providers: providers.iter().map(convert::provider).collect(),
@@ -384,10 +383,9 @@ impl AgentService for Agents {
     ) -> Result<Response<ListMcpServersResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let servers = reader.mcp_servers(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListMcpServersResponse {
             servers: servers.iter().map(convert::mcp_server).collect(),
@@ -452,12 +450,13 @@ impl AgentService for Agents {
             field: "name",
             message: error.to_string(),
         })?;
-        self.cluster
-            .read_barrier(convert::consistency(request.consistency))
+        let reader = caller
+            .read_workspace(
+                &self.cluster,
+                &workspace,
+                convert::consistency(request.consistency),
+            )
             .await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
         match reader.agent(&workspace, &name).map_err(Error::from)? {
             Some(agent) => Ok(Response::new(GetAgentResponse {
                 agent: Some(convert::agent(&agent)),
@@ -475,10 +474,9 @@ impl AgentService for Agents {
     ) -> Result<Response<ListAgentsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let agents = reader.agents(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListAgentsResponse {
             agents: agents.iter().map(convert::agent).collect(),

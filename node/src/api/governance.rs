@@ -5,8 +5,8 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::policy::{Effect, PolicySet};
 use warden_core::{
-    Action, AgentName, Code, Command, Hash, Outcome, PauseTarget, Permission, Principal, Rejection,
-    ServerName, StoredPolicy, Task, TaskStatus, ToolName, WorkspaceId, canonical_json,
+    Action, AgentName, Code, Command, Hash, Outcome, PauseTarget, Principal, Rejection, ServerName,
+    StoredPolicy, Task, TaskStatus, ToolName, WorkspaceId, canonical_json,
 };
 use warden_proto::v1::governance_service_server::GovernanceService;
 use warden_proto::v1::{
@@ -17,7 +17,7 @@ use warden_proto::v1::{
     TestPolicyResponse,
 };
 
-use super::task::{parse_task_id, parse_workspace, require_workspace};
+use super::task::{parse_task_id, parse_workspace};
 use super::{Refused, propose, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
@@ -195,10 +195,9 @@ impl GovernanceService for Governance {
     ) -> Result<Response<GetPolicyResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let policy = match reader.policy(&workspace).map_err(Error::from)? {
             Some(stored) => Some(policy_message(&stored)?),
             None => None,
@@ -230,10 +229,9 @@ impl GovernanceService for Governance {
         if !arguments.is_object() {
             return Err(invalid("arguments_json", "must be a JSON object").into());
         }
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let decision = warden_core::decide_call(
             reader, &workspace, &agent, &submitter, &server, &tool, &arguments,
         )
@@ -265,10 +263,9 @@ impl GovernanceService for Governance {
     ) -> Result<Response<ListApprovalsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let mut approvals = Vec::new();
         for (task_workspace, id, active) in reader.active_tasks().map_err(Error::from)? {
             if task_workspace != workspace || active.approval.is_none() {
@@ -328,10 +325,9 @@ impl GovernanceService for Governance {
     ) -> Result<Response<GetBudgetsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let budgets = reader.budgets(&workspace).map_err(Error::from)?;
         Ok(Response::new(GetBudgetsResponse {
             budgets: budgets.iter().map(convert::budget).collect(),
@@ -356,10 +352,9 @@ impl GovernanceService for Governance {
     ) -> Result<Response<ListPausesResponse>, Status> {
         let caller = Caller::of(&request)?;
         let workspace = parse_workspace(&request.into_inner().workspace)?;
-        self.cluster.read_barrier(Consistency::Linearizable).await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
+        let reader = caller
+            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
+            .await?;
         let switches = reader.switches(&workspace).map_err(Error::from)?;
         let agents = reader.agents(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListPausesResponse {

@@ -147,12 +147,13 @@ impl TaskService for Tasks {
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
-        self.cluster
-            .read_barrier(convert::consistency(request.consistency))
+        let reader = caller
+            .read_workspace(
+                &self.cluster,
+                &workspace,
+                convert::consistency(request.consistency),
+            )
             .await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
         match reader.task(&workspace, &task_id).map_err(Error::from)? {
             Some(task) => Ok(Response::new(GetTaskResponse {
                 task: Some(convert::task(&task)),
@@ -176,12 +177,13 @@ impl TaskService for Tasks {
             "" => None,
             token => Some(parse_task_id("page_token", token)?),
         };
-        self.cluster
-            .read_barrier(convert::consistency(request.consistency))
+        let reader = caller
+            .read_workspace(
+                &self.cluster,
+                &workspace,
+                convert::consistency(request.consistency),
+            )
             .await?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let reader = self.cluster.reader();
-        require_workspace(reader, &workspace)?;
         let wanted_status = match request.status {
             0 => None,
             value => Some(value),

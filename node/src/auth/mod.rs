@@ -14,7 +14,9 @@ pub use layer::AuthLayer;
 use tonic::Status;
 use warden_core::{Permission, Principal, TokenId, WorkspaceId};
 
-use crate::cluster::Cluster;
+use warden_raft::StateReader;
+
+use crate::cluster::{Cluster, Consistency};
 use crate::error::Error;
 
 /// Who is calling: the principal a valid token named.
@@ -34,6 +36,21 @@ impl Caller {
             .ok_or_else(|| {
                 Status::internal("the request reached a handler without an authenticated caller")
             })
+    }
+
+    /// Waits for the read barrier of `consistency`, then checks that the caller may read
+    /// `workspace` and that it exists; returns the state to read it from.
+    pub async fn read_workspace<'a>(
+        &self,
+        cluster: &'a Cluster,
+        workspace: &WorkspaceId,
+        consistency: Consistency,
+    ) -> Result<&'a StateReader, Error> {
+        cluster.read_barrier(consistency).await?;
+        self.require(cluster, Some(workspace), Permission::Read)?;
+        let reader = cluster.reader();
+        crate::api::task::require_workspace(reader, workspace)?;
+        Ok(reader)
     }
 
     /// Checks, against this node's applied state, that the caller holds `permission`
