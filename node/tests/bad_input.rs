@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AGENT, add_paused_agent, all_task_ids, client_with, start};
+use common::{AGENT, add_paused_agent, all_task_ids, client_with, error_code, start};
 use tonic::Code;
 use warden_client::{Client, Consistency};
 
@@ -16,15 +16,6 @@ async fn audit_count(client: &Client) -> u64 {
         .await
         .expect("verify")
         .record_count
-}
-
-fn code<T: std::fmt::Debug>(result: Result<T, warden_client::Error>) -> Code {
-    match result {
-        Ok(value) => panic!("expected an error, got {value:?}"),
-        Err(error) => error
-            .code()
-            .unwrap_or_else(|| panic!("no status code in {error}")),
-    }
 }
 
 #[tokio::test]
@@ -45,17 +36,17 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
     let writes = [
         (
             "malformed workspace name",
-            code(client.submit_task("Not_Valid", AGENT, "x", None).await),
+            error_code(client.submit_task("Not_Valid", AGENT, "x", None).await),
             Code::InvalidArgument,
         ),
         (
             "unknown workspace",
-            code(client.submit_task("nowhere", AGENT, "x", None).await),
+            error_code(client.submit_task("nowhere", AGENT, "x", None).await),
             Code::NotFound,
         ),
         (
             "input over the limit",
-            code(
+            error_code(
                 client
                     .submit_task("acme", AGENT, &"x".repeat(1025), None)
                     .await,
@@ -64,7 +55,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "empty idempotency key",
-            code(
+            error_code(
                 client
                     .submit_task("acme", AGENT, "x", Some(String::new()))
                     .await,
@@ -73,7 +64,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "key reused with another input",
-            code(
+            error_code(
                 client
                     .submit_task("acme", AGENT, "bye", Some("key-1".into()))
                     .await,
@@ -82,7 +73,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "workspace exists",
-            code(client.create_workspace("acme").await),
+            error_code(client.create_workspace("acme").await),
             Code::AlreadyExists,
         ),
     ];
@@ -104,7 +95,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
     let reads = [
         (
             "malformed task id",
-            code(
+            error_code(
                 client
                     .get_task("acme", "not-a-task-id", Consistency::Linearizable)
                     .await,
@@ -113,7 +104,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "unknown task",
-            code(
+            error_code(
                 client
                     .get_task(
                         "acme",
@@ -126,7 +117,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "unknown workspace",
-            code(
+            error_code(
                 client
                     .get_task("nowhere", &first_id, Consistency::Linearizable)
                     .await,
@@ -135,7 +126,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "malformed page token",
-            code(
+            error_code(
                 client
                     .list_tasks("acme", 10, "%%%", Consistency::Linearizable)
                     .await,
@@ -144,7 +135,7 @@ async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() 
         ),
         (
             "page too large",
-            code(
+            error_code(
                 client
                     .list_tasks("acme", 5000, "", Consistency::Linearizable)
                     .await,
@@ -216,14 +207,14 @@ async fn a_write_without_quorum_is_unavailable_after_a_bounded_wait() {
     )
     .await
     .expect("the write answers instead of hanging");
-    assert_eq!(code(outcome), Code::Unavailable);
+    assert_eq!(error_code(outcome), Code::Unavailable);
     let read = tokio::time::timeout(
         Duration::from_secs(30),
         lonely.list_tasks("acme", 10, "", Consistency::Linearizable),
     )
     .await
     .expect("the linearizable read answers instead of hanging");
-    assert_eq!(code(read), Code::Unavailable);
+    assert_eq!(error_code(read), Code::Unavailable);
     // A local read still answers from what the node has.
     lonely
         .list_tasks("acme", 10, "", Consistency::Local)

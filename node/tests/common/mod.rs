@@ -7,6 +7,8 @@ pub mod agents;
 
 pub mod setup;
 
+pub mod wire;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,21 @@ pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
 /// The paused agent `add_paused_agent` creates, for tests that submit tasks.
 pub const AGENT: &str = "bot";
+
+/// The status code of a call that must fail.
+pub fn error_code<T: std::fmt::Debug>(result: Result<T, warden_client::Error>) -> tonic::Code {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(error) => error
+            .code()
+            .unwrap_or_else(|| panic!("no status code in {error}")),
+    }
+}
+
+/// The same client presenting another token.
+pub fn as_token(client: &Client, secret: &str) -> Client {
+    client.with_token(warden_client::BearerToken::new(secret).expect("a valid token"))
+}
 
 /// Gives `workspace` (which must exist) the provider `model` (openai at the discard port,
 /// never called) and the paused agent `bot` that uses it. Tasks for a paused agent are
