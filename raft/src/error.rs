@@ -31,4 +31,8 @@ pub enum Error {
     Corrupt { what: String, reason: String },
     #[error("failed to encode {what}: {reason}")]
     Encode { what: String, reason: String },
+    /// A write failed on purpose by a failpoint (`failpoints` feature, tests only).
+    #[cfg(feature = "failpoints")]
+    #[error("failpoint {failpoint} failed the write")]
+    Injected { failpoint: &'static str },
 }

@@ -8,6 +8,7 @@
 pub mod active;
 pub mod codec;
 pub mod error;
+pub mod failpoints;
 pub mod keys;
 pub mod log_store;
 pub mod network;

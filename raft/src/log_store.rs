@@ -12,6 +12,7 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 
 use crate::codec;
 use crate::error::Error;
+use crate::failpoints::failpoint;
 use crate::keys;
 use crate::storage::Storage;
 use crate::types::{Entry, LogId, NodeId, StorageError, TypeConfig};
@@ -96,7 +97,10 @@ impl LogStore {
             let bytes = codec::encode(|| format!("log entry {index}"), &entry)?;
             batch.put_cf(cf, keys::log_entry(index), bytes);
         }
-        self.storage.write_synced(batch, || "log entries".into())
+        failpoint!(LOG_APPEND_BEFORE_SYNC);
+        self.storage.write_synced(batch, || "log entries".into())?;
+        failpoint!(LOG_APPEND_AFTER_SYNC);
+        Ok(())
     }
 
     /// Deletes the log keys in `[start, end)` with one synced write.

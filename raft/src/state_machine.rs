@@ -14,11 +14,13 @@ use std::io::Cursor;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, Membership, OptionalSend, StorageIOError};
+use rocksdb::WriteBatch;
 use warden_core::{AuditHead, Outcome};
 
 use self::pending::Pending;
 pub use self::snapshot::SnapshotBuilder;
 use crate::error::Error;
+use crate::failpoints::failpoint;
 use crate::keys;
 use crate::storage::Storage;
 use crate::types::{
@@ -49,6 +51,15 @@ impl StateMachineStore {
             membership: membership.unwrap_or_default(),
             head: head.unwrap_or_default(),
         })
+    }
+
+    /// Writes the batch of applied entries up to `last`.
+    fn write_applied(&self, batch: WriteBatch, last: LogId) -> Result<(), Error> {
+        failpoint!(APPLY_BEFORE_WRITE);
+        self.storage
+            .write_buffered(batch, || format!("entries up to {last}"))?;
+        failpoint!(APPLY_AFTER_WRITE);
+        Ok(())
     }
 
     /// The audit head after everything applied so far.
@@ -114,10 +125,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         // synced write, which syncs the shared write-ahead log and everything before it.
         pending
             .finish(&last, &membership, &head)
-            .and_then(|batch| {
-                self.storage
-                    .write_buffered(batch, || format!("entries up to {last}"))
-            })
+            .and_then(|batch| self.write_applied(batch, last))
             .map_err(|e| StorageIOError::apply(last, &e))?;
         self.applied = Some(last);
         self.storage.state_machine_covers(last.index);

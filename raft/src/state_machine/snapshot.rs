@@ -14,6 +14,7 @@ use warden_core::AuditHead;
 
 use crate::codec;
 use crate::error::Error;
+use crate::failpoints::failpoint;
 use crate::keys;
 use crate::storage::Storage;
 use crate::types::{LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
@@ -126,7 +127,9 @@ pub(super) fn commit_install(
 ) -> Result<(), Error> {
     {
         let _guard = storage.lock_snapshot();
+        failpoint!(SNAPSHOT_INSTALL_BEFORE_WRITE);
         storage.write_synced(batch, || format!("snapshot {}", meta.snapshot_id))?;
+        failpoint!(SNAPSHOT_INSTALL_AFTER_WRITE);
     }
     metrics::counter!("warden_raft_snapshots_installed_total").increment(1);
     tracing::info!(snapshot = %meta, "installed snapshot");
