@@ -189,10 +189,15 @@ pub async fn run(
         }
     };
     let outcome = tokio::select! {
-        () = shutdown => Ok(()),
+        biased;
         reason = fatal => Err(anyhow::anyhow!("raft stopped: {reason}")),
+        () = shutdown => Ok(()),
         Some(joined) = tasks.join_next() => match joined {
-            Ok(Ok(())) => Err(anyhow::anyhow!("a node task ended unexpectedly")),
+            // A stopping Raft also ends the tasks that follow it: name the cause.
+            Ok(Ok(())) => match &raft.metrics().borrow().running_state {
+                Err(fatal) => Err(anyhow::anyhow!("raft stopped: {fatal}")),
+                Ok(()) => Err(anyhow::anyhow!("a node task ended unexpectedly")),
+            },
             Ok(Err(error)) => Err(error),
             Err(error) => Err(anyhow::anyhow!("a node task failed: {error}")),
         },
