@@ -192,6 +192,11 @@ impl Cluster {
         }
     }
 
+    /// Waits until [`Cluster::leader`] would name a leader other than `current`. A leader
+    /// outside the membership does not count: `leader()` reports none for it, so the
+    /// callers would pass `None` again and, were it to count, loop without ever yielding
+    /// (a removed leader, until the others elect a new one; on the removed node itself,
+    /// for good), which pinned every worker thread of a node.
     async fn wait_for_leader_change(
         &self,
         current: Option<NodeId>,
@@ -202,7 +207,16 @@ impl Cluster {
             .raft
             .wait(Some(within))
             .metrics(
-                |metrics| metrics.current_leader.is_some() && metrics.current_leader != current,
+                |metrics| {
+                    metrics.current_leader.is_some_and(|leader| {
+                        Some(leader) != current
+                            && metrics
+                                .membership_config
+                                .membership()
+                                .get_node(&leader)
+                                .is_some()
+                    })
+                },
                 "leader change",
             )
             .await;
