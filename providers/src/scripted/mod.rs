@@ -40,6 +40,8 @@
 //!
 //! - `steps` (default none): per turn, `tool_calls` (each `name` and `arguments`, a JSON
 //!   object, default `{}`), optional `content` sent along, `output_tokens` (default 16).
+//!   `{{input}}` in any string of the arguments becomes the conversation's first user text
+//!   (the task's input), so one script gives every task its own arguments.
 //! - `final` (required) and `final_output_tokens` (default 16): the answer past the steps.
 //! - `require_api_key` (optional): requests without this key (`Authorization: Bearer` on the
 //!   OpenAI endpoint, `x-api-key` on the Anthropic one) get a 401.

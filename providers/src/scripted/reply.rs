@@ -47,7 +47,7 @@ impl Reply {
                     .map(|(index, call)| ReplyCall {
                         id: format!("call_{turn}_{index}"),
                         name: call.name.clone(),
-                        arguments: call.arguments.clone(),
+                        arguments: with_input(&call.arguments, &transcript.first_user_text),
                     })
                     .collect();
                 (step.content.clone(), calls, step.output_tokens)
@@ -83,6 +83,27 @@ impl Reply {
     }
 }
 
+/// `{{input}}` in any string of `arguments`, at any depth, becomes `input` (the task's
+/// input), so that one script gives every task its own arguments.
+fn with_input(arguments: &Value, input: &str) -> Value {
+    match arguments {
+        Value::String(text) => Value::String(text.replace(INPUT_PLACEHOLDER, input)),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|item| with_input(item, input)).collect())
+        }
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, value)| (name.clone(), with_input(value, input)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// What `with_input` replaces.
+pub const INPUT_PLACEHOLDER: &str = "{{input}}";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,7 +125,24 @@ mod tests {
             max_tokens,
             turn,
             content_chars: 41,
+            first_user_text: "task 7".to_owned(),
         }
+    }
+
+    #[test]
+    fn the_input_placeholder_becomes_the_first_user_text() -> Result<(), serde_json::Error> {
+        let script: Script = serde_json::from_value(json!({
+            "steps": [{"tool_calls": [{"name": "a", "arguments": {
+                "entry": "{{input}}/step-1", "nested": [{"k": "{{input}}"}], "n": 3
+            }}]}],
+            "final": "done",
+        }))?;
+        let reply = Reply::for_turn(&script, &transcript(0, None));
+        assert_eq!(
+            reply.tool_calls[0].arguments,
+            json!({"entry": "task 7/step-1", "nested": [{"k": "task 7"}], "n": 3})
+        );
+        Ok(())
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub(crate) struct Transcript {
     pub turn: usize,
     /// Characters of the system prompt, texts and tool results.
     pub content_chars: usize,
+    /// The conversation's first user text: the task's input.
+    pub first_user_text: String,
 }
 
 impl Transcript {
@@ -27,6 +29,7 @@ impl Transcript {
 pub(crate) struct TranscriptBuilder {
     turn: usize,
     content_chars: usize,
+    first_user_text: Option<String>,
     known_calls: BTreeSet<String>,
     unanswered_calls: BTreeSet<String>,
 }
@@ -36,8 +39,12 @@ impl TranscriptBuilder {
         self.content_chars += text.chars().count();
     }
 
+    /// A user's text.
     pub fn text(&mut self, text: &str) {
         self.content_chars += text.chars().count();
+        if self.first_user_text.is_none() {
+            self.first_user_text = Some(text.to_owned());
+        }
     }
 
     pub fn assistant<'a>(
@@ -80,6 +87,7 @@ impl TranscriptBuilder {
             max_tokens,
             turn: self.turn,
             content_chars: self.content_chars,
+            first_user_text: self.first_user_text.unwrap_or_default(),
         })
     }
 
@@ -109,6 +117,7 @@ mod tests {
         assert_eq!(transcript.turn, 2);
         assert_eq!(transcript.content_chars, 3 + 5 + 2 + 4 + 8 + 4);
         assert_eq!(transcript.input_tokens(), 26 / 4);
+        assert_eq!(transcript.first_user_text, "hello");
         Ok(())
     }
 
