@@ -1,14 +1,16 @@
 //! A cluster under test: `warden` processes each on its own loopback address, each behind
 //! a fault proxy on that address, so every link between nodes and from clients can be
-//! cut, delayed or stalled without any test hook in the server.
+//! cut, delayed or stalled without any test hook in the server. Nodes can be added and
+//! removed while the workload runs; the harness keeps the member set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use nix::sys::signal::Signal;
+use warden_client::proto::MemberRole;
 use warden_client::{Client, ClientOptions};
 use warden_local_cluster::LocalCluster;
 
@@ -25,8 +27,17 @@ pub const NODE_SETTINGS: &[(&str, &str)] = &[
 
 pub struct ChaosCluster {
     pub nodes: LocalCluster,
+    /// One proxy per member: a removed node loses its proxy with its process, so the
+    /// keys are the current members.
     proxies: BTreeMap<u64, FaultProxy>,
+    seed: u64,
+    /// The id the next added node gets. Ids are never reused, so a removed node's data
+    /// directory and log stay apart from any later node's.
+    next_id: u64,
 }
+
+/// How long adding (catch-up included) or removing a node may take under load.
+const MEMBERSHIP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Node `id`'s own loopback address (127.0.0.11 for node 1, ...). Clients keep 127.0.0.1.
 pub fn node_ip(id: u64) -> IpAddr {
@@ -56,30 +67,18 @@ impl ChaosCluster {
         let mut nodes = LocalCluster::new(exe, base, settings);
         let mut proxies = BTreeMap::new();
         for id in 1..=count {
-            let ip = node_ip(id);
-            // The node's own port: free on its private address, chosen here so the proxy
-            // can be started before the node and the node can advertise the proxy.
-            let probe = std::net::TcpListener::bind(SocketAddr::new(ip, 0))
-                .with_context(|| format!("binding a probe on {ip}"))?;
-            let node_address = probe.local_addr().context("probe address")?;
-            drop(probe);
-            let proxy =
-                FaultProxy::start(SocketAddr::new(ip, 0), node_address, seed.wrapping_add(id))
-                    .await
-                    .with_context(|| format!("starting the proxy of node {id}"))?;
-            nodes.set_node_settings(
-                id,
-                vec![
-                    ("listen".to_owned(), node_address.to_string()),
-                    ("advertise".to_owned(), proxy.local_addr().to_string()),
-                ],
-            );
-            proxies.insert(id, proxy);
+            proxies.insert(id, place_behind_proxy(&mut nodes, id, seed).await?);
         }
         nodes.bootstrap(count).await?;
-        Ok(ChaosCluster { nodes, proxies })
+        Ok(ChaosCluster {
+            nodes,
+            proxies,
+            seed,
+            next_id: count + 1,
+        })
     }
 
+    /// The members: nodes started here and not removed.
     pub fn ids(&self) -> Vec<u64> {
         self.proxies.keys().copied().collect()
     }
@@ -148,6 +147,105 @@ impl ChaosCluster {
         self.nodes.signal(id, Signal::SIGCONT)
     }
 
+    /// Starts a new node behind its own proxy, adds it as a learner (the call returns once
+    /// it has caught up, by snapshot if need be) and promotes it to voter, then waits
+    /// until every member agrees on the new voter set. Returns the new node's id.
+    pub async fn add_node(&mut self) -> anyhow::Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let proxy = place_behind_proxy(&mut self.nodes, id, self.seed).await?;
+        let address = proxy.local_addr().to_string();
+        // A member from here on: if adding it fails, so does the run.
+        self.proxies.insert(id, proxy);
+        self.nodes.start_node(id).await?;
+        let admin = self.admin_client()?;
+        admin
+            .add_node(id, &address)
+            .await
+            .with_context(|| format!("adding node {id} as a learner"))?;
+        admin
+            .promote_node(id)
+            .await
+            .with_context(|| format!("promoting node {id}"))?;
+        self.wait_for_members(MEMBERSHIP_TIMEOUT).await?;
+        Ok(id)
+    }
+
+    /// Removes node `id` from the membership; returns once the change has committed. A
+    /// removed leader steps down then, and the others elect a new one. Its process keeps
+    /// running until [`ChaosCluster::retire`].
+    pub async fn remove_member(&self, id: u64) -> anyhow::Result<()> {
+        match self.admin_client()?.remove_node(id).await {
+            Ok(_) => Ok(()),
+            // A retried call whose first attempt went through finds the node gone;
+            // `retire` still checks that it is.
+            Err(error) if error.code() == Some(tonic::Code::NotFound) => Ok(()),
+            Err(error) => Err(error).with_context(|| format!("removing node {id}")),
+        }
+    }
+
+    /// Stops removed node `id` for good, with its proxy, and waits until the remaining
+    /// members agree on the voter set and a leader.
+    pub async fn retire(&mut self, id: u64) -> anyhow::Result<()> {
+        self.nodes.remove(id).await?;
+        if let Some(proxy) = self.proxies.remove(&id) {
+            proxy.shutdown().await;
+        }
+        self.wait_for_members(MEMBERSHIP_TIMEOUT).await
+    }
+
+    /// A client for membership changes: adding a node waits for it to catch up, so one
+    /// attempt may take far longer than a submission.
+    fn admin_client(&self) -> anyhow::Result<Client> {
+        let options = ClientOptions {
+            request_timeout: MEMBERSHIP_TIMEOUT,
+            token: self.nodes.admin_token()?,
+            ..ClientOptions::default()
+        };
+        Ok(Client::connect(self.nodes.endpoints(), options)?)
+    }
+
+    /// Waits until every member reports exactly the members as voters (no learner, no
+    /// removed node) and the same leader among them.
+    pub async fn wait_for_members(&self, within: Duration) -> anyhow::Result<()> {
+        let expected: BTreeSet<u64> = self.ids().into_iter().collect();
+        let deadline = Instant::now() + within;
+        loop {
+            let mut views = BTreeMap::new();
+            for id in self.ids() {
+                if let Ok(status) = self.nodes.client_of(id)?.cluster_status().await {
+                    let voters: BTreeSet<u64> = status
+                        .members
+                        .iter()
+                        .filter(|member| member.role() == MemberRole::Voter)
+                        .map(|member| member.node_id)
+                        .collect();
+                    let members = status.members.len();
+                    views.insert(id, (voters, members, status.leader_id));
+                }
+            }
+            let leaders: BTreeSet<Option<u64>> =
+                views.values().map(|(_, _, leader)| *leader).collect();
+            let agreed = views.len() == expected.len()
+                && views
+                    .values()
+                    .all(|(voters, members, _)| *voters == expected && *members == expected.len())
+                && leaders.len() == 1
+                && leaders
+                    .first()
+                    .copied()
+                    .flatten()
+                    .is_some_and(|leader| expected.contains(&leader));
+            if agreed {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("members {expected:?} did not agree within {within:?}: {views:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The node every running node agrees leads.
     pub async fn leader(&self, within: Duration) -> anyhow::Result<u64> {
         self.nodes.wait_for_leader(within).await
@@ -161,4 +259,31 @@ impl ChaosCluster {
         }
         stopped
     }
+}
+
+/// Starts the fault proxy of node `id` on the node's own address and tells the node to
+/// listen beside it and advertise the proxy, from its next start on.
+async fn place_behind_proxy(
+    nodes: &mut LocalCluster,
+    id: u64,
+    seed: u64,
+) -> anyhow::Result<FaultProxy> {
+    let ip = node_ip(id);
+    // The node's own port: free on its private address, chosen here so the proxy can be
+    // started before the node and the node can advertise the proxy.
+    let probe = std::net::TcpListener::bind(SocketAddr::new(ip, 0))
+        .with_context(|| format!("binding a probe on {ip}"))?;
+    let node_address = probe.local_addr().context("probe address")?;
+    drop(probe);
+    let proxy = FaultProxy::start(SocketAddr::new(ip, 0), node_address, seed.wrapping_add(id))
+        .await
+        .with_context(|| format!("starting the proxy of node {id}"))?;
+    nodes.set_node_settings(
+        id,
+        vec![
+            ("listen".to_owned(), node_address.to_string()),
+            ("advertise".to_owned(), proxy.local_addr().to_string()),
+        ],
+    );
+    Ok(proxy)
 }

@@ -15,6 +15,9 @@ pub enum Target {
     Leader,
     Follower,
     Node(u64),
+    /// The node running the most agent tasks at the time (the leader when none runs):
+    /// its death makes the tasks fail over.
+    TaskOwner,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,17 +46,25 @@ pub enum Fault {
         flaps: u32,
         period_ms: u64,
     },
+    /// Start a new node behind its own proxy, add it as a learner, wait for it to catch
+    /// up and promote it to voter, while clients submit.
+    AddNode,
+    /// Remove the target from the membership while clients submit, then stop it for good.
+    RemoveNode { target: Target },
+    /// SIGKILL, stay down for `down_ms` (several seconds) while acknowledged submissions
+    /// are counted each second, restart: throughput with one node down.
+    NodeDown { target: Target, down_ms: u64 },
 }
 
 impl Fault {
     pub fn hold(&self) -> Duration {
         Duration::from_millis(match self {
-            Fault::KillRestart { down_ms, .. } => *down_ms,
+            Fault::KillRestart { down_ms, .. } | Fault::NodeDown { down_ms, .. } => *down_ms,
             Fault::Pause { pause_ms, .. } => *pause_ms,
             Fault::Isolate { hold_ms, .. }
             | Fault::OneWayOut { hold_ms, .. }
             | Fault::SlowLinks { hold_ms, .. } => *hold_ms,
-            Fault::RollingRestart => 0,
+            Fault::RollingRestart | Fault::AddNode | Fault::RemoveNode { .. } => 0,
             Fault::FlappingIsolate { period_ms, .. } => *period_ms,
         })
     }
@@ -63,42 +74,78 @@ impl Fault {
 /// drawn around it, so some faults end before an election and some cause one.
 const ELECTION_MS: u64 = 400;
 
+/// Seeds the stream membership changes are drawn from, apart from the other faults'.
+const MEMBERSHIP_STREAM: u64 = 0x6d65_6d62_6572_7321;
+
+/// One in this many faults is a membership change.
+const MEMBERSHIP_ONE_IN: u32 = 6;
+
 /// `count` faults drawn from `seed`: the same seed always gives the same schedule.
+///
+/// Membership changes come from a stream of their own, so the other faults of a seed are
+/// the ones drawn before membership changes existed, where a change did not take their
+/// place. They alternate, adding a node then removing a target drawn like the other
+/// faults' targets, so the cluster never has fewer voters than it started with.
 pub fn random_schedule(seed: u64, count: usize) -> Vec<Fault> {
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut membership_rng = StdRng::seed_from_u64(seed ^ MEMBERSHIP_STREAM);
+    let mut added = false;
     (0..count)
         .map(|_| {
-            let target = match rng.random_range(0..3) {
-                0 => Target::Follower,
-                _ => Target::Leader,
-            };
-            // About half, once and three times the election timeout.
-            let hold_ms = [ELECTION_MS / 2, ELECTION_MS, 3 * ELECTION_MS][rng.random_range(0..3)];
-            match rng.random_range(0..5) {
-                0 => Fault::KillRestart {
-                    target,
-                    down_ms: hold_ms,
-                },
-                1 => Fault::Pause {
-                    target,
-                    pause_ms: hold_ms,
-                },
-                2 => Fault::Isolate {
-                    target,
-                    hold_ms: hold_ms.max(ELECTION_MS) * 2,
-                },
-                3 => Fault::OneWayOut {
-                    target,
-                    hold_ms: hold_ms.max(ELECTION_MS) * 2,
-                },
-                _ => Fault::SlowLinks {
-                    delay_ms: 20,
-                    jitter_ms: 30,
-                    hold_ms: 1500,
-                },
+            let fault = draw(&mut rng);
+            if !membership_rng.random_ratio(1, MEMBERSHIP_ONE_IN) {
+                return fault;
+            }
+            added = !added;
+            if added {
+                Fault::AddNode
+            } else {
+                Fault::RemoveNode {
+                    target: draw_target(&mut membership_rng),
+                }
             }
         })
         .collect()
+}
+
+/// The leader half the time (leader faults test failover), else a follower or the node
+/// running the most agent tasks (task failover).
+fn draw_target(rng: &mut StdRng) -> Target {
+    match rng.random_range(0..4) {
+        0 => Target::Follower,
+        1 => Target::TaskOwner,
+        _ => Target::Leader,
+    }
+}
+
+/// One signal or link fault.
+fn draw(rng: &mut StdRng) -> Fault {
+    let target = draw_target(rng);
+    // About half, once and three times the election timeout.
+    let hold_ms = [ELECTION_MS / 2, ELECTION_MS, 3 * ELECTION_MS][rng.random_range(0..3)];
+    match rng.random_range(0..5) {
+        0 => Fault::KillRestart {
+            target,
+            down_ms: hold_ms,
+        },
+        1 => Fault::Pause {
+            target,
+            pause_ms: hold_ms,
+        },
+        2 => Fault::Isolate {
+            target,
+            hold_ms: hold_ms.max(ELECTION_MS) * 2,
+        },
+        3 => Fault::OneWayOut {
+            target,
+            hold_ms: hold_ms.max(ELECTION_MS) * 2,
+        },
+        _ => Fault::SlowLinks {
+            delay_ms: 20,
+            jitter_ms: 30,
+            hold_ms: 1500,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -122,9 +169,45 @@ mod tests {
                 Fault::Isolate { .. } => "isolate",
                 Fault::OneWayOut { .. } => "one-way",
                 Fault::SlowLinks { .. } => "slow",
-                Fault::RollingRestart | Fault::FlappingIsolate { .. } => "fixed scenarios only",
+                Fault::AddNode => "add",
+                Fault::RemoveNode { .. } => "remove",
+                Fault::RollingRestart | Fault::FlappingIsolate { .. } | Fault::NodeDown { .. } => {
+                    "fixed scenarios only"
+                }
             })
             .collect();
-        assert_eq!(kinds.len(), 5, "{kinds:?}");
+        assert_eq!(kinds.len(), 7, "{kinds:?}");
+    }
+
+    #[test]
+    fn membership_changes_never_shrink_the_cluster() {
+        for seed in 0..50 {
+            let mut added = 0i32;
+            for fault in random_schedule(seed, 30) {
+                match fault {
+                    Fault::AddNode => added += 1,
+                    Fault::RemoveNode { .. } => added -= 1,
+                    _ => {}
+                }
+                assert!(
+                    (0..=1).contains(&added),
+                    "seed {seed}: {added} nodes added and not removed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn membership_changes_leave_the_other_faults_of_a_seed_in_place() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let without: Vec<Fault> = (0..40).map(|_| draw(&mut rng)).collect();
+        let with = random_schedule(9, 40);
+        let kept = with
+            .iter()
+            .zip(&without)
+            .filter(|(fault, _)| !matches!(fault, Fault::AddNode | Fault::RemoveNode { .. }))
+            .all(|(fault, before)| fault == before);
+        assert!(kept, "{with:?}");
+        assert!(with.contains(&Fault::AddNode));
     }
 }

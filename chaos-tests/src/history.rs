@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::agent_history::{Decision, JournalStep, JournalWrite, LedgerLine, Watched};
+
 /// One client operation, with its invocation and completion times in ms since the run started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
@@ -112,10 +114,16 @@ impl Operation {
     }
 }
 
-/// Every operation of a run, in the order the clients recorded them.
+/// Every operation of a run, in the order the clients recorded them, and what the
+/// agent workload's approver and watchers saw (`agent_history.rs`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {
+    /// Submissions and their resolutions (`history.jsonl`).
     pub operations: Vec<Operation>,
+    /// The approver's decisions (`decisions.jsonl`).
+    pub decisions: Vec<Decision>,
+    /// Every event each watcher received, in the order it received them (`watched.jsonl`).
+    pub watched: Vec<Watched>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +182,17 @@ impl History {
                 })?;
             operations.push(operation);
         }
-        Ok(History { operations })
+        Ok(History {
+            operations,
+            ..History::default()
+        })
+    }
+
+    /// Writes the approver's decisions and the watchers' events as `decisions.jsonl` and
+    /// `watched.jsonl` in `dir`.
+    pub fn write_agent_files(&self, dir: &Path) -> io::Result<()> {
+        crate::agent_history::write_jsonl(&self.decisions, &dir.join("decisions.jsonl"))?;
+        crate::agent_history::write_jsonl(&self.watched, &dir.join("watched.jsonl"))
     }
 
     /// The SubmitTask calls made during the run, without the resolutions made after it.
@@ -211,12 +229,21 @@ pub struct NodeState {
     pub tasks: Vec<TaskState>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskState {
     pub id: String,
     pub workspace: String,
     pub idempotency_key: String,
     pub input_hash: String,
+    /// The agent the task was submitted to.
+    #[serde(default)]
+    pub agent: String,
+    /// `completed`, `waiting_approval`, ... (`TaskStatus` without its prefix, lowercase).
+    #[serde(default)]
+    pub status: String,
+    /// The whole journal, for the tasks of agents that run (empty for a paused agent's).
+    #[serde(default)]
+    pub journal: Vec<JournalStep>,
 }
 
 impl TaskState {
@@ -238,13 +265,35 @@ impl NodeState {
     }
 }
 
-/// The final state of every node, in a JSON file next to the history.
+/// The final state of every node, in a JSON file next to the history, with what is
+/// read once for the whole cluster.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FinalState {
     pub nodes: Vec<NodeState>,
+    /// The ledger tool server's record of every invocation that completed.
+    #[serde(default)]
+    pub ledger: Vec<LedgerLine>,
+    /// The audit records of every journal write, in chain order.
+    #[serde(default)]
+    pub journal_writes: Vec<JournalWrite>,
 }
 
 impl FinalState {
+    /// Each agent task's journal as the first node holds it, by task id (the checkers
+    /// compare the nodes with each other separately).
+    pub fn journals(&self) -> BTreeMap<&str, &[JournalStep]> {
+        self.nodes
+            .first()
+            .map(|node| {
+                node.tasks
+                    .iter()
+                    .filter(|task| !task.journal.is_empty())
+                    .map(|task| (task.id.as_str(), task.journal.as_slice()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn write_json(&self, path: impl AsRef<Path>) -> io::Result<()> {
         let mut writer = BufWriter::new(File::create(path)?);
         serde_json::to_writer_pretty(&mut writer, self)?;
@@ -333,6 +382,7 @@ mod tests {
                     },
                 },
             ],
+            ..History::default()
         }
     }
 
@@ -408,8 +458,10 @@ mod tests {
                     workspace: "ws".into(),
                     idempotency_key: "k1".into(),
                     input_hash: "h-k1".into(),
+                    ..TaskState::default()
                 }],
             }],
+            ..FinalState::default()
         };
         state.write_json(&path)?;
         let read = FinalState::read_json(&path);

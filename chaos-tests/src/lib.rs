@@ -4,11 +4,15 @@
 //! a history, and one checker per promise judges the history and the final state of every
 //! node.
 
+pub mod agent_history;
+pub mod agents;
 pub mod checkers;
 pub mod cluster;
 pub mod faults;
 pub mod history;
 pub mod proxy;
+pub mod resume;
 pub mod run;
 pub mod summary;
+pub mod tmpfs;
 pub mod workload;

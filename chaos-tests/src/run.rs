@@ -2,6 +2,7 @@
 //! schedule, heal, resolve unknown outcomes, collect every node's final state, and judge
 //! the history and that state with every checker.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,10 +12,12 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use warden_client::Consistency;
 
+use crate::agents::{self, AgentRun, status_name};
 use crate::checkers::{self, Violation};
 use crate::cluster::ChaosCluster;
 use crate::faults::{Fault, Target};
-use crate::history::{FinalState, History, NodeState, Op, Outcome, TaskState};
+use crate::history::{FinalState, History, NodeState, Op, Outcome, TaskState, Watched};
+use crate::resume::{Kill, resume_times};
 use crate::workload::{self, Destination, Recorder, submit_until};
 
 pub const WORKSPACE: &str = "chaos";
@@ -53,9 +56,19 @@ pub struct RunReport {
     pub degraded_per_second: Vec<f64>,
     /// Last fault healed -> every node applied the same index.
     pub convergence_ms: u64,
+    /// Owner SIGKILLed -> the task's next journal step at a later epoch, per task.
+    pub resume_ms: Vec<u64>,
+    /// Agent tasks, and how they ended (status -> count, from the first node).
+    pub agent_tasks: usize,
+    pub agent_outcomes: BTreeMap<String, usize>,
+    /// Approval decisions the approver sent.
+    pub decisions: usize,
     pub history: PathBuf,
     pub final_state: PathBuf,
 }
+
+/// How long the agent tasks may take to come to rest once every fault is healed.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the cluster may take to show progress again after a fault is healed.
 const PROGRESS_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,6 +96,16 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
         .await
         .context("creating the provider and the paused agent")?;
     let recorder = Recorder::new();
+    let mut agents = AgentRun::start(
+        cluster,
+        &setup,
+        &recorder,
+        WORKSPACE,
+        &config.exe,
+        &config.dir,
+    )
+    .await
+    .context("starting the agent workload")?;
     let stop = Arc::new(AtomicBool::new(false));
     let clients = (0..config.clients)
         .map(|index| cluster.client(index % 2 == 0))
@@ -108,6 +131,7 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
     while let Some(joined) = submitters.join_next().await {
         joined.context("a submitter failed")?;
     }
+    agents.stop_submitting().await?;
 
     let healed_at = Instant::now();
     cluster
@@ -117,14 +141,23 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
     let convergence_ms = millis(healed_at.elapsed());
 
     resolve_unknown(cluster, &recorder).await?;
+    agents.settle(&setup, SETTLE_TIMEOUT).await?;
     cluster
         .nodes
         .wait_converged(Duration::from_secs(30))
         .await?;
+    let mut state = final_state(cluster).await?;
+    agents.fill_state(cluster, &mut state).await?;
+    let (decisions, watched) = agents.finish(&state, Duration::from_secs(20)).await?;
     let history = History {
         operations: recorder.operations().await,
+        decisions,
+        watched,
     };
-    let state = final_state(cluster).await?;
+    let resume_ms = resume_times_of(&recorder.kills().await, &history, &state);
+    history
+        .write_agent_files(&config.dir)
+        .context("writing the agent workload's records")?;
     let history_path = config.dir.join("history.jsonl");
     let state_path = config.dir.join("final-state.json");
     history
@@ -147,6 +180,18 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
     let unknown = submissions()
         .filter(|op| matches!(op.outcome, Outcome::Unknown { .. }))
         .count();
+    let mut agent_outcomes = BTreeMap::new();
+    let agent_tasks = state.nodes.first().map_or(0, |node| {
+        let tasks: Vec<&TaskState> = node
+            .tasks
+            .iter()
+            .filter(|task| task.agent == agents::AGENT)
+            .collect();
+        for task in &tasks {
+            *agent_outcomes.entry(task.status.clone()).or_default() += 1;
+        }
+        tasks.len()
+    });
     Ok(RunReport {
         seed: config.seed,
         faults: config.faults.clone(),
@@ -159,6 +204,10 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
         failover_ms,
         degraded_per_second,
         convergence_ms,
+        resume_ms,
+        agent_tasks,
+        agent_outcomes,
+        decisions: history.decisions.len(),
         history: history_path,
         final_state: state_path,
     })
@@ -167,7 +216,9 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
 #[derive(Default)]
 struct Measured {
     failover_ms: Option<u64>,
-    degraded_per_second: Option<f64>,
+    /// Acknowledged submissions per second while a node was down: one figure per kill, or
+    /// one per second of a `NodeDown`.
+    degraded_per_second: Vec<f64>,
 }
 
 async fn apply(
@@ -179,9 +230,11 @@ async fn apply(
         Fault::KillRestart { target, .. }
         | Fault::Pause { target, .. }
         | Fault::Isolate { target, .. }
-        | Fault::OneWayOut { target, .. } => Some(resolve_target(cluster, *target).await?),
-        Fault::FlappingIsolate { target, .. } => Some(resolve_target(cluster, *target).await?),
-        Fault::SlowLinks { .. } | Fault::RollingRestart => None,
+        | Fault::OneWayOut { target, .. }
+        | Fault::FlappingIsolate { target, .. }
+        | Fault::RemoveNode { target }
+        | Fault::NodeDown { target, .. } => Some(resolve_target(cluster, *target).await?),
+        Fault::SlowLinks { .. } | Fault::RollingRestart | Fault::AddNode => None,
     };
     let was_leader = match target {
         Some(id) => cluster.leader(Duration::from_secs(30)).await? == id,
@@ -192,6 +245,7 @@ async fn apply(
     match (fault, target) {
         (Fault::KillRestart { .. }, Some(id)) => {
             cluster.nodes.kill(id).await?;
+            recorder.mark_kill(id).await;
             tokio::time::sleep(fault.hold()).await;
             let down = fault.hold().as_secs_f64();
             let degraded = (recorder.acknowledged() - acked_before) as f64 / down;
@@ -202,7 +256,41 @@ async fn apply(
                 } else {
                     None
                 },
-                degraded_per_second: Some(degraded),
+                degraded_per_second: vec![degraded],
+            });
+        }
+        (Fault::NodeDown { .. }, Some(id)) => {
+            cluster.nodes.kill(id).await?;
+            recorder.mark_kill(id).await;
+            let degraded_per_second = acknowledged_each_second(recorder, fault.hold()).await;
+            cluster.nodes.start_node(id).await?;
+            return Ok(Measured {
+                failover_ms: if was_leader {
+                    first_ack_after(recorder, injected_ms).await
+                } else {
+                    None
+                },
+                degraded_per_second,
+            });
+        }
+        (Fault::AddNode, _) => {
+            cluster.add_node().await?;
+        }
+        (Fault::RemoveNode { .. }, Some(id)) => {
+            cluster.remove_member(id).await?;
+            // A removed leader serves until the change commits, so its failover starts
+            // there, not when the change was asked for. From then on the node can commit
+            // nothing, so its tasks must resume elsewhere, as after a kill.
+            let removed_ms = recorder.now_ms();
+            recorder.mark_kill(id).await;
+            cluster.retire(id).await?;
+            return Ok(Measured {
+                failover_ms: if was_leader {
+                    first_ack_after(recorder, removed_ms).await
+                } else {
+                    None
+                },
+                degraded_per_second: Vec::new(),
             });
         }
         (Fault::Pause { .. }, Some(id)) => {
@@ -263,8 +351,31 @@ async fn apply(
     };
     Ok(Measured {
         failover_ms,
-        degraded_per_second: None,
+        degraded_per_second: Vec::new(),
     })
+}
+
+/// Acknowledged submissions in each whole second of `window`, as the window passes; a
+/// window shorter than a second gives one figure over all of it.
+async fn acknowledged_each_second(recorder: &Recorder, window: Duration) -> Vec<f64> {
+    const SECOND: Duration = Duration::from_secs(1);
+    let started = tokio::time::Instant::now();
+    let ends = started + window;
+    let mut samples = Vec::new();
+    let mut sampled_at = started;
+    let mut acked = recorder.acknowledged();
+    while sampled_at + SECOND <= ends {
+        sampled_at += SECOND;
+        tokio::time::sleep_until(sampled_at).await;
+        let now = recorder.acknowledged();
+        samples.push((now - acked) as f64);
+        acked = now;
+    }
+    tokio::time::sleep_until(ends).await;
+    if samples.is_empty() && !window.is_zero() {
+        samples.push((recorder.acknowledged() - acked) as f64 / window.as_secs_f64());
+    }
+    samples
 }
 
 async fn resolve_target(cluster: &ChaosCluster, target: Target) -> anyhow::Result<u64> {
@@ -277,7 +388,28 @@ async fn resolve_target(cluster: &ChaosCluster, target: Target) -> anyhow::Resul
             .into_iter()
             .find(|id| *id != leader)
             .context("no follower")?,
+        Target::TaskOwner => busiest_owner(cluster).await?.unwrap_or(leader),
     })
+}
+
+/// The node running the most agent tasks now, if any runs.
+async fn busiest_owner(cluster: &ChaosCluster) -> anyhow::Result<Option<u64>> {
+    let client = cluster.client(true)?;
+    let page = client
+        .list_tasks(WORKSPACE, 1000, String::new(), Consistency::Linearizable)
+        .await?;
+    let mut running: BTreeMap<u64, usize> = BTreeMap::new();
+    for task in page
+        .tasks
+        .iter()
+        .filter(|task| task.agent == agents::AGENT && task.owner != 0)
+    {
+        *running.entry(task.owner).or_default() += 1;
+    }
+    Ok(running
+        .into_iter()
+        .max_by_key(|(_, tasks)| *tasks)
+        .map(|(node, _)| node))
 }
 
 /// Time from `injected_ms` to the completion of the first submission acknowledged after
@@ -316,7 +448,10 @@ async fn wait_for_progress(recorder: &Recorder, step: u64) -> anyhow::Result<()>
 /// whether it was applied; the answer goes into the history as a Resolve.
 async fn resolve_unknown(cluster: &ChaosCluster, recorder: &Recorder) -> anyhow::Result<()> {
     let client = cluster.client(true)?;
-    let destination = destination();
+    let agent_destination = Destination {
+        workspace: WORKSPACE.to_owned(),
+        agent: agents::AGENT.to_owned(),
+    };
     let unknown: Vec<String> = recorder
         .operations()
         .await
@@ -330,6 +465,12 @@ async fn resolve_unknown(cluster: &ChaosCluster, recorder: &Recorder) -> anyhow:
         })
         .collect();
     for key in unknown {
+        // The agent workload's keys are `a<n>...`, the plain submitters' `c<client>-<n>`.
+        let destination = if key.starts_with('a') {
+            agent_destination.clone()
+        } else {
+            destination()
+        };
         let outcome = recorder
             .submit(&client, u32::MAX, true, &destination, &key)
             .await;
@@ -354,10 +495,13 @@ async fn final_state(cluster: &ChaosCluster) -> anyhow::Result<FinalState> {
                 .list_tasks(WORKSPACE, 1000, token.clone(), Consistency::Local)
                 .await?;
             tasks.extend(page.tasks.into_iter().map(|task| TaskState {
+                status: status_name(task.status),
                 id: task.id,
                 workspace: task.workspace,
                 idempotency_key: task.idempotency_key,
                 input_hash: workload::digest(&task.input),
+                agent: task.agent,
+                journal: Vec::new(),
             }));
             if page.next_page_token.is_empty() {
                 break;
@@ -374,9 +518,22 @@ async fn final_state(cluster: &ChaosCluster) -> anyhow::Result<FinalState> {
             tasks,
         });
     }
-    Ok(FinalState { nodes })
+    Ok(FinalState {
+        nodes,
+        ..FinalState::default()
+    })
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Task resume times over the run: each SIGKILL against what the first watcher saw.
+fn resume_times_of(kills: &[Kill], history: &History, state: &FinalState) -> Vec<u64> {
+    let watched: Vec<&Watched> = history
+        .watched
+        .iter()
+        .filter(|event| event.watcher == 0)
+        .collect();
+    resume_times(kills, &watched, &state.journals())
 }

@@ -16,6 +16,13 @@ pub struct Summary {
     pub convergence_p50_ms: Option<u64>,
     pub convergence_p99_ms: Option<u64>,
     pub degraded_per_second_p50: Option<f64>,
+    pub degraded_per_second_p99: Option<f64>,
+    /// Owner SIGKILLed -> the task's next journal step at a later epoch.
+    pub resume_p50_ms: Option<u64>,
+    pub resume_p99_ms: Option<u64>,
+    /// Agent tasks over all runs, by how they ended.
+    pub agent_tasks: usize,
+    pub agent_outcomes: std::collections::BTreeMap<String, usize>,
 }
 
 /// The value at quantile `q` (0..=1) of `values`, nearest-rank.
@@ -40,6 +47,14 @@ impl Summary {
             .iter()
             .flat_map(|r| r.degraded_per_second.iter().copied())
             .collect();
+        let resumes: Vec<u64> = reports
+            .iter()
+            .flat_map(|r| r.resume_ms.iter().copied())
+            .collect();
+        let mut agent_outcomes = std::collections::BTreeMap::new();
+        for (status, count) in reports.iter().flat_map(|r| &r.agent_outcomes) {
+            *agent_outcomes.entry(status.clone()).or_default() += count;
+        }
         let failed: Vec<u64> = reports
             .iter()
             .filter(|r| !r.violations.is_empty())
@@ -55,6 +70,11 @@ impl Summary {
             convergence_p50_ms: percentile(&convergence, 0.50),
             convergence_p99_ms: percentile(&convergence, 0.99),
             degraded_per_second_p50: percentile(&degraded, 0.50),
+            degraded_per_second_p99: percentile(&degraded, 0.99),
+            resume_p50_ms: percentile(&resumes, 0.50),
+            resume_p99_ms: percentile(&resumes, 0.99),
+            agent_tasks: reports.iter().map(|r| r.agent_tasks).sum(),
+            agent_outcomes,
         }
     }
 
@@ -65,14 +85,23 @@ impl Summary {
         } else {
             format!("VIOLATED:\n  {}", report.violations.join("\n  "))
         };
+        let outcomes: Vec<String> = report
+            .agent_outcomes
+            .iter()
+            .map(|(status, count)| format!("{status} {count}"))
+            .collect();
         format!(
-            "seed {:<6} faults {:<3} acked {:<6} unknown {:<4} failover p50 {:>6} ms  converged in {:>5} ms  {verdict}",
+            "seed {:<6} faults {:<3} acked {:<6} unknown {:<4} failover p50 {:>6} ms  resume p50 {:>6} ms  converged in {:>5} ms  agent tasks {} ({}), {} decisions  {verdict}",
             report.seed,
             report.faults.len(),
             report.acknowledged,
             report.unknown,
             percentile(&report.failover_ms, 0.5).map_or("-".to_owned(), |v| v.to_string()),
+            percentile(&report.resume_ms, 0.5).map_or("-".to_owned(), |v| v.to_string()),
             report.convergence_ms,
+            report.agent_tasks,
+            outcomes.join(", "),
+            report.decisions,
         )
     }
 }
@@ -91,11 +120,35 @@ impl std::fmt::Display for Summary {
             ms(self.failover_p50_ms),
             ms(self.failover_p99_ms)
         )?;
-        write!(
+        writeln!(
             f,
             "convergence p50 {} p99 {}",
             ms(self.convergence_p50_ms),
             ms(self.convergence_p99_ms)
+        )?;
+        writeln!(
+            f,
+            "task resume p50 {} p99 {}",
+            ms(self.resume_p50_ms),
+            ms(self.resume_p99_ms)
+        )?;
+        let outcomes: Vec<String> = self
+            .agent_outcomes
+            .iter()
+            .map(|(status, count)| format!("{status} {count}"))
+            .collect();
+        writeln!(
+            f,
+            "agent tasks {} ({})",
+            self.agent_tasks,
+            outcomes.join(", ")
+        )?;
+        let rate = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}/s"));
+        write!(
+            f,
+            "acknowledged with a node down p50 {} p99 {}",
+            rate(self.degraded_per_second_p50),
+            rate(self.degraded_per_second_p99)
         )
     }
 }

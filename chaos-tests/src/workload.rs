@@ -14,6 +14,7 @@ use warden_client::proto::{Agent, Provider};
 use warden_client::{Client, Error};
 
 use crate::history::{Op, Operation, Outcome};
+use crate::resume::Kill;
 
 /// The provider the run's agent names. Nothing calls it: its address is the discard port.
 const PROVIDER: &str = "model";
@@ -57,6 +58,7 @@ pub struct Recorder {
     started: Instant,
     operations: Arc<Mutex<Vec<Operation>>>,
     acknowledged: Arc<AtomicU64>,
+    kills: Arc<Mutex<Vec<Kill>>>,
 }
 
 impl Recorder {
@@ -65,6 +67,7 @@ impl Recorder {
             started: Instant::now(),
             operations: Arc::default(),
             acknowledged: Arc::default(),
+            kills: Arc::default(),
         }
     }
 
@@ -87,6 +90,16 @@ impl Recorder {
 
     pub async fn operations(&self) -> Vec<Operation> {
         self.operations.lock().await.clone()
+    }
+
+    /// Notes that node `node` is SIGKILLed now, for the task resume times.
+    pub async fn mark_kill(&self, node: u64) {
+        let at_ms = self.now_ms();
+        self.kills.lock().await.push(Kill { node, at_ms });
+    }
+
+    pub async fn kills(&self) -> Vec<Kill> {
+        self.kills.lock().await.clone()
     }
 
     /// Submits the task for `key` to `destination` once (a first attempt, or a resolution of

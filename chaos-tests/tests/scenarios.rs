@@ -2,53 +2,10 @@
 //! follower and the links, plus a few random seeds. Each run is checked by every checker;
 //! the long mode (`warden-chaos --runs N`) runs many more seeds.
 
-use std::path::PathBuf;
+mod common;
 
+use common::scenario;
 use warden_chaos_tests::faults::{Fault, Target, random_schedule};
-use warden_chaos_tests::run::{RunConfig, run};
-use warden_chaos_tests::summary::Summary;
-
-/// `warden` is built beside the test binaries (scripts/test builds every binary first).
-fn warden_exe() -> PathBuf {
-    let test_exe = std::env::current_exe().expect("current exe");
-    let debug_dir = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let exe = debug_dir.join("warden");
-    assert!(
-        exe.exists(),
-        "{} is missing: build the workspace's binaries first",
-        exe.display()
-    );
-    exe
-}
-
-async fn scenario(seed: u64, faults: Vec<Fault>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = RunConfig {
-        seed,
-        nodes: 3,
-        clients: 3,
-        faults,
-        exe: warden_exe(),
-        dir: dir.path().to_owned(),
-    };
-    let report = match run(config).await {
-        Ok(report) => report,
-        Err(error) => panic!("seed {seed}: the run failed: {error:#}"),
-    };
-    println!("{}", Summary::line(&report));
-    assert!(
-        report.acknowledged > 0,
-        "seed {seed}: nothing was acknowledged"
-    );
-    assert!(
-        report.violations.is_empty(),
-        "seed {seed}: {:#?}",
-        report.violations
-    );
-}
 
 #[tokio::test]
 async fn leader_killed_and_restarted() {
@@ -70,6 +27,30 @@ async fn leader_killed_and_restarted() {
         ],
     )
     .await;
+}
+
+/// Agent tasks fail over: the node running the most of them dies mid-call, twice; the
+/// journals must match the tool server's ledger and every task must come to rest.
+#[tokio::test]
+async fn task_owner_killed_mid_call() {
+    let (report, _) = scenario(
+        106,
+        vec![
+            Fault::KillRestart {
+                target: Target::TaskOwner,
+                down_ms: 1200,
+            },
+            Fault::KillRestart {
+                target: Target::TaskOwner,
+                down_ms: 4000,
+            },
+        ],
+    )
+    .await;
+    assert!(
+        !report.resume_ms.is_empty(),
+        "no task was running on a killed node: {report:?}"
+    );
 }
 
 #[tokio::test]

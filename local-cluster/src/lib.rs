@@ -389,6 +389,15 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Stops node `id` and forgets it, as for a node removed from the membership: it no
+    /// longer counts as running and its endpoint leaves `endpoints()`, so later clients
+    /// and waits do not look for it. Its data directory and log stay.
+    pub async fn remove(&mut self, id: u64) -> anyhow::Result<()> {
+        self.stop(id).await?;
+        self.nodes.remove(&id);
+        Ok(())
+    }
+
     pub async fn stop_all(&mut self) -> anyhow::Result<()> {
         for id in self.running() {
             self.stop(id).await?;

@@ -1,12 +1,19 @@
 //! One checker per promise, each judging a run's history and the final state of every node.
 
 mod audit;
+mod calls;
 mod convergence;
+mod epochs;
+mod exactly_once;
 mod idempotency;
 mod lost_ack;
 mod no_phantom;
+mod settled;
 mod unknown_resolved;
+mod watch;
 
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod tests;
 
@@ -14,10 +21,14 @@ use std::fmt;
 
 pub use audit::Audit;
 pub use convergence::Convergence;
+pub use epochs::Epochs;
+pub use exactly_once::ExactlyOnce;
 pub use idempotency::Idempotency;
 pub use lost_ack::LostAck;
 pub use no_phantom::NoPhantom;
+pub use settled::Settled;
 pub use unknown_resolved::UnknownResolved;
+pub use watch::Watch;
 
 use crate::history::{FinalState, History};
 
@@ -48,6 +59,10 @@ pub fn all() -> Vec<Box<dyn Checker>> {
         Box::new(NoPhantom),
         Box::new(Convergence),
         Box::new(Audit),
+        Box::new(ExactlyOnce),
+        Box::new(Epochs),
+        Box::new(Settled),
+        Box::new(Watch),
     ]
 }
 

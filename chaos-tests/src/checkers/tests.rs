@@ -60,6 +60,7 @@ impl Run {
             workspace: workspace.into(),
             idempotency_key: key.into(),
             input_hash: input.into(),
+            ..TaskState::default()
         });
         self
     }
@@ -79,8 +80,12 @@ impl Run {
         (
             History {
                 operations: self.operations.clone(),
+                ..History::default()
             },
-            FinalState { nodes },
+            FinalState {
+                nodes,
+                ..FinalState::default()
+            },
         )
     }
 }
@@ -189,7 +194,11 @@ fn checkers_have_distinct_names_in_stable_order() {
             "unknown_resolved",
             "no_phantom",
             "convergence",
-            "audit"
+            "audit",
+            "exactly_once",
+            "epochs",
+            "settled",
+            "watch"
         ]
     );
 }
