@@ -398,13 +398,18 @@ async fn busiest_owner(cluster: &ChaosCluster) -> anyhow::Result<Option<u64>> {
     let page = client
         .list_tasks(WORKSPACE, 1000, String::new(), Consistency::Linearizable)
         .await?;
+    // A node removed from the membership may still be named as the owner of the tasks
+    // it ran until they are placed again: only members are targets.
+    let members = cluster.ids();
     let mut running: BTreeMap<u64, usize> = BTreeMap::new();
     for task in page
         .tasks
         .iter()
         .filter(|task| task.agent == agents::AGENT && task.owner != 0)
     {
-        *running.entry(task.owner).or_default() += 1;
+        if members.contains(&task.owner) {
+            *running.entry(task.owner).or_default() += 1;
+        }
     }
     Ok(running
         .into_iter()
