@@ -38,8 +38,16 @@ fn field_value(task_id: &str, method: &str, field: &str) -> String {
     value.to_owned()
 }
 
-#[tokio::test]
-async fn every_workspace_scoped_method_answers_a_stranger_as_if_the_workspace_did_not_exist() {
+/// One node with workspaces acme and globex (each with the paused agent), a task in
+/// globex, and alice, an operator in acme only.
+struct Isolated {
+    cluster: common::TestCluster,
+    admin: warden_client::Client,
+    globex_task: warden_client::proto::Task,
+    alice_secret: String,
+}
+
+async fn isolated() -> Isolated {
     let cluster = start(1, &[]).await;
     let admin = cluster.client().expect("client");
     for workspace in ["acme", "globex"] {
@@ -64,7 +72,23 @@ async fn every_workspace_scoped_method_answers_a_stranger_as_if_the_workspace_di
         .set_roles(Some("acme"), "user/alice", &["operator"])
         .await
         .expect("make alice an operator in acme");
-    let authorization = format!("Bearer {}", alice.secret);
+    Isolated {
+        cluster,
+        admin,
+        globex_task,
+        alice_secret: alice.secret,
+    }
+}
+
+#[tokio::test]
+async fn every_workspace_scoped_method_answers_a_stranger_as_if_the_workspace_did_not_exist() {
+    let Isolated {
+        cluster,
+        admin,
+        globex_task,
+        alice_secret,
+    } = isolated().await;
+    let authorization = format!("Bearer {alice_secret}");
     let channel =
         Channel::from_shared(format!("http://{}", cluster.endpoint(1).expect("endpoint")))
             .expect("endpoint uri")
@@ -151,32 +175,13 @@ async fn every_workspace_scoped_method_answers_a_stranger_as_if_the_workspace_di
 
 #[tokio::test]
 async fn a_role_in_one_workspace_reaches_nothing_in_another() {
-    let cluster = start(1, &[]).await;
-    let admin = cluster.client().expect("client");
-    for workspace in ["acme", "globex"] {
-        admin
-            .create_workspace(workspace)
-            .await
-            .unwrap_or_else(|error| panic!("create workspace {workspace}: {error}"));
-        add_paused_agent(&admin, workspace).await;
-    }
-    let globex_task = admin
-        .submit_task("globex", AGENT, "globex only", None)
-        .await
-        .expect("submit a task in globex")
-        .response
-        .task
-        .expect("a task");
-
-    let alice = admin
-        .create_token("user/alice", "operator in acme", 0)
-        .await
-        .expect("create alice's token");
-    admin
-        .set_roles(Some("acme"), "user/alice", &["operator"])
-        .await
-        .expect("make alice an operator in acme");
-    let alice = as_token(&admin, &alice.secret);
+    let Isolated {
+        cluster: _cluster,
+        admin,
+        globex_task,
+        alice_secret,
+    } = isolated().await;
+    let alice = as_token(&admin, &alice_secret);
     // Alice's token and role work where she holds it.
     let acme_task = alice
         .submit_task("acme", AGENT, "acme work", None)
