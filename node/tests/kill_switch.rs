@@ -9,66 +9,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use warden_client::{BudgetLimits, Client, Consistency, PauseTarget};
-use warden_proto::v1::{
-    Agent, AgentLimits, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
-};
+use warden_proto::v1::{Task, TaskEvent, TaskStatus};
 
-use common::agents::{ledger_tools, scripted_model};
+use common::agents::scripted_model;
 use common::eventually;
 
 const WS: &str = "kill";
 
-/// Every ledger tool is allowed: without a policy every call would be denied.
-const POLICY: &str = r#"{"rules": [
-  {"id": "allow-ledger", "priority": 0, "subject": "any", "target": {"server": "ledger"},
-   "conditions": [], "effect": "allow", "description": ""}
-]}"#;
-
+/// The workspace with the scripted model, the ledger server and agent `clerk`, which may
+/// call `ledger/put`; the policy allows every call.
 async fn configure(client: &Client, model_url: &str, ledger: &Path) {
-    client.create_workspace(WS).await.expect("create workspace");
-    client
-        .put_policy(WS, POLICY, 0)
-        .await
-        .expect("put the policy");
-    client
-        .put_provider(Provider {
-            workspace: WS.into(),
-            name: "model".into(),
-            kind: "openai".into(),
-            base_url: model_url.into(),
-            model: "scripted".into(),
-            request_timeout_ms: 30_000,
-            max_output_tokens: 256,
-            ..Default::default()
-        })
-        .await
-        .expect("put provider");
-    client
-        .register_mcp_server(McpServer {
-            workspace: WS.into(),
-            name: "ledger".into(),
-            command: ledger_tools().display().to_string(),
-            args: vec!["--ledger".to_owned(), ledger.display().to_string()],
-            ..Default::default()
-        })
-        .await
-        .expect("register the ledger server");
-    client
-        .create_agent(Agent {
-            workspace: WS.into(),
-            name: "clerk".into(),
-            instructions: "Follow the script.".into(),
-            provider: "model".into(),
-            tools: vec![ToolGrant {
-                server: "ledger".into(),
-                tool: "put".into(),
-                retry_safe: None,
-            }],
-            limits: Some(AgentLimits::default()),
-            ..Default::default()
-        })
-        .await
-        .expect("create agent");
+    common::setup::workspace(client, WS, model_url, ledger, "clerk", &["put"]).await;
 }
 
 /// A script of `steps` turns, each putting one key (taking `delay_ms`), then "done".
