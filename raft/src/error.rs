@@ -29,6 +29,9 @@ pub enum Error {
     /// where it was found.
     #[error("{what} is corrupt: {reason}")]
     Corrupt { what: String, reason: String },
+    /// A log purge up to `index` waited for a snapshot install that failed.
+    #[error("the snapshot install the log purge up to {index} waits for failed")]
+    SnapshotInstallFailed { index: u64 },
     #[error("failed to encode {what}: {reason}")]
     Encode { what: String, reason: String },
     /// A write failed on purpose by a failpoint (`failpoints` feature, tests only).

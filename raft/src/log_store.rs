@@ -257,7 +257,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Never purge past what the state machine holds: see the method's comment.
         self.storage
             .wait_until_state_machine_covers(log_id.index)
-            .await;
+            .await
+            .map_err(|e| StorageIOError::new(ErrorSubject::Log(log_id), ErrorVerb::Delete, &e))?;
         // Record the purge point first: a crash between the two writes then leaves
         // entries that are merely unreachable, never a log state that forgot them.
         // This write must stay synced: syncing the shared write-ahead log also makes the

@@ -149,11 +149,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let signature = Some(meta.signature());
-        let (installed, batch) =
-            snapshot::prepare_install(&self.storage, meta, snapshot.into_inner())
-                .map_err(|e| StorageIOError::read_snapshot(signature.clone(), &e))?;
-        snapshot::commit_install(&self.storage, meta, batch)
-            .map_err(|e| StorageIOError::write_snapshot(signature, &e))?;
+        let installed = snapshot::prepare_install(&self.storage, meta, snapshot.into_inner())
+            .map_err(|e| StorageIOError::read_snapshot(signature.clone(), &e))
+            .and_then(|(installed, batch)| {
+                snapshot::commit_install(&self.storage, meta, batch)
+                    .map_err(|e| StorageIOError::write_snapshot(signature, &e))?;
+                Ok(installed)
+            })
+            .inspect_err(|_| self.storage.snapshot_install_failed())?;
         self.applied = installed.applied;
         self.membership = installed.membership;
         self.head = installed.head;

@@ -24,13 +24,22 @@ pub struct Storage {
     inner: Arc<Inner>,
 }
 
+/// How far the state machine holds the log, for a purge that waits on a snapshot install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coverage {
+    /// Everything up to this index is applied or installed.
+    UpTo(u64),
+    /// A received snapshot failed to install; the node is stopping.
+    InstallFailed,
+}
+
 struct Inner {
     db: DB,
     /// Serializes the read-compare-write of the current snapshot, so a snapshot built
     /// in the background can never replace a newer one installed meanwhile.
     snapshot_lock: Mutex<()>,
-    /// The log index the state machine holds everything up to (applied or installed).
-    state_machine_covers: watch::Sender<u64>,
+    /// How far the state machine holds the log (applied or installed).
+    state_machine_covers: watch::Sender<Coverage>,
     /// Set while a snapshot from the leader is being received, until it is installed.
     receiving_snapshot: AtomicBool,
 }
@@ -53,7 +62,7 @@ impl Storage {
             inner: Arc::new(Inner {
                 db,
                 snapshot_lock: Mutex::new(()),
-                state_machine_covers: watch::Sender::new(0),
+                state_machine_covers: watch::Sender::new(Coverage::UpTo(0)),
                 receiving_snapshot: AtomicBool::new(false),
             }),
         })
@@ -142,7 +151,17 @@ impl Storage {
 
     /// Records that the state machine now holds everything up to `index`.
     pub(crate) fn state_machine_covers(&self, index: u64) {
-        self.inner.state_machine_covers.send_replace(index);
+        self.inner
+            .state_machine_covers
+            .send_replace(Coverage::UpTo(index));
+    }
+
+    /// Records that installing a received snapshot failed: the state machine will cover
+    /// nothing more, and a purge waiting for the install fails instead of waiting for ever.
+    pub(crate) fn snapshot_install_failed(&self) {
+        self.inner
+            .state_machine_covers
+            .send_replace(Coverage::InstallFailed);
     }
 
     /// Marks a snapshot from the leader as being received (or no longer).
@@ -161,13 +180,27 @@ impl Storage {
     /// and the node can never start again. Holding the purge until the install is written
     /// closes that window: the install's batch then precedes the purge marker in the
     /// write-ahead log. A node's own snapshots never wait: it applied what they cover.
-    pub(crate) async fn wait_until_state_machine_covers(&self, index: u64) {
+    ///
+    /// A failed install is an error here. openraft runs the purge inside its core loop,
+    /// which then learns of the install's failure only once the purge returns: waiting on
+    /// would leave the node running with its Raft stuck instead of stopping it.
+    pub(crate) async fn wait_until_state_machine_covers(&self, index: u64) -> Result<(), Error> {
         if !self.inner.receiving_snapshot.load(Ordering::SeqCst) {
-            return;
+            return Ok(());
         }
         let mut covers = self.inner.state_machine_covers.subscribe();
-        // The sender lives in `self`, so the channel cannot close while we wait.
-        let _ = covers.wait_for(|covered| *covered >= index).await;
+        let coverage = covers
+            .wait_for(|coverage| match coverage {
+                Coverage::UpTo(covered) => *covered >= index,
+                Coverage::InstallFailed => true,
+            })
+            .await
+            // The sender lives in `self`, so the channel cannot close while we wait.
+            .map_or(Coverage::InstallFailed, |coverage| *coverage);
+        match coverage {
+            Coverage::UpTo(_) => Ok(()),
+            Coverage::InstallFailed => Err(Error::SnapshotInstallFailed { index }),
+        }
     }
 
     /// Holds off concurrent replacements of the current snapshot while alive.

@@ -89,3 +89,44 @@ async fn purge_behind_what_was_applied_never_waits() -> TestResult {
     tokio::time::timeout(Duration::from_secs(10), log.purge(log_id(1, 2))).await??;
     Ok(())
 }
+
+/// A purge that waits for a received snapshot fails when the install fails, and purges
+/// nothing. openraft awaits the purge inside its core loop, so a purge that kept waiting
+/// would keep the core from ever learning of the failure: the node would stay up with its
+/// Raft stuck instead of stopping (found by the chaos tests' snapshot install failpoint).
+#[tokio::test]
+async fn a_purge_waiting_for_a_failed_install_fails_too() -> TestResult {
+    let (_dir, follower) = open_temp()?;
+    let mut machine = follower.state_machine()?;
+    machine
+        .apply([membership(1, &[1, 2]), create(2, "acme")])
+        .await?;
+    let mut log = follower.log_store();
+    let _receiving = machine.begin_receiving_snapshot().await?;
+    {
+        let mut purge = std::pin::pin!(log.purge(log_id(1, 8)));
+        let early = tokio::time::timeout(Duration::from_millis(300), purge.as_mut()).await;
+        assert!(early.is_err(), "the purge went ahead of the install");
+
+        let meta = openraft::SnapshotMeta {
+            last_log_id: Some(log_id(1, 8)),
+            last_membership: openraft::StoredMembership::default(),
+            snapshot_id: "1-8-garbage".to_owned(),
+        };
+        let garbage = Box::new(std::io::Cursor::new(b"not a snapshot".to_vec()));
+        let install = machine.install_snapshot(&meta, garbage).await;
+        assert!(install.is_err(), "a garbage snapshot was installed");
+
+        let purged = tokio::time::timeout(Duration::from_secs(10), purge)
+            .await
+            .map_err(|_| "the purge still waits for an install that failed")?;
+        let error = purged.expect_err("the log was purged past a failed install");
+        assert!(
+            error.to_string().contains("snapshot install"),
+            "unexpected purge error: {error}"
+        );
+    }
+    let state = log.get_log_state().await?;
+    assert_eq!(state.last_purged_log_id, None);
+    Ok(())
+}
