@@ -17,12 +17,14 @@ use warden_local_cluster::LocalCluster;
 use crate::proxy::{FaultProxy, LinkRule};
 
 /// Settings every node of a chaos run gets: short timeouts keep faults observable within
-/// a bounded run.
+/// a bounded run, and frequent snapshots make a node that was down a few seconds catch up
+/// by snapshot. The lease is `faults::TASK_LEASE_MS`.
 pub const NODE_SETTINGS: &[(&str, &str)] = &[
     ("limits.write_timeout", "3s"),
     ("limits.read_timeout", "3s"),
-    ("raft.snapshot_after_entries", "500"),
-    ("raft.keep_entries_after_snapshot", "100"),
+    ("raft.snapshot_after_entries", "200"),
+    ("raft.keep_entries_after_snapshot", "50"),
+    ("runtime.lease", "3s"),
 ];
 
 pub struct ChaosCluster {
@@ -110,6 +112,17 @@ impl ChaosCluster {
                 .set_rule(Some(node_ip(other)), LinkRule::Blackhole);
             self.proxy(other)?
                 .set_rule(Some(node_ip(isolated)), LinkRule::Blackhole);
+        }
+        Ok(())
+    }
+
+    /// Cuts every link between nodes, both ways; clients still reach every node.
+    pub fn cut_all(&self) -> anyhow::Result<()> {
+        for id in self.ids() {
+            for other in self.ids().into_iter().filter(|other| *other != id) {
+                self.proxy(id)?
+                    .set_rule(Some(node_ip(other)), LinkRule::Blackhole);
+            }
         }
         Ok(())
     }
@@ -246,6 +259,39 @@ impl ChaosCluster {
         }
     }
 
+    /// The index of the last entry in node `id`'s log.
+    pub async fn log_end(&self, id: u64) -> anyhow::Result<u64> {
+        let status = self
+            .nodes
+            .client_of(id)?
+            .cluster_status()
+            .await
+            .with_context(|| format!("the status of node {id}"))?;
+        Ok(status.last_log_index)
+    }
+
+    /// Waits until the leader has purged its log past `index`: a node whose log ends
+    /// there can then catch up only by snapshot.
+    pub async fn wait_purged_past(&self, index: u64, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let leader = self.leader(within).await?;
+            let purged = match self.nodes.client_of(leader)?.cluster_status().await {
+                Ok(status) => status.purged_index,
+                Err(_) => None,
+            };
+            if purged.is_some_and(|purged| purged > index) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the leader did not purge its log past {index} within {within:?}: purged {purged:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The node every running node agrees leads.
     pub async fn leader(&self, within: Duration) -> anyhow::Result<u64> {
         self.nodes.wait_for_leader(within).await
@@ -286,4 +332,20 @@ async fn place_behind_proxy(
         ],
     );
     Ok(proxy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NODE_SETTINGS;
+    use crate::faults::TASK_LEASE_MS;
+
+    #[test]
+    fn the_nodes_run_with_the_lease_pauses_are_drawn_around() {
+        let lease = NODE_SETTINGS
+            .iter()
+            .find(|(key, _)| *key == "runtime.lease")
+            .and_then(|(_, value)| value.strip_suffix('s'))
+            .and_then(|seconds| seconds.parse::<u64>().ok());
+        assert_eq!(lease.map(|seconds| seconds * 1000), Some(TASK_LEASE_MS));
+    }
 }

@@ -54,6 +54,72 @@ pub enum Fault {
     /// SIGKILL, stay down for `down_ms` (several seconds) while acknowledged submissions
     /// are counted each second, restart: throughput with one node down.
     NodeDown { target: Target, down_ms: u64 },
+    /// Cut every link between nodes for `hold_ms`: no side holds a majority, so nothing
+    /// commits and no task lease is renewed until it heals. Clients still reach every
+    /// node.
+    NoMajority { hold_ms: u64 },
+    /// SIGKILL the target and start it again with storage failpoint `point` set to fire
+    /// after `after` passes: a write error (`crash` false) stops the node the way a failed
+    /// fsync does, `return(abort)` (`crash` true) crashes it in the middle of the write.
+    /// Once it has stopped, it is started again without the failpoint. For a snapshot
+    /// install point the target first stays down until the leader has purged its log
+    /// past the target's end, so that it has to catch up by snapshot.
+    Storage {
+        target: Target,
+        point: StoragePoint,
+        crash: bool,
+        after: u32,
+    },
+}
+
+/// The storage layer's failpoints, by place: `warden_raft::failpoints` names them. A
+/// `warden` built with the `failpoints` feature reads them from `FAILPOINTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoragePoint {
+    LogAppendBeforeSync,
+    LogAppendAfterSync,
+    ApplyBeforeWrite,
+    ApplyAfterWrite,
+    SnapshotInstallBeforeWrite,
+    SnapshotInstallAfterWrite,
+}
+
+impl StoragePoint {
+    pub const ALL: [StoragePoint; 6] = [
+        StoragePoint::LogAppendBeforeSync,
+        StoragePoint::LogAppendAfterSync,
+        StoragePoint::ApplyBeforeWrite,
+        StoragePoint::ApplyAfterWrite,
+        StoragePoint::SnapshotInstallBeforeWrite,
+        StoragePoint::SnapshotInstallAfterWrite,
+    ];
+
+    /// The failpoint's name in the server.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoragePoint::LogAppendBeforeSync => "raft::log::append::before_sync",
+            StoragePoint::LogAppendAfterSync => "raft::log::append::after_sync",
+            StoragePoint::ApplyBeforeWrite => "raft::apply::before_write",
+            StoragePoint::ApplyAfterWrite => "raft::apply::after_write",
+            StoragePoint::SnapshotInstallBeforeWrite => "raft::snapshot::install::before_write",
+            StoragePoint::SnapshotInstallAfterWrite => "raft::snapshot::install::after_write",
+        }
+    }
+
+    /// Whether it is passed only when a snapshot from the leader is installed.
+    pub fn needs_snapshot(self) -> bool {
+        matches!(
+            self,
+            StoragePoint::SnapshotInstallBeforeWrite | StoragePoint::SnapshotInstallAfterWrite
+        )
+    }
+
+    /// The `FAILPOINTS` value that makes the point fire at its `after + 1`-th pass.
+    pub fn failpoints_env(self, crash: bool, after: u32) -> String {
+        let action = if crash { "return(abort)" } else { "return" };
+        format!("{}={after}*off->{action}", self.name())
+    }
 }
 
 impl Fault {
@@ -64,7 +130,11 @@ impl Fault {
             Fault::Isolate { hold_ms, .. }
             | Fault::OneWayOut { hold_ms, .. }
             | Fault::SlowLinks { hold_ms, .. } => *hold_ms,
-            Fault::RollingRestart | Fault::AddNode | Fault::RemoveNode { .. } => 0,
+            Fault::NoMajority { hold_ms } => *hold_ms,
+            Fault::RollingRestart
+            | Fault::AddNode
+            | Fault::RemoveNode { .. }
+            | Fault::Storage { .. } => 0,
             Fault::FlappingIsolate { period_ms, .. } => *period_ms,
         })
     }
@@ -73,6 +143,15 @@ impl Fault {
 /// The election timeout range the nodes run with (raft defaults): fault durations are
 /// drawn around it, so some faults end before an election and some cause one.
 const ELECTION_MS: u64 = 400;
+
+/// The task lease the nodes run with (`runtime.lease` in `cluster::NODE_SETTINGS`): pauses
+/// of a task's owner are drawn around it too, so some end before its tasks' leases run
+/// out and some outlast them, and the tasks move to another node while the paused one
+/// still believes it runs them.
+pub const TASK_LEASE_MS: u64 = 3_000;
+
+/// How many passes a log or apply failpoint lets through before it fires, at most.
+const MAX_PASSES_BEFORE_FIRING: u32 = 20;
 
 /// Seeds the stream membership changes are drawn from, apart from the other faults'.
 const MEMBERSHIP_STREAM: u64 = 0x6d65_6d62_6572_7321;
@@ -118,12 +197,12 @@ fn draw_target(rng: &mut StdRng) -> Target {
     }
 }
 
-/// One signal or link fault.
+/// One signal, link or storage fault.
 fn draw(rng: &mut StdRng) -> Fault {
     let target = draw_target(rng);
     // About half, once and three times the election timeout.
     let hold_ms = [ELECTION_MS / 2, ELECTION_MS, 3 * ELECTION_MS][rng.random_range(0..3)];
-    match rng.random_range(0..5) {
+    match rng.random_range(0..8) {
         0 => Fault::KillRestart {
             target,
             down_ms: hold_ms,
@@ -140,11 +219,33 @@ fn draw(rng: &mut StdRng) -> Fault {
             target,
             hold_ms: hold_ms.max(ELECTION_MS) * 2,
         },
-        _ => Fault::SlowLinks {
+        4 => Fault::SlowLinks {
             delay_ms: 20,
             jitter_ms: 30,
             hold_ms: 1500,
         },
+        5 => Fault::Pause {
+            target: Target::TaskOwner,
+            pause_ms: [TASK_LEASE_MS / 2, TASK_LEASE_MS, 3 * TASK_LEASE_MS][rng.random_range(0..3)],
+        },
+        6 => Fault::NoMajority {
+            hold_ms: [2 * ELECTION_MS, TASK_LEASE_MS, 2 * TASK_LEASE_MS][rng.random_range(0..3)],
+        },
+        _ => {
+            let point = StoragePoint::ALL[rng.random_range(0..StoragePoint::ALL.len())];
+            // A snapshot is installed once per catch-up: its point must fire at the first.
+            let after = if point.needs_snapshot() {
+                0
+            } else {
+                rng.random_range(0..=MAX_PASSES_BEFORE_FIRING)
+            };
+            Fault::Storage {
+                target,
+                point,
+                crash: rng.random_bool(0.5),
+                after,
+            }
+        }
     }
 }
 
@@ -171,12 +272,70 @@ mod tests {
                 Fault::SlowLinks { .. } => "slow",
                 Fault::AddNode => "add",
                 Fault::RemoveNode { .. } => "remove",
+                Fault::NoMajority { .. } => "no-majority",
+                Fault::Storage { .. } => "storage",
                 Fault::RollingRestart | Fault::FlappingIsolate { .. } | Fault::NodeDown { .. } => {
                     "fixed scenarios only"
                 }
             })
             .collect();
-        assert_eq!(kinds.len(), 7, "{kinds:?}");
+        assert_eq!(kinds.len(), 9, "{kinds:?}");
+    }
+
+    #[test]
+    fn pauses_are_drawn_around_the_election_timeout_and_the_task_lease() {
+        let pauses: std::collections::BTreeSet<u64> = random_schedule(2, 400)
+            .iter()
+            .filter_map(|fault| match fault {
+                Fault::Pause { pause_ms, .. } => Some(*pause_ms),
+                _ => None,
+            })
+            .collect();
+        let expected = [
+            ELECTION_MS / 2,
+            ELECTION_MS,
+            TASK_LEASE_MS / 2,
+            3 * ELECTION_MS,
+            TASK_LEASE_MS,
+            3 * TASK_LEASE_MS,
+        ];
+        assert_eq!(pauses, expected.into_iter().collect(), "{pauses:?}");
+    }
+
+    #[test]
+    fn every_storage_point_is_drawn_as_an_error_and_as_a_crash() {
+        let drawn: std::collections::BTreeSet<(StoragePoint, bool)> = random_schedule(3, 1000)
+            .iter()
+            .filter_map(|fault| match fault {
+                Fault::Storage {
+                    point,
+                    crash,
+                    after,
+                    ..
+                } => {
+                    assert!(
+                        *after <= MAX_PASSES_BEFORE_FIRING
+                            && (*after == 0 || !point.needs_snapshot()),
+                        "{fault:?}"
+                    );
+                    Some((*point, *crash))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(drawn.len(), 2 * StoragePoint::ALL.len(), "{drawn:?}");
+    }
+
+    #[test]
+    fn failpoints_fire_after_the_passes_asked_for() {
+        assert_eq!(
+            StoragePoint::ApplyAfterWrite.failpoints_env(false, 3),
+            "raft::apply::after_write=3*off->return"
+        );
+        assert_eq!(
+            StoragePoint::LogAppendBeforeSync.failpoints_env(true, 0),
+            "raft::log::append::before_sync=0*off->return(abort)"
+        );
     }
 
     #[test]

@@ -3,24 +3,29 @@
 //! the history and that state with every checker.
 
 use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use nix::sys::signal::Signal;
 use serde::Serialize;
 use warden_client::Consistency;
+use warden_local_cluster::Started;
 
 use crate::agents::{self, AgentRun, status_name};
 use crate::checkers::{self, Violation};
 use crate::cluster::ChaosCluster;
-use crate::faults::{Fault, Target};
+use crate::faults::{Fault, StoragePoint, Target};
 use crate::history::{FinalState, History, NodeState, Op, Outcome, TaskState, Watched};
 use crate::resume::{Kill, resume_times};
 use crate::workload::{self, Destination, Recorder, submit_until};
 
 pub const WORKSPACE: &str = "chaos";
+/// The variable a `warden` built with the `failpoints` feature reads its failpoints from.
+const FAILPOINTS_ENV: &str = "FAILPOINTS";
 /// The paused agent every submission names; see `workload::prepare`.
 pub const AGENT: &str = "bot";
 
@@ -233,8 +238,12 @@ async fn apply(
         | Fault::OneWayOut { target, .. }
         | Fault::FlappingIsolate { target, .. }
         | Fault::RemoveNode { target }
-        | Fault::NodeDown { target, .. } => Some(resolve_target(cluster, *target).await?),
-        Fault::SlowLinks { .. } | Fault::RollingRestart | Fault::AddNode => None,
+        | Fault::NodeDown { target, .. }
+        | Fault::Storage { target, .. } => Some(resolve_target(cluster, *target).await?),
+        Fault::SlowLinks { .. }
+        | Fault::RollingRestart
+        | Fault::AddNode
+        | Fault::NoMajority { .. } => None,
     };
     let was_leader = match target {
         Some(id) => cluster.leader(Duration::from_secs(30)).await? == id,
@@ -272,6 +281,22 @@ async fn apply(
                 },
                 degraded_per_second,
             });
+        }
+        (
+            Fault::Storage {
+                point,
+                crash,
+                after,
+                ..
+            },
+            Some(id),
+        ) => {
+            storage_fault(cluster, recorder, id, *point, *crash, *after).await?;
+        }
+        (Fault::NoMajority { .. }, _) => {
+            cluster.cut_all()?;
+            tokio::time::sleep(fault.hold()).await;
+            cluster.heal();
         }
         (Fault::AddNode, _) => {
             cluster.add_node().await?;
@@ -353,6 +378,63 @@ async fn apply(
         failover_ms,
         degraded_per_second: Vec::new(),
     })
+}
+
+/// How long a node started with a failpoint may run before the failpoint fires: it is on
+/// the path of every replicated write, or of the snapshot the node is sent at once.
+const FAILPOINT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long the leader may take to purge its log past a downed node's end.
+const PURGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The storage fault: node `id` is killed, started with `point` set, left to run until the
+/// failpoint stops it (the exit is checked to be the one asked for), and started again
+/// without it.
+async fn storage_fault(
+    cluster: &mut ChaosCluster,
+    recorder: &Recorder,
+    id: u64,
+    point: StoragePoint,
+    crash: bool,
+    after: u32,
+) -> anyhow::Result<()> {
+    let log_end = cluster.log_end(id).await?;
+    cluster.nodes.kill(id).await?;
+    recorder.mark_kill(id).await;
+    if point.needs_snapshot() {
+        cluster.wait_purged_past(log_end, PURGE_TIMEOUT).await?;
+    }
+    let env = [(
+        FAILPOINTS_ENV.to_owned(),
+        point.failpoints_env(crash, after),
+    )];
+    let status = match cluster.nodes.launch(id, &env).await? {
+        Started::Exited(status) => status,
+        Started::Ready(_) => cluster
+            .nodes
+            .wait_exit(id, FAILPOINT_TIMEOUT)
+            .await?
+            .with_context(|| {
+                format!(
+                    "node {id} still runs {FAILPOINT_TIMEOUT:?} after it started with failpoint {}",
+                    point.name()
+                )
+            })?,
+    };
+    let log = warden_local_cluster::tail(&cluster.nodes.log_path(id), 20);
+    let expected = if crash {
+        status.signal() == Some(Signal::SIGABRT as i32)
+    } else {
+        status.code().is_some_and(|code| code != 0) && log.contains(point.name())
+    };
+    if !expected {
+        bail!(
+            "node {id} stopped with {status} at failpoint {} (crash: {crash}), not as the failpoint does:\n{log}",
+            point.name()
+        );
+    }
+    cluster.nodes.start_node(id).await?;
+    Ok(())
 }
 
 /// Acknowledged submissions in each whole second of `window`, as the window passes; a

@@ -5,7 +5,7 @@
 mod common;
 
 use common::scenario;
-use warden_chaos_tests::faults::{Fault, Target, random_schedule};
+use warden_chaos_tests::faults::{Fault, StoragePoint, TASK_LEASE_MS, Target, random_schedule};
 
 #[tokio::test]
 async fn leader_killed_and_restarted() {
@@ -122,6 +122,65 @@ async fn rolling_restart_and_flapping_partition() {
         ],
     )
     .await;
+}
+
+/// The node running agent tasks stops for half a lease, then for three: the second time
+/// its tasks go to another node while it still believes it runs them, and when it wakes
+/// its journal writes must be refused.
+#[tokio::test]
+async fn task_owner_paused_around_its_lease() {
+    scenario(
+        107,
+        vec![
+            Fault::Pause {
+                target: Target::TaskOwner,
+                pause_ms: TASK_LEASE_MS / 2,
+            },
+            Fault::Pause {
+                target: Target::TaskOwner,
+                pause_ms: 3 * TASK_LEASE_MS,
+            },
+        ],
+    )
+    .await;
+}
+
+/// Every link between nodes cut: nothing commits anywhere, briefly and then for two
+/// leases, and the cluster picks up after each heal.
+#[tokio::test]
+async fn no_majority_anywhere_then_healed() {
+    scenario(
+        108,
+        vec![
+            Fault::NoMajority { hold_ms: 800 },
+            Fault::NoMajority {
+                hold_ms: 2 * TASK_LEASE_MS,
+            },
+        ],
+    )
+    .await;
+}
+
+/// Each storage failpoint of the `warden` binary once, alternately a write error and a
+/// crash in the middle of the write, on followers and leaders; the snapshot install
+/// points on a node that has to catch up by snapshot.
+#[tokio::test]
+async fn storage_failpoints_in_running_nodes() {
+    let faults = StoragePoint::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(number, point)| Fault::Storage {
+            target: if number % 3 == 0 {
+                Target::Leader
+            } else {
+                Target::Follower
+            },
+            point,
+            crash: number % 2 == 1,
+            after: if point.needs_snapshot() { 0 } else { 3 },
+        })
+        .collect();
+    scenario(109, faults).await;
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -63,6 +63,15 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// The cluster's master key, in the base directory: outside every node's data directory,
 /// shared by all nodes.
 pub const MASTER_KEY_FILE: &str = "master-key";
+
+/// How a [`LocalCluster::launch`] ended.
+#[derive(Debug)]
+pub enum Started {
+    /// The node listens.
+    Ready(Ready),
+    /// The node exited before it listened.
+    Exited(ExitStatus),
+}
 
 struct LocalNode {
     child: Option<Child>,
@@ -131,6 +140,20 @@ impl LocalCluster {
     /// Starts node `id` (again, after a stop: it reuses its data directory and port) and
     /// waits until it listens.
     pub async fn start_node(&mut self, id: u64) -> anyhow::Result<Ready> {
+        match self.launch(id, &[]).await? {
+            Started::Ready(ready) => Ok(ready),
+            Started::Exited(status) => bail!(
+                "node {id} exited during start-up ({status}):\n{}",
+                tail(&self.log_path(id), 20)
+            ),
+        }
+    }
+
+    /// Starts node `id` like [`LocalCluster::start_node`], with `env` added to its
+    /// environment (e.g. `FAILPOINTS`), and waits until it listens or exits. A node that
+    /// exits during start-up is no failure here: it is what a fault set to fire at once
+    /// does.
+    pub async fn launch(&mut self, id: u64, env: &[(String, String)]) -> anyhow::Result<Started> {
         let dir = self.node_dir(id);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let ready_file = dir.join("ready.json");
@@ -165,6 +188,7 @@ impl LocalCluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("sharing the node log")?)
             .stderr(log)
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .kill_on_drop(true);
         let mut child = command
             .spawn()
@@ -175,10 +199,7 @@ impl LocalCluster {
                 break read_ready(&ready_file)?;
             }
             if let Some(status) = child.try_wait().context("checking the node process")? {
-                bail!(
-                    "node {id} exited during start-up ({status}):\n{}",
-                    tail(&self.log_path(id), 20)
-                );
+                return Ok(Started::Exited(status));
             }
             if Instant::now() > deadline {
                 bail!(
@@ -195,7 +216,7 @@ impl LocalCluster {
                 ready: ready.clone(),
             },
         );
-        Ok(ready)
+        Ok(Started::Ready(ready))
     }
 
     /// Starts nodes `1..=count`; on a fresh cluster initializes it on node 1 and adds
@@ -403,6 +424,28 @@ impl LocalCluster {
             self.stop(id).await?;
         }
         Ok(())
+    }
+
+    /// Waits up to `within` for node `id`'s process to exit on its own; its exit status,
+    /// or `None` if it still runs (or was not running).
+    pub async fn wait_exit(
+        &mut self,
+        id: u64,
+        within: Duration,
+    ) -> anyhow::Result<Option<ExitStatus>> {
+        let Some(child) = self.nodes.get_mut(&id).and_then(|node| node.child.as_mut()) else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(within, child.wait()).await {
+            Ok(status) => {
+                let status = status.with_context(|| format!("waiting for node {id}"))?;
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    node.child = None;
+                }
+                Ok(Some(status))
+            }
+            Err(_elapsed) => Ok(None),
+        }
     }
 
     /// Waits until any node process exits on its own, returning its id.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod convert;
 pub mod demo;
 pub mod error;
+pub mod failpoints;
 pub mod metrics;
 pub mod peers;
 pub mod rpc_metrics;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use warden_local_cluster::LocalCluster;
-use warden_node::{audit_file, config, demo, server};
+use warden_node::{audit_file, config, demo, failpoints, server};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,7 @@ struct Cli {
 enum Command {
     /// Run one node. Settings come from defaults, then --config, then WARDEN_* variables
     /// (e.g. WARDEN_NODE_ID, WARDEN_DATA_DIR, WARDEN_RAFT_HEARTBEAT_INTERVAL), then flags.
+    /// FAILPOINTS (storage fault injection) is refused unless built with `failpoints`.
     Serve(ServeArgs),
     /// Run a local cluster of N node processes on loopback, initialize it, print the
     /// endpoints and keep it running until Ctrl-C. Rerunning with the same --data-dir
@@ -172,6 +173,10 @@ fn init_logging() {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
+    let failpoints = failpoints::configure_from_env()?;
+    if !failpoints.is_empty() {
+        tracing::warn!(?failpoints, "storage failpoints configured from FAILPOINTS");
+    }
     let mut overrides = Vec::new();
     let flags = [
         ("node_id", args.node_id.map(|id| id.to_string())),
