@@ -123,6 +123,14 @@ impl StoragePoint {
 }
 
 impl Fault {
+    /// Whether the fault starts by SIGKILLing its target.
+    pub fn kills_its_target(&self) -> bool {
+        matches!(
+            self,
+            Fault::KillRestart { .. } | Fault::NodeDown { .. } | Fault::Storage { .. }
+        )
+    }
+
     pub fn hold(&self) -> Duration {
         Duration::from_millis(match self {
             Fault::KillRestart { down_ms, .. } | Fault::NodeDown { down_ms, .. } => *down_ms,

@@ -73,9 +73,23 @@ async fn long_mode(cli: Cli) -> anyhow::Result<bool> {
             exe: exe.clone(),
             dir,
         };
-        match run(config).await {
+        let dir = config.dir.clone();
+        // A signal drops the run, and with it the cluster: every node process is killed
+        // on drop, so an interrupted long run leaves none behind. The runs so far are
+        // summarized.
+        let outcome = tokio::select! {
+            outcome = run(config) => outcome,
+            () = interrupted() => {
+                println!("interrupted during seed {seed}");
+                break;
+            }
+        };
+        match outcome {
             Ok(report) => {
                 println!("{}", Summary::line(&report));
+                let path = dir.join("report.json");
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
                 if report.violations.is_empty() {
                     // A passing run keeps its history and final state, not its node data.
                     remove_node_data(&cli.out.join(format!("seed-{seed}")))?;
@@ -99,6 +113,22 @@ async fn long_mode(cli: Cli) -> anyhow::Result<bool> {
     std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(summary.failed_runs == 0)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 fn remove_node_data(run_dir: &std::path::Path) -> anyhow::Result<()> {

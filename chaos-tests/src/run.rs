@@ -57,6 +57,10 @@ pub struct RunReport {
     pub unknown: usize,
     /// Leader fault injected -> next acknowledged submission, per leader fault.
     pub failover_ms: Vec<u64>,
+    /// The same, for the leader faults that kill it (SIGKILL, and the kill that starts a
+    /// storage fault): what the failover target is about. A pause or partition of the
+    /// leader also holds the writes forwarded to it until they time out.
+    pub kill_failover_ms: Vec<u64>,
     /// Acknowledged submissions per second while a node was down.
     pub degraded_per_second: Vec<f64>,
     /// Last fault healed -> every node applied the same index.
@@ -121,12 +125,16 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
         .context("no progress before the first fault")?;
 
     let mut failover_ms = Vec::new();
+    let mut kill_failover_ms = Vec::new();
     let mut degraded_per_second = Vec::new();
     for (number, fault) in config.faults.iter().enumerate() {
         let measured = apply(cluster, &recorder, fault)
             .await
             .with_context(|| format!("fault {number}: {fault:?}"))?;
         failover_ms.extend(measured.failover_ms);
+        if fault.kills_its_target() {
+            kill_failover_ms.extend(measured.failover_ms);
+        }
         degraded_per_second.extend(measured.degraded_per_second);
         wait_for_progress(&recorder, PROGRESS_STEP)
             .await
@@ -207,6 +215,7 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
         acknowledged,
         unknown,
         failover_ms,
+        kill_failover_ms,
         degraded_per_second,
         convergence_ms,
         resume_ms,

@@ -13,6 +13,9 @@ pub struct Summary {
     pub faults: usize,
     pub failover_p50_ms: Option<u64>,
     pub failover_p99_ms: Option<u64>,
+    /// Failover after the leader was SIGKILLed only.
+    pub kill_failover_p50_ms: Option<u64>,
+    pub kill_failover_p99_ms: Option<u64>,
     pub convergence_p50_ms: Option<u64>,
     pub convergence_p99_ms: Option<u64>,
     pub degraded_per_second_p50: Option<f64>,
@@ -42,6 +45,10 @@ impl Summary {
             .iter()
             .flat_map(|r| r.failover_ms.iter().copied())
             .collect();
+        let kill_failovers: Vec<u64> = reports
+            .iter()
+            .flat_map(|r| r.kill_failover_ms.iter().copied())
+            .collect();
         let convergence: Vec<u64> = reports.iter().map(|r| r.convergence_ms).collect();
         let degraded: Vec<f64> = reports
             .iter()
@@ -67,6 +74,8 @@ impl Summary {
             faults: reports.iter().map(|r| r.faults.len()).sum(),
             failover_p50_ms: percentile(&failovers, 0.50),
             failover_p99_ms: percentile(&failovers, 0.99),
+            kill_failover_p50_ms: percentile(&kill_failovers, 0.50),
+            kill_failover_p99_ms: percentile(&kill_failovers, 0.99),
             convergence_p50_ms: percentile(&convergence, 0.50),
             convergence_p99_ms: percentile(&convergence, 0.99),
             degraded_per_second_p50: percentile(&degraded, 0.50),
@@ -116,7 +125,9 @@ impl std::fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "leader failover p50 {} p99 {}",
+            "leader failover after SIGKILL p50 {} p99 {}; after any leader fault p50 {} p99 {}",
+            ms(self.kill_failover_p50_ms),
+            ms(self.kill_failover_p99_ms),
             ms(self.failover_p50_ms),
             ms(self.failover_p99_ms)
         )?;

@@ -10,11 +10,17 @@
 /// The variable the failpoints are read from.
 pub const ENV: &str = "FAILPOINTS";
 
-/// Configures every failpoint `FAILPOINTS` names; returns the names. Unknown names and
-/// malformed actions are errors, so a misspelled failpoint is not silently inert.
-#[cfg(feature = "failpoints")]
+/// Configures every failpoint `FAILPOINTS` names; returns the names.
 pub fn configure_from_env() -> anyhow::Result<Vec<String>> {
-    let Some(text) = read_env()? else {
+    configure(read_env()?.as_deref())
+}
+
+/// Configures every failpoint `text` (a `FAILPOINTS` value) names; returns the names.
+/// Unknown names and malformed actions are errors, so a misspelled failpoint is not
+/// silently inert.
+#[cfg(feature = "failpoints")]
+fn configure(text: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let Some(text) = text else {
         return Ok(Vec::new());
     };
     let mut configured = Vec::new();
@@ -41,8 +47,8 @@ pub fn configure_from_env() -> anyhow::Result<Vec<String>> {
 }
 
 #[cfg(not(feature = "failpoints"))]
-pub fn configure_from_env() -> anyhow::Result<Vec<String>> {
-    match read_env()? {
+fn configure(text: Option<&str>) -> anyhow::Result<Vec<String>> {
+    match text {
         None => Ok(Vec::new()),
         Some(_) => anyhow::bail!(
             "{ENV} is set, but this warden was built without the `failpoints` feature"
@@ -55,5 +61,54 @@ fn read_env() -> anyhow::Result<Option<String>> {
         Ok(text) => Ok(Some(text)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("{ENV} is not valid UTF-8"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::configure;
+
+    #[test]
+    fn nothing_set_configures_nothing() -> anyhow::Result<()> {
+        assert!(configure(None)?.is_empty());
+        Ok(())
+    }
+
+    #[cfg(feature = "failpoints")]
+    #[test]
+    fn named_failpoints_are_configured_and_bad_ones_refused() -> anyhow::Result<()> {
+        let configured = configure(Some(
+            " raft::apply::before_write=off ; raft::log::append::after_sync=5*off->off;",
+        ))?;
+        assert_eq!(
+            configured,
+            ["raft::apply::before_write", "raft::log::append::after_sync"]
+        );
+        let unknown = configure(Some("raft::apply::befor_write=return"))
+            .expect_err("an unknown failpoint was accepted");
+        assert!(
+            unknown
+                .to_string()
+                .contains("unknown failpoint \"raft::apply::befor_write\"")
+        );
+        let malformed = configure(Some("raft::apply::before_write"))
+            .expect_err("an entry without actions was accepted");
+        assert!(malformed.to_string().contains("is not name=actions"));
+        let bad_action = configure(Some("raft::apply::before_write=explode"))
+            .expect_err("a bad action was accepted");
+        assert!(bad_action.to_string().contains("raft::apply::before_write"));
+        Ok(())
+    }
+
+    #[cfg(not(feature = "failpoints"))]
+    #[test]
+    fn a_build_without_failpoints_refuses_them() {
+        let error = configure(Some("raft::apply::before_write=return"))
+            .expect_err("failpoints accepted by a build without them");
+        assert!(
+            error
+                .to_string()
+                .contains("without the `failpoints` feature")
+        );
     }
 }
