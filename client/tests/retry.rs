@@ -284,3 +284,37 @@ async fn create_agent_is_sent_again_only_while_nothing_was_sent() {
         .expect_err("a second creation is refused");
     assert_eq!(error.code(), Some(Code::AlreadyExists));
 }
+
+/// A node that does not answer within the request timeout (stopped, or cut off) fails the
+/// call, which is not sent again; the next call starts at the next node instead of
+/// waiting on the silent one again.
+#[tokio::test]
+async fn after_a_timeout_the_next_call_starts_at_the_next_node() {
+    let silent = TaskServiceDouble::new(SubmitReply::Hang);
+    let accepting = TaskServiceDouble::new(SubmitReply::Accept);
+    let first = silent.serve().await;
+    let second = accepting.serve().await;
+    let options = warden_client::ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        ..fast_options(3)
+    };
+    let client = Client::connect([&first.address, &second.address], options).expect("valid");
+
+    let timed_out = client
+        .submit_task("default", "bot", "first", None)
+        .await
+        .expect_err("the silent node answered");
+    assert_eq!(silent.calls(), 1, "{timed_out}");
+    assert_eq!(accepting.calls(), 0, "a timed-out call was sent again");
+
+    client
+        .submit_task("default", "bot", "second", None)
+        .await
+        .expect("the next node accepts");
+    assert_eq!(
+        silent.calls(),
+        1,
+        "the next call waited on the silent node again"
+    );
+    assert_eq!(accepting.calls(), 1);
+}
