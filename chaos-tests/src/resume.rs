@@ -4,6 +4,9 @@
 //! still held the task's lease. An entry the dead node had proposed just before the kill
 //! may still commit a moment after it; entries at the old epoch within `IN_FLIGHT_MS` of
 //! the kill are taken for those and not counted.
+//!
+//! A task that resumes only after the next fault started (a partition, another kill) is
+//! not counted either: its time measures both faults, and the target is about one.
 
 use std::collections::BTreeMap;
 
@@ -24,10 +27,12 @@ pub struct Kill {
 const IN_FLIGHT_MS: u64 = 100;
 
 /// For every kill, every task the killed node was running then, the ms until that task's
-/// next step at a later epoch. `watched` is one watcher's events in arrival order;
-/// `journals` give each assignment's node.
+/// next step at a later epoch, if that came before the next fault started.
+/// `fault_starts` are the run's fault start times; `watched` is one watcher's events in
+/// arrival order; `journals` give each assignment's node.
 pub fn resume_times(
     kills: &[Kill],
+    fault_starts: &[u64],
     watched: &[&Watched],
     journals: &BTreeMap<&str, &[JournalStep]>,
 ) -> Vec<u64> {
@@ -64,11 +69,18 @@ pub fn resume_times(
             let Some((_, epoch)) = running.filter(|(owner, _)| *owner == kill.node) else {
                 continue;
             };
+            let next_fault = fault_starts
+                .iter()
+                .copied()
+                .filter(|start| *start > kill.at_ms)
+                .min()
+                .unwrap_or(u64::MAX);
             if let Some(next) = events.iter().find(|event| {
                 event.kind != "assigned"
                     && event.received_ms > kill.at_ms
                     && (event.epoch > epoch || event.received_ms >= kill.at_ms + IN_FLIGHT_MS)
-            }) {
+            }) && next.received_ms <= next_fault
+            {
                 times.push(next.received_ms - kill.at_ms);
             }
         }
@@ -114,7 +126,10 @@ mod tests {
         ];
         let watched: Vec<&Watched> = events.iter().collect();
         let kill = |node, at_ms| Kill { node, at_ms };
-        assert_eq!(resume_times(&[kill(1, 200)], &watched, &journals), [2_400]);
+        assert_eq!(
+            resume_times(&[kill(1, 200)], &[200], &watched, &journals),
+            [2_400]
+        );
         // A step at the old epoch right after the kill was in flight; one later is the
         // restarted node carrying on under its lease.
         let events = [
@@ -123,10 +138,34 @@ mod tests {
             event(1_700, 4, 1, "needs_attention"),
         ];
         let watched: Vec<&Watched> = events.iter().collect();
-        assert_eq!(resume_times(&[kill(1, 200)], &watched, &journals), [1_500]);
+        assert_eq!(
+            resume_times(&[kill(1, 200)], &[200], &watched, &journals),
+            [1_500]
+        );
         // Another node's death, or one after the task moved on, says nothing about it.
-        assert!(resume_times(&[kill(2, 200)], &watched, &journals).is_empty());
-        assert!(resume_times(&[kill(1, 2_500)], &watched, &journals).is_empty());
+        assert!(resume_times(&[kill(2, 200)], &[200], &watched, &journals).is_empty());
+        assert!(resume_times(&[kill(1, 2_500)], &[2_500], &watched, &journals).is_empty());
+    }
+
+    #[test]
+    fn a_resume_after_the_next_fault_started_is_not_counted() {
+        let journal = vec![assigned(2, 1, 1), assigned(5, 2, 3)];
+        let journals = BTreeMap::from([("t1", journal.as_slice())]);
+        let events = [
+            event(100, 2, 1, "assigned"),
+            event(2_400, 5, 2, "assigned"),
+            event(2_600, 6, 2, "tool_call_started"),
+        ];
+        let watched: Vec<&Watched> = events.iter().collect();
+        let kill = Kill {
+            node: 1,
+            at_ms: 200,
+        };
+        assert!(resume_times(&[kill], &[200, 1_000], &watched, &journals).is_empty());
+        assert_eq!(
+            resume_times(&[kill], &[200, 3_000], &watched, &journals),
+            [2_400]
+        );
     }
 
     #[test]
@@ -145,6 +184,6 @@ mod tests {
             node: 1,
             at_ms: 500,
         };
-        assert!(resume_times(&[kill], &watched, &journals).is_empty());
+        assert!(resume_times(&[kill], &[500], &watched, &journals).is_empty());
     }
 }

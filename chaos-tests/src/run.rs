@@ -128,6 +128,7 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
     let mut kill_failover_ms = Vec::new();
     let mut degraded_per_second = Vec::new();
     for (number, fault) in config.faults.iter().enumerate() {
+        recorder.mark_fault().await;
         let measured = apply(cluster, &recorder, fault)
             .await
             .with_context(|| format!("fault {number}: {fault:?}"))?;
@@ -167,7 +168,12 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
         decisions,
         watched,
     };
-    let resume_ms = resume_times_of(&recorder.kills().await, &history, &state);
+    let resume_ms = resume_times_of(
+        &recorder.kills().await,
+        &recorder.fault_starts().await,
+        &history,
+        &state,
+    );
     history
         .write_agent_files(&config.dir)
         .context("writing the agent workload's records")?;
@@ -430,6 +436,8 @@ async fn storage_fault(
                 )
             })?,
     };
+    // The node died again: what it ran since its restart fails over from here.
+    recorder.mark_kill(id).await;
     let log = warden_local_cluster::tail(&cluster.nodes.log_path(id), 20);
     let expected = if crash {
         status.signal() == Some(Signal::SIGABRT as i32)
@@ -625,11 +633,16 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Task resume times over the run: each SIGKILL against what the first watcher saw.
-fn resume_times_of(kills: &[Kill], history: &History, state: &FinalState) -> Vec<u64> {
+fn resume_times_of(
+    kills: &[Kill],
+    fault_starts: &[u64],
+    history: &History,
+    state: &FinalState,
+) -> Vec<u64> {
     let watched: Vec<&Watched> = history
         .watched
         .iter()
         .filter(|event| event.watcher == 0)
         .collect();
-    resume_times(kills, &watched, &state.journals())
+    resume_times(kills, fault_starts, &watched, &state.journals())
 }

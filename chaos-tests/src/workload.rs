@@ -59,6 +59,8 @@ pub struct Recorder {
     operations: Arc<Mutex<Vec<Operation>>>,
     acknowledged: Arc<AtomicU64>,
     kills: Arc<Mutex<Vec<Kill>>>,
+    /// When each fault started (ms since the run started), kills included.
+    fault_starts: Arc<Mutex<Vec<u64>>>,
 }
 
 impl Recorder {
@@ -68,6 +70,7 @@ impl Recorder {
             operations: Arc::default(),
             acknowledged: Arc::default(),
             kills: Arc::default(),
+            fault_starts: Arc::default(),
         }
     }
 
@@ -93,13 +96,26 @@ impl Recorder {
     }
 
     /// Notes that node `node` is SIGKILLed now, for the task resume times.
+    /// Records a SIGKILL of `node` (or another death of it), which starts a fault too.
     pub async fn mark_kill(&self, node: u64) {
         let at_ms = self.now_ms();
         self.kills.lock().await.push(Kill { node, at_ms });
+        self.fault_starts.lock().await.push(at_ms);
     }
 
     pub async fn kills(&self) -> Vec<Kill> {
         self.kills.lock().await.clone()
+    }
+
+    /// Records that a fault starts now.
+    pub async fn mark_fault(&self) {
+        let at_ms = self.now_ms();
+        self.fault_starts.lock().await.push(at_ms);
+    }
+
+    /// When each fault started, in order.
+    pub async fn fault_starts(&self) -> Vec<u64> {
+        self.fault_starts.lock().await.clone()
     }
 
     /// Submits the task for `key` to `destination` once (a first attempt, or a resolution of
