@@ -38,6 +38,9 @@ struct Cli {
     /// The `warden` binary (default: next to this one).
     #[arg(long)]
     warden: Option<PathBuf>,
+    /// Keep every run's node data directories and logs, not only those of failed runs.
+    #[arg(long)]
+    keep_node_data: bool,
 }
 
 #[tokio::main]
@@ -90,7 +93,7 @@ async fn long_mode(cli: Cli) -> anyhow::Result<bool> {
                 let path = dir.join("report.json");
                 std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
                     .with_context(|| format!("writing {}", path.display()))?;
-                if report.violations.is_empty() {
+                if report.violations.is_empty() && !cli.keep_node_data {
                     // A passing run keeps its history and final state, not its node data.
                     remove_node_data(&cli.out.join(format!("seed-{seed}")))?;
                 }

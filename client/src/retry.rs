@@ -113,6 +113,18 @@ pub(crate) fn never_sent(status: &Status) -> bool {
     false
 }
 
+/// Whether the status is the client's own request timeout.
+fn timed_out(status: &Status) -> bool {
+    let mut source = status.source();
+    while let Some(cause) = source {
+        if cause.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// Whether the status came from the connection failing rather than from a timeout.
 fn broke_in_transport(status: &Status) -> bool {
     let mut source = status.source();
@@ -177,7 +189,15 @@ where
                     });
                 }
             }
-            Err(status) => return Err(Error::Status(status)),
+            Err(status) => {
+                // No answer within the request timeout: the node may be stopped or cut
+                // off. The call is not sent again (it may have run), but the next call
+                // starts at the next node instead of waiting on this one again.
+                if timed_out(&status) {
+                    endpoints.mark_failed(index);
+                }
+                return Err(Error::Status(status));
+            }
         }
     }
     Err(Error::Unavailable {
