@@ -118,13 +118,7 @@ impl ChaosCluster {
 
     /// Cuts every link between nodes, both ways; clients still reach every node.
     pub fn cut_all(&self) -> anyhow::Result<()> {
-        for id in self.ids() {
-            for other in self.ids().into_iter().filter(|other| *other != id) {
-                self.proxy(id)?
-                    .set_rule(Some(node_ip(other)), LinkRule::Blackhole);
-            }
-        }
-        Ok(())
+        self.ids().into_iter().try_for_each(|id| self.isolate(id))
     }
 
     /// Stalls what `from` sends to `to`, while `to` still reaches `from`.
