@@ -123,12 +123,12 @@ impl StoragePoint {
 }
 
 impl Fault {
-    /// Whether the fault starts by SIGKILLing its target.
-    pub fn kills_its_target(&self) -> bool {
-        matches!(
-            self,
-            Fault::KillRestart { .. } | Fault::NodeDown { .. } | Fault::Storage { .. }
-        )
+    /// Whether the fault SIGKILLs its target and keeps it down: the case the leader
+    /// failover target is about. A storage fault kills its target too, but starts it again
+    /// at once, and it dies again at its failpoint, possibly as the new leader: its
+    /// failover spans two losses of the leader.
+    pub fn kills_and_keeps_down(&self) -> bool {
+        matches!(self, Fault::KillRestart { .. } | Fault::NodeDown { .. })
     }
 
     pub fn hold(&self) -> Duration {
@@ -332,6 +332,27 @@ mod tests {
             })
             .collect();
         assert_eq!(drawn.len(), 2 * StoragePoint::ALL.len(), "{drawn:?}");
+    }
+
+    #[test]
+    fn only_kills_that_keep_the_node_down_count_for_the_failover_target() {
+        let kill = Fault::KillRestart {
+            target: Target::Leader,
+            down_ms: 400,
+        };
+        let storage = Fault::Storage {
+            target: Target::Leader,
+            point: StoragePoint::ApplyBeforeWrite,
+            crash: false,
+            after: 0,
+        };
+        let pause = Fault::Pause {
+            target: Target::Leader,
+            pause_ms: 400,
+        };
+        assert!(kill.kills_and_keeps_down());
+        assert!(!storage.kills_and_keeps_down());
+        assert!(!pause.kills_and_keeps_down());
     }
 
     #[test]

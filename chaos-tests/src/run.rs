@@ -57,9 +57,10 @@ pub struct RunReport {
     pub unknown: usize,
     /// Leader fault injected -> next acknowledged submission, per leader fault.
     pub failover_ms: Vec<u64>,
-    /// The same, for the leader faults that kill it (SIGKILL, and the kill that starts a
-    /// storage fault): what the failover target is about. A pause or partition of the
-    /// leader also holds the writes forwarded to it until they time out.
+    /// The same, for the SIGKILLs that keep the leader down (kill and restart, node down):
+    /// what the failover target is about. A pause or partition of the leader also holds
+    /// the calls in flight to it until they time out, and a storage fault's node dies
+    /// twice.
     pub kill_failover_ms: Vec<u64>,
     /// Acknowledged submissions per second while a node was down.
     pub degraded_per_second: Vec<f64>,
@@ -133,7 +134,7 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
             .await
             .with_context(|| format!("fault {number}: {fault:?}"))?;
         failover_ms.extend(measured.failover_ms);
-        if fault.kills_its_target() {
+        if fault.kills_and_keeps_down() {
             kill_failover_ms.extend(measured.failover_ms);
         }
         degraded_per_second.extend(measured.degraded_per_second);
