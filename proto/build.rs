@@ -15,7 +15,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("warden_descriptor.bin"))
         // Messages that carry secrets as input get a hand-written `Debug` (src/redact.rs).
-        .skip_debug([".warden.v1.Provider", ".warden.v1.McpServer"])
+        .skip_debug([
+            ".warden.v1.Provider",
+            ".warden.v1.McpServer",
+            ".warden.v1.InitClusterRequest",
+        ])
         .compile_protos(
             &["warden/v1/warden.proto", "warden/v1/internal.proto"],
             &["."],

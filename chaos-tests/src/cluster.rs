@@ -93,8 +93,7 @@ impl ChaosCluster {
         let options = ClientOptions {
             request_timeout: Duration::from_secs(5),
             max_attempts: if retrying { 6 } else { 1 },
-            token: self.nodes.admin_token()?,
-            ..ClientOptions::default()
+            ..self.nodes.client_options()?
         };
         Ok(Client::connect(self.nodes.endpoints(), options)?)
     }
@@ -206,8 +205,7 @@ impl ChaosCluster {
     fn admin_client(&self) -> anyhow::Result<Client> {
         let options = ClientOptions {
             request_timeout: MEMBERSHIP_TIMEOUT,
-            token: self.nodes.admin_token()?,
-            ..ClientOptions::default()
+            ..self.nodes.client_options()?
         };
         Ok(Client::connect(self.nodes.endpoints(), options)?)
     }

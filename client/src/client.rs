@@ -65,10 +65,16 @@ impl Client {
 
     /// Initializes a fresh cluster with the serving node as its only voter and creates
     /// its first admin (`user/admin` unless `admin` names another); the response holds
-    /// the admin's token, which is never shown again.
-    pub async fn init_cluster(&self, admin: Option<&str>) -> Result<InitClusterResponse, Error> {
+    /// the admin's token, which is never shown again. `bootstrap_token` is the token the
+    /// serving node was started with.
+    pub async fn init_cluster(
+        &self,
+        admin: Option<&str>,
+        bootstrap_token: &str,
+    ) -> Result<InitClusterResponse, Error> {
         let request = InitClusterRequest {
             admin: admin.unwrap_or_default().to_owned(),
+            bootstrap_token: bootstrap_token.to_owned(),
         };
         self.unary_once(request, |channel, request| async move {
             ClusterServiceClient::new(channel)

@@ -13,11 +13,9 @@ use crate::{ClientOptions, Error};
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Turns `host:port` or `http://host:port` into the canonical `http://host:port`.
-///
-/// TLS is not supported by this build, so `https://` is rejected rather than failing on
-/// every call later.
-pub fn normalize_endpoint(endpoint: &str) -> Result<String, Error> {
+/// Turns `host:port`, `http://host:port` or `https://host:port` into the canonical
+/// `scheme://host:port`; a bare `host:port` gets `https` when `tls` is set.
+pub fn normalize_endpoint(endpoint: &str, tls: bool) -> Result<String, Error> {
     let invalid = |reason: &str| Error::InvalidEndpoint {
         endpoint: endpoint.to_owned(),
         reason: reason.to_owned(),
@@ -26,11 +24,12 @@ pub fn normalize_endpoint(endpoint: &str) -> Result<String, Error> {
     if trimmed.is_empty() {
         return Err(invalid("empty"));
     }
-    let with_scheme = match trimmed.split_once("://") {
-        Some(("http", _)) => trimmed.to_owned(),
-        Some(("https", _)) => return Err(invalid("https is not supported, use http://")),
+    let (scheme, with_scheme) = match trimmed.split_once("://") {
+        Some(("http", _)) => ("http", trimmed.to_owned()),
+        Some(("https", _)) => ("https", trimmed.to_owned()),
         Some((scheme, _)) => return Err(invalid(&format!("unsupported scheme {scheme:?}"))),
-        None => format!("http://{trimmed}"),
+        None if tls => ("https", format!("https://{trimmed}")),
+        None => ("http", format!("http://{trimmed}")),
     };
     let uri: Uri = with_scheme
         .parse()
@@ -43,7 +42,7 @@ pub fn normalize_endpoint(endpoint: &str) -> Result<String, Error> {
     if uri.path() != "/" || uri.query().is_some() {
         return Err(invalid("expected host:port without a path"));
     }
-    Ok(format!("http://{host}:{port}"))
+    Ok(format!("{scheme}://{host}:{port}"))
 }
 
 /// One node: its canonical address and the channel to it.
@@ -75,12 +74,34 @@ impl EndpointSet {
     {
         let mut nodes = Vec::new();
         for endpoint in endpoints {
-            let uri = normalize_endpoint(endpoint.as_ref())?;
-            let channel = Endpoint::from_shared(uri.clone())
-                .map_err(|err| Error::InvalidEndpoint {
-                    endpoint: endpoint.as_ref().to_owned(),
-                    reason: err.to_string(),
-                })?
+            let uri = normalize_endpoint(endpoint.as_ref(), options.tls.is_some())?;
+            let invalid = |reason: String| Error::InvalidEndpoint {
+                endpoint: endpoint.as_ref().to_owned(),
+                reason,
+            };
+            let mut channel =
+                Endpoint::from_shared(uri.clone()).map_err(|err| invalid(err.to_string()))?;
+            match (&options.tls, uri.starts_with("https://")) {
+                (Some(tls), true) => {
+                    channel = channel
+                        .tls_config(tls.config())
+                        .map_err(|err| invalid(err.to_string()))?;
+                }
+                (None, false) => {}
+                (None, true) => {
+                    return Err(invalid(
+                        "https needs the cluster's CA certificate (--ca or WARDEN_CA_FILE)"
+                            .to_owned(),
+                    ));
+                }
+                (Some(_), false) => {
+                    return Err(invalid(
+                        "http:// is plain text but a CA is configured: use https:// or host:port"
+                            .to_owned(),
+                    ));
+                }
+            }
+            let channel = channel
                 .connect_timeout(options.connect_timeout)
                 .timeout(options.request_timeout)
                 .tcp_nodelay(true)
@@ -142,13 +163,24 @@ mod tests {
             ("http://localhost:80", "http://localhost:80"),
             ("http://10.0.0.1:7400/", "http://10.0.0.1:7400"),
             ("[::1]:7400", "http://[::1]:7400"),
+            ("https://localhost:7400", "https://localhost:7400"),
         ] {
             assert_eq!(
-                normalize_endpoint(given).ok().as_deref(),
+                normalize_endpoint(given, false).ok().as_deref(),
                 Some(expected),
                 "{given}"
             );
         }
+        assert_eq!(
+            normalize_endpoint("127.0.0.1:7400", true).ok().as_deref(),
+            Some("https://127.0.0.1:7400")
+        );
+        assert_eq!(
+            normalize_endpoint("http://127.0.0.1:7400", true)
+                .ok()
+                .as_deref(),
+            Some("http://127.0.0.1:7400")
+        );
     }
 
     #[test]
@@ -157,7 +189,6 @@ mod tests {
             "",
             "   ",
             "localhost",
-            "https://localhost:7400",
             "grpc://localhost:7400",
             "localhost:7400/warden",
             "localhost:port",
@@ -165,7 +196,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    normalize_endpoint(given),
+                    normalize_endpoint(given, false),
                     Err(Error::InvalidEndpoint { .. })
                 ),
                 "{given:?} should be rejected"

@@ -36,6 +36,7 @@ mod identity;
 mod options;
 mod retry;
 mod tasks;
+mod tls;
 mod token;
 mod watch;
 
@@ -46,6 +47,7 @@ pub use error::Error;
 pub use governance::{BudgetLimits, PauseTarget, PolicyProbe};
 pub use options::ClientOptions;
 pub use tasks::{Resolution, SubmittedTask, TaskFilter};
+pub use tls::ClientTls;
 pub use token::BearerToken;
 
 /// The generated `warden.v1` message types returned by [`Client`], re-exported so callers

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::BearerToken;
+use crate::{BearerToken, ClientTls};
 
 /// How the client connects and retries. Pass it by value to `Client::connect`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub struct ClientOptions {
     pub resume_timeout: Duration,
     /// The token sent with every call. Every call but the first `init_cluster` needs one.
     pub token: Option<BearerToken>,
+    /// TLS to the nodes: set it for a cluster that serves TLS (every cluster but one
+    /// started with `tls.insecure`); endpoints then default to `https://`.
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for ClientOptions {
@@ -43,6 +46,7 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(2),
             resume_timeout: Duration::from_secs(60),
             token: None,
+            tls: None,
         }
     }
 }

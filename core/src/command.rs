@@ -9,6 +9,7 @@ use crate::hash::Hash;
 use crate::identity::{Scope, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
+use crate::membership::MembershipChange;
 use crate::names::{AgentName, NodeId, ProviderName, ServerName};
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
@@ -35,6 +36,11 @@ pub enum Command {
         principal: Principal,
         token: TokenId,
         secret_hash: Hash,
+    },
+    /// A cluster admin's membership change, recorded (and authorized) right before the
+    /// Raft membership change itself, which carries no principal.
+    AuthorizeMembershipChange {
+        change: MembershipChange,
     },
     /// Stores a token for a user or service account; only its secret's hash is here.
     CreateToken {
@@ -200,6 +206,7 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     ClusterBootstrap,
+    ClusterMembership,
     TokenCreate,
     TokenRevoke,
     RolesSet,
@@ -272,6 +279,7 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::ClusterBootstrap => "cluster.bootstrap",
+            Action::ClusterMembership => "cluster.membership",
             Action::TokenCreate => "token.create",
             Action::TokenRevoke => "token.revoke",
             Action::RolesSet => "roles.set",
@@ -302,6 +310,7 @@ impl Command {
     pub fn action(&self) -> Action {
         match self {
             Command::Bootstrap { .. } => Action::ClusterBootstrap,
+            Command::AuthorizeMembershipChange { .. } => Action::ClusterMembership,
             Command::CreateToken { .. } => Action::TokenCreate,
             Command::RevokeToken { .. } => Action::TokenRevoke,
             Command::SetRoles { .. } => Action::RolesSet,

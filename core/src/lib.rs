@@ -15,6 +15,7 @@ pub mod hash;
 pub mod identity;
 pub mod ids;
 pub mod journal;
+pub mod membership;
 pub mod memory;
 pub mod model;
 pub mod names;
@@ -38,6 +39,7 @@ pub use ids::{IdempotencyKey, Principal, PrincipalKind, TaskId, WorkspaceId};
 pub use journal::{
     CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage, canonical_json,
 };
+pub use membership::MembershipChange;
 pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
 };

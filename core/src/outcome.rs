@@ -84,6 +84,8 @@ pub enum Outcome {
     RolesSet(RoleBinding),
     PolicyPut(StoredPolicy),
     MembershipChanged,
+    /// An admin's membership change, recorded; the Raft change follows.
+    MembershipChangeAuthorized(crate::membership::MembershipChange),
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,
     Rejected(Rejection),

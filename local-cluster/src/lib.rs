@@ -1,8 +1,12 @@
 //! A cluster of real `warden serve` processes on loopback, each with its own data
 //! directory: what `warden dev` and `warden demo` run, and what the integration and chaos
-//! tests start, kill, pause and restart. Depends on the client (and on `warden-secrets`,
-//! to create the cluster's master key file) only, so test harnesses can use it without
-//! depending on the server's crates.
+//! tests start, kill, pause and restart. Depends on the client (and on `warden-secrets`
+//! and `warden-tls`, to create the cluster's master key, CA and node certificates) only,
+//! so test harnesses can use it without depending on the server's crates.
+//!
+//! Its clusters run as a real one should: TLS with a CA of their own (in `tls/` of the
+//! base directory) and a certificate per node, a bootstrap token that only node 1 is
+//! given, and one master key; [`LocalCluster::insecure`] turns TLS off.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +17,7 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
-use warden_client::{BearerToken, Client, ClientOptions};
+use warden_client::{BearerToken, Client, ClientOptions, ClientTls};
 use warden_secrets::MasterKey;
 
 use serde::{Deserialize, Serialize};
@@ -55,6 +59,8 @@ pub struct LocalCluster {
     nodes: BTreeMap<u64, LocalNode>,
     /// Whether the nodes get the cluster's master key file.
     master_key: bool,
+    /// Whether the nodes run without TLS (`tls.insecure`).
+    insecure: bool,
 }
 
 /// Where the cluster's first admin token is kept, in the cluster's base directory.
@@ -63,6 +69,13 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// The cluster's master key, in the base directory: outside every node's data directory,
 /// shared by all nodes.
 pub const MASTER_KEY_FILE: &str = "master-key";
+
+/// The bootstrap token node 1 is started with, in the base directory.
+pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-token";
+
+/// Where the CA (`ca.pem`, `ca.key`) and the node certificates (`node-<id>.pem`,
+/// `node-<id>.key`) are kept, in the base directory.
+pub const TLS_DIR: &str = "tls";
 
 /// How a [`LocalCluster::launch`] ended.
 #[derive(Debug)]
@@ -92,7 +105,114 @@ impl LocalCluster {
             node_settings: BTreeMap::new(),
             nodes: BTreeMap::new(),
             master_key: true,
+            insecure: false,
         }
+    }
+
+    /// Starts the nodes without TLS from now on (`tls.insecure`), as for development.
+    pub fn insecure(&mut self) {
+        self.insecure = true;
+    }
+
+    /// The CA certificate clients must trust; `None` for an insecure cluster.
+    pub fn ca_path(&self) -> Option<PathBuf> {
+        (!self.insecure).then(|| self.base.join(TLS_DIR).join("ca.pem"))
+    }
+
+    /// The TLS settings a client of this cluster needs (none for an insecure one).
+    pub fn client_tls(&self) -> anyhow::Result<Option<ClientTls>> {
+        let Some(ca) = self.ca_path() else {
+            return Ok(None);
+        };
+        let ca_pem = std::fs::read(&ca).with_context(|| format!("reading {}", ca.display()))?;
+        Ok(Some(ClientTls {
+            ca_pem,
+            identity: None,
+        }))
+    }
+
+    /// Client options with the admin token (once the cluster has one) and TLS.
+    pub fn client_options(&self) -> anyhow::Result<ClientOptions> {
+        Ok(ClientOptions {
+            token: self.admin_token()?,
+            tls: self.client_tls()?,
+            ..ClientOptions::default()
+        })
+    }
+
+    /// The bootstrap token file node 1 is started with; created at its first start.
+    pub fn bootstrap_token_path(&self) -> PathBuf {
+        self.base.join(BOOTSTRAP_TOKEN_FILE)
+    }
+
+    /// The bootstrap token (after node 1 first started).
+    pub fn bootstrap_token(&self) -> anyhow::Result<String> {
+        let path = self.bootstrap_token_path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(text.trim().to_owned())
+    }
+
+    /// `--set`s for node `id`'s certificate (issued at its first start, for the hosts it
+    /// listens and is advertised on), the CA, and for node 1 the bootstrap token.
+    fn security_settings(&self, id: u64) -> anyhow::Result<Vec<(String, String)>> {
+        let mut settings = Vec::new();
+        if id == 1 {
+            let path = self.bootstrap_token_path();
+            if !path.exists() {
+                std::fs::create_dir_all(&self.base)
+                    .with_context(|| format!("creating {}", self.base.display()))?;
+                let bytes: [u8; 32] = rand_bytes()?;
+                let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+                write_secret(&path, &token)?;
+            }
+            settings.push(("bootstrap.token_file".to_owned(), quoted(&path)?));
+        }
+        if self.insecure {
+            settings.push(("tls.insecure".to_owned(), "true".to_owned()));
+            return Ok(settings);
+        }
+        let dir = self.base.join(TLS_DIR);
+        if !dir.join("ca.pem").exists() {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            warden_tls::Ca::generate("warden local cluster CA")?.write(&dir)?;
+        }
+        let cert = dir.join(format!("node-{id}.pem"));
+        if !cert.exists() {
+            let ca = warden_tls::Ca::load(&dir)?;
+            ca.issue_node(id, &self.hosts_of(id))?
+                .write(&dir, &format!("node-{id}"))?;
+        }
+        settings.push(("tls.ca_file".to_owned(), quoted(&dir.join("ca.pem"))?));
+        settings.push(("tls.cert_file".to_owned(), quoted(&cert)?));
+        settings.push((
+            "tls.key_file".to_owned(),
+            quoted(&dir.join(format!("node-{id}.key")))?,
+        ));
+        Ok(settings)
+    }
+
+    /// The hosts node `id` is reached by: loopback, and the addresses its own settings
+    /// give it (the chaos harness puts each node on an address of its own).
+    fn hosts_of(&self, id: u64) -> Vec<String> {
+        let mut hosts = vec![
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+            "localhost".to_owned(),
+        ];
+        let own = self.node_settings.get(&id).into_iter().flatten();
+        for (key, value) in self.settings.iter().chain(own) {
+            if key == "listen" || key == "advertise" {
+                let value = value.trim_matches('"');
+                let host = value.rsplit_once(':').map_or(value, |(host, _)| host);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                if !host.is_empty() && host != "0.0.0.0" && !hosts.iter().any(|known| known == host)
+                {
+                    hosts.push(host.to_owned());
+                }
+            }
+        }
+        hosts
     }
 
     /// Starts the nodes without a master key from now on (they refuse requests that carry
@@ -117,10 +237,7 @@ impl LocalCluster {
                 .with_context(|| format!("creating {}", self.base.display()))?;
             MasterKey::generate_file(&path).context("creating the cluster's master key file")?;
         }
-        // Quoted, so the value is read as a TOML string whatever the path holds.
-        let quoted = serde_json::to_string(&path.display().to_string())
-            .context("quoting the master key path")?;
-        Ok(Some(("secrets.master_key_file".to_owned(), quoted)))
+        Ok(Some(("secrets.master_key_file".to_owned(), quoted(&path)?)))
     }
 
     /// Settings node `id` gets on top of the cluster-wide ones from its next start on,
@@ -180,8 +297,14 @@ impl LocalCluster {
             .arg("--ready-file")
             .arg(&ready_file);
         let master_key = self.master_key_setting()?;
+        let security = self.security_settings(id)?;
         let own = self.node_settings.get(&id).into_iter().flatten();
-        for (key, value) in master_key.iter().chain(&self.settings).chain(own) {
+        for (key, value) in master_key
+            .iter()
+            .chain(&security)
+            .chain(&self.settings)
+            .chain(own)
+        {
             command.arg("--set").arg(format!("{key}={value}"));
         }
         command
@@ -229,7 +352,7 @@ impl LocalCluster {
         if !self.admin_token_path().exists() {
             let response = self
                 .client_of(1)?
-                .init_cluster(None)
+                .init_cluster(None, &self.bootstrap_token()?)
                 .await
                 .context("initializing the cluster on node 1")?;
             write_secret(&self.admin_token_path(), &response.admin_token)?;
@@ -331,19 +454,14 @@ impl LocalCluster {
 
     /// A client of all nodes that presents the admin token (once the cluster has one).
     pub fn client(&self) -> anyhow::Result<Client> {
-        let options = ClientOptions {
-            token: self.admin_token()?,
-            ..ClientOptions::default()
-        };
-        Ok(Client::connect(self.endpoints(), options)?)
+        Ok(Client::connect(self.endpoints(), self.client_options()?)?)
     }
 
     /// A client that talks to node `id` only, with the admin token.
     pub fn client_of(&self, id: u64) -> anyhow::Result<Client> {
         let options = ClientOptions {
             max_attempts: 1,
-            token: self.admin_token()?,
-            ..ClientOptions::default()
+            ..self.client_options()?
         };
         Ok(Client::connect([self.endpoint(id)?], options)?)
     }
@@ -485,6 +603,21 @@ pub fn tail(path: &Path, lines: usize) -> String {
         }
         Err(error) => format!("(cannot read {}: {error})", path.display()),
     }
+}
+
+/// A path as a TOML string, whatever it holds.
+fn quoted(path: &Path) -> anyhow::Result<String> {
+    serde_json::to_string(&path.display().to_string()).context("quoting a path")
+}
+
+/// Random bytes from the operating system.
+fn rand_bytes() -> anyhow::Result<[u8; 32]> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes)
 }
 
 /// Writes `secret` to a new file only its owner can read, synced before it is used.

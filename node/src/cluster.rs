@@ -108,7 +108,9 @@ impl Cluster {
                 Some((leader_id, _)) if *leader_id == self.inner.node_id => {
                     self.propose_locally(&request, remaining).await
                 }
-                Some((_, address)) => self.forward(address, &request, remaining).await,
+                Some((leader_id, address)) => {
+                    self.forward(*leader_id, address, &request, remaining).await
+                }
                 None => Err(Attempt::Retry),
             };
             match attempt {
@@ -164,11 +166,16 @@ impl Cluster {
 
     async fn forward(
         &self,
+        leader: NodeId,
         address: &str,
         request: &Request,
         within: Duration,
     ) -> Result<Outcome, Attempt> {
-        let channel = self.inner.peers.channel(address).map_err(Attempt::Fail)?;
+        let channel = self
+            .inner
+            .peers
+            .channel(leader, address)
+            .map_err(Attempt::Fail)?;
         let data = wire::encode("request", request)
             .map_err(|error| Attempt::Fail(Error::Internal(error.to_string())))?;
         let mut grpc_request = tonic::Request::new(RaftPayload { data });
@@ -250,8 +257,8 @@ impl Cluster {
                         Err(RaftError::APIError(_)) => None,
                     }
                 }
-                Some((_, address)) => {
-                    let channel = self.inner.peers.channel(address)?;
+                Some((leader_id, address)) => {
+                    let channel = self.inner.peers.channel(*leader_id, address)?;
                     match RaftServiceClient::new(channel)
                         .read_index(ReadIndexRequest {})
                         .await

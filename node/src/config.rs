@@ -28,6 +28,37 @@ pub struct Options {
     pub limits: Limits,
     pub runtime: Runtime,
     pub secrets: Secrets,
+    pub tls: Tls,
+    pub bootstrap: Bootstrap,
+}
+
+/// Transport security for clients and peers. Set the three files (the cluster CA, and
+/// this node's certificate and key from that CA, naming `node-<node_id>.warden`): the
+/// node then serves TLS only, presents its certificate to its peers and accepts as a
+/// peer only a current member proving its identity with the CA's certificate. Without
+/// them the node refuses to start, unless `insecure` is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    /// Mode 0600 or stricter.
+    pub key_file: Option<PathBuf>,
+    /// Plain text and no peer authentication: anyone who reaches the port can act as a
+    /// node. For development on one machine only; logged loudly at start.
+    pub insecure: bool,
+}
+
+/// What `InitCluster` needs on this node: the bootstrap token, a secret the operator
+/// creates and gives only to the node that starts the cluster, so that whoever reaches a
+/// fresh node first cannot make themselves its admin. Instead of a file, the variable
+/// `WARDEN_BOOTSTRAP_TOKEN` may hold it. A node without one can join a cluster, not start
+/// one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bootstrap {
+    /// A file holding the token (at least 32 characters), mode 0600 or stricter.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Where this node's master key comes from. It wraps every workspace's key, which seals
@@ -107,6 +138,8 @@ impl Default for Options {
             limits: Limits::default(),
             runtime: Runtime::default(),
             secrets: Secrets::default(),
+            tls: Tls::default(),
+            bootstrap: Bootstrap::default(),
         }
     }
 }
@@ -153,6 +186,11 @@ pub const ENV_KEYS: &[&str] = &[
     "runtime.tool_call_timeout",
     "runtime.max_restarts",
     "secrets.master_key_file",
+    "tls.ca_file",
+    "tls.cert_file",
+    "tls.key_file",
+    "tls.insecure",
+    "bootstrap.token_file",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -303,7 +341,57 @@ impl Options {
         {
             problems.push("secrets.master_key_file must not be empty".to_owned());
         }
+        problems.extend(self.tls.problems());
+        if self
+            .bootstrap
+            .token_file
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            problems.push("bootstrap.token_file must not be empty".to_owned());
+        }
         problems.extend(self.raft.problems());
+        problems
+    }
+}
+
+impl Tls {
+    fn problems(&self) -> Vec<String> {
+        let files = [
+            ("tls.ca_file", &self.ca_file),
+            ("tls.cert_file", &self.cert_file),
+            ("tls.key_file", &self.key_file),
+        ];
+        let set: Vec<&str> = files
+            .iter()
+            .filter(|(_, file)| file.is_some())
+            .map(|(key, _)| *key)
+            .collect();
+        let mut problems = Vec::new();
+        if self.insecure && !set.is_empty() {
+            problems.push(format!(
+                "tls.insecure = true conflicts with {}: use TLS or not",
+                set.join(", ")
+            ));
+        } else if !self.insecure && set.len() < files.len() {
+            let missing: Vec<&str> = files
+                .iter()
+                .filter(|(_, file)| file.is_none())
+                .map(|(key, _)| *key)
+                .collect();
+            problems.push(format!(
+                "{} must be set (the cluster CA, this node's certificate and its key: `warden cert --help`), or tls.insecure = true for development without TLS",
+                missing.join(", ")
+            ));
+        }
+        for (key, file) in files {
+            if file
+                .as_ref()
+                .is_some_and(|path| path.as_os_str().is_empty())
+            {
+                problems.push(format!("{key} must not be empty"));
+            }
+        }
         problems
     }
 }
@@ -331,7 +419,10 @@ mod tests {
         let options = load(
             Some(&path),
             env(&[("WARDEN_DATA_DIR", "/from/env"), ("WARDEN_NODE_ID", "2")]),
-            &[("node_id".into(), "3".into())],
+            &[
+                ("node_id".into(), "3".into()),
+                ("tls.insecure".into(), "true".into()),
+            ],
         )
         .expect("valid");
         assert_eq!(options.node_id, 3, "flag beats env and file");
@@ -350,6 +441,49 @@ mod tests {
             Duration::from_secs(5),
             "default kept"
         );
+    }
+
+    #[test]
+    fn a_node_without_tls_files_refuses_to_start_unless_insecure() {
+        let error =
+            load(None, env(&[]), &[("node_id".into(), "1".into())]).expect_err("no tls files");
+        let text = error.to_string();
+        assert!(
+            text.contains("tls.ca_file, tls.cert_file, tls.key_file must be set"),
+            "{text}"
+        );
+        assert!(text.contains("tls.insecure"), "{text}");
+        let partial = load(
+            None,
+            env(&[("WARDEN_TLS_CA_FILE", "/ca.pem")]),
+            &[("node_id".into(), "1".into())],
+        )
+        .expect_err("partial tls");
+        assert!(
+            partial
+                .to_string()
+                .contains("tls.cert_file, tls.key_file must be set")
+        );
+        let both = load(
+            None,
+            env(&[("WARDEN_TLS_CA_FILE", "/ca.pem")]),
+            &[
+                ("node_id".into(), "1".into()),
+                ("tls.insecure".into(), "true".into()),
+            ],
+        )
+        .expect_err("insecure with files");
+        assert!(
+            both.to_string().contains("conflicts with tls.ca_file"),
+            "{both}"
+        );
+        let insecure = load(
+            None,
+            env(&[("WARDEN_TLS_INSECURE", "true")]),
+            &[("node_id".into(), "1".into())],
+        )
+        .expect("insecure is explicit");
+        assert!(insecure.tls.insecure);
     }
 
     #[test]

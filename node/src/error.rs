@@ -20,6 +20,10 @@ pub enum Error {
     NotInitialized,
     #[error("the cluster is already initialized")]
     AlreadyInitialized,
+    #[error(
+        "this node was started without a bootstrap token (bootstrap.token_file or WARDEN_BOOTSTRAP_TOKEN), so it cannot start a cluster; start the cluster on a node that has one, or restart this one with it"
+    )]
+    NoBootstrapToken,
     #[error("membership change refused: {0}")]
     Membership(String),
     #[error("no leader is known; the cluster may have lost its quorum")]
@@ -62,9 +66,10 @@ impl From<Error> for tonic::Status {
             },
             Error::NotFound { .. } => tonic::Code::NotFound,
             Error::InvalidArgument { .. } => tonic::Code::InvalidArgument,
-            Error::NotInitialized | Error::AlreadyInitialized | Error::Membership(_) => {
-                tonic::Code::FailedPrecondition
-            }
+            Error::NotInitialized
+            | Error::AlreadyInitialized
+            | Error::NoBootstrapToken
+            | Error::Membership(_) => tonic::Code::FailedPrecondition,
             Error::NoLeader
             | Error::NoQuorum { .. }
             | Error::ReadIndexTimeout { .. }

@@ -6,6 +6,8 @@
 pub mod api;
 pub mod audit_file;
 pub mod auth;
+pub mod bootstrap;
+pub mod cert_cmd;
 pub mod cluster;
 pub mod config;
 pub mod convert;
@@ -18,5 +20,6 @@ pub mod rpc_metrics;
 pub mod runtime;
 pub mod secrets;
 pub mod server;
+pub mod tls;
 
 pub use error::Error;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use warden_local_cluster::LocalCluster;
-use warden_node::{audit_file, config, demo, failpoints, server};
+use warden_node::{audit_file, cert_cmd, config, demo, failpoints, server};
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +29,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run a local cluster of N node processes on loopback, initialize it, print the
     /// endpoints and keep it running until Ctrl-C. Rerunning with the same --data-dir
-    /// restarts the same cluster.
+    /// restarts the same cluster. It makes its own CA, node certificates, bootstrap
+    /// token and master key (in --data-dir), so it runs TLS with nothing to set up.
     Dev {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
         nodes: u64,
@@ -38,6 +39,9 @@ enum Command {
         /// A setting for every node, as KEY=VALUE (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
         settings: Vec<(String, String)>,
+        /// Run the nodes without TLS (tls.insecure), e.g. to measure what TLS costs.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Warden's main job end to end: a local 3-node cluster takes tasks, loses its leader
     /// to SIGKILL, keeps going, takes the node back, and proves every node holds the same
@@ -50,6 +54,12 @@ enum Command {
     /// Verify an audit chain offline.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Create the cluster's CA and issue node and client certificates.
+    #[command(subcommand)]
+    Cert(cert_cmd::CertCommand),
+    /// Write a new random bootstrap token to FILE (mode 0600): `cluster init` must
+    /// present it to the node started with it (bootstrap.token_file).
+    BootstrapToken { file: PathBuf },
 }
 
 #[derive(clap::Args)]
@@ -76,6 +86,10 @@ struct ServeArgs {
     /// Any setting as KEY=VALUE, e.g. raft.snapshot_after_entries=500 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
+    /// Serve and dial peers in plain text, without TLS or peer authentication
+    /// (tls.insecure): for development on one machine only.
+    #[arg(long)]
+    insecure: bool,
     /// Once listening, write {node_id, grpc, metrics, pid} as JSON to this file.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -127,8 +141,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             nodes,
             data_dir,
             settings,
-        } => dev(nodes, data_dir, settings).await,
+            insecure,
+        } => dev(nodes, data_dir, settings, insecure).await,
         Command::Demo { data_dir } => demo::run(data_dir).await,
+        Command::Cert(command) => {
+            cert_cmd::run(command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BootstrapToken { file } => {
+            cert_cmd::write_bootstrap_token(&file)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit(AuditCommand::Verify { data_dir }) => {
             Ok(report(audit_file::verify_data_dir(&data_dir)?))
         }
@@ -194,6 +217,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "metrics_listen",
             args.metrics_listen.map(|value| format!("{value:?}")),
         ),
+        ("tls.insecure", args.insecure.then(|| "true".to_owned())),
     ];
     for (key, value) in flags {
         if let Some(value) = value {
@@ -232,9 +256,13 @@ async fn dev(
     nodes: u64,
     data_dir: PathBuf,
     settings: Vec<(String, String)>,
+    insecure: bool,
 ) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("locating the warden binary")?;
     let mut cluster = LocalCluster::new(exe, &data_dir, settings);
+    if insecure {
+        cluster.insecure();
+    }
     let started = cluster.bootstrap(nodes).await;
     if let Err(error) = started {
         cluster.stop_all().await?;
@@ -262,6 +290,13 @@ async fn dev(
     let token_file = std::fs::canonicalize(cluster.admin_token_path())
         .context("locating the admin token file")?;
     println!("export WARDEN_TOKEN_FILE={}", token_file.display());
+    match cluster.ca_path() {
+        Some(ca) => {
+            let ca = std::fs::canonicalize(&ca).context("locating the CA certificate")?;
+            println!("export WARDEN_CA_FILE={}", ca.display());
+        }
+        None => println!("(insecure: no TLS; unset WARDEN_CA_FILE)"),
+    }
     println!(
         "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nCtrl-C stops all nodes."
     );

@@ -1,66 +1,69 @@
-//! gRPC channels to other nodes, created lazily and shared per address. Every request
-//! on them carries this node's peer credential (unless it carries a user's token).
+//! gRPC channels to other nodes, created lazily and shared per node and address. With
+//! TLS, each presents this node's certificate and accepts only the certificate the
+//! cluster's CA issued for the node it was opened to (see `warden_raft::PeerTransport`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-use warden_raft::PeerAuth;
+use tonic::transport::Channel;
+use warden_raft::PeerTransport;
 
 use crate::error::Error;
 
-/// A channel to a peer that presents this node's credential.
-pub type PeerChannel = InterceptedService<Channel, PeerAuth>;
+/// A channel to a peer.
+pub type PeerChannel = Channel;
 
 #[derive(Clone)]
 pub struct Peers {
-    channels: Arc<Mutex<HashMap<String, Channel>>>,
-    auth: PeerAuth,
+    channels: Arc<Mutex<HashMap<(u64, String), Channel>>>,
+    transport: PeerTransport,
     connect_timeout: Duration,
     /// Where connections leave from, as for Raft's own (see `warden_raft::Network`).
     source_ip: Option<IpAddr>,
 }
 
 impl Peers {
-    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>, auth: PeerAuth) -> Peers {
+    pub fn new(
+        connect_timeout: Duration,
+        source_ip: Option<IpAddr>,
+        transport: PeerTransport,
+    ) -> Peers {
         Peers {
             channels: Arc::default(),
-            auth,
+            transport,
             connect_timeout,
             source_ip,
         }
     }
 
-    pub fn channel(&self, address: &str) -> Result<PeerChannel, Error> {
-        Ok(InterceptedService::new(
-            self.raw_channel(address)?,
-            self.auth.clone(),
-        ))
-    }
-
-    fn raw_channel(&self, address: &str) -> Result<Channel, Error> {
+    /// The channel to node `node`, which the membership says is at `address`.
+    pub fn channel(&self, node: u64, address: &str) -> Result<PeerChannel, Error> {
         let mut channels = self
             .channels
             .lock()
             .map_err(|_| Error::Internal("peer channel cache poisoned".to_owned()))?;
-        if let Some(channel) = channels.get(address) {
+        let key = (node, address.to_owned());
+        if let Some(channel) = channels.get(&key) {
             return Ok(channel.clone());
         }
-        let uri = if address.contains("://") {
-            address.to_owned()
-        } else {
-            format!("http://{address}")
-        };
-        let endpoint = Endpoint::from_shared(uri)
-            .map_err(|error| Error::LeaderUnreachable(format!("bad address {address}: {error}")))?
-            .connect_timeout(self.connect_timeout)
-            .local_address(self.source_ip)
-            .tcp_nodelay(true);
-        let channel = endpoint.connect_lazy();
-        channels.insert(address.to_owned(), channel.clone());
+        let channel = self.fresh_channel(node, address)?;
+        channels.insert(key, channel.clone());
         Ok(channel)
+    }
+
+    /// A new channel to node `node` at `address`, not shared: for a node that is not a
+    /// member yet, whose address may turn out wrong.
+    pub fn fresh_channel(&self, node: u64, address: &str) -> Result<PeerChannel, Error> {
+        let endpoint = self
+            .transport
+            .endpoint(node, address, self.connect_timeout, self.source_ip)
+            .map_err(Error::LeaderUnreachable)?;
+        Ok(endpoint.connect_lazy())
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.transport.is_tls()
     }
 }

@@ -54,7 +54,7 @@ impl Vault {
             (None, Some(source)) => source,
             (None, None) => {
                 tracing::warn!(
-                    "no master key configured (secrets.master_key_file or {MASTER_KEY_ENV}): requests carrying secrets will be refused, and node-to-node RPCs are not authenticated"
+                    "no master key configured (secrets.master_key_file or {MASTER_KEY_ENV}): requests carrying secrets will be refused"
                 );
                 return Ok(Vault::default());
             }
@@ -64,13 +64,9 @@ impl Vault {
         Ok(Vault::new(Some(master)))
     }
 
-    /// The credential this node presents to, and demands from, its peers: derived from
-    /// the master key every node of the cluster shares; none without a master key.
-    pub fn peer_auth(&self) -> warden_raft::PeerAuth {
-        match self.master() {
-            Some(master) => warden_raft::PeerAuth::new(&master.derive("peer-rpc")),
-            None => warden_raft::PeerAuth::default(),
-        }
+    /// The public id of the master key (never the key): nodes of one cluster share it.
+    pub fn key_id(&self) -> Option<String> {
+        self.master().map(|master| master.key_id().to_owned())
     }
 
     fn master(&self) -> Option<&MasterKey> {

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 use warden_local_cluster::Ready;
 use warden_proto::internal::forward_service_server::ForwardServiceServer;
+use warden_proto::internal::node_service_server::NodeServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::agent_service_server::AgentServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
@@ -27,14 +28,16 @@ use warden_raft::{Network, Raft, RaftGrpc, Storage};
 use crate::api::agent::Agents;
 use crate::api::{
     audit::Audit, cluster::ClusterAdmin, forward::Forward, governance::Governance,
-    identity::Identity, task::Tasks, workspace::Workspaces,
+    identity::Identity, node::Node, task::Tasks, workspace::Workspaces,
 };
 use crate::auth::AuthLayer;
+use crate::bootstrap::BootstrapToken;
 use crate::cluster::Cluster;
 use crate::config::{MAX_MESSAGE_BYTES, Options};
 use crate::peers::Peers;
 use crate::rpc_metrics::RpcMetricsLayer;
 use crate::secrets::Vault;
+use crate::tls::NodeTls;
 
 /// Node-to-node messages carry snapshot chunks and entry batches.
 const MAX_INTERNAL_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -53,6 +56,9 @@ pub async fn run(
         options.secrets.master_key_file.as_deref(),
         &options.data_dir,
     )?;
+    let tls = NodeTls::load(&options.tls, options.node_id)?;
+    let bootstrap =
+        BootstrapToken::load(options.bootstrap.token_file.as_deref(), std::env::vars())?;
     let listener = bind_grpc(&options).await?;
     let bound = listener
         .local_addr()
@@ -76,7 +82,11 @@ pub async fn run(
     let raft = Raft::new(
         options.node_id,
         Arc::new(raft_config),
-        Network::new(options.raft.connect_timeout, source_ip, vault.peer_auth()),
+        Network::new(
+            options.raft.connect_timeout,
+            source_ip,
+            tls.peer_transport(),
+        ),
         storage.log_store(),
         state_machine,
     )
@@ -86,7 +96,11 @@ pub async fn run(
         options.node_id,
         raft.clone(),
         storage.reader(),
-        Peers::new(options.raft.connect_timeout, source_ip, vault.peer_auth()),
+        Peers::new(
+            options.raft.connect_timeout,
+            source_ip,
+            tls.peer_transport(),
+        ),
         options.limits.clone(),
     );
 
@@ -122,9 +136,18 @@ pub async fn run(
     .await?;
 
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    let tls_on = match tls {
+        NodeTls::Tls { server, .. } => {
+            builder = builder.tls_config(server).context("tls settings")?;
+            true
+        }
+        NodeTls::Insecure => false,
+    };
+    let master_key_id = vault.key_id();
+    let router = builder
         .layer(RpcMetricsLayer)
-        .layer(AuthLayer::new(cluster.clone(), vault.peer_auth()))
+        .layer(AuthLayer::new(cluster.clone(), tls_on))
         .add_service(
             RaftServiceServer::new(RaftGrpc::new(raft.clone()))
                 .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES)
@@ -134,9 +157,16 @@ pub async fn run(
             ForwardServiceServer::new(Forward::new(cluster.clone(), runtime.liveness.clone()))
                 .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
         )
+        .add_service(NodeServiceServer::new(Node::new(
+            options.node_id,
+            master_key_id.clone(),
+        )))
         .add_service(ClusterServiceServer::new(ClusterAdmin::new(
             cluster.clone(),
             advertise.clone(),
+            bootstrap,
+            master_key_id,
+            options.raft.catch_up_lag,
         )))
         .add_service(WorkspaceServiceServer::new(Workspaces::new(
             cluster.clone(),

@@ -25,12 +25,21 @@ async fn not_refused(
     let mut answered = Vec::new();
     for method in methods {
         let code = code_of(&call(channel, method, Vec::new(), authorization).await);
-        if code != Code::Unauthenticated {
+        // InitCluster needs no token but the bootstrap token; on an initialized cluster
+        // it only answers that it is, to anyone.
+        let expected = if method.path == INIT_CLUSTER {
+            Code::FailedPrecondition
+        } else {
+            Code::Unauthenticated
+        };
+        if code != expected {
             answered.push((method.path.clone(), code));
         }
     }
     answered
 }
+
+const INIT_CLUSTER: &str = "/warden.v1.ClusterService/InitCluster";
 
 /// The parts of a token's text, `wdn_<id>_<secret>`.
 fn token_parts(token: &str) -> (&str, &str) {
@@ -66,12 +75,7 @@ async fn every_public_method_refuses_a_call_without_a_valid_token() {
             .map(|method| &method.path)
             .collect::<Vec<_>>()
     );
-    let channel =
-        Channel::from_shared(format!("http://{}", cluster.endpoint(1).expect("endpoint")))
-            .expect("endpoint uri")
-            .connect()
-            .await
-            .expect("connect to node 1");
+    let channel = common::raw_channel(&cluster, 1).await;
 
     // Created first so that it has expired once the other cases are done.
     let ttl = Duration::from_secs(5);
@@ -130,8 +134,6 @@ async fn every_public_method_refuses_a_call_without_a_valid_token() {
             Some(format!("Bearer {}", revoked.secret)),
         ),
     ];
-    // With no token, InitCluster is open only until the cluster has its first admin; this
-    // one has, so it too must refuse.
     for (case, authorization) in &cases {
         let answered = not_refused(&channel, &methods, authorization.as_deref()).await;
         assert!(
@@ -172,26 +174,52 @@ async fn every_public_method_refuses_a_call_without_a_valid_token() {
 }
 
 #[tokio::test]
-async fn the_first_init_answers_a_working_admin_token_and_closes_init() {
+async fn init_needs_the_bootstrap_token_answers_a_working_admin_token_and_closes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = LocalCluster::new(WARDEN, dir.path(), settings(&[]));
     cluster.start_node(1).await.expect("start node 1");
-    let anonymous = Client::connect(
-        [cluster.endpoint(1).expect("endpoint")],
-        ClientOptions {
-            max_attempts: 1,
-            ..ClientOptions::default()
-        },
-    )
-    .expect("client");
+    cluster.start_node(2).await.expect("start node 2");
+    let anonymous_of = |id: u64| {
+        Client::connect(
+            [cluster.endpoint(id).expect("endpoint")],
+            ClientOptions {
+                max_attempts: 1,
+                tls: cluster.client_tls().expect("tls"),
+                ..ClientOptions::default()
+            },
+        )
+        .expect("client")
+    };
+    let anonymous = anonymous_of(1);
+    let bootstrap = cluster.bootstrap_token().expect("bootstrap token");
     // Before the first admin exists, InitCluster is the only call open without a token.
     assert_eq!(
         error_code(anonymous.cluster_status().await),
         Code::Unauthenticated
     );
+    // The attack: whoever reaches a fresh node first makes themselves its admin. Without
+    // the token node 1 was started with, or with another, init is refused.
+    assert_eq!(
+        error_code(anonymous.init_cluster(None, "").await),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        error_code(
+            anonymous
+                .init_cluster(Some("user/mallory"), &"f".repeat(64))
+                .await
+        ),
+        Code::Unauthenticated
+    );
+    // Node 2 was started without a bootstrap token: it can join a cluster, not start one,
+    // whatever token is sent.
+    assert_eq!(
+        error_code(anonymous_of(2).init_cluster(None, &bootstrap).await),
+        Code::FailedPrecondition
+    );
 
     let init = anonymous
-        .init_cluster(None)
+        .init_cluster(None, &bootstrap)
         .await
         .expect("init the cluster");
     assert_eq!(init.admin, "user/admin");
@@ -217,14 +245,18 @@ async fn the_first_init_answers_a_working_admin_token_and_closes_init() {
         .await
         .expect("the admin creates a workspace");
 
-    // Now that there is an admin, InitCluster needs a token like every other call.
-    assert_eq!(
-        error_code(anonymous.init_cluster(None).await),
-        Code::Unauthenticated
-    );
-    assert_eq!(
-        error_code(admin.init_cluster(None).await),
-        Code::FailedPrecondition
-    );
+    // Once initialized, init only answers that it is, to anyone, token or not.
+    for (client, token) in [
+        (&anonymous, ""),
+        (&anonymous, bootstrap.as_str()),
+        (&admin, bootstrap.as_str()),
+    ] {
+        let error = client
+            .init_cluster(None, token)
+            .await
+            .expect_err("initialized");
+        assert_eq!(error.code(), Some(Code::FailedPrecondition), "{error}");
+        assert!(error.to_string().contains("already initialized"), "{error}");
+    }
     cluster.stop_all().await.expect("stop");
 }

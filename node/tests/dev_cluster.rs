@@ -35,8 +35,15 @@ async fn dev_cluster_has_three_voters_and_one_leader_and_stops_on_ctrl_c() {
     let token_file = data.join(warden_local_cluster::ADMIN_TOKEN_FILE);
     let token = std::fs::read_to_string(&token_file)
         .unwrap_or_else(|error| panic!("read {}: {error}", token_file.display()));
+    // ... and its own CA, which the nodes' certificates chain to: TLS with no setup.
+    let ca = data.join(warden_local_cluster::TLS_DIR).join("ca.pem");
     let options = ClientOptions {
         token: Some(BearerToken::new(&token).expect("a valid admin token")),
+        tls: Some(warden_client::ClientTls {
+            ca_pem: std::fs::read(&ca)
+                .unwrap_or_else(|error| panic!("read {}: {error}", ca.display())),
+            identity: None,
+        }),
         ..ClientOptions::default()
     };
 

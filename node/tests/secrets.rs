@@ -49,8 +49,7 @@ fn provider(name: &str, kind: &str, base_url: &str, api_key: &str) -> Provider {
 fn patient_client(cluster: &LocalCluster) -> Client {
     let options = ClientOptions {
         request_timeout: Duration::from_secs(60),
-        token: cluster.admin_token().expect("admin token"),
-        ..ClientOptions::default()
+        ..cluster.client_options().expect("client options")
     };
     Client::connect(cluster.endpoints(), options).expect("client")
 }

@@ -50,8 +50,7 @@ async fn every_task_ends_with_the_right_status_and_a_reason_naming_the_cause() {
     let options = ClientOptions {
         request_timeout: Duration::from_secs(60),
         max_attempts: 1,
-        token: cluster.admin_token().expect("admin token"),
-        ..ClientOptions::default()
+        ..cluster.client_options().expect("client options")
     };
     let client = Client::connect([cluster.endpoint(1).expect("endpoint of node 1")], options)
         .expect("client");

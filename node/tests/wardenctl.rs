@@ -20,13 +20,19 @@ fn wardenctl_path() -> PathBuf {
     path
 }
 
-/// Runs `wardenctl` against `endpoints`, presenting the token in `token_file`.
+/// Runs `wardenctl` against `endpoints`, presenting the token in `token_file` and
+/// trusting the CA beside it (the test cluster's `tls/ca.pem`).
 async fn wardenctl(token_file: &Path, endpoints: &[String], args: &[&str]) -> Output {
+    let ca = token_file
+        .with_file_name(warden_local_cluster::TLS_DIR)
+        .join("ca.pem");
     tokio::process::Command::new(wardenctl_path())
         .arg("--endpoints")
         .arg(endpoints.join(","))
         .arg("--token-file")
         .arg(token_file)
+        .arg("--ca")
+        .arg(ca)
         .env_remove("WARDEN_TOKEN")
         .args(args)
         .output()

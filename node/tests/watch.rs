@@ -72,8 +72,7 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
             .map(|id| cluster.endpoint(id).expect("endpoint")),
     );
     let options = ClientOptions {
-        token: cluster.admin_token().expect("admin token"),
-        ..ClientOptions::default()
+        ..cluster.client_options().expect("client options")
     };
     let killed_watcher = Client::connect(endpoints.clone(), options.clone()).expect("client");
     let resuming_watcher = Client::connect(endpoints, options).expect("client");
@@ -125,12 +124,7 @@ async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_dup
 
     // The workspace stream holds the same events, in log order. It is read raw, not
     // through the client, which would skip an event that comes out of order.
-    let survivor_endpoint = cluster.endpoint(survivor).expect("endpoint");
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{survivor_endpoint}"))
-        .expect("endpoint uri")
-        .connect()
-        .await
-        .expect("connect to the survivor");
+    let channel = common::raw_channel(&cluster, survivor).await;
     let request = common::with_admin_token(
         &cluster,
         WatchWorkspaceRequest {

@@ -9,7 +9,6 @@ mod common;
 use common::wire::{Api, call, code_of};
 use common::{AGENT, add_paused_agent, as_token, error_code, start};
 use tonic::Code;
-use tonic::transport::Channel;
 use warden_client::Consistency;
 
 /// A plausible value for every string field a request has besides its workspace, so
@@ -89,12 +88,7 @@ async fn every_workspace_scoped_method_answers_a_stranger_as_if_the_workspace_di
         alice_secret,
     } = isolated().await;
     let authorization = format!("Bearer {alice_secret}");
-    let channel =
-        Channel::from_shared(format!("http://{}", cluster.endpoint(1).expect("endpoint")))
-            .expect("endpoint uri")
-            .connect()
-            .await
-            .expect("connect to node 1");
+    let channel = common::raw_channel(&cluster, 1).await;
 
     let api = Api::load();
     let mut walked = Vec::new();

@@ -1,11 +1,11 @@
 //! `Debug` for the messages that carry secrets as input (a provider's `api_key`, an MCP
-//! server's `secret_env` and `secret_bearer`): the secrets print as `<redacted>`, so a
+//! server's `secret_env` and `secret_bearer`, the bootstrap token): the secrets print as `<redacted>`, so a
 //! request logged with `{:?}` shows that a secret was sent and never what it was.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::v1::{McpServer, Provider};
+use crate::v1::{InitClusterRequest, McpServer, Provider};
 
 const REDACTED: &str = "<redacted>";
 
@@ -40,6 +40,20 @@ impl fmt::Debug for Provider {
             .field("version", version)
             .field("api_key", &redacted(api_key))
             .field("api_key_set", api_key_set)
+            .finish()
+    }
+}
+
+impl fmt::Debug for InitClusterRequest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let InitClusterRequest {
+            admin,
+            bootstrap_token,
+        } = self;
+        formatter
+            .debug_struct("InitClusterRequest")
+            .field("admin", admin)
+            .field("bootstrap_token", &redacted(bootstrap_token))
             .finish()
     }
 }

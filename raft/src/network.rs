@@ -16,12 +16,11 @@ use openraft::raft::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use warden_proto::internal::RaftPayload;
 use warden_proto::internal::raft_service_client::RaftServiceClient;
 
-use crate::peer_auth::PeerAuth;
+use crate::peer_transport::PeerTransport;
 use crate::types::{NodeId, TypeConfig};
 use crate::wire;
 
@@ -31,17 +30,21 @@ use crate::wire;
 pub struct Network {
     connect_timeout: Duration,
     source_ip: Option<IpAddr>,
-    auth: PeerAuth,
+    transport: PeerTransport,
 }
 
 impl Network {
     /// Connections leave from `source_ip` when given, so a node with its own address is
     /// seen by its peers (and by firewalls) under that address.
-    pub fn new(connect_timeout: Duration, source_ip: Option<IpAddr>, auth: PeerAuth) -> Network {
+    pub fn new(
+        connect_timeout: Duration,
+        source_ip: Option<IpAddr>,
+        transport: PeerTransport,
+    ) -> Network {
         Network {
             connect_timeout,
             source_ip,
-            auth,
+            transport,
         }
     }
 }
@@ -50,20 +53,10 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerConnection {
-        let uri = if node.addr.contains("://") {
-            node.addr.clone()
-        } else {
-            format!("http://{}", node.addr)
-        };
-        let client = Endpoint::from_shared(uri)
-            .map(|endpoint| {
-                let endpoint = endpoint
-                    .connect_timeout(self.connect_timeout)
-                    .local_address(self.source_ip)
-                    .tcp_nodelay(true);
-                RaftServiceClient::with_interceptor(endpoint.connect_lazy(), self.auth.clone())
-            })
-            .map_err(|error| error.to_string());
+        let client = self
+            .transport
+            .endpoint(target, &node.addr, self.connect_timeout, self.source_ip)
+            .map(|endpoint| RaftServiceClient::new(endpoint.connect_lazy()));
         PeerConnection { target, client }
     }
 }
@@ -72,7 +65,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 /// unreachable, which openraft backs off from, rather than panicking.
 pub struct PeerConnection {
     target: NodeId,
-    client: Result<RaftServiceClient<InterceptedService<Channel, PeerAuth>>, String>,
+    client: Result<RaftServiceClient<Channel>, String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -106,10 +99,7 @@ impl PeerConnection {
         let client = match &mut self.client {
             Ok(client) => client,
             Err(reason) => {
-                return Err(CallError::Unreachable(format!(
-                    "bad address of node {}: {reason}",
-                    self.target
-                )));
+                return Err(CallError::Unreachable(reason.clone()));
             }
         };
         let data = wire::encode("request", request)

@@ -34,6 +34,7 @@ pub fn fast_options(max_attempts: u32) -> ClientOptions {
         max_backoff: Duration::from_millis(5),
         resume_timeout: Duration::from_secs(5),
         token: None,
+        tls: None,
     }
 }
 

@@ -33,7 +33,9 @@ enum Needs<'a> {
 fn needs(command: &Command) -> Needs<'_> {
     match command {
         Command::Bootstrap { .. } => Needs::System,
-        Command::CreateToken { .. } | Command::CreateWorkspace { .. } => Needs::ClusterAdmin,
+        Command::CreateToken { .. }
+        | Command::CreateWorkspace { .. }
+        | Command::AuthorizeMembershipChange { .. } => Needs::ClusterAdmin,
         Command::RevokeToken { token } => Needs::TokenOwner(token),
         Command::SetRoles { scope, .. } => match scope {
             Scope::Cluster => Needs::ClusterAdmin,

@@ -199,6 +199,10 @@ fn decide<S: StateRead>(
         | Command::RevokeToken { .. }
         | Command::SetRoles { .. } => identity::apply(state, at, command)?,
         Command::CreateWorkspace { workspace, key } => create_workspace(state, at, workspace, key)?,
+        Command::AuthorizeMembershipChange { change } => Ok((
+            Outcome::MembershipChangeAuthorized(change.clone()),
+            Vec::new(),
+        )),
         Command::PutPolicy { .. } => policy::put_policy(state, at, command)?,
         Command::DecideApproval { .. } | Command::ExpireApproval { .. } => {
             approval::apply(state, at, command)?
@@ -247,6 +251,7 @@ fn resource_of(command: &Command) -> String {
             scope, principal, ..
         } => binding_resource(scope, principal),
         Command::CreateWorkspace { workspace, .. } => workspace_resource(workspace),
+        Command::AuthorizeMembershipChange { change } => format!("cluster/node/{}", change.node()),
         Command::PutPolicy { workspace, .. } => config_resource(workspace, "policy", "rules"),
         Command::DecideApproval {
             workspace, task, ..
@@ -308,6 +313,7 @@ fn governance_detail(outcome: &Outcome) -> String {
             paused,
             reason,
         } => return pause::detail(workspace, target, *paused, reason),
+        Outcome::MembershipChangeAuthorized(change) => return change.to_string(),
         _ => return String::new(),
     };
     let notes: Vec<String> = entries

@@ -1,5 +1,7 @@
 //! `warden.v1.ClusterService`: initialization, membership changes and status. A
-//! membership change received by a follower is passed on to the leader unchanged.
+//! membership change received by a follower is passed on to the leader unchanged; the
+//! leader checks it (`membership.rs`), records it under the admin who asked, then makes
+//! it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,10 +17,14 @@ use warden_proto::v1::{
 };
 use warden_raft::NodeId;
 
-use warden_core::{Command, Outcome, Permission, Principal};
+use warden_core::{
+    Command, MembershipChange, NodeId as CoreNodeId, Outcome, Permission, Principal,
+};
 
+use crate::api::membership;
 use crate::api::{now_ms, unexpected};
 use crate::auth::{Caller, generate_token};
+use crate::bootstrap::{BootstrapToken, Refusal};
 use crate::cluster::Cluster;
 use crate::error::Error;
 
@@ -26,11 +32,37 @@ pub struct ClusterAdmin {
     cluster: Cluster,
     /// The address this node advertises to peers.
     advertise: String,
+    bootstrap: BootstrapToken,
+    /// The public id of this node's master key, which a node to add must share.
+    master_key_id: Option<String>,
+    /// How close to the leader's log a learner must be to be promoted.
+    catch_up_lag: u64,
 }
 
 impl ClusterAdmin {
-    pub fn new(cluster: Cluster, advertise: String) -> ClusterAdmin {
-        ClusterAdmin { cluster, advertise }
+    pub fn new(
+        cluster: Cluster,
+        advertise: String,
+        bootstrap: BootstrapToken,
+        master_key_id: Option<String>,
+        catch_up_lag: u64,
+    ) -> ClusterAdmin {
+        ClusterAdmin {
+            cluster,
+            advertise,
+            bootstrap,
+            master_key_id,
+            catch_up_lag,
+        }
+    }
+
+    /// Checks the caller's cluster role before anything is probed on its behalf; a
+    /// refusal is recorded (the command is proposed, and `apply()` refuses it).
+    async fn require_admin(&self, caller: &Caller, change: &MembershipChange) -> Result<(), Error> {
+        match caller.require(&self.cluster, None, Permission::Administer) {
+            Ok(()) => Ok(()),
+            Err(_) => membership::authorize(&self.cluster, caller, change.clone()).await,
+        }
     }
 
     /// A client of the leader's cluster service, when another node leads.
@@ -39,8 +71,8 @@ impl ClusterAdmin {
     ) -> Result<Option<ClusterServiceClient<crate::peers::PeerChannel>>, Error> {
         match self.cluster.leader() {
             Some((id, _)) if id == self.cluster.node_id() => Ok(None),
-            Some((_, address)) => Ok(Some(ClusterServiceClient::new(
-                self.cluster.peers().channel(&address)?,
+            Some((id, address)) => Ok(Some(ClusterServiceClient::new(
+                self.cluster.peers().channel(id, &address)?,
             ))),
             None => Err(Error::NoLeader),
         }
@@ -85,7 +117,8 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<InitClusterRequest>,
     ) -> Result<Response<InitClusterResponse>, Status> {
-        let admin = match request.into_inner().admin.as_str() {
+        let request = request.into_inner();
+        let admin = match request.admin.as_str() {
             "" => "user/admin".to_owned(),
             admin => admin.to_owned(),
         };
@@ -101,6 +134,18 @@ impl ClusterService for ClusterAdmin {
             .is_some()
         {
             return Err(Error::AlreadyInitialized.into());
+        }
+        match self.bootstrap.check(&request.bootstrap_token) {
+            Ok(()) => {}
+            Err(Refusal::NotConfigured) => return Err(Error::NoBootstrapToken.into()),
+            Err(Refusal::Mismatch) => {
+                return Err(Error::Unauthenticated(format!(
+                    "the bootstrap token is {}: pass the one node {} was started with (`wardenctl cluster init --bootstrap-token-file FILE`)",
+                    if request.bootstrap_token.is_empty() { "missing" } else { "wrong" },
+                    self.cluster.node_id()
+                ))
+                .into());
+            }
         }
         let node_id = self.cluster.node_id();
         let members = BTreeMap::from([(node_id, BasicNode::new(&self.advertise))]);
@@ -139,7 +184,7 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<AddNodeRequest>,
     ) -> Result<Response<AddNodeResponse>, Status> {
-        Caller::of(&request)?.require(&self.cluster, None, Permission::Administer)?;
+        let caller = Caller::of(&request)?;
         if let Some(mut leader) = self.leader_client()? {
             return leader.add_node(request).await;
         }
@@ -154,6 +199,35 @@ impl ClusterService for ClusterAdmin {
             }
             .into());
         }
+        let change = MembershipChange::AddLearner {
+            node: CoreNodeId(node_id),
+            address: request.address.clone(),
+        };
+        self.require_admin(&caller, &change).await?;
+        if self
+            .cluster
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&node_id)
+            .is_some()
+        {
+            return Err(Error::Membership(format!(
+                "node {node_id} is already a member; remove it first to change its address"
+            ))
+            .into());
+        }
+        membership::check_new_node(
+            &self.cluster,
+            &caller,
+            &change,
+            &request.address,
+            self.master_key_id.as_deref(),
+        )
+        .await?;
+        membership::authorize(&self.cluster, &caller, change).await?;
         let waited = self.cluster.limits().membership_timeout;
         // Blocking: returns once the learner has caught up (by snapshot if the log it
         // needs was purged), so a promotion right after cannot stall the quorum.
@@ -174,11 +248,17 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<PromoteNodeRequest>,
     ) -> Result<Response<PromoteNodeResponse>, Status> {
-        Caller::of(&request)?.require(&self.cluster, None, Permission::Administer)?;
+        let caller = Caller::of(&request)?;
         if let Some(mut leader) = self.leader_client()? {
             return leader.promote_node(request).await;
         }
         let node_id = check_node_id(request.into_inner().node_id)?;
+        let change = MembershipChange::Promote {
+            node: CoreNodeId(node_id),
+        };
+        self.require_admin(&caller, &change).await?;
+        membership::check_caught_up(&self.cluster, &caller, &change, self.catch_up_lag).await?;
+        membership::authorize(&self.cluster, &caller, change).await?;
         let log_index = self
             .change(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])))
             .await?;
@@ -189,11 +269,15 @@ impl ClusterService for ClusterAdmin {
         &self,
         request: Request<RemoveNodeRequest>,
     ) -> Result<Response<RemoveNodeResponse>, Status> {
-        Caller::of(&request)?.require(&self.cluster, None, Permission::Administer)?;
+        let caller = Caller::of(&request)?;
         if let Some(mut leader) = self.leader_client()? {
             return leader.remove_node(request).await;
         }
         let node_id = check_node_id(request.into_inner().node_id)?;
+        let membership_change = MembershipChange::Remove {
+            node: CoreNodeId(node_id),
+        };
+        self.require_admin(&caller, &membership_change).await?;
         let membership = self
             .cluster
             .raft()
@@ -213,6 +297,7 @@ impl ClusterService for ClusterAdmin {
                 .into());
             }
         };
+        membership::authorize(&self.cluster, &caller, membership_change).await?;
         let log_index = self.change(change).await?;
         Ok(Response::new(RemoveNodeResponse { log_index }))
     }

@@ -1,14 +1,18 @@
-//! `warden.internal.v1.ForwardService`: the leader's end of write forwarding.
+//! `warden.internal.v1.ForwardService`: the leader's end of write forwarding, and the
+//! heartbeats nodes send it. A forwarded write is accepted only as a principal that may
+//! come from the peer that sent it (see [`check_origin`]); `apply()` then authorizes
+//! it as it would a local one.
 
 use std::sync::Arc;
 
 use openraft::ServerState;
 use tonic::{Request, Response, Status};
-use warden_core::NodeId;
+use warden_core::{Command, NodeId, Principal, PrincipalKind};
 use warden_proto::internal::forward_service_server::ForwardService;
 use warden_proto::internal::{HeartbeatRequest, HeartbeatResponse, RaftPayload};
 use warden_raft::wire;
 
+use crate::auth::Peer;
 use crate::cluster::Cluster;
 use crate::runtime::liveness::Liveness;
 
@@ -23,14 +27,54 @@ impl Forward {
     }
 }
 
+/// The peer `AuthLayer` attached to a node-to-node request.
+fn peer_of<T>(request: &Request<T>) -> Result<Peer, Status> {
+    request
+        .extensions()
+        .get::<Peer>()
+        .copied()
+        .ok_or_else(|| Status::internal("a node-to-node request reached a handler unauthenticated"))
+}
+
+/// Whether a write that names `request.principal` may arrive from `peer`: a user or
+/// service account (whose token `apply()` checks again), the peer acting as itself, or
+/// an agent's journal step from the node that owns the task at its epoch. Never
+/// `system`, which only a node's own initialization of a fresh cluster proposes.
+pub fn check_origin(peer: Peer, request: &warden_core::Request) -> Result<(), Status> {
+    let principal = &request.principal;
+    let refused = |why: String| Err(Status::permission_denied(why));
+    match (principal.kind(), peer) {
+        (PrincipalKind::User | PrincipalKind::Service, _) => Ok(()),
+        (PrincipalKind::System, _) => refused("a forwarded write may not act as system".to_owned()),
+        (PrincipalKind::Unknown, _) => refused(format!(
+            "a forwarded write names the unknown principal {principal}"
+        )),
+        (PrincipalKind::Node | PrincipalKind::Agent, Peer::Unverified) => Ok(()),
+        (PrincipalKind::Node, Peer::Node(id)) if *principal == Principal::node(NodeId(id)) => {
+            Ok(())
+        }
+        (PrincipalKind::Node, Peer::Node(id)) => {
+            refused(format!("node {id} may not write as {principal}"))
+        }
+        (PrincipalKind::Agent, Peer::Node(id)) => match &request.command {
+            Command::AppendJournal { node, .. } if node.0 == id => Ok(()),
+            _ => refused(format!(
+                "node {id} may write as {principal} only the journal steps of the tasks it runs"
+            )),
+        },
+    }
+}
+
 #[tonic::async_trait]
 impl ForwardService for Forward {
     async fn propose(
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
+        let peer = peer_of(&request)?;
         let proposal: warden_core::Request = wire::decode("request", &request.into_inner().data)
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        check_origin(peer, &proposal)?;
         let outcome = self.cluster.propose_here(&proposal).await?;
         let data = wire::encode("outcome", &outcome)
             .map_err(|error| Status::internal(error.to_string()))?;
@@ -41,7 +85,16 @@ impl ForwardService for Forward {
         &self,
         request: Request<HeartbeatRequest>,
     ) -> Result<Response<HeartbeatResponse>, Status> {
+        let peer = peer_of(&request)?;
         let request = request.into_inner();
+        if let Peer::Node(id) = peer
+            && id != request.node_id
+        {
+            return Err(Status::permission_denied(format!(
+                "node {id} may not report node {}'s liveness",
+                request.node_id
+            )));
+        }
         let leading = self.cluster.raft().metrics().borrow().state == ServerState::Leader;
         if !leading {
             return Err(Status::failed_precondition("not the leader"));
@@ -51,5 +104,75 @@ impl ForwardService for Forward {
         Ok(Response::new(HeartbeatResponse {
             leader_id: self.cluster.node_id(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(principal: Principal, command: Command) -> warden_core::Request {
+        warden_core::Request {
+            time_ms: 1,
+            principal,
+            token: None,
+            command,
+        }
+    }
+
+    fn journal(node: u64) -> Command {
+        Command::AppendJournal {
+            workspace: warden_core::WorkspaceId::parse("acme").expect("workspace"),
+            task: warden_core::TaskId::from_u128(1),
+            node: NodeId(node),
+            epoch: 1,
+            step: warden_core::Step::Fail {
+                reason: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_peer_may_forward_only_what_may_come_from_it() {
+        let token = Command::RevokeToken {
+            token: warden_core::TokenId([1; 8]),
+        };
+        let user = Principal::parse("user/alice").expect("principal");
+        let agent = Principal::agent(
+            &warden_core::WorkspaceId::parse("acme").expect("workspace"),
+            &warden_core::AgentName::parse("helper").expect("agent"),
+        );
+        let allowed = [
+            (Peer::Node(2), request(user.clone(), token.clone())),
+            (
+                Peer::Node(2),
+                request(Principal::node(NodeId(2)), token.clone()),
+            ),
+            (Peer::Node(2), request(agent.clone(), journal(2))),
+            (Peer::Unverified, request(agent.clone(), journal(3))),
+        ];
+        for (peer, proposal) in allowed {
+            assert!(
+                check_origin(peer, &proposal).is_ok(),
+                "{peer:?} {proposal:?}"
+            );
+        }
+        let refused = [
+            (Peer::Node(2), request(Principal::system(), token.clone())),
+            (
+                Peer::Unverified,
+                request(Principal::system(), token.clone()),
+            ),
+            (
+                Peer::Node(2),
+                request(Principal::node(NodeId(3)), token.clone()),
+            ),
+            (Peer::Node(2), request(agent.clone(), journal(3))),
+            (Peer::Node(2), request(agent, token)),
+        ];
+        for (peer, proposal) in refused {
+            let status = check_origin(peer, &proposal).expect_err("refused");
+            assert_eq!(status.code(), tonic::Code::PermissionDenied, "{proposal:?}");
+        }
     }
 }

@@ -6,6 +6,8 @@ pub mod cluster;
 pub mod forward;
 pub mod governance;
 pub mod identity;
+pub mod membership;
+pub mod node;
 pub mod task;
 pub mod watch;
 pub mod workspace;

@@ -9,29 +9,30 @@ use tonic::Status;
 use tower::{Layer, Service};
 use warden_core::PresentedToken;
 
-use super::Caller;
-use warden_raft::PeerAuth;
+use super::{Caller, peer};
 
 use crate::cluster::Cluster;
 use crate::cluster::Consistency;
 
-/// The one public call allowed without a token, and only before the cluster has its
-/// first admin: initializing a new cluster, which creates that admin's token.
+/// The one public call that needs no token: initializing a new cluster, which creates
+/// the first admin's token. It presents the bootstrap token instead, which its handler
+/// checks; on an initialized cluster it only answers that it is.
 const INIT_CLUSTER: &str = "/warden.v1.ClusterService/InitCluster";
-/// The node-to-node services, which need the peer credential instead of a token.
+/// The node-to-node services, which need a member's node certificate instead of a token.
 const INTERNAL_PREFIX: &str = "/warden.internal.v1.";
 const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 #[derive(Clone)]
 pub struct AuthLayer {
     cluster: Cluster,
-    peers: PeerAuth,
+    tls: bool,
 }
 
 impl AuthLayer {
-    /// `peers` is the credential node-to-node calls must present.
-    pub fn new(cluster: Cluster, peers: PeerAuth) -> AuthLayer {
-        AuthLayer { cluster, peers }
+    /// `tls`: whether the server runs TLS, so node-to-node calls can prove who they
+    /// are with their certificate (see [`peer::authenticate`]).
+    pub fn new(cluster: Cluster, tls: bool) -> AuthLayer {
+        AuthLayer { cluster, tls }
     }
 }
 
@@ -42,7 +43,7 @@ impl<S> Layer<S> for AuthLayer {
         Auth {
             inner,
             cluster: self.cluster.clone(),
-            peers: self.peers.clone(),
+            tls: self.tls,
         }
     }
 }
@@ -51,7 +52,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Auth<S> {
     inner: S,
     cluster: Cluster,
-    peers: PeerAuth,
+    tls: bool,
 }
 
 impl<S, B> Service<http::Request<B>> for Auth<S>
@@ -76,12 +77,20 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let cluster = self.cluster.clone();
-        let peers = self.peers.clone();
         // Only what authentication needs crosses the await, not the request body.
         let path = request.uri().path().to_owned();
+        if path.starts_with(INTERNAL_PREFIX) {
+            return match peer::authenticate(&cluster, self.tls, &path, request.extensions()) {
+                Ok(peer) => {
+                    request.extensions_mut().insert(peer);
+                    Box::pin(inner.call(request))
+                }
+                Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+            };
+        }
         let header = request.headers().get(http::header::AUTHORIZATION).cloned();
         Box::pin(async move {
-            match authenticate(&cluster, &peers, &path, header.as_ref()).await {
+            match authenticate(&cluster, &path, header.as_ref()).await {
                 Ok(Some(caller)) => {
                     request.extensions_mut().insert(caller);
                 }
@@ -96,23 +105,10 @@ where
 /// The caller of `request`, `None` for an exempt call, or the refusal.
 async fn authenticate(
     cluster: &Cluster,
-    peers: &PeerAuth,
     path: &str,
     header: Option<&http::HeaderValue>,
 ) -> Result<Option<Caller>, Status> {
-    if path.starts_with(HEALTH_PREFIX) {
-        return Ok(None);
-    }
-    if path.starts_with(INTERNAL_PREFIX) {
-        return if peers.admits(header.map(http::HeaderValue::as_bytes)) {
-            Ok(None)
-        } else {
-            Err(Status::unauthenticated(format!(
-                "{path} is for the cluster's nodes: it needs the peer credential derived from the cluster's master key"
-            )))
-        };
-    }
-    if header.is_none() && path == INIT_CLUSTER && not_bootstrapped(cluster)? {
+    if path.starts_with(HEALTH_PREFIX) || path == INIT_CLUSTER {
         return Ok(None);
     }
     let header = header.ok_or_else(|| {
@@ -158,10 +154,6 @@ async fn authenticate(
         principal: token.principal,
         token: token.id,
     }))
-}
-
-fn not_bootstrapped(cluster: &Cluster) -> Result<bool, Status> {
-    Ok(cluster.reader().bootstrapped().map_err(storage)?.is_none())
 }
 
 fn storage(error: warden_raft::Error) -> Status {

@@ -8,8 +8,10 @@
 //! token is checked once more at the request's time.
 
 mod layer;
+mod peer;
 
 pub use layer::AuthLayer;
+pub use peer::Peer;
 
 use tonic::Status;
 use warden_core::{Permission, Principal, TokenId, WorkspaceId};

@@ -38,7 +38,7 @@ pub async fn run(
                 lease.acknowledged(sent);
             }
             Some((leader, address)) => {
-                let Ok(channel) = cluster.peers().channel(&address) else {
+                let Ok(channel) = cluster.peers().channel(leader, &address) else {
                     continue;
                 };
                 let mut request = tonic::Request::new(HeartbeatRequest {

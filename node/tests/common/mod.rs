@@ -126,8 +126,7 @@ pub async fn start(count: u64, extra: &[(&str, &str)]) -> TestCluster {
 pub fn client_with(cluster: &LocalCluster, endpoints: Vec<String>, max_attempts: u32) -> Client {
     let options = ClientOptions {
         max_attempts,
-        token: cluster.admin_token().expect("admin token"),
-        ..ClientOptions::default()
+        ..cluster.client_options().expect("client options")
     };
     Client::connect(endpoints, options).expect("client")
 }
@@ -144,6 +143,30 @@ pub fn with_admin_token<T>(cluster: &LocalCluster, message: T) -> tonic::Request
         .expect("the admin token is ASCII");
     request.metadata_mut().insert("authorization", value);
     request
+}
+
+/// A raw gRPC channel to node `id` over TLS, trusting the cluster's CA: for the tests
+/// that call methods by path rather than through `warden-client`.
+pub async fn raw_channel(cluster: &LocalCluster, id: u64) -> tonic::transport::Channel {
+    let endpoint = cluster.endpoint(id).expect("endpoint");
+    let mut uri = format!("http://{endpoint}");
+    let mut builder = tonic::transport::Endpoint::from_shared(uri.clone()).expect("endpoint uri");
+    if let Some(ca) = cluster.ca_path() {
+        uri = format!("https://{endpoint}");
+        let ca =
+            std::fs::read(&ca).unwrap_or_else(|error| panic!("read {}: {error}", ca.display()));
+        builder = tonic::transport::Endpoint::from_shared(uri)
+            .expect("endpoint uri")
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(ca)),
+            )
+            .expect("tls config");
+    }
+    builder
+        .connect()
+        .await
+        .unwrap_or_else(|error| panic!("connect to node {id}: {error}"))
 }
 
 /// Polls `check` until it returns Some or `within` passes.

@@ -11,7 +11,7 @@ use openraft::storage::RaftLogStorage;
 use openraft::{BasicNode, ServerState};
 use warden_core::{Command, Principal, Request};
 use warden_raft::failpoints::{APPLY_BEFORE_WRITE, LOG_APPEND_BEFORE_SYNC};
-use warden_raft::{Network, Options, PeerAuth, Raft, Storage};
+use warden_raft::{Network, Options, PeerTransport, Raft, Storage};
 
 use crate::assert_injected;
 use crate::fixtures::{TestResult, ws};
@@ -28,7 +28,7 @@ async fn start(dir: &Path) -> Result<(Storage, Raft), BoxError> {
     let raft = Raft::new(
         1,
         Arc::new(config),
-        Network::new(Duration::from_secs(1), None, PeerAuth::new(&[7; 32])),
+        Network::new(Duration::from_secs(1), None, PeerTransport::Insecure),
         storage.log_store(),
         storage.state_machine()?,
     )

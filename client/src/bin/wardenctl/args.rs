@@ -62,14 +62,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// Validates one entry of `--endpoints` and returns it as `http://host:port`.
+/// Validates one entry of `--endpoints`; the scheme a bare `host:port` gets depends on
+/// whether `--ca` is given, so it is decided when the client is built.
 pub fn parse_endpoint(text: &str) -> Result<String, String> {
-    warden_client::normalize_endpoint(text).map_err(|error| match error {
-        Error::InvalidEndpoint { reason, .. } => {
-            format!("{reason} (expected host:port or http://host:port)")
-        }
-        other => other.to_string(),
-    })
+    warden_client::normalize_endpoint(text, false)
+        .map(|_| text.trim().to_owned())
+        .map_err(|error| match error {
+            Error::InvalidEndpoint { reason, .. } => {
+                format!("{reason} (expected host:port, https://host:port or http://host:port)")
+            }
+            other => other.to_string(),
+        })
 }
 
 /// Parses `KEY=VALUE`: a non-empty key, and a value that may be empty or contain `=`.
@@ -194,8 +197,8 @@ mod tests {
     #[test]
     fn endpoint_errors_explain_the_expected_form() {
         assert_eq!(
-            parse_endpoint("10.0.0.1:7400").as_deref(),
-            Ok("http://10.0.0.1:7400")
+            parse_endpoint(" 10.0.0.1:7400").as_deref(),
+            Ok("10.0.0.1:7400")
         );
         let error = parse_endpoint("10.0.0.1").expect_err("no port");
         assert!(error.contains("missing port"), "{error}");

@@ -18,20 +18,26 @@ pub enum ClusterCommand {
     /// The node is the first reachable endpoint, so run it once per cluster with a single
     /// --endpoints entry. Then add the other nodes with `cluster add-node`. The admin's
     /// token is printed once (or written to --token-out); it is the only call that needs
-    /// no token.
+    /// no token: it presents the node's bootstrap token instead.
     Init {
         /// The first cluster admin: user/<name> or service/<name>
         #[arg(long, default_value = "user/admin")]
         admin: String,
+        /// File holding the bootstrap token the node was started with
+        /// (its bootstrap.token_file; `warden bootstrap-token FILE` makes one)
+        #[arg(long, env = "WARDEN_BOOTSTRAP_TOKEN_FILE")]
+        bootstrap_token_file: std::path::PathBuf,
         /// Write the admin token to this new file (mode 0600) instead of printing it
         #[arg(long)]
         token_out: Option<std::path::PathBuf>,
     },
     /// Add a node as a learner (non-voting)
     ///
-    /// Returns once the new node has caught up with the log, which can take longer than
-    /// the default --timeout on a large cluster. Then `cluster promote` it to make it a
-    /// voter.
+    /// The leader first reaches the node at ADDRESS and checks that it is node ID (its
+    /// certificate from the cluster's CA) holding the cluster's master key; it refuses
+    /// otherwise, saying what to fix. Returns once the new node has caught up with the
+    /// log, which can take longer than the default --timeout on a large cluster. Then
+    /// `cluster promote` it to make it a voter.
     AddNode {
         /// Id of the new node (as configured on that node)
         id: u64,
@@ -39,6 +45,9 @@ pub enum ClusterCommand {
         address: String,
     },
     /// Turn a learner into a voter
+    ///
+    /// Refused unless the learner has caught up (within raft.catch_up_lag entries of the
+    /// leader's log): a voter that is behind could cost the cluster its quorum.
     Promote {
         /// Id of the learner
         id: u64,
@@ -62,9 +71,20 @@ pub async fn run(
     command: ClusterCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        ClusterCommand::Init { admin, token_out } => {
+        ClusterCommand::Init {
+            admin,
+            token_out,
+            bootstrap_token_file,
+        } => {
+            let bootstrap_token =
+                std::fs::read_to_string(&bootstrap_token_file).with_context(|| {
+                    format!(
+                        "reading the bootstrap token file {}",
+                        bootstrap_token_file.display()
+                    )
+                })?;
             let response = client
-                .init_cluster(Some(&admin))
+                .init_cluster(Some(&admin), bootstrap_token.trim())
                 .await
                 .context("init cluster")?;
             let token_line = match &token_out {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use warden_client::{BearerToken, Client, ClientOptions};
+use warden_client::{BearerToken, Client, ClientOptions, ClientTls};
 
 use crate::output::{Format, code_name};
 
@@ -62,7 +62,9 @@ Exit status: 0 on success, 1 when `audit verify` finds a broken chain or `task w
 times out, 2 on any error (printed to stderr as `error: <GRPC CODE>: <message>`)."
 )]
 pub struct Cli {
-    /// Nodes to talk to, comma-separated, each `host:port` or `http://host:port`
+    /// Nodes to talk to, comma-separated, each `host:port`, `https://host:port` or
+    /// `http://host:port` (a cluster started with tls.insecure); `host:port` is https when
+    /// --ca is given
     #[arg(
         long,
         global = true,
@@ -102,6 +104,38 @@ pub struct Cli {
         help_heading = "Global options"
     )]
     token_file: Option<std::path::PathBuf>,
+
+    /// The cluster's CA certificate (PEM): the nodes' certificates must chain to it.
+    /// `warden dev` prints it as WARDEN_CA_FILE
+    #[arg(
+        long = "ca",
+        global = true,
+        env = "WARDEN_CA_FILE",
+        help_heading = "Global options"
+    )]
+    ca_file: Option<std::path::PathBuf>,
+
+    /// A client certificate (PEM) to present, for clusters that ask for one; needs
+    /// --cert-key
+    #[arg(
+        long = "cert",
+        global = true,
+        env = "WARDEN_CERT_FILE",
+        requires = "key_file",
+        help_heading = "Global options"
+    )]
+    cert_file: Option<std::path::PathBuf>,
+
+    /// The client certificate's private key (PEM). Not `--key`: `task submit --key` is
+    /// the idempotency key
+    #[arg(
+        long = "cert-key",
+        global = true,
+        env = "WARDEN_CERT_KEY_FILE",
+        requires = "cert_file",
+        help_heading = "Global options"
+    )]
+    key_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -178,6 +212,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let options = ClientOptions {
         request_timeout: cli.timeout,
         token: token(cli.token_file.as_deref())?,
+        tls: tls(
+            cli.ca_file.as_deref(),
+            cli.cert_file.as_deref(),
+            cli.key_file.as_deref(),
+        )?,
         ..ClientOptions::default()
     };
     let client = Client::connect(&cli.endpoints, options)?;
@@ -213,6 +252,33 @@ fn token(file: Option<&std::path::Path>) -> anyhow::Result<Option<BearerToken>> 
         },
     };
     Ok(Some(BearerToken::new(&text)?))
+}
+
+/// TLS settings from `--ca`, `--cert` and `--key`; none without `--ca`.
+fn tls(
+    ca: Option<&std::path::Path>,
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<Option<ClientTls>> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
+    };
+    let Some(ca) = ca else {
+        if cert.is_some() {
+            anyhow::bail!("--cert needs --ca (the cluster's CA certificate)");
+        }
+        return Ok(None);
+    };
+    let identity = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            Some((read(cert, "client certificate")?, read(key, "client key")?))
+        }
+        _ => None,
+    };
+    Ok(Some(ClientTls {
+        ca_pem: read(ca, "CA certificate")?,
+        identity,
+    }))
 }
 
 /// The error and its causes, joined by `: `. A gRPC status is shown by its message
@@ -258,10 +324,7 @@ mod tests {
             "status",
         ])
         .expect("valid arguments");
-        assert_eq!(
-            cli.endpoints,
-            ["http://10.0.0.1:7400", "http://node-2:7401"]
-        );
+        assert_eq!(cli.endpoints, ["10.0.0.1:7400", "http://node-2:7401"]);
     }
 
     #[test]
@@ -285,7 +348,7 @@ mod tests {
         .expect("valid arguments");
         assert_eq!(cli.output, Format::Json);
         assert_eq!(cli.timeout, Duration::from_secs(90));
-        assert_eq!(cli.endpoints, ["http://127.0.0.1:7400"]);
+        assert_eq!(cli.endpoints, ["127.0.0.1:7400"]);
     }
 
     #[test]
