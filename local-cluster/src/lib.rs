@@ -4,6 +4,8 @@
 //! to create the cluster's master key file) only, so test harnesses can use it without
 //! depending on the server's crates.
 
+pub mod tool_catalog;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};

@@ -28,6 +28,7 @@ pub struct Options {
     pub limits: Limits,
     pub runtime: Runtime,
     pub secrets: Secrets,
+    pub mcp: crate::sandbox::Mcp,
 }
 
 /// Where this node's master key comes from. It wraps every workspace's key, which seals
@@ -107,6 +108,7 @@ impl Default for Options {
             limits: Limits::default(),
             runtime: Runtime::default(),
             secrets: Secrets::default(),
+            mcp: crate::sandbox::Mcp::default(),
         }
     }
 }
@@ -153,6 +155,8 @@ pub const ENV_KEYS: &[&str] = &[
     "runtime.tool_call_timeout",
     "runtime.max_restarts",
     "secrets.master_key_file",
+    "mcp.allow_unconfined_stdio",
+    "mcp.scratch_dir",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -304,6 +308,7 @@ impl Options {
             problems.push("secrets.master_key_file must not be empty".to_owned());
         }
         problems.extend(self.raft.problems());
+        problems.extend(self.mcp.problems());
         problems
     }
 }

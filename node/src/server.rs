@@ -17,6 +17,7 @@ use warden_proto::internal::forward_service_server::ForwardServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::agent_service_server::AgentServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
+use warden_proto::v1::catalog_service_server::CatalogServiceServer;
 use warden_proto::v1::cluster_service_server::ClusterServiceServer;
 use warden_proto::v1::governance_service_server::GovernanceServiceServer;
 use warden_proto::v1::identity_service_server::IdentityServiceServer;
@@ -26,8 +27,8 @@ use warden_raft::{Network, Raft, RaftGrpc, Storage};
 
 use crate::api::agent::Agents;
 use crate::api::{
-    audit::Audit, cluster::ClusterAdmin, forward::Forward, governance::Governance,
-    identity::Identity, task::Tasks, workspace::Workspaces,
+    audit::Audit, catalog::Catalog, cluster::ClusterAdmin, forward::Forward,
+    governance::Governance, identity::Identity, task::Tasks, workspace::Workspaces,
 };
 use crate::auth::AuthLayer;
 use crate::cluster::Cluster;
@@ -113,9 +114,14 @@ pub async fn run(
         Ok(())
     });
 
+    let sandbox = options.mcp.sandbox(
+        &options.data_dir,
+        options.secrets.master_key_file.as_deref(),
+    );
     let runtime = crate::runtime::start(
         cluster.clone(),
         options.runtime.clone(),
+        sandbox,
         vault.clone(),
         &mut tasks,
     )
@@ -147,7 +153,12 @@ pub async fn run(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
-        .add_service(AgentServiceServer::new(Agents::new(cluster.clone(), vault)))
+        .add_service(AgentServiceServer::new(Agents::new(
+            cluster.clone(),
+            vault,
+            runtime.tools.clone(),
+        )))
+        .add_service(CatalogServiceServer::new(Catalog::new(cluster.clone())))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
         .add_service(GovernanceServiceServer::new(Governance::new(
             cluster.clone(),

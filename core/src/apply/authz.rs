@@ -33,7 +33,10 @@ enum Needs<'a> {
 fn needs(command: &Command) -> Needs<'_> {
     match command {
         Command::Bootstrap { .. } => Needs::System,
-        Command::CreateToken { .. } | Command::CreateWorkspace { .. } => Needs::ClusterAdmin,
+        Command::CreateToken { .. }
+        | Command::CreateWorkspace { .. }
+        | Command::PutCatalogEntry { .. }
+        | Command::DeleteCatalogEntry { .. } => Needs::ClusterAdmin,
         Command::RevokeToken { token } => Needs::TokenOwner(token),
         Command::SetRoles { scope, .. } => match scope {
             Scope::Cluster => Needs::ClusterAdmin,
@@ -45,6 +48,7 @@ fn needs(command: &Command) -> Needs<'_> {
         Command::DecideApproval { workspace, .. } => Needs::In(workspace, Permission::Approve),
         Command::PutProvider { workspace, .. }
         | Command::RegisterMcpServer { workspace, .. }
+        | Command::PinMcpTools { workspace, .. }
         | Command::CreateAgent { workspace, .. }
         | Command::UpdateAgent { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }

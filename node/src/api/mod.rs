@@ -2,10 +2,12 @@
 
 pub mod agent;
 pub mod audit;
+pub mod catalog;
 pub mod cluster;
 pub mod forward;
 pub mod governance;
 pub mod identity;
+pub mod mcp_register;
 pub mod task;
 pub mod watch;
 pub mod workspace;
