@@ -4,10 +4,11 @@
 //! client or the server spec and nowhere else: not into actor state, logs or errors.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use warden_core::{
-    McpServer, McpTransport, Provider, WorkspaceId, mcp_bearer_context, mcp_env_context,
-    provider_key_context,
+    CatalogEntry, McpServer, McpTransport, Provider, WorkspaceId, mcp_bearer_context,
+    mcp_env_context, provider_key_context,
 };
 use warden_mcp::{Secret, ServerSpec};
 use warden_secrets::SecretString;
@@ -76,26 +77,48 @@ pub fn mcp_credentials(
 }
 
 /// How to start or reach a server: its transport with `credentials` (opened, or, at
-/// registration, as the caller sent them) filled in.
-pub fn server_spec(transport: &McpTransport, credentials: &McpCredentials) -> ServerSpec {
+/// registration, as the caller sent them) filled in. A stdio server is resolved against
+/// its catalog entry as it is now (`entry`): the entry's executable, its fixed arguments
+/// and then the server's extra ones, which the entry must still allow. Errors name the
+/// entry and what it no longer allows.
+pub fn server_spec(
+    transport: &McpTransport,
+    entry: Option<&CatalogEntry>,
+    credentials: &McpCredentials,
+) -> Result<ServerSpec, String> {
     let secret = |value: &SecretString| Secret::new(value.expose().to_owned());
     match transport {
         McpTransport::Stdio {
-            command, args, env, ..
-        } => ServerSpec::Stdio {
-            command: command.clone(),
-            args: args.clone(),
-            env: env.iter().cloned().collect(),
-            secret_env: credentials
-                .env
+            catalog, args, env, ..
+        } => {
+            let Some(entry) = entry.filter(|entry| &entry.spec.name == catalog) else {
+                return Err(format!("catalog entry {catalog} does not exist"));
+            };
+            let spec = &entry.spec;
+            let names = env
                 .iter()
-                .map(|(name, value)| (name.clone(), secret(value)))
-                .collect::<BTreeMap<_, _>>(),
-        },
-        McpTransport::Http { url, .. } => ServerSpec::Http {
+                .map(|(name, _)| name.as_str())
+                .chain(credentials.env.iter().map(|(name, _)| name.as_str()));
+            if let Some(refusal) = spec.refuses(args, names) {
+                return Err(refusal);
+            }
+            Ok(ServerSpec::Stdio {
+                command: spec.executable.clone(),
+                args: spec.args.iter().chain(args).cloned().collect(),
+                env: env.iter().cloned().collect(),
+                secret_env: credentials
+                    .env
+                    .iter()
+                    .map(|(name, value)| (name.clone(), secret(value)))
+                    .collect::<BTreeMap<_, _>>(),
+                read_paths: spec.read_paths.iter().map(PathBuf::from).collect(),
+                write_paths: spec.write_paths.iter().map(PathBuf::from).collect(),
+            })
+        }
+        McpTransport::Http { url, .. } => Ok(ServerSpec::Http {
             url: url.clone(),
             bearer_token: credentials.bearer.as_ref().map(secret),
-        },
+        }),
     }
 }
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use warden_core::{
-    AgentName, Command, Hash, JournalEntry, McpServer, OpenCall, Outcome, RequestedCall,
-    ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
+    AgentName, Command, Hash, JournalEntry, McpServer, McpTransport, OpenCall, Outcome,
+    RequestedCall, ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
 };
 use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
 
@@ -489,7 +489,27 @@ async fn run_call(
             ));
         }
     };
-    let spec = credentials::server_spec(&registered.transport, &opened);
+    // A stdio server is resolved against the catalog as it is now: an edited entry
+    // changes what runs, a deleted one fails the call naming it.
+    let entry = match &registered.transport {
+        McpTransport::Stdio { catalog, .. } => match host.reader().catalog_entry(catalog) {
+            Ok(entry) => entry,
+            Err(error) => {
+                return CallResult::error(format!(
+                    "mcp server {server}: cannot read catalog entry {catalog}: {error}"
+                ));
+            }
+        },
+        McpTransport::Http { .. } => None,
+    };
+    let spec = match credentials::server_spec(&registered.transport, entry.as_ref(), &opened) {
+        Ok(spec) => spec,
+        Err(reason) => {
+            return CallResult::error(format!(
+                "tool call {server}/{tool} was not made: mcp server {server}: {reason}"
+            ));
+        }
+    };
     // The server must still offer the definition that was reviewed and pinned.
     match pinning::check(host.tools(), &key, &spec, pinned).await {
         Ok(Offered::AsPinned) => {}

@@ -43,9 +43,12 @@ impl Client {
         .await
     }
 
-    /// Registers (or re-registers) MCP server `server.name`: the serving node connects to
-    /// it by `command` (with `args` and `env`) or `url`, lists its tools and pins their
-    /// definitions. `tools` and `version` are ignored.
+    /// Registers (or re-registers) MCP server `server.name`: a stdio server by cluster
+    /// catalog entry `catalog` (with the extra `args` and `env` the entry allows), or an
+    /// HTTP server by `url`. The serving node commits the registration, then starts or
+    /// reaches the server, lists its tools and commits their pins; a listing that fails
+    /// is an error naming the server, which stays registered unpinned. `tools` and
+    /// `version` are ignored.
     ///
     /// Connecting and listing happen within the call, so a slow server may need a longer
     /// `ClientOptions::request_timeout`. Retried like a read: registering again pins the

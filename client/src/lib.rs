@@ -26,6 +26,7 @@
 //! ```
 
 mod agents;
+mod catalog;
 mod client;
 mod consistency;
 mod endpoint;

@@ -381,7 +381,7 @@ async fn providers_mcp_servers_and_agents_are_created_and_listed() {
             "register",
             "ws",
             "files",
-            "--command",
+            "--catalog",
             "files-server",
             "--arg",
             "--root",
@@ -404,7 +404,7 @@ async fn providers_mcp_servers_and_agents_are_created_and_listed() {
     let listed = wardenctl(address, &["mcp", "list", "ws"]).await;
     let stdout = text(&listed.stdout);
     assert!(
-        stdout.contains("stdio: files-server --root /data"),
+        stdout.contains("stdio: catalog files-server --root /data"),
         "{stdout}"
     );
     assert!(
@@ -415,7 +415,7 @@ async fn providers_mcp_servers_and_agents_are_created_and_listed() {
     assert_eq!(
         neither.status.code(),
         Some(2),
-        "--command or --url is required"
+        "--catalog or --url is required"
     );
 
     let created = wardenctl(
@@ -620,7 +620,7 @@ async fn secrets_are_read_from_files_or_standard_input_and_never_printed() {
             "register",
             "ws",
             "files",
-            "--command",
+            "--catalog",
             "files-server",
             "--secret-env-file",
             &format!("API_TOKEN={}", token_file.display()),

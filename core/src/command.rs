@@ -4,13 +4,14 @@ use serde::{Deserialize, Serialize};
 use warden_secrets::{SealedSecret, WrappedKey};
 
 use crate::budget::BudgetScope;
+use crate::catalog::CatalogSpec;
 use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
 use crate::hash::Hash;
 use crate::identity::{Scope, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
 use crate::membership::MembershipChange;
-use crate::names::{AgentName, NodeId, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
 use crate::role::Role;
@@ -106,16 +107,33 @@ pub enum Command {
         /// whose secrets were sealed with another one is refused.
         workspace_key: Option<WrappedKey>,
     },
-    /// Registers (or re-registers) an MCP server with the tool definitions the proposer
-    /// listed from it, which this pins.
+    /// Registers (or re-registers) an MCP server, unpinned: nothing has been started
+    /// for it yet. A stdio server names a catalog entry, which must exist and allow the
+    /// extra arguments and environment variables.
     RegisterMcpServer {
         workspace: WorkspaceId,
         name: ServerName,
         transport: McpTransport,
-        tools: Vec<ToolDefinition>,
         /// As for `PutProvider`: the key the transport's secrets were sealed with, when
         /// the workspace had none.
         workspace_key: Option<WrappedKey>,
+    },
+    /// Pins the tool definitions the proposer listed from a registered server, if the
+    /// server is still at `expected_version` (the registration the listing was made for).
+    PinMcpTools {
+        workspace: WorkspaceId,
+        name: ServerName,
+        expected_version: u64,
+        tools: Vec<ToolDefinition>,
+    },
+    /// Creates or replaces a cluster catalog entry (cluster admins only).
+    PutCatalogEntry {
+        spec: CatalogSpec,
+    },
+    /// Removes a cluster catalog entry (cluster admins only). Servers registered with it
+    /// stay registered; starting them fails, naming the entry, until it exists again.
+    DeleteCatalogEntry {
+        name: CatalogName,
     },
     CreateAgent {
         workspace: WorkspaceId,
@@ -216,6 +234,9 @@ pub enum Action {
     ApprovalExpire,
     ProviderPut,
     McpServerRegister,
+    McpServerPin,
+    CatalogPut,
+    CatalogDelete,
     AgentCreate,
     AgentUpdate,
     TaskSubmit,
@@ -289,6 +310,9 @@ impl Action {
             Action::ApprovalExpire => "approval.expire",
             Action::ProviderPut => "provider.put",
             Action::McpServerRegister => "mcp_server.register",
+            Action::McpServerPin => "mcp_server.pin",
+            Action::CatalogPut => "catalog.put",
+            Action::CatalogDelete => "catalog.delete",
             Action::AgentCreate => "agent.create",
             Action::AgentUpdate => "agent.update",
             Action::TaskSubmit => "task.submit",
@@ -320,6 +344,9 @@ impl Command {
             Command::ExpireApproval { .. } => Action::ApprovalExpire,
             Command::PutProvider { .. } => Action::ProviderPut,
             Command::RegisterMcpServer { .. } => Action::McpServerRegister,
+            Command::PinMcpTools { .. } => Action::McpServerPin,
+            Command::PutCatalogEntry { .. } => Action::CatalogPut,
+            Command::DeleteCatalogEntry { .. } => Action::CatalogDelete,
             Command::CreateAgent { .. } => Action::AgentCreate,
             Command::UpdateAgent { .. } => Action::AgentUpdate,
             Command::SubmitTask { .. } => Action::TaskSubmit,

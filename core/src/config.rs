@@ -7,7 +7,7 @@ use warden_secrets::SealedSecret;
 use crate::command::config_resource;
 use crate::hash::Hash;
 use crate::ids::WorkspaceId;
-use crate::names::{AgentName, ProviderName, ServerName, ToolName};
+use crate::names::{AgentName, CatalogName, ProviderName, ServerName, ToolName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProviderKind {
@@ -48,9 +48,11 @@ pub struct Provider {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum McpTransport {
-    /// A server started as a child process speaking MCP over stdin/stdout.
+    /// A server started as a child process speaking MCP over stdin/stdout: the cluster
+    /// catalog's entry `catalog`, resolved by the node that starts it, with the extra
+    /// `args` the entry allows appended to its own.
     Stdio {
-        command: String,
+        catalog: CatalogName,
         args: Vec<String>,
         /// Listed as given: no secrets here.
         env: Vec<(String, String)>,
@@ -127,7 +129,13 @@ pub struct McpServer {
     pub workspace: WorkspaceId,
     pub name: ServerName,
     pub transport: McpTransport,
+    /// The pinned tool definitions; empty until `pinned`.
     pub tools: Vec<ToolDefinition>,
+    /// Registration stores the server unpinned; the node that registered it then lists
+    /// its tools and pins them with a second command. None of an unpinned server's tools
+    /// can be granted or called.
+    pub pinned: bool,
+    /// Raised by registering and by pinning, so a pin for an older registration is refused.
     pub version: u64,
     pub registered_ms: u64,
     /// Pinned tools the server later offered with another definition (the hash of what

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod audit;
 pub mod budget;
+pub mod catalog;
 pub mod command;
 pub mod config;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod switches;
 pub use apply::{Applied, StateRead, Write, apply, apply_membership, decide_call, require};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use budget::{Budget, BudgetScope};
+pub use catalog::{CatalogEntry, CatalogSpec, catalog_resource};
 pub use command::{Action, Command, Request, Step};
 pub use config::{
     Agent, AgentSpec, Limits, McpServer, McpTransport, Provider, ProviderKind, ToolDefinition,
@@ -43,7 +45,7 @@ pub use membership::MembershipChange;
 pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
 };
-pub use names::{AgentName, NodeId, ProviderName, ServerName, ToolName};
+pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName};
 pub use outcome::{Code, Outcome, Rejection};
 pub use role::Role;
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};

@@ -7,13 +7,14 @@ use std::convert::Infallible;
 use crate::apply::{Applied, StateRead, Write, apply};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::budget::{Budget, BudgetScope};
+use crate::catalog::CatalogEntry;
 use crate::command::Request;
 use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
-use crate::names::{AgentName, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, ProviderName, ServerName};
 use crate::outcome::Outcome;
 use crate::switches::Switches;
 
@@ -25,6 +26,7 @@ pub struct MemoryState {
     pub providers: BTreeMap<(WorkspaceId, ProviderName), Provider>,
     pub mcp_servers: BTreeMap<(WorkspaceId, ServerName), McpServer>,
     pub agents: BTreeMap<(WorkspaceId, AgentName), Agent>,
+    pub catalog: BTreeMap<CatalogName, CatalogEntry>,
     pub journal: BTreeMap<(WorkspaceId, TaskId, u64), JournalEntry>,
     pub tokens: BTreeMap<TokenId, Token>,
     pub bindings: BTreeMap<(Scope, Principal), RoleBinding>,
@@ -73,6 +75,12 @@ impl MemoryState {
                 Write::McpServer(server) => {
                     self.mcp_servers
                         .insert((server.workspace.clone(), server.name.clone()), server);
+                }
+                Write::CatalogEntry(entry) => {
+                    self.catalog.insert(entry.spec.name.clone(), entry);
+                }
+                Write::RemoveCatalogEntry(name) => {
+                    self.catalog.remove(&name);
                 }
                 Write::Agent(agent) => {
                     self.agents
@@ -165,6 +173,10 @@ impl StateRead for MemoryState {
             .mcp_servers
             .get(&(workspace.clone(), name.clone()))
             .cloned())
+    }
+
+    fn catalog_entry(&self, name: &CatalogName) -> Result<Option<CatalogEntry>, Infallible> {
+        Ok(self.catalog.get(name).cloned())
     }
 
     fn agent(

@@ -91,6 +91,10 @@ name_type!(
     ServerName, "server", 32, lower_dash, "may contain only a-z, 0-9 and '-'"
 );
 name_type!(
+    /// A cluster catalog entry's name: 1-64 of `[a-z0-9-]`, starting with a letter.
+    CatalogName, "catalog entry", 64, lower_dash, "may contain only a-z, 0-9 and '-'"
+);
+name_type!(
     /// A tool's name as its MCP server lists it: 1-64 of `[A-Za-z0-9_.-]`.
     ToolName, "tool", 64, tool_chars, "may contain only A-Z, a-z, 0-9, '_', '-' and '.'"
 );

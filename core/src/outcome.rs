@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{Budget, BudgetScope};
+use crate::catalog::CatalogEntry;
 use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Token};
 use crate::ids::WorkspaceId;
@@ -71,7 +72,12 @@ pub enum Outcome {
         deduplicated: bool,
     },
     ProviderPut(Provider),
+    /// Registered, not pinned yet.
     McpServerRegistered(McpServer),
+    McpServerPinned(McpServer),
+    CatalogEntryPut(CatalogEntry),
+    /// The entry as it was before it was removed.
+    CatalogEntryDeleted(CatalogEntry),
     AgentSaved(Agent),
     /// A command that changed an existing task (placement, a journal step, a human's
     /// decision): the task as it is now and the journal entries the command added.

@@ -8,6 +8,8 @@
 //! base directory) and a certificate per node, a bootstrap token that only node 1 is
 //! given, and one master key; [`LocalCluster::insecure`] turns TLS off.
 
+pub mod tool_catalog;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};

@@ -18,6 +18,12 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
 
+    /// The server may not be started confined as the node requires: a granted path would
+    /// expose a protected one, or the kernel has no Landlock and unconfined servers are
+    /// not allowed. Nothing was started.
+    #[error("refusing to start mcp server {server}: {reason}")]
+    Confinement { server: String, reason: String },
+
     /// The process started (or the URL was reached) but the MCP handshake failed or timed out.
     #[error("could not connect to mcp server {server}: {reason}")]
     Connect {

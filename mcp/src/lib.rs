@@ -1,6 +1,9 @@
 //! MCP tool sessions: rmcp clients for stdio and streamable-HTTP servers ([`McpSession`]),
 //! their supervision with ractor ([`ToolSessions`]), and the bundled ledger tool server.
 
+// Landlock and prctl have no safe wrapper here: the unsafe syscalls stay in this module.
+#[allow(unsafe_code)]
+mod confine;
 mod error;
 mod kv_file;
 pub mod ledger;
@@ -15,6 +18,7 @@ mod stderr_tail;
 mod supervisor;
 mod tool;
 
+pub use confine::{StdioSandbox, landlock_abi};
 pub use error::Error;
 pub use ledger::{LedgerEntry, read_ledger};
 pub use options::SessionOptions;

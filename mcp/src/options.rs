@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::confine::StdioSandbox;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionOptions {
@@ -28,6 +30,8 @@ pub struct SessionOptions {
     pub max_restarts_in_window: usize,
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
+    /// How stdio servers are confined.
+    pub stdio: StdioSandbox,
 }
 
 impl Default for SessionOptions {
@@ -40,6 +44,7 @@ impl Default for SessionOptions {
             restart_backoff_max: Duration::from_secs(10),
             max_restarts_in_window: 5,
             restart_window: Duration::from_secs(60),
+            stdio: StdioSandbox::default(),
         }
     }
 }

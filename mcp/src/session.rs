@@ -2,7 +2,9 @@
 //! tools, call them, close it.
 //!
 //! A stdio server runs in its own process group with a clean environment: only
-//! [`INHERITED_ENV`] is passed through from ours, plus the spec's `env` and `secret_env`.
+//! [`INHERITED_ENV`] is passed through from ours, plus the spec's `env` and `secret_env`,
+//! with `TMPDIR` and `HOME` set to a private scratch directory. It is confined by Landlock
+//! and `no_new_privs` (see [`crate::confine`]).
 //! Its stderr is captured into a small ring ([`StderrTail`]) instead of reaching our
 //! stderr. Closing or dropping the session ends the process (rmcp closes stdin, then
 //! signals, then kills; the command is also `kill_on_drop`). An HTTP server's bearer token
@@ -10,6 +12,7 @@
 
 use std::{
     collections::HashSet,
+    path::Path,
     process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
@@ -27,7 +30,9 @@ use rmcp::{
 };
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
-use crate::{CallOutput, Error, ServerSpec, ToolInfo, stderr_tail::StderrTail};
+use crate::{
+    CallOutput, Error, ServerSpec, StdioSandbox, ToolInfo, confine, stderr_tail::StderrTail,
+};
 
 /// The variables a stdio server inherits from our environment. Anything else (credentials
 /// in particular) must be given explicitly in [`ServerSpec::Stdio`]'s `env`.
@@ -48,6 +53,9 @@ pub struct McpSession {
     /// Runs rmcp's service until it ends, then flips `closed`.
     service: Option<JoinHandle<()>>,
     stderr_reader: Option<JoinHandle<()>>,
+    /// A stdio server's private scratch directory (its `TMPDIR` and `HOME`), removed with
+    /// the session. Declared last so it is dropped after the process is signalled.
+    scratch: Option<tempfile::TempDir>,
 }
 
 /// The cloneable part of a session that makes requests; tasks that run calls hold one.
@@ -62,19 +70,28 @@ pub(crate) struct SessionCaller {
 
 impl McpSession {
     /// Starts (stdio) or reaches (HTTP) the server and completes the MCP handshake within
-    /// `connect_timeout`. Errors name the server by its command or URL.
+    /// `connect_timeout`, confining a stdio server with the default [`StdioSandbox`].
+    /// Errors name the server by its command or URL.
     pub async fn connect(
         spec: &ServerSpec,
         connect_timeout: Duration,
     ) -> Result<McpSession, Error> {
-        McpSession::connect_named(&spec.display_name(), spec, connect_timeout).await
+        McpSession::connect_named(
+            &spec.display_name(),
+            spec,
+            connect_timeout,
+            &StdioSandbox::default(),
+        )
+        .await
     }
 
-    /// Like [`McpSession::connect`], with `server` as the name used in errors.
+    /// Like [`McpSession::connect`], with `server` as the name used in errors and the
+    /// node's `sandbox` for a stdio server.
     pub async fn connect_named(
         server: &str,
         spec: &ServerSpec,
         connect_timeout: Duration,
+        sandbox: &StdioSandbox,
     ) -> Result<McpSession, Error> {
         match spec {
             ServerSpec::Stdio {
@@ -82,7 +99,28 @@ impl McpSession {
                 args,
                 env,
                 secret_env,
+                read_paths,
+                write_paths,
             } => {
+                // The scratch directory lives as long as the session; it is removed
+                // when the session is dropped.
+                let scratch = tempfile::Builder::new()
+                    .prefix("warden-mcp-")
+                    .tempdir_in(&sandbox.scratch_root)
+                    .map_err(|source| Error::Spawn {
+                        server: server.to_owned(),
+                        source: Arc::new(source),
+                    })?;
+                let ruleset = confine::ruleset(
+                    server,
+                    sandbox,
+                    &confine::Grants {
+                        executable: Path::new(command),
+                        read_paths,
+                        write_paths,
+                        scratch: scratch.path(),
+                    },
+                )?;
                 let mut cmd = tokio::process::Command::new(command);
                 cmd.args(args).env_clear();
                 for name in INHERITED_ENV {
@@ -90,25 +128,30 @@ impl McpSession {
                         cmd.env(name, value);
                     }
                 }
+                cmd.env("TMPDIR", scratch.path())
+                    .env("HOME", scratch.path());
                 cmd.envs(env);
                 cmd.envs(
                     secret_env
                         .iter()
                         .map(|(name, value)| (name.as_str(), value.as_str())),
                 );
+                ruleset.apply_in_child(&mut cmd);
                 let mut wrapped = CommandWrap::from(cmd);
                 wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
-                let (transport, stderr) = TokioChildProcess::builder(wrapped)
+                let spawned = TokioChildProcess::builder(wrapped)
                     .stderr(Stdio::piped())
-                    .spawn()
-                    .map_err(|source| Error::Spawn {
-                        server: server.to_owned(),
-                        source: Arc::new(source),
-                    })?;
+                    .spawn();
+                // The child has its own copy of the ruleset (or failed to start).
+                drop(ruleset);
+                let (transport, stderr) = spawned.map_err(|source| Error::Spawn {
+                    server: server.to_owned(),
+                    source: Arc::new(source),
+                })?;
                 let process_id = transport.id();
                 let tail = StderrTail::default();
                 let stderr_reader = stderr.map(|stderr| tokio::spawn(tail.clone().collect(stderr)));
-                handshake(
+                let mut session = handshake(
                     server,
                     transport,
                     connect_timeout,
@@ -116,7 +159,9 @@ impl McpSession {
                     stderr_reader,
                     process_id,
                 )
-                .await
+                .await?;
+                session.scratch = Some(scratch);
+                Ok(session)
             }
             ServerSpec::Http { url, bearer_token } => {
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
@@ -256,6 +301,7 @@ where
                 cancel: Some(cancel),
                 service: Some(service),
                 stderr_reader,
+                scratch: None,
             });
         }
         Ok(Err(error)) => error.to_string(),

@@ -1,7 +1,7 @@
 //! How to reach an MCP server: a stdio command or a streamable-HTTP URL, with the
 //! credentials it takes.
 
-use std::{collections::BTreeMap, fmt};
+use std::{collections::BTreeMap, fmt, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -26,6 +26,12 @@ pub enum ServerSpec {
         env: BTreeMap<String, String>,
         #[serde(skip)]
         secret_env: BTreeMap<String, Secret>,
+        /// Paths the confined server may read and execute beyond the node's defaults.
+        #[serde(default)]
+        read_paths: Vec<PathBuf>,
+        /// Paths the confined server may read and write beyond its scratch directory.
+        #[serde(default)]
+        write_paths: Vec<PathBuf>,
     },
     /// A streamable-HTTP endpoint; with a bearer token, every request carries
     /// `Authorization: Bearer <token>`.
@@ -45,6 +51,8 @@ impl fmt::Debug for ServerSpec {
                 args,
                 env,
                 secret_env,
+                read_paths,
+                write_paths,
             } => formatter
                 .debug_struct("Stdio")
                 .field("command", command)
@@ -57,6 +65,8 @@ impl fmt::Debug for ServerSpec {
                         .map(|name| (name, "<redacted>"))
                         .collect::<BTreeMap<_, _>>(),
                 )
+                .field("read_paths", read_paths)
+                .field("write_paths", write_paths)
                 .finish(),
             ServerSpec::Http { url, bearer_token } => formatter
                 .debug_struct("Http")
@@ -89,6 +99,8 @@ mod tests {
             args: vec!["--local-timezone".into(), "UTC".into()],
             env: BTreeMap::from([("TZ".into(), "UTC".into())]),
             secret_env: BTreeMap::new(),
+            read_paths: vec![],
+            write_paths: vec!["/srv/ledger".into()],
         };
         let json = serde_json::to_value(&stdio).expect("serialize");
         assert_eq!(json["transport"], "stdio");
@@ -120,6 +132,8 @@ mod tests {
                 args: vec![],
                 env: BTreeMap::new(),
                 secret_env: BTreeMap::new(),
+                read_paths: vec![],
+                write_paths: vec![],
             }
         );
         assert!(
@@ -135,6 +149,8 @@ mod tests {
             args: vec![],
             env: BTreeMap::from([("MODE".into(), "plain".into())]),
             secret_env: BTreeMap::from([("TOKEN".into(), Secret::new("s3cr3t-env".into()))]),
+            read_paths: vec![],
+            write_paths: vec![],
         };
         let http = ServerSpec::Http {
             url: "http://127.0.0.1:1/mcp".into(),

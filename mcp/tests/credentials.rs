@@ -25,6 +25,12 @@ fn stdio(ledger: &std::path::Path, required: &std::path::Path, token: Option<&st
             .map(|token| ("API_TOKEN".to_owned(), Secret::new(token.to_owned())))
             .into_iter()
             .collect(),
+        read_paths: vec![required.to_owned()],
+        write_paths: ledger
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .into_iter()
+            .collect(),
     }
 }
 

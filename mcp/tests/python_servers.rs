@@ -5,22 +5,30 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{CALL, CONNECT, args, python_tool};
+use common::{CALL, CONNECT, args, python_read_paths, python_tool};
 use serde_json::json;
 use warden_mcp::{McpSession, ServerSpec};
 
-fn stdio(command: std::path::PathBuf, args: &[&str]) -> ServerSpec {
+/// The server confined with read access to its virtualenv and the Python installation
+/// the virtualenv uses (which need not be under /usr), and write access to `writable`.
+fn stdio(command: std::path::PathBuf, args: &[&str], writable: &[&std::path::Path]) -> ServerSpec {
     ServerSpec::Stdio {
         command: command.display().to_string(),
         args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         env: BTreeMap::new(),
         secret_env: Default::default(),
+        read_paths: python_read_paths(&command),
+        write_paths: writable.iter().map(|path| path.to_path_buf()).collect(),
     }
 }
 
 #[tokio::test]
 async fn mcp_server_time_tells_the_time_in_utc() {
-    let spec = stdio(python_tool("mcp-server-time"), &["--local-timezone", "UTC"]);
+    let spec = stdio(
+        python_tool("mcp-server-time"),
+        &["--local-timezone", "UTC"],
+        &[],
+    );
     let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     assert!(
@@ -53,7 +61,11 @@ async fn mcp_server_git_reports_the_status_of_a_fresh_repository() {
     std::fs::write(repo.path().join("untracked.txt"), "hello\n").expect("write a file");
     let repo_path = repo.path().display().to_string();
 
-    let spec = stdio(python_tool("mcp-server-git"), &["--repository", &repo_path]);
+    let spec = stdio(
+        python_tool("mcp-server-git"),
+        &["--repository", &repo_path],
+        &[repo.path()],
+    );
     let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     let status_tool = tools

@@ -71,6 +71,8 @@ async fn a_missing_command_is_a_spawn_error() {
         args: vec![],
         env: BTreeMap::new(),
         secret_env: Default::default(),
+        read_paths: vec![],
+        write_paths: vec![],
     };
     match McpSession::connect(&spec, CONNECT).await {
         Err(Error::Spawn { server, .. }) => assert_eq!(server, "/nonexistent/warden-test-server"),
@@ -89,6 +91,8 @@ async fn a_server_that_exits_at_once_is_a_connect_error_carrying_its_stderr() {
         ],
         env: BTreeMap::from([("SECRET_FOR_TEST".to_owned(), "given".to_owned())]),
         secret_env: Default::default(),
+        read_paths: vec![],
+        write_paths: vec![],
     };
     match McpSession::connect(&spec, CONNECT).await {
         Err(Error::Connect { stderr_tail, .. }) => {
@@ -108,6 +112,8 @@ async fn a_stdio_server_gets_only_the_allowlisted_environment_and_its_own() {
         args: vec!["-c".to_owned(), "env >&2; exit 3".to_owned()],
         env: BTreeMap::from([("GIVEN".to_owned(), "1".to_owned())]),
         secret_env: Default::default(),
+        read_paths: vec![],
+        write_paths: vec![],
     };
     let Err(Error::Connect { stderr_tail, .. }) = McpSession::connect(&spec, CONNECT).await else {
         panic!("expected Connect");
@@ -136,6 +142,8 @@ async fn a_server_that_never_answers_is_a_connect_error_after_the_timeout() {
         args: vec!["30".to_owned()],
         env: BTreeMap::new(),
         secret_env: Default::default(),
+        read_paths: vec![],
+        write_paths: vec![],
     };
     let started = tokio::time::Instant::now();
     match McpSession::connect(&spec, Duration::from_millis(300)).await {

@@ -150,6 +150,8 @@ async fn a_server_that_cannot_start_gives_its_error_and_then_the_restart_limit()
         args: vec![],
         env: Default::default(),
         secret_env: Default::default(),
+        read_paths: vec![],
+        write_paths: vec![],
     };
     let (sessions, handle) = ToolSessions::spawn(SessionOptions {
         restart_backoff_min: Duration::from_millis(10),

@@ -30,6 +30,7 @@ pub struct Options {
     pub secrets: Secrets,
     pub tls: Tls,
     pub bootstrap: Bootstrap,
+    pub mcp: crate::sandbox::Mcp,
 }
 
 /// Transport security for clients and peers. Set the three files (the cluster CA, and
@@ -140,6 +141,7 @@ impl Default for Options {
             secrets: Secrets::default(),
             tls: Tls::default(),
             bootstrap: Bootstrap::default(),
+            mcp: crate::sandbox::Mcp::default(),
         }
     }
 }
@@ -191,6 +193,8 @@ pub const ENV_KEYS: &[&str] = &[
     "tls.key_file",
     "tls.insecure",
     "bootstrap.token_file",
+    "mcp.allow_unconfined_stdio",
+    "mcp.scratch_dir",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -351,6 +355,7 @@ impl Options {
             problems.push("bootstrap.token_file must not be empty".to_owned());
         }
         problems.extend(self.raft.problems());
+        problems.extend(self.mcp.problems());
         problems
     }
 }

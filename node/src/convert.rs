@@ -1,8 +1,9 @@
 //! The one place that converts between proto messages and domain types.
 
 use warden_core::{
-    Agent, AuditRecord, Budget, BudgetScope, JournalEntry, Limits, McpServer, McpTransport, Pause,
-    Provider, Switches, Task, TaskEvent, TaskStatus, Workspace,
+    Agent, AuditRecord, Budget, BudgetScope, CatalogEntry, CatalogName, CatalogSpec, JournalEntry,
+    Limits, McpServer, McpTransport, Pause, Provider, Switches, Task, TaskEvent, TaskStatus,
+    Workspace,
 };
 use warden_proto::v1;
 
@@ -203,12 +204,43 @@ pub fn provider(provider: &Provider) -> v1::Provider {
     }
 }
 
+pub fn catalog_entry(entry: &CatalogEntry) -> v1::CatalogEntry {
+    let spec = &entry.spec;
+    v1::CatalogEntry {
+        name: spec.name.to_string(),
+        description: spec.description.clone(),
+        executable: spec.executable.clone(),
+        args: spec.args.clone(),
+        allowed_args: spec.allowed_args.clone(),
+        allowed_env: spec.allowed_env.clone(),
+        read_paths: spec.read_paths.clone(),
+        write_paths: spec.write_paths.clone(),
+        version: entry.version,
+        updated_ms: entry.updated_ms,
+        updated_by: entry.updated_by.to_string(),
+    }
+}
+
+/// The spec a cluster admin sent; the name is parsed by the caller.
+pub fn catalog_spec(entry: v1::CatalogEntry, name: CatalogName) -> CatalogSpec {
+    CatalogSpec {
+        name,
+        description: entry.description,
+        executable: entry.executable,
+        args: entry.args,
+        allowed_args: entry.allowed_args,
+        allowed_env: entry.allowed_env,
+        read_paths: entry.read_paths,
+        write_paths: entry.write_paths,
+    }
+}
+
 pub fn mcp_server(server: &McpServer) -> v1::McpServer {
-    let (command, args, env, url) = match &server.transport {
+    let (catalog, args, env, url) = match &server.transport {
         McpTransport::Stdio {
-            command, args, env, ..
+            catalog, args, env, ..
         } => (
-            command.clone(),
+            catalog.to_string(),
             args.clone(),
             env.iter().cloned().collect(),
             String::new(),
@@ -228,7 +260,9 @@ pub fn mcp_server(server: &McpServer) -> v1::McpServer {
     v1::McpServer {
         workspace: server.workspace.to_string(),
         name: server.name.to_string(),
-        command,
+        command: String::new(),
+        catalog,
+        pinned: server.pinned,
         args,
         url,
         env,

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod peers;
 pub mod rpc_metrics;
 pub mod runtime;
+pub mod sandbox;
 pub mod secrets;
 pub mod server;
 pub mod tls;

@@ -18,6 +18,7 @@ use warden_proto::internal::node_service_server::NodeServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
 use warden_proto::v1::agent_service_server::AgentServiceServer;
 use warden_proto::v1::audit_service_server::AuditServiceServer;
+use warden_proto::v1::catalog_service_server::CatalogServiceServer;
 use warden_proto::v1::cluster_service_server::ClusterServiceServer;
 use warden_proto::v1::governance_service_server::GovernanceServiceServer;
 use warden_proto::v1::identity_service_server::IdentityServiceServer;
@@ -27,8 +28,8 @@ use warden_raft::{Network, Raft, RaftGrpc, Storage};
 
 use crate::api::agent::Agents;
 use crate::api::{
-    audit::Audit, cluster::ClusterAdmin, forward::Forward, governance::Governance,
-    identity::Identity, node::Node, task::Tasks, workspace::Workspaces,
+    audit::Audit, catalog::Catalog, cluster::ClusterAdmin, forward::Forward,
+    governance::Governance, identity::Identity, node::Node, task::Tasks, workspace::Workspaces,
 };
 use crate::auth::AuthLayer;
 use crate::bootstrap::BootstrapToken;
@@ -127,9 +128,21 @@ pub async fn run(
         Ok(())
     });
 
+    // What a stdio server may never read: the data and every secret file of the node.
+    let sandbox = options.mcp.sandbox(
+        &options.data_dir,
+        [
+            options.secrets.master_key_file.as_deref(),
+            options.tls.key_file.as_deref(),
+            options.bootstrap.token_file.as_deref(),
+        ]
+        .into_iter()
+        .flatten(),
+    );
     let runtime = crate::runtime::start(
         cluster.clone(),
         options.runtime.clone(),
+        sandbox,
         vault.clone(),
         &mut tasks,
     )
@@ -177,7 +190,12 @@ pub async fn run(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
-        .add_service(AgentServiceServer::new(Agents::new(cluster.clone(), vault)))
+        .add_service(AgentServiceServer::new(Agents::new(
+            cluster.clone(),
+            vault,
+            runtime.tools.clone(),
+        )))
+        .add_service(CatalogServiceServer::new(Catalog::new(cluster.clone())))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
         .add_service(GovernanceServiceServer::new(Governance::new(
             cluster.clone(),

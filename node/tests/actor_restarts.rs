@@ -12,7 +12,7 @@ use warden_proto::v1::TaskStatus;
 #[tokio::test]
 async fn a_task_whose_actor_keeps_failing_fails_with_the_recorded_reason() {
     let cluster = start(1, &[("runtime.max_restarts", "2")]).await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     // A model answer larger than a journal entry may hold: apply() refuses the step,
     // so every incarnation of the actor fails at the same point.
     let model = scripted_model(serde_json::json!({

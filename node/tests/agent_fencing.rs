@@ -23,7 +23,7 @@ fn status(task: &warden_proto::v1::Task) -> TaskStatus {
 #[tokio::test]
 async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
     let mut cluster = start(3, SHORT_LEASE).await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     let model = scripted_model(serde_json::json!({
         "steps": [{"tool_calls": [{"name": "ledger__append", "arguments": {"entry": "charge-card", "delay_ms": 1500}}]}],
         "final": "charged",
@@ -132,7 +132,7 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         cluster: local,
         dir,
     };
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     let model = scripted_model(serde_json::json!({
         "steps": [
             {"tool_calls": [{"name": "ledger__put", "arguments": {"key": "a", "value": "1", "delay_ms": 1500}}]},
@@ -243,7 +243,7 @@ async fn a_call_placed_before_the_first_heartbeat_runs_once() {
         ],
     )
     .await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     let model = scripted_model(serde_json::json!({
         "steps": [{"tool_calls": [{"name": "ledger__append", "arguments": {"entry": "once"}}]}],
         "final": "appended",

@@ -33,7 +33,7 @@ fn agent(paused: bool) -> Agent {
 #[tokio::test]
 async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
     let cluster = start(1, &[("runtime.controller_interval", "100ms")]).await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     let steps: Vec<serde_json::Value> = (1..=4)
         .map(|n| serde_json::json!({"tool_calls": [{"name": "ledger__put", "arguments": {"key": format!("k{n}"), "value": "v", "delay_ms": 200}}]}))
         .collect();

@@ -75,6 +75,19 @@ async fn every_public_method_refuses_a_call_without_a_valid_token() {
             .map(|method| &method.path)
             .collect::<Vec<_>>()
     );
+    // The catalog of stdio servers is walked like everything else.
+    for rpc in [
+        "PutCatalogEntry",
+        "ListCatalogEntries",
+        "GetCatalogEntry",
+        "DeleteCatalogEntry",
+    ] {
+        let path = format!("/warden.v1.CatalogService/{rpc}");
+        assert!(
+            methods.iter().any(|method| method.path == path),
+            "the walk misses {path}"
+        );
+    }
     let channel = common::raw_channel(&cluster, 1).await;
 
     // Created first so that it has expired once the other cases are done.

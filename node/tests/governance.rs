@@ -13,7 +13,7 @@ use warden_proto::v1::{
     Agent, AgentLimits, Approval, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
 };
 
-use common::agents::{ledger_tools, scripted_model};
+use common::agents::{ledger_entry, scripted_model};
 use common::eventually;
 
 const WS: &str = "gov";
@@ -49,6 +49,15 @@ async fn configure(client: &Client, model_url: &str, server: McpServer, grants: 
         })
         .await
         .expect("put provider");
+    // The ledger's directory: the catalog entry lets the server write there only.
+    let ledger_dir = Path::new(server.args.get(1).expect("--ledger PATH"))
+        .parent()
+        .expect("a ledger in a directory")
+        .to_owned();
+    client
+        .put_catalog_entry(ledger_entry(&ledger_dir))
+        .await
+        .expect("put the ledger catalog entry");
     client
         .register_mcp_server(server)
         .await
@@ -80,7 +89,7 @@ fn stdio_ledger(ledger: &Path, extra: &[String]) -> McpServer {
     McpServer {
         workspace: WS.into(),
         name: "ledger".into(),
-        command: ledger_tools().display().to_string(),
+        catalog: "ledger".into(),
         args,
         ..Default::default()
     }
@@ -139,7 +148,7 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
         "final": "paid",
     }))
     .await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     configure(
         &admin,
         &model.base_url(),
@@ -265,8 +274,8 @@ async fn a_tool_whose_definition_changes_after_pinning_is_blocked_and_audited() 
         "final": "appended",
     }))
     .await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
-    let description = cluster.dir.path().join("append-description.txt");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
+    let description = cluster.tools_dir().join("append-description.txt");
     let server = stdio_ledger(
         &ledger,
         &[

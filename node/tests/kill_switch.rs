@@ -78,7 +78,7 @@ async fn pausing_a_workspace_stops_its_running_task_until_it_is_resumed() {
     let cluster = common::start(3, &[("runtime.controller_interval", "100ms")]).await;
     let admin = cluster.client().expect("client");
     let model = scripted_model(puts(8, 250)).await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     configure(&admin, &model.base_url(), &ledger).await;
 
     let running = submit(&admin, "eight-puts").await;
@@ -159,7 +159,7 @@ async fn a_tool_call_budget_fails_the_task_that_asks_for_one_call_too_many() {
     let cluster = common::start(1, &[]).await;
     let admin = cluster.client().expect("client");
     let model = scripted_model(puts(3, 0)).await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     configure(&admin, &model.base_url(), &ledger).await;
     let limits = BudgetLimits {
         tokens: None,

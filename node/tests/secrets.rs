@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::agents::{Workspace, ledger_tools, scripted_model};
+use common::agents::{Workspace, ledger_entry, ledger_tools, scripted_model};
 use common::{WARDEN, settings, start};
 use futures::StreamExt;
 use serde_json::json;
@@ -197,12 +197,17 @@ async fn secrets_reach_only_the_model_and_the_tool_server() {
     }
 
     // The ledger server starts only with the token in its environment: registering
-    // (which lists its tools) and every call must bring it.
+    // (which lists its tools) and every call must bring it. The catalog entry lets it
+    // write (and read its credential file) in `outside` only.
+    client
+        .put_catalog_entry(ledger_entry(outside.path()))
+        .await
+        .expect("put the ledger catalog entry");
     let registered = client
         .register_mcp_server(McpServer {
             workspace: WORKSPACE.to_owned(),
             name: "ledger".to_owned(),
-            command: ledger_tools().display().to_string(),
+            catalog: "ledger".to_owned(),
             args: vec![
                 "--ledger".to_owned(),
                 outside.path().join("ledger.jsonl").display().to_string(),
@@ -445,7 +450,7 @@ async fn a_node_without_a_master_key_refuses_secrets_until_it_has_one() {
         .register_mcp_server(McpServer {
             workspace: WORKSPACE.to_owned(),
             name: "ledger".to_owned(),
-            command: ledger_tools().display().to_string(),
+            catalog: "ledger".to_owned(),
             secret_env: [("API_TOKEN".to_owned(), secret.clone())].into(),
             ..McpServer::default()
         })

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use common::agents::{
-    HttpLedger, ProviderSpec, Seen, Workspace, ledger_tools, python_tool, scripted_model,
+    HttpLedger, ProviderSpec, Seen, Workspace, ledger_entry, python_entry, scripted_model,
 };
 use common::{allow_every_call, start};
 use serde_json::json;
@@ -55,10 +55,14 @@ async fn every_task_ends_with_the_right_status_and_a_reason_naming_the_cause() {
     let client = Client::connect([cluster.endpoint(1).expect("endpoint of node 1")], options)
         .expect("client");
     let workspace = Workspace::new(client, WORKSPACE);
-    let stdio_ledger = cluster.dir.path().join("stdio-ledger.jsonl");
+    let stdio_ledger = cluster.tools_dir().join("stdio-ledger.jsonl");
     let ledger_arg = stdio_ledger.display().to_string();
     workspace
-        .register_stdio("ledger", &ledger_tools(), &["--ledger", &ledger_arg])
+        .register_stdio(
+            "ledger",
+            ledger_entry(&cluster.tools_dir()),
+            &["--ledger", &ledger_arg],
+        )
         .await;
     let ctx = Ctx {
         workspace,
@@ -198,7 +202,7 @@ async fn happy_path_with_mcp_server_time(ctx: &Ctx) -> Result<String, String> {
     let server = workspace
         .register_stdio(
             "time",
-            &python_tool("mcp-server-time"),
+            python_entry("mcp-server-time", &["--local-timezone", "[A-Za-z_/+-]+"]),
             &["--local-timezone", "UTC"],
         )
         .await;

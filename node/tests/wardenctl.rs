@@ -321,7 +321,7 @@ async fn wardenctl_governs_tool_calls() {
         "final": "paid",
     }))
     .await;
-    let ledger = dir.join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     let client = cluster.client().expect("client");
     client.create_workspace("gov").await.expect("workspace");
     let workspace = common::agents::Workspace::new(client.clone(), "gov");
@@ -337,7 +337,7 @@ async fn wardenctl_governs_tool_calls() {
     workspace
         .register_stdio(
             "ledger",
-            &common::agents::ledger_tools(),
+            common::agents::ledger_entry(&cluster.tools_dir()),
             &["--ledger", &ledger.display().to_string()],
         )
         .await;

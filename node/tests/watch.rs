@@ -45,7 +45,7 @@ fn assert_exactly_once(name: &str, events: &[TaskEvent], journal: &[TaskEvent]) 
 #[tokio::test]
 async fn watchers_resume_across_a_disconnect_and_a_node_death_with_no_gap_or_duplicate() {
     let mut cluster = start(3, SHORT_LEASE).await;
-    let ledger = cluster.dir.path().join("ledger.jsonl");
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
     let steps: Vec<serde_json::Value> = (1..=6)
         .map(|n| serde_json::json!({"tool_calls": [{"name": "ledger__put", "arguments": {"key": format!("k{n}"), "value": "v", "delay_ms": 300}}]}))
         .collect();

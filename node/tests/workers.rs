@@ -36,7 +36,8 @@ async fn a_non_voting_worker_runs_tasks() {
         .expect("member 4");
     assert_eq!(worker.role, i32::from(MemberRole::Learner), "{status:?}");
 
-    let ledger = dir.path().join("ledger.jsonl");
+    // Apart from the nodes' data directories: a node refuses to let a server reach them.
+    let ledger = dir.path().join("tools").join("ledger.jsonl");
     let model = scripted_model(serde_json::json!({
         "steps": [{"tool_calls": [{"name": "ledger__put", "arguments": {"key": "where", "value": "worker"}}]}],
         "final": "done",

@@ -73,6 +73,8 @@ impl fmt::Debug for McpServer {
             secret_env_names,
             secret_bearer,
             secret_bearer_set,
+            catalog,
+            pinned,
         } = self;
         let secret_env: BTreeMap<&str, &str> = secret_env
             .keys()
@@ -83,6 +85,7 @@ impl fmt::Debug for McpServer {
             .field("workspace", workspace)
             .field("name", name)
             .field("command", command)
+            .field("catalog", catalog)
             .field("args", args)
             .field("url", url)
             .field("tools", tools)
@@ -92,6 +95,7 @@ impl fmt::Debug for McpServer {
             .field("secret_env_names", secret_env_names)
             .field("secret_bearer", &redacted(secret_bearer))
             .field("secret_bearer_set", secret_bearer_set)
+            .field("pinned", pinned)
             .finish()
     }
 }

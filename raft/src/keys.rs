@@ -18,6 +18,7 @@
 //!   - `0x15 workspace 0x00`: the workspace's budget; `0x15 workspace 0x00 agent`: an
 //!     agent's, so a workspace's budgets are one range with its own first;
 //!   - `0x16 workspace`: the workspace's pause switches;
+//!   - `0x17 name`: a cluster catalog entry (a stdio MCP server workspaces may register);
 //!   - `0x50 workspace 0x00 task-id(16)`: the active-task index, an [`ActiveTask`] for every
 //!     task not yet terminal, which placement, deadlines and stall detection scan instead
 //!     of every task;
@@ -37,8 +38,8 @@
 //! [`ActiveTask`]: crate::ActiveTask
 
 use warden_core::{
-    AgentName, BudgetScope, IdempotencyKey, Principal, ProviderName, Scope, ServerName, TaskId,
-    TokenId, WorkspaceId,
+    AgentName, BudgetScope, CatalogName, IdempotencyKey, Principal, ProviderName, Scope,
+    ServerName, TaskId, TokenId, WorkspaceId,
 };
 
 pub const LOG_CF: &str = "log";
@@ -92,6 +93,7 @@ const TAG_AGENT: u8 = 0x13;
 const TAG_POLICY: u8 = 0x14;
 const TAG_BUDGET: u8 = 0x15;
 const TAG_SWITCHES: u8 = 0x16;
+const TAG_CATALOG: u8 = 0x17;
 const TAG_ACTIVE: u8 = 0x50;
 const TAG_JOURNAL: u8 = 0x60;
 const TAG_WORKSPACE_EVENT: u8 = 0x70;
@@ -125,6 +127,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_POLICY
                 | TAG_BUDGET
                 | TAG_SWITCHES
+                | TAG_CATALOG
                 | TAG_ACTIVE
                 | TAG_JOURNAL
                 | TAG_WORKSPACE_EVENT
@@ -328,6 +331,15 @@ fn workspace_events_prefix(workspace: &WorkspaceId) -> Vec<u8> {
     let mut key = tagged(TAG_WORKSPACE_EVENT, workspace.as_str().as_bytes());
     key.push(SEPARATOR);
     key
+}
+
+pub fn catalog_entry(name: &CatalogName) -> Vec<u8> {
+    tagged(TAG_CATALOG, name.as_str().as_bytes())
+}
+
+/// The `[start, end)` range of every catalog entry, in name order.
+pub fn catalog_entries() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_CATALOG], vec![TAG_CATALOG + 1])
 }
 
 pub fn token(id: &TokenId) -> Vec<u8> {

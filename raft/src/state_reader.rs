@@ -7,8 +7,9 @@ mod identity;
 use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Agent, AgentName, AuditHead, AuditRecord, ChainVerifier, Hash, JournalEntry, McpServer,
-    Provider, ProviderName, ServerName, Task, TaskId, Workspace, WorkspaceId,
+    Agent, AgentName, AuditHead, AuditRecord, CatalogEntry, CatalogName, ChainVerifier, Hash,
+    JournalEntry, McpServer, Provider, ProviderName, ServerName, Task, TaskId, Workspace,
+    WorkspaceId,
 };
 
 use crate::active::ActiveTask;
@@ -132,6 +133,17 @@ impl StateReader {
 
     pub fn mcp_servers(&self, workspace: &WorkspaceId) -> Result<Vec<McpServer>, Error> {
         self.all_in(keys::mcp_servers(workspace), "mcp server")
+    }
+
+    pub fn catalog_entry(&self, name: &CatalogName) -> Result<Option<CatalogEntry>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::catalog_entry(name), || {
+                format!("catalog entry {name}")
+            })
+    }
+
+    pub fn catalog_entries(&self) -> Result<Vec<CatalogEntry>, Error> {
+        self.all_in(keys::catalog_entries(), "catalog entry")
     }
 
     pub fn agent(&self, workspace: &WorkspaceId, name: &AgentName) -> Result<Option<Agent>, Error> {

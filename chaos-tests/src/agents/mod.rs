@@ -110,12 +110,17 @@ pub async fn prepare(
         })
         .await
         .context("the scripted provider")?;
-    let ledger = dir.join("ledger.jsonl");
+    // In a directory of its own: the catalog entry lets the server write there only, and
+    // a node refuses to let a server reach its data directory or key files.
+    let tools_dir = dir.join("tools");
+    let ledger = tools_dir.join("ledger.jsonl");
+    warden_local_cluster::tool_catalog::put_ledger_entry(admin, SERVER, tools_binary, &tools_dir)
+        .await?;
     admin
         .register_mcp_server(McpServer {
             workspace: workspace.to_owned(),
             name: SERVER.to_owned(),
-            command: tools_binary.display().to_string(),
+            catalog: SERVER.to_owned(),
             args: vec!["--ledger".to_owned(), ledger.display().to_string()],
             ..McpServer::default()
         })

@@ -35,7 +35,9 @@ fn needs(command: &Command) -> Needs<'_> {
         Command::Bootstrap { .. } => Needs::System,
         Command::CreateToken { .. }
         | Command::CreateWorkspace { .. }
-        | Command::AuthorizeMembershipChange { .. } => Needs::ClusterAdmin,
+        | Command::AuthorizeMembershipChange { .. }
+        | Command::PutCatalogEntry { .. }
+        | Command::DeleteCatalogEntry { .. } => Needs::ClusterAdmin,
         Command::RevokeToken { token } => Needs::TokenOwner(token),
         Command::SetRoles { scope, .. } => match scope {
             Scope::Cluster => Needs::ClusterAdmin,
@@ -47,6 +49,7 @@ fn needs(command: &Command) -> Needs<'_> {
         Command::DecideApproval { workspace, .. } => Needs::In(workspace, Permission::Approve),
         Command::PutProvider { workspace, .. }
         | Command::RegisterMcpServer { workspace, .. }
+        | Command::PinMcpTools { workspace, .. }
         | Command::CreateAgent { workspace, .. }
         | Command::UpdateAgent { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }

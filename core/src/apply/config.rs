@@ -1,13 +1,12 @@
-//! Workspace configuration: providers, MCP servers, agents. Validated here, so every
+//! Workspace configuration: providers and agents (MCP servers: `mcp_server.rs`). Validated here, so every
 //! proposer gets the same answer for the same input.
-
-use std::collections::BTreeSet;
 
 use warden_secrets::WrappedKey;
 
 use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::catalog::is_env_name;
 use crate::command::Command;
-use crate::config::{Agent, AgentSpec, McpServer, McpTransport, Provider};
+use crate::config::{Agent, AgentSpec, Provider};
 use crate::ids::WorkspaceId;
 use crate::model::Workspace;
 use crate::outcome::{Code, Outcome, Rejection};
@@ -15,11 +14,11 @@ use crate::outcome::{Code, Outcome, Rejection};
 /// Longest agent instructions accepted.
 pub const MAX_INSTRUCTIONS_BYTES: usize = 64 * 1024;
 
-fn invalid(message: String) -> Rejection {
+pub(super) fn invalid(message: String) -> Rejection {
     Rejection::new(Code::InvalidArgument, message)
 }
 
-fn check_url(field: &str, url: &str) -> Option<Rejection> {
+pub(super) fn check_url(field: &str, url: &str) -> Option<Rejection> {
     if url.starts_with("http://") || url.starts_with("https://") {
         None
     } else {
@@ -29,20 +28,13 @@ fn check_url(field: &str, url: &str) -> Option<Rejection> {
     }
 }
 
-/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
-fn is_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 /// The workspace, updated when a command storing secrets brings the workspace's first key.
 ///
 /// The proposer seals secrets with the workspace's key, or, when it found none, with a new
 /// key it offers wrapped in the command. The first key stored is kept: a command whose
 /// secrets were sealed with another key (two first writes racing) is refused, since they
 /// would never open.
-fn adopt_workspace_key(
+pub(super) fn adopt_workspace_key(
     workspace: &Workspace,
     offered: Option<&WrappedKey>,
     has_secrets: bool,
@@ -72,7 +64,7 @@ fn adopt_workspace_key(
 }
 
 /// The workspace a configuration command writes to, or the rejection when it is missing.
-fn existing_workspace<S: StateRead>(
+pub(super) fn existing_workspace<S: StateRead>(
     state: &S,
     workspace: &WorkspaceId,
 ) -> Result<Result<Workspace, Rejection>, S::Error> {
@@ -165,94 +157,6 @@ pub(super) fn put_provider<S: StateRead>(
     let mut writes: Vec<Write> = keyed.into_iter().map(Write::Workspace).collect();
     writes.push(Write::Provider(provider.clone()));
     Ok(Ok((Outcome::ProviderPut(provider), writes)))
-}
-
-pub(super) fn register_mcp_server<S: StateRead>(
-    state: &S,
-    at: &At<'_>,
-    command: &Command,
-) -> Result<Decision, S::Error> {
-    let Command::RegisterMcpServer {
-        workspace,
-        name,
-        transport,
-        tools,
-        workspace_key,
-    } = command
-    else {
-        unreachable!("register_mcp_server is called for RegisterMcpServer only")
-    };
-    let record = match existing_workspace(state, workspace)? {
-        Ok(record) => record,
-        Err(rejection) => return Ok(Err(rejection)),
-    };
-    let transport_problem = match transport {
-        McpTransport::Stdio { command, .. } if command.is_empty() => {
-            Some(invalid("command must not be empty".to_owned()))
-        }
-        McpTransport::Stdio {
-            env, secret_env, ..
-        } => check_env(env, secret_env),
-        McpTransport::Http { url, .. } => check_url("url", url),
-    };
-    if let Some(rejection) = transport_problem {
-        return Ok(Err(rejection));
-    }
-    let keyed = match adopt_workspace_key(&record, workspace_key.as_ref(), transport.has_secrets())
-    {
-        Ok(keyed) => keyed,
-        Err(rejection) => return Ok(Err(rejection)),
-    };
-    let mut seen = BTreeSet::new();
-    for tool in tools {
-        if !seen.insert(&tool.name) {
-            return Ok(Err(invalid(format!(
-                "server {name} lists tool {} twice",
-                tool.name
-            ))));
-        }
-        if serde_json::from_str::<serde_json::Value>(&tool.input_schema).is_err() {
-            return Ok(Err(invalid(format!(
-                "input schema of tool {} is not JSON",
-                tool.name
-            ))));
-        }
-    }
-    let version = state
-        .mcp_server(workspace, name)?
-        .map_or(1, |earlier| earlier.version + 1);
-    let server = McpServer {
-        workspace: workspace.clone(),
-        name: name.clone(),
-        transport: transport.clone(),
-        tools: tools.clone(),
-        version,
-        registered_ms: at.time_ms,
-        // Registering again pins what the server offers now.
-        drifted: Vec::new(),
-    };
-    let mut writes: Vec<Write> = keyed.into_iter().map(Write::Workspace).collect();
-    writes.push(Write::McpServer(server.clone()));
-    Ok(Ok((Outcome::McpServerRegistered(server), writes)))
-}
-
-/// A secret variable must be a variable name, given once, and not also a plain one.
-fn check_env<T>(env: &[(String, String)], secret_env: &[(String, T)]) -> Option<Rejection> {
-    let plain: BTreeSet<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
-    let mut seen = BTreeSet::new();
-    secret_env.iter().find_map(|(name, _)| {
-        if !is_env_name(name) {
-            Some(invalid(format!(
-                "secret_env {name:?} is not an environment variable name"
-            )))
-        } else if plain.contains(name.as_str()) {
-            Some(invalid(format!("{name} is set in both env and secret_env")))
-        } else if !seen.insert(name.as_str()) {
-            Some(invalid(format!("secret_env sets {name} twice")))
-        } else {
-            None
-        }
-    })
 }
 
 /// Creates an agent (`expected_version` none) or replaces its spec.

@@ -8,10 +8,12 @@
 mod approval;
 mod authz;
 mod budget;
+mod catalog;
 mod config;
 mod execution;
 mod identity;
 mod lifecycle;
+mod mcp_server;
 mod pause;
 mod policy;
 mod submit;
@@ -19,6 +21,7 @@ mod task_update;
 
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
 use crate::budget::{Budget, BudgetScope};
+use crate::catalog::{CatalogEntry, catalog_resource};
 use crate::command::{
     Action, Command, Request, binding_resource, budget_resource, config_resource, pause_resource,
     task_resource, tasks_resource, token_resource, workspace_resource,
@@ -29,7 +32,7 @@ use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{CallDecision, JournalEntry, TaskEvent};
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
-use crate::names::{AgentName, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::switches::Switches;
 use warden_secrets::WrappedKey;
@@ -63,6 +66,7 @@ pub trait StateRead {
         workspace: &WorkspaceId,
         name: &AgentName,
     ) -> Result<Option<Agent>, Self::Error>;
+    fn catalog_entry(&self, name: &CatalogName) -> Result<Option<CatalogEntry>, Self::Error>;
     fn token(&self, id: &TokenId) -> Result<Option<Token>, Self::Error>;
     fn role_binding(
         &self,
@@ -93,6 +97,8 @@ pub enum Write {
     },
     Provider(Provider),
     McpServer(McpServer),
+    CatalogEntry(CatalogEntry),
+    RemoveCatalogEntry(CatalogName),
     Agent(Agent),
     Token(Token),
     RoleBinding(RoleBinding),
@@ -208,7 +214,10 @@ fn decide<S: StateRead>(
             approval::apply(state, at, command)?
         }
         Command::PutProvider { .. } => config::put_provider(state, at, command)?,
-        Command::RegisterMcpServer { .. } => config::register_mcp_server(state, at, command)?,
+        Command::RegisterMcpServer { .. } => mcp_server::register(state, at, command)?,
+        Command::PinMcpTools { .. } => mcp_server::pin(state, at, command)?,
+        Command::PutCatalogEntry { spec } => catalog::put(state, at, spec)?,
+        Command::DeleteCatalogEntry { name } => catalog::delete(state, name)?,
         Command::CreateAgent { workspace, spec } => {
             config::save_agent(state, at, workspace, spec, None)?
         }
@@ -264,7 +273,12 @@ fn resource_of(command: &Command) -> String {
         } => config_resource(workspace, "provider", name.as_str()),
         Command::RegisterMcpServer {
             workspace, name, ..
+        }
+        | Command::PinMcpTools {
+            workspace, name, ..
         } => config_resource(workspace, "mcp_server", name.as_str()),
+        Command::PutCatalogEntry { spec } => catalog_resource(&spec.name),
+        Command::DeleteCatalogEntry { name } => catalog_resource(name),
         Command::CreateAgent { workspace, spec }
         | Command::UpdateAgent {
             workspace, spec, ..

@@ -91,22 +91,21 @@ pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
             max_output_tokens: 256,
             workspace_key: None,
         },
+        Command::PutCatalogEntry {
+            spec: catalog_spec("tools"),
+        },
         Command::RegisterMcpServer {
             workspace: ws(workspace),
             name: ServerName::parse("tools").expect("valid server"),
             transport: McpTransport::Stdio {
-                command: "tools".to_owned(),
+                catalog: CatalogName::parse("tools").expect("valid entry"),
                 args: vec![],
                 env: vec![],
                 secret_env: vec![],
             },
-            tools: vec![
-                tool("append", false, false),
-                tool("get", true, true),
-                tool("delete", false, false),
-            ],
             workspace_key: None,
         },
+        pin_tools(workspace, 1),
         Command::CreateAgent {
             workspace: ws(workspace),
             spec: agent_spec(limits),
@@ -117,6 +116,36 @@ pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
             expected_version: 0,
         },
     ]
+}
+
+/// A catalog entry `name` for `/usr/bin/<name>` that allows `--verbose`, `--level=<digits>`
+/// and the variable `TOKEN`.
+pub fn catalog_spec(name: &str) -> CatalogSpec {
+    CatalogSpec {
+        name: CatalogName::parse(name).expect("valid entry"),
+        description: String::new(),
+        executable: format!("/usr/bin/{name}"),
+        args: vec!["--stdio".to_owned()],
+        allowed_args: vec!["--verbose".to_owned(), "--level=[0-9]+".to_owned()],
+        allowed_env: vec!["TOKEN".to_owned()],
+        read_paths: vec![],
+        write_paths: vec![],
+    }
+}
+
+/// Pins the fixture's tools of server `tools` (append: not idempotent; get: read-only;
+/// delete) on the registration at `version`.
+pub fn pin_tools(workspace: &str, version: u64) -> Command {
+    Command::PinMcpTools {
+        workspace: ws(workspace),
+        name: ServerName::parse("tools").expect("valid server"),
+        expected_version: version,
+        tools: vec![
+            tool("append", false, false),
+            tool("get", true, true),
+            tool("delete", false, false),
+        ],
+    }
 }
 
 /// A policy allowing every tool of `server`.

@@ -11,6 +11,7 @@ use crate::*;
 mod approval;
 mod authz;
 mod budgets;
+mod catalog;
 mod execution;
 mod fixtures;
 mod pause;

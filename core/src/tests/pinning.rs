@@ -97,6 +97,10 @@ fn a_changed_definition_blocks_the_call_and_the_tool_until_it_is_re_pinned() {
         .expect("the fixture registers a server");
     h.ok(register);
     assert!(server(&h).drifted.is_empty());
+    assert!(!server(&h).pinned, "registered again, not pinned yet");
+    let version = server(&h).version;
+    h.ok(pin_tools("acme", version));
+    assert!(server(&h).pinned);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use warden_secrets::{SealedSecret, WrappedKey};
 
-use super::fixtures::{request, ws};
+use super::fixtures::{catalog_spec, request, ws};
 use crate::memory::MemoryState;
 use crate::*;
 
@@ -40,7 +40,7 @@ fn provider(api_key: Option<SealedSecret>, workspace_key: Option<WrappedKey>) ->
 
 fn stdio(secret_env: Vec<(&str, SealedSecret)>, env: Vec<(&str, &str)>) -> McpTransport {
     McpTransport::Stdio {
-        command: "tools".to_owned(),
+        catalog: CatalogName::parse("tools").expect("valid entry"),
         args: vec![],
         env: env
             .into_iter()
@@ -58,7 +58,6 @@ fn register(transport: McpTransport, workspace_key: Option<WrappedKey>) -> Comma
         workspace: ws("acme"),
         name: ServerName::parse("tools").expect("valid server"),
         transport,
-        tools: vec![],
         workspace_key,
     }
 }
@@ -77,6 +76,9 @@ impl Secrets {
             workspace: ws("acme"),
             key,
         });
+        let mut spec = catalog_spec("tools");
+        spec.allowed_env.push("MODE".to_owned());
+        secrets.ok(Command::PutCatalogEntry { spec });
         secrets
     }
 

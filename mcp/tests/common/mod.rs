@@ -28,6 +28,9 @@ pub fn ledger_spec_with(ledger: &Path, extra: &[&str]) -> ServerSpec {
         args,
         env: BTreeMap::new(),
         secret_env: Default::default(),
+        read_paths: vec![],
+        // The ledger, its key-value file and the directory it fsyncs.
+        write_paths: ledger.parent().map(Path::to_path_buf).into_iter().collect(),
     }
 }
 
@@ -72,6 +75,25 @@ pub async fn wait_for(what: &str, within: Duration, mut condition: impl FnMut() 
 }
 
 /// A Python MCP server installed by scripts/python-tools.sh. Missing is a failure, not a skip.
+/// What a confined Python server installed in a virtualenv must read: the virtualenv and
+/// the installation its interpreter links to.
+pub fn python_read_paths(tool: &Path) -> Vec<PathBuf> {
+    let venv = tool
+        .parent()
+        .and_then(Path::parent)
+        .expect("a virtualenv's bin/ entry");
+    let interpreter = venv
+        .join("bin")
+        .join("python")
+        .canonicalize()
+        .expect("the virtualenv's interpreter");
+    let installation = interpreter
+        .parent()
+        .and_then(Path::parent)
+        .expect("an interpreter in a bin/ directory");
+    vec![venv.to_owned(), installation.to_owned()]
+}
+
 pub fn python_tool(name: &str) -> PathBuf {
     let venv = std::env::var_os("WARDEN_PYTHON_TOOLS")
         .map(PathBuf::from)

@@ -1,17 +1,13 @@
-//! `warden.v1.AgentService`: a workspace's model providers, MCP servers (registered by
-//! connecting to them and pinning the tools they list) and agents.
-
-use std::time::Duration;
+//! `warden.v1.AgentService`: a workspace's model providers, MCP servers (registered and
+//! pinned in two commits, see `mcp_register.rs`) and agents.
 
 use prost::Message;
 use tonic::{Request, Response, Status};
-use warden_actors::credentials::{self, McpCredentials};
 use warden_core::{
-    Action, AgentName, AgentSpec, Code, Command, Hash, McpTransport, Outcome, Permission,
-    ProviderKind, ProviderName, Rejection, ServerName, ToolDefinition, ToolGrant, ToolName,
-    WorkspaceId, mcp_bearer_context, mcp_env_context, provider_key_context,
+    Action, AgentName, AgentSpec, Code, Command, Hash, Outcome, ProviderKind, ProviderName,
+    Rejection, ServerName, ToolGrant, ToolName, WorkspaceId, provider_key_context,
 };
-use warden_mcp::ServerSpec;
+use warden_mcp::ToolSessions;
 use warden_proto::v1::agent_service_server::AgentService;
 use warden_proto::v1::{
     CreateAgentRequest, CreateAgentResponse, GetAgentRequest, GetAgentResponse, ListAgentsRequest,
@@ -21,6 +17,7 @@ use warden_proto::v1::{
 };
 use warden_secrets::SecretString;
 
+use super::mcp_register::Registrar;
 use super::task::parse_workspace;
 use super::{Refused, propose, unexpected};
 use crate::auth::Caller;
@@ -29,17 +26,20 @@ use crate::convert;
 use crate::error::Error;
 use crate::secrets::Vault;
 
-/// How long registering an MCP server may take to connect and list its tools.
-const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);
-
 pub struct Agents {
     cluster: Cluster,
     vault: Vault,
+    /// The node's tool supervisor: registration lists a server's tools through it.
+    tools: ToolSessions,
 }
 
 impl Agents {
-    pub fn new(cluster: Cluster, vault: Vault) -> Agents {
-        Agents { cluster, vault }
+    pub fn new(cluster: Cluster, vault: Vault, tools: ToolSessions) -> Agents {
+        Agents {
+            cluster,
+            vault,
+            tools,
+        }
     }
 
     /// Seals the API key into a parsed `PutProvider`, with the workspace's new key when
@@ -180,27 +180,6 @@ fn parse_agent(
     Ok((workspace, spec))
 }
 
-/// Connects to the server the request names (with the credentials it sent) and lists
-/// its tools, to pin them.
-async fn list_server_tools(spec: &ServerSpec, name: &str) -> Result<Vec<ToolDefinition>, String> {
-    let session = warden_mcp::McpSession::connect(spec, REGISTER_TIMEOUT)
-        .await
-        .map_err(|error| format!("cannot reach mcp server {name}: {error}"))?;
-    let listed = session.list_tools(REGISTER_TIMEOUT).await;
-    session.close().await;
-    let listed =
-        listed.map_err(|error| format!("cannot list the tools of mcp server {name}: {error}"))?;
-    // Pinned exactly as the task actor later compares it before each call.
-    listed
-        .iter()
-        .map(|tool| {
-            warden_actors::pinning::definition_of(tool).map_err(|error| {
-                format!("mcp server {name} offers a tool Warden cannot name: {error}")
-            })
-        })
-        .collect()
-}
-
 #[tonic::async_trait]
 impl AgentService for Agents {
     async fn put_provider(
@@ -251,130 +230,15 @@ impl AgentService for Agents {
         request: Request<RegisterMcpServerRequest>,
     ) -> Result<Response<RegisterMcpServerResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let mut request = request.into_inner();
-        // The credentials are taken out first, as a provider's key is. The secret
-        // variables' names stay in the request, so a refusal's hash covers them.
-        let server = request.server.get_or_insert_default();
-        let mut secret_env: Vec<(String, SecretString)> = std::mem::take(&mut server.secret_env)
-            .into_iter()
-            .map(|(name, value)| (name, SecretString::new(value)))
-            .collect();
-        // In name order, so the stored record does not depend on a map's order.
-        secret_env.sort_by(|(a, _), (b, _)| a.cmp(b));
-        server.secret_env_names = secret_env.iter().map(|(name, _)| name.clone()).collect();
-        let secret_bearer = SecretString::new(std::mem::take(&mut server.secret_bearer));
-        server.secret_bearer_set = !secret_bearer.expose().is_empty();
-        let server = server.clone();
-        let refuse = refusal(
-            Action::McpServerRegister,
-            resource(&server.workspace, "mcp_server", &server.name),
-            &request,
-        );
-        let parsed = async {
-            let workspace = parse(WorkspaceId::parse(&server.workspace), &refuse)?;
-            let name = parse(ServerName::parse(&server.name), &refuse)?;
-            let has_bearer = !secret_bearer.expose().is_empty();
-            let mut transport = match (server.command.is_empty(), server.url.is_empty()) {
-                (false, true) if has_bearer => {
-                    return Err(refuse(
-                        "secret_bearer is for an http server (url); use secret_env".to_owned(),
-                    ));
-                }
-                (false, true) => McpTransport::Stdio {
-                    command: server.command.clone(),
-                    args: server.args.clone(),
-                    env: server.env.clone().into_iter().collect(),
-                    secret_env: Vec::new(),
-                },
-                (true, false) if !secret_env.is_empty() => {
-                    return Err(refuse(
-                        "secret_env is for a stdio server (command); use secret_bearer".to_owned(),
-                    ));
-                }
-                (true, false) => McpTransport::Http {
-                    url: server.url.clone(),
-                    bearer: None,
-                },
-                _ => return Err(refuse("set exactly one of command and url".to_owned())),
-            };
-            // Registering starts the server's command on this node: only a caller who
-            // may configure the workspace gets that far.
-            caller
-                .require(&self.cluster, Some(&workspace), Permission::Configure)
-                .map_err(|error| Refused {
-                    rejection: match error {
-                        Error::Rejected(rejection) => rejection,
-                        other => Rejection::new(Code::PermissionDenied, other.to_string()),
-                    },
-                    ..refuse(String::new())
-                })?;
-            let refused = |rejection: Rejection| Refused {
-                rejection,
-                ..refuse(String::new())
-            };
-            // Sealed before the server is reached, so a node without a master key refuses
-            // without starting anything.
-            let mut workspace_key = None;
-            if !secret_env.is_empty() || has_bearer {
-                let sealer = match self.vault.sealer(&self.cluster, &workspace).await {
-                    Ok(Ok(sealer)) => sealer,
-                    Ok(Err(rejection)) => return Err(refused(rejection)),
-                    Err(error) => return Ok(Err(error)),
-                };
-                match &mut transport {
-                    McpTransport::Stdio {
-                        secret_env: sealed, ..
-                    } => {
-                        for (variable, value) in &secret_env {
-                            let context = mcp_env_context(&workspace, &name, variable);
-                            sealed.push((
-                                variable.clone(),
-                                sealer.seal(value, &context).map_err(refused)?,
-                            ));
-                        }
-                    }
-                    McpTransport::Http { bearer, .. } => {
-                        let context = mcp_bearer_context(&workspace, &name);
-                        *bearer = Some(sealer.seal(&secret_bearer, &context).map_err(refused)?);
-                    }
-                }
-                workspace_key = sealer.offered();
-            }
-            // Listing the tools uses the credentials as sent.
-            let spec = credentials::server_spec(
-                &transport,
-                &McpCredentials {
-                    env: secret_env,
-                    bearer: has_bearer.then_some(secret_bearer),
-                },
-            );
-            let tools = list_server_tools(&spec, name.as_str())
-                .await
-                .map_err(|message| Refused {
-                    rejection: Rejection::new(Code::FailedPrecondition, message),
-                    ..refuse(String::new())
-                })?;
-            drop(spec);
-            Ok(Ok(Command::RegisterMcpServer {
-                workspace,
-                name,
-                transport,
-                tools,
-                workspace_key,
-            }))
-        }
-        .await;
-        let parsed = match parsed {
-            Ok(Ok(command)) => Ok(command),
-            Ok(Err(error)) => return Err(error.into()),
-            Err(refused) => Err(refused),
+        let registrar = Registrar {
+            cluster: &self.cluster,
+            vault: &self.vault,
+            tools: &self.tools,
         };
-        match self.save(&caller, parsed).await? {
-            Outcome::McpServerRegistered(server) => Ok(Response::new(RegisterMcpServerResponse {
-                server: Some(convert::mcp_server(&server)),
-            })),
-            other => Err(unexpected(&other).into()),
-        }
+        let server = registrar.register(&caller, request.into_inner()).await?;
+        Ok(Response::new(RegisterMcpServerResponse {
+            server: Some(convert::mcp_server(&server)),
+        }))
     }
 
     async fn list_mcp_servers(

@@ -2,10 +2,12 @@
 
 pub mod agent;
 pub mod audit;
+pub mod catalog;
 pub mod cluster;
 pub mod forward;
 pub mod governance;
 pub mod identity;
+pub mod mcp_register;
 pub mod membership;
 pub mod node;
 pub mod task;

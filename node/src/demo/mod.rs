@@ -141,7 +141,10 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
             (base_url.clone(), model.clone(), api_key_env.clone())
         }
     };
-    let ledger = base.join("ledger.jsonl");
+    // Apart from the nodes' data directories and the master key, which a node refuses
+    // to let a tool server reach.
+    let tools_dir = base.join("tools");
+    let ledger = tools_dir.join("ledger.jsonl");
     let tools_binary = exe.with_file_name("warden-ledger-tools");
 
     step("configuring workspace \"demo\": policy, provider, MCP server, agent");
@@ -167,11 +170,19 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
         .await
         .context("putting the model provider")?;
     governance::put_policy(&client).await?;
+    // Stdio servers come from the cluster catalog: the admin puts the ledger's entry.
+    warden_local_cluster::tool_catalog::put_ledger_entry(
+        &client,
+        "ledger",
+        &tools_binary,
+        &tools_dir,
+    )
+    .await?;
     let server = client
         .register_mcp_server(McpServer {
             workspace: WORKSPACE.into(),
             name: "ledger".into(),
-            command: tools_binary.display().to_string(),
+            catalog: "ledger".into(),
             args: vec!["--ledger".into(), ledger.display().to_string()],
             ..Default::default()
         })

@@ -14,7 +14,7 @@ use ractor::{Actor, ActorRef};
 use tokio::task::JoinSet;
 use warden_actors::{NodeSupervisor, OwnedTask, RuntimeOptions, SupervisorMsg};
 use warden_core::{NodeId, TaskStatus};
-use warden_mcp::{SessionOptions, ToolSessions};
+use warden_mcp::{SessionOptions, StdioSandbox, ToolSessions};
 
 use self::host::NodeHost;
 use self::liveness::{LeaseClock, Liveness};
@@ -29,18 +29,26 @@ const RECONCILE_INTERVAL: Duration = Duration::from_millis(50);
 #[derive(Clone)]
 pub struct RuntimeHandle {
     pub liveness: Arc<Liveness>,
+    /// The node's one tool supervisor: every MCP server this node starts or reaches,
+    /// for a task or a registration, goes through it.
+    pub tools: ToolSessions,
 }
 
 /// Starts the runtime's loops and actors in `tasks`; they stop when `tasks` is shut down.
 pub async fn start(
     cluster: Cluster,
     options: Runtime,
+    sandbox: StdioSandbox,
     vault: Vault,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<RuntimeHandle> {
     let liveness = Arc::new(Liveness::default());
     let lease = Arc::new(LeaseClock::default());
-    let (tools, tools_done) = ToolSessions::spawn(SessionOptions::default())
+    let session_options = SessionOptions {
+        stdio: sandbox,
+        ..SessionOptions::default()
+    };
+    let (tools, tools_done) = ToolSessions::spawn(session_options)
         .await
         .context("starting the tool session supervisor")?;
     let host = Arc::new(NodeHost {
@@ -70,7 +78,7 @@ pub async fn start(
     tasks.spawn(heartbeat::run(cluster.clone(), options.clone(), liveness.clone(), lease).map_ok());
     tasks.spawn(controller::run(cluster.clone(), options.clone(), liveness.clone()).map_ok());
     tasks.spawn(reconcile(cluster, supervisor, options.capacity > 0).map_ok());
-    Ok(RuntimeHandle { liveness })
+    Ok(RuntimeHandle { liveness, tools })
 }
 
 /// Tells the supervisor which tasks this node owns whenever the applied state changes

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use warden_client::{Client, Consistency, TaskFilter};
 use warden_proto::v1::{
-    Agent, AgentLimits, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
+    Agent, AgentLimits, CatalogEntry, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
 };
 use warden_providers::scripted::{ScriptedModel, ScriptedModelHandle};
 
@@ -25,6 +25,43 @@ pub fn ledger_tools() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The catalog entry `ledger` for the bundled ledger server writing into `dir` (a
+/// directory of its own, never the cluster's base directory).
+pub fn ledger_entry(dir: &Path) -> CatalogEntry {
+    warden_local_cluster::tool_catalog::ledger_entry("ledger", &ledger_tools(), dir)
+}
+
+/// The catalog entry `name` for the Python MCP server `name` (scripts/python-tools.sh),
+/// which may read its virtualenv and the Python installation the virtualenv's
+/// interpreter links to (not necessarily under /usr), and take extra arguments matching
+/// `allowed_args`.
+pub fn python_entry(name: &str, allowed_args: &[&str]) -> CatalogEntry {
+    let tool = python_tool(name);
+    let venv = tool
+        .parent()
+        .and_then(Path::parent)
+        .expect("a virtualenv's bin/ entry");
+    let interpreter = venv
+        .join("bin")
+        .join("python")
+        .canonicalize()
+        .expect("the virtualenv's interpreter");
+    let installation = interpreter
+        .parent()
+        .and_then(Path::parent)
+        .expect("an interpreter in a bin/ directory");
+    CatalogEntry {
+        name: name.to_owned(),
+        executable: tool.display().to_string(),
+        allowed_args: allowed_args.iter().map(|arg| (*arg).to_owned()).collect(),
+        read_paths: vec![
+            venv.display().to_string(),
+            installation.display().to_string(),
+        ],
+        ..CatalogEntry::default()
+    }
 }
 
 /// A Python MCP server installed by scripts/python-tools.sh. Missing is a failure, not a skip.
@@ -142,12 +179,24 @@ impl Workspace {
             .unwrap_or_else(|error| panic!("put provider {}: {error}", spec.name));
     }
 
-    /// Registers a stdio MCP server; returns it with its pinned tools.
-    pub async fn register_stdio(&self, name: &str, command: &Path, args: &[&str]) -> McpServer {
+    /// Puts `entry` in the cluster catalog (the client must be a cluster admin's) and
+    /// registers stdio server `name` by it with the extra `args`; returns the server with
+    /// its pinned tools.
+    pub async fn register_stdio(
+        &self,
+        name: &str,
+        entry: CatalogEntry,
+        args: &[&str],
+    ) -> McpServer {
+        let catalog = entry.name.clone();
+        self.client
+            .put_catalog_entry(entry)
+            .await
+            .unwrap_or_else(|error| panic!("put catalog entry {catalog}: {error}"));
         self.register(McpServer {
             workspace: self.name.clone(),
             name: name.to_owned(),
-            command: command.display().to_string(),
+            catalog,
             args: args.iter().map(|arg| (*arg).to_owned()).collect(),
             ..Default::default()
         })

@@ -84,6 +84,16 @@ pub struct TestCluster {
     pub dir: TempDir,
 }
 
+impl TestCluster {
+    /// A directory for tool servers' files (ledgers), apart from the nodes' data
+    /// directories and key files, which a node refuses to let a server reach.
+    pub fn tools_dir(&self) -> std::path::PathBuf {
+        let dir = self.dir.path().join("tools");
+        std::fs::create_dir_all(&dir).expect("create the tools directory");
+        dir
+    }
+}
+
 impl std::ops::Deref for TestCluster {
     type Target = LocalCluster;
     fn deref(&self) -> &LocalCluster {

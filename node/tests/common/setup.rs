@@ -9,11 +9,12 @@ use std::time::Duration;
 use warden_client::{Client, Consistency};
 use warden_proto::v1::{Agent, AgentLimits, McpServer, Provider, Task, TaskEvent, ToolGrant};
 
-use super::agents::ledger_tools;
+use super::agents::ledger_entry;
 
 /// Creates `workspace` with a policy allowing every call, provider `model` at
-/// `model_url`, the ledger server as `ledger` writing to `ledger`, and agent `agent`
-/// granted `grants` (ledger tools).
+/// `model_url`, the ledger server as `ledger` writing to `ledger` (through the catalog
+/// entry `ledger`, which `client`, a cluster admin's, puts), and agent `agent` granted
+/// `grants` (ledger tools).
 pub async fn workspace(
     client: &Client,
     workspace: &str,
@@ -41,11 +42,17 @@ pub async fn workspace(
         })
         .await
         .expect("put provider");
+    let ledger_dir = ledger.parent().expect("a ledger file in a directory");
+    std::fs::create_dir_all(ledger_dir).expect("create the ledger's directory");
+    client
+        .put_catalog_entry(ledger_entry(ledger_dir))
+        .await
+        .expect("put the ledger catalog entry");
     client
         .register_mcp_server(McpServer {
             workspace: workspace.into(),
             name: "ledger".into(),
-            command: ledger_tools().display().to_string(),
+            catalog: "ledger".into(),
             args: vec!["--ledger".into(), ledger.display().to_string()],
             ..Default::default()
         })

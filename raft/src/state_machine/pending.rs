@@ -7,9 +7,10 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Agent, AgentName, Applied, AuditHead, Budget, BudgetScope, IdempotencyKey, IdempotencyRecord,
-    McpServer, Principal, Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead,
-    StoredPolicy, Switches, Task, TaskId, Token, TokenId, Workspace, WorkspaceId, Write,
+    Agent, AgentName, Applied, AuditHead, Budget, BudgetScope, CatalogEntry, CatalogName,
+    IdempotencyKey, IdempotencyRecord, McpServer, Principal, Provider, ProviderName, RoleBinding,
+    Scope, ServerName, StateRead, StoredPolicy, Switches, Task, TaskId, Token, TokenId, Workspace,
+    WorkspaceId, Write,
 };
 
 use crate::active::ActiveTask;
@@ -91,6 +92,12 @@ impl<'a> Pending<'a> {
                     let what = || format!("mcp server {workspace}/{name}");
                     self.put(keys::mcp_server(workspace, name), what, server)?;
                 }
+                Write::CatalogEntry(entry) => {
+                    let name = &entry.spec.name;
+                    let what = || format!("catalog entry {name}");
+                    self.put(keys::catalog_entry(name), what, entry)?;
+                }
+                Write::RemoveCatalogEntry(name) => self.delete(keys::catalog_entry(name)),
                 Write::Agent(agent) => {
                     let (workspace, name) = (&agent.workspace, &agent.spec.name);
                     let what = || format!("agent {workspace}/{name}");
@@ -234,6 +241,12 @@ impl StateRead for Pending<'_> {
     fn agent(&self, workspace: &WorkspaceId, name: &AgentName) -> Result<Option<Agent>, Error> {
         self.get(keys::agent(workspace, name), || {
             format!("agent {workspace}/{name}")
+        })
+    }
+
+    fn catalog_entry(&self, name: &CatalogName) -> Result<Option<CatalogEntry>, Error> {
+        self.get(keys::catalog_entry(name), || {
+            format!("catalog entry {name}")
         })
     }
 

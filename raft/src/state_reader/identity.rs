@@ -2,9 +2,10 @@
 //! can ask `warden_core::require` the same questions `apply()` asks.
 
 use warden_core::{
-    Agent, AgentName, Budget, BudgetScope, IdempotencyKey, IdempotencyRecord, McpServer, Principal,
-    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Switches,
-    Task, TaskId, Token, TokenId, Workspace, WorkspaceId,
+    Agent, AgentName, Budget, BudgetScope, CatalogEntry, CatalogName, IdempotencyKey,
+    IdempotencyRecord, McpServer, Principal, Provider, ProviderName, RoleBinding, Scope,
+    ServerName, StateRead, StoredPolicy, Switches, Task, TaskId, Token, TokenId, Workspace,
+    WorkspaceId,
 };
 
 use super::StateReader;
@@ -91,6 +92,10 @@ impl StateRead for StateReader {
 
     fn agent(&self, workspace: &WorkspaceId, name: &AgentName) -> Result<Option<Agent>, Error> {
         StateReader::agent(self, workspace, name)
+    }
+
+    fn catalog_entry(&self, name: &CatalogName) -> Result<Option<CatalogEntry>, Error> {
+        StateReader::catalog_entry(self, name)
     }
 
     fn token(&self, id: &TokenId) -> Result<Option<Token>, Error> {

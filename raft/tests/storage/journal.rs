@@ -1,11 +1,11 @@
 //! A task's journal and the active-task index as the state machine writes them, and as a
-//! snapshot carries them to another store.
+//! snapshot carries them (and the cluster catalog) to another store.
 
 use openraft::RaftSnapshotBuilder;
 use openraft::storage::RaftStateMachine;
 use warden_core::{
-    Command, McpTransport, NodeId, Outcome, ServerName, Step, TaskId, TaskStatus, ToolDefinition,
-    ToolGrant, ToolName, Usage,
+    CatalogName, CatalogSpec, Command, McpTransport, NodeId, Outcome, ServerName, Step, TaskId,
+    TaskStatus, ToolDefinition, ToolGrant, ToolName, Usage,
 };
 use warden_raft::StateReader;
 use warden_raft::types::Entry;
@@ -31,15 +31,33 @@ fn get() -> ToolName {
 /// Workspace `acme` with provider `model`, server `tools` listing one read-only tool
 /// `get`, and agent `bot` granted it; then tasks 7 and 8.
 fn submitted() -> Vec<Entry> {
+    let entry = Command::PutCatalogEntry {
+        spec: CatalogSpec {
+            name: CatalogName::parse("tools").expect("fixture entry names are valid"),
+            description: String::new(),
+            executable: "/usr/bin/tools".to_owned(),
+            args: vec![],
+            allowed_args: vec![],
+            allowed_env: vec![],
+            read_paths: vec![],
+            write_paths: vec![],
+        },
+    };
     let server = Command::RegisterMcpServer {
         workspace: ws("acme"),
         name: tools(),
         transport: McpTransport::Stdio {
-            command: "tools".to_owned(),
+            catalog: CatalogName::parse("tools").expect("fixture entry names are valid"),
             args: vec![],
             env: vec![],
             secret_env: vec![],
         },
+        workspace_key: None,
+    };
+    let pin = Command::PinMcpTools {
+        workspace: ws("acme"),
+        name: tools(),
+        expected_version: 1,
         tools: vec![ToolDefinition {
             name: get(),
             description: "the get tool".to_owned(),
@@ -48,7 +66,6 @@ fn submitted() -> Vec<Entry> {
             idempotent: true,
             destructive: false,
         }],
-        workspace_key: None,
     };
     let grant = ToolGrant {
         server: tools(),
@@ -58,10 +75,12 @@ fn submitted() -> Vec<Entry> {
     vec![
         create(1, "acme"),
         put_provider(2, "acme"),
-        normal(3, server),
-        create_agent(4, "acme", vec![grant]),
-        submit(5, "acme", TASK, "k7", "do the thing"),
-        submit(6, "acme", WAITING, "k8", "wait"),
+        normal(3, entry),
+        normal(4, server),
+        normal(5, pin),
+        create_agent(6, "acme", vec![grant]),
+        submit(7, "acme", TASK, "k7", "do the thing"),
+        submit(8, "acme", WAITING, "k8", "wait"),
     ]
 }
 
@@ -89,7 +108,7 @@ fn completed() -> Vec<Entry> {
             start_first: false,
         },
     };
-    vec![normal(7, assign), normal(8, answer)]
+    vec![normal(9, assign), normal(10, answer)]
 }
 
 fn assert_accepted(outcomes: &[Outcome]) {
@@ -133,10 +152,10 @@ async fn the_journal_and_the_active_index_follow_a_task_and_survive_a_snapshot()
             .map(|entry| (entry.seq, entry.log_index, entry.event.kind()))
             .collect::<Vec<_>>(),
         vec![
-            (0, 5, "submitted"),
-            (1, 7, "assigned"),
-            (2, 8, "model_responded"),
-            (3, 8, "completed"),
+            (0, 7, "submitted"),
+            (1, 9, "assigned"),
+            (2, 10, "model_responded"),
+            (3, 10, "completed"),
         ]
     );
     assert_eq!(
@@ -160,7 +179,7 @@ async fn the_journal_and_the_active_index_follow_a_task_and_survive_a_snapshot()
             .iter()
             .map(|entry| (entry.seq, entry.log_index, entry.event.kind()))
             .collect::<Vec<_>>(),
-        vec![(0, 6, "submitted")]
+        vec![(0, 8, "submitted")]
     );
     // The workspace's events: both journals merged in log order, resumable by index.
     let events = reader_a.workspace_events(&ws("acme"), 0, 100)?;
@@ -170,13 +189,13 @@ async fn the_journal_and_the_active_index_follow_a_task_and_survive_a_snapshot()
         "{indexes:?}"
     );
     assert_eq!(events.len(), journal.len() + waiting.len());
-    let from_six = reader_a.workspace_events(&ws("acme"), 6, 100)?;
-    assert!(from_six.iter().all(|(_, entry)| entry.log_index >= 6));
+    let from_eight = reader_a.workspace_events(&ws("acme"), 8, 100)?;
+    assert!(from_eight.iter().all(|(_, entry)| entry.log_index >= 8));
     assert_eq!(
-        from_six.len(),
+        from_eight.len(),
         events
             .iter()
-            .filter(|(_, entry)| entry.log_index >= 6)
+            .filter(|(_, entry)| entry.log_index >= 8)
             .count()
     );
     assert!(reader_a.workspace_events(&ws("other"), 0, 100)?.is_empty());
@@ -222,5 +241,9 @@ async fn the_journal_and_the_active_index_follow_a_task_and_survive_a_snapshot()
         reader_b.mcp_servers(&ws("acme"))?,
         reader_a.mcp_servers(&ws("acme"))?
     );
+    // The cluster catalog travels with the snapshot (it is part of `sm`).
+    let catalog = reader_b.catalog_entries()?;
+    assert_eq!(catalog.len(), 1, "{catalog:?}");
+    assert_eq!(catalog, reader_a.catalog_entries()?);
     Ok(())
 }

@@ -19,7 +19,9 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use tonic::Code;
 use warden_client::Client;
-use warden_proto::v1::{Agent, AgentLimits, McpServer, Provider, TaskStatus, ToolGrant};
+use warden_proto::v1::{
+    Agent, AgentLimits, CatalogEntry, McpServer, Provider, TaskStatus, ToolGrant,
+};
 
 use crate::output::{Format, emit, emit_json, render_fields};
 
@@ -124,15 +126,28 @@ pub async fn run(client: &Client, format: Format, args: StepsArgs) -> anyhow::Re
         })
         .await
         .context("put the provider")?;
+    // Stdio servers come from the cluster catalog (so this needs a cluster admin's
+    // token): an entry for this run's ledger, writing into this run's directory only.
+    let entry = format!("bench-ledger-{run_id}");
     client
-        .register_mcp_server(McpServer {
-            workspace: args.workspace.clone(),
-            name: "tools".into(),
-            command: tools_binary.display().to_string(),
+        .put_catalog_entry(CatalogEntry {
+            name: entry.clone(),
+            description: "wardenctl bench steps: the ledger tool server".into(),
+            executable: tools_binary.display().to_string(),
             args: vec![
                 "--ledger".into(),
                 dir.join("ledger.jsonl").display().to_string(),
             ],
+            write_paths: vec![dir.display().to_string()],
+            ..Default::default()
+        })
+        .await
+        .context("put the ledger's catalog entry (needs a cluster admin's token)")?;
+    client
+        .register_mcp_server(McpServer {
+            workspace: args.workspace.clone(),
+            name: "tools".into(),
+            catalog: entry,
             ..Default::default()
         })
         .await

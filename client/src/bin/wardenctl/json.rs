@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use warden_client::proto::{
-    Agent, AgentLimits, AuditRecord, ClusterStatusResponse, McpServer, McpTool, Member, Provider,
-    Task, TaskEvent, ToolGrant, VerifyAuditResponse, Workspace,
+    Agent, AgentLimits, AuditRecord, CatalogEntry, ClusterStatusResponse, McpServer, McpTool,
+    Member, Provider, Task, TaskEvent, ToolGrant, VerifyAuditResponse, Workspace,
 };
 
 use crate::output::{role_name, task_status_name};
@@ -80,14 +80,31 @@ pub fn mcp_server(server: &McpServer) -> Value {
     json!({
         "workspace": server.workspace,
         "name": server.name,
-        "command": server.command,
+        "catalog": server.catalog,
         "args": server.args,
         "env": server.env,
         "secret_env_names": server.secret_env_names,
         "secret_bearer_set": server.secret_bearer_set,
         "url": server.url,
+        "pinned": server.pinned,
         "tools": server.tools.iter().map(mcp_tool).collect::<Vec<_>>(),
         "version": server.version,
+    })
+}
+
+pub fn catalog_entry(entry: &CatalogEntry) -> Value {
+    json!({
+        "name": entry.name,
+        "description": entry.description,
+        "executable": entry.executable,
+        "args": entry.args,
+        "allowed_args": entry.allowed_args,
+        "allowed_env": entry.allowed_env,
+        "read_paths": entry.read_paths,
+        "write_paths": entry.write_paths,
+        "version": entry.version,
+        "updated_ms": entry.updated_ms,
+        "updated_by": entry.updated_by,
     })
 }
 

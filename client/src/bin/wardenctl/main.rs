@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod bench_steps;
 mod budget;
+mod catalog;
 mod cluster;
 mod events;
 mod governance;
@@ -152,7 +153,10 @@ enum Command {
     /// Define and list the model providers agents call
     #[command(subcommand)]
     Provider(provider::ProviderCommand),
-    /// Register MCP servers and list their pinned tools
+    /// Manage the cluster's catalog of stdio MCP servers (cluster admins)
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+    /// Register MCP servers (stdio ones by catalog entry) and list their pinned tools
     #[command(subcommand)]
     Mcp(mcp::McpCommand),
     /// Create, change and inspect agents
@@ -224,6 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cluster(command) => cluster::run(&client, cli.output, command).await,
         Command::Workspace(command) => workspace::run(&client, cli.output, command).await,
         Command::Provider(command) => provider::run(&client, cli.output, command).await,
+        Command::Catalog(command) => catalog::run(&client, cli.output, command).await,
         Command::Mcp(command) => mcp::run(&client, cli.output, command).await,
         Command::Agent(command) => agent::run(&client, cli.output, command).await,
         Command::Task(command) => task::run(&client, cli.output, command).await,

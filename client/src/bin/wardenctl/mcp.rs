@@ -17,10 +17,14 @@ use crate::output::{Format, Table, emit, emit_json, short_hash, shorten, yes_no}
 pub enum McpCommand {
     /// Register an MCP server and pin its tools
     ///
-    /// The node that answers connects to the server (starting --command, or at --url),
-    /// lists its tools and pins each tool's definition by its hash; agents can be granted
-    /// only pinned tools. Registering an existing name again replaces it and pins the
-    /// tools the server lists now. A slow server may need a longer --timeout.
+    /// A stdio server is registered by cluster catalog entry (--catalog; see `wardenctl
+    /// catalog list`), with only the extra --arg and --env the entry allows; an HTTP
+    /// server by --url. The registration is committed first, unpinned; then the node that
+    /// answers starts the server (confined) or reaches it, lists its tools and pins each
+    /// tool's definition by its hash. Agents can be granted only pinned tools. If listing
+    /// fails, the server stays registered unpinned and the error says why. Registering an
+    /// existing name again replaces it and pins the tools the server lists now. A slow
+    /// server may need a longer --timeout.
     Register(RegisterArgs),
     /// List the MCP servers of a workspace and their pinned tools
     ///
@@ -34,34 +38,36 @@ pub enum McpCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("transport").required(true).args(["command", "url"])))]
+#[command(group(ArgGroup::new("transport").required(true).args(["catalog", "url"])))]
 pub struct RegisterArgs {
     /// Workspace of the server
     workspace: String,
     /// Name of the server, as tool grants refer to it (`--tool SERVER/TOOL`)
     name: String,
-    /// Start the server as a child process that speaks MCP over stdio; the command must
-    /// be available on the nodes
-    #[arg(long, value_name = "CMD")]
-    command: Option<String>,
-    /// One argument for --command; repeat for more, in order
+    /// A stdio server: the cluster catalog entry to run (a program a cluster admin put
+    /// in the catalog); each node that starts it runs the entry as it is then
+    #[arg(long, value_name = "ENTRY")]
+    catalog: Option<String>,
+    /// An extra argument for --catalog, appended to the entry's own; the entry must allow
+    /// it. Repeat for more, in order
     #[arg(
         long = "arg",
         value_name = "A",
-        requires = "command",
+        requires = "catalog",
         allow_hyphen_values = true
     )]
     args: Vec<String>,
-    /// An environment variable for --command as KEY=VALUE; repeat for more. Values are
-    /// stored and listed as given, so do not put secrets here
-    #[arg(long = "env", value_name = "K=V", requires = "command", value_parser = parse_key_value)]
+    /// An environment variable for --catalog as KEY=VALUE; the entry must allow KEY.
+    /// Repeat for more. Values are stored and listed as given, so do not put secrets here
+    #[arg(long = "env", value_name = "K=V", requires = "catalog", value_parser = parse_key_value)]
     env: Vec<(String, String)>,
-    /// A secret environment variable for --command, its value read from a file (surrounding
-    /// whitespace ignored); repeat for more. Stored encrypted, never shown again
+    /// A secret environment variable for --catalog, its value read from a file
+    /// (surrounding whitespace ignored); the entry must allow NAME. Repeat for more.
+    /// Stored encrypted, never shown again
     #[arg(
         long = "secret-env-file",
         value_name = "NAME=PATH",
-        requires = "command",
+        requires = "catalog",
         value_parser = parse_key_value
     )]
     secret_env_files: Vec<(String, String)>,
@@ -86,7 +92,7 @@ pub async fn run(client: &Client, format: Format, command: McpCommand) -> anyhow
             match format {
                 Format::Table => {
                     emit(&format!(
-                        "registered mcp server {name} (version {}) with {} tools\n",
+                        "registered mcp server {name} (version {}) and pinned {} tools\n",
                         server.version,
                         server.tools.len()
                     ))?;
@@ -135,7 +141,9 @@ impl RegisterArgs {
         Ok(McpServer {
             workspace: self.workspace,
             name: self.name,
-            command: self.command.unwrap_or_default(),
+            command: String::new(),
+            catalog: self.catalog.unwrap_or_default(),
+            pinned: false,
             args: self.args,
             url: self.url.unwrap_or_default(),
             tools: Vec::new(),
@@ -149,10 +157,10 @@ impl RegisterArgs {
     }
 }
 
-/// How the nodes reach a server: `stdio: CMD ARGS` or `http: URL`.
+/// How the nodes reach a server: `stdio: catalog ENTRY ARGS` or `http: URL`.
 fn transport(server: &McpServer) -> String {
     if server.url.is_empty() {
-        let mut words = vec![server.command.clone()];
+        let mut words = vec!["catalog".to_owned(), server.catalog.clone()];
         words.extend(server.args.iter().cloned());
         format!("stdio: {}", words.join(" "))
     } else {
@@ -160,12 +168,13 @@ fn transport(server: &McpServer) -> String {
     }
 }
 
-/// One row per server: SERVER, VERSION, TOOLS, TRANSPORT, ENV (the variable names, secret
-/// ones marked), and whether a bearer token is stored.
+/// One row per server: SERVER, VERSION, PINNED, TOOLS, TRANSPORT, ENV (the variable
+/// names, secret ones marked), and whether a bearer token is stored.
 fn render_servers(servers: &[McpServer]) -> String {
     let mut table = Table::new(vec![
         "SERVER",
         "VERSION",
+        "PINNED",
         "TOOLS",
         "TRANSPORT",
         "ENV",
@@ -182,6 +191,7 @@ fn render_servers(servers: &[McpServer]) -> String {
         table.push(vec![
             server.name.clone(),
             server.version.to_string(),
+            yes_no(server.pinned),
             server.tools.len().to_string(),
             shorten(&transport(server), 60),
             if env.is_empty() {
@@ -233,7 +243,7 @@ mod tests {
     fn tools_show_annotations_and_a_short_hash() {
         let server = McpServer {
             name: "files".into(),
-            command: "files-server".into(),
+            catalog: "files-server".into(),
             args: vec!["--root".into(), "/data".into()],
             tools: vec![McpTool {
                 name: "read".into(),
@@ -245,7 +255,10 @@ mod tests {
             version: 2,
             ..McpServer::default()
         };
-        assert_eq!(transport(&server), "stdio: files-server --root /data");
+        assert_eq!(
+            transport(&server),
+            "stdio: catalog files-server --root /data"
+        );
         assert_eq!(
             render_tools(&[server]),
             "SERVER  TOOL  READ-ONLY  IDEMPOTENT  DESTRUCTIVE  DEFINITION\n\
