@@ -2,6 +2,7 @@
 //! their supervision with ractor ([`ToolSessions`]), and the bundled ledger tool server.
 
 mod error;
+mod http_client;
 mod kv_file;
 pub mod ledger;
 pub mod ledger_server;

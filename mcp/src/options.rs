@@ -1,8 +1,9 @@
-//! Settings of the tool sessions: connection, idle shutdown and restart policy.
+//! Settings of the tool sessions: connection, egress, idle shutdown and restart policy.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use warden_egress::Policy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +29,8 @@ pub struct SessionOptions {
     pub max_restarts_in_window: usize,
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
+    /// Where HTTP servers may be reached: the node's egress policy.
+    pub egress: Policy,
 }
 
 impl Default for SessionOptions {
@@ -40,6 +43,7 @@ impl Default for SessionOptions {
             restart_backoff_max: Duration::from_secs(10),
             max_restarts_in_window: 5,
             restart_window: Duration::from_secs(60),
+            egress: Policy::default(),
         }
     }
 }

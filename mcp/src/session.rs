@@ -6,7 +6,8 @@
 //! Its stderr is captured into a small ring ([`StderrTail`]) instead of reaching our
 //! stderr. Closing or dropping the session ends the process (rmcp closes stdin, then
 //! signals, then kills; the command is also `kill_on_drop`). An HTTP server's bearer token
-//! goes into rmcp's `Authorization` header.
+//! goes into rmcp's `Authorization` header; the HTTP client is ours, bound to the node's
+//! egress policy ([`crate::http_client`]).
 
 use std::{
     collections::HashSet,
@@ -27,7 +28,9 @@ use rmcp::{
 };
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
-use crate::{CallOutput, Error, ServerSpec, ToolInfo, stderr_tail::StderrTail};
+use warden_egress::Policy;
+
+use crate::{CallOutput, Error, ServerSpec, ToolInfo, http_client, stderr_tail::StderrTail};
 
 /// The variables a stdio server inherits from our environment. Anything else (credentials
 /// in particular) must be given explicitly in [`ServerSpec::Stdio`]'s `env`.
@@ -63,11 +66,13 @@ pub(crate) struct SessionCaller {
 impl McpSession {
     /// Starts (stdio) or reaches (HTTP) the server and completes the MCP handshake within
     /// `connect_timeout`. Errors name the server by its command or URL.
+    /// An HTTP server is reached only where `egress` allows (see [`crate::http_client`]).
     pub async fn connect(
         spec: &ServerSpec,
         connect_timeout: Duration,
+        egress: &Policy,
     ) -> Result<McpSession, Error> {
-        McpSession::connect_named(&spec.display_name(), spec, connect_timeout).await
+        McpSession::connect_named(&spec.display_name(), spec, connect_timeout, egress).await
     }
 
     /// Like [`McpSession::connect`], with `server` as the name used in errors.
@@ -75,6 +80,7 @@ impl McpSession {
         server: &str,
         spec: &ServerSpec,
         connect_timeout: Duration,
+        egress: &Policy,
     ) -> Result<McpSession, Error> {
         match spec {
             ServerSpec::Stdio {
@@ -124,7 +130,8 @@ impl McpSession {
                     // rmcp sends it as `Authorization: Bearer <token>` on every request.
                     config = config.auth_header(token.as_str());
                 }
-                let transport = StreamableHttpClientTransport::from_config(config);
+                let client = http_client::client_for(server, url, egress, connect_timeout).await?;
+                let transport = StreamableHttpClientTransport::with_client(client, config);
                 handshake(
                     server,
                     transport,

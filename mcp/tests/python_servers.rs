@@ -21,7 +21,9 @@ fn stdio(command: std::path::PathBuf, args: &[&str]) -> ServerSpec {
 #[tokio::test]
 async fn mcp_server_time_tells_the_time_in_utc() {
     let spec = stdio(python_tool("mcp-server-time"), &["--local-timezone", "UTC"]);
-    let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+        .await
+        .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     assert!(
         tools.iter().any(|tool| tool.name == "get_current_time"),
@@ -54,7 +56,9 @@ async fn mcp_server_git_reports_the_status_of_a_fresh_repository() {
     let repo_path = repo.path().display().to_string();
 
     let spec = stdio(python_tool("mcp-server-git"), &["--repository", &repo_path]);
-    let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+        .await
+        .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     let status_tool = tools
         .iter()
