@@ -116,6 +116,8 @@ pub async fn run(
     let runtime = crate::runtime::start(
         cluster.clone(),
         options.runtime.clone(),
+        options.providers.clone(),
+        options.egress.clone(),
         vault.clone(),
         &mut tasks,
     )
@@ -147,7 +149,12 @@ pub async fn run(
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
-        .add_service(AgentServiceServer::new(Agents::new(cluster.clone(), vault)))
+        .add_service(AgentServiceServer::new(Agents::new(
+            cluster.clone(),
+            vault,
+            options.providers.clone(),
+            options.egress.clone(),
+        )))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
         .add_service(GovernanceServiceServer::new(Governance::new(
             cluster.clone(),

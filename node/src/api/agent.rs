@@ -11,6 +11,7 @@ use warden_core::{
     ProviderKind, ProviderName, Rejection, ServerName, ToolDefinition, ToolGrant, ToolName,
     WorkspaceId, mcp_bearer_context, mcp_env_context, provider_key_context,
 };
+use warden_egress::Policy;
 use warden_mcp::ServerSpec;
 use warden_proto::v1::agent_service_server::AgentService;
 use warden_proto::v1::{
@@ -22,9 +23,10 @@ use warden_proto::v1::{
 use warden_secrets::SecretString;
 
 use super::task::parse_workspace;
-use super::{Refused, propose, unexpected};
+use super::{Refused, boundary, propose, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
+use crate::config::Providers;
 use crate::convert;
 use crate::error::Error;
 use crate::secrets::Vault;
@@ -35,11 +37,19 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Agents {
     cluster: Cluster,
     vault: Vault,
+    /// This node's allowlist of provider key variables and its egress rules.
+    providers: Providers,
+    egress: Policy,
 }
 
 impl Agents {
-    pub fn new(cluster: Cluster, vault: Vault) -> Agents {
-        Agents { cluster, vault }
+    pub fn new(cluster: Cluster, vault: Vault, providers: Providers, egress: Policy) -> Agents {
+        Agents {
+            cluster,
+            vault,
+            providers,
+            egress,
+        }
     }
 
     /// Seals the API key into a parsed `PutProvider`, with the workspace's new key when
@@ -180,22 +190,39 @@ fn parse_agent(
     Ok((workspace, spec))
 }
 
-/// Connects to the server the request names (with the credentials it sent) and lists
-/// its tools, to pin them.
-async fn list_server_tools(spec: &ServerSpec, name: &str) -> Result<Vec<ToolDefinition>, String> {
-    let session = warden_mcp::McpSession::connect(spec, REGISTER_TIMEOUT)
-        .await
-        .map_err(|error| format!("cannot reach mcp server {name}: {error}"))?;
+/// Connects to the server the request names (with the credentials it sent, and only
+/// where this node's egress rules allow) and lists its tools, to pin them.
+async fn list_server_tools(
+    spec: &ServerSpec,
+    name: &str,
+    egress: &Policy,
+) -> Result<Vec<ToolDefinition>, Rejection> {
+    let failed = |message: String| Rejection::new(Code::FailedPrecondition, message);
+    let session = match warden_mcp::McpSession::connect(spec, REGISTER_TIMEOUT, egress).await {
+        Ok(session) => session,
+        Err(warden_mcp::Error::Egress { refusal, .. }) => {
+            return Err(Rejection::new(
+                Code::PermissionDenied,
+                format!("url: {refusal}"),
+            ));
+        }
+        Err(error) => return Err(failed(format!("cannot reach mcp server {name}: {error}"))),
+    };
     let listed = session.list_tools(REGISTER_TIMEOUT).await;
     session.close().await;
-    let listed =
-        listed.map_err(|error| format!("cannot list the tools of mcp server {name}: {error}"))?;
+    let listed = listed.map_err(|error| {
+        failed(format!(
+            "cannot list the tools of mcp server {name}: {error}"
+        ))
+    })?;
     // Pinned exactly as the task actor later compares it before each call.
     listed
         .iter()
         .map(|tool| {
             warden_actors::pinning::definition_of(tool).map_err(|error| {
-                format!("mcp server {name} offers a tool Warden cannot name: {error}")
+                failed(format!(
+                    "mcp server {name} offers a tool Warden cannot name: {error}"
+                ))
             })
         })
         .collect()
@@ -214,8 +241,17 @@ impl AgentService for Agents {
         let api_key = SecretString::new(std::mem::take(
             &mut request.provider.get_or_insert_default().api_key,
         ));
-        let parsed = parse_provider(&request);
         let refuse = provider_refusal(&request);
+        let parsed =
+            parse_provider(&request).and_then(|command| {
+                match boundary::provider_refusal(&self.providers, &self.egress, &command) {
+                    Some(rejection) => Err(Refused {
+                        rejection,
+                        ..refuse(String::new())
+                    }),
+                    None => Ok(command),
+                }
+            });
         let parsed = match parsed {
             Ok(command) if !api_key.expose().is_empty() => {
                 self.seal_provider_key(command, &api_key, &refuse).await?
@@ -291,10 +327,20 @@ impl AgentService for Agents {
                         "secret_env is for a stdio server (command); use secret_bearer".to_owned(),
                     ));
                 }
-                (true, false) => McpTransport::Http {
-                    url: server.url.clone(),
-                    bearer: None,
-                },
+                (true, false) => {
+                    // Refused before the server is reached, as well as when it is.
+                    if let Some(rejection) = boundary::url_refusal(&self.egress, "url", &server.url)
+                    {
+                        return Err(Refused {
+                            rejection,
+                            ..refuse(String::new())
+                        });
+                    }
+                    McpTransport::Http {
+                        url: server.url.clone(),
+                        bearer: None,
+                    }
+                }
                 _ => return Err(refuse("set exactly one of command and url".to_owned())),
             };
             // Registering starts the server's command on this node: only a caller who
@@ -348,10 +394,10 @@ impl AgentService for Agents {
                     bearer: has_bearer.then_some(secret_bearer),
                 },
             );
-            let tools = list_server_tools(&spec, name.as_str())
+            let tools = list_server_tools(&spec, name.as_str(), &self.egress)
                 .await
-                .map_err(|message| Refused {
-                    rejection: Rejection::new(Code::FailedPrecondition, message),
+                .map_err(|rejection| Refused {
+                    rejection,
                     ..refuse(String::new())
                 })?;
             drop(spec);

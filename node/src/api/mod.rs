@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod audit;
+pub mod boundary;
 pub mod cluster;
 pub mod forward;
 pub mod governance;
