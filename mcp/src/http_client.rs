@@ -20,9 +20,18 @@ pub(crate) async fn client_for(
     egress: &Policy,
     timeout: Duration,
 ) -> Result<reqwest::Client, Error> {
-    let refused = |refusal| Error::Egress {
-        server: server.to_owned(),
-        refusal,
+    // A refusal is the policy's answer; a name that does not resolve is an ordinary
+    // connection failure.
+    let refused = |error: warden_egress::Error| match error {
+        refusal @ warden_egress::Error::Refused { .. } => Error::Egress {
+            server: server.to_owned(),
+            refusal,
+        },
+        other => Error::Connect {
+            server: server.to_owned(),
+            reason: other.to_string(),
+            stderr_tail: Vec::new(),
+        },
     };
     let parsed = reqwest::Url::parse(url).map_err(|error| Error::Connect {
         server: server.to_owned(),

@@ -7,7 +7,7 @@
 //! stderr. Closing or dropping the session ends the process (rmcp closes stdin, then
 //! signals, then kills; the command is also `kill_on_drop`). An HTTP server's bearer token
 //! goes into rmcp's `Authorization` header; the HTTP client is ours, bound to the node's
-//! egress policy ([`crate::http_client`]).
+//! egress policy (see `http_client.rs`).
 
 use std::{
     collections::HashSet,
@@ -66,7 +66,7 @@ pub(crate) struct SessionCaller {
 impl McpSession {
     /// Starts (stdio) or reaches (HTTP) the server and completes the MCP handshake within
     /// `connect_timeout`. Errors name the server by its command or URL.
-    /// An HTTP server is reached only where `egress` allows (see [`crate::http_client`]).
+    /// An HTTP server is reached only where `egress` allows (see `http_client.rs`).
     pub async fn connect(
         spec: &ServerSpec,
         connect_timeout: Duration,

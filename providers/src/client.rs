@@ -266,7 +266,10 @@ fn headers(config: &ProviderConfig) -> Result<HeaderMap, Error> {
 fn egress_refusal(error: &reqwest::Error) -> Option<warden_egress::Error> {
     let mut cause: Option<&dyn std::error::Error> = Some(error);
     while let Some(current) = cause {
-        if let Some(refusal) = current.downcast_ref::<warden_egress::Error>() {
+        // A name that does not resolve is a connection error like any other (retried).
+        if let Some(refusal @ warden_egress::Error::Refused { .. }) =
+            current.downcast_ref::<warden_egress::Error>()
+        {
             return Some(refusal.clone());
         }
         cause = current.source();
