@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use warden_core::{Command, NodeId, Outcome, WorkspaceId};
+use warden_egress::Policy;
 use warden_mcp::ToolSessions;
 use warden_raft::StateReader;
 use warden_secrets::{SealedSecret, SecretString};
@@ -51,6 +52,11 @@ pub struct RuntimeOptions {
     pub max_tool_output_bytes: usize,
     /// How long a task waits for its node's lease before it starts a tool call.
     pub lease_wait: Duration,
+    /// The environment variables a provider record may name as its API key
+    /// (`api_key_env`); from the node's configuration, empty by default.
+    pub api_key_env_allowlist: Vec<String>,
+    /// Where model providers may be reached (the node's `egress` configuration).
+    pub egress: Policy,
 }
 
 impl Default for RuntimeOptions {
@@ -62,6 +68,8 @@ impl Default for RuntimeOptions {
             tool_call_timeout: Duration::from_secs(60),
             max_tool_output_bytes: 64 * 1024,
             lease_wait: Duration::from_secs(5),
+            api_key_env_allowlist: Vec::new(),
+            egress: Policy::default(),
         }
     }
 }

@@ -333,7 +333,7 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
             return Ok(None);
         }
     };
-    let model = match provider::client(&provider, opened) {
+    let model = match provider::client(&provider, opened, host.options()) {
         Ok(model) => model,
         Err(reason) => {
             commit_once(args, task, fail(reason)).await?;

@@ -28,7 +28,9 @@ impl ProviderKind {
 
 /// A model endpoint. Its API key is either stored sealed by the workspace key (`api_key`)
 /// or named by `api_key_env`, the environment variable the node running a task reads it
-/// from; never both. Plaintext never enters the replicated state.
+/// from, provided that node's own configuration allowlists the variable
+/// (`providers.api_key_env_allowlist`); never both. Plaintext never enters the replicated
+/// state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provider {
     pub workspace: WorkspaceId,

@@ -79,6 +79,14 @@ pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-token";
 /// `node-<id>.key`) are kept, in the base directory.
 pub const TLS_DIR: &str = "tls";
 
+/// Every node may reach loopback (`egress.allow = ["loopback"]`) unless the settings say
+/// otherwise: a local cluster's model servers and HTTP tool servers (the scripted model,
+/// a local Ollama, the ledger server) listen there. A real deployment allows no internal
+/// address by default.
+fn loopback_egress() -> (String, String) {
+    ("egress.allow".to_owned(), r#"["loopback"]"#.to_owned())
+}
+
 /// How a [`LocalCluster::launch`] ended.
 #[derive(Debug)]
 pub enum Started {
@@ -94,7 +102,8 @@ struct LocalNode {
 }
 
 impl LocalCluster {
-    /// `exe` is the `warden` binary; every node gets `--set key=value` for `settings`.
+    /// `exe` is the `warden` binary; every node gets `--set key=value` for `settings`, after
+    /// the local defaults (the cluster's master key file, loopback egress).
     pub fn new(
         exe: impl Into<PathBuf>,
         base: impl Into<PathBuf>,
@@ -301,12 +310,13 @@ impl LocalCluster {
         let master_key = self.master_key_setting()?;
         let security = self.security_settings(id)?;
         let own = self.node_settings.get(&id).into_iter().flatten();
-        for (key, value) in master_key
-            .iter()
-            .chain(&security)
-            .chain(&self.settings)
-            .chain(own)
-        {
+        // Later settings win: the cluster-wide ones, then the node's own, override these.
+        let defaults: Vec<(String, String)> = master_key
+            .into_iter()
+            .chain(security)
+            .chain([loopback_egress()])
+            .collect();
+        for (key, value) in defaults.iter().chain(&self.settings).chain(own) {
             command.arg("--set").arg(format!("{key}={value}"));
         }
         command

@@ -32,6 +32,14 @@ pub enum Error {
         stderr_tail: Vec<String>,
     },
 
+    /// The node's egress policy refuses the address the server's URL names or its host
+    /// resolves to; nothing was sent.
+    #[error("mcp server {server}: {refusal}")]
+    Egress {
+        server: String,
+        refusal: warden_egress::Error,
+    },
+
     /// A request got no answer in time. `tool` is the tool's name, or `tools/list` when
     /// listing timed out.
     #[error("tool {tool} on mcp server {server} timed out after {after:?}")]

@@ -5,6 +5,7 @@
 #[allow(unsafe_code)]
 mod confine;
 mod error;
+mod http_client;
 mod kv_file;
 pub mod ledger;
 pub mod ledger_server;

@@ -1,8 +1,9 @@
-//! Settings of the tool sessions: connection, idle shutdown and restart policy.
+//! Settings of the tool sessions: connection, egress, idle shutdown and restart policy.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use warden_egress::Policy;
 
 use crate::confine::StdioSandbox;
 
@@ -32,6 +33,8 @@ pub struct SessionOptions {
     pub restart_window: Duration,
     /// How stdio servers are confined.
     pub stdio: StdioSandbox,
+    /// Where HTTP servers may be reached: the node's egress policy.
+    pub egress: Policy,
 }
 
 impl Default for SessionOptions {
@@ -45,6 +48,7 @@ impl Default for SessionOptions {
             max_restarts_in_window: 5,
             restart_window: Duration::from_secs(60),
             stdio: StdioSandbox::default(),
+            egress: Policy::default(),
         }
     }
 }

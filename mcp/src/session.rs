@@ -8,7 +8,8 @@
 //! Its stderr is captured into a small ring ([`StderrTail`]) instead of reaching our
 //! stderr. Closing or dropping the session ends the process (rmcp closes stdin, then
 //! signals, then kills; the command is also `kill_on_drop`). An HTTP server's bearer token
-//! goes into rmcp's `Authorization` header.
+//! goes into rmcp's `Authorization` header; the HTTP client is ours, bound to the node's
+//! egress policy (see `http_client.rs`).
 
 use std::{
     collections::HashSet,
@@ -30,8 +31,11 @@ use rmcp::{
 };
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
+use warden_egress::Policy;
+
 use crate::{
-    CallOutput, Error, ServerSpec, StdioSandbox, ToolInfo, confine, stderr_tail::StderrTail,
+    CallOutput, Error, ServerSpec, StdioSandbox, ToolInfo, confine, http_client,
+    stderr_tail::StderrTail,
 };
 
 /// The variables a stdio server inherits from our environment. Anything else (credentials
@@ -71,16 +75,19 @@ pub(crate) struct SessionCaller {
 impl McpSession {
     /// Starts (stdio) or reaches (HTTP) the server and completes the MCP handshake within
     /// `connect_timeout`, confining a stdio server with the default [`StdioSandbox`].
-    /// Errors name the server by its command or URL.
+    /// Errors name the server by its command or URL. An HTTP server is reached only
+    /// where `egress` allows (see `http_client.rs`).
     pub async fn connect(
         spec: &ServerSpec,
         connect_timeout: Duration,
+        egress: &Policy,
     ) -> Result<McpSession, Error> {
         McpSession::connect_named(
             &spec.display_name(),
             spec,
             connect_timeout,
             &StdioSandbox::default(),
+            egress,
         )
         .await
     }
@@ -92,6 +99,7 @@ impl McpSession {
         spec: &ServerSpec,
         connect_timeout: Duration,
         sandbox: &StdioSandbox,
+        egress: &Policy,
     ) -> Result<McpSession, Error> {
         match spec {
             ServerSpec::Stdio {
@@ -169,7 +177,8 @@ impl McpSession {
                     // rmcp sends it as `Authorization: Bearer <token>` on every request.
                     config = config.auth_header(token.as_str());
                 }
-                let transport = StreamableHttpClientTransport::from_config(config);
+                let client = http_client::client_for(server, url, egress, connect_timeout).await?;
+                let transport = StreamableHttpClientTransport::with_client(client, config);
                 handshake(
                     server,
                     transport,

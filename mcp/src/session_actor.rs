@@ -105,8 +105,10 @@ impl Actor for ToolSessionActor {
         let spec = state.args.spec.clone();
         let connect_timeout = state.args.options.connect_timeout;
         let sandbox = state.args.options.stdio.clone();
+        let egress = state.args.options.egress.clone();
         state.tasks.spawn(async move {
-            let result = McpSession::connect_named(&key, &spec, connect_timeout, &sandbox).await;
+            let result =
+                McpSession::connect_named(&key, &spec, connect_timeout, &sandbox, &egress).await;
             // If we are gone, the session comes back in the error and is dropped (killed).
             let _ = myself.send_message(SessionMsg::Connected(result));
         });

@@ -14,7 +14,7 @@ use warden_mcp::{Error, McpSession, SessionOptions, ToolSessions, read_ledger};
 async fn a_slow_call_times_out_quickly_and_the_session_keeps_working() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT)
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
         .await
         .expect("connect");
     session.list_tools(CALL).await.expect("list tools");

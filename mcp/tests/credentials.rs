@@ -41,9 +41,13 @@ async fn a_stdio_server_gets_its_secret_env() {
     let required = dir.path().join("required");
     std::fs::write(&required, format!("{CREDENTIAL}\n")).expect("write the credential");
 
-    let session = McpSession::connect(&stdio(&ledger, &required, Some(CREDENTIAL)), CONNECT)
-        .await
-        .expect("the server starts with its credential");
+    let session = McpSession::connect(
+        &stdio(&ledger, &required, Some(CREDENTIAL)),
+        CONNECT,
+        &common::egress(),
+    )
+    .await
+    .expect("the server starts with its credential");
     assert!(
         !session
             .list_tools(CALL)
@@ -55,7 +59,7 @@ async fn a_stdio_server_gets_its_secret_env() {
 
     for wrong in [None, Some("another-credential")] {
         let spec = stdio(&ledger, &required, wrong);
-        let error = match McpSession::connect(&spec, CONNECT).await {
+        let error = match McpSession::connect(&spec, CONNECT, &common::egress()).await {
             Ok(_) => panic!("the server started with credential {wrong:?}"),
             Err(error) => format!("{error} {error:?} {spec:?}"),
         };
@@ -84,7 +88,7 @@ async fn an_http_server_gets_the_bearer_token() {
         bearer_token: token.map(|token| Secret::new(token.to_owned())),
     };
 
-    let session = McpSession::connect(&spec(Some(CREDENTIAL)), CONNECT)
+    let session = McpSession::connect(&spec(Some(CREDENTIAL)), CONNECT, &common::egress())
         .await
         .expect("connect with the bearer token");
     assert!(
@@ -98,7 +102,7 @@ async fn an_http_server_gets_the_bearer_token() {
 
     for wrong in [None, Some("another-credential")] {
         let spec = spec(wrong);
-        let error = match McpSession::connect(&spec, CONNECT).await {
+        let error = match McpSession::connect(&spec, CONNECT, &common::egress()).await {
             Ok(_) => panic!("connected with bearer token {wrong:?}"),
             Err(error) => format!("{error} {error:?} {spec:?}"),
         };

@@ -28,7 +28,7 @@ async fn serves_the_tools_at_the_printed_address() {
         url: server.url.clone(),
         bearer_token: None,
     };
-    let session = McpSession::connect(&spec, CONNECT)
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
         .await
         .expect("connect over http");
     assert_eq!(session.process_id(), None);
@@ -77,7 +77,7 @@ async fn sigterm_ends_the_server_while_a_client_is_connected() {
         url: server.url.clone(),
         bearer_token: None,
     };
-    let session = McpSession::connect(&spec, CONNECT)
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
         .await
         .expect("connect over http");
     session

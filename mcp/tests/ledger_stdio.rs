@@ -12,9 +12,13 @@ use warden_mcp::{Error, McpSession, read_ledger};
 #[tokio::test]
 async fn lists_the_four_tools_with_honest_annotations() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let session = McpSession::connect(&ledger_spec(&dir.path().join("ledger.jsonl")), CONNECT)
-        .await
-        .expect("connect");
+    let session = McpSession::connect(
+        &ledger_spec(&dir.path().join("ledger.jsonl")),
+        CONNECT,
+        &common::egress(),
+    )
+    .await
+    .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
 
     let hints: BTreeMap<&str, (bool, bool, bool)> = tools
@@ -53,7 +57,7 @@ async fn lists_the_four_tools_with_honest_annotations() {
 async fn every_tool_answers_and_all_but_noop_are_recorded_in_the_ledger() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT)
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
         .await
         .expect("connect");
 
@@ -115,7 +119,7 @@ async fn every_tool_answers_and_all_but_noop_are_recorded_in_the_ledger() {
 async fn noop_leaves_the_ledger_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT)
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
         .await
         .expect("connect");
     for _ in 0..3 {
@@ -132,7 +136,7 @@ async fn noop_leaves_the_ledger_empty() {
 async fn unknown_tools_and_bad_arguments_are_typed_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT)
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
         .await
         .expect("connect");
     match session
@@ -163,7 +167,9 @@ async fn describe_append_replaces_the_description_of_append() {
             "appends, and also mails the ledger to everyone",
         ],
     );
-    let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+        .await
+        .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     let append = tools
         .iter()

@@ -29,7 +29,9 @@ async fn mcp_server_time_tells_the_time_in_utc() {
         &["--local-timezone", "UTC"],
         &[],
     );
-    let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+        .await
+        .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     assert!(
         tools.iter().any(|tool| tool.name == "get_current_time"),
@@ -66,7 +68,9 @@ async fn mcp_server_git_reports_the_status_of_a_fresh_repository() {
         &["--repository", &repo_path],
         &[repo.path()],
     );
-    let session = McpSession::connect(&spec, CONNECT).await.expect("connect");
+    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+        .await
+        .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
     let status_tool = tools
         .iter()

@@ -12,9 +12,13 @@ use warden_mcp::{Error, McpSession, ServerSpec};
 #[tokio::test]
 async fn closing_the_session_ends_the_server_process() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let session = McpSession::connect(&ledger_spec(&dir.path().join("ledger.jsonl")), CONNECT)
-        .await
-        .expect("connect");
+    let session = McpSession::connect(
+        &ledger_spec(&dir.path().join("ledger.jsonl")),
+        CONNECT,
+        &common::egress(),
+    )
+    .await
+    .expect("connect");
     let pid = session.process_id().expect("pid");
     assert!(process_alive(pid));
     session.close().await;
@@ -29,9 +33,13 @@ async fn closing_the_session_ends_the_server_process() {
 #[tokio::test]
 async fn dropping_the_session_ends_the_server_process() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let session = McpSession::connect(&ledger_spec(&dir.path().join("ledger.jsonl")), CONNECT)
-        .await
-        .expect("connect");
+    let session = McpSession::connect(
+        &ledger_spec(&dir.path().join("ledger.jsonl")),
+        CONNECT,
+        &common::egress(),
+    )
+    .await
+    .expect("connect");
     let pid = session.process_id().expect("pid");
     drop(session);
     wait_for(
@@ -45,9 +53,13 @@ async fn dropping_the_session_ends_the_server_process() {
 #[tokio::test]
 async fn a_killed_server_makes_calls_fail_with_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let session = McpSession::connect(&ledger_spec(&dir.path().join("ledger.jsonl")), CONNECT)
-        .await
-        .expect("connect");
+    let session = McpSession::connect(
+        &ledger_spec(&dir.path().join("ledger.jsonl")),
+        CONNECT,
+        &common::egress(),
+    )
+    .await
+    .expect("connect");
     session
         .call("noop", args(json!({})), CALL)
         .await
@@ -74,7 +86,7 @@ async fn a_missing_command_is_a_spawn_error() {
         read_paths: vec![],
         write_paths: vec![],
     };
-    match McpSession::connect(&spec, CONNECT).await {
+    match McpSession::connect(&spec, CONNECT, &common::egress()).await {
         Err(Error::Spawn { server, .. }) => assert_eq!(server, "/nonexistent/warden-test-server"),
         Err(other) => panic!("expected Spawn, got {other:?}"),
         Ok(_) => panic!("expected Spawn, got a session"),
@@ -94,7 +106,7 @@ async fn a_server_that_exits_at_once_is_a_connect_error_carrying_its_stderr() {
         read_paths: vec![],
         write_paths: vec![],
     };
-    match McpSession::connect(&spec, CONNECT).await {
+    match McpSession::connect(&spec, CONNECT, &common::egress()).await {
         Err(Error::Connect { stderr_tail, .. }) => {
             assert_eq!(stderr_tail, vec!["no config: given".to_owned()]);
         }
@@ -115,7 +127,9 @@ async fn a_stdio_server_gets_only_the_allowlisted_environment_and_its_own() {
         read_paths: vec![],
         write_paths: vec![],
     };
-    let Err(Error::Connect { stderr_tail, .. }) = McpSession::connect(&spec, CONNECT).await else {
+    let Err(Error::Connect { stderr_tail, .. }) =
+        McpSession::connect(&spec, CONNECT, &common::egress()).await
+    else {
         panic!("expected Connect");
     };
     let names: Vec<&str> = stderr_tail
@@ -146,7 +160,7 @@ async fn a_server_that_never_answers_is_a_connect_error_after_the_timeout() {
         write_paths: vec![],
     };
     let started = tokio::time::Instant::now();
-    match McpSession::connect(&spec, Duration::from_millis(300)).await {
+    match McpSession::connect(&spec, Duration::from_millis(300), &common::egress()).await {
         Err(Error::Connect { reason, .. }) => assert!(reason.contains("no handshake"), "{reason}"),
         Err(other) => panic!("expected Connect, got {other:?}"),
         Ok(_) => panic!("expected Connect, got a session"),

@@ -31,6 +31,12 @@ pub struct Options {
     pub tls: Tls,
     pub bootstrap: Bootstrap,
     pub mcp: crate::sandbox::Mcp,
+    pub providers: Providers,
+    /// Which addresses this node may connect to for model providers and HTTP MCP servers
+    /// (a workspace chooses the URLs): public unicast always, loopback, link-local,
+    /// private, CGNAT and other internal classes only when `allow` names them or a network
+    /// holding them. Checked on resolved addresses when connecting.
+    pub egress: warden_egress::Policy,
 }
 
 /// Transport security for clients and peers. Set the three files (the cluster CA, and
@@ -60,6 +66,18 @@ pub struct Tls {
 pub struct Bootstrap {
     /// A file holding the token (at least 32 characters), mode 0600 or stricter.
     pub token_file: Option<PathBuf>,
+}
+
+/// How this node may obtain provider API keys besides the sealed ones in the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Providers {
+    /// The environment variables of this node a provider record may name as its API key
+    /// (`api_key_env`), e.g. `["OPENAI_API_KEY"]`. Empty by default: a workspace can then
+    /// only use keys stored sealed (`api_key`). Set it only in this node's own
+    /// configuration; it is never taken from a request. `WARDEN_*` variables (the master
+    /// key among them) cannot be listed.
+    pub api_key_env_allowlist: Vec<String>,
 }
 
 /// Where this node's master key comes from. It wraps every workspace's key, which seals
@@ -142,6 +160,8 @@ impl Default for Options {
             tls: Tls::default(),
             bootstrap: Bootstrap::default(),
             mcp: crate::sandbox::Mcp::default(),
+            providers: Providers::default(),
+            egress: warden_egress::Policy::default(),
         }
     }
 }
@@ -195,6 +215,8 @@ pub const ENV_KEYS: &[&str] = &[
     "bootstrap.token_file",
     "mcp.allow_unconfined_stdio",
     "mcp.scratch_dir",
+    "providers.api_key_env_allowlist",
+    "egress.allow",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -354,6 +376,22 @@ impl Options {
         {
             problems.push("bootstrap.token_file must not be empty".to_owned());
         }
+        for variable in &self.providers.api_key_env_allowlist {
+            let is_name = !variable.is_empty()
+                && !variable.starts_with(|c: char| c.is_ascii_digit())
+                && variable
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !is_name {
+                problems.push(format!(
+                    "providers.api_key_env_allowlist: {variable:?} is not an environment variable name"
+                ));
+            } else if variable.starts_with("WARDEN_") {
+                problems.push(format!(
+                    "providers.api_key_env_allowlist: {variable} is Warden's own configuration and cannot hold a provider key"
+                ));
+            }
+        }
         problems.extend(self.raft.problems());
         problems.extend(self.mcp.problems());
         problems
@@ -503,6 +541,71 @@ mod tests {
         )
         .expect_err("unknown key");
         assert!(error.to_string().contains("nodeid"), "{error}");
+    }
+
+    #[test]
+    fn the_boundary_options_come_from_the_file_the_environment_or_flags() {
+        let options = load(
+            None,
+            env(&[
+                ("WARDEN_NODE_ID", "1"),
+                ("WARDEN_EGRESS_ALLOW", r#"["loopback", "10.0.0.0/8"]"#),
+            ]),
+            &[(
+                "providers.api_key_env_allowlist".into(),
+                r#"["OPENAI_API_KEY"]"#.into(),
+            )],
+        )
+        .expect("valid");
+        assert_eq!(
+            options
+                .egress
+                .allow
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["loopback", "10.0.0.0/8"]
+        );
+        assert_eq!(options.providers.api_key_env_allowlist, ["OPENAI_API_KEY"]);
+        let defaults = Options::default();
+        assert!(
+            defaults.egress.allow.is_empty(),
+            "nothing internal by default"
+        );
+        assert!(defaults.providers.api_key_env_allowlist.is_empty());
+    }
+
+    #[test]
+    fn the_master_key_and_bad_names_cannot_be_allowlisted_nor_unknown_classes_allowed() {
+        let error = load(
+            None,
+            env(&[]),
+            &[
+                ("node_id".into(), "1".into()),
+                (
+                    "providers.api_key_env_allowlist".into(),
+                    r#"["WARDEN_MASTER_KEY", "bad name", "OPENAI_API_KEY"]"#.into(),
+                ),
+            ],
+        )
+        .expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.contains("WARDEN_MASTER_KEY is Warden's own"), "{text}");
+        assert!(
+            text.contains("\"bad name\" is not an environment variable"),
+            "{text}"
+        );
+        assert!(!text.contains("OPENAI_API_KEY"), "{text}");
+        let error = load(
+            None,
+            env(&[]),
+            &[
+                ("node_id".into(), "1".into()),
+                ("egress.allow".into(), r#"["intranet"]"#.into()),
+            ],
+        )
+        .expect_err("unknown class");
+        assert!(error.to_string().contains("intranet"), "{error}");
     }
 
     #[test]

@@ -143,6 +143,8 @@ pub async fn run(
         cluster.clone(),
         options.runtime.clone(),
         sandbox,
+        options.providers.clone(),
+        options.egress.clone(),
         vault.clone(),
         &mut tasks,
     )
@@ -194,6 +196,8 @@ pub async fn run(
             cluster.clone(),
             vault,
             runtime.tools.clone(),
+            options.providers.clone(),
+            options.egress.clone(),
         )))
         .add_service(CatalogServiceServer::new(Catalog::new(cluster.clone())))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))

@@ -7,6 +7,8 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 
+use warden_egress::{Policy, Resolver};
+
 use crate::completion::Completion;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::error::Error;
@@ -43,8 +45,17 @@ struct Failure {
 }
 
 impl ModelClient {
-    pub fn new(config: ProviderConfig) -> Result<ModelClient, Error> {
+    /// A client that connects only where `egress` allows: an IP-literal endpoint is checked
+    /// here, a name's addresses each time it is resolved.
+    pub fn new(config: ProviderConfig, egress: &Policy) -> Result<ModelClient, Error> {
         let endpoint = config.endpoint()?;
+        egress
+            .check_url(&endpoint)
+            .map_err(|refusal| Error::Egress {
+                provider: config.kind,
+                url: endpoint.to_string(),
+                refusal,
+            })?;
         let http = reqwest::Client::builder()
             .default_headers(headers(&config)?)
             .timeout(config.request_timeout)
@@ -52,6 +63,9 @@ impl ModelClient {
             // A redirect would carry the key to wherever it points; no provider redirects a
             // completion, so a 3xx is reported as an error instead.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Resolver::new(egress.clone()))
+            // Through a proxy the resolver would see the proxy's name, not the provider's.
+            .no_proxy()
             .build()
             .map_err(|error| Error::InvalidConfig {
                 field: "http_client",
@@ -183,7 +197,13 @@ impl ModelClient {
     }
 
     fn transport_failure(&self, error: &reqwest::Error) -> Failure {
-        let error = if error.is_timeout() {
+        let error = if let Some(refusal) = egress_refusal(error) {
+            Error::Egress {
+                provider: self.config.kind,
+                url: self.endpoint.to_string(),
+                refusal,
+            }
+        } else if error.is_timeout() {
             self.timeout()
         } else {
             Error::Connect {
@@ -240,6 +260,21 @@ fn headers(config: &ProviderConfig) -> Result<HeaderMap, Error> {
         headers.insert(name, value);
     }
     Ok(headers)
+}
+
+/// The egress policy's refusal, when the resolver refused every address of the host.
+fn egress_refusal(error: &reqwest::Error) -> Option<warden_egress::Error> {
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(current) = cause {
+        // A name that does not resolve is a connection error like any other (retried).
+        if let Some(refusal @ warden_egress::Error::Refused { .. }) =
+            current.downcast_ref::<warden_egress::Error>()
+        {
+            return Some(refusal.clone());
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// The innermost cause says what went wrong ("connection refused"); the outer layers only

@@ -39,6 +39,13 @@ pub enum Error {
     },
     #[error("invalid provider config: {field} {reason}")]
     InvalidConfig { field: &'static str, reason: String },
+    /// The node's egress policy refuses the address the URL names or its host resolves to.
+    #[error("{provider} at {url}: {refusal}")]
+    Egress {
+        provider: ProviderKind,
+        url: String,
+        refusal: warden_egress::Error,
+    },
 }
 
 impl Error {
@@ -48,7 +55,8 @@ impl Error {
         match self {
             Error::Http { status, .. } => *status == 429 || (500..=599).contains(status),
             Error::Timeout { .. } | Error::Connect { .. } => true,
-            Error::Malformed { .. } | Error::InvalidConfig { .. } => false,
+            // The policy will not change between attempts.
+            Error::Malformed { .. } | Error::InvalidConfig { .. } | Error::Egress { .. } => false,
         }
     }
 }

@@ -148,3 +148,8 @@ impl HttpLedgerServer {
         HttpLedgerServer { url, child }
     }
 }
+
+/// The egress policy of these tests: their HTTP servers listen on loopback.
+pub fn egress() -> warden_egress::Policy {
+    warden_egress::Policy::allowing([warden_egress::Allow::Class(warden_egress::Class::Loopback)])
+}

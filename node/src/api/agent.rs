@@ -7,6 +7,7 @@ use warden_core::{
     Action, AgentName, AgentSpec, Code, Command, Hash, Outcome, ProviderKind, ProviderName,
     Rejection, ServerName, ToolGrant, ToolName, WorkspaceId, provider_key_context,
 };
+use warden_egress::Policy;
 use warden_mcp::ToolSessions;
 use warden_proto::v1::agent_service_server::AgentService;
 use warden_proto::v1::{
@@ -19,9 +20,10 @@ use warden_secrets::SecretString;
 
 use super::mcp_register::Registrar;
 use super::task::parse_workspace;
-use super::{Refused, propose, unexpected};
+use super::{Refused, boundary, propose, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
+use crate::config::Providers;
 use crate::convert;
 use crate::error::Error;
 use crate::secrets::Vault;
@@ -31,14 +33,25 @@ pub struct Agents {
     vault: Vault,
     /// The node's tool supervisor: registration lists a server's tools through it.
     tools: ToolSessions,
+    /// This node's allowlist of provider key variables and its egress rules.
+    providers: Providers,
+    egress: Policy,
 }
 
 impl Agents {
-    pub fn new(cluster: Cluster, vault: Vault, tools: ToolSessions) -> Agents {
+    pub fn new(
+        cluster: Cluster,
+        vault: Vault,
+        tools: ToolSessions,
+        providers: Providers,
+        egress: Policy,
+    ) -> Agents {
         Agents {
             cluster,
             vault,
             tools,
+            providers,
+            egress,
         }
     }
 
@@ -193,8 +206,17 @@ impl AgentService for Agents {
         let api_key = SecretString::new(std::mem::take(
             &mut request.provider.get_or_insert_default().api_key,
         ));
-        let parsed = parse_provider(&request);
         let refuse = provider_refusal(&request);
+        let parsed =
+            parse_provider(&request).and_then(|command| {
+                match boundary::provider_refusal(&self.providers, &self.egress, &command) {
+                    Some(rejection) => Err(Refused {
+                        rejection,
+                        ..refuse(String::new())
+                    }),
+                    None => Ok(command),
+                }
+            });
         let parsed = match parsed {
             Ok(command) if !api_key.expose().is_empty() => {
                 self.seal_provider_key(command, &api_key, &refuse).await?
@@ -234,6 +256,7 @@ impl AgentService for Agents {
             cluster: &self.cluster,
             vault: &self.vault,
             tools: &self.tools,
+            egress: &self.egress,
         };
         let server = registrar.register(&caller, request.into_inner()).await?;
         Ok(Response::new(RegisterMcpServerResponse {

@@ -38,6 +38,8 @@ pub struct Registrar<'a> {
     pub cluster: &'a Cluster,
     pub vault: &'a Vault,
     pub tools: &'a ToolSessions,
+    /// Where this node may connect: an HTTP server's URL is checked at the edge too.
+    pub egress: &'a warden_egress::Policy,
 }
 
 /// The plaintext credentials of a request, taken out of it before anything else sees it.
@@ -96,6 +98,11 @@ impl Registrar<'_> {
             let name =
                 ServerName::parse(&server.name).map_err(|error| invalid(error.to_string()))?;
             let transport = parse_transport(&server, &secrets).map_err(invalid)?;
+            if let McpTransport::Http { url, .. } = &transport
+                && let Some(rejection) = super::boundary::url_refusal(self.egress, "url", url)
+            {
+                return Err(Ok(refuse(rejection)));
+            }
             self.seal(workspace, name, transport, &secrets)
                 .await
                 .map_err(|rejection| rejection.map(refuse))
@@ -111,15 +118,16 @@ impl Registrar<'_> {
             other => return Err(unexpected(&other)),
         };
         // Authorized and committed: only now is anything started.
-        let unpinned = |cause: String| {
+        let unpinned_as = |code: Code, cause: String| {
             Error::Rejected(Rejection::new(
-                Code::FailedPrecondition,
+                code,
                 format!(
                     "mcp server {} is registered but unpinned (its tools cannot be called): {cause}",
                     registered.name
                 ),
             ))
         };
+        let unpinned = |cause: String| unpinned_as(Code::FailedPrecondition, cause);
         let credentials = McpCredentials {
             env: secrets.env,
             bearer: (!secrets.bearer.expose().is_empty()).then_some(secrets.bearer),
@@ -131,7 +139,7 @@ impl Registrar<'_> {
         let key = format!("{}/{}", registered.workspace, registered.name);
         let tools = list_tools(self.tools, &key, &spec)
             .await
-            .map_err(unpinned)?;
+            .map_err(|(code, cause)| unpinned_as(code, cause))?;
         drop(spec);
         let pin = Command::PinMcpTools {
             workspace: registered.workspace.clone(),
@@ -250,18 +258,27 @@ async fn list_tools(
     tools: &ToolSessions,
     key: &str,
     spec: &ServerSpec,
-) -> Result<Vec<ToolDefinition>, String> {
+) -> Result<Vec<ToolDefinition>, (Code, String)> {
+    let failed = |message: String| (Code::FailedPrecondition, message);
     let listed = match tokio::time::timeout(LIST_TIMEOUT, tools.list_tools(key, spec)).await {
         Ok(Ok(listed)) => listed,
-        Ok(Err(error)) => return Err(format!("listing its tools failed: {error}")),
-        Err(_) => return Err(format!("listing its tools took over {LIST_TIMEOUT:?}")),
+        // Where this node may not connect is the boundary's refusal, not a server fault.
+        Ok(Err(warden_mcp::Error::Egress { refusal, .. })) => {
+            return Err((Code::PermissionDenied, format!("url: {refusal}")));
+        }
+        Ok(Err(error)) => return Err(failed(format!("listing its tools failed: {error}"))),
+        Err(_) => {
+            return Err(failed(format!(
+                "listing its tools took over {LIST_TIMEOUT:?}"
+            )));
+        }
     };
     // Pinned exactly as the task actor later compares it before each call.
     listed
         .iter()
         .map(|tool| {
             warden_actors::pinning::definition_of(tool)
-                .map_err(|error| format!("it offers a tool Warden cannot name: {error}"))
+                .map_err(|error| failed(format!("it offers a tool Warden cannot name: {error}")))
         })
         .collect()
 }

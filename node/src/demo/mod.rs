@@ -57,28 +57,27 @@ enum Model {
     Real {
         base_url: String,
         model: String,
-        api_key_env: Option<String>,
+        /// Read here from the demo's environment and stored sealed with the provider, so
+        /// the nodes read no environment variable for it.
+        api_key: Option<String>,
     },
 }
 
 async fn model() -> anyhow::Result<Model> {
     if let Ok(base_url) = std::env::var("OPENAI_BASE_URL") {
         let model = std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
-        let api_key_env = std::env::var("OPENAI_API_KEY")
-            .is_ok()
-            .then(|| "OPENAI_API_KEY".to_owned());
         return Ok(Model::Real {
             base_url,
             model,
-            api_key_env,
+            api_key: std::env::var("OPENAI_API_KEY").ok(),
         });
     }
-    if std::env::var("OPENAI_API_KEY").is_ok() {
+    if let Ok(api_key) = std::env::var("OPENAI_API_KEY") {
         let model = std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
         return Ok(Model::Real {
             base_url: "https://api.openai.com/v1".to_owned(),
             model,
-            api_key_env: Some("OPENAI_API_KEY".to_owned()),
+            api_key: Some(api_key),
         });
     }
     if let Ok(host) = std::env::var("OLLAMA_HOST") {
@@ -91,7 +90,7 @@ async fn model() -> anyhow::Result<Model> {
         return Ok(Model::Real {
             base_url: format!("{}/v1", host.trim_end_matches('/')),
             model,
-            api_key_env: None,
+            api_key: None,
         });
     }
     let steps: Vec<serde_json::Value> = (1..=STEPS)
@@ -124,7 +123,7 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     println!("  leader: node {leader}");
 
     let model = model().await?;
-    let (base_url, model_name, api_key_env) = match &model {
+    let (base_url, model_name, api_key) = match &model {
         Model::Scripted(handle) => {
             println!(
                 "  scripted model server (test double, OpenAI wire protocol) at {}",
@@ -135,10 +134,10 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
         Model::Real {
             base_url,
             model,
-            api_key_env,
+            api_key,
         } => {
             println!("  using the real model {model} at {base_url}");
-            (base_url.clone(), model.clone(), api_key_env.clone())
+            (base_url.clone(), model.clone(), api_key.clone())
         }
     };
     // Apart from the nodes' data directories and the master key, which a node refuses
@@ -161,7 +160,7 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
             kind: "openai".into(),
             base_url,
             model: model_name,
-            api_key_env: api_key_env.unwrap_or_default(),
+            api_key: api_key.unwrap_or_default(),
             request_timeout_ms: 60_000,
             max_retries: 2,
             max_output_tokens: 512,

@@ -14,12 +14,13 @@ use ractor::{Actor, ActorRef};
 use tokio::task::JoinSet;
 use warden_actors::{NodeSupervisor, OwnedTask, RuntimeOptions, SupervisorMsg};
 use warden_core::{NodeId, TaskStatus};
+use warden_egress::Policy;
 use warden_mcp::{SessionOptions, StdioSandbox, ToolSessions};
 
 use self::host::NodeHost;
 use self::liveness::{LeaseClock, Liveness};
 use crate::cluster::Cluster;
-use crate::config::Runtime;
+use crate::config::{Providers, Runtime};
 use crate::secrets::Vault;
 
 /// How often the owned-task set is re-read at most.
@@ -35,10 +36,15 @@ pub struct RuntimeHandle {
 }
 
 /// Starts the runtime's loops and actors in `tasks`; they stop when `tasks` is shut down.
+/// `providers` and `egress` bound what workspace records can make this node do: which of
+/// its environment variables a provider may name as its key, and where providers and HTTP
+/// MCP servers may be reached.
 pub async fn start(
     cluster: Cluster,
     options: Runtime,
     sandbox: StdioSandbox,
+    providers: Providers,
+    egress: Policy,
     vault: Vault,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<RuntimeHandle> {
@@ -46,6 +52,7 @@ pub async fn start(
     let lease = Arc::new(LeaseClock::default());
     let session_options = SessionOptions {
         stdio: sandbox,
+        egress: egress.clone(),
         ..SessionOptions::default()
     };
     let (tools, tools_done) = ToolSessions::spawn(session_options)
@@ -59,6 +66,8 @@ pub async fn start(
             max_restarts: options.max_restarts,
             tool_call_timeout: options.tool_call_timeout,
             lease_wait: options.lease,
+            api_key_env_allowlist: providers.api_key_env_allowlist,
+            egress,
             ..RuntimeOptions::default()
         },
         tools: tools.clone(),

@@ -5,6 +5,8 @@
 
 pub mod agents;
 
+pub mod capture;
+
 pub mod setup;
 
 pub mod wire;
@@ -35,6 +37,21 @@ pub fn error_code<T: std::fmt::Debug>(result: Result<T, warden_client::Error>) -
 /// The same client presenting another token.
 pub fn as_token(client: &Client, secret: &str) -> Client {
     client.with_token(warden_client::BearerToken::new(secret).expect("a valid token"))
+}
+
+/// Creates a token for `user/<name>` and gives it the operator role in `workspace` (and
+/// no other role anywhere); returns the token's secret.
+pub async fn operator_token(admin: &Client, workspace: &str, name: &str) -> String {
+    let principal = format!("user/{name}");
+    let created = admin
+        .create_token(&principal, "an operator of one workspace", 0)
+        .await
+        .unwrap_or_else(|error| panic!("create a token for {principal}: {error}"));
+    admin
+        .set_roles(Some(workspace), &principal, &["operator"])
+        .await
+        .unwrap_or_else(|error| panic!("make {principal} an operator of {workspace}: {error}"));
+    created.secret
 }
 
 /// Gives `workspace` (which must exist) the provider `model` (openai at the discard port,
@@ -116,8 +133,20 @@ pub fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// Starts `count` voters with `extra` settings on top of test defaults.
 pub async fn start(count: u64, extra: &[(&str, &str)]) -> TestCluster {
+    start_with_node_settings(count, extra, &[]).await
+}
+
+/// Like `start`, with settings for single nodes on top: `(id, settings)`.
+pub async fn start_with_node_settings(
+    count: u64,
+    extra: &[(&str, &str)],
+    per_node: &[(u64, &[(&str, &str)])],
+) -> TestCluster {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = LocalCluster::new(WARDEN, dir.path(), settings(extra));
+    for (id, own) in per_node {
+        cluster.set_node_settings(*id, settings(own));
+    }
     if let Err(error) = cluster.bootstrap(count).await {
         let logs: Vec<String> = (1..=count)
             .map(|id| {

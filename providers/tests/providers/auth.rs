@@ -19,7 +19,7 @@ for_both_providers!(the_right_key_is_accepted);
 
 async fn the_right_key_is_accepted(kind: ProviderKind) -> anyhow::Result<()> {
     let model = start(keyed_script()).await?;
-    let completion = ModelClient::new(config(kind, &model.base_url()))?
+    let completion = ModelClient::new(config(kind, &model.base_url()), &crate::common::egress())?
         .complete(&first_turn())
         .await?;
     assert_eq!(completion.content, "welcome");
@@ -34,7 +34,7 @@ async fn a_wrong_key_gets_401_without_the_key_in_the_error(
     let model = start(keyed_script()).await?;
     let mut config = config(kind, &model.base_url());
     config.api_key = Some(ApiKey::new(WRONG_KEY));
-    let client = ModelClient::new(config)?;
+    let client = ModelClient::new(config, &crate::common::egress())?;
     let error = match client.complete(&first_turn()).await {
         Err(error @ Error::Http { status: 401, .. }) => error,
         other => anyhow::bail!("expected http 401, got {other:?}"),
@@ -57,7 +57,9 @@ async fn a_missing_key_gets_401(kind: ProviderKind) -> anyhow::Result<()> {
     let model = start(keyed_script()).await?;
     let mut config = config(kind, &model.base_url());
     config.api_key = None;
-    let result = ModelClient::new(config)?.complete(&first_turn()).await;
+    let result = ModelClient::new(config, &crate::common::egress())?
+        .complete(&first_turn())
+        .await;
     assert!(
         matches!(result, Err(Error::Http { status: 401, .. })),
         "expected http 401, got {result:?}"
@@ -82,7 +84,7 @@ async fn an_echoed_key_is_scrubbed(kind: ProviderKind) -> anyhow::Result<()> {
         )
     })
     .await?;
-    let client = ModelClient::new(config(kind, &server.base_url()))?;
+    let client = ModelClient::new(config(kind, &server.base_url()), &crate::common::egress())?;
     let error = match client.complete(&first_turn()).await {
         Err(error @ Error::Http { status: 401, .. }) => error,
         other => anyhow::bail!("expected http 401, got {other:?}"),
@@ -107,7 +109,7 @@ async fn a_redirect_is_not_followed(kind: ProviderKind) -> anyhow::Result<()> {
         response
     })
     .await?;
-    let result = ModelClient::new(config(kind, &server.base_url()))?
+    let result = ModelClient::new(config(kind, &server.base_url()), &crate::common::egress())?
         .complete(&first_turn())
         .await;
     assert!(

@@ -60,7 +60,7 @@ async fn prints_its_address_and_serves_both_formats() -> anyhow::Result<()> {
     assert_eq!(written, base_url);
 
     for kind in [ProviderKind::OpenAi, ProviderKind::Anthropic] {
-        let completion = ModelClient::new(config(kind, &base_url))?
+        let completion = ModelClient::new(config(kind, &base_url), &crate::common::egress())?
             .complete(&first_turn())
             .await?;
         assert_eq!(completion.tool_calls[0].id, "call_0_0", "{kind}");

@@ -30,7 +30,10 @@ pub async fn start(script: Value) -> anyhow::Result<ScriptedModelHandle> {
 }
 
 pub fn client(kind: ProviderKind, model: &ScriptedModelHandle) -> anyhow::Result<ModelClient> {
-    Ok(ModelClient::new(config(kind, &model.base_url()))?)
+    Ok(ModelClient::new(
+        config(kind, &model.base_url()),
+        &crate::common::egress(),
+    )?)
 }
 
 /// A script of one tool-calling step, then "all done".
@@ -61,4 +64,9 @@ pub fn first_turn() -> CompletionRequest {
         }],
         tools: vec![ledger_tool()],
     }
+}
+
+/// The egress policy of these tests: the doubles listen on loopback.
+pub fn egress() -> warden_egress::Policy {
+    warden_egress::Policy::allowing([warden_egress::Allow::Class(warden_egress::Class::Loopback)])
 }

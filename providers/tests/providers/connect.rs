@@ -15,7 +15,9 @@ async fn connection_refused_is_connect_after_retries(kind: ProviderKind) -> anyh
     config.max_retries = 2;
     config.retry_backoff = Duration::from_millis(100);
     let started = Instant::now();
-    let result = ModelClient::new(config)?.complete(&first_turn()).await;
+    let result = ModelClient::new(config, &crate::common::egress())?
+        .complete(&first_turn())
+        .await;
     let elapsed = started.elapsed();
     match result {
         Err(error @ Error::Connect { .. }) => {

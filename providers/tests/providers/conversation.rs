@@ -132,7 +132,9 @@ async fn output_beyond_max_tokens_stops_early(kind: ProviderKind) -> anyhow::Res
     let model = start(one_step_script()).await?;
     let mut config = config(kind, &model.base_url());
     config.max_output_tokens = 5;
-    let completion = ModelClient::new(config)?.complete(&first_turn()).await?;
+    let completion = ModelClient::new(config, &crate::common::egress())?
+        .complete(&first_turn())
+        .await?;
     assert_eq!(completion.stop, StopReason::MaxTokens);
     assert_eq!(completion.usage.output_tokens, 5);
     assert!(completion.tool_calls.is_empty());

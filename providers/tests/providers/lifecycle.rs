@@ -13,7 +13,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 fn no_retries(base_url: &str) -> anyhow::Result<ModelClient> {
     let mut config = config(ProviderKind::OpenAi, base_url);
     config.max_retries = 0;
-    Ok(ModelClient::new(config)?)
+    Ok(ModelClient::new(config, &crate::common::egress())?)
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ mod common;
 mod connect;
 mod conversation;
 mod double_validation;
+mod egress;
 mod lifecycle;
 mod malformed;
 mod raw_server;

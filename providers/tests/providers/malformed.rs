@@ -63,7 +63,7 @@ async fn a_success_without_the_expected_fields_is_malformed(
             .into_response()
     })
     .await?;
-    let result = ModelClient::new(config(kind, &server.base_url()))?
+    let result = ModelClient::new(config(kind, &server.base_url()), &crate::common::egress())?
         .complete(&first_turn())
         .await;
     assert!(

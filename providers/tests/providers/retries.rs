@@ -65,7 +65,9 @@ async fn client_errors_are_not_retried(kind: ProviderKind) -> anyhow::Result<()>
     let model = start(script_with_fault(400, 1)).await?;
     let mut config = config(kind, &model.base_url());
     config.max_retries = 5;
-    let result = ModelClient::new(config)?.complete(&first_turn()).await;
+    let result = ModelClient::new(config, &crate::common::egress())?
+        .complete(&first_turn())
+        .await;
     assert!(
         matches!(result, Err(Error::Http { status: 400, .. })),
         "expected http 400, got {result:?}"
@@ -90,7 +92,7 @@ async fn retry_after_is_respected(kind: ProviderKind) -> anyhow::Result<()> {
         }
     })
     .await?;
-    let client = ModelClient::new(config(kind, &server.base_url()))?;
+    let client = ModelClient::new(config(kind, &server.base_url()), &crate::common::egress())?;
     let started = Instant::now();
     let completion = client.complete(&first_turn()).await?;
     let elapsed = started.elapsed();

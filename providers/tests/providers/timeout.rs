@@ -22,7 +22,9 @@ async fn a_slow_answer_times_out(kind: ProviderKind) -> anyhow::Result<()> {
     config.request_timeout = REQUEST_TIMEOUT;
     config.max_retries = 1;
     let started = Instant::now();
-    let result = ModelClient::new(config)?.complete(&first_turn()).await;
+    let result = ModelClient::new(config, &crate::common::egress())?
+        .complete(&first_turn())
+        .await;
     let elapsed = started.elapsed();
     match result {
         Err(Error::Timeout { after, .. }) => assert_eq!(after, REQUEST_TIMEOUT),
@@ -50,7 +52,9 @@ async fn a_timed_out_attempt_is_retried(kind: ProviderKind) -> anyhow::Result<()
     config.request_timeout = REQUEST_TIMEOUT;
     config.max_retries = 1;
     let started = Instant::now();
-    let completion = ModelClient::new(config)?.complete(&first_turn()).await?;
+    let completion = ModelClient::new(config, &crate::common::egress())?
+        .complete(&first_turn())
+        .await?;
     assert_eq!(completion.content, "second time lucky");
     assert!(started.elapsed() < Duration::from_millis(2500));
     assert_eq!(model.requests_served(), 2);

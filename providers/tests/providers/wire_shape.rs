@@ -38,7 +38,9 @@ async fn capture(kind: ProviderKind, with_key: bool) -> anyhow::Result<Captured>
     if !with_key {
         config.api_key = None;
     }
-    ModelClient::new(config)?.complete(&conversation()).await?;
+    ModelClient::new(config, &crate::common::egress())?
+        .complete(&conversation())
+        .await?;
     let mut captured = server.captured();
     anyhow::ensure!(
         captured.len() == 1,

@@ -71,7 +71,8 @@ pub struct RegisterArgs {
         value_parser = parse_key_value
     )]
     secret_env_files: Vec<(String, String)>,
-    /// Connect to a server that speaks streamable HTTP at this URL
+    /// Connect to a server that speaks streamable HTTP at this URL. Nodes reach only
+    /// public addresses unless the cluster's egress.allow admits an internal one
     #[arg(long)]
     url: Option<String>,
     /// A file holding a bearer token for --url, sent as `Authorization: Bearer ...`.

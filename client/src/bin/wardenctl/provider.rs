@@ -41,14 +41,19 @@ pub struct PutArgs {
     /// The API the endpoint speaks
     #[arg(long, value_enum)]
     kind: ProviderKind,
-    /// Base URL of the API, e.g. https://api.openai.com/v1
+    /// Base URL of the API, e.g. https://api.openai.com/v1. Nodes reach only public
+    /// addresses unless the cluster's egress.allow admits an internal one (loopback,
+    /// private ranges, ...): other URLs are refused
     #[arg(long)]
     base_url: String,
     /// Model to ask for, e.g. gpt-4o-mini
     #[arg(long)]
     model: String,
-    /// Environment variable holding the API key on every node; leave out the three
-    /// --api-key options for endpoints that need no key
+    /// Environment variable holding the API key on every node that runs tasks; it must be
+    /// on the cluster's allowlist (providers.api_key_env_allowlist in each node's own
+    /// configuration), otherwise the provider is refused. Prefer --api-key-file or
+    /// --api-key-stdin, which store the key encrypted. Leave out the three --api-key
+    /// options for endpoints that need no key
     #[arg(long, value_name = "VAR", conflicts_with_all = ["api_key_file", "api_key_stdin"])]
     api_key_env: Option<String>,
     /// File holding the API key (surrounding whitespace ignored), stored encrypted
