@@ -549,6 +549,7 @@ mod tests {
             None,
             env(&[
                 ("WARDEN_NODE_ID", "1"),
+                ("WARDEN_TLS_INSECURE", "true"),
                 ("WARDEN_EGRESS_ALLOW", r#"["loopback", "10.0.0.0/8"]"#),
             ]),
             &[(
