@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use warden_tls::{Ca, write_private};
+use warden_tls::Ca;
 
 #[derive(Subcommand)]
 pub enum CertCommand {
@@ -76,18 +76,12 @@ pub fn run(command: CertCommand) -> anyhow::Result<()> {
 
 /// Writes a new random bootstrap token (64 hex digits) to `path`, mode 0600.
 pub fn write_bootstrap_token(path: &Path) -> anyhow::Result<()> {
-    let bytes: [u8; 32] = rand::random();
-    let token = zeroize::Zeroizing::new(format!("{}\n", hex(&bytes)));
-    write_private(path, &token)?;
+    warden_tls::write_bootstrap_token(path)?;
     println!(
         "wrote {}: give it to the node that starts the cluster (bootstrap.token_file) and to `wardenctl cluster init --bootstrap-token-file`",
         path.display()
     );
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn load(dir: &Path) -> anyhow::Result<Ca> {

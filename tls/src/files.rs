@@ -37,3 +37,18 @@ fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
             source,
         })
 }
+
+/// Creates `path` (mode 0600) holding a new bootstrap token: 32 bytes from the operating
+/// system's random source as 64 hex digits.
+pub fn write_bootstrap_token(path: &Path) -> Result<(), Error> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|source| Error::Read {
+            path: "/dev/urandom".into(),
+            source,
+        })?;
+    let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    write_private(path, &format!("{token}\n"))
+}

@@ -13,5 +13,5 @@ mod identity;
 
 pub use ca::{Ca, Issued};
 pub use error::Error;
-pub use files::{write_private, write_public};
+pub use files::{write_bootstrap_token, write_private, write_public};
 pub use identity::{NODE_NAME_SUFFIX, node_id_of, node_id_of_pem, node_name};
