@@ -2,6 +2,10 @@
 //! message: model call, tool call (journaled as started before it runs and finished
 //! after), and so on until the task ends or the node loses it.
 //!
+//! Past ~500 lines of code: it is split by concern (step preparation, tool calls,
+//! resume) together with the fakeable `Host` seam of issue 14, whose tests it needs
+//! first; splitting it before that would move code no unit test covers.
+//!
 //! Errors that leave the state unknown (a proposal that timed out, a refused step) fail
 //! the actor; its AgentActor restarts it, and the restarted actor re-reads the task
 //! behind a read barrier and resumes from the journal.

@@ -14,9 +14,9 @@ use std::time::Duration;
 use common::agents::Workspace;
 use common::capture::Capture;
 use common::{as_token, operator_token, start, start_with_node_settings};
-use futures::StreamExt;
+
 use tonic::Code;
-use warden_client::{Client, Consistency};
+use warden_client::Client;
 use warden_proto::v1::{Agent, McpServer, Provider, TaskStatus};
 
 const WS: &str = "acme";
@@ -56,14 +56,9 @@ fn expect_refused<T: std::fmt::Debug>(result: Result<T, warden_client::Error>, e
 }
 
 async fn rejected_details(admin: &Client, principal: &str) -> Vec<String> {
-    let records: Vec<_> = admin
-        .export_audit(0, Consistency::Linearizable)
-        .collect()
-        .await;
-    records
+    common::refusals_of(admin, principal)
+        .await
         .into_iter()
-        .map(|record| record.expect("an audit record"))
-        .filter(|record| record.principal == principal && record.outcome == "rejected")
         .map(|record| record.detail)
         .collect()
 }

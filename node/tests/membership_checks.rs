@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{error_code, eventually, settings};
+use common::{error_code, eventually, quoted, settings};
 use tonic::Code;
 use warden_client::Consistency;
 use warden_client::proto::MemberRole;
@@ -22,10 +22,6 @@ fn closed_address() -> String {
     let address = listener.local_addr().expect("address").to_string();
     drop(listener);
     address
-}
-
-fn quoted(path: &std::path::Path) -> String {
-    serde_json::to_string(&path.display().to_string()).expect("quote")
 }
 
 async fn member_ids(cluster: &LocalCluster) -> Vec<(u64, MemberRole)> {

@@ -73,17 +73,16 @@ async fn node_to_node_calls_need_a_member_node_certificate() {
     let tls_dir = cluster.dir.path().join(warden_local_cluster::TLS_DIR);
     let ca = Ca::load(&tls_dir).expect("the cluster's CA");
 
-    // Plain text reaches nothing.
+    // Plain text reaches nothing: the connection or the first call fails.
     let plain = Channel::from_shared(format!("http://{endpoint}"))
         .expect("endpoint")
         .connect()
         .await;
     if let Ok(channel) = plain {
-        let error = RaftServiceClient::new(channel)
+        RaftServiceClient::new(channel)
             .read_index(ReadIndexRequest {})
             .await
             .expect_err("plain text to a TLS node");
-        assert_ne!(error.code(), tonic::Code::Ok);
     }
 
     // TLS without a certificate: refused, whatever token comes along.

@@ -13,9 +13,9 @@ use std::time::Duration;
 use common::agents::Workspace;
 use common::capture::Capture;
 use common::{as_token, operator_token, start_with_node_settings};
-use futures::StreamExt;
+
 use tonic::Code;
-use warden_client::{Client, Consistency};
+use warden_client::Client;
 use warden_proto::v1::{Agent, Provider, TaskStatus};
 
 const WS: &str = "acme";
@@ -38,14 +38,9 @@ fn provider(name: &str, base_url: &str, api_key_env: &str) -> Provider {
 
 /// The audit records of refusals `principal` caused, as "action resource: detail".
 async fn refusals_of(admin: &Client, principal: &str) -> Vec<String> {
-    let records: Vec<_> = admin
-        .export_audit(0, Consistency::Linearizable)
-        .collect()
-        .await;
-    records
+    common::refusals_of(admin, principal)
+        .await
         .into_iter()
-        .map(|record| record.expect("an audit record"))
-        .filter(|record| record.principal == principal && record.outcome == "rejected")
         .map(|record| format!("{} {}: {}", record.action, record.resource, record.detail))
         .collect()
 }

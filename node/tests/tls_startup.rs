@@ -5,23 +5,34 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+use std::time::Duration;
+
+use common::quoted;
+use tokio::process::Command;
 
 use warden_local_cluster::LocalCluster;
 use warden_tls::Ca;
 
-fn serve(dir: &std::path::Path, settings: &[(&str, String)]) -> (bool, String) {
+/// A node that should refuse to start has this long to exit; one that starts after all
+/// is killed when the wait ends, and the test fails instead of hanging.
+const EXIT_WAIT: Duration = Duration::from_secs(60);
+
+async fn serve(dir: &std::path::Path, settings: &[(&str, String)]) -> (bool, String) {
     let mut command = Command::new(common::WARDEN);
     command
         .arg("serve")
         .args(["--node-id", "1", "--listen", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .env_remove("WARDEN_TLS_INSECURE");
+        .env_remove("WARDEN_TLS_INSECURE")
+        .kill_on_drop(true);
     for (key, value) in settings {
         command.arg("--set").arg(format!("{key}={value}"));
     }
-    let output = command.output().expect("run warden serve");
+    let output = tokio::time::timeout(EXIT_WAIT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("warden serve still runs after {EXIT_WAIT:?}"))
+        .expect("run warden serve");
     (
         output.status.success(),
         format!(
@@ -32,14 +43,10 @@ fn serve(dir: &std::path::Path, settings: &[(&str, String)]) -> (bool, String) {
     )
 }
 
-fn quoted(path: &std::path::Path) -> String {
-    serde_json::to_string(&path.display().to_string()).expect("quote")
-}
-
-#[test]
-fn a_node_without_tls_files_or_with_the_wrong_ones_does_not_start() {
+#[tokio::test]
+async fn a_node_without_tls_files_or_with_the_wrong_ones_does_not_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (started, output) = serve(dir.path(), &[]);
+    let (started, output) = serve(dir.path(), &[]).await;
     assert!(!started, "{output}");
     assert!(
         output.contains("tls.ca_file, tls.cert_file, tls.key_file must be set"),
@@ -65,7 +72,7 @@ fn a_node_without_tls_files_or_with_the_wrong_ones_does_not_start() {
             ),
         ]
     };
-    let (started, output) = serve(dir.path(), &files("node-2"));
+    let (started, output) = serve(dir.path(), &files("node-2")).await;
     assert!(!started, "{output}");
     assert!(
         output.contains("is node 2's certificate, but this is node 1"),
@@ -78,7 +85,7 @@ fn a_node_without_tls_files_or_with_the_wrong_ones_does_not_start() {
         .expect("write node 1");
     let key = dir.path().join("node-1.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let (started, output) = serve(dir.path(), &files("node-1"));
+    let (started, output) = serve(dir.path(), &files("node-1")).await;
     assert!(!started, "{output}");
     assert!(output.contains("chmod 600"), "{output}");
 }

@@ -208,6 +208,28 @@ pub async fn raw_channel(cluster: &LocalCluster, id: u64) -> tonic::transport::C
         .unwrap_or_else(|error| panic!("connect to node {id}: {error}"))
 }
 
+/// A path as a TOML string for `--set`, whatever it holds.
+pub fn quoted(path: &std::path::Path) -> String {
+    serde_json::to_string(&path.display().to_string()).expect("quote a path")
+}
+
+/// The audit records of the refusals `principal` caused, oldest first.
+pub async fn refusals_of(
+    admin: &Client,
+    principal: &str,
+) -> Vec<warden_client::proto::AuditRecord> {
+    use futures::StreamExt;
+    let records: Vec<_> = admin
+        .export_audit(0, Consistency::Linearizable)
+        .collect()
+        .await;
+    records
+        .into_iter()
+        .map(|record| record.expect("an audit record"))
+        .filter(|record| record.principal == principal && record.outcome == "rejected")
+        .collect()
+}
+
 /// Polls `check` until it returns Some or `within` passes.
 pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
 where
