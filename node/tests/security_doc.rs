@@ -19,8 +19,9 @@ fn references(text: &str) -> Vec<(String, String)> {
             let (file, function) = span.split_once(".rs::")?;
             let plain = |s: &str, extra: char| {
                 !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == extra)
+                    && s.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == extra
+                    })
             };
             (plain(file, '/') && plain(function, '_'))
                 .then(|| (format!("{file}.rs"), function.to_owned()))
@@ -47,7 +48,10 @@ fn every_test_the_security_model_names_exists() {
         })
         .map(|(file, function)| format!("{file}::{function}"))
         .collect();
-    assert!(missing.is_empty(), "docs/security.md names tests that do not exist: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/security.md names tests that do not exist: {missing:?}"
+    );
 }
 
 #[test]
