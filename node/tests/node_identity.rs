@@ -9,47 +9,16 @@
 
 mod common;
 
-use std::path::Path;
-
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use common::peer::tls_channel;
+use tonic::transport::Channel;
 use warden_core::{Command, NodeId, Principal, Role, Scope};
 use warden_proto::internal::forward_service_client::ForwardServiceClient;
 use warden_proto::internal::raft_service_client::RaftServiceClient;
 use warden_proto::internal::{HeartbeatRequest, RaftPayload, ReadIndexRequest};
-use warden_tls::{Ca, Issued};
-
-/// A channel to `endpoint` trusting the cluster's CA in `tls_dir`, presenting `identity`.
-async fn tls_channel(
-    tls_dir: &Path,
-    endpoint: &str,
-    expect_node: u64,
-    identity: Option<&Issued>,
-) -> Result<Channel, tonic::transport::Error> {
-    let ca = std::fs::read(tls_dir.join("ca.pem")).expect("read ca.pem");
-    let mut config = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(ca))
-        .domain_name(warden_tls::node_name(expect_node));
-    if let Some(issued) = identity {
-        config = config.identity(Identity::from_pem(&issued.cert_pem, &issued.key_pem));
-    }
-    Endpoint::from_shared(format!("https://{endpoint}"))
-        .expect("endpoint")
-        .tls_config(config)
-        .expect("tls config")
-        .connect()
-        .await
-}
+use warden_tls::Ca;
 
 fn forged(principal: Principal, command: Command) -> RaftPayload {
-    let request = warden_core::Request {
-        time_ms: 1,
-        principal,
-        token: None,
-        command,
-    };
-    RaftPayload {
-        data: warden_raft::wire::encode("request", &request).expect("encode"),
-    }
+    common::peer::proposal(1, principal, None, command)
 }
 
 /// Make user/mallory a cluster admin: what a forged `system` write would do.

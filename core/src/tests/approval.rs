@@ -334,6 +334,37 @@ fn an_expired_request_denies_the_call_or_fails_the_task_as_the_rule_says() {
     }
 }
 
+/// A decision stamped by a clock behind the log's (a skewed node, a new leader) counts
+/// at the log's time: time in applied state never goes backwards, so an expired request
+/// stays expired.
+#[test]
+fn a_decision_stamped_before_the_log_s_time_cannot_approve_an_expired_request() {
+    let mut h = governed(1, OnExpiry::Deny);
+    let hash = park_on_delete(&mut h);
+    let expires_at = h.task().open_calls[0]
+        .approval
+        .as_ref()
+        .map(|approval| approval.expires_at_ms)
+        .expect("pending");
+    h.time_ms = expires_at;
+    let ann = h.user("user/ann", &[Role::Approver]);
+    h.time_ms = expires_at - 30_000;
+    match h.run_as(&ann, decide(true, hash)) {
+        Outcome::Rejected(rejection) => {
+            assert_eq!(rejection.code, Code::FailedPrecondition, "{rejection}");
+            assert!(rejection.message.contains("expired"), "{rejection}");
+        }
+        other => panic!("approved after its expiry with a clock behind: {other:?}"),
+    }
+    let last = h.state.audit.last().expect("an audit record");
+    assert!(
+        last.time_ms > expires_at,
+        "the record is stamped {}",
+        last.time_ms
+    );
+    assert!(h.task().open_calls[0].approval.is_some(), "still pending");
+}
+
 #[test]
 fn a_policy_is_validated_and_versioned() {
     let mut h = Harness::new(Limits::default());
