@@ -46,7 +46,7 @@ pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
 };
 pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName};
-pub use outcome::{Code, Outcome, Rejection};
+pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};
 

@@ -109,3 +109,16 @@ pub enum Outcome {
         reason: String,
     },
 }
+
+/// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how
+/// audit records keep texts that come from callers to a bounded size.
+pub fn cut_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}

@@ -146,12 +146,19 @@ impl Cluster {
         }
     }
 
+    /// Appends `request` if this node leads, stamped with this node's clock: the time an
+    /// entry carries is the leader's, whatever clock the node that took the call keeps
+    /// (and `apply()` never lets it go back behind the previous entry's).
     async fn propose_locally(
         &self,
         request: &Request,
         within: Duration,
     ) -> Result<Outcome, Attempt> {
-        match tokio::time::timeout(within, self.inner.raft.client_write(request.clone())).await {
+        let stamped = Request {
+            time_ms: crate::api::now_ms(),
+            ..request.clone()
+        };
+        match tokio::time::timeout(within, self.inner.raft.client_write(stamped)).await {
             Err(_elapsed) => Err(Attempt::TimedOut),
             Ok(Ok(response)) => Ok(response.data),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {

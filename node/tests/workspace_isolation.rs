@@ -6,78 +6,11 @@
 
 mod common;
 
-use common::wire::{Api, call, code_of};
-use common::{AGENT, add_paused_agent, as_token, error_code, start};
+use common::isolated::{Isolated, isolated};
+use common::wire::{Api, call, code_of, field_value};
+use common::{AGENT, as_token, error_code};
 use tonic::Code;
 use warden_client::Consistency;
-
-/// A plausible value for every string field a request has besides its workspace, so
-/// that a request fails for its workspace and not for being malformed.
-fn field_value(task_id: &str, method: &str, field: &str) -> String {
-    let value = match field {
-        // A pause names an agent or a tool, not both.
-        "server" | "tool" if method.ends_with("/SetPause") => "",
-        "task_id" => task_id,
-        "agent" | "name" => AGENT,
-        "provider" => "model",
-        "kind" => "openai",
-        "base_url" => "http://127.0.0.1:9/v1",
-        "model" => "model",
-        "catalog" => "true",
-        "command" | "url" | "api_key" | "api_key_env" | "secret_bearer" | "page_token" => "",
-        "server" => "ledger",
-        "tool" => "append",
-        "arguments_json" => "{}",
-        "rules_json" => r#"{"rules": []}"#,
-        "principal" | "submitter" => "user/alice",
-        "roles" => "viewer",
-        "arguments_hash" => return "0".repeat(64),
-        _ => "trespass",
-    };
-    value.to_owned()
-}
-
-/// One node with workspaces acme and globex (each with the paused agent), a task in
-/// globex, and alice, an operator in acme only.
-struct Isolated {
-    cluster: common::TestCluster,
-    admin: warden_client::Client,
-    globex_task: warden_client::proto::Task,
-    alice_secret: String,
-}
-
-async fn isolated() -> Isolated {
-    let cluster = start(1, &[]).await;
-    let admin = cluster.client().expect("client");
-    for workspace in ["acme", "globex"] {
-        admin
-            .create_workspace(workspace)
-            .await
-            .unwrap_or_else(|error| panic!("create workspace {workspace}: {error}"));
-        add_paused_agent(&admin, workspace).await;
-    }
-    let globex_task = admin
-        .submit_task("globex", AGENT, "globex only", None)
-        .await
-        .expect("submit a task in globex")
-        .response
-        .task
-        .expect("a task");
-    let alice = admin
-        .create_token("user/alice", "operator in acme", 0)
-        .await
-        .expect("create alice's token");
-    admin
-        .set_roles(Some("acme"), "user/alice", &["operator"])
-        .await
-        .expect("make alice an operator in acme");
-    Isolated {
-        cluster,
-        admin,
-        globex_task,
-        alice_secret: alice.secret,
-    }
-}
 
 #[tokio::test]
 async fn every_workspace_scoped_method_answers_a_stranger_as_if_the_workspace_did_not_exist() {

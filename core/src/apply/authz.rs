@@ -67,15 +67,16 @@ fn needs(command: &Command) -> Needs<'_> {
     }
 }
 
-/// Why `request` may not be applied, if it may not.
+/// Why `request` may not be applied at `time_ms` (its time in the log), if it may not.
 pub(super) fn refusal<S: StateRead>(
     state: &S,
     request: &Request,
+    time_ms: u64,
 ) -> Result<Option<Rejection>, S::Error> {
     let principal = &request.principal;
     let kind = principal.kind();
     if matches!(kind, PrincipalKind::User | PrincipalKind::Service) {
-        if let Some(rejection) = authenticate(state, request)? {
+        if let Some(rejection) = authenticate(state, request, time_ms)? {
             return Ok(Some(rejection));
         }
     } else if kind == PrincipalKind::Unknown {
@@ -127,8 +128,12 @@ pub(super) fn refusal<S: StateRead>(
 }
 
 /// Checks the request's token: it exists, names the request's principal and was
-/// neither expired nor revoked at the request's time.
-fn authenticate<S: StateRead>(state: &S, request: &Request) -> Result<Option<Rejection>, S::Error> {
+/// neither expired nor revoked at `time_ms`.
+fn authenticate<S: StateRead>(
+    state: &S,
+    request: &Request,
+    time_ms: u64,
+) -> Result<Option<Rejection>, S::Error> {
     let unauthenticated = |message: String| Some(Rejection::new(Code::Unauthenticated, message));
     let Some(id) = request.token else {
         return Ok(unauthenticated(format!(
@@ -142,7 +147,7 @@ fn authenticate<S: StateRead>(state: &S, request: &Request) -> Result<Option<Rej
             "token {id} does not belong to {}",
             request.principal
         )),
-        Some(token) => token.unusable_at(request.time_ms).and_then(unauthenticated),
+        Some(token) => token.unusable_at(time_ms).and_then(unauthenticated),
     })
 }
 

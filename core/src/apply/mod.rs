@@ -123,6 +123,9 @@ pub enum Write {
     },
 }
 
+/// The most of a refusal's text an audit record keeps, in bytes.
+pub const MAX_REJECTION_DETAIL: usize = 512;
+
 /// Everything one applied entry produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -141,12 +144,15 @@ pub fn apply<S: StateRead>(
     request: &Request,
 ) -> Result<Applied, S::Error> {
     let command = &request.command;
+    // Time in applied state never goes backwards: a proposer's clock behind the last
+    // record's (a new leader's, say) counts as that record's time.
+    let time_ms = request.time_ms.max(head.time_ms);
     let at = At {
         log_index,
-        time_ms: request.time_ms,
+        time_ms,
         principal: &request.principal,
     };
-    let (resource, decision) = match authz::refusal(state, request)? {
+    let (resource, decision) = match authz::refusal(state, request, time_ms)? {
         Some(rejection) => (resource_of(command), Err(rejection)),
         None => decide(state, &at, command)?,
     };
@@ -156,7 +162,8 @@ pub fn apply<S: StateRead>(
             (outcome, writes, OUTCOME_ACCEPTED, detail)
         }
         Err(rejection) => {
-            let detail = rejection.to_string();
+            // A refusal may quote what the caller sent; its record keeps a bounded part.
+            let detail = crate::cut_text(&rejection.to_string(), MAX_REJECTION_DETAIL);
             (
                 Outcome::Rejected(rejection),
                 Vec::new(),
@@ -178,7 +185,7 @@ pub fn apply<S: StateRead>(
     };
     let audit = head.append(RecordBody {
         log_index,
-        time_ms: request.time_ms,
+        time_ms,
         principal: request.principal.to_string(),
         action: command.action().as_str().to_owned(),
         resource,

@@ -365,6 +365,27 @@ fn a_decision_stamped_before_the_log_s_time_cannot_approve_an_expired_request() 
     assert!(h.task().open_calls[0].approval.is_some(), "still pending");
 }
 
+/// A refusal that quotes what the caller sent (here a 1 MiB call id) leaves a record of
+/// bounded size: the chain is permanent and every node keeps it.
+#[test]
+fn a_refusal_quoting_a_huge_input_keeps_a_bounded_record() {
+    let mut h = governed(1, OnExpiry::Deny);
+    let hash = park_on_delete(&mut h);
+    let ann = h.user("user/ann", &[Role::Approver]);
+    let mut huge = decide(true, hash);
+    if let Command::DecideApproval { call_id, .. } = &mut huge {
+        *call_id = "c".repeat(1 << 20);
+    }
+    assert!(matches!(h.run_as(&ann, huge), Outcome::Rejected(_)));
+    let last = h.state.audit.last().expect("an audit record");
+    assert_eq!(last.outcome, "rejected");
+    assert!(
+        last.detail.len() <= crate::apply::MAX_REJECTION_DETAIL + 3,
+        "a refusal's record holds {} bytes of detail",
+        last.detail.len()
+    );
+}
+
 #[test]
 fn a_policy_is_validated_and_versioned() {
     let mut h = Harness::new(Limits::default());

@@ -4,8 +4,8 @@
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::{
-    Action, AgentName, AgentSpec, Code, Command, Hash, Outcome, ProviderKind, ProviderName,
-    Rejection, ServerName, ToolGrant, ToolName, WorkspaceId, provider_key_context,
+    Action, AgentName, AgentSpec, Code, Command, Outcome, ProviderKind, ProviderName, Rejection,
+    ServerName, ToolGrant, ToolName, WorkspaceId, provider_key_context,
 };
 use warden_egress::Policy;
 use warden_mcp::ToolSessions;
@@ -21,6 +21,7 @@ use warden_secrets::SecretString;
 use super::mcp_register::Registrar;
 use super::task::parse_workspace;
 use super::{Refused, boundary, propose, unexpected};
+use crate::api::Payload;
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::config::Providers;
@@ -100,11 +101,11 @@ impl Agents {
 
 /// A refusal at the edge, recorded in the audit chain against `resource`.
 fn refusal(action: Action, resource: String, request: &impl Message) -> impl Fn(String) -> Refused {
-    let payload_hash = Hash::of(&request.encode_to_vec());
+    let payload = Payload::of(request);
     move |message| Refused {
         action,
         resource: resource.clone(),
-        payload_hash,
+        payload,
         rejection: Rejection::new(Code::InvalidArgument, message),
     }
 }

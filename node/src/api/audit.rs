@@ -10,11 +10,10 @@ use warden_proto::v1::{
     AuditRecord, ExportAuditRequest, TailAuditRequest, TailAuditResponse, VerifyAuditRequest,
     VerifyAuditResponse,
 };
-use warden_raft::StateReader;
 
 use warden_core::Permission;
 
-use crate::auth::Caller;
+use crate::auth::{Access, Caller};
 use crate::cluster::Cluster;
 use crate::convert;
 use crate::error::Error;
@@ -32,6 +31,19 @@ impl Audit {
     pub fn new(cluster: Cluster) -> Audit {
         Audit { cluster }
     }
+
+    /// The audit reads need the read_audit permission cluster-wide, checked after the
+    /// read barrier of the request's consistency.
+    async fn open(&self, caller: Caller, consistency: i32) -> Result<Access, Error> {
+        Access::open(
+            &self.cluster,
+            caller,
+            None,
+            Permission::ReadAudit,
+            convert::consistency(consistency),
+        )
+        .await
+    }
 }
 
 type RecordStream = Pin<Box<dyn Stream<Item = Result<AuditRecord, Status>> + Send>>;
@@ -42,7 +54,7 @@ impl AuditService for Audit {
         &self,
         request: Request<TailAuditRequest>,
     ) -> Result<Response<TailAuditResponse>, Status> {
-        Caller::of(&request)?.require(&self.cluster, None, Permission::ReadAudit)?;
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let limit = match u64::from(request.limit) {
             0 => DEFAULT_TAIL,
@@ -55,9 +67,7 @@ impl AuditService for Audit {
                 .into());
             }
         };
-        self.cluster
-            .read_barrier(convert::consistency(request.consistency))
-            .await?;
+        self.open(caller, request.consistency).await?;
         let reader = self.cluster.reader();
         let head = reader.audit_head().map_err(Error::from)?;
         let from = head.count.saturating_sub(limit) + 1;
@@ -73,11 +83,9 @@ impl AuditService for Audit {
         &self,
         request: Request<VerifyAuditRequest>,
     ) -> Result<Response<VerifyAuditResponse>, Status> {
-        Caller::of(&request)?.require(&self.cluster, None, Permission::ReadAudit)?;
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        self.cluster
-            .read_barrier(convert::consistency(request.consistency))
-            .await?;
+        self.open(caller, request.consistency).await?;
         let applied_index = self
             .cluster
             .raft()
@@ -115,30 +123,41 @@ impl AuditService for Audit {
         &self,
         request: Request<ExportAuditRequest>,
     ) -> Result<Response<Self::ExportAuditStream>, Status> {
-        Caller::of(&request)?.require(&self.cluster, None, Permission::ReadAudit)?;
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        self.cluster
-            .read_barrier(convert::consistency(request.consistency))
-            .await?;
-        let reader = self.cluster.reader().clone();
-        let end = reader.audit_head().map_err(Error::from)?.count;
+        let access = self.open(caller, request.consistency).await?;
+        let end = self
+            .cluster
+            .reader()
+            .audit_head()
+            .map_err(Error::from)?
+            .count;
         let from = request.from_index.max(1);
-        Ok(Response::new(export(reader, from, end)))
+        Ok(Response::new(export(
+            self.cluster.clone(),
+            access,
+            from,
+            end,
+        )))
     }
 }
 
-/// Streams records `from..=end`, a page at a time, ending the stream on the first
-/// storage error.
-fn export(reader: StateReader, from: u64, end: u64) -> RecordStream {
+/// Streams records `from..=end`, a page at a time, checking the caller again before
+/// each page and ending the stream on the first refusal or storage error.
+fn export(cluster: Cluster, access: Access, from: u64, end: u64) -> RecordStream {
     let pages = stream::unfold(Some(from), move |next| {
-        let reader = reader.clone();
+        let cluster = cluster.clone();
+        let access = access.clone();
         async move {
             let start = next?;
             if start > end {
                 return None;
             }
+            if let Err(error) = access.recheck(&cluster) {
+                return Some((stream::iter(vec![Err(Status::from(error))]), None));
+            }
             let count = EXPORT_PAGE.min((end - start + 1) as usize);
-            match reader.audit_range(start, count) {
+            match cluster.reader().audit_range(start, count) {
                 Ok(records) if records.is_empty() => None,
                 Ok(records) => {
                     let following = records.last().map(|record| record.index + 1);

@@ -4,7 +4,7 @@
 
 use prost::Message;
 use tonic::{Request, Response, Status};
-use warden_core::{Action, CatalogName, Code, Command, Hash, Outcome, Rejection};
+use warden_core::{Action, CatalogName, Code, Command, Outcome, Rejection};
 use warden_proto::v1::catalog_service_server::CatalogService;
 use warden_proto::v1::{
     DeleteCatalogEntryRequest, DeleteCatalogEntryResponse, GetCatalogEntryRequest,
@@ -13,6 +13,7 @@ use warden_proto::v1::{
 };
 
 use super::{Refused, propose, unexpected};
+use crate::api::Payload;
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
@@ -33,7 +34,7 @@ fn parse_name(name: &str, action: Action, request: &impl Message) -> Result<Cata
     CatalogName::parse(name).map_err(|error| Refused {
         action,
         resource: format!("catalog/{}", convert::sanitized(name)),
-        payload_hash: Hash::of(&request.encode_to_vec()),
+        payload: Payload::of(request),
         rejection: Rejection::new(Code::InvalidArgument, error.to_string()),
     })
 }

@@ -18,11 +18,11 @@ use warden_proto::v1::{
 use warden_raft::NodeId;
 
 use warden_core::{
-    Command, MembershipChange, NodeId as CoreNodeId, Outcome, Permission, Principal,
+    Action, Command, MembershipChange, NodeId as CoreNodeId, Outcome, Permission, Principal,
 };
 
 use crate::api::membership;
-use crate::api::{now_ms, unexpected};
+use crate::api::{Payload, now_ms, recorded, unexpected};
 use crate::auth::{Caller, generate_token};
 use crate::bootstrap::{BootstrapToken, Refusal};
 use crate::cluster::Cluster;
@@ -89,6 +89,127 @@ impl ClusterAdmin {
             Ok(Err(error)) => Err(membership_error(error)),
         }
     }
+    /// Adds a learner, on the leader: checks the caller, the request and the node, records
+    /// the change under the caller, then waits for the learner to catch up.
+    async fn add_node_here(
+        &self,
+        caller: &Caller,
+        request: &AddNodeRequest,
+    ) -> Result<AddNodeResponse, Error> {
+        let node_id = check_node_id(request.node_id)?;
+        if request.address.parse::<std::net::SocketAddr>().is_err()
+            && !request.address.contains(':')
+        {
+            return Err(Error::InvalidArgument {
+                field: "address",
+                message: format!("{:?} is not host:port", request.address),
+            });
+        }
+        let change = MembershipChange::AddLearner {
+            node: CoreNodeId(node_id),
+            address: request.address.clone(),
+        };
+        self.require_admin(caller, &change).await?;
+        if self
+            .cluster
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&node_id)
+            .is_some()
+        {
+            return Err(Error::Membership(format!(
+                "node {node_id} is already a member; remove it first to change its address"
+            )));
+        }
+        membership::check_new_node(
+            &self.cluster,
+            caller,
+            &change,
+            &request.address,
+            self.master_key_id.as_deref(),
+        )
+        .await?;
+        membership::authorize(&self.cluster, caller, change).await?;
+        let waited = self.cluster.limits().membership_timeout;
+        // Blocking: returns once the learner has caught up (by snapshot if the log it
+        // needs was purged), so a promotion right after cannot stall the quorum.
+        let add = self
+            .cluster
+            .raft()
+            .add_learner(node_id, BasicNode::new(&request.address), true);
+        match tokio::time::timeout(waited, add).await {
+            Err(_elapsed) => Err(Error::NoQuorum { waited }),
+            Ok(Ok(response)) => Ok(AddNodeResponse {
+                log_index: response.log_id.index,
+            }),
+            Ok(Err(error)) => Err(membership_error(error)),
+        }
+    }
+
+    /// Makes a caught-up learner a voter, on the leader.
+    async fn promote_node_here(
+        &self,
+        caller: &Caller,
+        node_id: u64,
+    ) -> Result<PromoteNodeResponse, Error> {
+        let node_id = check_node_id(node_id)?;
+        let change = MembershipChange::Promote {
+            node: CoreNodeId(node_id),
+        };
+        self.require_admin(caller, &change).await?;
+        membership::check_caught_up(&self.cluster, caller, &change, self.catch_up_lag).await?;
+        membership::authorize(&self.cluster, caller, change).await?;
+        let log_index = self
+            .change(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])))
+            .await?;
+        Ok(PromoteNodeResponse { log_index })
+    }
+
+    /// Removes a voter or a learner, on the leader.
+    async fn remove_node_here(
+        &self,
+        caller: &Caller,
+        node_id: u64,
+    ) -> Result<RemoveNodeResponse, Error> {
+        let node_id = check_node_id(node_id)?;
+        let membership_change = MembershipChange::Remove {
+            node: CoreNodeId(node_id),
+        };
+        self.require_admin(caller, &membership_change).await?;
+        let membership = self
+            .cluster
+            .raft()
+            .metrics()
+            .borrow()
+            .membership_config
+            .clone();
+        let is_voter = membership.membership().voter_ids().any(|id| id == node_id);
+        let is_member = membership.membership().get_node(&node_id).is_some();
+        let change = match (is_voter, is_member) {
+            (true, _) => ChangeMembers::RemoveVoters(BTreeSet::from([node_id])),
+            (false, true) => ChangeMembers::RemoveNodes(BTreeSet::from([node_id])),
+            (false, false) => {
+                return Err(Error::NotFound {
+                    what: format!("node {node_id}"),
+                });
+            }
+        };
+        membership::authorize(&self.cluster, caller, membership_change).await?;
+        let log_index = self.change(change).await?;
+        Ok(RemoveNodeResponse { log_index })
+    }
+}
+
+/// What a refused membership request is recorded as.
+fn refusal_of(node_id: u64, request: &impl prost::Message) -> (Action, String, Payload) {
+    (
+        Action::ClusterMembership,
+        format!("cluster/node/{node_id}"),
+        Payload::of(request),
+    )
 }
 
 fn membership_error(error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> Error {
@@ -189,59 +310,10 @@ impl ClusterService for ClusterAdmin {
             return leader.add_node(request).await;
         }
         let request = request.into_inner();
-        let node_id = check_node_id(request.node_id)?;
-        if request.address.parse::<std::net::SocketAddr>().is_err()
-            && !request.address.contains(':')
-        {
-            return Err(Error::InvalidArgument {
-                field: "address",
-                message: format!("{:?} is not host:port", request.address),
-            }
-            .into());
-        }
-        let change = MembershipChange::AddLearner {
-            node: CoreNodeId(node_id),
-            address: request.address.clone(),
-        };
-        self.require_admin(&caller, &change).await?;
-        if self
-            .cluster
-            .raft()
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&node_id)
-            .is_some()
-        {
-            return Err(Error::Membership(format!(
-                "node {node_id} is already a member; remove it first to change its address"
-            ))
-            .into());
-        }
-        membership::check_new_node(
-            &self.cluster,
-            &caller,
-            &change,
-            &request.address,
-            self.master_key_id.as_deref(),
-        )
-        .await?;
-        membership::authorize(&self.cluster, &caller, change).await?;
-        let waited = self.cluster.limits().membership_timeout;
-        // Blocking: returns once the learner has caught up (by snapshot if the log it
-        // needs was purged), so a promotion right after cannot stall the quorum.
-        let add = self
-            .cluster
-            .raft()
-            .add_learner(node_id, BasicNode::new(&request.address), true);
-        match tokio::time::timeout(waited, add).await {
-            Err(_elapsed) => Err(Error::NoQuorum { waited }.into()),
-            Ok(Ok(response)) => Ok(Response::new(AddNodeResponse {
-                log_index: response.log_id.index,
-            })),
-            Ok(Err(error)) => Err(membership_error(error).into()),
-        }
+        let result = self.add_node_here(&caller, &request).await;
+        let what = refusal_of(request.node_id, &request);
+        let added = recorded(&self.cluster, &caller, what, result).await?;
+        Ok(Response::new(added))
     }
 
     async fn promote_node(
@@ -252,17 +324,11 @@ impl ClusterService for ClusterAdmin {
         if let Some(mut leader) = self.leader_client()? {
             return leader.promote_node(request).await;
         }
-        let node_id = check_node_id(request.into_inner().node_id)?;
-        let change = MembershipChange::Promote {
-            node: CoreNodeId(node_id),
-        };
-        self.require_admin(&caller, &change).await?;
-        membership::check_caught_up(&self.cluster, &caller, &change, self.catch_up_lag).await?;
-        membership::authorize(&self.cluster, &caller, change).await?;
-        let log_index = self
-            .change(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])))
-            .await?;
-        Ok(Response::new(PromoteNodeResponse { log_index }))
+        let request = request.into_inner();
+        let result = self.promote_node_here(&caller, request.node_id).await;
+        let what = refusal_of(request.node_id, &request);
+        let promoted = recorded(&self.cluster, &caller, what, result).await?;
+        Ok(Response::new(promoted))
     }
 
     async fn remove_node(
@@ -273,33 +339,11 @@ impl ClusterService for ClusterAdmin {
         if let Some(mut leader) = self.leader_client()? {
             return leader.remove_node(request).await;
         }
-        let node_id = check_node_id(request.into_inner().node_id)?;
-        let membership_change = MembershipChange::Remove {
-            node: CoreNodeId(node_id),
-        };
-        self.require_admin(&caller, &membership_change).await?;
-        let membership = self
-            .cluster
-            .raft()
-            .metrics()
-            .borrow()
-            .membership_config
-            .clone();
-        let is_voter = membership.membership().voter_ids().any(|id| id == node_id);
-        let is_member = membership.membership().get_node(&node_id).is_some();
-        let change = match (is_voter, is_member) {
-            (true, _) => ChangeMembers::RemoveVoters(BTreeSet::from([node_id])),
-            (false, true) => ChangeMembers::RemoveNodes(BTreeSet::from([node_id])),
-            (false, false) => {
-                return Err(Error::NotFound {
-                    what: format!("node {node_id}"),
-                }
-                .into());
-            }
-        };
-        membership::authorize(&self.cluster, &caller, membership_change).await?;
-        let log_index = self.change(change).await?;
-        Ok(Response::new(RemoveNodeResponse { log_index }))
+        let request = request.into_inner();
+        let result = self.remove_node_here(&caller, request.node_id).await;
+        let what = refusal_of(request.node_id, &request);
+        let removed = recorded(&self.cluster, &caller, what, result).await?;
+        Ok(Response::new(removed))
     }
 
     async fn cluster_status(

@@ -1,7 +1,6 @@
 //! `warden.v1.GovernanceService`: a workspace's policy, its approval requests, its
 //! budgets and its kill switch.
 
-use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::policy::{Effect, PolicySet};
 use warden_core::{
@@ -17,8 +16,9 @@ use warden_proto::v1::{
     TestPolicyResponse,
 };
 
+use super::task::TaskRequest;
 use super::task::{parse_task_id, parse_workspace};
-use super::{Refused, propose, unexpected};
+use super::{Payload, Refused, propose, recorded, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
@@ -59,7 +59,7 @@ fn parse_put(request: &PutPolicyRequest) -> Result<Command, Refused> {
             "workspace/{}/policy/rules",
             convert::sanitized(&request.workspace)
         ),
-        payload_hash: Hash::of(&request.encode_to_vec()),
+        payload: Payload::of(request),
         rejection: Rejection::new(Code::InvalidArgument, message),
     };
     let workspace = WorkspaceId::parse(&request.workspace).map_err(|e| refuse(e.to_string()))?;
@@ -79,7 +79,7 @@ fn parse_set_budget(request: &SetBudgetRequest) -> Result<Command, Refused> {
             "workspace/{}/budget",
             convert::sanitized(&request.workspace)
         ),
-        payload_hash: Hash::of(&request.encode_to_vec()),
+        payload: Payload::of(request),
         rejection: Rejection::new(Code::InvalidArgument, message),
     };
     let workspace = WorkspaceId::parse(&request.workspace).map_err(|e| refuse(e.to_string()))?;
@@ -104,7 +104,7 @@ fn parse_set_pause(request: &SetPauseRequest) -> Result<Command, Refused> {
             Action::Resume
         },
         resource: format!("workspace/{}/pause", convert::sanitized(&request.workspace)),
-        payload_hash: Hash::of(&request.encode_to_vec()),
+        payload: Payload::of(request),
         rejection: Rejection::new(Code::InvalidArgument, message),
     };
     let workspace = WorkspaceId::parse(&request.workspace).map_err(|e| refuse(e.to_string()))?;
@@ -284,19 +284,27 @@ impl GovernanceService for Governance {
     ) -> Result<Response<DecideApprovalResponse>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        let command = Command::DecideApproval {
-            workspace: parse_workspace(&request.workspace)?,
-            task: parse_task_id("task_id", &request.task_id)?,
-            call_id: request.call_id.clone(),
-            arguments_hash: Hash::from_hex(&request.arguments_hash).ok_or_else(|| {
-                invalid(
-                    "arguments_hash",
-                    "must be 64 hex digits (the call's SHA-256)",
-                )
-            })?,
-            approve: request.approve,
-            reason: request.reason.clone(),
-        };
+        let parsed = (|| {
+            Ok(Command::DecideApproval {
+                workspace: parse_workspace(&request.workspace)?,
+                task: parse_task_id("task_id", &request.task_id)?,
+                call_id: request.call_id.clone(),
+                arguments_hash: Hash::from_hex(&request.arguments_hash).ok_or_else(|| {
+                    invalid(
+                        "arguments_hash",
+                        "must be 64 hex digits (the call's SHA-256)",
+                    )
+                })?,
+                approve: request.approve,
+                reason: request.reason.clone(),
+            })
+        })();
+        let what = (
+            Action::ApprovalDecide,
+            request.resource(),
+            Payload::of(&request),
+        );
+        let command = recorded(&self.cluster, &caller, what, parsed).await?;
         match propose(&self.cluster, &caller, Ok(command)).await? {
             Outcome::TaskUpdated { task, .. } => Ok(Response::new(DecideApprovalResponse {
                 task: Some(convert::task(&task)),

@@ -3,8 +3,8 @@
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::{
-    Action, Code, Command, Hash, Outcome, Permission, Principal, Rejection, Role, RoleBinding,
-    Scope, Token, TokenId, WorkspaceId,
+    Action, Code, Command, Outcome, Permission, Principal, Rejection, Role, RoleBinding, Scope,
+    Token, TokenId, WorkspaceId,
 };
 use warden_proto::v1::identity_service_server::IdentityService;
 use warden_proto::v1::{
@@ -14,6 +14,7 @@ use warden_proto::v1::{
 };
 
 use super::{Refused, now_ms, propose, unexpected};
+use crate::api::Payload;
 use crate::auth::{Caller, generate_token};
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
@@ -30,11 +31,11 @@ impl Identity {
 }
 
 fn refusal(action: Action, resource: String, request: &impl Message) -> impl Fn(String) -> Refused {
-    let payload_hash = Hash::of(&request.encode_to_vec());
+    let payload = Payload::of(request);
     move |message| Refused {
         action,
         resource: resource.clone(),
-        payload_hash,
+        payload,
         rejection: Rejection::new(Code::InvalidArgument, message),
     }
 }

@@ -13,17 +13,17 @@
 
 use std::time::Duration;
 
-use prost::Message;
 use warden_actors::credentials::{self, McpCredentials};
 use warden_core::{
-    Action, CatalogName, Code, Command, Hash, McpServer, McpTransport, Outcome, Rejection,
-    ServerName, ToolDefinition, WorkspaceId, mcp_bearer_context, mcp_env_context,
+    Action, CatalogName, Code, Command, McpServer, McpTransport, Outcome, Rejection, ServerName,
+    ToolDefinition, WorkspaceId, mcp_bearer_context, mcp_env_context,
 };
 use warden_mcp::{ServerSpec, ToolSessions};
 use warden_proto::v1::RegisterMcpServerRequest;
 use warden_secrets::SecretString;
 
 use super::{Refused, propose, unexpected};
+use crate::api::Payload;
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
@@ -79,7 +79,7 @@ impl Registrar<'_> {
     ) -> Result<McpServer, Error> {
         let secrets = Credentials::take(&mut request);
         let server = request.server.clone().unwrap_or_default();
-        let payload_hash = Hash::of(&request.encode_to_vec());
+        let payload = Payload::of(&request);
         let refuse = |rejection: Rejection| Refused {
             action: Action::McpServerRegister,
             resource: format!(
@@ -87,7 +87,7 @@ impl Registrar<'_> {
                 convert::sanitized(&server.workspace),
                 convert::sanitized(&server.name)
             ),
-            payload_hash,
+            payload,
             rejection,
         };
         // A refusal to record (`Ok`), or a failure of this node (`Err`).

@@ -47,7 +47,7 @@ async fn refuse(
     let refused = Refused {
         action: warden_core::Action::ClusterMembership,
         resource: format!("cluster/node/{}", change.node()),
-        payload_hash: warden_core::Hash::of(change.to_string().as_bytes()),
+        payload: crate::api::Payload::of_bytes(change.to_string().as_bytes()),
         rejection: Rejection::new(Code::FailedPrecondition, message),
     };
     match propose(cluster, caller, Err(refused)).await {

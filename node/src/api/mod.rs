@@ -17,7 +17,7 @@ pub mod workspace;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use warden_core::{Action, Command, Hash, Outcome, Rejection, Request};
+use warden_core::{Action, Code, Command, Hash, Outcome, Rejection, Request, cut_text};
 
 use crate::auth::Caller;
 
@@ -43,12 +43,7 @@ pub async fn propose(
 ) -> Result<Outcome, Error> {
     let command = match parsed {
         Ok(command) => command,
-        Err(refused) => Command::RecordRejection {
-            action: refused.action,
-            resource: refused.resource,
-            payload_hash: refused.payload_hash,
-            rejection: refused.rejection,
-        },
+        Err(refused) => refused.into_record(),
     };
     let outcome = cluster
         .propose(Request {
@@ -68,9 +63,89 @@ pub async fn propose(
 pub struct Refused {
     pub action: Action,
     pub resource: String,
-    /// Hash of the request as received.
-    pub payload_hash: Hash,
+    pub payload: Payload,
     pub rejection: Rejection,
+}
+
+/// The most of a refusal's message and resource its audit record keeps: a record says
+/// why and what in a few hundred bytes, and names the input by its hash and size, so no
+/// caller can grow the permanent, cluster-wide chain by sending a large invalid request.
+const MAX_REFUSAL_TEXT: usize = 256;
+
+impl Refused {
+    /// The `RecordRejection` that puts this refusal in the log, its texts cut to
+    /// `MAX_REFUSAL_TEXT` bytes and the input named by size (its hash is the record's
+    /// payload hash).
+    fn into_record(self) -> Command {
+        let Rejection { code, message } = self.rejection;
+        Command::RecordRejection {
+            action: self.action,
+            resource: cut_text(&self.resource, MAX_REFUSAL_TEXT),
+            payload_hash: self.payload.hash,
+            rejection: Rejection::new(
+                code,
+                format!(
+                    "{} (request of {} bytes)",
+                    cut_text(&message, MAX_REFUSAL_TEXT),
+                    self.payload.bytes
+                ),
+            ),
+        }
+    }
+}
+
+/// A request as the audit chain knows it: its SHA-256 and its size.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload {
+    pub hash: Hash,
+    pub bytes: usize,
+}
+
+impl Payload {
+    pub fn of(request: &impl prost::Message) -> Payload {
+        Payload::of_bytes(&request.encode_to_vec())
+    }
+
+    pub fn of_bytes(bytes: &[u8]) -> Payload {
+        Payload {
+            hash: Hash::of(bytes),
+            bytes: bytes.len(),
+        }
+    }
+}
+
+/// Records an error a write's own checks returned before reaching the log (bad input, a
+/// node that is not a member...) as a refusal, so every refused write leaves one audit
+/// record, and returns it. Refusals `apply()` made are in the log already, and errors that
+/// are not the caller's doing (no quorum, shutting down) are not refusals.
+pub async fn recorded<T>(
+    cluster: &Cluster,
+    caller: &Caller,
+    what: (Action, String, Payload),
+    result: Result<T, Error>,
+) -> Result<T, Error> {
+    let error = match result {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let code = match &error {
+        Error::InvalidArgument { .. } => Code::InvalidArgument,
+        Error::NotFound { .. } => Code::NotFound,
+        Error::Membership(_) => Code::FailedPrecondition,
+        _ => return Err(error),
+    };
+    let (action, resource, payload) = what;
+    let refused = Refused {
+        action,
+        resource,
+        payload,
+        rejection: Rejection::new(code, error.to_string()),
+    };
+    match propose(cluster, caller, Err(refused)).await {
+        Err(Error::Rejected(_)) => Err(error),
+        Err(other) => Err(other),
+        Ok(outcome) => Err(unexpected(&outcome)),
+    }
 }
 
 /// The outcome did not match the command: a bug, reported rather than hidden.

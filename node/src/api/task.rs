@@ -4,23 +4,23 @@
 use prost::Message;
 use tonic::{Request, Response, Status};
 use warden_core::{
-    Action, AgentName, Code, Command, Hash, IdempotencyKey, Outcome, Permission, Rejection,
-    Resolution, TaskId, WorkspaceId,
+    Action, AgentName, Code, Command, IdempotencyKey, Outcome, Permission, Rejection, Resolution,
+    TaskId, WorkspaceId,
 };
 use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::task_service_server::TaskService;
 use warden_proto::v1::{
-    CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
-    GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
-    SubmitTaskRequest, SubmitTaskResponse, WaitTaskRequest, WaitTaskResponse, WatchTaskRequest,
-    WatchWorkspaceRequest,
+    CancelTaskRequest, CancelTaskResponse, DecideApprovalRequest, GetJournalRequest,
+    GetJournalResponse, GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse,
+    ResolveTaskRequest, ResolveTaskResponse, SubmitTaskRequest, SubmitTaskResponse,
+    WaitTaskRequest, WaitTaskResponse, WatchTaskRequest, WatchWorkspaceRequest,
 };
 
 use warden_raft::StateReader;
 
-use super::{Refused, now_ms, propose, unexpected};
-use crate::auth::Caller;
-use crate::cluster::Cluster;
+use super::{Payload, Refused, now_ms, propose, recorded, unexpected};
+use crate::auth::{Access, Caller};
+use crate::cluster::{Cluster, Consistency};
 use crate::convert;
 use crate::error::Error;
 
@@ -41,7 +41,7 @@ impl Tasks {
         let refuse = |code, message: String| Refused {
             action: Action::TaskSubmit,
             resource: format!("workspace/{}/task", convert::sanitized(&request.workspace)),
-            payload_hash: Hash::of(&request.encode_to_vec()),
+            payload: Payload::of(request),
             rejection: Rejection::new(code, message),
         };
         let workspace = WorkspaceId::parse(&request.workspace)
@@ -70,19 +70,44 @@ impl Tasks {
         })
     }
 
-    /// Proposes a lifecycle command for an existing task and returns the task after it.
+    /// Proposes a lifecycle command for an existing task and returns the task after it;
+    /// a request that does not parse is recorded as a refusal of `action`.
     async fn change(
         &self,
         caller: &Caller,
+        action: Action,
+        request: &(impl Message + TaskRequest),
         command: Result<Command, Error>,
     ) -> Result<warden_proto::v1::Task, Status> {
-        let command = command?;
+        let what = (action, request.resource(), Payload::of(request));
+        let command = recorded(&self.cluster, caller, what, command).await?;
         match propose(&self.cluster, caller, Ok(command)).await? {
             Outcome::TaskUpdated { task, .. } => Ok(convert::task(&task)),
             other => Err(unexpected(&other).into()),
         }
     }
 }
+
+/// A request about one task, named in the audit record of its refusal.
+pub trait TaskRequest {
+    fn resource(&self) -> String;
+}
+
+macro_rules! task_request {
+    ($($request:ty),*) => {$(
+        impl TaskRequest for $request {
+            fn resource(&self) -> String {
+                format!(
+                    "workspace/{}/task/{}",
+                    convert::sanitized(&self.workspace),
+                    convert::sanitized(&self.task_id)
+                )
+            }
+        }
+    )*};
+}
+
+task_request!(CancelTaskRequest, ResolveTaskRequest, DecideApprovalRequest);
 
 pub fn parse_workspace(value: &str) -> Result<WorkspaceId, Error> {
     WorkspaceId::parse(value).map_err(|error| Error::InvalidArgument {
@@ -221,7 +246,9 @@ impl TaskService for Tasks {
                 reason: request.reason.clone(),
             })
         })();
-        let task = self.change(&caller, command).await?;
+        let task = self
+            .change(&caller, Action::TaskCancel, &request, command)
+            .await?;
         Ok(Response::new(CancelTaskResponse { task: Some(task) }))
     }
 
@@ -251,7 +278,9 @@ impl TaskService for Tasks {
                 resolution,
             })
         })();
-        let task = self.change(&caller, command).await?;
+        let task = self
+            .change(&caller, Action::TaskResolve, &request, command)
+            .await?;
         Ok(Response::new(ResolveTaskResponse { task: Some(task) }))
     }
 
@@ -263,9 +292,22 @@ impl TaskService for Tasks {
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
-        let (task, settled) =
-            super::watch::wait(&self.cluster, &workspace, &task_id, request.timeout_ms).await?;
+        let access = Access::open(
+            &self.cluster,
+            caller,
+            Some(workspace.clone()),
+            Permission::Read,
+            Consistency::Linearizable,
+        )
+        .await?;
+        let (task, settled) = super::watch::wait(
+            &self.cluster,
+            &access,
+            &workspace,
+            &task_id,
+            request.timeout_ms,
+        )
+        .await?;
         Ok(Response::new(WaitTaskResponse {
             task: Some(convert::task(&task)),
             settled,
@@ -314,9 +356,16 @@ impl TaskService for Tasks {
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let access = Access::open(
+            &self.cluster,
+            caller,
+            Some(workspace.clone()),
+            Permission::Read,
+            Consistency::Linearizable,
+        )
+        .await?;
         let stream =
-            super::watch::watch_task(&self.cluster, workspace, task_id, request.from_seq).await?;
+            super::watch::watch_task(&self.cluster, access, workspace, task_id, request.from_seq)?;
         Ok(Response::new(stream))
     }
 
@@ -329,9 +378,16 @@ impl TaskService for Tasks {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
-        caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
+        let access = Access::open(
+            &self.cluster,
+            caller,
+            Some(workspace.clone()),
+            Permission::Read,
+            Consistency::Linearizable,
+        )
+        .await?;
         let stream =
-            super::watch::watch_workspace(&self.cluster, workspace, request.from_index).await?;
+            super::watch::watch_workspace(&self.cluster, access, workspace, request.from_index)?;
         Ok(Response::new(stream))
     }
 }

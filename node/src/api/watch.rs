@@ -1,6 +1,8 @@
 //! Following a task as it changes: `WaitTask` (until it settles) and `WatchTask` (its
 //! journal from a sequence number, stored entries first, then live ones as this node
-//! applies them). Both wake on every applied entry instead of polling on a timer.
+//! applies them), and `WatchWorkspace`. All wake on every applied entry instead of
+//! polling on a timer, and check the caller's [`Access`] again after each read, so a
+//! revocation ends them before anything read after it is sent.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -12,7 +14,8 @@ use warden_core::{JournalEntry, Task, TaskId, TaskStatus, WorkspaceId};
 use warden_proto::v1;
 use warden_raft::StateReader;
 
-use crate::cluster::{Cluster, Consistency};
+use crate::auth::{Access, Applied};
+use crate::cluster::Cluster;
 use crate::convert;
 use crate::error::Error;
 
@@ -42,8 +45,11 @@ fn settled(status: TaskStatus) -> bool {
         )
 }
 
+/// Waits, after `access` was opened (and its barrier passed), until the task settles or
+/// `timeout_ms` passes.
 pub async fn wait(
     cluster: &Cluster,
+    access: &Access,
     workspace: &WorkspaceId,
     id: &TaskId,
     timeout_ms: u64,
@@ -53,18 +59,17 @@ pub async fn wait(
         ms => Duration::from_millis(ms).min(MAX_WAIT),
     };
     let deadline = tokio::time::Instant::now() + timeout;
-    cluster.read_barrier(Consistency::Linearizable).await?;
     let mut applied = cluster.raft().metrics();
     loop {
         applied.borrow_and_update();
         let task = require_task(cluster.reader(), workspace, id)?;
+        access.recheck(cluster)?;
         if settled(task.status) {
             return Ok((task, true));
         }
-        match tokio::time::timeout_at(deadline, applied.changed()).await {
+        match tokio::time::timeout_at(deadline, access.changed(cluster, &mut applied)).await {
             Err(_elapsed) => return Ok((task, false)),
-            Ok(Err(_)) => return Err(Error::Stopped),
-            Ok(Ok(())) => {}
+            Ok(result) => result?,
         }
     }
 }
@@ -72,28 +77,31 @@ pub async fn wait(
 struct Follow {
     _watching: Watching,
     cluster: Cluster,
+    access: Access,
     workspace: WorkspaceId,
     task: TaskId,
     task_text: String,
     next_seq: u64,
     buffered: VecDeque<JournalEntry>,
     ended: bool,
-    applied: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+    applied: Applied,
 }
 
-pub async fn watch_task(
+/// Follows a task's journal for a caller whose `access` was opened (after its barrier).
+pub fn watch_task(
     cluster: &Cluster,
+    access: Access,
     workspace: WorkspaceId,
     task: TaskId,
     from_seq: u64,
 ) -> Result<EventStream, Error> {
     // Checked once up front so an unknown task is NOT_FOUND, not an empty stream.
-    cluster.read_barrier(Consistency::Linearizable).await?;
     require_task(cluster.reader(), &workspace, &task)?;
     let follow = Follow {
         _watching: Watching::new(),
         applied: cluster.raft().metrics(),
         cluster: cluster.clone(),
+        access,
         task_text: task.to_string(),
         workspace,
         task,
@@ -124,6 +132,11 @@ async fn next_event(mut follow: Follow) -> Option<(Result<v1::TaskEvent, Status>
             follow.next_seq,
             BATCH,
         );
+        // After the read: whatever it holds was applied before this check.
+        if let Err(error) = follow.access.recheck(&follow.cluster) {
+            follow.ended = true;
+            return Some((Err(error.into()), follow));
+        }
         match read {
             Err(error) => {
                 follow.ended = true;
@@ -154,8 +167,13 @@ async fn next_event(mut follow: Follow) -> Option<(Result<v1::TaskEvent, Status>
                 return Some((Err(Error::from(error).into()), follow));
             }
         }
-        if follow.applied.changed().await.is_err() {
-            return Some((Err(Error::Stopped.into()), follow));
+        if let Err(error) = follow
+            .access
+            .changed(&follow.cluster, &mut follow.applied)
+            .await
+        {
+            follow.ended = true;
+            return Some((Err(error.into()), follow));
         }
     }
 }
@@ -196,20 +214,23 @@ impl Drop for Watching {
 struct FollowWorkspace {
     _watching: Watching,
     cluster: Cluster,
+    access: Access,
     workspace: WorkspaceId,
     from_index: u64,
     /// The last event sent: (log index, task, seq).
     after: Option<(u64, TaskId, u64)>,
     buffered: VecDeque<(TaskId, JournalEntry)>,
-    applied: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, openraft::BasicNode>>,
+    ended: bool,
+    applied: Applied,
 }
 
-pub async fn watch_workspace(
+/// Follows a workspace's journal events for a caller whose `access` was opened.
+pub fn watch_workspace(
     cluster: &Cluster,
+    access: Access,
     workspace: WorkspaceId,
     from_index: u64,
 ) -> Result<EventStream, Error> {
-    cluster.read_barrier(Consistency::Linearizable).await?;
     if cluster.reader().workspace(&workspace)?.is_none() {
         return Err(Error::NotFound {
             what: format!("workspace {workspace}"),
@@ -219,6 +240,8 @@ pub async fn watch_workspace(
         _watching: Watching::new(),
         applied: cluster.raft().metrics(),
         cluster: cluster.clone(),
+        access,
+        ended: false,
         workspace,
         from_index,
         after: None,
@@ -242,14 +265,25 @@ async fn next_workspace_event(
             let event = convert::task_event(&task.to_string(), &entry);
             return Some((Ok(event), follow));
         }
+        if follow.ended {
+            return None;
+        }
         follow.applied.borrow_and_update();
         let read =
             follow
                 .cluster
                 .reader()
                 .workspace_events(&follow.workspace, follow.from_index, BATCH);
+        // After the read: whatever it holds was applied before this check.
+        if let Err(error) = follow.access.recheck(&follow.cluster) {
+            follow.ended = true;
+            return Some((Err(error.into()), follow));
+        }
         match read {
-            Err(error) => return Some((Err(Error::from(error).into()), follow)),
+            Err(error) => {
+                follow.ended = true;
+                return Some((Err(Error::from(error).into()), follow));
+            }
             Ok(events) => {
                 let after = follow.after;
                 follow
@@ -262,8 +296,13 @@ async fn next_workspace_event(
                 }
             }
         }
-        if follow.applied.changed().await.is_err() {
-            return Some((Err(Error::Stopped.into()), follow));
+        if let Err(error) = follow
+            .access
+            .changed(&follow.cluster, &mut follow.applied)
+            .await
+        {
+            follow.ended = true;
+            return Some((Err(error.into()), follow));
         }
     }
 }

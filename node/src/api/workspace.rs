@@ -1,16 +1,14 @@
 //! `warden.v1.WorkspaceService`.
 
-use prost::Message;
 use tonic::{Request, Response, Status};
-use warden_core::{
-    Action, Code, Command, Hash, Outcome, Permission, Rejection, Scope, WorkspaceId,
-};
+use warden_core::{Action, Code, Command, Outcome, Permission, Rejection, Scope, WorkspaceId};
 use warden_proto::v1::workspace_service_server::WorkspaceService;
 use warden_proto::v1::{
     CreateWorkspaceRequest, CreateWorkspaceResponse, ListWorkspacesRequest, ListWorkspacesResponse,
 };
 
 use super::{Refused, propose, unexpected};
+use crate::api::Payload;
 use crate::auth::Caller;
 use crate::cluster::Cluster;
 use crate::convert;
@@ -34,7 +32,7 @@ fn parse_create(request: &CreateWorkspaceRequest, vault: &Vault) -> Result<Comma
     let refuse = |code: Code, message: String| Refused {
         action: Action::WorkspaceCreate,
         resource: format!("workspace/{}", convert::sanitized(&request.name)),
-        payload_hash: Hash::of(&request.encode_to_vec()),
+        payload: Payload::of(request),
         rejection: Rejection::new(code, message),
     };
     let workspace = WorkspaceId::parse(&request.name)

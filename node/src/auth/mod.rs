@@ -7,9 +7,11 @@
 //! `warden_core::require` (reads, here) and again in `apply()` (writes), where the
 //! token is checked once more at the request's time.
 
+mod access;
 mod layer;
 mod peer;
 
+pub use access::{Access, Applied};
 pub use layer::AuthLayer;
 pub use peer::Peer;
 
@@ -65,8 +67,13 @@ impl Caller {
         permission: Permission,
     ) -> Result<(), Error> {
         let reader = cluster.reader();
-        let token = reader.token(&self.token)?;
-        if let Some(why) = token.and_then(|token| token.unusable_at(crate::api::now_ms())) {
+        let Some(token) = reader.token(&self.token)? else {
+            return Err(Error::Unauthenticated(format!(
+                "token {} does not exist",
+                self.token
+            )));
+        };
+        if let Some(why) = token.unusable_at(crate::api::now_ms()) {
             return Err(Error::Unauthenticated(why));
         }
         warden_core::require(reader, &self.principal, workspace, permission)?

@@ -7,6 +7,8 @@ pub mod agents;
 
 pub mod capture;
 
+pub mod isolated;
+
 pub mod peer;
 
 pub mod setup;

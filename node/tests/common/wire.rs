@@ -225,3 +225,29 @@ pub fn code_of(answer: &Result<(), Status>) -> Code {
         Err(status) => status.code(),
     }
 }
+
+/// A plausible value for every string field a request has besides its workspace, so
+/// that a request fails for its workspace and not for being malformed.
+pub fn field_value(task_id: &str, method: &str, field: &str) -> String {
+    let value = match field {
+        // A pause names an agent or a tool, not both.
+        "server" | "tool" if method.ends_with("/SetPause") => "",
+        "task_id" => task_id,
+        "agent" | "name" => super::AGENT,
+        "provider" => "model",
+        "kind" => "openai",
+        "base_url" => "http://127.0.0.1:9/v1",
+        "model" => "model",
+        "catalog" => "true",
+        "command" | "url" | "api_key" | "api_key_env" | "secret_bearer" | "page_token" => "",
+        "server" => "ledger",
+        "tool" => "append",
+        "arguments_json" => "{}",
+        "rules_json" => r#"{"rules": []}"#,
+        "principal" | "submitter" => "user/alice",
+        "roles" => "viewer",
+        "arguments_hash" => return "0".repeat(64),
+        _ => "trespass",
+    };
+    value.to_owned()
+}
