@@ -24,7 +24,8 @@ use crate::auth::Caller;
 use crate::cluster::Cluster;
 use crate::error::Error;
 
-/// The proposer's wall clock, stamped into commands so `apply()` never reads one.
+/// This node's wall clock: ids and the time a write is proposed at (the leader stamps
+/// its own when it appends the entry), so `apply()` never reads one.
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
