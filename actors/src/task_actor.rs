@@ -178,7 +178,8 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
             // Not a loop step of its own; counted with the commit only.
             reason: format!(
                 "tool call {} ({}/{}) was started (attempt {}) and never finished; it is not \
-                 idempotent, so it is not retried without a decision",
+                 retry-safe (not idempotent by its grant's retry_safe, or by annotations the pin \
+                 trusts), so it is not retried without a decision",
                 call.call_id, call.server, call.tool, call.attempts
             ),
             call_id: call.call_id,

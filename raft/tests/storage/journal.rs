@@ -66,6 +66,7 @@ fn submitted() -> Vec<Entry> {
             idempotent: true,
             destructive: false,
         }],
+        trust_annotations: false,
     };
     let grant = ToolGrant {
         server: tools(),
