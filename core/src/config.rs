@@ -114,6 +114,11 @@ pub struct ToolDefinition {
     pub read_only: bool,
     pub idempotent: bool,
     pub destructive: bool,
+    /// The whole definition as the server listed it, as JSON: title, output schema, every
+    /// annotation (openWorldHint too), icons, `_meta`. The fields above are read from it;
+    /// this one makes the pin (and its hash) cover the rest, so a change to any part of
+    /// the listing is drift.
+    pub listed: String,
 }
 
 impl ToolDefinition {

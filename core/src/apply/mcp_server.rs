@@ -148,6 +148,11 @@ fn check_tools(name: &ServerName, tools: &[ToolDefinition]) -> Option<Rejection>
                 "input schema of tool {} is not JSON",
                 tool.name
             )))
+        } else if serde_json::from_str::<serde_json::Value>(&tool.listed).is_err() {
+            Some(invalid(format!(
+                "listed definition of tool {} is not JSON",
+                tool.name
+            )))
         } else {
             None
         }

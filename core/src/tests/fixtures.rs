@@ -46,6 +46,7 @@ fn tool(name: &str, read_only: bool, idempotent: bool) -> ToolDefinition {
         read_only,
         idempotent,
         destructive: !read_only && !idempotent,
+        listed: format!(r#"{{"name":"{name}"}}"#),
     }
 }
 

@@ -65,6 +65,7 @@ fn submitted() -> Vec<Entry> {
             read_only: true,
             idempotent: true,
             destructive: false,
+            listed: r#"{"name":"get"}"#.to_owned(),
         }],
         trust_annotations: false,
     };
