@@ -4,6 +4,7 @@
 //! The runtime reaches the cluster only through [`Host`], which the node implements.
 
 pub mod agent_actor;
+mod call_result;
 pub mod credentials;
 pub mod functions;
 pub mod host;

@@ -5,7 +5,8 @@
 use warden_core::{Hash, ToolDefinition, ToolName};
 use warden_mcp::{ServerSpec, ToolInfo, ToolSessions};
 
-/// A listed tool as Warden pins it: its name, description, input schema and annotations.
+/// A listed tool as Warden pins it: its name, description, input schema and annotations,
+/// and the whole listing (`listed`), so every part of it is compared before each call.
 pub fn definition_of(tool: &ToolInfo) -> Result<ToolDefinition, String> {
     Ok(ToolDefinition {
         name: ToolName::parse(&tool.name).map_err(|error| error.to_string())?,
@@ -14,6 +15,7 @@ pub fn definition_of(tool: &ToolInfo) -> Result<ToolDefinition, String> {
         read_only: tool.read_only,
         idempotent: tool.idempotent,
         destructive: tool.destructive,
+        listed: tool.listed.to_string(),
     })
 }
 

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use warden_core::{
-    AgentName, Command, Hash, JournalEntry, McpServer, McpTransport, OpenCall, Outcome,
-    RequestedCall, ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
+    AgentName, Command, JournalEntry, McpServer, McpTransport, OpenCall, Outcome, RequestedCall,
+    ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
 };
 use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
 
+use crate::call_result::CallResult;
 use crate::credentials;
 use crate::functions;
 use crate::host::{Host, HostError, SecretError};
@@ -178,7 +179,8 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
             // Not a loop step of its own; counted with the commit only.
             reason: format!(
                 "tool call {} ({}/{}) was started (attempt {}) and never finished; it is not \
-                 idempotent, so it is not retried without a decision",
+                 retry-safe (not idempotent by its grant's retry_safe, or by annotations the pin \
+                 trusts), so it is not retried without a decision",
                 call.call_id, call.server, call.tool, call.attempts
             ),
             call_id: call.call_id,
@@ -424,45 +426,6 @@ async fn call_model(loaded: &Loaded, turn: u32, start_first: bool) -> Step {
     }
 }
 
-/// A tool call's result, to be journaled.
-struct CallResult {
-    output: String,
-    is_error: bool,
-    /// The server offered the tool with another definition (this hash), so the call
-    /// was not made.
-    drift: Option<Hash>,
-}
-
-impl CallResult {
-    fn error(output: String) -> CallResult {
-        CallResult {
-            output,
-            is_error: true,
-            drift: None,
-        }
-    }
-}
-
-impl CallResult {
-    /// The step journaling this result; with `start_next`, it also journals the turn's
-    /// next call as started, to be run without a commit of its own.
-    fn finished(self, call_id: String, start_next: bool) -> Step {
-        if let Some(offered_hash) = self.drift {
-            return Step::ToolDefinitionChanged {
-                call_id,
-                offered_hash,
-                start_next,
-            };
-        }
-        Step::ToolCallFinished {
-            call_id,
-            output: self.output,
-            is_error: self.is_error,
-            start_next,
-        }
-    }
-}
-
 async fn run_call(
     host: &dyn Host,
     workspace: &WorkspaceId,
@@ -530,9 +493,11 @@ async fn run_call(
             ));
         }
         Err(error) => {
-            return CallResult::error(format!(
-                "tool call {server}/{tool} failed: listing the server's tools: {error}"
-            ));
+            return CallResult::server_error(
+                format!("tool call {server}/{tool} failed: listing the server's tools: {error}"),
+                &opened,
+                options.max_tool_output_bytes,
+            );
         }
     }
     let began = Instant::now();
@@ -548,28 +513,12 @@ async fn run_call(
         .await;
     let ok = result.as_ref().is_ok_and(|output| !output.is_error);
     metrics::tool_call(server.as_str(), began.elapsed(), ok);
-    match result {
-        Ok(output) => CallResult {
-            output: truncate(opened.redact(output.text), options.max_tool_output_bytes),
-            is_error: output.is_error,
-            drift: None,
-        },
-        Err(error) => CallResult::error(format!("tool call {server}/{tool} failed: {error}")),
-    }
-}
-
-fn truncate(mut text: String, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut cut = max_bytes;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let dropped = text.len() - cut;
-    text.truncate(cut);
-    text.push_str(&format!("\n[output cut: {dropped} more bytes]"));
-    text
+    CallResult::of_call(
+        result,
+        &format!("{server}/{tool}"),
+        &opened,
+        options.max_tool_output_bytes,
+    )
 }
 
 /// Journals `step` at this actor's epoch and mirrors what it added.

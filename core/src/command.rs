@@ -125,6 +125,9 @@ pub enum Command {
         name: ServerName,
         expected_version: u64,
         tools: Vec<ToolDefinition>,
+        /// Whether the tools' annotations may make an interrupted call retry-safe: the
+        /// proposing node's `mcp.trust_tool_annotations`, stored with the pin.
+        trust_annotations: bool,
     },
     /// Creates or replaces a cluster catalog entry (cluster admins only).
     PutCatalogEntry {

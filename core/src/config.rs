@@ -103,7 +103,8 @@ pub fn mcp_bearer_context(workspace: &WorkspaceId, server: &ServerName) -> Strin
 }
 
 /// One tool as its server described it at registration: the definition is pinned by
-/// its hash, and the annotations decide whether an interrupted call may be retried.
+/// its hash. Its annotations are the server's word only: they make an interrupted call
+/// retry-safe only where the pin trusts them (`McpServer::trust_annotations`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolDefinition {
     pub name: ToolName,
@@ -113,6 +114,11 @@ pub struct ToolDefinition {
     pub read_only: bool,
     pub idempotent: bool,
     pub destructive: bool,
+    /// The whole definition as the server listed it, as JSON: title, output schema, every
+    /// annotation (openWorldHint too), icons, `_meta`. The fields above are read from it;
+    /// this one makes the pin (and its hash) cover the rest, so a change to any part of
+    /// the listing is drift.
+    pub listed: String,
 }
 
 impl ToolDefinition {
@@ -143,6 +149,11 @@ pub struct McpServer {
     /// Pinned tools the server later offered with another definition (the hash of what
     /// it offered): blocked until an admin re-pins them by registering the server again.
     pub drifted: Vec<(ToolName, Hash)>,
+    /// Whether the tools' read-only and idempotent annotations make an interrupted call
+    /// retry-safe (when its grant does not say). Recorded by the pin from the pinning
+    /// node's `mcp.trust_tool_annotations` (default false: only a grant's `retry_safe`
+    /// does), so `apply()` decides alike on every node.
+    pub trust_annotations: bool,
 }
 
 impl McpServer {
@@ -159,8 +170,9 @@ impl McpServer {
     }
 }
 
-/// Permission for an agent to call one tool of one server. `retry_safe` overrides the
-/// tool's own annotations for retrying a call interrupted by a failover.
+/// Permission for an agent to call one tool of one server. `retry_safe` says whether a
+/// call interrupted by a failover may be started again; unset, it is not, unless the
+/// server's pin trusts the tool's annotations (`McpServer::trust_annotations`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolGrant {
     pub server: ServerName,

@@ -17,6 +17,10 @@ pub struct ToolInfo {
     pub read_only: bool,
     pub idempotent: bool,
     pub destructive: bool,
+    /// The whole definition as the server listed it (rmcp's model as JSON: title, output
+    /// schema, every annotation, icons, `_meta`), so that a pin covers all of it, not only
+    /// the fields above.
+    pub listed: serde_json::Value,
 }
 
 /// The result of a tool call.
@@ -42,6 +46,8 @@ impl From<&Tool> for ToolInfo {
             read_only,
             idempotent,
             destructive,
+            // Serializing rmcp's model (strings, JSON objects) cannot fail.
+            listed: serde_json::to_value(tool).unwrap_or_default(),
         }
     }
 }
@@ -110,6 +116,44 @@ mod tests {
             (info.read_only, info.idempotent, info.destructive),
             (true, true, false)
         );
+    }
+
+    /// Whatever a server changes in a tool's listing changes what is pinned: title, output
+    /// schema, any annotation (openWorldHint too), icons and `_meta`, not only the parts
+    /// Warden reads.
+    #[test]
+    fn every_part_of_a_listed_tool_is_part_of_its_info() {
+        let base = tool(Some(ToolAnnotations::new().read_only(true)));
+        let mut changes: Vec<Tool> = Vec::new();
+        let mut changed = base.clone();
+        changed.title = Some("Harmless".to_owned());
+        changes.push(changed);
+        let mut changed = base.clone();
+        let schema = serde_json::json!({"type": "object"});
+        changed.output_schema = Some(Arc::new(schema.as_object().cloned().unwrap_or_default()));
+        changes.push(changed);
+        let mut changed = base.clone();
+        changed.annotations = Some(ToolAnnotations::new().read_only(true).open_world(false));
+        changes.push(changed);
+        let mut changed = base.clone();
+        let mut annotations = ToolAnnotations::new().read_only(true);
+        annotations.title = Some("Harmless".to_owned());
+        changed.annotations = Some(annotations);
+        changes.push(changed);
+        let mut changed = base.clone();
+        let mut meta = serde_json::Map::new();
+        meta.insert("vendor/risk".to_owned(), serde_json::json!("none"));
+        changed.meta = Some(rmcp::model::MetaObject(meta));
+        changes.push(changed);
+        let pinned = ToolInfo::from(&base);
+        for (index, changed) in changes.iter().enumerate() {
+            assert_ne!(
+                ToolInfo::from(changed),
+                pinned,
+                "change {index}: {changed:?}"
+            );
+        }
+        assert_eq!(ToolInfo::from(&base.clone()), pinned);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use warden_mcp::StdioSandbox;
 
-/// `[mcp]`: stdio MCP server confinement.
+/// `[mcp]`: stdio MCP server confinement, and whether this node's pins trust tool
+/// annotations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mcp {
@@ -19,6 +20,11 @@ pub struct Mcp {
     /// Where each stdio session's scratch directory (its `TMPDIR` and `HOME`) is made;
     /// the system's temporary directory when unset.
     pub scratch_dir: Option<PathBuf>,
+    /// Whether a server this node registers is pinned trusting its tools' read-only and
+    /// idempotent annotations, which then make an interrupted call retry-safe when its
+    /// grant does not say. Off by default: only a grant's `retry_safe` does (a server can
+    /// call a destructive tool read-only). Recorded in the pin, so every node decides alike.
+    pub trust_tool_annotations: bool,
 }
 
 impl Default for Mcp {
@@ -27,6 +33,7 @@ impl Default for Mcp {
             allow_unconfined_stdio: false,
             stdio_read_paths: StdioSandbox::default().read_paths,
             scratch_dir: None,
+            trust_tool_annotations: false,
         }
     }
 }

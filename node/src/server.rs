@@ -198,6 +198,7 @@ pub async fn run(
             runtime.tools.clone(),
             options.providers.clone(),
             options.egress.clone(),
+            options.mcp.trust_tool_annotations,
         )))
         .add_service(CatalogServiceServer::new(Catalog::new(cluster.clone())))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))

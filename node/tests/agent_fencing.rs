@@ -45,7 +45,7 @@ async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
     })
     .await;
     assert!(
-        parked.reason.contains("not idempotent"),
+        parked.reason.contains("not retry-safe"),
         "{}",
         parked.reason
     );

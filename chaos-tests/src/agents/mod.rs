@@ -133,7 +133,9 @@ pub async fn prepare(
     let grant = |tool: &str| ToolGrant {
         server: SERVER.to_owned(),
         tool: tool.to_owned(),
-        retry_safe: None,
+        // `put` is idempotent and may run again after a failover: the grant says so, as
+        // the tool's own annotation is not trusted by default.
+        retry_safe: (tool == "put").then_some(true),
     };
     admin
         .create_agent(Agent {

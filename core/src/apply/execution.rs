@@ -162,7 +162,8 @@ fn assign(
     if let Some(call) = interrupted {
         let reason = format!(
             "tool call {} ({}/{}) was started on node {} and never finished; it is not \
-             idempotent, so it is not retried without a decision",
+             retry-safe (not idempotent by its grant's retry_safe, or by annotations the pin \
+             trusts), so it is not retried without a decision",
             call.call_id,
             call.server,
             call.tool,
@@ -497,9 +498,11 @@ fn decide_call<S: StateRead>(
         tool: tool_name.clone(),
         arguments: call.arguments.clone(),
         arguments_hash: Hash::of(call.arguments.as_bytes()),
+        // The grant says, or else the tool's annotations where the pin trusts them: an
+        // untrusted server could call a destructive tool read-only to have it retried.
         retry_safe: grant
             .retry_safe
-            .unwrap_or(tool.read_only || tool.idempotent),
+            .unwrap_or(server.trust_annotations && (tool.read_only || tool.idempotent)),
         attempts: 0,
         retry_approved: false,
         approval,
@@ -643,7 +646,7 @@ fn call_started(
     }
     if call.attempts > 0 && !call.retry_safe && !call.retry_approved {
         return Err(precondition(format!(
-            "call {call_id} was interrupted and is not idempotent; it runs again only after `task resolve --retry`"
+            "call {call_id} was interrupted and is not retry-safe; it runs again only after `task resolve --retry`"
         )));
     }
     // A call to a tool paused since it was decided ends with the pause as its result

@@ -80,6 +80,7 @@ pub(super) fn register<S: StateRead>(
         version,
         registered_ms: at.time_ms,
         drifted: Vec::new(),
+        trust_annotations: false,
     };
     let mut writes: Vec<Write> = keyed.into_iter().map(Write::Workspace).collect();
     writes.push(Write::McpServer(server.clone()));
@@ -96,6 +97,7 @@ pub(super) fn pin<S: StateRead>(
         name,
         expected_version,
         tools,
+        trust_annotations,
     } = command
     else {
         unreachable!("pin is called for PinMcpTools only")
@@ -124,6 +126,7 @@ pub(super) fn pin<S: StateRead>(
         version: server.version + 1,
         registered_ms: at.time_ms,
         drifted: Vec::new(),
+        trust_annotations: *trust_annotations,
         ..server
     };
     Ok(Ok((
@@ -143,6 +146,11 @@ fn check_tools(name: &ServerName, tools: &[ToolDefinition]) -> Option<Rejection>
         } else if serde_json::from_str::<serde_json::Value>(&tool.input_schema).is_err() {
             Some(invalid(format!(
                 "input schema of tool {} is not JSON",
+                tool.name
+            )))
+        } else if serde_json::from_str::<serde_json::Value>(&tool.listed).is_err() {
+            Some(invalid(format!(
+                "listed definition of tool {} is not JSON",
                 tool.name
             )))
         } else {

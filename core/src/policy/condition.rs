@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use regex::{Regex, RegexBuilder};
 use serde_json::{Number, Value};
 
+use super::file_path::{ClimbsAboveRoot, NormalPath};
 use super::path::{JsonPath, PathError};
 use super::rule::{Condition, Test};
 
@@ -23,6 +24,11 @@ pub enum TestError {
     },
     #[error("test.regex {pattern:?}: {reason}")]
     InvalidRegex { pattern: String, reason: String },
+    #[error("test.path_prefix {prefix:?}: {reason}")]
+    InvalidPathPrefix {
+        prefix: String,
+        reason: &'static str,
+    },
 }
 
 /// Why a condition could not be evaluated against a call. A rule whose condition cannot
@@ -39,6 +45,8 @@ pub enum ConditionError {
         expected: &'static str,
         found: &'static str,
     },
+    #[error("test.path_prefix: the value's '..' segments climb above its start")]
+    PathClimbsAboveRoot,
 }
 
 impl Condition {
@@ -57,6 +65,7 @@ impl Condition {
 pub(crate) enum PreparedTest<'t> {
     Equals(Value),
     Prefix(&'t str),
+    PathPrefix(NormalPath<'t>),
     Regex(Regex),
     Range {
         min: Option<&'t Number>,
@@ -73,6 +82,7 @@ impl<'t> PreparedTest<'t> {
                 PreparedTest::Equals(parse_json("equals.value_json".to_owned(), value_json)?)
             }
             Test::Prefix(prefix) => PreparedTest::Prefix(prefix),
+            Test::PathPrefix(prefix) => PreparedTest::PathPrefix(path_prefix(prefix)?),
             Test::Regex(pattern) => PreparedTest::Regex(compile_regex(pattern)?),
             Test::Range { min, max } => PreparedTest::Range {
                 min: min.as_ref(),
@@ -96,6 +106,11 @@ impl<'t> PreparedTest<'t> {
         Ok(match self {
             PreparedTest::Equals(expected) => json_equal(value, expected),
             PreparedTest::Prefix(prefix) => expect_string("prefix", value)?.starts_with(prefix),
+            PreparedTest::PathPrefix(prefix) => {
+                NormalPath::of(expect_string("path_prefix", value)?)
+                    .map_err(|ClimbsAboveRoot| ConditionError::PathClimbsAboveRoot)?
+                    .starts_with(prefix)
+            }
             PreparedTest::Regex(regex) => regex.is_match(expect_string("regex", value)?),
             PreparedTest::Range { min, max } => {
                 let Value::Number(number) = value else {
@@ -110,6 +125,22 @@ impl<'t> PreparedTest<'t> {
                 .any(|candidate| json_equal(value, candidate)),
         })
     }
+}
+
+/// A `path_prefix` test's own path, normalized: it must be non-empty and hold no `..`
+/// segment (what it would climb to is for the tool to decide, not the policy).
+fn path_prefix(prefix: &str) -> Result<NormalPath<'_>, TestError> {
+    let invalid = |reason| TestError::InvalidPathPrefix {
+        prefix: prefix.to_owned(),
+        reason,
+    };
+    if prefix.is_empty() {
+        return Err(invalid("must not be empty"));
+    }
+    if prefix.split('/').any(|segment| segment == "..") {
+        return Err(invalid("must not contain a '..' segment"));
+    }
+    NormalPath::of(prefix).map_err(|ClimbsAboveRoot| invalid("must not contain a '..' segment"))
 }
 
 fn parse_json(field: String, text: &str) -> Result<Value, TestError> {

@@ -17,14 +17,17 @@
 //!   on the order in which rules are stored.
 //! - **Conditions.** Each tests the value at a JSON path into the call's arguments (see
 //!   [`path`] for the syntax): `Equals` is JSON equality with numbers compared by value;
-//!   `Prefix` needs a string starting with the prefix; `Regex` needs a string in which
+//!   `Prefix` needs a string starting with the prefix (plain text); `PathPrefix` needs a
+//!   string that, as a `/`-separated path normalized lexically (`file_path.rs`), lies
+//!   at or below the prefix by whole segments; `Regex` needs a string in which
 //!   the regex matches *somewhere* (anchor it with `^...$` to match the whole string);
 //!   `Range` needs a number within inclusive bounds; `Exists(true)` needs the path to be
 //!   present (even if `null`), `Exists(false)` absent; `OneOf` is `Equals` against any of
 //!   a list. A missing path makes a condition false, except `Exists(false)`, true.
 //! - **Broken rules deny.** If a rule matches the call's subject and target but one of
 //!   its conditions cannot be evaluated (its path or regex does not parse, a JSON value
-//!   in it is invalid, `Range` meets a non-number, `Prefix` or `Regex` a non-string), the
+//!   in it is invalid, `Range` meets a non-number, `Prefix`, `PathPrefix` or `Regex` a non-string,
+//!   `PathPrefix` a path whose `..` climbs above its start), the
 //!   rule decides as a deny, whatever its other conditions say, with a reason naming the
 //!   rule, the condition and the problem. It competes with the other rules like any deny.
 //! - **Bounded cost.** Regexes compile with a [`REGEX_SIZE_LIMIT`], and evaluation is one
@@ -36,6 +39,7 @@
 mod condition;
 mod error;
 mod evaluate;
+mod file_path;
 pub mod path;
 mod rule;
 mod validate;

@@ -123,8 +123,14 @@ pub struct Condition {
 pub enum Test {
     /// The value equals this JSON value; numbers compare by value, so `1` equals `1.0`.
     Equals { value_json: String },
-    /// The value is a string that starts with this prefix.
+    /// The value is a string that starts with this prefix (plain text: no path
+    /// normalization, so use `PathPrefix` for file paths).
     Prefix(String),
+    /// The value is a `/`-separated file path that, normalized lexically (`.`, `..` and
+    /// repeated slashes resolved), lies at or below this path, compared by whole segments.
+    /// A value whose `..` climbs above its start cannot be evaluated (the rule denies).
+    /// The prefix itself must be non-empty and hold no `..` segment.
+    PathPrefix(String),
     /// The value is a string in which this regex matches somewhere; anchor it with `^`
     /// and `$` to match the whole string.
     Regex(String),

@@ -155,6 +155,7 @@ fn tools_are_pinned_only_for_the_registration_they_were_listed_for() {
         name: ServerName::parse("other").expect("valid"),
         expected_version: version,
         tools: vec![],
+        trust_annotations: false,
     };
     let message = h.refused(pin(first), Code::Aborted);
     assert!(message.contains("mcp server other"), "{message}");

@@ -116,7 +116,7 @@ fn an_interrupted_call_that_is_not_idempotent_needs_a_human() {
     assert!(
         task.reason
             .as_deref()
-            .is_some_and(|reason| reason.contains("not idempotent"))
+            .is_some_and(|reason| reason.contains("not retry-safe"))
     );
     assert_eq!(h.events().last(), Some(&"needs_attention"));
     // Nobody can run it again: not placement, not a retry.
@@ -179,8 +179,9 @@ fn the_owner_itself_cannot_retry_an_interrupted_call_without_a_decision() {
 }
 
 #[test]
-fn an_interrupted_read_only_call_is_retried() {
+fn an_interrupted_read_only_call_is_retried_where_the_pin_trusts_annotations() {
     let mut h = h();
+    h.repin(true);
     h.ok_assign(1, 1);
     h.ok(Harness::step(
         1,
@@ -195,6 +196,54 @@ fn an_interrupted_read_only_call_is_retried() {
         Code::FailedPrecondition,
     );
     h.ok(Harness::step(2, 2, started("c1", 2)));
+}
+
+/// A server's annotations are its own word: unless the pin trusts them, a tool that calls
+/// itself read-only is not retried after a failover; only the grant's `retry_safe` is.
+#[test]
+fn an_interrupted_read_only_call_needs_a_human_unless_annotations_are_trusted() {
+    let interrupted = |h: &mut Harness| {
+        h.ok_assign(1, 1);
+        h.ok(Harness::step(
+            1,
+            1,
+            responded(0, vec![call("c1", "get", "{}")], 5),
+        ));
+        h.ok(Harness::step(1, 1, started("c1", 1)));
+        h.ok_assign(2, 2);
+        h.task()
+    };
+    let mut h = h();
+    assert!(!h.state.mcp_servers.values().any(|s| s.trust_annotations));
+    let task = interrupted(&mut h);
+    assert_eq!(
+        (task.status, task.owner),
+        (TaskStatus::NeedsAttention, None),
+        "read-only by the server's word only"
+    );
+
+    // The grant's explicit word is enough.
+    let mut h = Harness::new(Limits::default());
+    let mut spec = agent_spec(Limits::default());
+    spec.tools[1].retry_safe = Some(true);
+    h.ok(Command::UpdateAgent {
+        workspace: ws("acme"),
+        spec,
+        expected_version: 1,
+    });
+    assert_eq!(interrupted(&mut h).status, TaskStatus::Running);
+
+    // And a grant that says no wins over trusted annotations.
+    let mut h = Harness::new(Limits::default());
+    h.repin(true);
+    let mut spec = agent_spec(Limits::default());
+    spec.tools[1].retry_safe = Some(false);
+    h.ok(Command::UpdateAgent {
+        workspace: ws("acme"),
+        spec,
+        expected_version: 1,
+    });
+    assert_eq!(interrupted(&mut h).status, TaskStatus::NeedsAttention);
 }
 
 #[test]

@@ -46,6 +46,7 @@ fn tool(name: &str, read_only: bool, idempotent: bool) -> ToolDefinition {
         read_only,
         idempotent,
         destructive: !read_only && !idempotent,
+        listed: format!(r#"{{"name":"{name}"}}"#),
     }
 }
 
@@ -134,8 +135,13 @@ pub fn catalog_spec(name: &str) -> CatalogSpec {
 }
 
 /// Pins the fixture's tools of server `tools` (append: not idempotent; get: read-only;
-/// delete) on the registration at `version`.
+/// delete) on the registration at `version`, not trusting their annotations.
 pub fn pin_tools(workspace: &str, version: u64) -> Command {
+    pin_tools_trusting(workspace, version, false)
+}
+
+/// As `pin_tools`, with `trust_annotations` as given.
+pub fn pin_tools_trusting(workspace: &str, version: u64, trust_annotations: bool) -> Command {
     Command::PinMcpTools {
         workspace: ws(workspace),
         name: ServerName::parse("tools").expect("valid server"),
@@ -145,6 +151,7 @@ pub fn pin_tools(workspace: &str, version: u64) -> Command {
             tool("get", true, true),
             tool("delete", false, false),
         ],
+        trust_annotations,
     }
 }
 
@@ -181,6 +188,23 @@ impl Harness {
         }
         harness.ok(submit("acme", 7, "k", "do the thing"));
         harness
+    }
+
+    /// Registers server `tools` of workspace acme again and pins it, trusting its tools'
+    /// annotations or not.
+    pub fn repin(&mut self, trust_annotations: bool) {
+        let register = setup("acme")
+            .into_iter()
+            .find(|command| matches!(command, Command::RegisterMcpServer { .. }))
+            .expect("the fixture registers a server");
+        let Outcome::McpServerRegistered(server) = self.run(register) else {
+            panic!("registering the server again")
+        };
+        self.ok(pin_tools_trusting(
+            "acme",
+            server.version,
+            trust_annotations,
+        ));
     }
 
     pub fn run(&mut self, command: Command) -> Outcome {

@@ -37,6 +37,8 @@ pub struct Agents {
     /// This node's allowlist of provider key variables and its egress rules.
     providers: Providers,
     egress: Policy,
+    /// `mcp.trust_tool_annotations`, recorded in the pins this node proposes.
+    trust_annotations: bool,
 }
 
 impl Agents {
@@ -46,6 +48,7 @@ impl Agents {
         tools: ToolSessions,
         providers: Providers,
         egress: Policy,
+        trust_annotations: bool,
     ) -> Agents {
         Agents {
             cluster,
@@ -53,6 +56,7 @@ impl Agents {
             tools,
             providers,
             egress,
+            trust_annotations,
         }
     }
 
@@ -258,6 +262,7 @@ impl AgentService for Agents {
             vault: &self.vault,
             tools: &self.tools,
             egress: &self.egress,
+            trust_annotations: self.trust_annotations,
         };
         let server = registrar.register(&caller, request.into_inner()).await?;
         Ok(Response::new(RegisterMcpServerResponse {

@@ -40,6 +40,8 @@ pub struct Registrar<'a> {
     pub tools: &'a ToolSessions,
     /// Where this node may connect: an HTTP server's URL is checked at the edge too.
     pub egress: &'a warden_egress::Policy,
+    /// This node's `mcp.trust_tool_annotations`, recorded in the pin.
+    pub trust_annotations: bool,
 }
 
 /// The plaintext credentials of a request, taken out of it before anything else sees it.
@@ -146,6 +148,7 @@ impl Registrar<'_> {
             name: registered.name.clone(),
             expected_version: registered.version,
             tools,
+            trust_annotations: self.trust_annotations,
         };
         match propose(self.cluster, caller, Ok(pin)).await? {
             Outcome::McpServerPinned(server) => Ok(server),

@@ -93,7 +93,8 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
     let grants = ["get", "append", "put"].map(|tool| ToolGrant {
         server: "ledger".into(),
         tool: tool.into(),
-        retry_safe: None,
+        // The read-only and idempotent tools may run again after a failover.
+        retry_safe: matches!(tool, "get" | "put").then_some(true),
     });
     admin
         .create_agent(Agent {

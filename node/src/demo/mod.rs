@@ -210,7 +210,9 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
             tools: vec![ToolGrant {
                 server: "ledger".into(),
                 tool: "put".into(),
-                retry_safe: None,
+                // Idempotent, so the call in flight at the kill may run again: said here,
+                // as the tool's own annotation is not trusted by default.
+                retry_safe: Some(true),
             }],
             limits: Some(AgentLimits {
                 max_steps: 12,
@@ -399,7 +401,7 @@ async fn wait_for_resume(
 
 /// Every call the journal shows finished appears in the ledger exactly once, except
 /// a call that was in flight at the kill, which may have run once more (it is
-/// idempotent, so it was retried).
+/// idempotent and granted `retry_safe`, so it was retried).
 fn check_ledger(path: &Path, journal: &[TaskEvent]) -> anyhow::Result<bool> {
     let entries = warden_mcp::read_ledger(path).context("reading the ledger")?;
     let mut ok = true;

@@ -243,7 +243,7 @@ impl Workspace {
                 .map(|(server, tool)| ToolGrant {
                     server: (*server).to_owned(),
                     tool: (*tool).to_owned(),
-                    retry_safe: None,
+                    retry_safe: retry_safe(tool),
                 })
                 .collect(),
             limits: Some(limits),
@@ -417,4 +417,10 @@ impl fmt::Display for Seen {
         }
         Ok(())
     }
+}
+
+/// The ledger server's `get` (read-only) and `put` (idempotent) may run again after a
+/// failover: said by the grant, as the tools' own annotations are not trusted by default.
+pub fn retry_safe(tool: &str) -> Option<bool> {
+    matches!(tool, "get" | "put").then_some(true)
 }

@@ -69,7 +69,7 @@ pub async fn workspace(
                 .map(|tool| ToolGrant {
                     server: "ledger".into(),
                     tool: (*tool).into(),
-                    retry_safe: None,
+                    retry_safe: super::agents::retry_safe(tool),
                 })
                 .collect(),
             limits: Some(AgentLimits::default()),

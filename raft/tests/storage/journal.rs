@@ -65,7 +65,9 @@ fn submitted() -> Vec<Entry> {
             read_only: true,
             idempotent: true,
             destructive: false,
+            listed: r#"{"name":"get"}"#.to_owned(),
         }],
+        trust_annotations: false,
     };
     let grant = ToolGrant {
         server: tools(),

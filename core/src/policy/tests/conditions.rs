@@ -193,6 +193,60 @@ fn tests_that_meet_the_wrong_type_or_a_broken_rule_are_errors() {
     ));
 }
 
+#[test]
+fn path_prefix_normalizes_before_matching_and_prefix_does_not() {
+    let path_prefix = || Test::PathPrefix("tmp/".into());
+    let cases = [
+        ("tmp/a", true),
+        ("tmp", true),
+        ("./tmp//a/./b", true),
+        ("tmp/x/../y", true),
+        ("tmp/../etc/passwd", false),
+        ("tmpfile", false),
+        ("/tmp/a", false),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(
+            holds("$.p", path_prefix(), json!({"p": value})),
+            Ok(expected),
+            "{value}"
+        );
+    }
+    // The plain prefix is text: it lets the climb through, which is why paths use the above.
+    assert_eq!(
+        holds(
+            "$.p",
+            Test::Prefix("tmp/".into()),
+            json!({"p": "tmp/../etc/passwd"})
+        ),
+        Ok(true)
+    );
+    // A value that climbs above its start cannot be evaluated, so its rule denies.
+    for value in ["tmp/../../etc", "../tmp/a", "/../etc/passwd"] {
+        assert_eq!(
+            holds("$.p", path_prefix(), json!({"p": value})),
+            Err(ConditionError::PathClimbsAboveRoot),
+            "{value}"
+        );
+    }
+    assert_eq!(
+        holds(
+            "$.p",
+            Test::PathPrefix("/data".into()),
+            json!({"p": "//data/../data/x"})
+        ),
+        Ok(true)
+    );
+    assert_eq!(
+        holds("$.p", path_prefix(), json!({"p": 3})),
+        Err(ConditionError::WrongType {
+            test: "path_prefix",
+            expected: "string",
+            found: "number"
+        })
+    );
+}
+
 /// A policy that allows everything at priority 0 and has one more rule at priority 10
 /// for `tools/run`.
 fn allow_all_and(extra: PolicyRule) -> PolicySet {

@@ -142,13 +142,42 @@ pub fn effect_kind(effect: &Effect) -> &'static str {
     }
 }
 
-/// The example in docs/policy.md parses and validates, so the documentation stays true.
-#[test]
-fn the_documented_example_is_a_valid_policy() {
+/// The example in docs/policy.md, parsed.
+fn documented_example() -> PolicySet {
     let doc = include_str!("../../../../docs/policy.md");
     let start = doc.find("```json").expect("an example") + "```json".len();
     let end = start + doc[start..].find("```").expect("the example ends");
-    let policy: super::PolicySet = serde_json::from_str(&doc[start..end]).expect("parses");
+    serde_json::from_str(&doc[start..end]).expect("parses")
+}
+
+/// The example in docs/policy.md parses and validates, so the documentation stays true.
+#[test]
+fn the_documented_example_is_a_valid_policy() {
+    let policy = documented_example();
     policy.validate().expect("validates");
-    assert_eq!(policy.rules.len(), 3);
+    assert_eq!(policy.rules.len(), 4);
+}
+
+/// The example's rule for file paths keeps writes inside `tmp/`, however the path is
+/// spelled: `tmp/../etc/passwd` is not under `tmp/`.
+#[test]
+fn the_documented_path_rule_keeps_writes_inside_its_directory() {
+    let policy = documented_example();
+    let caller = Caller::new("bot", "user/alice", &[]);
+    let decide = |path: &str| {
+        let decision = caller.call(&policy, "files/write", &serde_json::json!({"path": path}));
+        effect_kind(&decision.effect)
+    };
+    for inside in ["tmp/a", "./tmp//b", "tmp/x/../y", "tmp"] {
+        assert_eq!(decide(inside), "allow", "{inside}");
+    }
+    for outside in [
+        "tmp/../etc/passwd",
+        "tmp/../../etc/passwd",
+        "tmpfile",
+        "/tmp/a",
+        "etc/tmp/a",
+    ] {
+        assert_eq!(decide(outside), "deny", "{outside}");
+    }
 }

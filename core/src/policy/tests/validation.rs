@@ -100,6 +100,14 @@ fn each_problem_names_the_rule_and_the_field() {
             r#"rule "extra": conditions[1].test.one_of needs at least one value"#,
         ),
         (
+            Box::new(set_condition(Test::PathPrefix(String::new()))),
+            r#"rule "extra": conditions[1].test.path_prefix "": must not be empty"#,
+        ),
+        (
+            Box::new(set_condition(Test::PathPrefix("tmp/../etc".to_owned()))),
+            r#"rule "extra": conditions[1].test.path_prefix "tmp/../etc": must not contain a '..' segment"#,
+        ),
+        (
             Box::new(set_condition(range(None, None))),
             r#"rule "extra": conditions[1].test.range needs a min or a max"#,
         ),
