@@ -42,9 +42,14 @@ pub async fn propose(
     caller: &Caller,
     parsed: Result<Command, Refused>,
 ) -> Result<Outcome, Error> {
-    let command = match parsed {
-        Ok(command) => command,
-        Err(refused) => refused.into_record(),
+    // The caller is told the whole refusal; the record keeps its bounded summary.
+    let (command, told) = match parsed {
+        Ok(command) => (command, None),
+        Err(refused) => {
+            let whole = refused.rejection.clone();
+            let record = refused.into_record();
+            (record.0, Some((record.1, whole)))
+        }
     };
     let outcome = cluster
         .propose(Request {
@@ -54,9 +59,12 @@ pub async fn propose(
             command,
         })
         .await?;
-    match outcome {
-        Outcome::Rejected(rejection) => Err(Error::Rejected(rejection)),
-        accepted => Ok(accepted),
+    match (outcome, told) {
+        (Outcome::Rejected(rejection), Some((recorded, whole))) if rejection == recorded => {
+            Err(Error::Rejected(whole))
+        }
+        (Outcome::Rejected(rejection), _) => Err(Error::Rejected(rejection)),
+        (accepted, _) => Ok(accepted),
     }
 }
 
@@ -76,22 +84,24 @@ const MAX_REFUSAL_TEXT: usize = 256;
 impl Refused {
     /// The `RecordRejection` that puts this refusal in the log, its texts cut to
     /// `MAX_REFUSAL_TEXT` bytes and the input named by size (its hash is the record's
-    /// payload hash).
-    fn into_record(self) -> Command {
+    /// payload hash), and the rejection it records.
+    fn into_record(self) -> (Command, Rejection) {
         let Rejection { code, message } = self.rejection;
-        Command::RecordRejection {
+        let recorded = Rejection::new(
+            code,
+            format!(
+                "{} (request of {} bytes)",
+                cut_text(&message, MAX_REFUSAL_TEXT),
+                self.payload.bytes
+            ),
+        );
+        let command = Command::RecordRejection {
             action: self.action,
             resource: cut_text(&self.resource, MAX_REFUSAL_TEXT),
             payload_hash: self.payload.hash,
-            rejection: Rejection::new(
-                code,
-                format!(
-                    "{} (request of {} bytes)",
-                    cut_text(&message, MAX_REFUSAL_TEXT),
-                    self.payload.bytes
-                ),
-            ),
-        }
+            rejection: recorded.clone(),
+        };
+        (command, recorded)
     }
 }
 
