@@ -136,6 +136,14 @@ struct WireUsage {
 pub(crate) fn parse_completion(body: &[u8]) -> Result<Completion, String> {
     let response: MessagesResponse =
         serde_json::from_slice(body).map_err(|error| format!("not a message: {error}"))?;
+    // Tool inputs arrive as JSON objects inside the body, parsed with it, so the body is
+    // scanned: nothing else in a message holds an integer beyond 64 bits.
+    if let Some(literal) = std::str::from_utf8(body)
+        .ok()
+        .and_then(crate::wide_integers::first_wide_integer)
+    {
+        return Err(crate::wide_integers::refusal("a tool_use block's", literal));
+    }
     let mut content = String::new();
     let mut tool_calls = Vec::new();
     for block in response.content {

@@ -15,6 +15,7 @@ mod openai;
 mod request;
 mod retry;
 pub mod scripted;
+mod wide_integers;
 
 pub use api_key::ApiKey;
 pub use client::ModelClient;

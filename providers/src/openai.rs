@@ -174,6 +174,12 @@ fn parse_arguments(call_id: &str, arguments: &str) -> Result<Value, String> {
     if arguments.trim().is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
     }
+    if let Some(literal) = crate::wide_integers::first_wide_integer(arguments) {
+        return Err(crate::wide_integers::refusal(
+            &format!("tool call {call_id}"),
+            literal,
+        ));
+    }
     match serde_json::from_str::<Value>(arguments) {
         Ok(object @ Value::Object(_)) => Ok(object),
         Ok(_) => Err(format!(

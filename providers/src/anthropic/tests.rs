@@ -157,3 +157,13 @@ fn error_messages_are_extracted() {
     );
     assert_eq!(error_message(b"upstream connect error"), None);
 }
+
+#[test]
+fn an_input_with_an_integer_beyond_64_bits_is_refused_naming_it() {
+    let body = r#"{"content": [{"type": "tool_use", "id": "toolu_1", "name": "a",
+        "input": {"amount": -123456789012345678901234567890}}],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 1, "output_tokens": 1}}"#;
+    let error = parse_completion(body.as_bytes()).expect_err("a wide integer was rounded silently");
+    assert!(error.contains("-123456789012345678901234567890"), "{error}");
+}

@@ -137,3 +137,20 @@ fn error_messages_are_extracted() {
     );
     assert_eq!(error_message(b"<html>"), None);
 }
+
+#[test]
+fn arguments_with_an_integer_beyond_64_bits_are_refused_naming_it() {
+    let body = response(
+        json!("tool_calls"),
+        r#"{"amount": 123456789012345678901234567890}"#,
+    );
+    let error = parse_completion(&body).expect_err("a wide integer was rounded silently");
+    assert!(error.contains("tool call c1"), "{error}");
+    assert!(error.contains("123456789012345678901234567890"), "{error}");
+    // Within 64 bits, and inside strings, numbers pass as they are.
+    let body = response(
+        json!("tool_calls"),
+        r#"{"max": 18446744073709551615, "id": "123456789012345678901234567890"}"#,
+    );
+    assert!(parse_completion(&body).is_ok());
+}
