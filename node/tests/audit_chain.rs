@@ -6,16 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AGENT, WARDEN, add_paused_agent, start, verify_on, wait_converged};
+use common::{AGENT, WARDEN, add_paused_agent, audit_count, start, verify_on, wait_converged};
 use warden_client::Consistency;
-
-async fn audit_count(client: &warden_client::Client) -> u64 {
-    client
-        .verify_audit(Consistency::Linearizable)
-        .await
-        .expect("verify")
-        .record_count
-}
 
 #[tokio::test]
 async fn every_command_is_audited_once_and_tampering_is_detected() {

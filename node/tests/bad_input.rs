@@ -6,17 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AGENT, add_paused_agent, all_task_ids, client_with, error_code, start};
+use common::{AGENT, add_paused_agent, all_task_ids, audit_count, client_with, error_code, start};
 use tonic::Code;
-use warden_client::{Client, Consistency};
-
-async fn audit_count(client: &Client) -> u64 {
-    client
-        .verify_audit(Consistency::Linearizable)
-        .await
-        .expect("verify")
-        .record_count
-}
+use warden_client::Consistency;
 
 #[tokio::test]
 async fn bad_input_gets_precise_codes_and_changes_nothing_but_the_audit_chain() {

@@ -6,11 +6,12 @@
 
 mod common;
 
+use common::audit_count;
 use common::isolated::{Isolated, isolated};
 use common::wire::{Api, Method, call, code_of, field_value};
 use prost::Message;
 use tonic::Code;
-use warden_client::{Client, Consistency};
+use warden_client::Consistency;
 use warden_proto::v1::CreateWorkspaceRequest;
 
 /// Methods that change nothing; every other one is a write.
@@ -41,14 +42,6 @@ fn writes(api: &Api) -> Vec<&Method> {
         .filter(|method| method.path != NO_PRINCIPAL)
         .filter(|method| !READS.iter().any(|read| rpc(method).starts_with(read)))
         .collect()
-}
-
-async fn audit_count(admin: &Client) -> u64 {
-    admin
-        .verify_audit(Consistency::Linearizable)
-        .await
-        .expect("verify")
-        .record_count
 }
 
 #[tokio::test]

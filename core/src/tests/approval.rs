@@ -92,6 +92,15 @@ fn decide(approve: bool, hash: Hash) -> Command {
     }
 }
 
+/// When the first open call's pending approval expires.
+fn pending_expiry(h: &Harness) -> u64 {
+    h.task().open_calls[0]
+        .approval
+        .as_ref()
+        .map(|approval| approval.expires_at_ms)
+        .expect("pending")
+}
+
 /// The task asks for get (allowed), append "rm -rf /" (denied) and delete (needs
 /// approval); runs get, then parks on delete.
 fn park_on_delete(h: &mut Harness) -> Hash {
@@ -311,11 +320,7 @@ fn an_expired_request_denies_the_call_or_fails_the_task_as_the_rule_says() {
             call_id: "c3".to_owned(),
         };
         h.refused(expire.clone(), Code::FailedPrecondition);
-        let expires_at = h.task().open_calls[0]
-            .approval
-            .as_ref()
-            .map(|approval| approval.expires_at_ms)
-            .expect("pending");
+        let expires_at = pending_expiry(&h);
         h.time_ms = expires_at;
         let ann = h.user("user/ann", &[Role::Approver]);
         assert!(
@@ -341,11 +346,7 @@ fn an_expired_request_denies_the_call_or_fails_the_task_as_the_rule_says() {
 fn a_decision_stamped_before_the_log_s_time_cannot_approve_an_expired_request() {
     let mut h = governed(1, OnExpiry::Deny);
     let hash = park_on_delete(&mut h);
-    let expires_at = h.task().open_calls[0]
-        .approval
-        .as_ref()
-        .map(|approval| approval.expires_at_ms)
-        .expect("pending");
+    let expires_at = pending_expiry(&h);
     h.time_ms = expires_at;
     let ann = h.user("user/ann", &[Role::Approver]);
     h.time_ms = expires_at - 30_000;

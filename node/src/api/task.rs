@@ -70,6 +70,18 @@ impl Tasks {
         })
     }
 
+    /// The caller's standing to read `workspace`, checked after a linearizable barrier.
+    async fn read_access(&self, caller: Caller, workspace: &WorkspaceId) -> Result<Access, Error> {
+        Access::open(
+            &self.cluster,
+            caller,
+            Some(workspace.clone()),
+            Permission::Read,
+            Consistency::Linearizable,
+        )
+        .await
+    }
+
     /// Proposes a lifecycle command for an existing task and returns the task after it;
     /// a request that does not parse is recorded as a refusal of `action`.
     async fn change(
@@ -292,14 +304,7 @@ impl TaskService for Tasks {
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
-        let access = Access::open(
-            &self.cluster,
-            caller,
-            Some(workspace.clone()),
-            Permission::Read,
-            Consistency::Linearizable,
-        )
-        .await?;
+        let access = self.read_access(caller, &workspace).await?;
         let (task, settled) = super::watch::wait(
             &self.cluster,
             &access,
@@ -356,14 +361,7 @@ impl TaskService for Tasks {
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
         let task_id = parse_task_id("task_id", &request.task_id)?;
-        let access = Access::open(
-            &self.cluster,
-            caller,
-            Some(workspace.clone()),
-            Permission::Read,
-            Consistency::Linearizable,
-        )
-        .await?;
+        let access = self.read_access(caller, &workspace).await?;
         let stream =
             super::watch::watch_task(&self.cluster, access, workspace, task_id, request.from_seq)?;
         Ok(Response::new(stream))
@@ -378,14 +376,7 @@ impl TaskService for Tasks {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let workspace = parse_workspace(&request.workspace)?;
-        let access = Access::open(
-            &self.cluster,
-            caller,
-            Some(workspace.clone()),
-            Permission::Read,
-            Consistency::Linearizable,
-        )
-        .await?;
+        let access = self.read_access(caller, &workspace).await?;
         let stream =
             super::watch::watch_workspace(&self.cluster, access, workspace, request.from_index)?;
         Ok(Response::new(stream))

@@ -43,6 +43,15 @@ pub fn as_token(client: &Client, secret: &str) -> Client {
     client.with_token(warden_client::BearerToken::new(secret).expect("a valid token"))
 }
 
+/// How many records the audit chain holds, read through `admin` after a barrier.
+pub async fn audit_count(admin: &Client) -> u64 {
+    admin
+        .verify_audit(Consistency::Linearizable)
+        .await
+        .expect("verify")
+        .record_count
+}
+
 /// Creates a token for `user/<name>` and gives it the operator role in `workspace` (and
 /// no other role anywhere); returns the token's secret.
 pub async fn operator_token(admin: &Client, workspace: &str, name: &str) -> String {
