@@ -100,6 +100,8 @@ mod tests {
             attempts,
             retry_approved,
             approval: None,
+            granted: None,
+            policy_version: 1,
         }
     }
 

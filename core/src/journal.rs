@@ -76,14 +76,27 @@ pub enum TaskEvent {
         tool_calls: Vec<RequestedCall>,
         usage: Usage,
     },
+    /// The decision for a call the model asked for, under the workspace's policy at
+    /// `policy_version` (0: the workspace has no policy).
     ToolCallDecided {
         call_id: String,
         arguments_hash: Hash,
         decision: CallDecision,
+        policy_version: u64,
     },
+    /// The call was decided again and starts: `policy_version` is the policy it passed.
     ToolCallStarted {
         call_id: String,
         attempt: u32,
+        policy_version: u64,
+    },
+    /// Decided again when it was to start, the call was no longer allowed as before (a
+    /// rule, grant, pin or approval requirement changed): it ends without running.
+    DecisionChanged {
+        call_id: String,
+        arguments_hash: Hash,
+        decision: CallDecision,
+        policy_version: u64,
     },
     ToolCallFinished {
         call_id: String,
@@ -158,6 +171,7 @@ impl TaskEvent {
             TaskEvent::ModelResponded { .. } => "model_responded",
             TaskEvent::ToolCallDecided { .. } => "tool_call_decided",
             TaskEvent::ToolCallStarted { .. } => "tool_call_started",
+            TaskEvent::DecisionChanged { .. } => "decision_changed",
             TaskEvent::ToolCallFinished { .. } => "tool_call_finished",
             TaskEvent::NeedsAttention { .. } => "needs_attention",
             TaskEvent::ApprovalRequested { .. } => "approval_requested",

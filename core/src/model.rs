@@ -121,6 +121,11 @@ pub struct OpenCall {
     pub retry_approved: bool,
     /// Policy requires approval before the call may start; cleared once granted.
     pub approval: Option<PendingApproval>,
+    /// The approval that released the call: it still releases it when the call starts
+    /// only if the policy asks the same rule's approvers for the same quorum.
+    pub granted: Option<PendingApproval>,
+    /// The version of the workspace's policy the call was last decided under.
+    pub policy_version: u64,
 }
 
 /// An approval request for one call, bound to its arguments' hash.

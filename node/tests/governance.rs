@@ -1,7 +1,7 @@
 //! Governance on a real cluster: an approval pending while the node that ran its task
 //! dies stays pending and, once approved, the task resumes on a live node; a tool whose
 //! server changes its definition after it was pinned is blocked and audited until an
-//! admin re-pins it.
+//! admin re-pins it; a call approved after a deny rule was added does not run.
 
 mod common;
 
@@ -254,6 +254,117 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
     ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
+}
+
+/// A rule added while a call waits for approval stops the call when the approval
+/// releases it: the call is decided again at its start, is journaled as changed, never
+/// reaches the tool, and the task goes on to its next turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_approved_after_a_deny_rule_was_added_does_not_run() {
+    let cluster = common::start(1, &[]).await;
+    let admin = cluster.client().expect("client");
+    let model = scripted_model(serde_json::json!({
+        "steps": [{"tool_calls": [{"name": "ledger__put",
+                                   "arguments": {"key": "payroll/bob", "value": "+900"}}]}],
+        "final": "done",
+    }))
+    .await;
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
+    configure(
+        &admin,
+        &model.base_url(),
+        stdio_ledger(&ledger, &[]),
+        &["put"],
+    )
+    .await;
+    let created = admin
+        .create_token("user/approver", "test approver", 0)
+        .await
+        .expect("approver token");
+    admin
+        .set_roles(Some(WS), "user/approver", &["approver"])
+        .await
+        .expect("approver role");
+    let approver = admin.with_token(BearerToken::new(&created.secret).expect("token"));
+    let task = submit(&admin, "pay-bob").await;
+    let pending = eventually(
+        "the call to wait for approval",
+        Duration::from_secs(30),
+        || {
+            let admin = admin.clone();
+            let id = task.id.clone();
+            async move { approval_of(&admin, &id).await }
+        },
+    )
+    .await;
+
+    // Version 2 of the policy freezes payroll while the call waits.
+    let frozen = POLICY.replace(
+        r#"{"id": "allow-ledger""#,
+        r#"{"id": "payroll-freeze", "priority": 20, "subject": "any",
+            "target": {"tool": {"server": "ledger", "tool": "put"}},
+            "conditions": [{"path": "$.key", "test": {"prefix": "payroll/"}}],
+            "effect": "deny", "description": "payroll is frozen"},
+           {"id": "allow-ledger""#,
+    );
+    admin
+        .put_policy(WS, &frozen, 1)
+        .await
+        .expect("put the frozen policy");
+    approver
+        .decide_approval(
+            WS,
+            &task.id,
+            &pending.call_id,
+            &pending.arguments_hash,
+            true,
+            "agreed before the freeze",
+        )
+        .await
+        .expect("approve");
+    let done = settled(&admin, &task.id).await;
+    assert_eq!(done.status, i32::from(TaskStatus::Completed), "{done:?}");
+    assert!(
+        std::fs::read_to_string(&ledger)
+            .unwrap_or_default()
+            .is_empty(),
+        "the frozen call never ran"
+    );
+    let events = journal(&admin, &task.id).await;
+    let changed = events
+        .iter()
+        .find(|event| event.kind == "decision_changed")
+        .expect("the changed decision is journaled");
+    let detail: serde_json::Value =
+        serde_json::from_str(&changed.detail_json).expect("detail json");
+    assert_eq!(detail["policy_version"], 2, "{detail}");
+    assert!(
+        changed.detail_json.contains("payroll-freeze"),
+        "{}",
+        changed.detail_json
+    );
+    assert!(
+        !events.iter().any(|event| event.kind == "tool_call_started"),
+        "nothing started"
+    );
+    // The approval went with the call.
+    assert!(approval_of(&admin, &task.id).await.is_none());
+    let refused = approver
+        .decide_approval(
+            WS,
+            &task.id,
+            &pending.call_id,
+            &pending.arguments_hash,
+            true,
+            "again",
+        )
+        .await
+        .expect_err("the approval cannot be used again");
+    assert_eq!(
+        refused.code(),
+        Some(tonic::Code::FailedPrecondition),
+        "{refused}"
+    );
 }
 
 async fn settled_status(client: &Client, id: &str) -> Task {

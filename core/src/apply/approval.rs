@@ -1,7 +1,8 @@
 //! Deciding a call that waits for approval: an approver's vote (bound to the call's
 //! arguments hash), a denial, and the expiry of the request.
 
-use super::execution::{advance, load};
+use super::call_start::park_on_approval;
+use super::execution::load;
 use super::policy::roles_of;
 use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead};
@@ -210,7 +211,12 @@ fn vote(
         granted,
     });
     if let Some(open) = update.task.open_calls.first_mut() {
-        open.approval = if granted { None } else { Some(approval) };
+        if granted {
+            open.approval = None;
+            open.granted = Some(approval);
+        } else {
+            open.approval = Some(approval);
+        }
     }
     if granted {
         resume(&mut update);
@@ -282,5 +288,5 @@ fn resume(update: &mut TaskUpdate) {
     update.task.owner = None;
     update.task.reason = None;
     update.progressed();
-    advance(update, None);
+    park_on_approval(update);
 }

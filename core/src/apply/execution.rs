@@ -2,18 +2,19 @@
 //! (`AppendJournal`), both fenced by the task's epoch.
 
 use super::budget::Budgets;
+use super::call_decision::Decider;
+use super::call_start::{Starter, advance, call_started, next_call};
 use super::pause::Brakes;
 use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead, Write};
 use crate::command::{Command, Step};
-use crate::config::{Agent, McpServer};
+use crate::config::McpServer;
 use crate::hash::Hash;
 use crate::ids::{TaskId, WorkspaceId};
 use crate::journal::{CallDecision, RequestedCall, TaskEvent, Usage, canonical_json};
-use crate::model::{OpenCall, PendingApproval, Task, TaskStatus};
+use crate::model::{OpenCall, Task, TaskStatus};
 use crate::names::NodeId;
 use crate::outcome::{Code, Rejection};
-use crate::policy::Effect;
 
 /// Longest tool output or final answer a journal entry holds.
 pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
@@ -38,7 +39,19 @@ pub(super) fn apply<S: StateRead>(
             };
             let agent = state.agent(workspace, &task.agent)?;
             let brakes = Brakes::read(state, &task, agent.as_ref())?;
-            Ok(assign(task, agent.as_ref(), &brakes, at, *node, *epoch))
+            let decider = Decider {
+                state,
+                at,
+                task: &task,
+                agent: agent.as_ref(),
+                brakes: &brakes,
+            };
+            let starter = Starter {
+                decider: &decider,
+                decided_now: false,
+            };
+            let interrupted = interrupted_call(&starter)?;
+            Ok(assign(task.clone(), &starter, interrupted, *node, *epoch))
         }
         Command::AppendJournal {
             workspace,
@@ -71,7 +84,7 @@ pub(super) fn apply<S: StateRead>(
                 start_next,
             } = step
             {
-                let server = match next_call(&task, call_id) {
+                let server = match next_call(&task.open_calls, call_id) {
                     Some(call) => state.mcp_server(workspace, &call.server)?,
                     None => None,
                 };
@@ -80,12 +93,28 @@ pub(super) fn apply<S: StateRead>(
                     offered_hash: *offered_hash,
                     start_next: *start_next,
                 };
-                return Ok(definition_changed(task, at, &change, server, &brakes));
+                let decider = Decider {
+                    state,
+                    at,
+                    task: &task,
+                    agent: agent.as_ref(),
+                    brakes: &brakes,
+                };
+                let starter = Starter {
+                    decider: &decider,
+                    decided_now: false,
+                };
+                return definition_changed(task.clone(), &change, server, &starter);
             }
             let mut budgets = Budgets::read(state, workspace, &task.agent)?;
-            let decide =
-                |call: &RequestedCall| decide_call(state, at, &task, agent.as_ref(), &brakes, call);
-            let decision = append(task.clone(), at, step, &brakes, &mut budgets, decide)?;
+            let decider = Decider {
+                state,
+                at,
+                task: &task,
+                agent: agent.as_ref(),
+                brakes: &brakes,
+            };
+            let decision = append(task.clone(), step, &mut budgets, &decider)?;
             Ok(decision.map(|(outcome, mut writes)| {
                 writes.extend(budgets.writes());
                 (outcome, writes)
@@ -108,14 +137,34 @@ pub(super) fn load<S: StateRead>(
     }))
 }
 
-fn assign(
+/// The task's interrupted call, if it may not run again without a person's decision:
+/// it is not retry-safe by its grant (or the annotations its pin trusts) as they are now,
+/// and nobody chose to retry it.
+fn interrupted_call<S: StateRead>(starter: &Starter<'_, S>) -> Result<Option<OpenCall>, S::Error> {
+    let Some(call) = starter
+        .decider
+        .task
+        .open_calls
+        .first()
+        .filter(|call| call.attempts > 0 && !call.retry_approved)
+    else {
+        return Ok(None);
+    };
+    Ok((!starter.retry_safe_now(call)?).then(|| call.clone()))
+}
+
+fn assign<S: StateRead>(
     task: Task,
-    agent: Option<&Agent>,
-    brakes: &Brakes,
-    at: &At<'_>,
+    starter: &Starter<'_, S>,
+    interrupted: Option<OpenCall>,
     node: NodeId,
     epoch: u64,
 ) -> Decision {
+    let (agent, brakes, at) = (
+        starter.decider.agent,
+        starter.decider.brakes,
+        starter.decider.at,
+    );
     if !task.status.is_runnable() {
         return Err(Rejection::new(
             Code::FailedPrecondition,
@@ -153,12 +202,6 @@ fn assign(
     // The new epoch fences the previous owner whatever happens next.
     update.task.epoch = epoch;
     update.progressed();
-    let interrupted = update
-        .task
-        .open_calls
-        .first()
-        .filter(|call| call.attempts > 0 && !call.retry_safe && !call.retry_approved)
-        .cloned();
     if let Some(call) = interrupted {
         let reason = format!(
             "tool call {} ({}/{}) was started on node {} and never finished; it is not \
@@ -206,14 +249,12 @@ fn precondition(message: String) -> Rejection {
     Rejection::new(Code::FailedPrecondition, message)
 }
 
-fn append<E>(
+fn append<S: StateRead>(
     task: Task,
-    at: &At<'_>,
     step: &Step,
-    brakes: &Brakes,
     budgets: &mut Budgets,
-    decide: impl Fn(&RequestedCall) -> Result<Verdict, E>,
-) -> Result<Decision, E> {
+    decider: &Decider<'_, S>,
+) -> Result<Decision, S::Error> {
     if task.status != TaskStatus::Running {
         return Ok(Err(precondition(format!(
             "task {} is {}",
@@ -221,7 +262,11 @@ fn append<E>(
             task.status.as_str()
         ))));
     }
-    let mut update = TaskUpdate::new(task, at);
+    let mut update = TaskUpdate::new(task, decider.at);
+    let starter = |decided_now| Starter {
+        decider,
+        decided_now,
+    };
     let outcome = match step {
         Step::ModelResponded {
             turn,
@@ -236,21 +281,27 @@ fn append<E>(
                 tool_calls,
                 usage: *usage,
             };
-            model_responded(&mut update, &turn, budgets, decide)?
-                .map(|()| advance(&mut update, start_first.then_some(brakes)))
+            match model_responded(&mut update, &turn, budgets, decider)? {
+                Ok(()) => advance(&mut update, start_first.then(|| starter(true)).as_ref())
+                    .map(Ok)?,
+                Err(rejection) => Err(rejection),
+            }
         }
         Step::ToolCallStarted { call_id, attempt } => {
-            call_started(&mut update, call_id, *attempt, brakes)
+            call_started(&mut update, call_id, *attempt, &starter(false))?
         }
         Step::ToolCallFinished {
             call_id,
             output,
             is_error,
             start_next,
-        } => call_finished(&mut update, call_id, output, *is_error)
-            .map(|()| advance(&mut update, start_next.then_some(brakes))),
+        } => match call_finished(&mut update, call_id, output, *is_error) {
+            Ok(()) => advance(&mut update, start_next.then(|| starter(false)).as_ref())
+                .map(Ok)?,
+            Err(rejection) => Err(rejection),
+        },
         Step::NeedsAttention { call_id, reason } => {
-            match next_call(&update.task, call_id).filter(|call| call.attempts > 0) {
+            match next_call(&update.task.open_calls, call_id).filter(|call| call.attempts > 0) {
                 None => Err(precondition(format!(
                     "call {call_id} is not an interrupted call of task {}",
                     update.task.id
@@ -287,12 +338,12 @@ struct Turn<'a> {
     usage: Usage,
 }
 
-fn model_responded<E>(
+fn model_responded<S: StateRead>(
     update: &mut TaskUpdate,
     turn: &Turn<'_>,
     budgets: &mut Budgets,
-    decide: impl Fn(&RequestedCall) -> Result<Verdict, E>,
-) -> Result<Result<(), Rejection>, E> {
+    decider: &Decider<'_, S>,
+) -> Result<Result<(), Rejection>, S::Error> {
     let Turn {
         turn,
         content,
@@ -340,7 +391,7 @@ fn model_responded<E>(
         if let Ok(canonical) = canonical_json(&call.arguments) {
             recorded.arguments = canonical;
         }
-        decisions.push(decide(&recorded)?);
+        decisions.push(decider.requested(&recorded)?);
         recorded_calls.push(recorded);
     }
     let task = &mut update.task;
@@ -399,6 +450,7 @@ fn model_responded<E>(
             call_id: call.call_id.clone(),
             arguments_hash,
             decision: verdict.decision,
+            policy_version: verdict.policy_version,
         });
         match (verdict.open, denial) {
             (Some(open), _) => update.task.open_calls.push(open),
@@ -412,131 +464,6 @@ fn model_responded<E>(
     Ok(Ok(()))
 }
 
-/// A requested call's decision and, unless denied, the open call it becomes.
-pub(super) struct Verdict {
-    decision: CallDecision,
-    open: Option<OpenCall>,
-}
-
-impl Verdict {
-    fn denied(rule: Option<String>, reason: String) -> Verdict {
-        Verdict {
-            decision: CallDecision::Denied { rule, reason },
-            open: None,
-        }
-    }
-}
-
-/// The decision for one requested call: the agent must hold a grant for a tool its
-/// server registered, with a JSON object as arguments, and then the workspace's policy
-/// decides (deny by default).
-fn decide_call<S: StateRead>(
-    state: &S,
-    at: &At<'_>,
-    task: &Task,
-    agent: Option<&Agent>,
-    brakes: &Brakes,
-    call: &RequestedCall,
-) -> Result<Verdict, S::Error> {
-    let (Some(server_name), Some(tool_name)) = (&call.server, &call.tool) else {
-        return Ok(Verdict::denied(
-            None,
-            format!("{} is not a tool this agent knows", call.function),
-        ));
-    };
-    let Some(agent) = agent else {
-        return Ok(Verdict::denied(
-            None,
-            "the task's agent no longer exists".to_owned(),
-        ));
-    };
-    let Some(grant) = agent.grant(server_name, tool_name) else {
-        return Ok(Verdict::denied(
-            None,
-            format!(
-                "agent {} has no grant for {server_name}/{tool_name}",
-                agent.spec.name
-            ),
-        ));
-    };
-    let Some(server) = state.mcp_server(&task.workspace, server_name)? else {
-        return Ok(Verdict::denied(
-            None,
-            format!("mcp server {server_name} is not registered"),
-        ));
-    };
-    let Some(tool) = server.tool(tool_name) else {
-        return Ok(Verdict::denied(
-            None,
-            format!("{server_name}/{tool_name} is not a pinned tool"),
-        ));
-    };
-    if let Some(offered) = server.drift(tool_name) {
-        return Ok(Verdict::denied(
-            None,
-            format!(
-                "{server_name}/{tool_name} is blocked: its server offered a definition ({offered}) other than the pinned one; an admin must re-pin it"
-            ),
-        ));
-    }
-    if let Some(denial) = brakes.tool_denial(server_name, tool_name) {
-        return Ok(Verdict::denied(None, denial));
-    }
-    let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
-        Ok(value @ serde_json::Value::Object(_)) => value,
-        _ => {
-            return Ok(Verdict::denied(
-                None,
-                "arguments are not a JSON object".to_owned(),
-            ));
-        }
-    };
-    let decided = super::policy::evaluate(state, task, agent, server_name, tool_name, &arguments)?;
-    let open = |approval| OpenCall {
-        call_id: call.call_id.clone(),
-        server: server_name.clone(),
-        tool: tool_name.clone(),
-        arguments: call.arguments.clone(),
-        arguments_hash: Hash::of(call.arguments.as_bytes()),
-        // The grant says, or else the tool's annotations where the pin trusts them: an
-        // untrusted server could call a destructive tool read-only to have it retried.
-        retry_safe: grant
-            .retry_safe
-            .unwrap_or(server.trust_annotations && (tool.read_only || tool.idempotent)),
-        attempts: 0,
-        retry_approved: false,
-        approval,
-    };
-    Ok(match (decided.effect, decided.rule) {
-        (Effect::Allow, Some(rule)) => Verdict {
-            decision: CallDecision::Allowed {
-                rule: rule.as_str().to_owned(),
-                reason: decided.reason,
-            },
-            open: Some(open(None)),
-        },
-        (Effect::RequireApproval(requirement), Some(rule)) => {
-            let expires_at_ms = at.time_ms.saturating_add(requirement.expiry_ms);
-            let approval = PendingApproval {
-                rule: rule.clone(),
-                requirement,
-                requested_ms: at.time_ms,
-                expires_at_ms,
-                votes: Vec::new(),
-            };
-            Verdict {
-                decision: CallDecision::ApprovalRequired {
-                    rule: rule.as_str().to_owned(),
-                    reason: decided.reason,
-                    expires_at_ms,
-                },
-                open: Some(open(Some(approval))),
-            }
-        }
-        (_, rule) => Verdict::denied(rule.map(|rule| rule.as_str().to_owned()), decided.reason),
-    })
-}
-
 /// What the owner saw when the server offered a changed tool definition.
 struct Drift<'a> {
     call_id: &'a str,
@@ -546,42 +473,41 @@ struct Drift<'a> {
 
 /// Ends a started call whose tool the server now offers with another definition than
 /// the pinned one, without it having run, and blocks the tool until it is re-pinned.
-fn definition_changed(
+fn definition_changed<S: StateRead>(
     task: Task,
-    at: &At<'_>,
     drift: &Drift<'_>,
     server: Option<McpServer>,
-    brakes: &Brakes,
-) -> Decision {
+    starter: &Starter<'_, S>,
+) -> Result<Decision, S::Error> {
     if task.status != TaskStatus::Running {
-        return Err(precondition(format!(
+        return Ok(Err(precondition(format!(
             "task {} is {}",
             task.id,
             task.status.as_str()
-        )));
+        ))));
     }
-    let call = next_call(&task, drift.call_id)
+    let call = next_call(&task.open_calls, drift.call_id)
         .filter(|call| call.attempts > 0)
         .cloned();
     let (Some(call), Some(mut server)) = (call, server) else {
-        return Err(precondition(format!(
+        return Ok(Err(precondition(format!(
             "call {} of task {} has not started",
             drift.call_id, task.id
-        )));
+        ))));
     };
     let Some(pinned) = server.tool(&call.tool).map(|tool| tool.definition_hash()) else {
-        return Err(precondition(format!(
+        return Ok(Err(precondition(format!(
             "{}/{} is not a pinned tool",
             call.server, call.tool
-        )));
+        ))));
     };
     if pinned == drift.offered_hash {
-        return Err(precondition(format!(
+        return Ok(Err(precondition(format!(
             "{}/{} is offered as pinned ({pinned}); nothing changed",
             call.server, call.tool
-        )));
+        ))));
     }
-    let mut update = TaskUpdate::new(task, at);
+    let mut update = TaskUpdate::new(task, starter.decider.at);
     update.record(TaskEvent::ToolDefinitionChanged {
         call_id: call.call_id.clone(),
         server: call.server.clone(),
@@ -598,142 +524,22 @@ fn definition_changed(
         ),
         is_error: true,
     });
-    advance(&mut update, drift.start_next.then_some(brakes));
+    // The next call starts in this commit only if it is to another tool: deciding it
+    // again reads the server as stored, without the drift this commit records.
+    let same_tool = update
+        .task
+        .open_calls
+        .first()
+        .is_some_and(|next| next.server == call.server && next.tool == call.tool);
+    let start = (drift.start_next && !same_tool).then_some(starter);
+    advance(&mut update, start)?;
     update.progressed();
     let (outcome, mut writes) = update.finish();
     if server.drift(&call.tool).is_none() {
         server.drifted.push((call.tool.clone(), drift.offered_hash));
         writes.push(Write::McpServer(server));
     }
-    Ok((outcome, writes))
-}
-
-/// The open call `call_id`, if it is the next one to run.
-fn next_call<'a>(task: &'a Task, call_id: &str) -> Option<&'a OpenCall> {
-    task.open_calls
-        .first()
-        .filter(|call| call.call_id == call_id)
-}
-
-fn call_started(
-    update: &mut TaskUpdate,
-    call_id: &str,
-    attempt: u32,
-    brakes: &Brakes,
-) -> Result<(), Rejection> {
-    let task_id = update.task.id;
-    let Some(call) = update
-        .task
-        .open_calls
-        .first_mut()
-        .filter(|call| call.call_id == call_id)
-    else {
-        return Err(precondition(format!(
-            "call {call_id} is not the next open tool call of task {task_id}"
-        )));
-    };
-    if call.approval.is_some() {
-        return Err(precondition(format!(
-            "call {call_id} is waiting for approval and may not start"
-        )));
-    }
-    if attempt != call.attempts + 1 {
-        return Err(precondition(format!(
-            "call {call_id} has had {} attempts, so the next is {}, not {attempt}",
-            call.attempts,
-            call.attempts + 1
-        )));
-    }
-    if call.attempts > 0 && !call.retry_safe && !call.retry_approved {
-        return Err(precondition(format!(
-            "call {call_id} was interrupted and is not retry-safe; it runs again only after `task resolve --retry`"
-        )));
-    }
-    // A call to a tool paused since it was decided ends with the pause as its result
-    // instead of running, so the owner goes on to its next step.
-    if let Some(denial) = brakes.tool_denial(&call.server, &call.tool) {
-        update.end_unrun_call(call_id, format!("denied: {denial}"));
-        advance(update, None);
-        return Ok(());
-    }
-    call.attempts = attempt;
-    call.retry_approved = false;
-    update.record(TaskEvent::ToolCallStarted {
-        call_id: call_id.to_owned(),
-        attempt,
-    });
-    Ok(())
-}
-
-/// Moves the task on after a step: parks it when the next call waits for approval,
-/// otherwise, when asked (`start` holds the task's pauses), starts that call in this
-/// commit.
-pub(super) fn advance(update: &mut TaskUpdate, start: Option<&Brakes>) {
-    if update.task.status != TaskStatus::Running {
-        return;
-    }
-    let waiting = update
-        .task
-        .open_calls
-        .first()
-        .filter(|call| call.attempts == 0)
-        .and_then(|call| call.approval.as_ref().map(|approval| (call, approval)));
-    if let Some((call, approval)) = waiting {
-        let requirement = &approval.requirement;
-        let event = TaskEvent::ApprovalRequested {
-            call_id: call.call_id.clone(),
-            server: call.server.clone(),
-            tool: call.tool.clone(),
-            arguments_hash: call.arguments_hash,
-            rule: approval.rule.as_str().to_owned(),
-            approvers: requirement
-                .approvers
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-            quorum: requirement.quorum,
-            expires_at_ms: approval.expires_at_ms,
-        };
-        let reason = format!(
-            "tool call {} ({}/{}) waits for approval (rule {})",
-            call.call_id, call.server, call.tool, approval.rule
-        );
-        update.record(event);
-        update.release(TaskStatus::WaitingApproval, Some(reason));
-        return;
-    }
-    if let Some(brakes) = start {
-        start_next_call(update, brakes);
-    }
-}
-
-/// Journals the next open call as started (attempt 1) in this commit. Only a call that
-/// has never started qualifies: a retry always gets a commit of its own. A paused
-/// workspace or agent starts nothing; a call to a paused tool ends with the pause as its
-/// result, and the turn's next call is considered instead.
-fn start_next_call(update: &mut TaskUpdate, brakes: &Brakes) {
-    if brakes.halt().is_some() {
-        return;
-    }
-    let Some(call) = update
-        .task
-        .open_calls
-        .first_mut()
-        .filter(|call| call.attempts == 0)
-    else {
-        return;
-    };
-    let call_id = call.call_id.clone();
-    if let Some(denial) = brakes.tool_denial(&call.server, &call.tool) {
-        update.end_unrun_call(&call_id, format!("denied: {denial}"));
-        advance(update, Some(brakes));
-        return;
-    }
-    call.attempts = 1;
-    update.record(TaskEvent::ToolCallStarted {
-        call_id,
-        attempt: 1,
-    });
+    Ok(Ok((outcome, writes)))
 }
 
 fn call_finished(
@@ -742,7 +548,7 @@ fn call_finished(
     output: &str,
     is_error: bool,
 ) -> Result<(), Rejection> {
-    if next_call(&update.task, call_id).is_none_or(|call| call.attempts == 0) {
+    if next_call(&update.task.open_calls, call_id).is_none_or(|call| call.attempts == 0) {
         return Err(precondition(format!(
             "call {call_id} of task {} has not started",
             update.task.id

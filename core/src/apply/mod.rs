@@ -8,6 +8,8 @@
 mod approval;
 mod authz;
 mod budget;
+mod call_decision;
+mod call_start;
 mod catalog;
 mod config;
 mod execution;
@@ -362,18 +364,36 @@ fn governance_note(event: &TaskEvent) -> Option<String> {
             call_id,
             arguments_hash,
             decision,
+            policy_version,
         } => match decision {
-            CallDecision::Allowed { rule, .. } => {
-                format!("call {call_id} allowed by rule {rule} (arguments {arguments_hash})")
-            }
+            CallDecision::Allowed { rule, .. } => format!(
+                "call {call_id} allowed by rule {rule} of policy version {policy_version} (arguments {arguments_hash})"
+            ),
             CallDecision::Denied { rule, reason } => format!(
-                "call {call_id} denied by {} (arguments {arguments_hash}): {reason}",
+                "call {call_id} denied by {} of policy version {policy_version} (arguments {arguments_hash}): {reason}",
                 rule_of(rule)
             ),
             CallDecision::ApprovalRequired { rule, .. } => format!(
-                "call {call_id} requires approval by rule {rule} (arguments {arguments_hash})"
+                "call {call_id} requires approval by rule {rule} of policy version {policy_version} (arguments {arguments_hash})"
             ),
         },
+        TaskEvent::DecisionChanged {
+            call_id,
+            arguments_hash,
+            decision,
+            policy_version,
+        } => {
+            let (rule, reason) = match decision {
+                CallDecision::Denied { rule, reason } => (rule_of(rule), reason.as_str()),
+                CallDecision::Allowed { rule, reason }
+                | CallDecision::ApprovalRequired { rule, reason, .. } => {
+                    (format!("rule {rule}"), reason.as_str())
+                }
+            };
+            format!(
+                "call {call_id} denied when it was to start, by {rule} of policy version {policy_version} (arguments {arguments_hash}): {reason}"
+            )
+        }
         TaskEvent::ApprovalDecided {
             call_id,
             by,

@@ -2,10 +2,9 @@
 
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
-use crate::config::Agent;
 use crate::identity::Scope;
 use crate::ids::{Principal, WorkspaceId};
-use crate::model::{StoredPolicy, Task};
+use crate::model::StoredPolicy;
 use crate::names::{AgentName, ServerName, ToolName};
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::policy::{CallContext, PolicyDecision, PolicySet};
@@ -72,25 +71,33 @@ pub(super) fn roles_of<S: StateRead>(
     Ok(roles)
 }
 
-/// What the workspace's policy says about one call of `task`'s agent. A workspace
-/// without a policy denies every call.
+/// One requested call, as the workspace's policy sees it.
+pub(super) struct PolicyCall<'a> {
+    pub(super) workspace: &'a WorkspaceId,
+    pub(super) agent: &'a AgentName,
+    pub(super) submitter: &'a Principal,
+    pub(super) server: &'a ServerName,
+    pub(super) tool: &'a ToolName,
+    pub(super) arguments: &'a serde_json::Value,
+}
+
+/// What `policy` says about `call`. An empty policy denies every call.
 pub(super) fn evaluate<S: StateRead>(
     state: &S,
-    task: &Task,
-    agent: &Agent,
-    server: &ServerName,
-    tool: &ToolName,
-    arguments: &serde_json::Value,
+    policy: &PolicySet,
+    call: &PolicyCall<'_>,
 ) -> Result<PolicyDecision, S::Error> {
-    decide_call(
-        state,
-        &task.workspace,
-        &agent.spec.name,
-        &task.submitted_by,
-        server,
-        tool,
-        arguments,
-    )
+    let roles = roles_of(state, call.workspace, call.submitter)?;
+    let agent_principal = Principal::agent(call.workspace, call.agent);
+    Ok(policy.evaluate(&CallContext {
+        agent: call.agent,
+        agent_principal: &agent_principal,
+        submitter: call.submitter,
+        submitter_roles: &roles,
+        server: call.server,
+        tool: call.tool,
+        arguments: call.arguments,
+    }))
 }
 
 /// What `workspace`'s stored policy decides for a call of `agent` in a task submitted
@@ -107,15 +114,13 @@ pub fn decide_call<S: StateRead>(
     let policy = state
         .policy(workspace)?
         .map_or_else(PolicySet::default, |stored| stored.policy);
-    let roles = roles_of(state, workspace, submitter)?;
-    let agent_principal = Principal::agent(workspace, agent);
-    Ok(policy.evaluate(&CallContext {
+    let call = PolicyCall {
+        workspace,
         agent,
-        agent_principal: &agent_principal,
         submitter,
-        submitter_roles: &roles,
         server,
         tool,
         arguments,
-    }))
+    };
+    evaluate(state, &policy, &call)
 }

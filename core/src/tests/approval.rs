@@ -8,7 +8,7 @@ use crate::policy::{
 };
 use crate::*;
 
-fn rule(id: &str, priority: i32, tool: &str, effect: Effect) -> PolicyRule {
+pub(super) fn rule(id: &str, priority: i32, tool: &str, effect: Effect) -> PolicyRule {
     PolicyRule {
         id: RuleId::parse(id).expect("valid rule id"),
         priority,
@@ -23,7 +23,7 @@ fn rule(id: &str, priority: i32, tool: &str, effect: Effect) -> PolicyRule {
     }
 }
 
-fn approval(quorum: u32, on_expiry: OnExpiry) -> Effect {
+pub(super) fn approval(quorum: u32, on_expiry: OnExpiry) -> Effect {
     Effect::RequireApproval(ApprovalRequirement {
         approvers: vec![Approver::Role(Role::Approver)],
         quorum,
@@ -33,7 +33,7 @@ fn approval(quorum: u32, on_expiry: OnExpiry) -> Effect {
 }
 
 /// Grants the fixture agent `delete` too (the fixtures leave it ungranted).
-fn grant_delete(h: &mut Harness) {
+pub(super) fn grant_delete(h: &mut Harness) {
     let mut spec = agent_spec(Limits::default());
     spec.tools.push(grant("tools", "delete"));
     h.ok(Command::UpdateAgent {
@@ -45,7 +45,7 @@ fn grant_delete(h: &mut Harness) {
 
 /// allow-tools (from the fixtures) at priority 0; deletes need two approvers; appends
 /// of an entry starting with "rm" are denied.
-fn governed(quorum: u32, on_expiry: OnExpiry) -> Harness {
+pub(super) fn governed(quorum: u32, on_expiry: OnExpiry) -> Harness {
     let mut h = Harness::new(Limits::default());
     grant_delete(&mut h);
     let mut no_rm = rule("no-rm", 10, "append", Effect::Deny);
@@ -81,7 +81,7 @@ fn decisions(h: &Harness) -> Vec<CallDecision> {
         .collect()
 }
 
-fn decide(approve: bool, hash: Hash) -> Command {
+pub(super) fn decide(approve: bool, hash: Hash) -> Command {
     Command::DecideApproval {
         workspace: ws("acme"),
         task: TaskId::from_u128(7),
@@ -103,7 +103,7 @@ fn pending_expiry(h: &Harness) -> u64 {
 
 /// The task asks for get (allowed), append "rm -rf /" (denied) and delete (needs
 /// approval); runs get, then parks on delete.
-fn park_on_delete(h: &mut Harness) -> Hash {
+pub(super) fn park_on_delete(h: &mut Harness) -> Hash {
     h.ok(Harness::step(
         1,
         1,

@@ -16,6 +16,7 @@ mod execution;
 mod fixtures;
 mod pause;
 mod pinning;
+mod redecide;
 mod secrets;
 
 use fixtures::{create, request, setup, submit};

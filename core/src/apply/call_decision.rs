@@ -1,0 +1,203 @@
+//! Deciding one tool call. The agent must hold a grant for a tool its server pinned and
+//! offers unchanged, the tool must not be paused, the arguments must be a JSON object,
+//! and then the workspace's policy decides (deny by default). A call is decided when the
+//! model asks for it and again when it starts (see `call_start`); each decision names
+//! the version of the policy it was made under.
+
+use super::pause::Brakes;
+use super::policy::{PolicyCall, evaluate};
+use super::{At, StateRead};
+use crate::config::Agent;
+use crate::hash::Hash;
+use crate::journal::{CallDecision, RequestedCall};
+use crate::model::{OpenCall, PendingApproval, Task};
+use crate::names::{ServerName, ToolName};
+use crate::policy::{Effect, PolicySet};
+
+/// A requested call's decision and, unless denied, the open call it becomes.
+pub(super) struct Verdict {
+    pub(super) decision: CallDecision,
+    pub(super) open: Option<OpenCall>,
+    /// The version of the workspace's policy in force (0: the workspace has none).
+    pub(super) policy_version: u64,
+}
+
+/// The call being decided: its server and tool resolved from the model's function name.
+pub(super) struct CallTarget<'a> {
+    pub(super) call_id: &'a str,
+    pub(super) server: &'a ServerName,
+    pub(super) tool: &'a ToolName,
+    /// Canonical JSON text.
+    pub(super) arguments: &'a str,
+}
+
+/// What a task's decisions read besides the call itself.
+pub(super) struct Decider<'a, S> {
+    pub(super) state: &'a S,
+    pub(super) at: &'a At<'a>,
+    pub(super) task: &'a Task,
+    pub(super) agent: Option<&'a Agent>,
+    pub(super) brakes: &'a Brakes,
+}
+
+impl<S: StateRead> Decider<'_, S> {
+    /// Decides a call as the model asked for it.
+    pub(super) fn requested(&self, call: &RequestedCall) -> Result<Verdict, S::Error> {
+        match (&call.server, &call.tool) {
+            (Some(server), Some(tool)) => self.decide(&CallTarget {
+                call_id: &call.call_id,
+                server,
+                tool,
+                arguments: &call.arguments,
+            }),
+            _ => Ok(Verdict {
+                decision: denied(
+                    None,
+                    format!("{} is not a tool this agent knows", call.function),
+                ),
+                open: None,
+                policy_version: self.policy()?.1,
+            }),
+        }
+    }
+
+    /// Decides `call` against the grants, pins, pauses and policy in force now.
+    pub(super) fn decide(&self, call: &CallTarget<'_>) -> Result<Verdict, S::Error> {
+        let (policy, policy_version) = self.policy()?;
+        let (decision, open) = match self.checks(call)? {
+            Err(reason) => (denied(None, reason), None),
+            Ok(checked) => self.by_policy(&policy, call, checked)?,
+        };
+        Ok(Verdict {
+            decision,
+            open: open.map(|mut open| {
+                open.policy_version = policy_version;
+                open
+            }),
+            policy_version,
+        })
+    }
+
+    fn policy(&self) -> Result<(PolicySet, u64), S::Error> {
+        Ok(self
+            .state
+            .policy(&self.task.workspace)?
+            .map_or_else(|| (PolicySet::default(), 0), |stored| (stored.policy, stored.version)))
+    }
+
+    /// The checks before policy: a grant, a pinned and undrifted tool, no pause on it,
+    /// object arguments. `Err` is the reason for a denial.
+    fn checks(&self, call: &CallTarget<'_>) -> Result<Result<Checked, String>, S::Error> {
+        let (server_name, tool_name) = (call.server, call.tool);
+        let Some(agent) = self.agent else {
+            return Ok(Err("the task's agent no longer exists".to_owned()));
+        };
+        let Some(grant) = agent.grant(server_name, tool_name) else {
+            return Ok(Err(format!(
+                "agent {} has no grant for {server_name}/{tool_name}",
+                agent.spec.name
+            )));
+        };
+        let Some(server) = self.state.mcp_server(&self.task.workspace, server_name)? else {
+            return Ok(Err(format!("mcp server {server_name} is not registered")));
+        };
+        let Some(tool) = server.tool(tool_name) else {
+            return Ok(Err(format!("{server_name}/{tool_name} is not a pinned tool")));
+        };
+        if let Some(offered) = server.drift(tool_name) {
+            return Ok(Err(format!(
+                "{server_name}/{tool_name} is blocked: its server offered a definition ({offered}) other than the pinned one; an admin must re-pin it"
+            )));
+        }
+        if let Some(denial) = self.brakes.tool_denial(server_name, tool_name) {
+            return Ok(Err(denial));
+        }
+        let arguments = match serde_json::from_str::<serde_json::Value>(call.arguments) {
+            Ok(value @ serde_json::Value::Object(_)) => value,
+            _ => return Ok(Err("arguments are not a JSON object".to_owned())),
+        };
+        // The grant says, or else the tool's annotations where the pin trusts them: an
+        // untrusted server could call a destructive tool read-only to have it retried.
+        let retry_safe = grant
+            .retry_safe
+            .unwrap_or(server.trust_annotations && (tool.read_only || tool.idempotent));
+        Ok(Ok(Checked {
+            arguments,
+            retry_safe,
+        }))
+    }
+
+    fn by_policy(
+        &self,
+        policy: &PolicySet,
+        call: &CallTarget<'_>,
+        checked: Checked,
+    ) -> Result<(CallDecision, Option<OpenCall>), S::Error> {
+        let decided = evaluate(
+            self.state,
+            policy,
+            &PolicyCall {
+                workspace: &self.task.workspace,
+                agent: &self.task.agent,
+                submitter: &self.task.submitted_by,
+                server: call.server,
+                tool: call.tool,
+                arguments: &checked.arguments,
+            },
+        )?;
+        let open = |approval| OpenCall {
+            call_id: call.call_id.to_owned(),
+            server: call.server.clone(),
+            tool: call.tool.clone(),
+            arguments: call.arguments.to_owned(),
+            arguments_hash: Hash::of(call.arguments.as_bytes()),
+            retry_safe: checked.retry_safe,
+            attempts: 0,
+            retry_approved: false,
+            approval,
+            granted: None,
+            policy_version: 0,
+        };
+        Ok(match (decided.effect, decided.rule) {
+            (Effect::Allow, Some(rule)) => (
+                CallDecision::Allowed {
+                    rule: rule.as_str().to_owned(),
+                    reason: decided.reason,
+                },
+                Some(open(None)),
+            ),
+            (Effect::RequireApproval(requirement), Some(rule)) => {
+                let expires_at_ms = self.at.time_ms.saturating_add(requirement.expiry_ms);
+                let approval = PendingApproval {
+                    rule: rule.clone(),
+                    requirement,
+                    requested_ms: self.at.time_ms,
+                    expires_at_ms,
+                    votes: Vec::new(),
+                };
+                (
+                    CallDecision::ApprovalRequired {
+                        rule: rule.as_str().to_owned(),
+                        reason: decided.reason,
+                        expires_at_ms,
+                    },
+                    Some(open(Some(approval))),
+                )
+            }
+            (_, rule) => (
+                denied(rule.map(|rule| rule.as_str().to_owned()), decided.reason),
+                None,
+            ),
+        })
+    }
+}
+
+/// What the checks before policy found out about an allowed-so-far call.
+struct Checked {
+    arguments: serde_json::Value,
+    retry_safe: bool,
+}
+
+fn denied(rule: Option<String>, reason: String) -> CallDecision {
+    CallDecision::Denied { rule, reason }
+}
