@@ -90,6 +90,12 @@ pub fn calls(journal: &[JournalStep]) -> BTreeMap<String, Call> {
                     };
                 }
             }
+            // Decided again when it was to start, and denied: it must not have run.
+            "decision_changed" => {
+                if let Some(call) = calls.get_mut(&call_id) {
+                    call.verdict = Verdict::Denied;
+                }
+            }
             "approval_decided" => {
                 if let Some(call) = calls.get_mut(&call_id) {
                     if detail["approved"] == Value::Bool(false) {
