@@ -1,16 +1,18 @@
 //! What the agent runtime needs from the node it runs on: the replicated log (propose,
-//! read, a read barrier), the node's lease, its tool sessions, and the opening of sealed
-//! secrets with its master key. The node implements it; the actors never see gRPC, Raft
-//! or the master key.
+//! read, a read barrier), the node's lease, its tool sessions, model clients, and the
+//! opening of sealed secrets with its master key. The node implements it; the actors
+//! never see gRPC, Raft or the master key, and tests run them against a double.
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use warden_core::{Command, NodeId, Outcome, WorkspaceId};
+use warden_core::{Command, NodeId, Outcome, Provider, WorkspaceId};
 use warden_egress::Policy;
-use warden_mcp::ToolSessions;
-use warden_raft::StateReader;
 use warden_secrets::{SealedSecret, SecretString};
+
+use crate::model::Model;
+use crate::store::{Store, StoreError};
+use crate::tools::Tools;
 
 /// Why the host could not do what the runtime asked. Every variant leaves the outcome
 /// of a proposal unknown, so the runtime re-reads the state before going on.
@@ -20,6 +22,12 @@ pub enum HostError {
     Unavailable(String),
     #[error("storage: {0}")]
     Storage(String),
+}
+
+impl From<StoreError> for HostError {
+    fn from(error: StoreError) -> HostError {
+        HostError::Storage(error.0)
+    }
 }
 
 /// Why a sealed secret could not be opened. No variant carries plaintext.
@@ -84,14 +92,26 @@ pub trait Host: Send + Sync + 'static {
     /// Waits until this node has applied every write committed before the call.
     fn sync(&self) -> BoxFuture<'_, Result<(), HostError>>;
 
-    fn reader(&self) -> &StateReader;
+    /// The state this node has applied.
+    fn reader(&self) -> &dyn Store;
 
     /// Whether this node still holds its lease: the leader heard from it recently
     /// enough that its tasks cannot have been given to another node. Checked right
     /// before every tool call, the one step a stale owner could do harm with.
     fn holds_lease(&self) -> bool;
 
-    fn tools(&self) -> &ToolSessions;
+    fn tools(&self) -> &dyn Tools;
+
+    /// A client for `provider`, with `opened` (its stored key, opened just now) or the key
+    /// its allowlisted variable names; `Err` says why the provider cannot be used here.
+    fn model(
+        &self,
+        provider: &Provider,
+        opened: Option<SecretString>,
+    ) -> Result<Box<dyn Model>, String> {
+        crate::provider::client(provider, opened, self.options())
+            .map(|client| Box::new(client) as Box<dyn Model>)
+    }
 
     /// Opens `sealed`, a secret of `workspace` sealed with `context`: unwraps the
     /// workspace's key with this node's master key and decrypts. Call it right before

@@ -9,11 +9,17 @@ pub mod credentials;
 pub mod functions;
 pub mod host;
 pub mod metrics;
+pub mod model;
 pub mod node_supervisor;
 pub mod pinning;
 pub mod provider;
 pub mod replay;
+pub mod store;
 pub mod task_actor;
+pub mod tools;
 
 pub use host::{Host, HostError, RuntimeOptions, SecretError};
+pub use model::Model;
+pub use store::{Store, StoreError};
+pub use tools::Tools;
 pub use node_supervisor::{NodeSupervisor, OwnedTask, SupervisorMsg};

@@ -3,7 +3,9 @@
 //! changes a tool's description or schema after review is a "rug pull").
 
 use warden_core::{Hash, ToolDefinition, ToolName};
-use warden_mcp::{ServerSpec, ToolInfo, ToolSessions};
+use warden_mcp::{ServerSpec, ToolInfo};
+
+use crate::tools::Tools;
 
 /// A listed tool as Warden pins it: its name, description, input schema and annotations,
 /// and the whole listing (`listed`), so every part of it is compared before each call.
@@ -32,7 +34,7 @@ pub enum Offered {
 /// Lists the server's tools through its session and compares `pinned` with what it
 /// offers now.
 pub async fn check(
-    tools: &ToolSessions,
+    tools: &dyn Tools,
     key: &str,
     spec: &ServerSpec,
     pinned: &ToolDefinition,

@@ -2,9 +2,8 @@
 //! message: model call, tool call (journaled as started before it runs and finished
 //! after), and so on until the task ends or the node loses it.
 //!
-//! Past ~500 lines of code: it is split by concern (step preparation, tool calls,
-//! resume) together with the fakeable `Host` seam of issue 14, whose tests it needs
-//! first; splitting it before that would move code no unit test covers.
+//! Past ~500 lines of code: it is to be split by concern (step preparation, tool calls,
+//! resume) now that `actors/tests/runtime.rs` covers it through the fakeable `Host`.
 //!
 //! Errors that leave the state unknown (a proposal that timed out, a refused step) fail
 //! the actor; its AgentActor restarts it, and the restarted actor re-reads the task
@@ -12,22 +11,24 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+// tokio's clock, so that the runtime's waits follow a paused clock in tests.
+use tokio::time::Instant;
 use warden_core::{
     AgentName, Command, JournalEntry, McpServer, McpTransport, OpenCall, Outcome, RequestedCall,
     ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
 };
-use warden_providers::{CompletionRequest, Message, ModelClient, ToolSpec};
+use warden_providers::{CompletionRequest, Message, ToolSpec};
 
 use crate::call_result::CallResult;
 use crate::credentials;
 use crate::functions;
 use crate::host::{Host, HostError, SecretError};
 use crate::metrics;
+use crate::model::Model;
 use crate::pinning::{self, Offered};
-use crate::provider;
 use crate::replay::{self, Next};
 
 pub struct TaskActor;
@@ -55,7 +56,7 @@ struct Loaded {
     task: Task,
     messages: Vec<Message>,
     system: Option<String>,
-    model: ModelClient,
+    model: Box<dyn Model>,
     provider_name: String,
     tools: Vec<(ServerName, ToolName, ToolSpec)>,
     servers: BTreeMap<ServerName, McpServer>,
@@ -314,7 +315,7 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
     {
         return Ok(None);
     }
-    let journal: Vec<JournalEntry> = reader.journal(&args.workspace, &args.task, 0, usize::MAX)?;
+    let journal: Vec<JournalEntry> = reader.journal(&args.workspace, &args.task)?;
     let fail = |reason: String| Step::Fail { reason };
     let Some(agent) = reader.agent(&args.workspace, &task.agent)? else {
         let reason = format!("agent {} no longer exists", task.agent);
@@ -339,7 +340,7 @@ async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
             return Ok(None);
         }
     };
-    let model = match provider::client(&provider, opened, host.options()) {
+    let model = match host.model(&provider, opened) {
         Ok(model) => model,
         Err(reason) => {
             commit_once(args, task, fail(reason)).await?;

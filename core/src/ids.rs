@@ -61,7 +61,7 @@ impl TaskId {
         TaskId((time << 80) | (random & ((1u128 << 80) - 1)))
     }
 
-    pub fn from_u128(value: u128) -> TaskId {
+    pub const fn from_u128(value: u128) -> TaskId {
         TaskId(value)
     }
 

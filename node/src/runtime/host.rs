@@ -5,10 +5,9 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use warden_actors::{Host, HostError, RuntimeOptions, SecretError};
+use warden_actors::{Host, HostError, RuntimeOptions, SecretError, Store, Tools};
 use warden_core::{Command, NodeId, Outcome, Principal, Request, WorkspaceId};
 use warden_mcp::ToolSessions;
-use warden_raft::StateReader;
 use warden_secrets::{SealedSecret, SecretString};
 
 use super::liveness::LeaseClock;
@@ -75,7 +74,7 @@ impl Host for NodeHost {
         })
     }
 
-    fn reader(&self) -> &StateReader {
+    fn reader(&self) -> &dyn Store {
         self.cluster.reader()
     }
 
@@ -83,7 +82,7 @@ impl Host for NodeHost {
         self.lease.holds(self.runtime.lease)
     }
 
-    fn tools(&self) -> &ToolSessions {
+    fn tools(&self) -> &dyn Tools {
         &self.tools
     }
 
