@@ -20,6 +20,6 @@ pub mod tools;
 
 pub use host::{Host, HostError, RuntimeOptions, SecretError};
 pub use model::Model;
+pub use node_supervisor::{NodeSupervisor, OwnedTask, SupervisorMsg};
 pub use store::{Store, StoreError};
 pub use tools::Tools;
-pub use node_supervisor::{NodeSupervisor, OwnedTask, SupervisorMsg};

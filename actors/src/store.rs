@@ -3,8 +3,8 @@
 //! in-memory state.
 
 use warden_core::{
-    Agent, AgentName, CatalogEntry, CatalogName, JournalEntry, McpServer, Provider,
-    ProviderName, StateRead, Switches, Task, TaskId, WorkspaceId,
+    Agent, AgentName, CatalogEntry, CatalogName, JournalEntry, McpServer, Provider, ProviderName,
+    StateRead, Switches, Task, TaskId, WorkspaceId,
 };
 use warden_raft::StateReader;
 

@@ -2,8 +2,10 @@
 //! message: model call, tool call (journaled as started before it runs and finished
 //! after), and so on until the task ends or the node loses it.
 //!
-//! Past ~500 lines of code: it is to be split by concern (step preparation, tool calls,
-//! resume) now that `actors/tests/runtime.rs` covers it through the fakeable `Host`.
+//! The loop and its commits are here; preparing an incarnation (`load`), a model turn
+//! (`model_turn`), a tool call (`tool_call`) and the waits for a pause or the lease
+//! (`waits`) are its submodules. `actors/tests/runtime.rs` drives it through a fake
+//! `Host`.
 //!
 //! Errors that leave the state unknown (a proposal that timed out, a refused step) fail
 //! the actor; its AgentActor restarts it, and the restarted actor re-reads the task
@@ -17,19 +19,24 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 // tokio's clock, so that the runtime's waits follow a paused clock in tests.
 use tokio::time::Instant;
 use warden_core::{
-    AgentName, Command, JournalEntry, McpServer, McpTransport, OpenCall, Outcome, RequestedCall,
-    ServerName, Step, Task, TaskId, TaskStatus, ToolName, Usage, WorkspaceId,
+    Command, JournalEntry, McpServer, Outcome, ServerName, Step, Task, TaskId, TaskStatus,
+    ToolName, WorkspaceId,
 };
-use warden_providers::{CompletionRequest, Message, ToolSpec};
+use warden_providers::{Message, ToolSpec};
 
-use crate::call_result::CallResult;
-use crate::credentials;
-use crate::functions;
-use crate::host::{Host, HostError, SecretError};
+use crate::host::Host;
 use crate::metrics;
 use crate::model::Model;
-use crate::pinning::{self, Offered};
 use crate::replay::{self, Next};
+use load::load;
+use model_turn::call_model;
+use tool_call::run_started;
+use waits::{is_paused, wait_for_lease, wait_while_paused};
+
+mod load;
+mod model_turn;
+mod tool_call;
+mod waits;
 
 pub struct TaskActor;
 
@@ -201,29 +208,6 @@ async fn step(state: &mut TaskState) -> Result<bool, ActorProcessingErr> {
     Ok(status == TaskStatus::Running)
 }
 
-/// Runs a call whose start is journaled and returns the step journaling its result.
-/// Past the start a stale owner could do harm, so the lease is checked right before.
-async fn run_started(
-    host: &dyn Host,
-    workspace: &WorkspaceId,
-    loaded: &Loaded,
-    call: &OpenCall,
-) -> Result<Step, ActorProcessingErr> {
-    if !host.holds_lease() {
-        return Err(TaskError::LeaseLost.into());
-    }
-    let result = run_call(
-        host,
-        workspace,
-        loaded,
-        &call.server,
-        &call.tool,
-        &call.arguments,
-    )
-    .await;
-    Ok(result.finished(call.call_id.clone(), host.holds_lease()))
-}
-
 /// Commits `step`. When it is refused, or its outcome is unknown, because the
 /// workspace or the agent was paused while it was being prepared (a model call in
 /// flight when the switch flipped), returns `false` and forgets what was loaded: the
@@ -248,278 +232,6 @@ async fn commit_unless_paused(
     tracing::info!(task = %args.task, %error, "step not taken: paused meanwhile");
     *slot = None;
     Ok(false)
-}
-
-/// Whether the task's workspace or its agent is paused, as this node has applied.
-fn is_paused(args: &TaskArgs, agent: &AgentName) -> Result<bool, ActorProcessingErr> {
-    let reader = args.host.reader();
-    let workspace_paused = reader
-        .switches(&args.workspace)?
-        .is_some_and(|switches| switches.paused.is_some());
-    Ok(workspace_paused
-        || reader
-            .agent(&args.workspace, agent)?
-            .is_some_and(|agent| agent.spec.paused))
-}
-
-/// How often a paused task looks at its workspace and agent again.
-const PAUSE_POLL: Duration = Duration::from_millis(200);
-
-/// Waits while the task's workspace or agent is paused. `false` when the task stopped
-/// being this node's at this epoch meanwhile (a cancel, a deadline, a failover).
-async fn wait_while_paused(args: &TaskArgs, task: &Task) -> Result<bool, ActorProcessingErr> {
-    let reader = args.host.reader();
-    loop {
-        if !is_paused(args, &task.agent)? {
-            return Ok(true);
-        }
-        let current = reader.task(&args.workspace, &args.task)?;
-        let still_ours = current.is_some_and(|current| {
-            current.owner == Some(args.host.node())
-                && current.epoch == args.epoch
-                && current.status == TaskStatus::Running
-        });
-        if !still_ours {
-            return Ok(false);
-        }
-        tokio::time::sleep(PAUSE_POLL).await;
-    }
-}
-
-/// Waits up to the runtime's `lease_wait` for this node's lease to hold.
-async fn wait_for_lease(host: &dyn Host) -> bool {
-    let deadline = Instant::now() + host.options().lease_wait;
-    loop {
-        if host.holds_lease() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Reads the task and what running it needs, after a read barrier so the journal is
-/// complete. `None` when this node does not own the task at this epoch any more.
-async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcessingErr> {
-    let host = args.host.as_ref();
-    host.sync().await?;
-    let reader = host.reader();
-    let Some(task) = reader.task(&args.workspace, &args.task)? else {
-        return Ok(None);
-    };
-    if task.owner != Some(host.node())
-        || task.epoch != args.epoch
-        || task.status != TaskStatus::Running
-    {
-        return Ok(None);
-    }
-    let journal: Vec<JournalEntry> = reader.journal(&args.workspace, &args.task)?;
-    let fail = |reason: String| Step::Fail { reason };
-    let Some(agent) = reader.agent(&args.workspace, &task.agent)? else {
-        let reason = format!("agent {} no longer exists", task.agent);
-        commit_once(args, task, fail(reason)).await?;
-        return Ok(None);
-    };
-    let Some(provider) = reader.provider(&args.workspace, &agent.spec.provider)? else {
-        let reason = format!("provider {} no longer exists", agent.spec.provider);
-        commit_once(args, task, fail(reason)).await?;
-        return Ok(None);
-    };
-    // Opened right before the client is built; only the client keeps the key.
-    let opened = match credentials::provider_key(host, &provider) {
-        Ok(opened) => opened,
-        Err(SecretError::Storage(error)) => return Err(HostError::Storage(error).into()),
-        Err(error) => {
-            let reason = format!(
-                "provider {}: cannot open its API key: {error}",
-                provider.name
-            );
-            commit_once(args, task, fail(reason)).await?;
-            return Ok(None);
-        }
-    };
-    let model = match host.model(&provider, opened) {
-        Ok(model) => model,
-        Err(reason) => {
-            commit_once(args, task, fail(reason)).await?;
-            return Ok(None);
-        }
-    };
-    let servers: BTreeMap<ServerName, McpServer> = reader
-        .mcp_servers(&args.workspace)?
-        .into_iter()
-        .map(|server| (server.name.clone(), server))
-        .collect();
-    let listed: Vec<McpServer> = servers.values().cloned().collect();
-    let tools = functions::visible_tools(&agent, &listed);
-    let messages = replay::conversation(&task, &journal);
-    // Only the first incarnation at a new epoch measures; a restarted actor at the same
-    // epoch finds its own steps there already.
-    let stepped_at_this_epoch = journal.iter().any(|entry| {
-        entry.epoch == task.epoch && !matches!(entry.event, warden_core::TaskEvent::Assigned { .. })
-    });
-    let resumed_after_ms = journal
-        .iter()
-        .filter(|entry| entry.epoch < task.epoch && entry.epoch > 0 && !stepped_at_this_epoch)
-        .map(|entry| entry.time_ms)
-        .max();
-    let system = (!agent.spec.instructions.is_empty()).then(|| agent.spec.instructions.clone());
-    Ok(Some(Loaded {
-        task,
-        messages,
-        system,
-        model,
-        provider_name: provider.name.to_string(),
-        tools,
-        servers,
-        resumed_after_ms,
-        started_here: None,
-    }))
-}
-
-/// Asks the model for `turn`. With `start_first` (the lease holds), the response's
-/// first allowed call is journaled as started in the same commit.
-async fn call_model(loaded: &Loaded, turn: u32, start_first: bool) -> Step {
-    let request = CompletionRequest {
-        system: loaded.system.clone(),
-        messages: loaded.messages.clone(),
-        tools: loaded
-            .tools
-            .iter()
-            .map(|(_, _, spec)| spec.clone())
-            .collect(),
-    };
-    let began = Instant::now();
-    let completion = loaded.model.complete(&request).await;
-    metrics::model_call(&loaded.provider_name, began.elapsed(), completion.is_ok());
-    match completion {
-        Ok(completion) => Step::ModelResponded {
-            turn,
-            content: completion.content,
-            tool_calls: completion
-                .tool_calls
-                .into_iter()
-                .map(|call| {
-                    let resolved = functions::resolve(&call.name, &loaded.tools);
-                    RequestedCall {
-                        call_id: call.id,
-                        server: resolved.map(|(server, _)| server.clone()),
-                        tool: resolved.map(|(_, tool)| tool.clone()),
-                        function: call.name,
-                        arguments: call.arguments.to_string(),
-                    }
-                })
-                .collect(),
-            usage: Usage {
-                input_tokens: completion.usage.input_tokens,
-                output_tokens: completion.usage.output_tokens,
-            },
-            start_first,
-        },
-        Err(error) => Step::Fail {
-            reason: format!(
-                "model call to provider {} failed: {error}",
-                loaded.provider_name
-            ),
-        },
-    }
-}
-
-async fn run_call(
-    host: &dyn Host,
-    workspace: &WorkspaceId,
-    loaded: &Loaded,
-    server: &ServerName,
-    tool: &ToolName,
-    arguments: &str,
-) -> CallResult {
-    let Some(registered) = loaded.servers.get(server) else {
-        return CallResult::error(format!("mcp server {server} is no longer registered"));
-    };
-    let Some(pinned) = registered.tool(tool) else {
-        return CallResult::error(format!("{server}/{tool} is not a pinned tool"));
-    };
-    let arguments = match serde_json::from_str::<serde_json::Value>(arguments) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let options = host.options();
-    let key = format!("{workspace}/{server}");
-    // The credentials are opened for this call only: the spec (and the session started
-    // from it) hold a copy, and `opened` lives until the output is scrubbed of them.
-    let opened = match credentials::mcp_credentials(host, workspace, registered) {
-        Ok(opened) => opened,
-        Err(error) => {
-            return CallResult::error(format!(
-                "mcp server {server}: cannot open its credentials: {error}"
-            ));
-        }
-    };
-    // A stdio server is resolved against the catalog as it is now: an edited entry
-    // changes what runs, a deleted one fails the call naming it.
-    let entry = match &registered.transport {
-        McpTransport::Stdio { catalog, .. } => match host.reader().catalog_entry(catalog) {
-            Ok(entry) => entry,
-            Err(error) => {
-                return CallResult::error(format!(
-                    "mcp server {server}: cannot read catalog entry {catalog}: {error}"
-                ));
-            }
-        },
-        McpTransport::Http { .. } => None,
-    };
-    let spec = match credentials::server_spec(&registered.transport, entry.as_ref(), &opened) {
-        Ok(spec) => spec,
-        Err(reason) => {
-            return CallResult::error(format!(
-                "tool call {server}/{tool} was not made: mcp server {server}: {reason}"
-            ));
-        }
-    };
-    // The server must still offer the definition that was reviewed and pinned.
-    match pinning::check(host.tools(), &key, &spec, pinned).await {
-        Ok(Offered::AsPinned) => {}
-        Ok(Offered::Changed(offered)) => {
-            return CallResult {
-                output: String::new(),
-                is_error: true,
-                drift: Some(offered),
-            };
-        }
-        Ok(Offered::Missing) => {
-            return CallResult::error(format!(
-                "mcp server {server} no longer offers {tool}; the call was not made"
-            ));
-        }
-        Err(error) => {
-            return CallResult::server_error(
-                format!("tool call {server}/{tool} failed: listing the server's tools: {error}"),
-                &opened,
-                options.max_tool_output_bytes,
-            );
-        }
-    }
-    let began = Instant::now();
-    let result = host
-        .tools()
-        .call(
-            &key,
-            &spec,
-            tool.as_str(),
-            arguments,
-            options.tool_call_timeout,
-        )
-        .await;
-    let ok = result.as_ref().is_ok_and(|output| !output.is_error);
-    metrics::tool_call(server.as_str(), began.elapsed(), ok);
-    CallResult::of_call(
-        result,
-        &format!("{server}/{tool}"),
-        &opened,
-        options.max_tool_output_bytes,
-    )
 }
 
 /// Journals `step` at this actor's epoch and mirrors what it added.

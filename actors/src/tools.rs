@@ -45,6 +45,8 @@ impl Tools for ToolSessions {
         arguments: Map<String, Value>,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<CallOutput, warden_mcp::Error>> {
-        Box::pin(ToolSessions::call(self, key, spec, tool, arguments, timeout))
+        Box::pin(ToolSessions::call(
+            self, key, spec, tool, arguments, timeout,
+        ))
     }
 }

@@ -198,6 +198,19 @@ pub struct JournalEntry {
     pub event: TaskEvent,
 }
 
+/// A tool call's arguments as the tool receives them: the JSON text must be an object.
+/// The one parse of arguments: `apply()` denies a call whose arguments fail it, and the
+/// runtime does not make such a call.
+pub fn tool_arguments(
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("arguments are not a JSON object"),
+        Err(_) => Err("arguments are not valid JSON"),
+    }
+}
+
 /// JSON text in canonical form: object keys sorted, no insignificant whitespace. Two
 /// encodings of the same arguments get the same hash whatever order a model wrote them in.
 pub fn canonical_json(text: &str) -> Result<String, serde_json::Error> {
@@ -236,5 +249,26 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
             out.push(']');
         }
         scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tool_argument_tests {
+    use super::tool_arguments;
+
+    #[test]
+    fn only_a_json_object_is_a_tool_call_s_arguments() {
+        assert_eq!(
+            tool_arguments(r#"{"key":"a"}"#).map(|map| map.len()),
+            Ok(1)
+        );
+        for (text, problem) in [
+            ("[1]", "arguments are not a JSON object"),
+            ("3", "arguments are not a JSON object"),
+            ("null", "arguments are not a JSON object"),
+            ("{nope", "arguments are not valid JSON"),
+        ] {
+            assert_eq!(tool_arguments(text).err(), Some(problem), "{text}");
+        }
     }
 }

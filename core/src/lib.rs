@@ -40,6 +40,7 @@ pub use identity::{Permission, PresentedToken, RoleBinding, Scope, Token, TokenI
 pub use ids::{IdempotencyKey, Principal, PrincipalKind, TaskId, WorkspaceId};
 pub use journal::{
     CallDecision, JournalEntry, RequestedCall, Resolution, TaskEvent, Usage, canonical_json,
+    tool_arguments,
 };
 pub use membership::MembershipChange;
 pub use model::{

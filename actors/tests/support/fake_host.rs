@@ -10,14 +10,11 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use warden_actors::model::Model;
-use warden_actors::{
-    Host, HostError, RuntimeOptions, SecretError, Store, StoreError, Tools,
-};
+use warden_actors::{Host, HostError, RuntimeOptions, SecretError, Store, StoreError, Tools};
 use warden_core::memory::MemoryState;
 use warden_core::{
-    Agent, AgentName, CatalogEntry, CatalogName, Command, JournalEntry, McpServer, NodeId,
-    Outcome, Principal, Provider, ProviderName, Request, StateRead, Switches, Task, TaskId,
-    WorkspaceId,
+    Agent, AgentName, CatalogEntry, CatalogName, Command, JournalEntry, McpServer, NodeId, Outcome,
+    Principal, Provider, ProviderName, Request, StateRead, Switches, Task, TaskId, WorkspaceId,
 };
 use warden_secrets::{SealedSecret, SecretString};
 
@@ -63,7 +60,9 @@ impl FakeHost {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Applies `command` as `principal` (the test's own act: an admin, another node).

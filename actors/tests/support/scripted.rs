@@ -15,7 +15,9 @@ use warden_mcp::{CallOutput, ServerSpec, ToolInfo};
 use warden_providers::{Completion, CompletionRequest, Message, StopReason, ToolCall, Usage};
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Answers turn N (the request's Nth assistant message is due) with the Nth scripted
@@ -102,15 +104,19 @@ impl Model for ModelHandle {
                 .iter()
                 .filter(|message| matches!(message, Message::Assistant { .. }))
                 .count();
-            Ok(model.script.get(turn).cloned().unwrap_or_else(|| Completion {
-                content: "done".to_owned(),
-                tool_calls: Vec::new(),
-                usage: Usage {
-                    input_tokens: 10,
-                    output_tokens: 5,
-                },
-                stop: StopReason::EndTurn,
-            }))
+            Ok(model
+                .script
+                .get(turn)
+                .cloned()
+                .unwrap_or_else(|| Completion {
+                    content: "done".to_owned(),
+                    tool_calls: Vec::new(),
+                    usage: Usage {
+                        input_tokens: 10,
+                        output_tokens: 5,
+                    },
+                    stop: StopReason::EndTurn,
+                }))
         })
     }
 }

@@ -7,9 +7,9 @@ use std::sync::LazyLock;
 use warden_actors::pinning;
 use warden_core::policy::{Effect, PolicyRule, PolicySet, RuleId, Subject, Target};
 use warden_core::{
-    AgentName, AgentSpec, CatalogName, CatalogSpec, Command, IdempotencyKey, Limits,
-    McpTransport, NodeId, Outcome, ProviderKind, ProviderName, ServerName, TaskId, ToolGrant,
-    ToolName, WorkspaceId,
+    AgentName, AgentSpec, CatalogName, CatalogSpec, Command, IdempotencyKey, Limits, McpTransport,
+    NodeId, Outcome, ProviderKind, ProviderName, ServerName, TaskId, ToolGrant, ToolName,
+    WorkspaceId,
 };
 
 use super::FakeHost;

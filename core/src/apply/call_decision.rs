@@ -9,7 +9,7 @@ use super::policy::{PolicyCall, evaluate};
 use super::{At, StateRead};
 use crate::config::Agent;
 use crate::hash::Hash;
-use crate::journal::{CallDecision, RequestedCall};
+use crate::journal::{CallDecision, RequestedCall, tool_arguments};
 use crate::model::{OpenCall, PendingApproval, Task};
 use crate::names::{ServerName, ToolName};
 use crate::policy::{Effect, PolicySet};
@@ -112,9 +112,9 @@ impl<S: StateRead> Decider<'_, S> {
         if let Some(denial) = self.brakes.tool_denial(server_name, tool_name) {
             return Ok(Err(denial));
         }
-        let arguments = match serde_json::from_str::<serde_json::Value>(call.arguments) {
-            Ok(value @ serde_json::Value::Object(_)) => value,
-            _ => return Ok(Err("arguments are not a JSON object".to_owned())),
+        let arguments = match tool_arguments(call.arguments) {
+            Ok(map) => serde_json::Value::Object(map),
+            Err(problem) => return Ok(Err(problem.to_owned())),
         };
         // The grant says, or else the tool's annotations where the pin trusts them: an
         // untrusted server could call a destructive tool read-only to have it retried.
