@@ -258,10 +258,7 @@ mod tool_argument_tests {
 
     #[test]
     fn only_a_json_object_is_a_tool_call_s_arguments() {
-        assert_eq!(
-            tool_arguments(r#"{"key":"a"}"#).map(|map| map.len()),
-            Ok(1)
-        );
+        assert_eq!(tool_arguments(r#"{"key":"a"}"#).map(|map| map.len()), Ok(1));
         for (text, problem) in [
             ("[1]", "arguments are not a JSON object"),
             ("3", "arguments are not a JSON object"),

@@ -79,10 +79,10 @@ impl<S: StateRead> Decider<'_, S> {
     }
 
     fn policy(&self) -> Result<(PolicySet, u64), S::Error> {
-        Ok(self
-            .state
-            .policy(&self.task.workspace)?
-            .map_or_else(|| (PolicySet::default(), 0), |stored| (stored.policy, stored.version)))
+        Ok(self.state.policy(&self.task.workspace)?.map_or_else(
+            || (PolicySet::default(), 0),
+            |stored| (stored.policy, stored.version),
+        ))
     }
 
     /// The checks before policy: a grant, a pinned and undrifted tool, no pause on it,
@@ -102,7 +102,9 @@ impl<S: StateRead> Decider<'_, S> {
             return Ok(Err(format!("mcp server {server_name} is not registered")));
         };
         let Some(tool) = server.tool(tool_name) else {
-            return Ok(Err(format!("{server_name}/{tool_name} is not a pinned tool")));
+            return Ok(Err(format!(
+                "{server_name}/{tool_name} is not a pinned tool"
+            )));
         };
         if let Some(offered) = server.drift(tool_name) {
             return Ok(Err(format!(

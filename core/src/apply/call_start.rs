@@ -23,7 +23,10 @@ pub(super) struct Starter<'a, S> {
 /// How a call came out of being decided again.
 enum Recheck {
     /// As before: it may start, with the retry-safety its grant gives it now.
-    Holds { retry_safe: bool, policy_version: u64 },
+    Holds {
+        retry_safe: bool,
+        policy_version: u64,
+    },
     /// It may not start; the decision says why.
     Changed {
         decision: CallDecision,

@@ -93,14 +93,20 @@ fn a_deny_rule_added_while_a_call_waits_stops_it_when_it_starts_and_voids_its_ap
     h.ok_assign(2, 2);
     h.ok(Harness::step(2, 2, started("c3", 1)));
 
-    assert!(!started_calls(&h).contains(&"c3".to_owned()), "c3 never ran");
+    assert!(
+        !started_calls(&h).contains(&"c3".to_owned()),
+        "c3 never ran"
+    );
     let changed = changed(&h);
     assert!(
         matches!(&changed[..], [(id, CallDecision::Denied { rule: Some(rule), .. }, 3)] if id == "c3" && rule == "no-deletes"),
         "{changed:?}"
     );
     let result = result_of(&h, "c3");
-    assert!(result.starts_with("denied when it was to start"), "{result}");
+    assert!(
+        result.starts_with("denied when it was to start"),
+        "{result}"
+    );
     assert!(h.task().open_calls.is_empty());
 
     // The approval went with the call: it releases nothing now.
