@@ -38,6 +38,18 @@ async fn run(host: &Arc<FakeHost>, epoch: u64) -> ActorRef<AgentMsg> {
     agent
 }
 
+/// Runs task 7 at epoch 1 and returns once its first model call is in flight, held
+/// until `host.model.release()`.
+async fn run_into_a_held_model_call(host: &Arc<FakeHost>) -> ActorRef<AgentMsg> {
+    host.model.hold();
+    let agent = run(host, 1).await;
+    let called = host.model.called.notified();
+    if host.model.calls() == 0 {
+        called.await;
+    }
+    agent
+}
+
 fn status_is(status: TaskStatus) -> impl Fn(&warden_core::memory::MemoryState) -> bool {
     move |state| {
         state
@@ -122,12 +134,7 @@ async fn a_node_without_its_lease_calls_no_tool_and_the_task_fails_after_the_res
 #[tokio::test(start_paused = true)]
 async fn an_owner_whose_epoch_was_taken_journals_nothing_more() {
     let host = host(&[&[("tools__append", json!({"entry": "x"}))]]);
-    host.model.hold();
-    let agent = run(&host, 1).await;
-    let called = host.model.called.notified();
-    if host.model.calls() == 0 {
-        called.await;
-    }
+    let agent = run_into_a_held_model_call(&host).await;
     // While the model thinks, the leader gives the task to node 2 at epoch 2.
     place(&host, 2, 2);
     host.model.release();
@@ -185,12 +192,7 @@ async fn a_failed_actor_is_restarted_after_a_doubling_backoff_and_resumes_from_t
 #[tokio::test(start_paused = true)]
 async fn an_interrupted_call_that_is_not_retry_safe_waits_for_a_person() {
     let host = host(&[&[("tools__append", json!({"entry": "x"}))]]);
-    host.model.hold();
-    let agent = run(&host, 1).await;
-    let called = host.model.called.notified();
-    if host.model.calls() == 0 {
-        called.await;
-    }
+    let agent = run_into_a_held_model_call(&host).await;
     // The model's answer starts the call in its commit (the lease held when it was
     // asked); the lease is gone before the call can run.
     host.set_lease(false);

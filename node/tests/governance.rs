@@ -15,6 +15,7 @@ use warden_proto::v1::{
 
 use common::agents::{ledger_entry, scripted_model};
 use common::eventually;
+use warden_providers::scripted::ScriptedModelHandle;
 
 const WS: &str = "gov";
 
@@ -122,6 +123,71 @@ async fn settled(client: &Client, id: &str) -> Task {
         .expect("task")
 }
 
+/// A payroll put waiting for approval, with what the test needs to go on.
+struct Waiting {
+    admin: Client,
+    approver: Client,
+    task: Task,
+    pending: Approval,
+    ledger: std::path::PathBuf,
+    _model: ScriptedModelHandle,
+}
+
+/// Configures WS on `cluster` with a model that asks to put `value` under
+/// `payroll/<who>` and then answers "paid", submits the task and waits for its call
+/// to wait for approval.
+async fn payroll_put_waiting(cluster: &common::TestCluster, who: &str, value: &str) -> Waiting {
+    let admin = cluster.client().expect("client");
+    let model = scripted_model(serde_json::json!({
+        "steps": [{"tool_calls": [{"name": "ledger__put",
+                                   "arguments": {"key": format!("payroll/{who}"), "value": value}}]}],
+        "final": "paid",
+    }))
+    .await;
+    let ledger = cluster.tools_dir().join("ledger.jsonl");
+    configure(
+        &admin,
+        &model.base_url(),
+        stdio_ledger(&ledger, &[]),
+        &["put"],
+    )
+    .await;
+    let approver = approver(&admin).await;
+    let task = submit(&admin, &format!("pay-{who}")).await;
+    let pending = pending_approval(&admin, &task.id).await;
+    Waiting {
+        admin,
+        approver,
+        task,
+        pending,
+        ledger,
+        _model: model,
+    }
+}
+
+/// A client holding the token of `user/approver`, who has the approver role in WS.
+async fn approver(admin: &Client) -> Client {
+    let created = admin
+        .create_token("user/approver", "test approver", 0)
+        .await
+        .expect("approver token");
+    admin
+        .set_roles(Some(WS), "user/approver", &["approver"])
+        .await
+        .expect("approver role");
+    admin.with_token(BearerToken::new(&created.secret).expect("token"))
+}
+
+/// Waits for task `id`'s call to wait for approval.
+async fn pending_approval(admin: &Client, id: &str) -> Approval {
+    eventually(
+        "the call to wait for approval",
+        Duration::from_secs(30),
+        || async move { approval_of(admin, id).await },
+    )
+    .await
+}
+
 async fn approval_of(client: &Client, id: &str) -> Option<Approval> {
     client
         .list_approvals(WS)
@@ -141,42 +207,14 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
         ],
     )
     .await;
-    let admin = cluster.client().expect("client");
-    let model = scripted_model(serde_json::json!({
-        "steps": [{"tool_calls": [{"name": "ledger__put",
-                                   "arguments": {"key": "payroll/alice", "value": "+500"}}]}],
-        "final": "paid",
-    }))
-    .await;
-    let ledger = cluster.tools_dir().join("ledger.jsonl");
-    configure(
-        &admin,
-        &model.base_url(),
-        stdio_ledger(&ledger, &[]),
-        &["put"],
-    )
-    .await;
-    let created = admin
-        .create_token("user/approver", "test approver", 0)
-        .await
-        .expect("approver token");
-    admin
-        .set_roles(Some(WS), "user/approver", &["approver"])
-        .await
-        .expect("approver role");
-    let approver = admin.with_token(BearerToken::new(&created.secret).expect("token"));
-
-    let task = submit(&admin, "pay-alice").await;
-    let pending = eventually(
-        "the call to wait for approval",
-        Duration::from_secs(30),
-        || {
-            let admin = admin.clone();
-            let id = task.id.clone();
-            async move { approval_of(&admin, &id).await }
-        },
-    )
-    .await;
+    let Waiting {
+        admin,
+        approver,
+        task,
+        pending,
+        ledger,
+        _model,
+    } = payroll_put_waiting(&cluster, "alice", "+500").await;
     assert!(!pending.call_id.is_empty());
     assert_eq!(
         pending.arguments,
@@ -262,41 +300,14 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_approved_after_a_deny_rule_was_added_does_not_run() {
     let cluster = common::start(1, &[]).await;
-    let admin = cluster.client().expect("client");
-    let model = scripted_model(serde_json::json!({
-        "steps": [{"tool_calls": [{"name": "ledger__put",
-                                   "arguments": {"key": "payroll/bob", "value": "+900"}}]}],
-        "final": "done",
-    }))
-    .await;
-    let ledger = cluster.tools_dir().join("ledger.jsonl");
-    configure(
-        &admin,
-        &model.base_url(),
-        stdio_ledger(&ledger, &[]),
-        &["put"],
-    )
-    .await;
-    let created = admin
-        .create_token("user/approver", "test approver", 0)
-        .await
-        .expect("approver token");
-    admin
-        .set_roles(Some(WS), "user/approver", &["approver"])
-        .await
-        .expect("approver role");
-    let approver = admin.with_token(BearerToken::new(&created.secret).expect("token"));
-    let task = submit(&admin, "pay-bob").await;
-    let pending = eventually(
-        "the call to wait for approval",
-        Duration::from_secs(30),
-        || {
-            let admin = admin.clone();
-            let id = task.id.clone();
-            async move { approval_of(&admin, &id).await }
-        },
-    )
-    .await;
+    let Waiting {
+        admin,
+        approver,
+        task,
+        pending,
+        ledger,
+        _model,
+    } = payroll_put_waiting(&cluster, "bob", "+900").await;
 
     // Version 2 of the policy freezes payroll while the call waits.
     let frozen = POLICY.replace(

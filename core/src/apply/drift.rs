@@ -2,13 +2,13 @@
 //! unrun and the tool is blocked until an admin re-pins it.
 
 use super::call_start::{Starter, advance, next_call};
-use super::execution::precondition;
+use super::execution::{precondition, running};
 use super::task_update::TaskUpdate;
 use super::{Decision, StateRead, Write};
 use crate::config::McpServer;
 use crate::hash::Hash;
 use crate::journal::TaskEvent;
-use crate::model::{Task, TaskStatus};
+use crate::model::Task;
 
 /// What the owner saw when the server offered a changed tool definition.
 pub(super) struct Drift<'a> {
@@ -25,12 +25,8 @@ pub(super) fn definition_changed<S: StateRead>(
     server: Option<McpServer>,
     starter: &Starter<'_, S>,
 ) -> Result<Decision, S::Error> {
-    if task.status != TaskStatus::Running {
-        return Ok(Err(precondition(format!(
-            "task {} is {}",
-            task.id,
-            task.status.as_str()
-        ))));
+    if let Err(rejection) = running(&task) {
+        return Ok(Err(rejection));
     }
     let call = next_call(&task.open_calls, drift.call_id)
         .filter(|call| call.attempts > 0)

@@ -28,102 +28,88 @@ pub(super) fn apply<S: StateRead>(
     at: &At<'_>,
     command: &Command,
 ) -> Result<Decision, S::Error> {
+    let (Command::AssignTask {
+        workspace, task, ..
+    }
+    | Command::AppendJournal {
+        workspace, task, ..
+    }) = command
+    else {
+        unreachable!("execution::apply is called for AssignTask and AppendJournal only")
+    };
+    let task = match load(state, workspace, task)? {
+        Ok(task) => task,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
+    let agent = state.agent(workspace, &task.agent)?;
+    let brakes = Brakes::read(state, &task, agent.as_ref())?;
+    let decider = Decider {
+        state,
+        at,
+        task: &task,
+        agent: agent.as_ref(),
+        brakes: &brakes,
+    };
+    let starter = Starter {
+        decider: &decider,
+        decided_now: false,
+    };
     match command {
-        Command::AssignTask {
-            workspace,
-            task,
-            node,
-            epoch,
-        } => {
-            let task = match load(state, workspace, task)? {
-                Ok(task) => task,
-                Err(rejection) => return Ok(Err(rejection)),
-            };
-            let agent = state.agent(workspace, &task.agent)?;
-            let brakes = Brakes::read(state, &task, agent.as_ref())?;
-            let decider = Decider {
-                state,
-                at,
-                task: &task,
-                agent: agent.as_ref(),
-                brakes: &brakes,
-            };
-            let starter = Starter {
-                decider: &decider,
-                decided_now: false,
-            };
+        Command::AssignTask { node, epoch, .. } => {
             let interrupted = interrupted_call(&starter)?;
             Ok(assign(task.clone(), &starter, interrupted, *node, *epoch))
         }
         Command::AppendJournal {
-            workspace,
-            task,
-            node,
-            epoch,
-            step,
-        } => {
-            let task = match load(state, workspace, task)? {
-                Ok(task) => task,
-                Err(rejection) => return Ok(Err(rejection)),
-            };
-            if let Some(rejection) = fence(&task, *node, *epoch) {
-                return Ok(Err(rejection));
-            }
-            let agent = state.agent(workspace, &task.agent)?;
-            let brakes = Brakes::read(state, &task, agent.as_ref())?;
-            // While the workspace or the agent is paused the task takes no new step; the
-            // result of a call that already ran is still journaled.
-            if matches!(
-                step,
-                Step::ModelResponded { .. } | Step::ToolCallStarted { .. }
-            ) && let Some(rejection) = brakes.refusal(&task)
-            {
-                return Ok(Err(rejection));
-            }
-            if let Step::ToolDefinitionChanged {
-                call_id,
-                offered_hash,
-                start_next,
-            } = step
-            {
-                let server = match next_call(&task.open_calls, call_id) {
-                    Some(call) => state.mcp_server(workspace, &call.server)?,
-                    None => None,
-                };
-                let change = Drift {
-                    call_id,
-                    offered_hash: *offered_hash,
-                    start_next: *start_next,
-                };
-                let decider = Decider {
-                    state,
-                    at,
-                    task: &task,
-                    agent: agent.as_ref(),
-                    brakes: &brakes,
-                };
-                let starter = Starter {
-                    decider: &decider,
-                    decided_now: false,
-                };
-                return definition_changed(task.clone(), &change, server, &starter);
-            }
-            let mut budgets = Budgets::read(state, workspace, &task.agent)?;
-            let decider = Decider {
-                state,
-                at,
-                task: &task,
-                agent: agent.as_ref(),
-                brakes: &brakes,
-            };
-            let decision = append(task.clone(), step, &mut budgets, &decider)?;
-            Ok(decision.map(|(outcome, mut writes)| {
-                writes.extend(budgets.writes());
-                (outcome, writes)
-            }))
-        }
-        _ => unreachable!("execution::apply is called for AssignTask and AppendJournal only"),
+            node, epoch, step, ..
+        } => journal_step(&starter, *node, *epoch, step),
+        _ => unreachable!("matched above"),
     }
+}
+
+/// The owner's `AppendJournal`: fenced by its epoch, held by a pause, then the step.
+fn journal_step<S: StateRead>(
+    starter: &Starter<'_, S>,
+    node: NodeId,
+    epoch: u64,
+    step: &Step,
+) -> Result<Decision, S::Error> {
+    let decider = starter.decider;
+    let task = decider.task;
+    if let Some(rejection) = fence(task, node, epoch) {
+        return Ok(Err(rejection));
+    }
+    // While the workspace or the agent is paused the task takes no new step; the
+    // result of a call that already ran is still journaled.
+    if matches!(
+        step,
+        Step::ModelResponded { .. } | Step::ToolCallStarted { .. }
+    ) && let Some(rejection) = decider.brakes.refusal(task)
+    {
+        return Ok(Err(rejection));
+    }
+    if let Step::ToolDefinitionChanged {
+        call_id,
+        offered_hash,
+        start_next,
+    } = step
+    {
+        let server = match next_call(&task.open_calls, call_id) {
+            Some(call) => decider.state.mcp_server(&task.workspace, &call.server)?,
+            None => None,
+        };
+        let change = Drift {
+            call_id,
+            offered_hash: *offered_hash,
+            start_next: *start_next,
+        };
+        return definition_changed(task.clone(), &change, server, starter);
+    }
+    let mut budgets = Budgets::read(decider.state, &task.workspace, &task.agent)?;
+    let decision = append(task.clone(), step, &mut budgets, decider)?;
+    Ok(decision.map(|(outcome, mut writes)| {
+        writes.extend(budgets.writes());
+        (outcome, writes)
+    }))
 }
 
 pub(super) fn load<S: StateRead>(
@@ -156,6 +142,18 @@ fn fence(task: &Task, node: NodeId, epoch: u64) -> Option<Rejection> {
     ))
 }
 
+/// Refuses a step of a task that is not running (parked, ended).
+pub(super) fn running(task: &Task) -> Result<(), Rejection> {
+    if task.status == TaskStatus::Running {
+        return Ok(());
+    }
+    Err(precondition(format!(
+        "task {} is {}",
+        task.id,
+        task.status.as_str()
+    )))
+}
+
 pub(super) fn precondition(message: String) -> Rejection {
     Rejection::new(Code::FailedPrecondition, message)
 }
@@ -166,12 +164,8 @@ fn append<S: StateRead>(
     budgets: &mut Budgets,
     decider: &Decider<'_, S>,
 ) -> Result<Decision, S::Error> {
-    if task.status != TaskStatus::Running {
-        return Ok(Err(precondition(format!(
-            "task {} is {}",
-            task.id,
-            task.status.as_str()
-        ))));
+    if let Err(rejection) = running(&task) {
+        return Ok(Err(rejection));
     }
     let mut update = TaskUpdate::new(task, decider.at);
     let starter = |decided_now| Starter {

@@ -203,13 +203,7 @@ fn an_interrupted_read_only_call_is_retried_where_the_pin_trusts_annotations() {
 #[test]
 fn an_interrupted_read_only_call_needs_a_human_unless_annotations_are_trusted() {
     let interrupted = |h: &mut Harness| {
-        h.ok_assign(1, 1);
-        h.ok(Harness::step(
-            1,
-            1,
-            responded(0, vec![call("c1", "get", "{}")], 5),
-        ));
-        h.ok(Harness::step(1, 1, started("c1", 1)));
+        h.get_running_on_node_1();
         h.ok_assign(2, 2);
         h.task()
     };
@@ -224,25 +218,13 @@ fn an_interrupted_read_only_call_needs_a_human_unless_annotations_are_trusted() 
 
     // The grant's explicit word is enough.
     let mut h = Harness::new(Limits::default());
-    let mut spec = agent_spec(Limits::default());
-    spec.tools[1].retry_safe = Some(true);
-    h.ok(Command::UpdateAgent {
-        workspace: ws("acme"),
-        spec,
-        expected_version: 1,
-    });
+    h.grant_get_retry_safe(Some(true), 1);
     assert_eq!(interrupted(&mut h).status, TaskStatus::Running);
 
     // And a grant that says no wins over trusted annotations.
     let mut h = Harness::new(Limits::default());
     h.repin(true);
-    let mut spec = agent_spec(Limits::default());
-    spec.tools[1].retry_safe = Some(false);
-    h.ok(Command::UpdateAgent {
-        workspace: ws("acme"),
-        spec,
-        expected_version: 1,
-    });
+    h.grant_get_retry_safe(Some(false), 1);
     assert_eq!(interrupted(&mut h).status, TaskStatus::NeedsAttention);
 }
 

@@ -312,6 +312,30 @@ impl Harness {
         }
     }
 
+    /// Sets the fixture agent's grant of `get` to `retry_safe`, over agent version
+    /// `expected_version`.
+    pub fn grant_get_retry_safe(&mut self, retry_safe: Option<bool>, expected_version: u64) {
+        let mut spec = agent_spec(Limits::default());
+        spec.tools[1].retry_safe = retry_safe;
+        self.ok(Command::UpdateAgent {
+            workspace: ws("acme"),
+            spec,
+            expected_version,
+        });
+    }
+
+    /// Places the task on node 1 at epoch 1, where the model asks for one `get` (call c1)
+    /// and the owner starts it.
+    pub fn get_running_on_node_1(&mut self) {
+        self.ok_assign(1, 1);
+        self.ok(Harness::step(
+            1,
+            1,
+            responded(0, vec![call("c1", "get", "{}")], 5),
+        ));
+        self.ok(Harness::step(1, 1, started("c1", 1)));
+    }
+
     pub fn lifecycle(&self, which: &str) -> Command {
         let (workspace, task) = (ws("acme"), TaskId::from_u128(7));
         match which {

@@ -255,20 +255,8 @@ fn the_next_call_of_a_turn_is_decided_again_after_the_one_before_ran() {
 #[test]
 fn a_retry_after_a_failover_is_decided_again() {
     let mut h = Harness::new(Limits::default());
-    let mut spec = agent_spec(Limits::default());
-    spec.tools[1].retry_safe = Some(true);
-    h.ok(Command::UpdateAgent {
-        workspace: ws("acme"),
-        spec,
-        expected_version: 1,
-    });
-    h.ok_assign(1, 1);
-    h.ok(Harness::step(
-        1,
-        1,
-        responded(0, vec![call("c1", "get", "{}")], 5),
-    ));
-    h.ok(Harness::step(1, 1, started("c1", 1)));
+    h.grant_get_retry_safe(Some(true), 1);
+    h.get_running_on_node_1();
     // Node 1 dies with c1 running; meanwhile gets become denied.
     let mut rules = allow_all("tools").rules;
     rules.push(rule("no-gets", 10, "get", Effect::Deny));
@@ -288,26 +276,10 @@ fn a_retry_after_a_failover_is_decided_again() {
 #[test]
 fn an_interrupted_call_whose_grant_no_longer_says_retry_safe_waits_for_a_person() {
     let mut h = Harness::new(Limits::default());
-    let mut spec = agent_spec(Limits::default());
-    spec.tools[1].retry_safe = Some(true);
-    h.ok(Command::UpdateAgent {
-        workspace: ws("acme"),
-        spec,
-        expected_version: 1,
-    });
-    h.ok_assign(1, 1);
-    h.ok(Harness::step(
-        1,
-        1,
-        responded(0, vec![call("c1", "get", "{}")], 5),
-    ));
-    h.ok(Harness::step(1, 1, started("c1", 1)));
+    h.grant_get_retry_safe(Some(true), 1);
+    h.get_running_on_node_1();
     // The grant drops retry_safe while c1 runs on node 1, which then dies.
-    h.ok(Command::UpdateAgent {
-        workspace: ws("acme"),
-        spec: agent_spec(Limits::default()),
-        expected_version: 2,
-    });
+    h.grant_get_retry_safe(None, 2);
     h.ok_assign(2, 2);
     assert_eq!(h.task().status, TaskStatus::NeedsAttention);
 }
