@@ -12,6 +12,8 @@ pub mod catalog;
 pub mod command;
 pub mod config;
 pub mod error;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod hash;
 pub mod identity;
 pub mod ids;

@@ -5,17 +5,16 @@
 use std::sync::LazyLock;
 
 use warden_actors::pinning;
+use warden_core::fixtures;
 use warden_core::policy::{Effect, PolicyRule, PolicySet, RuleId, Subject, Target};
 use warden_core::{
-    AgentName, AgentSpec, CatalogName, CatalogSpec, Command, IdempotencyKey, Limits, McpTransport,
-    NodeId, Outcome, ProviderKind, ProviderName, ServerName, TaskId, ToolGrant, ToolName,
-    WorkspaceId,
+    AgentName, AgentSpec, Command, IdempotencyKey, Limits, NodeId, Outcome, ProviderName,
+    ServerName, TaskId, ToolGrant, ToolName, WorkspaceId,
 };
 
 use super::FakeHost;
 
-pub static WS: LazyLock<WorkspaceId> =
-    LazyLock::new(|| WorkspaceId::parse("acme").expect("valid workspace"));
+pub static WS: LazyLock<WorkspaceId> = LazyLock::new(|| fixtures::ws("acme"));
 pub const TASK: TaskId = TaskId::from_u128(7);
 
 fn server() -> ServerName {
@@ -36,42 +35,13 @@ pub fn setup(host: &FakeHost) {
         workspace: WS.clone(),
         key: None,
     });
-    host.admin(Command::PutProvider {
-        workspace: WS.clone(),
-        name: ProviderName::parse("model").expect("valid provider"),
-        kind: ProviderKind::OpenAi,
-        base_url: "http://127.0.0.1:9/v1".to_owned(),
-        model: "scripted".to_owned(),
-        api_key_env: None,
-        api_key: None,
-        request_timeout_ms: 1000,
-        max_retries: 0,
-        max_output_tokens: 256,
-        workspace_key: None,
-    });
+    host.admin(fixtures::put_provider(&WS, "model"));
     host.admin(Command::PutCatalogEntry {
-        spec: CatalogSpec {
-            name: CatalogName::parse("tools").expect("valid entry"),
-            description: String::new(),
-            executable: "/usr/bin/tools".to_owned(),
-            args: vec![],
-            allowed_args: vec![],
-            allowed_env: vec![],
-            read_paths: vec![],
-            write_paths: vec![],
-        },
+        spec: fixtures::catalog_spec("tools"),
     });
-    let Outcome::McpServerRegistered(registered) = host.admin(Command::RegisterMcpServer {
-        workspace: WS.clone(),
-        name: server(),
-        transport: McpTransport::Stdio {
-            catalog: CatalogName::parse("tools").expect("valid entry"),
-            args: vec![],
-            env: vec![],
-            secret_env: vec![],
-        },
-        workspace_key: None,
-    }) else {
+    let Outcome::McpServerRegistered(registered) =
+        host.admin(fixtures::register_stdio(&WS, "tools", "tools"))
+    else {
         panic!("registering the server")
     };
     let tools = host

@@ -200,19 +200,7 @@ fn bootstrap(principal: &Principal, token: TokenId) -> Command {
 }
 
 fn put_provider(workspace: &str) -> Command {
-    Command::PutProvider {
-        workspace: ws(workspace),
-        name: ProviderName::parse("second").expect("valid provider"),
-        kind: ProviderKind::OpenAi,
-        base_url: "http://127.0.0.1:9/v1".to_owned(),
-        model: "scripted".to_owned(),
-        api_key_env: None,
-        api_key: None,
-        request_timeout_ms: 1000,
-        max_retries: 0,
-        max_output_tokens: 256,
-        workspace_key: None,
-    }
+    crate::fixtures::put_provider(&ws(workspace), "second")
 }
 
 fn create_agent(workspace: &str) -> Command {

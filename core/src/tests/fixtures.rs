@@ -4,9 +4,7 @@
 use crate::memory::MemoryState;
 use crate::*;
 
-pub fn ws(name: &str) -> WorkspaceId {
-    WorkspaceId::parse(name).expect("valid workspace")
-}
+pub use crate::fixtures::ws;
 
 pub fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::parse(text).expect("valid key")
@@ -79,33 +77,11 @@ pub fn setup(workspace: &str) -> Vec<Command> {
 pub fn setup_with(workspace: &str, limits: Limits) -> Vec<Command> {
     vec![
         create(workspace),
-        Command::PutProvider {
-            workspace: ws(workspace),
-            name: ProviderName::parse("model").expect("valid provider"),
-            kind: ProviderKind::OpenAi,
-            base_url: "http://127.0.0.1:9/v1".to_owned(),
-            model: "scripted".to_owned(),
-            api_key_env: None,
-            api_key: None,
-            request_timeout_ms: 1000,
-            max_retries: 0,
-            max_output_tokens: 256,
-            workspace_key: None,
-        },
+        crate::fixtures::put_provider(&ws(workspace), "model"),
         Command::PutCatalogEntry {
             spec: catalog_spec("tools"),
         },
-        Command::RegisterMcpServer {
-            workspace: ws(workspace),
-            name: ServerName::parse("tools").expect("valid server"),
-            transport: McpTransport::Stdio {
-                catalog: CatalogName::parse("tools").expect("valid entry"),
-                args: vec![],
-                env: vec![],
-                secret_env: vec![],
-            },
-            workspace_key: None,
-        },
+        crate::fixtures::register_stdio(&ws(workspace), "tools", "tools"),
         pin_tools(workspace, 1),
         Command::CreateAgent {
             workspace: ws(workspace),

@@ -8,8 +8,8 @@ use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
 use rocksdb::WriteBatch;
 use tempfile::TempDir;
 use warden_core::{
-    AgentName, AgentSpec, Command, IdempotencyKey, Limits, Outcome, Principal, ProviderKind,
-    ProviderName, Request, TaskId, WorkspaceId,
+    AgentName, AgentSpec, Command, IdempotencyKey, Limits, Outcome, Principal, ProviderName,
+    Request, TaskId, WorkspaceId,
 };
 
 use super::describe_membership;
@@ -50,19 +50,7 @@ async fn seven_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error
         ),
         entry(
             2,
-            Command::PutProvider {
-                workspace: workspace.clone(),
-                name: provider.clone(),
-                kind: ProviderKind::OpenAi,
-                base_url: "http://127.0.0.1:9/v1".to_owned(),
-                model: "scripted".to_owned(),
-                api_key_env: None,
-                api_key: None,
-                request_timeout_ms: 1000,
-                max_retries: 0,
-                max_output_tokens: 256,
-                workspace_key: None,
-            },
+            warden_core::fixtures::put_provider(&workspace, provider.as_str()),
         ),
         entry(
             3,

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use openraft::{BasicNode, CommittedLeaderId, EntryPayload, Membership};
 use tempfile::TempDir;
 use warden_core::{
-    AgentName, AgentSpec, Command, IdempotencyKey, Limits, Principal, ProviderKind, ProviderName,
-    Request, TaskId, ToolGrant, WorkspaceId,
+    AgentName, AgentSpec, Command, IdempotencyKey, Limits, Principal, ProviderName, Request,
+    TaskId, ToolGrant, WorkspaceId,
 };
 use warden_raft::Storage;
 use warden_raft::types::{Entry, LogId};
@@ -79,19 +79,7 @@ pub fn provider_and_agent(index: u64, workspace: &str) -> [Entry; 2] {
 pub fn put_provider(index: u64, workspace: &str) -> Entry {
     normal(
         index,
-        Command::PutProvider {
-            workspace: ws(workspace),
-            name: model(),
-            kind: ProviderKind::OpenAi,
-            base_url: "http://127.0.0.1:9/v1".to_owned(),
-            model: "scripted".to_owned(),
-            api_key_env: None,
-            api_key: None,
-            request_timeout_ms: 1000,
-            max_retries: 0,
-            max_output_tokens: 256,
-            workspace_key: None,
-        },
+        warden_core::fixtures::put_provider(&ws(workspace), "model"),
     )
 }
 

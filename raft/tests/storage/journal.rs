@@ -4,8 +4,8 @@
 use openraft::RaftSnapshotBuilder;
 use openraft::storage::RaftStateMachine;
 use warden_core::{
-    CatalogName, CatalogSpec, Command, McpTransport, NodeId, Outcome, ServerName, Step, TaskId,
-    TaskStatus, ToolDefinition, ToolGrant, ToolName, Usage,
+    CatalogName, Command, McpTransport, NodeId, Outcome, ServerName, Step, TaskId, TaskStatus,
+    ToolDefinition, ToolGrant, ToolName, Usage,
 };
 use warden_raft::StateReader;
 use warden_raft::types::Entry;
@@ -32,16 +32,7 @@ fn get() -> ToolName {
 /// `get`, and agent `bot` granted it; then tasks 7 and 8.
 fn submitted() -> Vec<Entry> {
     let entry = Command::PutCatalogEntry {
-        spec: CatalogSpec {
-            name: CatalogName::parse("tools").expect("fixture entry names are valid"),
-            description: String::new(),
-            executable: "/usr/bin/tools".to_owned(),
-            args: vec![],
-            allowed_args: vec![],
-            allowed_env: vec![],
-            read_paths: vec![],
-            write_paths: vec![],
-        },
+        spec: warden_core::fixtures::catalog_spec("tools"),
     };
     let server = Command::RegisterMcpServer {
         workspace: ws("acme"),
