@@ -5,6 +5,7 @@
 
 pub mod agent_actor;
 mod call_result;
+pub mod clock;
 pub mod credentials;
 pub mod functions;
 pub mod host;

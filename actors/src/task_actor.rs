@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 // tokio's clock, so that the runtime's waits follow a paused clock in tests.
@@ -24,6 +24,7 @@ use warden_core::{
 };
 use warden_providers::{Message, ToolSpec};
 
+use crate::clock::now_ms;
 use crate::host::Host;
 use crate::metrics;
 use crate::model::Model;
@@ -269,14 +270,6 @@ fn step_kind(step: &Step) -> &'static str {
         Step::ToolDefinitionChanged { .. } => "tool_definition_changed",
         Step::Fail { .. } => "fail",
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// Journals one step for a task this actor will not run further.

@@ -11,25 +11,10 @@ use crate::error::Error;
 pub struct WorkspaceId(String);
 
 impl WorkspaceId {
-    pub const MAX_LEN: usize = 63;
+    pub const MAX_LEN: usize = crate::names::WORKSPACE.max_len;
 
     pub fn parse(name: &str) -> Result<Self, Error> {
-        let reason = if name.is_empty() {
-            Some("must not be empty")
-        } else if name.len() > Self::MAX_LEN {
-            Some("must be at most 63 characters")
-        } else if !name.as_bytes()[0].is_ascii_lowercase() {
-            Some("must start with a lowercase letter")
-        } else if name.ends_with('-') {
-            Some("must not end with '-'")
-        } else if !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            Some("may contain only a-z, 0-9 and '-'")
-        } else {
-            None
-        };
+        let reason = crate::names::check(name, &crate::names::WORKSPACE);
         match reason {
             Some(reason) => Err(Error::InvalidWorkspaceName {
                 name: name.to_owned(),

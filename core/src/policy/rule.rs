@@ -40,23 +40,10 @@ impl PolicyRule {
 pub struct RuleId(String);
 
 impl RuleId {
-    pub const MAX_LEN: usize = 64;
+    pub const MAX_LEN: usize = crate::names::RULE.max_len;
 
     pub fn parse(id: &str) -> Result<RuleId, Error> {
-        let reason = if id.is_empty() {
-            Some("must not be empty")
-        } else if id.len() > Self::MAX_LEN {
-            Some("must be at most 64 characters")
-        } else if !id.as_bytes()[0].is_ascii_lowercase() {
-            Some("must start with a letter")
-        } else if !id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            Some("may contain only a-z, 0-9 and '-'")
-        } else {
-            None
-        };
+        let reason = crate::names::check(id, &crate::names::RULE);
         match reason {
             Some(reason) => Err(Error::InvalidName {
                 kind: "rule",

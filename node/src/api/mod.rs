@@ -15,8 +15,6 @@ pub mod task;
 pub mod watch;
 pub mod workspace;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use warden_core::{Action, Code, Command, Hash, Outcome, Rejection, Request, cut_text};
 
 use crate::auth::Caller;
@@ -26,13 +24,7 @@ use crate::error::Error;
 
 /// This node's wall clock: ids and the time a write is proposed at (the leader stamps
 /// its own when it appends the entry), so `apply()` never reads one.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
+pub use warden_actors::clock::now_ms;
 
 /// Proposes `command`, or, when the request was refused before it could become one,
 /// a record of the refusal, so the audit chain holds every attempted change. A refusal
