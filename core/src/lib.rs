@@ -27,7 +27,9 @@ pub mod policy;
 pub mod role;
 pub mod switches;
 
-pub use apply::{Applied, StateRead, Write, apply, apply_membership, decide_call, require};
+pub use apply::{
+    Applied, Probe, StateRead, Subject, Write, apply, apply_membership, decide_call, require,
+};
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use budget::{Budget, BudgetScope};
 pub use catalog::{CatalogEntry, CatalogSpec, catalog_resource};

@@ -387,10 +387,26 @@ async fn wardenctl_governs_tool_calls() {
     assert_eq!(decided["rule"], "payroll");
     let hash = decided["arguments_hash"].as_str().expect("hash").to_owned();
     *probe.last_mut().expect("args") = r#"{"key":"ledger/x","value":"1"}"#.to_owned();
-    let allowed = json(&run(admin_token.clone(), probe).await);
+    let allowed = json(&run(admin_token.clone(), probe.clone()).await);
     assert_eq!(
         (allowed["effect"].as_str(), allowed["rule"].as_str()),
         (Some("allow"), Some("allow-ledger"))
+    );
+    assert_eq!(allowed["policy_version"], 1);
+    // The probe decides as apply() does: a tool the agent holds no grant for is denied
+    // before the policy is asked, whatever the policy says.
+    let tool = probe
+        .iter()
+        .position(|arg| arg == "put")
+        .expect("--tool put");
+    probe[tool] = "get".to_owned();
+    let ungranted = json(&run(admin_token.clone(), probe).await);
+    assert_eq!(ungranted["effect"], "deny");
+    assert!(
+        ungranted["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("no grant for ledger/get")),
+        "{ungranted}"
     );
 
     // An approver with a token of their own.

@@ -9,9 +9,11 @@ use super::policy::{PolicyCall, evaluate};
 use super::{At, StateRead};
 use crate::config::Agent;
 use crate::hash::Hash;
+use crate::ids::{Principal, WorkspaceId};
 use crate::journal::{CallDecision, RequestedCall, tool_arguments};
 use crate::model::{OpenCall, PendingApproval, Task};
-use crate::names::{ServerName, ToolName};
+use crate::names::{AgentName, ServerName, ToolName};
+use crate::policy::ApprovalRequirement;
 use crate::policy::{Effect, PolicySet};
 
 /// A requested call's decision and, unless denied, the open call it becomes.
@@ -31,11 +33,28 @@ pub(super) struct CallTarget<'a> {
     pub(super) arguments: &'a str,
 }
 
+/// Whose call it is: a task's agent, in its workspace, for the task's submitter.
+pub struct Subject<'a> {
+    pub workspace: &'a WorkspaceId,
+    pub agent: &'a AgentName,
+    pub submitter: &'a Principal,
+}
+
+impl<'a> Subject<'a> {
+    pub(super) fn of(task: &'a Task) -> Subject<'a> {
+        Subject {
+            workspace: &task.workspace,
+            agent: &task.agent,
+            submitter: &task.submitted_by,
+        }
+    }
+}
+
 /// What a task's decisions read besides the call itself.
 pub(super) struct Decider<'a, S> {
     pub(super) state: &'a S,
     pub(super) at: &'a At<'a>,
-    pub(super) task: &'a Task,
+    pub(super) subject: Subject<'a>,
     pub(super) agent: Option<&'a Agent>,
     pub(super) brakes: &'a Brakes,
 }
@@ -79,7 +98,7 @@ impl<S: StateRead> Decider<'_, S> {
     }
 
     fn policy(&self) -> Result<(PolicySet, u64), S::Error> {
-        Ok(self.state.policy(&self.task.workspace)?.map_or_else(
+        Ok(self.state.policy(self.subject.workspace)?.map_or_else(
             || (PolicySet::default(), 0),
             |stored| (stored.policy, stored.version),
         ))
@@ -98,7 +117,7 @@ impl<S: StateRead> Decider<'_, S> {
                 agent.spec.name
             )));
         };
-        let Some(server) = self.state.mcp_server(&self.task.workspace, server_name)? else {
+        let Some(server) = self.state.mcp_server(self.subject.workspace, server_name)? else {
             return Ok(Err(format!("mcp server {server_name} is not registered")));
         };
         let Some(tool) = server.tool(tool_name) else {
@@ -139,9 +158,9 @@ impl<S: StateRead> Decider<'_, S> {
             self.state,
             policy,
             &PolicyCall {
-                workspace: &self.task.workspace,
-                agent: &self.task.agent,
-                submitter: &self.task.submitted_by,
+                workspace: self.subject.workspace,
+                agent: self.subject.agent,
+                submitter: self.subject.submitter,
                 server: call.server,
                 tool: call.tool,
                 arguments: &checked.arguments,
@@ -202,4 +221,54 @@ struct Checked {
 
 fn denied(rule: Option<String>, reason: String) -> CallDecision {
     CallDecision::Denied { rule, reason }
+}
+
+/// What deciding a call now gives, for `wardenctl policy test`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub decision: CallDecision,
+    /// For a call that needs approval: whose, and how many.
+    pub approval: Option<ApprovalRequirement>,
+    pub policy_version: u64,
+}
+
+/// What `apply()` would decide for a call of `subject` to `server/tool` with `arguments`
+/// (JSON text) at `time_ms`: the grant, the pinned and undrifted tool, pauses, and then
+/// the workspace's policy, exactly as for a task's call.
+pub fn decide_call<S: StateRead>(
+    state: &S,
+    time_ms: u64,
+    subject: Subject<'_>,
+    server: &ServerName,
+    tool: &ToolName,
+    arguments: &str,
+) -> Result<Probe, S::Error> {
+    let agent = state.agent(subject.workspace, subject.agent)?;
+    let brakes = Brakes::read(state, subject.workspace, agent.as_ref())?;
+    let at = At {
+        log_index: 0,
+        time_ms,
+        principal: subject.submitter,
+    };
+    let decider = Decider {
+        state,
+        at: &at,
+        subject,
+        agent: agent.as_ref(),
+        brakes: &brakes,
+    };
+    let verdict = decider.decide(&CallTarget {
+        call_id: "probe",
+        server,
+        tool,
+        arguments,
+    })?;
+    Ok(Probe {
+        decision: verdict.decision,
+        approval: verdict
+            .open
+            .and_then(|open| open.approval)
+            .map(|approval| approval.requirement),
+        policy_version: verdict.policy_version,
+    })
 }

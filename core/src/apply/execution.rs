@@ -3,7 +3,7 @@
 //! it: `placement`, `model_turn`, `call_start` (with `call_decision`), `drift`.
 
 use super::budget::Budgets;
-use super::call_decision::Decider;
+use super::call_decision::{Decider, Subject};
 use super::call_start::{Starter, advance, call_started, next_call};
 use super::drift::{Drift, definition_changed};
 use super::model_turn::{Turn, model_responded};
@@ -42,11 +42,11 @@ pub(super) fn apply<S: StateRead>(
         Err(rejection) => return Ok(Err(rejection)),
     };
     let agent = state.agent(workspace, &task.agent)?;
-    let brakes = Brakes::read(state, &task, agent.as_ref())?;
+    let brakes = Brakes::read(state, workspace, agent.as_ref())?;
     let decider = Decider {
         state,
         at,
-        task: &task,
+        subject: Subject::of(&task),
         agent: agent.as_ref(),
         brakes: &brakes,
     };
@@ -56,25 +56,25 @@ pub(super) fn apply<S: StateRead>(
     };
     match command {
         Command::AssignTask { node, epoch, .. } => {
-            let interrupted = interrupted_call(&starter)?;
+            let interrupted = interrupted_call(&task, &starter)?;
             Ok(assign(task.clone(), &starter, interrupted, *node, *epoch))
         }
         Command::AppendJournal {
             node, epoch, step, ..
-        } => journal_step(&starter, *node, *epoch, step),
+        } => journal_step(&task, &starter, *node, *epoch, step),
         _ => unreachable!("matched above"),
     }
 }
 
 /// The owner's `AppendJournal`: fenced by its epoch, held by a pause, then the step.
 fn journal_step<S: StateRead>(
+    task: &Task,
     starter: &Starter<'_, S>,
     node: NodeId,
     epoch: u64,
     step: &Step,
 ) -> Result<Decision, S::Error> {
     let decider = starter.decider;
-    let task = decider.task;
     if let Some(rejection) = fence(task, node, epoch) {
         return Ok(Err(rejection));
     }

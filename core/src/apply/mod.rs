@@ -43,7 +43,7 @@ use crate::switches::Switches;
 use warden_secrets::WrappedKey;
 
 pub use authz::require;
-pub use policy::decide_call;
+pub use call_decision::{Probe, Subject, decide_call};
 
 /// Point reads of the replicated state. `Error` is the storage's own failure, which
 /// is fatal to the caller; domain problems are rejections, never errors.

@@ -173,10 +173,10 @@ pub(super) struct Brakes {
 impl Brakes {
     pub(super) fn read<S: StateRead>(
         state: &S,
-        task: &Task,
+        workspace: &WorkspaceId,
         agent: Option<&Agent>,
     ) -> Result<Brakes, S::Error> {
-        let switches = state.switches(&task.workspace)?;
+        let switches = state.switches(workspace)?;
         let halt = switches
             .as_ref()
             .and_then(Switches::workspace_halt)

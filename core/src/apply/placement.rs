@@ -14,11 +14,10 @@ use crate::outcome::{Code, Rejection};
 /// it is not retry-safe by its grant (or the annotations its pin trusts) as they are now,
 /// and nobody chose to retry it.
 pub(super) fn interrupted_call<S: StateRead>(
+    task: &Task,
     starter: &Starter<'_, S>,
 ) -> Result<Option<OpenCall>, S::Error> {
-    let Some(call) = starter
-        .decider
-        .task
+    let Some(call) = task
         .open_calls
         .first()
         .filter(|call| call.attempts > 0 && !call.retry_approved)

@@ -99,28 +99,3 @@ pub(super) fn evaluate<S: StateRead>(
         arguments: call.arguments,
     }))
 }
-
-/// What `workspace`'s stored policy decides for a call of `agent` in a task submitted
-/// by `submitter`: the decision `apply()` makes, for `wardenctl policy test`.
-pub fn decide_call<S: StateRead>(
-    state: &S,
-    workspace: &WorkspaceId,
-    agent: &AgentName,
-    submitter: &Principal,
-    server: &ServerName,
-    tool: &ToolName,
-    arguments: &serde_json::Value,
-) -> Result<PolicyDecision, S::Error> {
-    let policy = state
-        .policy(workspace)?
-        .map_or_else(PolicySet::default, |stored| stored.policy);
-    let call = PolicyCall {
-        workspace,
-        agent,
-        submitter,
-        server,
-        tool,
-        arguments,
-    };
-    evaluate(state, &policy, &call)
-}

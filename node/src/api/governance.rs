@@ -2,10 +2,11 @@
 //! budgets and its kill switch.
 
 use tonic::{Request, Response, Status};
-use warden_core::policy::{Effect, PolicySet};
+use warden_core::policy::PolicySet;
 use warden_core::{
-    Action, AgentName, Code, Command, Hash, Outcome, PauseTarget, Principal, Rejection, ServerName,
-    StoredPolicy, Task, TaskStatus, ToolName, WorkspaceId, canonical_json,
+    Action, AgentName, CallDecision, Code, Command, Hash, Outcome, PauseTarget, Principal,
+    Rejection, ServerName, StoredPolicy, Subject, Task, TaskStatus, ToolName, WorkspaceId,
+    canonical_json,
 };
 use warden_proto::v1::governance_service_server::GovernanceService;
 use warden_proto::v1::{
@@ -18,7 +19,7 @@ use warden_proto::v1::{
 
 use super::task::TaskRequest;
 use super::task::{parse_task_id, parse_workspace};
-use super::{Payload, Refused, propose, recorded, unexpected};
+use super::{Payload, Refused, now_ms, propose, recorded, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
@@ -224,36 +225,38 @@ impl GovernanceService for Governance {
             text => text,
         };
         let canonical = canonical_json(arguments_text).map_err(|e| invalid("arguments_json", e))?;
-        let arguments: serde_json::Value =
-            serde_json::from_str(&canonical).map_err(|e| invalid("arguments_json", e))?;
-        if !arguments.is_object() {
+        if warden_core::tool_arguments(&canonical).is_err() {
             return Err(invalid("arguments_json", "must be a JSON object").into());
         }
         let reader = caller
             .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
             .await?;
-        let decision = warden_core::decide_call(
-            reader, &workspace, &agent, &submitter, &server, &tool, &arguments,
-        )
-        .map_err(Error::from)?;
-        let (effect, approval_json) = match &decision.effect {
-            Effect::Allow => ("allow", String::new()),
-            Effect::Deny => ("deny", String::new()),
-            Effect::RequireApproval(requirement) => (
-                "require_approval",
-                serde_json::to_string(requirement)
-                    .map_err(|error| Error::Internal(error.to_string()))?,
-            ),
+        let subject = Subject {
+            workspace: &workspace,
+            agent: &agent,
+            submitter: &submitter,
+        };
+        let probe = warden_core::decide_call(reader, now_ms(), subject, &server, &tool, &canonical)
+            .map_err(Error::from)?;
+        let (effect, rule, reason) = match probe.decision {
+            CallDecision::Allowed { rule, reason } => ("allow", rule, reason),
+            CallDecision::Denied { rule, reason } => ("deny", rule.unwrap_or_default(), reason),
+            CallDecision::ApprovalRequired { rule, reason, .. } => {
+                ("require_approval", rule, reason)
+            }
+        };
+        let approval_json = match &probe.approval {
+            Some(requirement) => serde_json::to_string(requirement)
+                .map_err(|error| Error::Internal(error.to_string()))?,
+            None => String::new(),
         };
         Ok(Response::new(TestPolicyResponse {
             effect: effect.to_owned(),
-            rule: decision
-                .rule
-                .map(|rule| rule.to_string())
-                .unwrap_or_default(),
-            reason: decision.reason,
+            rule,
+            reason,
             approval_json,
             arguments_hash: Hash::of(canonical.as_bytes()).to_hex(),
+            policy_version: probe.policy_version,
         }))
     }
 

@@ -28,7 +28,9 @@ pub enum PolicyCommand {
     },
     /// Print a workspace's policy
     Get { workspace: String },
-    /// Show what the policy would decide for a call, and which rule decides it
+    /// Show what Warden would decide now for a call of the agent, as it decides a task's:
+    /// the agent's grant, the tool's pin, pauses, then the policy (naming the rule and
+    /// the policy version)
     Test {
         workspace: String,
         #[arg(long)]
@@ -157,13 +159,14 @@ pub async fn run_policy(
                 .context("test the policy")?;
             match format {
                 Format::Table => emit(&format!(
-                    "{} by {}\n{}\narguments hash {}\n",
+                    "{} by {} (policy version {})\n{}\narguments hash {}\n",
                     decision.effect,
                     if decision.rule.is_empty() {
-                        "the default (no rule matches)".to_owned()
+                        "no rule (a check before policy, or the default deny)".to_owned()
                     } else {
                         format!("rule {}", decision.rule)
                     },
+                    decision.policy_version,
                     decision.reason,
                     decision.arguments_hash
                 ))?,
@@ -172,6 +175,7 @@ pub async fn run_policy(
                     "rule": (!decision.rule.is_empty()).then_some(&decision.rule),
                     "reason": decision.reason,
                     "arguments_hash": decision.arguments_hash,
+                    "policy_version": decision.policy_version,
                 }))?,
             }
         }
