@@ -16,8 +16,6 @@ use warden_proto::v1::{
     WaitTaskRequest, WaitTaskResponse, WatchTaskRequest, WatchWorkspaceRequest,
 };
 
-use warden_raft::StateReader;
-
 use super::{Payload, Refused, now_ms, propose, recorded, unexpected};
 use crate::auth::{Access, Caller};
 use crate::cluster::{Cluster, Consistency};
@@ -133,16 +131,6 @@ pub fn parse_task_id(field: &'static str, value: &str) -> Result<TaskId, Error> 
         field,
         message: error.to_string(),
     })
-}
-
-/// NOT_FOUND unless `workspace` exists (as this node has applied it).
-pub fn require_workspace(reader: &StateReader, workspace: &WorkspaceId) -> Result<(), Error> {
-    match reader.workspace(workspace)? {
-        Some(_) => Ok(()),
-        None => Err(Error::NotFound {
-            what: format!("workspace {workspace}"),
-        }),
-    }
 }
 
 fn page_size(requested: u32) -> Result<usize, Error> {

@@ -81,7 +81,7 @@ impl Access {
         let expiry = async {
             match expires_at_ms {
                 Some(at_ms) => {
-                    let left = at_ms.saturating_sub(crate::api::now_ms());
+                    let left = at_ms.saturating_sub(warden_actors::clock::now_ms());
                     tokio::time::sleep(Duration::from_millis(left)).await;
                 }
                 None => std::future::pending().await,

@@ -147,7 +147,7 @@ async fn authenticate(
             presented.id
         )));
     }
-    if let Some(why) = token.unusable_at(crate::api::now_ms()) {
+    if let Some(why) = token.unusable_at(warden_actors::clock::now_ms()) {
         return Err(Status::unauthenticated(why));
     }
     Ok(Some(Caller {

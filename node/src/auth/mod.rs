@@ -53,7 +53,7 @@ impl Caller {
         cluster.read_barrier(consistency).await?;
         self.require(cluster, Some(workspace), Permission::Read)?;
         let reader = cluster.reader();
-        crate::api::task::require_workspace(reader, workspace)?;
+        require_workspace(reader, workspace)?;
         Ok(reader)
     }
 
@@ -73,7 +73,7 @@ impl Caller {
                 self.token
             )));
         };
-        if let Some(why) = token.unusable_at(crate::api::now_ms()) {
+        if let Some(why) = token.unusable_at(warden_actors::clock::now_ms()) {
             return Err(Error::Unauthenticated(why));
         }
         warden_core::require(reader, &self.principal, workspace, permission)?
@@ -85,4 +85,14 @@ impl Caller {
 /// (ChaCha, seeded from the operating system).
 pub fn generate_token() -> warden_core::PresentedToken {
     warden_core::PresentedToken::new(TokenId(rand::random()), rand::random())
+}
+
+/// NOT_FOUND unless `workspace` exists (as this node has applied it).
+fn require_workspace(reader: &StateReader, workspace: &WorkspaceId) -> Result<(), Error> {
+    match reader.workspace(workspace)? {
+        Some(_) => Ok(()),
+        None => Err(Error::NotFound {
+            what: format!("workspace {workspace}"),
+        }),
+    }
 }
