@@ -1,3 +1,6 @@
+//! Provider clients: the API key comes from the sealed record or an allowlisted variable,
+//! and a variable off the allowlist is refused without being read.
+
 use warden_core::{ProviderName, WorkspaceId};
 use warden_egress::{Allow, Class, Policy};
 

@@ -1,3 +1,6 @@
+//! Address classes: which class each address falls into, IPv4-mapped addresses as the
+//! address they carry, and class names that round-trip.
+
 use std::net::IpAddr;
 
 use super::*;

@@ -1,3 +1,6 @@
+//! The egress policy: what the default admits, what a refusal names, and what classes and
+//! networks admit.
+
 use super::*;
 use crate::class::Class;
 

@@ -1,0 +1,181 @@
+//! Tidy checks over the whole repository, in the manner of rust-analyzer's: every source
+//! file says what it holds in its first line, every crate depends only on what
+//! ARCHITECTURE.md's dependency table allows, and ARCHITECTURE.md's key table lists
+//! exactly the key tags of `raft/src/keys.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tidy crate sits in the repository root")
+        .to_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The workspace's member directories, from the root Cargo.toml.
+fn members() -> Vec<String> {
+    let manifest: toml::Table = read(&root().join("Cargo.toml"))
+        .parse()
+        .expect("the root Cargo.toml parses");
+    manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members")
+        .iter()
+        .map(|member| member.as_str().expect("a member path").to_owned())
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name == "target") {
+                continue;
+            }
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_source_file_opens_with_what_it_holds() {
+    let mut files = Vec::new();
+    for member in members() {
+        rust_files(&root().join(member), &mut files);
+    }
+    assert!(files.len() > 100, "found only {} files", files.len());
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|file| {
+            !read(file)
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .is_some_and(|line| line.starts_with("//!"))
+        })
+        .map(|file| {
+            file.strip_prefix(root())
+                .unwrap_or(file)
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "these files do not open with a `//!` line saying what they hold:\n{}",
+        missing.join("\n")
+    );
+}
+
+/// The rows of the first Markdown table after the heading `heading`: its cells, trimmed.
+fn table_after(text: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("ARCHITECTURE.md has no heading {heading:?}"));
+    text[start..]
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2)
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Backticked names in a cell: `` `core`, `secrets` `` -> {core, secrets}.
+fn backticked(cell: &str) -> BTreeSet<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn crates_depend_only_on_what_the_architecture_allows() {
+    let architecture = read(&root().join("ARCHITECTURE.md"));
+    let allowed: BTreeMap<String, BTreeSet<String>> =
+        table_after(&architecture, "## Crate dependencies")
+            .into_iter()
+            .map(|row| {
+                let name = backticked(&row[0])
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| panic!("a row without a crate: {row:?}"));
+                (name, backticked(&row[1]))
+            })
+            .collect();
+    let mut problems = Vec::new();
+    let listed: BTreeSet<String> = allowed.keys().cloned().collect();
+    let members: BTreeSet<String> = members().into_iter().collect();
+    if listed != members {
+        problems.push(format!(
+            "the table lists {listed:?} but the workspace has {members:?}"
+        ));
+    }
+    for member in &members {
+        let manifest: toml::Table = read(&root().join(member).join("Cargo.toml"))
+            .parse()
+            .expect("a crate's Cargo.toml parses");
+        let used: BTreeSet<String> = manifest
+            .get("dependencies")
+            .and_then(toml::Value::as_table)
+            .map(|deps| {
+                deps.keys()
+                    .filter_map(|name| name.strip_prefix("warden-"))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let may = allowed.get(member).cloned().unwrap_or_default();
+        for dependency in used.difference(&may) {
+            problems.push(format!(
+                "{member} depends on {dependency}, which ARCHITECTURE.md does not allow it"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_key_table_lists_exactly_the_key_tags() {
+    let keys = read(&root().join("raft/src/keys.rs"));
+    let in_code: BTreeSet<String> = keys
+        .lines()
+        .filter_map(|line| line.strip_prefix("const TAG_"))
+        .filter_map(|rest| rest.split("= ").nth(1))
+        .map(|value| value.trim_end_matches(';').to_lowercase())
+        .collect();
+    assert!(in_code.len() > 10, "found only {in_code:?} in keys.rs");
+    let architecture = read(&root().join("ARCHITECTURE.md"));
+    let in_table: BTreeSet<String> = table_after(&architecture, "| column family | key | value |")
+        .into_iter()
+        .filter(|row| row[0] == "`sm`")
+        // A cell may list alternatives (`0x11` / `0x12` ...); each starts with its tag.
+        .flat_map(|row| {
+            row[1]
+                .split(" / ")
+                .filter_map(|key| key.split('`').nth(1).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|key| key.get(..4).map(str::to_lowercase))
+        .filter(|tag| tag.starts_with("0x"))
+        .collect();
+    assert_eq!(
+        in_table, in_code,
+        "ARCHITECTURE.md's key table (left) and raft/src/keys.rs's tags (right) differ"
+    );
+}
