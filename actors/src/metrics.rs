@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use metrics::{counter, histogram};
+use metrics::{counter, gauge, histogram};
 
 /// One model call, by provider and outcome.
 pub fn model_call(provider: &str, took: Duration, ok: bool) {
@@ -52,4 +52,31 @@ pub fn task_actor_restarted() {
 /// A task this node owned reached a terminal state through one of its own steps.
 pub fn task_ended(status: &'static str) {
     counter!("warden_tasks_ended_total", "status" => status).increment(1);
+}
+
+/// Counts a gauge up while it lives and down when it drops, however its holder ends.
+pub struct Held(&'static str);
+
+impl Held {
+    fn new(name: &'static str) -> Held {
+        gauge!(name).increment(1.0);
+        Held(name)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        gauge!(self.0).decrement(1.0);
+    }
+}
+
+/// A TaskActor running on this node: `warden_task_actors` while it lives.
+pub fn task_actor_running() -> Held {
+    Held::new("warden_task_actors")
+}
+
+/// A task of this node held by a paused workspace or agent: `warden_tasks_held_by_pause`
+/// while its actor waits for the resume.
+pub fn held_by_pause() -> Held {
+    Held::new("warden_tasks_held_by_pause")
 }

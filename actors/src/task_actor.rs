@@ -57,6 +57,8 @@ pub enum TaskMsg {
 pub struct TaskState {
     args: TaskArgs,
     loaded: Option<Loaded>,
+    /// Counts this actor in `warden_task_actors` until it ends.
+    _running: metrics::Held,
 }
 
 /// Everything the loop needs, read once per actor incarnation.
@@ -97,7 +99,11 @@ impl Actor for TaskActor {
         args: TaskArgs,
     ) -> Result<TaskState, ActorProcessingErr> {
         myself.send_message(TaskMsg::Step)?;
-        Ok(TaskState { args, loaded: None })
+        Ok(TaskState {
+            args,
+            loaded: None,
+            _running: metrics::task_actor_running(),
+        })
     }
 
     async fn handle(

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::agents::scripted_model;
 use common::setup::{self, SHORT_LEASE, WAIT};
 use common::{eventually, start};
@@ -50,8 +48,10 @@ async fn an_interrupted_non_idempotent_call_waits_for_a_human() {
         parked.reason
     );
     assert_eq!(parked.owner, 0, "a parked task holds no node");
-    // Give a wrongful retry every chance to happen: several leases and controller ticks.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Give a wrongful retry every chance to happen: the survivors' controller ticks
+    // through more than two leases (2 s at 100 ms a tick).
+    let survivors: Vec<u64> = (1..=3).filter(|id| *id != owner).collect();
+    common::after_controller_ticks(&cluster, &survivors, 50.0).await;
     let events = setup::journal(&node, WS, &task.id).await.expect("journal");
     let attempts = events
         .iter()
@@ -173,7 +173,11 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
         .wait_converged(WAIT)
         .await
         .expect("the woken node catches up");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Once the woken node runs no task actor it can propose no step.
+    common::wait_for_metric(&cluster, owner, "warden_task_actors", |running| {
+        running == 0.0
+    })
+    .await;
     // Steps are proposed as the task's agent; their records name the node they came from.
     let from_owner = format!("node {owner} ");
     let records = cluster

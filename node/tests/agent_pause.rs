@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::agents::scripted_model;
 use common::setup::{self, WAIT};
 use common::{eventually, start};
@@ -41,20 +39,25 @@ async fn pausing_an_agent_stops_its_running_task_until_it_is_resumed() {
     let node_1 = cluster.client_of(1).expect("client");
     setup::workspace(&node_1, WS, &model.base_url(), &ledger, "slow", &["put"]).await;
     let task = setup::submit(&node_1, WS, "slow", "four slow puts").await;
-    setup::owner_once_a_call_started(&node_1, WS, &task.id).await;
+    let owner = setup::owner_once_a_call_started(&node_1, WS, &task.id).await;
 
     let client = cluster.client().expect("client");
     client
         .update_agent(agent(true), 1)
         .await
         .expect("pause the agent");
-    // Whatever was in flight when the switch flipped settles within one step.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Whatever was in flight when the switch flipped settles: the owner's actor
+    // journals a call it had started and then waits for the resume.
+    common::wait_for_metric(&cluster, owner, "warden_tasks_held_by_pause", |held| {
+        held >= 1.0
+    })
+    .await;
     let paused_len = setup::journal(&node_1, WS, &task.id)
         .await
         .expect("journal")
         .len();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The controller and the held actor look at the task several times over.
+    common::after_controller_ticks(&cluster, &[1], 10.0).await;
     let events = setup::journal(&node_1, WS, &task.id)
         .await
         .expect("journal");

@@ -238,7 +238,9 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
         .last()
         .expect("the task was assigned");
     cluster.kill(ran_on).await.expect("kill");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Past its lease (2 s) as the survivors' controller counts it (200 ms a tick).
+    let survivors: Vec<u64> = (1..=3).filter(|id| *id != ran_on).collect();
+    common::after_controller_ticks(&cluster, &survivors, 15.0).await;
     let survivors = cluster.client().expect("client");
     let still = approval_of(&survivors, &task.id)
         .await

@@ -100,11 +100,18 @@ async fn pausing_a_workspace_stops_its_running_task_until_it_is_resumed() {
         .set_pause(WS, &PauseTarget::Workspace, true, "incident 42")
         .await
         .expect("pause the workspace");
-    // Whatever was in flight when the switch flipped settles within a second.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Whatever was in flight when the switch flipped settles: the owner's actor
+    // journals a call it had started and then waits for the resume.
+    let owner = task(&admin, &running.id).await.owner;
+    common::wait_for_metric(&cluster, owner, "warden_tasks_held_by_pause", |held| {
+        held >= 1.0
+    })
+    .await;
     let paused = journal(&admin, &running.id).await;
     let waiting = submit(&admin, "while-paused").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The controller considers the new task, and the held actor looks at its pause,
+    // several times over.
+    common::after_controller_ticks(&cluster, &[1, 2, 3], 5.0).await;
     let later = journal(&admin, &running.id).await;
     assert_eq!(
         later.len(),

@@ -9,6 +9,7 @@ use warden_core::{AgentName, Task, TaskStatus};
 
 use super::TaskArgs;
 use crate::host::Host;
+use crate::metrics;
 
 /// Whether the task's workspace or its agent is paused, as this node has applied.
 pub(super) fn is_paused(args: &TaskArgs, agent: &AgentName) -> Result<bool, ActorProcessingErr> {
@@ -32,10 +33,12 @@ pub(super) async fn wait_while_paused(
     task: &Task,
 ) -> Result<bool, ActorProcessingErr> {
     let reader = args.host.reader();
+    let mut held = None;
     loop {
         if !is_paused(args, &task.agent)? {
             return Ok(true);
         }
+        held.get_or_insert_with(metrics::held_by_pause);
         let current = reader.task(&args.workspace, &args.task)?;
         let still_ours = current.is_some_and(|current| {
             current.owner == Some(args.host.node())

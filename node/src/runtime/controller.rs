@@ -39,6 +39,7 @@ pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
         if let Err(error) = tick(&cluster, &options, &liveness).await {
             tracing::warn!(%error, "controller tick failed");
         }
+        metrics::counter!("warden_controller_ticks_total").increment(1);
     }
 }
 

@@ -336,6 +336,46 @@ pub async fn scrape(cluster: &LocalCluster, id: u64) -> String {
     response
 }
 
+/// Waits until node `id`'s metric `name` (0 when absent) satisfies `holds`; returns it.
+pub async fn wait_for_metric(
+    cluster: &LocalCluster,
+    id: u64,
+    name: &str,
+    holds: impl Fn(f64) -> bool,
+) -> f64 {
+    eventually(
+        &format!("metric {name} of node {id}"),
+        Duration::from_secs(60),
+        || async {
+            let value = metric_value(&scrape(cluster, id).await, name, &[]).unwrap_or(0.0);
+            holds(value).then_some(value)
+        },
+    )
+    .await
+}
+
+/// The controller ticks run by the leaders among `nodes` so far.
+pub async fn controller_ticks(cluster: &LocalCluster, nodes: &[u64]) -> f64 {
+    let mut ticks = 0.0;
+    for id in nodes {
+        let text = scrape(cluster, *id).await;
+        ticks += metric_value(&text, "warden_controller_ticks_total", &[]).unwrap_or(0.0);
+    }
+    ticks
+}
+
+/// Waits until the leaders among `nodes` have run `more` controller ticks: every pending
+/// or running task has been considered for placement that many times since the call.
+pub async fn after_controller_ticks(cluster: &LocalCluster, nodes: &[u64], more: f64) {
+    let start = controller_ticks(cluster, nodes).await;
+    eventually(
+        &format!("{more} more controller ticks"),
+        Duration::from_secs(60),
+        || async { (controller_ticks(cluster, nodes).await >= start + more).then_some(()) },
+    )
+    .await;
+}
+
 /// The value of the first sample of `name` whose labels contain all of `labels`.
 pub fn metric_value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
     text.lines()
