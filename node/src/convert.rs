@@ -9,11 +9,17 @@ use warden_proto::v1;
 
 use crate::cluster::Consistency;
 
-pub fn consistency(value: i32) -> Consistency {
+/// A request's `consistency`; a value the API does not define is refused, not guessed.
+pub fn consistency(value: i32) -> Result<Consistency, crate::error::Error> {
     match v1::ReadConsistency::try_from(value) {
-        Ok(v1::ReadConsistency::Local) => Consistency::Local,
-        // Unknown values take the safe default.
-        Ok(v1::ReadConsistency::Linearizable) | Err(_) => Consistency::Linearizable,
+        Ok(v1::ReadConsistency::Local) => Ok(Consistency::Local),
+        Ok(v1::ReadConsistency::Linearizable) => Ok(Consistency::Linearizable),
+        Err(_) => Err(crate::error::Error::InvalidArgument {
+            field: "consistency",
+            message: format!(
+                "{value} is not a read consistency; expected 0 (linearizable) or 1 (local)"
+            ),
+        }),
     }
 }
 
@@ -339,4 +345,22 @@ pub fn sanitized(value: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_read_consistency_is_refused_naming_the_field() {
+        assert_eq!(consistency(0).ok(), Some(Consistency::Linearizable));
+        assert_eq!(consistency(1).ok(), Some(Consistency::Local));
+        match consistency(7) {
+            Err(crate::error::Error::InvalidArgument { field, message }) => {
+                assert_eq!(field, "consistency");
+                assert!(message.contains('7'), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

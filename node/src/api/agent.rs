@@ -20,10 +20,10 @@ use warden_secrets::SecretString;
 
 use super::mcp_register::Registrar;
 use super::task::parse_workspace;
-use super::{Refused, boundary, propose, unexpected};
+use super::{Refused, boundary, propose, read_workspace, unexpected};
 use crate::api::Payload;
 use crate::auth::Caller;
-use crate::cluster::{Cluster, Consistency};
+use crate::cluster::Cluster;
 use crate::config::Providers;
 use crate::convert;
 use crate::error::Error;
@@ -241,11 +241,7 @@ impl AgentService for Agents {
         &self,
         request: Request<ListProvidersRequest>,
     ) -> Result<Response<ListProvidersResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let providers = reader.providers(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListProvidersResponse {
             providers: providers.iter().map(convert::provider).collect(),
@@ -274,11 +270,7 @@ impl AgentService for Agents {
         &self,
         request: Request<ListMcpServersRequest>,
     ) -> Result<Response<ListMcpServersResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let servers = reader.mcp_servers(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListMcpServersResponse {
             servers: servers.iter().map(convert::mcp_server).collect(),
@@ -347,7 +339,7 @@ impl AgentService for Agents {
             .read_workspace(
                 &self.cluster,
                 &workspace,
-                convert::consistency(request.consistency),
+                convert::consistency(request.consistency)?,
             )
             .await?;
         match reader.agent(&workspace, &name).map_err(Error::from)? {
@@ -365,11 +357,7 @@ impl AgentService for Agents {
         &self,
         request: Request<ListAgentsRequest>,
     ) -> Result<Response<ListAgentsResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let agents = reader.agents(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListAgentsResponse {
             agents: agents.iter().map(convert::agent).collect(),

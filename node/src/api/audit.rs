@@ -40,7 +40,7 @@ impl Audit {
             caller,
             None,
             Permission::ReadAudit,
-            convert::consistency(consistency),
+            convert::consistency(consistency)?,
         )
         .await
     }

@@ -88,7 +88,7 @@ impl CatalogService for Catalog {
             message: error.to_string(),
         })?;
         self.cluster
-            .read_barrier(convert::consistency(request.consistency))
+            .read_barrier(convert::consistency(request.consistency)?)
             .await?;
         match self
             .cluster

@@ -19,7 +19,7 @@ use warden_proto::v1::{
 
 use super::task::TaskRequest;
 use super::task::{parse_task_id, parse_workspace};
-use super::{Payload, Refused, now_ms, propose, recorded, unexpected};
+use super::{Payload, Refused, now_ms, propose, read_workspace, recorded, unexpected};
 use crate::auth::Caller;
 use crate::cluster::{Cluster, Consistency};
 use crate::convert;
@@ -194,11 +194,7 @@ impl GovernanceService for Governance {
         &self,
         request: Request<GetPolicyRequest>,
     ) -> Result<Response<GetPolicyResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let policy = match reader.policy(&workspace).map_err(Error::from)? {
             Some(stored) => Some(policy_message(&stored)?),
             None => None,
@@ -264,11 +260,7 @@ impl GovernanceService for Governance {
         &self,
         request: Request<ListApprovalsRequest>,
     ) -> Result<Response<ListApprovalsResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let mut approvals = Vec::new();
         for (task_workspace, id, active) in reader.active_tasks().map_err(Error::from)? {
             if task_workspace != workspace || active.approval.is_none() {
@@ -334,11 +326,7 @@ impl GovernanceService for Governance {
         &self,
         request: Request<GetBudgetsRequest>,
     ) -> Result<Response<GetBudgetsResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let budgets = reader.budgets(&workspace).map_err(Error::from)?;
         Ok(Response::new(GetBudgetsResponse {
             budgets: budgets.iter().map(convert::budget).collect(),
@@ -361,11 +349,7 @@ impl GovernanceService for Governance {
         &self,
         request: Request<ListPausesRequest>,
     ) -> Result<Response<ListPausesResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        let workspace = parse_workspace(&request.into_inner().workspace)?;
-        let reader = caller
-            .read_workspace(&self.cluster, &workspace, Consistency::Linearizable)
-            .await?;
+        let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let switches = reader.switches(&workspace).map_err(Error::from)?;
         let agents = reader.agents(&workspace).map_err(Error::from)?;
         Ok(Response::new(ListPausesResponse {

@@ -15,16 +15,60 @@ pub mod task;
 pub mod watch;
 pub mod workspace;
 
-use warden_core::{Action, Code, Command, Hash, Outcome, Rejection, Request, cut_text};
+use tonic::Status;
+use warden_core::{
+    Action, Code, Command, Hash, Outcome, Rejection, Request, WorkspaceId, cut_text,
+};
+use warden_proto::v1;
+use warden_raft::StateReader;
 
 use crate::auth::Caller;
-
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, Consistency};
 use crate::error::Error;
 
 /// This node's wall clock: ids and the time a write is proposed at (the leader stamps
 /// its own when it appends the entry), so `apply()` never reads one.
 pub use warden_actors::clock::now_ms;
+
+/// A request that reads one workspace, named by its `workspace` field.
+pub trait WorkspaceRead {
+    fn workspace(&self) -> &str;
+}
+
+macro_rules! workspace_reads {
+    ($($request:ty),* $(,)?) => {
+        $(impl WorkspaceRead for $request {
+            fn workspace(&self) -> &str {
+                &self.workspace
+            }
+        })*
+    };
+}
+
+workspace_reads!(
+    v1::ListProvidersRequest,
+    v1::ListMcpServersRequest,
+    v1::ListAgentsRequest,
+    v1::GetPolicyRequest,
+    v1::ListApprovalsRequest,
+    v1::GetBudgetsRequest,
+    v1::ListPausesRequest,
+);
+
+/// The skeleton of a workspace read: the caller of `request`, the workspace it names, and
+/// the state to read it from, after a linearizable barrier and the caller's read
+/// permission there (NOT_FOUND for a workspace that does not exist).
+pub async fn read_workspace<'a, R: WorkspaceRead>(
+    cluster: &'a Cluster,
+    request: &tonic::Request<R>,
+) -> Result<(&'a StateReader, WorkspaceId), Status> {
+    let caller = Caller::of(request)?;
+    let workspace = task::parse_workspace(request.get_ref().workspace())?;
+    let reader = caller
+        .read_workspace(cluster, &workspace, Consistency::Linearizable)
+        .await?;
+    Ok((reader, workspace))
+}
 
 /// Proposes `command`, or, when the request was refused before it could become one,
 /// a record of the refusal, so the audit chain holds every attempted change. A refusal

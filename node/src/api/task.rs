@@ -176,7 +176,7 @@ impl TaskService for Tasks {
             .read_workspace(
                 &self.cluster,
                 &workspace,
-                convert::consistency(request.consistency),
+                convert::consistency(request.consistency)?,
             )
             .await?;
         match reader.task(&workspace, &task_id).map_err(Error::from)? {
@@ -206,7 +206,7 @@ impl TaskService for Tasks {
             .read_workspace(
                 &self.cluster,
                 &workspace,
-                convert::consistency(request.consistency),
+                convert::consistency(request.consistency)?,
             )
             .await?;
         let wanted_status = match request.status {
@@ -322,7 +322,7 @@ impl TaskService for Tasks {
                 .min(MAX_PAGE_SIZE),
         };
         self.cluster
-            .read_barrier(convert::consistency(request.consistency))
+            .read_barrier(convert::consistency(request.consistency)?)
             .await?;
         caller.require(&self.cluster, Some(&workspace), Permission::Read)?;
         let reader = self.cluster.reader();

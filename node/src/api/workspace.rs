@@ -66,7 +66,7 @@ impl WorkspaceService for Workspaces {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         self.cluster
-            .read_barrier(convert::consistency(request.consistency))
+            .read_barrier(convert::consistency(request.consistency)?)
             .await?;
         let reader = self.cluster.reader();
         // A caller sees the workspaces it holds a role in; cluster-scope roles see all.
