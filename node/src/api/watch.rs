@@ -74,17 +74,115 @@ pub async fn wait(
     }
 }
 
-struct Follow {
+/// The one loop behind both watches: send what is buffered, else read the next batch
+/// from the applied state, check the caller's access again after the read, and sleep
+/// until the next applied entry (or an access change) when there was nothing new.
+struct Follower<S> {
     _watching: Watching,
     cluster: Cluster,
     access: Access,
+    applied: Applied,
+    source: S,
+    ended: bool,
+}
+
+/// What a watch follows: a task's journal or a workspace's events.
+trait Source: Send + 'static {
+    /// The next buffered event, and whether nothing follows it.
+    fn pop(&mut self) -> Option<(v1::TaskEvent, bool)>;
+    /// Reads the next batch from `reader` into the buffer; `true` if it added anything.
+    fn fill(&mut self, reader: &StateReader) -> Result<bool, Error>;
+    /// Whether nothing more can come (a task that ended before the position).
+    fn exhausted(&self, reader: &StateReader) -> Result<bool, Error>;
+}
+
+impl<S: Source> Follower<S> {
+    fn stream(cluster: &Cluster, access: Access, source: S) -> EventStream {
+        let follower = Follower {
+            _watching: Watching::new(),
+            applied: cluster.raft().metrics(),
+            cluster: cluster.clone(),
+            access,
+            source,
+            ended: false,
+        };
+        Box::pin(futures::stream::unfold(follower, Follower::next))
+    }
+
+    /// Ends the stream with `error` as its last item.
+    fn fail(mut self, error: Error) -> Option<(Result<v1::TaskEvent, Status>, Self)> {
+        self.ended = true;
+        Some((Err(error.into()), self))
+    }
+
+    async fn next(mut self) -> Option<(Result<v1::TaskEvent, Status>, Self)> {
+        loop {
+            if let Some((event, last)) = self.source.pop() {
+                self.ended |= last;
+                return Some((Ok(event), self));
+            }
+            if self.ended {
+                return None;
+            }
+            self.applied.borrow_and_update();
+            let read = self.source.fill(self.cluster.reader());
+            // After the read: whatever it holds was applied before this check.
+            if let Err(error) = self.access.recheck(&self.cluster) {
+                return self.fail(error);
+            }
+            match read {
+                Err(error) => return self.fail(error),
+                Ok(true) => continue,
+                Ok(false) => {}
+            }
+            match self.source.exhausted(self.cluster.reader()) {
+                Ok(true) => return None,
+                Ok(false) => {}
+                Err(error) => return self.fail(error),
+            }
+            if let Err(error) = self.access.changed(&self.cluster, &mut self.applied).await {
+                return self.fail(error);
+            }
+        }
+    }
+}
+
+/// One task's journal from `next_seq` on; it ends with the event that ends the task.
+struct TaskJournal {
     workspace: WorkspaceId,
     task: TaskId,
     task_text: String,
     next_seq: u64,
     buffered: VecDeque<JournalEntry>,
-    ended: bool,
-    applied: Applied,
+}
+
+impl Source for TaskJournal {
+    fn pop(&mut self) -> Option<(v1::TaskEvent, bool)> {
+        let entry = self.buffered.pop_front()?;
+        let last = entry.event_ends_task();
+        if last {
+            self.buffered.clear();
+        }
+        Some((convert::task_event(&self.task_text, &entry), last))
+    }
+
+    fn fill(&mut self, reader: &StateReader) -> Result<bool, Error> {
+        let entries = reader.journal(&self.workspace, &self.task, self.next_seq, BATCH)?;
+        if let Some(last) = entries.last() {
+            self.next_seq = last.seq + 1;
+        }
+        let added = !entries.is_empty();
+        self.buffered.extend(entries);
+        Ok(added)
+    }
+
+    fn exhausted(&self, reader: &StateReader) -> Result<bool, Error> {
+        // A task that already ended with its last entry before `from_seq` has nothing
+        // more to send.
+        Ok(reader
+            .task(&self.workspace, &self.task)?
+            .is_some_and(|task| task.status.is_terminal() && self.next_seq >= task.journal_len))
+    }
 }
 
 /// Follows a task's journal for a caller whose `access` was opened (after its barrier).
@@ -97,85 +195,14 @@ pub fn watch_task(
 ) -> Result<EventStream, Error> {
     // Checked once up front so an unknown task is NOT_FOUND, not an empty stream.
     require_task(cluster.reader(), &workspace, &task)?;
-    let follow = Follow {
-        _watching: Watching::new(),
-        applied: cluster.raft().metrics(),
-        cluster: cluster.clone(),
-        access,
+    let source = TaskJournal {
         task_text: task.to_string(),
         workspace,
         task,
         next_seq: from_seq,
         buffered: VecDeque::new(),
-        ended: false,
     };
-    Ok(Box::pin(futures::stream::unfold(follow, next_event)))
-}
-
-async fn next_event(mut follow: Follow) -> Option<(Result<v1::TaskEvent, Status>, Follow)> {
-    loop {
-        if let Some(entry) = follow.buffered.pop_front() {
-            if entry.event_ends_task() {
-                follow.ended = true;
-                follow.buffered.clear();
-            }
-            let event = convert::task_event(&follow.task_text, &entry);
-            return Some((Ok(event), follow));
-        }
-        if follow.ended {
-            return None;
-        }
-        follow.applied.borrow_and_update();
-        let read = follow.cluster.reader().journal(
-            &follow.workspace,
-            &follow.task,
-            follow.next_seq,
-            BATCH,
-        );
-        // After the read: whatever it holds was applied before this check.
-        if let Err(error) = follow.access.recheck(&follow.cluster) {
-            follow.ended = true;
-            return Some((Err(error.into()), follow));
-        }
-        match read {
-            Err(error) => {
-                follow.ended = true;
-                return Some((Err(Error::from(error).into()), follow));
-            }
-            Ok(entries) if !entries.is_empty() => {
-                follow.next_seq = entries
-                    .last()
-                    .map_or(follow.next_seq, |entry| entry.seq + 1);
-                follow.buffered.extend(entries);
-                continue;
-            }
-            Ok(_) => {}
-        }
-        // A task that already ended with its last entry before `from_seq` has nothing
-        // more to send.
-        match follow
-            .cluster
-            .reader()
-            .task(&follow.workspace, &follow.task)
-        {
-            Ok(Some(task)) if task.status.is_terminal() && follow.next_seq >= task.journal_len => {
-                return None;
-            }
-            Ok(_) => {}
-            Err(error) => {
-                follow.ended = true;
-                return Some((Err(Error::from(error).into()), follow));
-            }
-        }
-        if let Err(error) = follow
-            .access
-            .changed(&follow.cluster, &mut follow.applied)
-            .await
-        {
-            follow.ended = true;
-            return Some((Err(error.into()), follow));
-        }
-    }
+    Ok(Follower::stream(cluster, access, source))
 }
 
 trait EndsTask {
@@ -211,17 +238,38 @@ impl Drop for Watching {
     }
 }
 
-struct FollowWorkspace {
-    _watching: Watching,
-    cluster: Cluster,
-    access: Access,
+/// A workspace's events in log order, from `from_index` on; it never ends by itself.
+/// One command adds at most 2 + 2 x 64 entries (a model turn with the most calls), so a
+/// batch of `BATCH` always gets past the events of the last index already sent.
+struct WorkspaceEvents {
     workspace: WorkspaceId,
     from_index: u64,
     /// The last event sent: (log index, task, seq).
     after: Option<(u64, TaskId, u64)>,
     buffered: VecDeque<(TaskId, JournalEntry)>,
-    ended: bool,
-    applied: Applied,
+}
+
+impl Source for WorkspaceEvents {
+    fn pop(&mut self) -> Option<(v1::TaskEvent, bool)> {
+        let (task, entry) = self.buffered.pop_front()?;
+        self.after = Some((entry.log_index, task, entry.seq));
+        self.from_index = entry.log_index;
+        Some((convert::task_event(&task.to_string(), &entry), false))
+    }
+
+    fn fill(&mut self, reader: &StateReader) -> Result<bool, Error> {
+        let events = reader.workspace_events(&self.workspace, self.from_index, BATCH)?;
+        let after = self.after;
+        self.buffered
+            .extend(events.into_iter().filter(|(task, entry)| {
+                after.is_none_or(|after| (entry.log_index, *task, entry.seq) > after)
+            }));
+        Ok(!self.buffered.is_empty())
+    }
+
+    fn exhausted(&self, _reader: &StateReader) -> Result<bool, Error> {
+        Ok(false)
+    }
 }
 
 /// Follows a workspace's journal events for a caller whose `access` was opened.
@@ -236,73 +284,11 @@ pub fn watch_workspace(
             what: format!("workspace {workspace}"),
         });
     }
-    let follow = FollowWorkspace {
-        _watching: Watching::new(),
-        applied: cluster.raft().metrics(),
-        cluster: cluster.clone(),
-        access,
-        ended: false,
+    let source = WorkspaceEvents {
         workspace,
         from_index,
         after: None,
         buffered: VecDeque::new(),
     };
-    Ok(Box::pin(futures::stream::unfold(
-        follow,
-        next_workspace_event,
-    )))
-}
-
-/// One command adds at most 2 + 2 x 64 entries (a model turn with the most calls), so a
-/// batch of `BATCH` always gets past the events of the last index already sent.
-async fn next_workspace_event(
-    mut follow: FollowWorkspace,
-) -> Option<(Result<v1::TaskEvent, Status>, FollowWorkspace)> {
-    loop {
-        if let Some((task, entry)) = follow.buffered.pop_front() {
-            follow.after = Some((entry.log_index, task, entry.seq));
-            follow.from_index = entry.log_index;
-            let event = convert::task_event(&task.to_string(), &entry);
-            return Some((Ok(event), follow));
-        }
-        if follow.ended {
-            return None;
-        }
-        follow.applied.borrow_and_update();
-        let read =
-            follow
-                .cluster
-                .reader()
-                .workspace_events(&follow.workspace, follow.from_index, BATCH);
-        // After the read: whatever it holds was applied before this check.
-        if let Err(error) = follow.access.recheck(&follow.cluster) {
-            follow.ended = true;
-            return Some((Err(error.into()), follow));
-        }
-        match read {
-            Err(error) => {
-                follow.ended = true;
-                return Some((Err(Error::from(error).into()), follow));
-            }
-            Ok(events) => {
-                let after = follow.after;
-                follow
-                    .buffered
-                    .extend(events.into_iter().filter(|(task, entry)| {
-                        after.is_none_or(|after| (entry.log_index, *task, entry.seq) > after)
-                    }));
-                if !follow.buffered.is_empty() {
-                    continue;
-                }
-            }
-        }
-        if let Err(error) = follow
-            .access
-            .changed(&follow.cluster, &mut follow.applied)
-            .await
-        {
-            follow.ended = true;
-            return Some((Err(error.into()), follow));
-        }
-    }
+    Ok(Follower::stream(cluster, access, source))
 }
