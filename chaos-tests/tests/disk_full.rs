@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use warden_chaos_tests::tmpfs::{self, Tmpfs};
 use warden_client::proto::{Agent, Provider};
 use warden_client::{Client, Consistency};
-use warden_local_cluster::LocalCluster;
+use warden_local_cluster::{LocalCluster, probe};
 
 /// Each node's database disk. Small enough that RocksDB's preallocation of a whole
 /// write-ahead log file (about 70 MiB) fails, so the log grows page by page and the first
@@ -336,35 +336,16 @@ async fn add_paused_agent(client: &Client) {
 
 /// Every task of the workspace as node `id` has applied it.
 async fn all_tasks(client: &Client, id: u64) -> Vec<warden_client::proto::Task> {
-    let mut tasks = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = client
-            .list_tasks(WORKSPACE, 1000, &token, Consistency::Local)
-            .await
-            .unwrap_or_else(|error| panic!("list tasks on node {id}: {error}"));
-        tasks.extend(page.tasks);
-        if page.next_page_token.is_empty() {
-            return tasks;
-        }
-        token = page.next_page_token;
-    }
+    probe::all_tasks(client, id, WORKSPACE).await
 }
 
 /// Polls `check` until it returns Some, failing after `WITHIN`.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    probe::eventually(what, WITHIN, check).await
 }
 
 fn logs(cluster: &LocalCluster) -> String {

@@ -8,6 +8,7 @@
 //! base directory) and a certificate per node, a bootstrap token that only node 1 is
 //! given, and one master key; [`LocalCluster::insecure`] turns TLS off.
 
+pub mod probe;
 mod security;
 pub mod tool_catalog;
 

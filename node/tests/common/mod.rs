@@ -15,8 +15,7 @@ pub mod setup;
 
 pub mod wire;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 use warden_client::proto::{Agent, Provider};
@@ -243,24 +242,7 @@ pub async fn refusals_of(
         .collect()
 }
 
-/// Polls `check` until it returns Some or `within` passes.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+pub use warden_local_cluster::probe::eventually;
 
 /// Waits until every running node has applied the leader's last log index.
 pub async fn wait_converged(cluster: &LocalCluster, within: Duration) -> u64 {
@@ -296,19 +278,7 @@ pub async fn all_tasks(
     workspace: &str,
 ) -> Vec<warden_proto::v1::Task> {
     let client = cluster.client_of(id).expect("client");
-    let mut ids = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = client
-            .list_tasks(workspace, 1000, &token, Consistency::Local)
-            .await
-            .unwrap_or_else(|error| panic!("list tasks on node {id}: {error}"));
-        ids.extend(page.tasks);
-        if page.next_page_token.is_empty() {
-            return ids;
-        }
-        token = page.next_page_token;
-    }
+    warden_local_cluster::probe::all_tasks(&client, id, workspace).await
 }
 
 /// Scrapes node `id`'s `/metrics`.
