@@ -200,6 +200,9 @@ pub struct NodeRecord {
     pub audit_keys: Vec<AuditKey>,
     pub signing_key: Option<AuditKey>,
     pub member: bool,
+    /// The chain position of the record that first registered a key for the node (0 while
+    /// none was): offline verification expects checkpoints from there on.
+    pub keyed_since: u64,
 }
 
 impl NodeRecord {
@@ -215,22 +218,28 @@ impl NodeRecord {
 
     /// `existing` (or a new record for `node`) as a member signing with `key`. A key is
     /// appended to the history unless it is already the last one.
+    /// `at` is the chain position of the registering record.
     pub fn registered(
         existing: Option<NodeRecord>,
         node: NodeId,
         key: Option<AuditKey>,
+        at: u64,
     ) -> NodeRecord {
         let mut record = existing.unwrap_or(NodeRecord {
             node,
             audit_keys: Vec::new(),
             signing_key: None,
             member: true,
+            keyed_since: 0,
         });
         record.member = true;
         record.signing_key = key;
         if let Some(key) = key {
             if record.audit_keys.last() != Some(&key) {
                 record.audit_keys.push(key);
+            }
+            if record.keyed_since == 0 {
+                record.keyed_since = at;
             }
         }
         record

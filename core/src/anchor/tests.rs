@@ -85,15 +85,16 @@ fn the_detail_reads_back() {
 #[test]
 fn a_node_record_names_its_current_key_while_it_is_a_member() {
     let (first, second) = (public_key(&secret(1)), public_key(&secret(2)));
-    let record = NodeRecord::registered(None, NodeId(2), Some(first));
-    let mut record = NodeRecord::registered(Some(record), NodeId(2), Some(second));
+    let record = NodeRecord::registered(None, NodeId(2), Some(first), 4);
+    let mut record = NodeRecord::registered(Some(record), NodeId(2), Some(second), 9);
+    assert_eq!(record.keyed_since, 4);
     assert_eq!(record.audit_keys, vec![first, second]);
     assert_eq!(record.current_key(), Some(second));
     assert!(record.knows(&first));
     record.member = false;
     assert_eq!(record.current_key(), None);
     assert!(record.knows(&second));
-    let keyless = NodeRecord::registered(Some(record), NodeId(2), None);
+    let keyless = NodeRecord::registered(Some(record), NodeId(2), None, 12);
     assert!(keyless.member);
     assert_eq!(keyless.current_key(), None);
     assert_eq!(keyless.audit_keys, vec![first, second]);

@@ -73,14 +73,18 @@ pub(super) fn record<S: StateRead>(
 /// a removed one is no longer a member.
 pub(super) fn membership<S: StateRead>(
     state: &S,
+    head: &AuditHead,
     change: &MembershipChange,
 ) -> Result<Vec<Write>, S::Error> {
     let node = change.node();
     let existing = state.node_record(node)?;
     let write = match change {
-        MembershipChange::AddLearner { audit_key, .. } => {
-            Some(NodeRecord::registered(existing, node, *audit_key))
-        }
+        MembershipChange::AddLearner { audit_key, .. } => Some(NodeRecord::registered(
+            existing,
+            node,
+            *audit_key,
+            head.count + 1,
+        )),
         MembershipChange::Remove { .. } => existing.map(|mut record| {
             record.member = false;
             record

@@ -52,6 +52,7 @@ pub(super) fn apply<S: StateRead>(
                         state.node_record(*node)?,
                         *node,
                         *audit_key,
+                        at.head.count + 1,
                     )),
                     Write::AuditSettings(AuditSettings {
                         checkpoint_interval: *checkpoint_interval,

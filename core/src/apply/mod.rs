@@ -240,7 +240,7 @@ fn decide<S: StateRead>(
         Command::CreateWorkspace { workspace, key } => create_workspace(state, at, workspace, key)?,
         Command::AuthorizeMembershipChange { change } => Ok((
             Outcome::MembershipChangeAuthorized(change.clone()),
-            checkpoint::membership(state, change)?,
+            checkpoint::membership(state, at.head, change)?,
         )),
         Command::AuditCheckpoint { checkpoint } => checkpoint::record(state, at.head, checkpoint)?,
         Command::PutPolicy { .. } => policy::put_policy(state, at, command)?,

@@ -7,10 +7,10 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Agent, AgentName, Applied, AuditHead, AuditRecord, Budget, BudgetScope, CatalogEntry, CatalogName,
-    IdempotencyKey, IdempotencyRecord, McpServer, NodeId, NodeRecord, Principal, Provider, ProviderName, RoleBinding,
-    Scope, ServerName, StateRead, StoredPolicy, Switches, Task, TaskId, Token, TokenId, Workspace,
-    WorkspaceId, Write,
+    Agent, AgentName, Applied, AuditHead, AuditRecord, Budget, BudgetScope, CatalogEntry,
+    CatalogName, IdempotencyKey, IdempotencyRecord, McpServer, NodeId, NodeRecord, Principal,
+    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Switches,
+    Task, TaskId, Token, TokenId, Workspace, WorkspaceId, Write,
 };
 
 use crate::active::ActiveTask;
@@ -302,7 +302,9 @@ impl StateRead for Pending<'_> {
     }
 
     fn audit_record(&self, index: u64) -> Result<Option<AuditRecord>, Error> {
-        self.get(keys::audit_record(index), || format!("audit record {index}"))
+        self.get(keys::audit_record(index), || {
+            format!("audit record {index}")
+        })
     }
 
     fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Error> {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use warden_core::{AuditRecord, AuditSettings, Checkpoint, Hash, NodeId, NodeRecord};
+use warden_core::{AuditKey, AuditRecord, AuditSettings, Checkpoint, Hash, NodeId, NodeRecord};
 
 use super::{DbSnapshot, StateReader};
 use crate::codec;
@@ -22,6 +22,10 @@ pub struct AnchorReport {
     pub interval: Option<u64>,
     /// The nodes registered with an audit key at some point.
     pub keyed_nodes: Vec<NodeId>,
+    /// The highest record each signer's valid checkpoints cover, by node and key.
+    pub per_signer: BTreeMap<(NodeId, AuditKey), u64>,
+    /// Every node record, for checking a trusted key against.
+    pub nodes: Vec<NodeRecord>,
 }
 
 impl StateReader {
@@ -57,17 +61,18 @@ impl StateReader {
     }
 
     pub fn audit_settings(&self) -> Result<Option<AuditSettings>, Error> {
-        self.storage
-            .get(keys::SM_CF, keys::AUDIT_SETTINGS, || "audit settings".into())
+        self.storage.get(keys::SM_CF, keys::AUDIT_SETTINGS, || {
+            "audit settings".into()
+        })
     }
 
     /// The hash of record `index`, if the chain holds it.
     pub fn audit_hash(&self, index: u64) -> Result<Option<Hash>, Error> {
-        let record: Option<AuditRecord> = self
-            .storage
-            .get(keys::SM_CF, &keys::audit_record(index), || {
-                format!("audit record {index}")
-            })?;
+        let record: Option<AuditRecord> =
+            self.storage
+                .get(keys::SM_CF, &keys::audit_record(index), || {
+                    format!("audit record {index}")
+                })?;
         Ok(record.map(|record| record.hash))
     }
 }
@@ -93,7 +98,10 @@ impl AnchorCheck {
         reader.scan(snapshot, start, end, |key, value| {
             count += 1;
             match codec::decode::<Checkpoint>(|| format!("checkpoint key {key:?}"), value) {
-                Ok(checkpoint) => by_index.entry(checkpoint.index).or_default().push(checkpoint),
+                Ok(checkpoint) => by_index
+                    .entry(checkpoint.index)
+                    .or_default()
+                    .push(checkpoint),
                 Err(error) => broken = Some((0, error.to_string())),
             }
             Ok(broken.is_none())
@@ -123,6 +131,8 @@ impl AnchorCheck {
             .map(|record| record.node)
             .collect();
         keyed_nodes.sort();
+        let mut records: Vec<NodeRecord> = nodes.values().cloned().collect();
+        records.sort_by_key(|record| record.node);
         Ok(Ok(AnchorCheck {
             by_index,
             nodes,
@@ -130,6 +140,7 @@ impl AnchorCheck {
                 checkpoint_count: count,
                 interval: settings.map(|settings| settings.checkpoint_interval),
                 keyed_nodes,
+                nodes: records,
                 ..AnchorReport::default()
             },
         }))
@@ -144,6 +155,9 @@ impl AnchorCheck {
             }
             self.report.covered = record.index;
             self.report.covered_by = Some(checkpoint.node);
+            self.report
+                .per_signer
+                .insert((checkpoint.node, checkpoint.key), record.index);
         }
         None
     }
@@ -162,7 +176,9 @@ impl AnchorCheck {
             ));
         }
         if let Err(error) = checkpoint.verify_signature() {
-            return Some(format!("checkpoint of node {node} at record {index}: {error}"));
+            return Some(format!(
+                "checkpoint of node {node} at record {index}: {error}"
+            ));
         }
         if checkpoint.hash != hash {
             return Some(format!(

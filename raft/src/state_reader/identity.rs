@@ -62,9 +62,13 @@ impl StateRead for StateReader {
             })
     }
 
-    fn node_record(&self, node: warden_core::NodeId) -> Result<Option<warden_core::NodeRecord>, Error> {
-        self.storage
-            .get(keys::SM_CF, &keys::node(node), || format!("node record {node}"))
+    fn node_record(
+        &self,
+        node: warden_core::NodeId,
+    ) -> Result<Option<warden_core::NodeRecord>, Error> {
+        self.storage.get(keys::SM_CF, &keys::node(node), || {
+            format!("node record {node}")
+        })
     }
 
     fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Error> {
