@@ -117,6 +117,8 @@ impl AuditService for Audit {
             problem,
             node_id: self.cluster.node_id(),
             applied_index,
+            checkpoint_count: verification.anchors.checkpoint_count,
+            checkpoint_covered: verification.anchors.covered,
         }))
     }
 

@@ -201,6 +201,16 @@ fn render_verify(report: &VerifyAuditResponse) -> String {
             },
         ),
     ];
+    fields.push((
+        "checkpoints",
+        match report.checkpoint_covered {
+            0 => format!("{} stored; none covers a record", report.checkpoint_count),
+            covered => format!(
+                "{} stored; the last covers records 1..{covered} of {}",
+                report.checkpoint_count, report.record_count
+            ),
+        },
+    ));
     if !report.ok {
         fields.push(("first bad index", or_dash(report.first_bad_index)));
         fields.push(("problem", report.problem.clone()));
@@ -222,6 +232,7 @@ mod tests {
             problem: "prev_hash does not match".into(),
             node_id: 2,
             applied_index: 30,
+            ..VerifyAuditResponse::default()
         });
         assert!(text.starts_with("result           FAILED\n"), "{text}");
         assert!(text.contains("first bad index  4\n"), "{text}");
