@@ -52,6 +52,9 @@ pub fn node_ip(id: u64) -> IpAddr {
 }
 
 /// Where clients connect from, as the proxies see it.
+/// The audit checkpoint interval the chaos clusters are initialized with, in records.
+pub const CHECKPOINT_INTERVAL: u64 = 100;
+
 pub const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 impl ChaosCluster {
@@ -67,6 +70,8 @@ impl ChaosCluster {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let mut nodes = LocalCluster::new(exe, base, settings);
+        // Small enough that nodes sign during the faults, not only at the end.
+        nodes.checkpoint_interval(CHECKPOINT_INTERVAL);
         let mut proxies = BTreeMap::new();
         for id in 1..=count {
             proxies.insert(id, place_behind_proxy(&mut nodes, id, seed).await?);

@@ -226,6 +226,12 @@ pub struct NodeState {
     pub audit_ok: bool,
     /// Empty when `audit_ok`.
     pub audit_problem: String,
+    /// Signed checkpoints the node stores (each verified with the chain by `audit verify`)
+    /// and the highest record a valid one covers.
+    #[serde(default)]
+    pub checkpoint_count: u64,
+    #[serde(default)]
+    pub checkpoint_covered: u64,
     pub tasks: Vec<TaskState>,
 }
 
@@ -276,6 +282,20 @@ pub struct FinalState {
     /// The audit records of every journal write, in chain order.
     #[serde(default)]
     pub journal_writes: Vec<JournalWrite>,
+    /// `audit heads` after the final on-demand checkpoint: whether every node's head
+    /// agreed with the others' and with the signed checkpoints, and each problem named.
+    #[serde(default)]
+    pub heads: Option<HeadsState>,
+}
+
+/// What `ListAuditHeads` said at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeadsState {
+    pub agree: bool,
+    /// `node <id>: <problem or unreachable error>`, for each node that has one.
+    pub problems: Vec<String>,
+    /// How many nodes signed the final on-demand checkpoint.
+    pub signed: usize,
 }
 
 impl FinalState {
@@ -453,6 +473,8 @@ mod tests {
                 audit_head: "ab12".into(),
                 audit_ok: true,
                 audit_problem: String::new(),
+                checkpoint_count: 3,
+                checkpoint_covered: 80,
                 tasks: vec![TaskState {
                     id: "t1".into(),
                     workspace: "ws".into(),

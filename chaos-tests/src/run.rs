@@ -19,7 +19,7 @@ use crate::agents::{self, AgentRun, status_name};
 use crate::checkers::{self, Violation};
 use crate::cluster::ChaosCluster;
 use crate::faults::{Fault, StoragePoint, Target};
-use crate::history::{FinalState, History, NodeState, Op, Outcome, TaskState, Watched};
+use crate::history::{FinalState, HeadsState, History, NodeState, Op, Outcome, TaskState, Watched};
 use crate::resume::{Kill, resume_times};
 use crate::workload::{self, Destination, Recorder, submit_until};
 
@@ -157,11 +157,19 @@ async fn drive(config: &RunConfig, cluster: &mut ChaosCluster) -> anyhow::Result
 
     resolve_unknown(cluster, &recorder).await?;
     agents.settle(&setup, SETTLE_TIMEOUT).await?;
+    // Every node signs its head once more, so the chain is anchored up to the end.
+    let signed = cluster
+        .nodes
+        .client()?
+        .checkpoint_audit()
+        .await
+        .context("the final on-demand audit checkpoint")?;
     cluster
         .nodes
         .wait_converged(Duration::from_secs(30))
         .await?;
     let mut state = final_state(cluster).await?;
+    state.heads = Some(heads_state(cluster, signed.checkpoints.len()).await?);
     agents.fill_state(cluster, &mut state).await?;
     let (decisions, watched) = agents.finish(&state, Duration::from_secs(20)).await?;
     let history = History {
@@ -620,12 +628,38 @@ async fn final_state(cluster: &ChaosCluster) -> anyhow::Result<FinalState> {
             audit_head: verdict.head_hash,
             audit_ok: verdict.ok,
             audit_problem: verdict.problem,
+            checkpoint_count: verdict.checkpoint_count,
+            checkpoint_covered: verdict.checkpoint_covered,
             tasks,
         });
     }
     Ok(FinalState {
         nodes,
         ..FinalState::default()
+    })
+}
+
+/// Every node's audit head and latest checkpoint, compared by one node.
+async fn heads_state(cluster: &ChaosCluster, signed: usize) -> anyhow::Result<HeadsState> {
+    let heads = cluster
+        .nodes
+        .client()?
+        .list_audit_heads(Consistency::Linearizable)
+        .await
+        .context("audit heads")?;
+    let problems = heads
+        .nodes
+        .iter()
+        .filter_map(|node| match (node.reachable, node.problem.is_empty()) {
+            (true, true) => None,
+            (true, false) => Some(format!("node {}: {}", node.node_id, node.problem)),
+            (false, _) => Some(format!("node {} unreachable: {}", node.node_id, node.error)),
+        })
+        .collect();
+    Ok(HeadsState {
+        agree: heads.agree,
+        problems,
+        signed,
     })
 }
 

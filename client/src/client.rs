@@ -12,8 +12,9 @@ use warden_proto::v1::audit_service_client::AuditServiceClient;
 use warden_proto::v1::cluster_service_client::ClusterServiceClient;
 use warden_proto::v1::workspace_service_client::WorkspaceServiceClient;
 use warden_proto::v1::{
-    AddNodeRequest, AddNodeResponse, AuditRecord, ClusterStatusRequest, ClusterStatusResponse,
-    CreateWorkspaceRequest, CreateWorkspaceResponse, InitClusterRequest, InitClusterResponse,
+    AddNodeRequest, AddNodeResponse, AuditRecord, CheckpointAuditRequest, CheckpointAuditResponse,
+    ClusterStatusRequest, ClusterStatusResponse, CreateWorkspaceRequest, CreateWorkspaceResponse,
+    InitClusterRequest, InitClusterResponse, ListAuditHeadsRequest, ListAuditHeadsResponse,
     ListWorkspacesRequest, ListWorkspacesResponse, PromoteNodeRequest, PromoteNodeResponse,
     RemoveNodeRequest, RemoveNodeResponse, TailAuditRequest, TailAuditResponse, VerifyAuditRequest,
     VerifyAuditResponse,
@@ -72,9 +73,21 @@ impl Client {
         admin: Option<&str>,
         bootstrap_token: &str,
     ) -> Result<InitClusterResponse, Error> {
+        self.init_cluster_with(admin, bootstrap_token, 0).await
+    }
+
+    /// [`Client::init_cluster`], fixing the audit checkpoint interval (records; 0: the
+    /// default, 1000).
+    pub async fn init_cluster_with(
+        &self,
+        admin: Option<&str>,
+        bootstrap_token: &str,
+        checkpoint_interval: u64,
+    ) -> Result<InitClusterResponse, Error> {
         let request = InitClusterRequest {
             admin: admin.unwrap_or_default().to_owned(),
             bootstrap_token: bootstrap_token.to_owned(),
+            checkpoint_interval,
         };
         self.unary_once(request, |channel, request| async move {
             ClusterServiceClient::new(channel)
@@ -189,6 +202,33 @@ impl Client {
         };
         self.unary(request, |channel, request| async move {
             AuditServiceClient::new(channel).verify_audit(request).await
+        })
+        .await
+    }
+
+    /// Every member node's audit head and latest checkpoint, compared by the serving node.
+    pub async fn list_audit_heads(
+        &self,
+        consistency: Consistency,
+    ) -> Result<ListAuditHeadsResponse, Error> {
+        let request = ListAuditHeadsRequest {
+            consistency: consistency.to_proto(),
+        };
+        self.unary(request, |channel, request| async move {
+            AuditServiceClient::new(channel)
+                .list_audit_heads(request)
+                .await
+        })
+        .await
+    }
+
+    /// Makes every reachable member node sign its audit head now. Sent again after a
+    /// failure like a read: a second round of checkpoints is harmless.
+    pub async fn checkpoint_audit(&self) -> Result<CheckpointAuditResponse, Error> {
+        self.unary(CheckpointAuditRequest {}, |channel, request| async move {
+            AuditServiceClient::new(channel)
+                .checkpoint_audit(request)
+                .await
         })
         .await
     }

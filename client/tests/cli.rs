@@ -37,6 +37,7 @@ async fn failed_verification_exits_with_1_and_names_the_bad_record() {
             problem: "hash does not match".into(),
             node_id: 3,
             applied_index: 40,
+            ..VerifyAuditResponse::default()
         });
     let server = audit.serve().await;
 

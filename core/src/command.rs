@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use warden_secrets::{SealedSecret, WrappedKey};
 
+use crate::anchor::{AuditKey, Checkpoint};
 use crate::budget::BudgetScope;
 use crate::catalog::CatalogSpec;
 use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
@@ -32,11 +33,16 @@ pub struct Request {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Makes `principal` the first cluster admin, with one token. Accepted once.
+    /// Makes `principal` the first cluster admin, with one token. Accepted once. Also
+    /// registers the first node, `node`, with its audit public key (none when it has no
+    /// signing key) and fixes the cluster's checkpoint interval.
     Bootstrap {
         principal: Principal,
         token: TokenId,
         secret_hash: Hash,
+        node: NodeId,
+        audit_key: Option<AuditKey>,
+        checkpoint_interval: u64,
     },
     /// A cluster admin's membership change, recorded (and authorized) right before the
     /// Raft membership change itself, which carries no principal.
@@ -204,6 +210,10 @@ pub enum Command {
         payload_hash: Hash,
         rejection: Rejection,
     },
+    /// A node's signed checkpoint of the audit chain, proposed as the node itself.
+    AuditCheckpoint {
+        checkpoint: Checkpoint,
+    },
     /// Sets the token and tool-call limits of a workspace's budget, or of one agent's
     /// (`agent`). A limit of `None` is unlimited; with both `None` the budget is removed.
     /// Usage counts from when the budget is first set; `reset` zeroes it.
@@ -253,6 +263,7 @@ pub enum Action {
     BudgetSet,
     Pause,
     Resume,
+    AuditCheckpoint,
 }
 
 /// A journaled step of the agent loop.
@@ -329,6 +340,7 @@ impl Action {
             Action::BudgetSet => "budget.set",
             Action::Pause => "switch.pause",
             Action::Resume => "switch.resume",
+            Action::AuditCheckpoint => crate::anchor::CHECKPOINT_ACTION,
         }
     }
 }
@@ -363,6 +375,7 @@ impl Command {
             Command::SetBudget { .. } => Action::BudgetSet,
             Command::SetPause { paused: true, .. } => Action::Pause,
             Command::SetPause { paused: false, .. } => Action::Resume,
+            Command::AuditCheckpoint { .. } => Action::AuditCheckpoint,
         }
     }
 
@@ -417,6 +430,11 @@ pub fn budget_resource(workspace: &WorkspaceId, scope: &BudgetScope) -> String {
         BudgetScope::Workspace => format!("workspace/{workspace}/budget"),
         BudgetScope::Agent(agent) => format!("workspace/{workspace}/agent/{agent}/budget"),
     }
+}
+
+/// The audit resource name of a node's audit checkpoints.
+pub fn checkpoint_resource(node: NodeId) -> String {
+    format!("cluster/node/{node}/audit")
 }
 
 /// The audit resource name of a pause switch.

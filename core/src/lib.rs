@@ -5,6 +5,7 @@
 //! command stamps its time and ids into it, so every node applying the same log reaches
 //! the same state and the same audit chain.
 
+pub mod anchor;
 pub mod apply;
 pub mod audit;
 pub mod budget;
@@ -27,6 +28,7 @@ pub mod policy;
 pub mod role;
 pub mod switches;
 
+pub use anchor::{AuditKey, AuditSettings, Checkpoint, NodeRecord};
 pub use apply::{
     Applied, Probe, StateRead, Subject, Write, apply, apply_membership, decide_call, require,
 };

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
+use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::apply::{Applied, StateRead, Write, apply};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::budget::{Budget, BudgetScope};
@@ -14,7 +15,7 @@ use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
-use crate::names::{AgentName, CatalogName, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
 use crate::outcome::Outcome;
 use crate::switches::Switches;
 
@@ -36,6 +37,10 @@ pub struct MemoryState {
     pub switches: BTreeMap<WorkspaceId, Switches>,
     pub audit: Vec<AuditRecord>,
     pub head: AuditHead,
+    pub nodes: BTreeMap<NodeId, NodeRecord>,
+    /// Accepted checkpoints by node and index.
+    pub checkpoints: BTreeMap<(NodeId, u64), Checkpoint>,
+    pub audit_settings: Option<AuditSettings>,
     pub applied_index: u64,
 }
 
@@ -122,6 +127,16 @@ impl MemoryState {
                 Write::RemoveSwitches(workspace) => {
                     self.switches.remove(&workspace);
                 }
+                Write::Node(record) => {
+                    self.nodes.insert(record.node, record);
+                }
+                Write::Checkpoint(checkpoint) => {
+                    self.checkpoints
+                        .insert((checkpoint.node, checkpoint.index), checkpoint);
+                }
+                Write::AuditSettings(settings) => {
+                    self.audit_settings = Some(settings);
+                }
             }
         }
         self.head = AuditHead::advanced(&applied.audit);
@@ -133,6 +148,15 @@ impl MemoryState {
 
 impl StateRead for MemoryState {
     type Error = Infallible;
+
+    fn audit_record(&self, index: u64) -> Result<Option<AuditRecord>, Infallible> {
+        let position = index.checked_sub(1).and_then(|i| usize::try_from(i).ok());
+        Ok(position.and_then(|i| self.audit.get(i)).cloned())
+    }
+
+    fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Infallible> {
+        Ok(self.nodes.get(&node).cloned())
+    }
 
     fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Infallible> {
         Ok(self.workspaces.get(id).cloned())

@@ -92,6 +92,8 @@ pub enum Outcome {
     MembershipChanged,
     /// An admin's membership change, recorded; the Raft change follows.
     MembershipChangeAuthorized(crate::membership::MembershipChange),
+    /// A node's checkpoint, verified and stored.
+    CheckpointRecorded(crate::anchor::Checkpoint),
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,
     Rejected(Rejection),

@@ -67,6 +67,10 @@ pub struct LocalCluster {
     master_key: bool,
     /// Whether the nodes run without TLS (`tls.insecure`).
     insecure: bool,
+    /// Whether each node gets an audit signing key of its own.
+    signing_keys: bool,
+    /// The audit checkpoint interval the cluster is initialized with (0: the default).
+    checkpoint_interval: u64,
 }
 
 /// Where the cluster's first admin token is kept, in the cluster's base directory.
@@ -75,6 +79,10 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 /// The cluster's master key, in the base directory: outside every node's data directory,
 /// shared by all nodes.
 pub const MASTER_KEY_FILE: &str = "master-key";
+
+/// Where node `<id>`'s audit signing key is kept (`audit-keys/node-<id>.key`), in the base
+/// directory: outside every node's data directory.
+pub const AUDIT_KEY_DIR: &str = "audit-keys";
 
 /// The bootstrap token node 1 is started with, in the base directory.
 pub const BOOTSTRAP_TOKEN_FILE: &str = "bootstrap-token";
@@ -121,7 +129,51 @@ impl LocalCluster {
             nodes: BTreeMap::new(),
             master_key: true,
             insecure: false,
+            signing_keys: true,
+            checkpoint_interval: 0,
         }
+    }
+
+    /// Starts the nodes without audit signing keys from now on: they sign no checkpoints.
+    pub fn without_signing_keys(&mut self) {
+        self.signing_keys = false;
+    }
+
+    /// Initializes the cluster (at its first bootstrap) with this audit checkpoint
+    /// interval, in records (at least 10; 0: the default, 1000).
+    pub fn checkpoint_interval(&mut self, records: u64) {
+        self.checkpoint_interval = records;
+    }
+
+    /// Node `id`'s audit signing key file; created (mode 0600, by `warden audit keygen`)
+    /// at the node's first start.
+    pub fn signing_key_path(&self, id: u64) -> PathBuf {
+        self.base.join(AUDIT_KEY_DIR).join(format!("node-{id}.key"))
+    }
+
+    /// `--set` for node `id`'s signing key file, created if missing with the node's own
+    /// binary (this crate stays free of the server crates).
+    fn signing_key_setting(&self, id: u64) -> anyhow::Result<Option<(String, String)>> {
+        if !self.signing_keys {
+            return Ok(None);
+        }
+        let path = self.signing_key_path(id);
+        if !path.exists() {
+            let dir = self.base.join(AUDIT_KEY_DIR);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let output = std::process::Command::new(&self.exe)
+                .args(["audit", "keygen", "--out"])
+                .arg(&path)
+                .output()
+                .context("running warden audit keygen")?;
+            if !output.status.success() {
+                bail!(
+                    "warden audit keygen for node {id} failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
+        Ok(Some(("audit.signing_key_file".to_owned(), quoted(&path)?)))
     }
 
     /// Starts the nodes without TLS from now on (`tls.insecure`), as for development.
@@ -205,11 +257,13 @@ impl LocalCluster {
             .arg("--ready-file")
             .arg(&ready_file);
         let master_key = self.master_key_setting()?;
+        let signing_key = self.signing_key_setting(id)?;
         let security = self.security_settings(id)?;
         let own = self.node_settings.get(&id).into_iter().flatten();
         // Later settings win: the cluster-wide ones, then the node's own, override these.
         let defaults: Vec<(String, String)> = master_key
             .into_iter()
+            .chain(signing_key)
             .chain(security)
             .chain([loopback_egress()])
             .collect();
@@ -261,7 +315,7 @@ impl LocalCluster {
         if !self.admin_token_path().exists() {
             let response = self
                 .client_of(1)?
-                .init_cluster(None, &self.bootstrap_token()?)
+                .init_cluster_with(None, &self.bootstrap_token()?, self.checkpoint_interval)
                 .await
                 .context("initializing the cluster on node 1")?;
             write_secret(&self.admin_token_path(), &response.admin_token)?;

@@ -28,6 +28,7 @@ pub struct Options {
     pub limits: Limits,
     pub runtime: Runtime,
     pub secrets: Secrets,
+    pub audit: Audit,
     pub tls: Tls,
     pub bootstrap: Bootstrap,
     pub mcp: crate::sandbox::Mcp,
@@ -91,6 +92,19 @@ pub struct Secrets {
     /// A file holding the 32-byte master key as hex or base64, mode 0600 or stricter, and
     /// outside `data_dir` (the node refuses to start otherwise).
     pub master_key_file: Option<PathBuf>,
+}
+
+/// How this node anchors the audit chain. With a signing key (`warden audit keygen`), the
+/// node signs checkpoints of its applied audit head every `checkpoint_interval` records
+/// (fixed at `cluster init`) and on demand (`wardenctl audit checkpoint`); its public key
+/// is recorded in the log when the cluster starts on it or when it is added. Without one
+/// it runs and signs nothing (`wardenctl audit heads` shows it unsigned).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// A file holding the node's ed25519 secret key as 64 hex digits, mode 0600 or
+    /// stricter, and outside `data_dir` (the node refuses to start otherwise).
+    pub signing_key_file: Option<PathBuf>,
 }
 
 /// How this node runs agent tasks, and how the leader decides nodes are alive.
@@ -157,6 +171,7 @@ impl Default for Options {
             limits: Limits::default(),
             runtime: Runtime::default(),
             secrets: Secrets::default(),
+            audit: Audit::default(),
             tls: Tls::default(),
             bootstrap: Bootstrap::default(),
             mcp: crate::sandbox::Mcp::default(),
@@ -208,6 +223,7 @@ pub const ENV_KEYS: &[&str] = &[
     "runtime.tool_call_timeout",
     "runtime.max_restarts",
     "secrets.master_key_file",
+    "audit.signing_key_file",
     "tls.ca_file",
     "tls.cert_file",
     "tls.key_file",
@@ -366,6 +382,14 @@ impl Options {
             .is_some_and(|path| path.as_os_str().is_empty())
         {
             problems.push("secrets.master_key_file must not be empty".to_owned());
+        }
+        if self
+            .audit
+            .signing_key_file
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            problems.push("audit.signing_key_file must not be empty".to_owned());
         }
         problems.extend(self.tls.problems());
         if self

@@ -48,6 +48,12 @@ pub enum Error {
     Unauthenticated(String),
     #[error("internal: {0}")]
     Internal(String),
+    #[error(
+        "this node has no audit signing key (audit.signing_key_file), so it signs no checkpoints"
+    )]
+    NoSigningKey,
+    #[error("the audit chain is empty: there is no head to sign yet")]
+    EmptyAuditChain,
 }
 
 impl From<Error> for tonic::Status {
@@ -69,7 +75,9 @@ impl From<Error> for tonic::Status {
             Error::NotInitialized
             | Error::AlreadyInitialized
             | Error::NoBootstrapToken
-            | Error::Membership(_) => tonic::Code::FailedPrecondition,
+            | Error::Membership(_)
+            | Error::NoSigningKey
+            | Error::EmptyAuditChain => tonic::Code::FailedPrecondition,
             Error::NoLeader
             | Error::NoQuorum { .. }
             | Error::ReadIndexTimeout { .. }

@@ -3,6 +3,7 @@
 //! cluster used by `warden dev`, `warden demo` and the tests. The composition root:
 //! nothing depends on this crate.
 
+pub mod anchor;
 pub mod api;
 pub mod audit_file;
 pub mod auth;

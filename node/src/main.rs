@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use warden_local_cluster::LocalCluster;
-use warden_node::{audit_file, cert_cmd, config, demo, failpoints, server};
+use warden_node::{anchor, audit_file, cert_cmd, config, demo, failpoints, server};
 
 #[derive(Parser)]
 #[command(
@@ -51,7 +51,7 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Verify an audit chain offline.
+    /// Verify an audit chain offline, or make a node's audit signing key.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Create the cluster's CA and issue node and client certificates.
@@ -97,13 +97,36 @@ struct ServeArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the chain in a stopped node's data directory. Exits 1 if it does not verify.
+    /// Verify the chain in a stopped node's data directory and the signed checkpoints
+    /// stored with it. Exits 1 if it does not verify: a bad record, a checkpoint that does
+    /// not verify or does not match the chain, or an unanchored tail longer than twice the
+    /// checkpoint interval (checkpoints deleted along with rewritten records).
     Verify {
         #[arg(long)]
         data_dir: PathBuf,
+        /// A key known from outside the database: a node's own signing key file (mode
+        /// 0600) or its public key (64 hex digits). Fails unless it is the key some node is
+        /// registered with; only that node's checkpoints then count as anchors.
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
     },
-    /// Verify a JSON Lines export from `wardenctl audit export`. Exits 1 if it does not verify.
-    VerifyExport { file: PathBuf },
+    /// Verify a JSON Lines export from `wardenctl audit export` and the checkpoints it
+    /// carries; reports the last signed checkpoint it covers. Exits 1 if it does not verify.
+    VerifyExport {
+        file: PathBuf,
+        /// Checkpoints saved apart from the export (`wardenctl audit checkpoint --output
+        /// json` or `audit heads --output json`): fails when one signs a record past the
+        /// export's end (a cut tail) or a hash the export does not hold.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Write a new ed25519 audit signing key for one node to FILE (mode 0600; never
+    /// overwrites) and print its public key. Keep it outside the node's data directory and
+    /// point audit.signing_key_file at it.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -152,15 +175,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cert_cmd::write_bootstrap_token(&file)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(AuditCommand::Verify { data_dir }) => {
-            Ok(report(audit_file::verify_data_dir(&data_dir)?))
+        Command::Audit(AuditCommand::Verify {
+            data_dir,
+            signing_key,
+        }) => {
+            let trusted = signing_key
+                .as_deref()
+                .map(anchor::signer::trusted_key)
+                .transpose()?;
+            Ok(report(audit_file::verify_data_dir(&data_dir, trusted)?))
         }
-        Command::Audit(AuditCommand::VerifyExport { file }) => {
+        Command::Audit(AuditCommand::VerifyExport { file, checkpoints }) => {
+            let saved = match &checkpoints {
+                Some(path) => audit_file::saved_checkpoints(
+                    &std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                )
+                .with_context(|| format!("reading checkpoints from {}", path.display()))?,
+                None => Vec::new(),
+            };
             let reader = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
-            Ok(report(audit_file::verify_export(std::io::BufReader::new(
-                reader,
-            ))?))
+            Ok(report(audit_file::verify_export_against(
+                std::io::BufReader::new(reader),
+                &saved,
+            )?))
+        }
+        Command::Audit(AuditCommand::Keygen { out }) => {
+            let key = anchor::signer::generate(&out)?;
+            println!("{key}");
+            eprintln!(
+                "wrote a new audit signing key to {} (mode 0600); set audit.signing_key_file to it",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -170,6 +218,9 @@ fn report(verdict: audit_file::Verdict) -> ExitCode {
         .head_hash
         .map(|hash| hash.to_hex())
         .unwrap_or_else(|| "-".to_owned());
+    for line in &verdict.anchoring {
+        println!("{line}");
+    }
     match verdict.failure {
         None => {
             println!("ok: {} records, head {head}", verdict.record_count);

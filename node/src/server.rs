@@ -26,6 +26,7 @@ use warden_proto::v1::task_service_server::TaskServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use warden_raft::{Network, Raft, RaftGrpc, Storage};
 
+use crate::anchor::Anchor;
 use crate::api::agent::Agents;
 use crate::api::{
     audit::Audit, catalog::Catalog, cluster::ClusterAdmin, forward::Forward,
@@ -37,6 +38,7 @@ use crate::cluster::Cluster;
 use crate::config::{MAX_MESSAGE_BYTES, Options};
 use crate::peers::Peers;
 use crate::rpc_metrics::RpcMetricsLayer;
+use crate::runtime::MapOk;
 use crate::secrets::Vault;
 use crate::tls::NodeTls;
 
@@ -57,6 +59,19 @@ pub async fn run(
         options.secrets.master_key_file.as_deref(),
         &options.data_dir,
     )?;
+    let signer = match &options.audit.signing_key_file {
+        Some(path) => Some(crate::anchor::Signer::load(
+            warden_core::NodeId(options.node_id),
+            path,
+            &options.data_dir,
+        )?),
+        None => {
+            tracing::warn!(
+                "no audit signing key (audit.signing_key_file): this node signs no audit checkpoints"
+            );
+            None
+        }
+    };
     let tls = NodeTls::load(&options.tls, options.node_id)?;
     let bootstrap =
         BootstrapToken::load(options.bootstrap.token_file.as_deref(), std::env::vars())?;
@@ -128,11 +143,17 @@ pub async fn run(
         Ok(())
     });
 
+    let anchor = Anchor::new(cluster.clone(), signer);
+    if anchor.public_key().is_some() {
+        tasks.spawn(crate::anchor::periodic::run(anchor.clone()).map_ok());
+    }
+
     // What a stdio server may never read: the data and every secret file of the node.
     let sandbox = options.mcp.sandbox(
         &options.data_dir,
         [
             options.secrets.master_key_file.as_deref(),
+            options.audit.signing_key_file.as_deref(),
             options.tls.key_file.as_deref(),
             options.bootstrap.token_file.as_deref(),
         ]
@@ -175,6 +196,7 @@ pub async fn run(
         .add_service(NodeServiceServer::new(Node::new(
             options.node_id,
             master_key_id.clone(),
+            anchor.clone(),
         )))
         .add_service(ClusterServiceServer::new(ClusterAdmin::new(
             cluster.clone(),
@@ -182,6 +204,7 @@ pub async fn run(
             bootstrap,
             master_key_id,
             options.raft.catch_up_lag,
+            anchor.public_key(),
         )))
         .add_service(WorkspaceServiceServer::new(Workspaces::new(
             cluster.clone(),
@@ -191,7 +214,7 @@ pub async fn run(
             TaskServiceServer::new(Tasks::new(cluster.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(AuditServiceServer::new(Audit::new(cluster.clone())))
+        .add_service(AuditServiceServer::new(Audit::new(cluster.clone(), anchor)))
         .add_service(AgentServiceServer::new(Agents::new(
             cluster.clone(),
             vault,

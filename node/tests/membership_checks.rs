@@ -150,10 +150,13 @@ async fn membership_changes_check_the_node_and_name_the_admin() {
         .filter(|(_, outcome, _)| *outcome == "accepted")
         .map(|(_, _, detail)| *detail)
         .collect();
+    // The change records the audit key node 2 named when asked who it is.
+    let node2_key = warden_node::anchor::signer::trusted_key(&cluster.signing_key_path(2))
+        .expect("node 2's signing key");
     assert_eq!(
         accepted,
         vec![
-            format!("add node 2 at {node2} as a learner").as_str(),
+            format!("add node 2 at {node2} as a learner, audit key {node2_key}").as_str(),
             "promote node 2 to voter"
         ]
     );

@@ -49,11 +49,13 @@ impl fmt::Debug for InitClusterRequest {
         let InitClusterRequest {
             admin,
             bootstrap_token,
+            checkpoint_interval,
         } = self;
         formatter
             .debug_struct("InitClusterRequest")
             .field("admin", admin)
             .field("bootstrap_token", &redacted(bootstrap_token))
+            .field("checkpoint_interval", checkpoint_interval)
             .finish()
     }
 }

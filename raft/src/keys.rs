@@ -13,6 +13,9 @@
 //!     workspace sort by id, which is submission order;
 //!   - `0x30 workspace 0x00 idempotency-key`: an idempotency record;
 //!   - `0x40 index(8 bytes, big-endian)`: an audit record;
+//!   - `0x41 node(8 bytes, big-endian) index(8 bytes, big-endian)`: a node's accepted audit
+//!     checkpoint; one node's are a range in index order;
+//!   - `0x18 node(8 bytes, big-endian)`: a node's audit keys and membership;
 //!   - `0x11 workspace 0x00 name`: a provider; `0x12 ...`: an MCP server; `0x13 ...`: an agent;
 //!   - `0x14 workspace`: the workspace's policy;
 //!   - `0x15 workspace 0x00`: the workspace's budget; `0x15 workspace 0x00 agent`: an
@@ -38,7 +41,7 @@
 //! [`ActiveTask`]: crate::ActiveTask
 
 use warden_core::{
-    AgentName, BudgetScope, CatalogName, IdempotencyKey, Principal, ProviderName, Scope,
+    AgentName, BudgetScope, CatalogName, IdempotencyKey, NodeId, Principal, ProviderName, Scope,
     ServerName, TaskId, TokenId, WorkspaceId,
 };
 
@@ -87,6 +90,8 @@ const TAG_WORKSPACE: u8 = 0x10;
 const TAG_TASK: u8 = 0x20;
 const TAG_IDEMPOTENCY: u8 = 0x30;
 const TAG_AUDIT: u8 = 0x40;
+const TAG_CHECKPOINT: u8 = 0x41;
+const TAG_NODE: u8 = 0x18;
 const TAG_PROVIDER: u8 = 0x11;
 const TAG_MCP_SERVER: u8 = 0x12;
 const TAG_AGENT: u8 = 0x13;
@@ -109,6 +114,7 @@ pub const APPLIED: &[u8] = b"\x00applied";
 pub const MEMBERSHIP: &[u8] = b"\x00membership";
 pub const AUDIT_HEAD: &[u8] = b"\x00audit_head";
 pub const BOOTSTRAPPED: &[u8] = b"\x00bootstrapped";
+pub const AUDIT_SETTINGS: &[u8] = b"\x00audit_settings";
 
 /// Whether `key` lies inside the state-machine key space (a snapshot image is checked
 /// against this before it replaces the state).
@@ -121,6 +127,8 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_TASK
                 | TAG_IDEMPOTENCY
                 | TAG_AUDIT
+                | TAG_CHECKPOINT
+                | TAG_NODE
                 | TAG_PROVIDER
                 | TAG_MCP_SERVER
                 | TAG_AGENT
@@ -191,6 +199,33 @@ pub fn audit_record_index(key: &[u8]) -> Option<u64> {
         Some((&TAG_AUDIT, rest)) => Some(u64::from_be_bytes(rest.try_into().ok()?)),
         _ => None,
     }
+}
+
+/// The key of node `node`'s checkpoint of record `index`.
+pub fn checkpoint(node: NodeId, index: u64) -> Vec<u8> {
+    let mut key = tagged(TAG_CHECKPOINT, &node.0.to_be_bytes());
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The `[start, end)` range of every checkpoint, by node then index.
+pub fn checkpoints() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_CHECKPOINT], vec![TAG_CHECKPOINT + 1])
+}
+
+/// The `[start, end)` range of node `node`'s checkpoints, in index order.
+pub fn checkpoints_of(node: NodeId) -> (Vec<u8>, Vec<u8>) {
+    let prefix = tagged(TAG_CHECKPOINT, &node.0.to_be_bytes());
+    (prefix.clone(), prefix_end(prefix))
+}
+
+pub fn node(node: NodeId) -> Vec<u8> {
+    tagged(TAG_NODE, &node.0.to_be_bytes())
+}
+
+/// The `[start, end)` range of every node record, in id order.
+pub fn nodes() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_NODE], vec![TAG_NODE + 1])
 }
 
 fn named(tag: u8, workspace: &WorkspaceId, name: &str) -> Vec<u8> {

@@ -1,8 +1,11 @@
 //! Read-only queries of the replicated state for the API layer, and the audit chain
 //! check. Reads see what this node has applied, which may trail the leader.
 
+mod anchor;
 mod governance;
 mod identity;
+
+pub use anchor::AnchorReport;
 
 use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};
 use serde::de::DeserializeOwned;
@@ -34,6 +37,8 @@ pub struct AuditVerification {
     pub head_hash: Option<Hash>,
     /// The chain position of the first bad record and what is wrong with it.
     pub failure: Option<(u64, String)>,
+    /// What the stored checkpoints say (as far as the chain verified).
+    pub anchors: AnchorReport,
 }
 
 impl AuditVerification {
@@ -301,25 +306,43 @@ impl StateReader {
             .transpose()
             .map(Option::unwrap_or_default);
 
+        let mut anchors = match anchor::AnchorCheck::read(self, &snapshot)? {
+            Ok(anchors) => anchors,
+            Err(failure) => {
+                return Ok(AuditVerification {
+                    record_count: 0,
+                    head_hash: None,
+                    failure: Some(failure),
+                    anchors: AnchorReport::default(),
+                });
+            }
+        };
         let mut verifier = ChainVerifier::new();
         let mut failure = None;
         let (start, end) = keys::audit_records_from(1);
         self.scan(&snapshot, start, end, |key, value| {
-            failure = check_record(&mut verifier, key, value);
+            failure = match check_record(&mut verifier, key, value) {
+                Ok(record) => anchors.on_record(&record),
+                Err(failure) => Some(failure),
+            };
             Ok(failure.is_none())
         })?;
 
         let verified = verifier.head();
+        let (report, beyond) = anchors.finish(verified.count);
         if failure.is_none() {
             failure = match stored_head {
                 Ok(stored_head) => compare_heads(&verified, &stored_head),
                 Err(error) => Some((verified.count, error.to_string())),
             };
         }
+        // A checkpoint past the end proves a cut tail even when the head was cut with it.
+        let failure = failure.or(beyond);
         Ok(AuditVerification {
             record_count: verified.count,
             head_hash: (verified.count > 0).then_some(verified.hash),
             failure,
+            anchors: report,
         })
     }
 
@@ -356,33 +379,35 @@ fn decode_audit(key: &[u8], value: &[u8]) -> Result<AuditRecord, Error> {
     codec::decode(|| format!("audit record {index}"), value)
 }
 
-/// Pushes one stored record through the verifier; the failure names the position the
-/// record is stored at, whatever the (possibly damaged) record claims.
-fn check_record(verifier: &mut ChainVerifier, key: &[u8], value: &[u8]) -> Option<(u64, String)> {
+/// Pushes one stored record through the verifier and returns it; the failure names the
+/// position the record is stored at, whatever the (possibly damaged) record claims.
+fn check_record(
+    verifier: &mut ChainVerifier,
+    key: &[u8],
+    value: &[u8],
+) -> Result<AuditRecord, (u64, String)> {
     let expected = verifier.head().count + 1;
     let Some(position) = keys::audit_record_index(key) else {
-        return Some((expected, format!("malformed audit key {key:?}")));
+        return Err((expected, format!("malformed audit key {key:?}")));
     };
     if position != expected {
-        return Some((
+        return Err((
             expected,
             format!("record {expected} is missing; the next stored is {position}"),
         ));
     }
-    let record: AuditRecord = match codec::decode(|| format!("audit record {position}"), value) {
-        Ok(record) => record,
-        Err(error) => return Some((position, error.to_string())),
-    };
+    let record: AuditRecord = codec::decode(|| format!("audit record {position}"), value)
+        .map_err(|error| (position, error.to_string()))?;
     if record.index != position {
-        return Some((
+        return Err((
             position,
             format!("record stored at {position} claims index {}", record.index),
         ));
     }
     verifier
         .push(&record)
-        .err()
-        .map(|error| (position, error.to_string()))
+        .map_err(|error| (position, error.to_string()))?;
+    Ok(record)
 }
 
 /// A verified chain that disagrees with the stored head: records were removed, added or

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::{Checker, Epochs, ExactlyOnce, Settled, Watch};
 use crate::history::{
-    FinalState, History, JournalStep, JournalWrite, LedgerLine, NodeState, TaskState, Watched,
+    FinalState, HeadsState, History, JournalStep, JournalWrite, LedgerLine, NodeState, TaskState,
+    Watched,
 };
 
 /// The `number`th entry: sequence numbers start at 0.
@@ -122,6 +123,8 @@ fn clean() -> (History, FinalState) {
             audit_head: "ab".into(),
             audit_ok: true,
             audit_problem: String::new(),
+            checkpoint_count: 3,
+            checkpoint_covered: 80,
             tasks: vec![task.clone()],
         })
         .collect();
@@ -138,6 +141,11 @@ fn clean() -> (History, FinalState) {
     };
     let state = FinalState {
         nodes,
+        heads: Some(HeadsState {
+            agree: true,
+            problems: Vec::new(),
+            signed: 3,
+        }),
         ledger: vec![
             line("append", "x#1"),
             line("put", "x#3"),

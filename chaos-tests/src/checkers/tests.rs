@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use super::{Violation, all, check_all, list};
-use crate::history::{FinalState, History, NodeState, Op, Operation, Outcome, TaskState};
+use crate::history::{
+    FinalState, HeadsState, History, NodeState, Op, Operation, Outcome, TaskState,
+};
 
 /// Builds a history and a converged final state; tests plant one violation into what it builds.
 #[derive(Default)]
@@ -74,6 +76,8 @@ impl Run {
                 audit_head: "a1b2c3".into(),
                 audit_ok: true,
                 audit_problem: String::new(),
+                checkpoint_count: 3,
+                checkpoint_covered: 80,
                 tasks: self.tasks.clone(),
             })
             .collect();
@@ -84,6 +88,11 @@ impl Run {
             },
             FinalState {
                 nodes,
+                heads: Some(HeadsState {
+                    agree: true,
+                    problems: Vec::new(),
+                    signed: 3,
+                }),
                 ..FinalState::default()
             },
         )
@@ -509,6 +518,33 @@ fn audit_reports_a_failed_verify_without_a_problem() {
         "audit",
         &["node 1", "without naming a problem"],
     );
+}
+
+#[test]
+fn audit_reports_an_unanchored_chain() {
+    let (history, mut state) = clean().finish();
+    node(&mut state, 3).checkpoint_covered = 0;
+    let violations = assert_reported(&history, &state, &["audit"]);
+    assert_mentions(&violations, "audit", &["node 3", "not anchored"]);
+}
+
+#[test]
+fn audit_reports_heads_that_disagree_after_healing() {
+    let (history, mut state) = clean().finish();
+    state.heads = Some(HeadsState {
+        agree: false,
+        problems: vec!["node 2: node 2 holds ab at record 90, most nodes hold cd".into()],
+        signed: 3,
+    });
+    let violations = assert_reported(&history, &state, &["audit"]);
+    assert_mentions(
+        &violations,
+        "audit",
+        &["disagree after healing", "node 2 holds ab"],
+    );
+    state.heads = None;
+    let violations = assert_reported(&history, &state, &["audit"]);
+    assert_mentions(&violations, "audit", &["not collected"]);
 }
 
 #[test]

@@ -9,8 +9,9 @@ use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 use warden_client::proto::audit_service_server::{AuditService, AuditServiceServer};
 use warden_client::proto::{
-    AuditRecord, ExportAuditRequest, TailAuditRequest, TailAuditResponse, VerifyAuditRequest,
-    VerifyAuditResponse,
+    AuditRecord, CheckpointAuditRequest, CheckpointAuditResponse, ExportAuditRequest,
+    ListAuditHeadsRequest, ListAuditHeadsResponse, TailAuditRequest, TailAuditResponse,
+    VerifyAuditRequest, VerifyAuditResponse,
 };
 
 use super::{TestServer, serve};
@@ -82,6 +83,20 @@ type RecordStream = Pin<Box<dyn Stream<Item = Result<AuditRecord, Status>> + Sen
 
 #[tonic::async_trait]
 impl AuditService for AuditServiceDouble {
+    async fn list_audit_heads(
+        &self,
+        _request: Request<ListAuditHeadsRequest>,
+    ) -> Result<Response<ListAuditHeadsResponse>, Status> {
+        Err(Status::unimplemented("not part of this double"))
+    }
+
+    async fn checkpoint_audit(
+        &self,
+        _request: Request<CheckpointAuditRequest>,
+    ) -> Result<Response<CheckpointAuditResponse>, Status> {
+        Err(Status::unimplemented("not part of this double"))
+    }
+
     async fn tail_audit(
         &self,
         _request: Request<TailAuditRequest>,

@@ -28,6 +28,8 @@ enum Needs<'a> {
     Agent(&'a WorkspaceId, &'a crate::ids::TaskId),
     /// Anyone authenticated (the record of a request refused at the edge).
     Authenticated,
+    /// The node itself, signing its own checkpoint.
+    TheNode(crate::names::NodeId),
 }
 
 fn needs(command: &Command) -> Needs<'_> {
@@ -64,6 +66,7 @@ fn needs(command: &Command) -> Needs<'_> {
             workspace, task, ..
         } => Needs::Agent(workspace, task),
         Command::RecordRejection { .. } => Needs::Authenticated,
+        Command::AuditCheckpoint { checkpoint } => Needs::TheNode(checkpoint.node),
     }
 }
 
@@ -92,6 +95,9 @@ pub(super) fn refusal<S: StateRead>(
         ))
     };
     Ok(match (needs(&request.command), kind) {
+        // Only the node holds its key; not even the cluster itself signs for it.
+        (Needs::TheNode(node), _) if *principal == Principal::node(node) => None,
+        (Needs::TheNode(node), _) => denied(&format!("sign checkpoints as node {node}")),
         (_, PrincipalKind::System) | (Needs::Authenticated, _) => None,
         (Needs::Node, PrincipalKind::Node) => None,
         (Needs::Node, _) => denied("place or expire tasks: only nodes do"),

@@ -245,10 +245,13 @@ pub fn decide_call<S: StateRead>(
 ) -> Result<Probe, S::Error> {
     let agent = state.agent(subject.workspace, subject.agent)?;
     let brakes = Brakes::read(state, subject.workspace, agent.as_ref())?;
+    // A probe is not applied: no log index, and no chain it extends.
+    let head = crate::audit::AuditHead::default();
     let at = At {
         log_index: 0,
         time_ms,
         principal: subject.submitter,
+        head: &head,
     };
     let decider = Decider {
         state,

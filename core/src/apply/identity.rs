@@ -1,6 +1,7 @@
 //! Tokens and role bindings: bootstrap, create and revoke a token, set roles.
 
 use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::anchor::{AuditSettings, MIN_CHECKPOINT_INTERVAL, NodeRecord};
 use crate::command::Command;
 use crate::identity::{RoleBinding, Scope, Token, normalize_roles};
 use crate::ids::Principal;
@@ -20,6 +21,9 @@ pub(super) fn apply<S: StateRead>(
             principal,
             token,
             secret_hash,
+            node,
+            audit_key,
+            checkpoint_interval,
         } => {
             if let Some(admin) = state.bootstrapped()? {
                 return Ok(Err(Rejection::new(
@@ -30,6 +34,12 @@ pub(super) fn apply<S: StateRead>(
             if let Some(rejection) = token_holder(principal) {
                 return Ok(Err(rejection));
             }
+            if *checkpoint_interval < MIN_CHECKPOINT_INTERVAL {
+                return Ok(Err(Rejection::new(
+                    Code::InvalidArgument,
+                    format!("checkpoint_interval: at least {MIN_CHECKPOINT_INTERVAL} records"),
+                )));
+            }
             let token = new_token(at, *token, *secret_hash, principal, "bootstrap", None);
             let binding = binding(at, Scope::Cluster, principal, vec![Role::Admin]);
             Ok(Ok((
@@ -38,6 +48,15 @@ pub(super) fn apply<S: StateRead>(
                     Write::Bootstrapped(principal.clone()),
                     Write::Token(token),
                     Write::RoleBinding(binding),
+                    Write::Node(NodeRecord::registered(
+                        state.node_record(*node)?,
+                        *node,
+                        *audit_key,
+                        at.head.count + 1,
+                    )),
+                    Write::AuditSettings(AuditSettings {
+                        checkpoint_interval: *checkpoint_interval,
+                    }),
                 ],
             )))
         }

@@ -11,6 +11,7 @@ mod budget;
 mod call_decision;
 mod call_start;
 mod catalog;
+mod checkpoint;
 mod config;
 mod drift;
 mod execution;
@@ -24,12 +25,14 @@ mod policy;
 mod submit;
 mod task_update;
 
+use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
 use crate::budget::{Budget, BudgetScope};
 use crate::catalog::{CatalogEntry, catalog_resource};
 use crate::command::{
-    Action, Command, Request, binding_resource, budget_resource, config_resource, pause_resource,
-    task_resource, tasks_resource, token_resource, workspace_resource,
+    Action, Command, Request, binding_resource, budget_resource, checkpoint_resource,
+    config_resource, pause_resource, task_resource, tasks_resource, token_resource,
+    workspace_resource,
 };
 use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
@@ -37,7 +40,7 @@ use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{CallDecision, JournalEntry, TaskEvent};
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
-use crate::names::{AgentName, CatalogName, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::switches::Switches;
 use warden_secrets::WrappedKey;
@@ -88,6 +91,10 @@ pub trait StateRead {
     ) -> Result<Option<Budget>, Self::Error>;
     /// The workspace's pauses (its own and its tools'), `None` when nothing is paused.
     fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Self::Error>;
+    /// The audit record at 1-based chain position `index`.
+    fn audit_record(&self, index: u64) -> Result<Option<AuditRecord>, Self::Error>;
+    /// What the cluster registered about `node`'s audit keys.
+    fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -120,6 +127,11 @@ pub enum Write {
     },
     Switches(Switches),
     RemoveSwitches(WorkspaceId),
+    /// A node's registered audit keys and membership.
+    Node(NodeRecord),
+    /// An accepted checkpoint, stored by node and index.
+    Checkpoint(Checkpoint),
+    AuditSettings(AuditSettings),
     /// A new entry of a task's journal; entries are never rewritten.
     Journal {
         workspace: WorkspaceId,
@@ -156,6 +168,7 @@ pub fn apply<S: StateRead>(
         log_index,
         time_ms,
         principal: &request.principal,
+        head,
     };
     let (resource, decision) = match authz::refusal(state, request, time_ms)? {
         Some(rejection) => (resource_of(command), Err(rejection)),
@@ -186,6 +199,19 @@ pub fn apply<S: StateRead>(
         Command::AppendJournal { node, epoch, .. } => {
             format!("node {node} epoch {epoch}: {detail}")
         }
+        // The first node's key and the interval are what offline verification starts from.
+        Command::Bootstrap {
+            node,
+            audit_key,
+            checkpoint_interval,
+            ..
+        } if detail.is_empty() => format!(
+            "node {node}, {}, checkpoint interval {checkpoint_interval}",
+            audit_key.map_or_else(
+                || "without an audit key".to_owned(),
+                |key| format!("audit key {key}")
+            )
+        ),
         _ => detail,
     };
     let audit = head.append(RecordBody {
@@ -219,8 +245,9 @@ fn decide<S: StateRead>(
         Command::CreateWorkspace { workspace, key } => create_workspace(state, at, workspace, key)?,
         Command::AuthorizeMembershipChange { change } => Ok((
             Outcome::MembershipChangeAuthorized(change.clone()),
-            Vec::new(),
+            checkpoint::membership(state, at.head, change)?,
         )),
+        Command::AuditCheckpoint { checkpoint } => checkpoint::record(state, at.head, checkpoint)?,
         Command::PutPolicy { .. } => policy::put_policy(state, at, command)?,
         Command::DecideApproval { .. } | Command::ExpireApproval { .. } => {
             approval::apply(state, at, command)?
@@ -319,6 +346,7 @@ fn resource_of(command: &Command) -> String {
         Command::SetPause {
             workspace, target, ..
         } => pause_resource(workspace, target),
+        Command::AuditCheckpoint { checkpoint } => checkpoint_resource(checkpoint.node),
     }
 }
 
@@ -340,6 +368,7 @@ fn governance_detail(outcome: &Outcome) -> String {
             reason,
         } => return pause::detail(workspace, target, *paused, reason),
         Outcome::MembershipChangeAuthorized(change) => return change.to_string(),
+        Outcome::CheckpointRecorded(checkpoint) => return checkpoint.detail(),
         _ => return String::new(),
     };
     let notes: Vec<String> = entries
@@ -431,6 +460,8 @@ struct At<'a> {
     log_index: u64,
     time_ms: u64,
     principal: &'a Principal,
+    /// The chain before this command's own record.
+    head: &'a AuditHead,
 }
 
 /// The audit record of a Raft membership change, which carries no proposer clock: it

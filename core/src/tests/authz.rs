@@ -196,6 +196,9 @@ fn bootstrap(principal: &Principal, token: TokenId) -> Command {
         principal: principal.clone(),
         token,
         secret_hash: Hash::of(b"bootstrap secret"),
+        node: NodeId(1),
+        audit_key: None,
+        checkpoint_interval: crate::anchor::DEFAULT_CHECKPOINT_INTERVAL,
     }
 }
 

@@ -12,6 +12,7 @@ mod approval;
 mod authz;
 mod budgets;
 mod catalog;
+mod checkpoint;
 mod execution;
 mod fixtures;
 mod pause;

@@ -7,12 +7,14 @@ use futures::{Stream, StreamExt, stream};
 use tonic::{Request, Response, Status};
 use warden_proto::v1::audit_service_server::AuditService;
 use warden_proto::v1::{
-    AuditRecord, ExportAuditRequest, TailAuditRequest, TailAuditResponse, VerifyAuditRequest,
-    VerifyAuditResponse,
+    AuditRecord, CheckpointAuditRequest, CheckpointAuditResponse, ExportAuditRequest,
+    ListAuditHeadsRequest, ListAuditHeadsResponse, TailAuditRequest, TailAuditResponse,
+    VerifyAuditRequest, VerifyAuditResponse,
 };
 
 use warden_core::Permission;
 
+use crate::anchor::{Anchor, heads};
 use crate::auth::{Access, Caller};
 use crate::cluster::Cluster;
 use crate::convert;
@@ -25,11 +27,12 @@ const EXPORT_PAGE: usize = 256;
 
 pub struct Audit {
     cluster: Cluster,
+    anchor: Anchor,
 }
 
 impl Audit {
-    pub fn new(cluster: Cluster) -> Audit {
-        Audit { cluster }
+    pub fn new(cluster: Cluster, anchor: Anchor) -> Audit {
+        Audit { cluster, anchor }
     }
 
     /// The audit reads need the read_audit permission cluster-wide, checked after the
@@ -114,6 +117,8 @@ impl AuditService for Audit {
             problem,
             node_id: self.cluster.node_id(),
             applied_index,
+            checkpoint_count: verification.anchors.checkpoint_count,
+            checkpoint_covered: verification.anchors.covered,
         }))
     }
 
@@ -139,6 +144,27 @@ impl AuditService for Audit {
             from,
             end,
         )))
+    }
+
+    async fn list_audit_heads(
+        &self,
+        request: Request<ListAuditHeadsRequest>,
+    ) -> Result<Response<ListAuditHeadsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        self.open(caller, request.consistency).await?;
+        Ok(Response::new(heads::list(&self.anchor).await?))
+    }
+
+    /// Authorized like the audit reads (cluster admins and auditors): the caller writes
+    /// nothing under its own name; each node's checkpoint is recorded under that node.
+    async fn checkpoint_audit(
+        &self,
+        request: Request<CheckpointAuditRequest>,
+    ) -> Result<Response<CheckpointAuditResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        self.open(caller, 0).await?;
+        Ok(Response::new(heads::checkpoint_all(&self.anchor).await))
     }
 }
 

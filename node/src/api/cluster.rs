@@ -17,8 +17,10 @@ use warden_proto::v1::{
 };
 use warden_raft::NodeId;
 
+use warden_core::anchor::{DEFAULT_CHECKPOINT_INTERVAL, MIN_CHECKPOINT_INTERVAL};
 use warden_core::{
-    Action, Command, MembershipChange, NodeId as CoreNodeId, Outcome, Permission, Principal,
+    Action, AuditKey, Command, MembershipChange, NodeId as CoreNodeId, Outcome, Permission,
+    Principal,
 };
 
 use crate::api::membership;
@@ -37,6 +39,8 @@ pub struct ClusterAdmin {
     master_key_id: Option<String>,
     /// How close to the leader's log a learner must be to be promoted.
     catch_up_lag: u64,
+    /// This node's audit public key, registered by `InitCluster` when the cluster starts here.
+    audit_key: Option<AuditKey>,
 }
 
 impl ClusterAdmin {
@@ -46,6 +50,7 @@ impl ClusterAdmin {
         bootstrap: BootstrapToken,
         master_key_id: Option<String>,
         catch_up_lag: u64,
+        audit_key: Option<AuditKey>,
     ) -> ClusterAdmin {
         ClusterAdmin {
             cluster,
@@ -53,6 +58,7 @@ impl ClusterAdmin {
             bootstrap,
             master_key_id,
             catch_up_lag,
+            audit_key,
         }
     }
 
@@ -105,9 +111,12 @@ impl ClusterAdmin {
                 message: format!("{:?} is not host:port", request.address),
             });
         }
+        // The key is known once the node answered who it is; refusals before that are
+        // recorded without one.
         let change = MembershipChange::AddLearner {
             node: CoreNodeId(node_id),
             address: request.address.clone(),
+            audit_key: None,
         };
         self.require_admin(caller, &change).await?;
         if self
@@ -124,7 +133,7 @@ impl ClusterAdmin {
                 "node {node_id} is already a member; remove it first to change its address"
             )));
         }
-        membership::check_new_node(
+        let audit_key = membership::check_new_node(
             &self.cluster,
             caller,
             &change,
@@ -132,6 +141,11 @@ impl ClusterAdmin {
             self.master_key_id.as_deref(),
         )
         .await?;
+        let change = MembershipChange::AddLearner {
+            node: CoreNodeId(node_id),
+            address: request.address.clone(),
+            audit_key,
+        };
         membership::authorize(&self.cluster, caller, change).await?;
         let waited = self.cluster.limits().membership_timeout;
         // Blocking: returns once the learner has caught up (by snapshot if the log it
@@ -247,6 +261,17 @@ impl ClusterService for ClusterAdmin {
             field: "admin",
             message: error.to_string(),
         })?;
+        let checkpoint_interval = match request.checkpoint_interval {
+            0 => DEFAULT_CHECKPOINT_INTERVAL,
+            interval if interval < MIN_CHECKPOINT_INTERVAL => {
+                return Err(Error::InvalidArgument {
+                    field: "checkpoint_interval",
+                    message: format!("must be at least {MIN_CHECKPOINT_INTERVAL} records"),
+                }
+                .into());
+            }
+            interval => interval,
+        };
         if self
             .cluster
             .reader()
@@ -287,6 +312,9 @@ impl ClusterService for ClusterAdmin {
                 principal: admin.clone(),
                 token: token.id,
                 secret_hash: token.secret_hash(),
+                node: CoreNodeId(node_id),
+                audit_key: self.audit_key,
+                checkpoint_interval,
             },
         };
         match self.cluster.propose(bootstrap).await? {

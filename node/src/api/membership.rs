@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use openraft::ServerState;
-use warden_core::{Code, Command, MembershipChange, Rejection};
+use warden_core::{AuditKey, Code, Command, MembershipChange, Rejection};
 use warden_proto::internal::IdentifyRequest;
 use warden_proto::internal::node_service_client::NodeServiceClient;
 
@@ -57,14 +57,15 @@ async fn refuse(
 }
 
 /// Checks that node `node` answers at `address`, proves it is that node and holds
-/// `master_key_id`; records a refusal that says what to do otherwise.
+/// `master_key_id`; records a refusal that says what to do otherwise. Returns the audit
+/// public key the node named (none when it has no signing key).
 pub async fn check_new_node(
     cluster: &Cluster,
     caller: &Caller,
     change: &MembershipChange,
     address: &str,
     master_key_id: Option<&str>,
-) -> Result<(), Error> {
+) -> Result<Option<AuditKey>, Error> {
     let node = change.node().0;
     let answer = identify(cluster, node, address).await;
     let problem = match answer {
@@ -87,11 +88,22 @@ pub async fn check_new_node(
                 master_key_id.unwrap_or_default()
             ))
         }
-        Ok(_) => None,
+        Ok(identity)
+            if !identity.audit_public_key.is_empty()
+                && AuditKey::from_hex(&identity.audit_public_key).is_none() =>
+        {
+            Some(format!(
+                "node {node} named audit key {:?}, which is not an ed25519 public key (64 hex digits)",
+                identity.audit_public_key
+            ))
+        }
+        Ok(identity) => {
+            return Ok(AuditKey::from_hex(&identity.audit_public_key));
+        }
     };
     match problem {
         Some(message) => Err(refuse(cluster, caller, change, message).await),
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 

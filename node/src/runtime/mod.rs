@@ -136,7 +136,7 @@ async fn reconcile(cluster: Cluster, supervisor: ActorRef<SupervisorMsg>, runs_t
 }
 
 /// Loops that end only when their node stops report it as a task result.
-trait MapOk {
+pub(crate) trait MapOk {
     fn map_ok(self) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
 }
 

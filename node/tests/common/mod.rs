@@ -154,11 +154,23 @@ pub async fn start_with_node_settings(
     extra: &[(&str, &str)],
     per_node: &[(u64, &[(&str, &str)])],
 ) -> TestCluster {
+    start_configured(count, extra, |cluster| {
+        for (id, own) in per_node {
+            cluster.set_node_settings(*id, settings(own));
+        }
+    })
+    .await
+}
+
+/// Like `start`, after `configure` has set up the cluster (before its first start).
+pub async fn start_configured(
+    count: u64,
+    extra: &[(&str, &str)],
+    configure: impl FnOnce(&mut LocalCluster),
+) -> TestCluster {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cluster = LocalCluster::new(WARDEN, dir.path(), settings(extra));
-    for (id, own) in per_node {
-        cluster.set_node_settings(*id, settings(own));
-    }
+    configure(&mut cluster);
     if let Err(error) = cluster.bootstrap(count).await {
         let logs: Vec<String> = (1..=count)
             .map(|id| {

@@ -7,10 +7,10 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use warden_core::{
-    Agent, AgentName, Applied, AuditHead, Budget, BudgetScope, CatalogEntry, CatalogName,
-    IdempotencyKey, IdempotencyRecord, McpServer, Principal, Provider, ProviderName, RoleBinding,
-    Scope, ServerName, StateRead, StoredPolicy, Switches, Task, TaskId, Token, TokenId, Workspace,
-    WorkspaceId, Write,
+    Agent, AgentName, Applied, AuditHead, AuditRecord, Budget, BudgetScope, CatalogEntry,
+    CatalogName, IdempotencyKey, IdempotencyRecord, McpServer, NodeId, NodeRecord, Principal,
+    Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Switches,
+    Task, TaskId, Token, TokenId, Workspace, WorkspaceId, Write,
 };
 
 use crate::active::ActiveTask;
@@ -159,6 +159,19 @@ impl<'a> Pending<'a> {
                     let what = || "bootstrap admin".to_owned();
                     self.put(keys::BOOTSTRAPPED.to_vec(), what, principal)?;
                 }
+                Write::Node(record) => {
+                    let node = record.node;
+                    self.put(keys::node(node), || format!("node record {node}"), record)?;
+                }
+                Write::Checkpoint(checkpoint) => {
+                    let (node, index) = (checkpoint.node, checkpoint.index);
+                    let what = || format!("checkpoint {node}/{index}");
+                    self.put(keys::checkpoint(node, index), what, checkpoint)?;
+                }
+                Write::AuditSettings(settings) => {
+                    let what = || "audit settings".to_owned();
+                    self.put(keys::AUDIT_SETTINGS.to_vec(), what, settings)?;
+                }
             }
         }
         let index = applied.audit.index;
@@ -286,5 +299,15 @@ impl StateRead for Pending<'_> {
         self.get(keys::switches(workspace), || {
             format!("switches of {workspace}")
         })
+    }
+
+    fn audit_record(&self, index: u64) -> Result<Option<AuditRecord>, Error> {
+        self.get(keys::audit_record(index), || {
+            format!("audit record {index}")
+        })
+    }
+
+    fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Error> {
+        self.get(keys::node(node), || format!("node record {node}"))
     }
 }

@@ -55,6 +55,22 @@ impl StateReader {
 impl StateRead for StateReader {
     type Error = Error;
 
+    fn audit_record(&self, index: u64) -> Result<Option<warden_core::AuditRecord>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::audit_record(index), || {
+                format!("audit record {index}")
+            })
+    }
+
+    fn node_record(
+        &self,
+        node: warden_core::NodeId,
+    ) -> Result<Option<warden_core::NodeRecord>, Error> {
+        self.storage.get(keys::SM_CF, &keys::node(node), || {
+            format!("node record {node}")
+        })
+    }
+
     fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, Error> {
         StateReader::workspace(self, id)
     }

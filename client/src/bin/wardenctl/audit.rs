@@ -53,6 +53,25 @@ pub enum AuditCommand {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Every member node's audit head beside its latest signed checkpoint, compared
+    ///
+    /// The serving node asks each member for its applied head, then for its hashes at
+    /// the smallest head and at each node's latest checkpoint. Exit status 1 when a node
+    /// disagrees (naming it and the record), 3 when the others agree but a node did not
+    /// answer (its chain could not be compared), 0 otherwise. A node shown as `unsigned`
+    /// has no audit key registered. `--output json` can be saved and given to
+    /// `warden audit verify-export --checkpoints`.
+    Heads {
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Make every reachable node sign its audit head now and print the checkpoints
+    ///
+    /// Needs a cluster admin or auditor. Each checkpoint is recorded in the chain under
+    /// its node. Save `--output json` apart from the cluster: `warden audit verify-export
+    /// --checkpoints FILE` then detects an export whose tail was cut. Exit status 1 when
+    /// no node signed.
+    Checkpoint,
 }
 
 pub async fn run(
@@ -89,6 +108,10 @@ pub async fn run(
                 ExitCode::FAILURE
             })
         }
+        AuditCommand::Heads { read } => {
+            crate::audit_anchor::heads(client, format, read.consistency()).await
+        }
+        AuditCommand::Checkpoint => crate::audit_anchor::checkpoint(client, format).await,
         AuditCommand::Export { from, out, read } => {
             match &out {
                 Some(path) => {
@@ -178,6 +201,16 @@ fn render_verify(report: &VerifyAuditResponse) -> String {
             },
         ),
     ];
+    fields.push((
+        "checkpoints",
+        match report.checkpoint_covered {
+            0 => format!("{} stored; none covers a record", report.checkpoint_count),
+            covered => format!(
+                "{} stored; the last covers records 1..{covered} of {}",
+                report.checkpoint_count, report.record_count
+            ),
+        },
+    ));
     if !report.ok {
         fields.push(("first bad index", or_dash(report.first_bad_index)));
         fields.push(("problem", report.problem.clone()));
@@ -199,6 +232,7 @@ mod tests {
             problem: "prev_hash does not match".into(),
             node_id: 2,
             applied_index: 30,
+            ..VerifyAuditResponse::default()
         });
         assert!(text.starts_with("result           FAILED\n"), "{text}");
         assert!(text.contains("first bad index  4\n"), "{text}");

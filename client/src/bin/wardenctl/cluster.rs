@@ -30,6 +30,10 @@ pub enum ClusterCommand {
         /// Write the admin token to this new file (mode 0600) instead of printing it
         #[arg(long)]
         token_out: Option<std::path::PathBuf>,
+        /// Each node signs its audit head every this many records (at least 10); fixed
+        /// for the cluster's life and recorded in the log
+        #[arg(long, default_value_t = 1000)]
+        checkpoint_interval: u64,
     },
     /// Add a node as a learner (non-voting)
     ///
@@ -75,6 +79,7 @@ pub async fn run(
             admin,
             token_out,
             bootstrap_token_file,
+            checkpoint_interval,
         } => {
             let bootstrap_token =
                 std::fs::read_to_string(&bootstrap_token_file).with_context(|| {
@@ -84,7 +89,7 @@ pub async fn run(
                     )
                 })?;
             let response = client
-                .init_cluster(Some(&admin), bootstrap_token.trim())
+                .init_cluster_with(Some(&admin), bootstrap_token.trim(), checkpoint_interval)
                 .await
                 .context("init cluster")?;
             let token_line = match &token_out {

@@ -203,6 +203,8 @@ pub fn verify(report: &VerifyAuditResponse) -> Value {
         "head_hash": report.head_hash,
         "first_bad_index": report.first_bad_index,
         "problem": report.problem,
+        "checkpoint_count": report.checkpoint_count,
+        "checkpoint_covered": report.checkpoint_covered,
     })
 }
 

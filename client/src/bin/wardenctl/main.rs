@@ -3,6 +3,7 @@
 mod agent;
 mod args;
 mod audit;
+mod audit_anchor;
 mod bench;
 mod bench_steps;
 mod budget;
