@@ -30,7 +30,9 @@ async fn leader_killed_and_restarted() {
 }
 
 /// Agent tasks fail over: the node running the most of them dies mid-call, twice; the
-/// journals must match the tool server's ledger and every task must come to rest.
+/// journals must match the tool server's ledger and every task must come to rest. The
+/// first node stays down long enough for its tasks to move (past their lease) before the
+/// second fault, so that the run sees at least one resume.
 #[tokio::test]
 async fn task_owner_killed_mid_call() {
     let (report, _) = scenario(
@@ -38,11 +40,11 @@ async fn task_owner_killed_mid_call() {
         vec![
             Fault::KillRestart {
                 target: Target::TaskOwner,
-                down_ms: 1200,
+                down_ms: 4000,
             },
             Fault::KillRestart {
                 target: Target::TaskOwner,
-                down_ms: 4000,
+                down_ms: 1200,
             },
         ],
     )
