@@ -162,8 +162,9 @@ fn decode(text: &str, source: &MasterKeySource) -> Result<Box<[u8; KEY_LEN]>, Er
 }
 
 /// Creates `path` (which must not exist) with mode 0600, writes the key as hex and syncs
-/// the file and then its directory, so the new entry survives a crash.
-pub(crate) fn write_new(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), Error> {
+/// the file and then its directory, so the new entry survives a crash. Used for the
+/// master key and for a node's audit signing key (both 32 bytes).
+pub fn write_new(path: &Path, key: &[u8; KEY_LEN]) -> Result<(), Error> {
     let write_error = |source: io::Error| Error::KeyFileWrite {
         path: path.to_owned(),
         source,

@@ -18,7 +18,7 @@ mod secret_string;
 mod workspace_key;
 
 pub use error::Error;
-pub use key_file::{MasterKeySource, ensure_outside_data_dir};
+pub use key_file::{MasterKeySource, ensure_outside_data_dir, write_new as write_new_key_file};
 pub use master_key::{MasterKey, WrappedKey};
 pub use secret_string::SecretString;
 pub use workspace_key::{SealedSecret, WorkspaceKey};

@@ -2,8 +2,8 @@
 //! directory (a copy of the data must not carry the key that vouches for it), mode 0600,
 //! holding the 32-byte seed as 64 hex digits.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
@@ -107,33 +107,14 @@ pub fn generate(path: &Path) -> Result<AuditKey, Error> {
         .try_fill_bytes(seed.as_mut_slice())
         .map_err(|_| Error::Randomness)?;
     let secret = SigningKey::from_bytes(&seed);
-    let write_error = |source| Error::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|error| match error.kind() {
-        io::ErrorKind::AlreadyExists => Error::Exists {
+    warden_secrets::write_new_key_file(path, &seed).map_err(|error| match error {
+        warden_secrets::Error::KeyFileExists { path } => Error::Exists { path },
+        warden_secrets::Error::KeyFileWrite { path, source } => Error::Write { path, source },
+        other => Error::Write {
             path: path.to_owned(),
+            source: io::Error::other(other.to_string()),
         },
-        _ => write_error(error),
     })?;
-    let line = Zeroizing::new(format!("{}\n", hex::encode(seed.as_slice())));
-    file.write_all(line.as_bytes()).map_err(write_error)?;
-    file.sync_all().map_err(write_error)?;
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(parent)
-        .and_then(|directory| directory.sync_all())
-        .map_err(write_error)?;
     Ok(anchor::public_key(&secret))
 }
 
@@ -198,30 +179,21 @@ fn read_key(path: &Path) -> Result<SigningKey, Error> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
-/// Refuses a key file inside `data_dir`, comparing canonical paths so symlinks and `..`
-/// do not hide it. A data directory that does not exist yet contains nothing.
+/// Refuses a key file inside `data_dir` (see `warden_secrets::ensure_outside_data_dir`),
+/// naming this key's configuration field.
 fn ensure_outside(key_file: &Path, data_dir: &Path) -> Result<(), Error> {
-    let canonical_key = std::fs::canonicalize(key_file).map_err(|source| Error::Read {
-        path: key_file.to_owned(),
-        source,
-    })?;
-    let canonical_data = match std::fs::canonicalize(data_dir) {
-        Ok(path) => path,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(Error::Canonicalize {
-                path: data_dir.to_owned(),
-                source,
-            });
+    warden_secrets::ensure_outside_data_dir(key_file, data_dir).map_err(|error| match error {
+        warden_secrets::Error::KeyInsideDataDir { key_file, data_dir } => {
+            Error::InsideDataDir { key_file, data_dir }
         }
-    };
-    if canonical_key.starts_with(&canonical_data) {
-        return Err(Error::InsideDataDir {
-            key_file: key_file.to_owned(),
-            data_dir: data_dir.to_owned(),
-        });
-    }
-    Ok(())
+        warden_secrets::Error::Canonicalize { path, source } => {
+            Error::Canonicalize { path, source }
+        }
+        other => Error::Read {
+            path: key_file.to_owned(),
+            source: io::Error::new(io::ErrorKind::NotFound, other.to_string()),
+        },
+    })
 }
 
 #[cfg(test)]
