@@ -165,6 +165,25 @@ async fn payroll_put_waiting(cluster: &common::TestCluster, who: &str, value: &s
     }
 }
 
+/// `approver` approves the pending call, naming `reason`.
+async fn approve(
+    approver: &Client,
+    pending: &Approval,
+    reason: &str,
+) -> Result<(), warden_client::Error> {
+    approver
+        .decide_approval(
+            WS,
+            &pending.task_id,
+            &pending.call_id,
+            &pending.arguments_hash,
+            true,
+            reason,
+        )
+        .await
+        .map(|_| ())
+}
+
 /// A client holding the token of `user/approver`, who has the approver role in WS.
 async fn approver(admin: &Client) -> Client {
     let created = admin
@@ -257,15 +276,7 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
         "nothing ran before the approval"
     );
 
-    approver
-        .decide_approval(
-            WS,
-            &task.id,
-            &pending.call_id,
-            &pending.arguments_hash,
-            true,
-            "agreed",
-        )
+    approve(&approver, &pending, "agreed")
         .await
         .expect("approve");
     let done = settled(&survivors, &task.id).await;
@@ -324,15 +335,7 @@ async fn a_call_approved_after_a_deny_rule_was_added_does_not_run() {
         .put_policy(WS, &frozen, 1)
         .await
         .expect("put the frozen policy");
-    approver
-        .decide_approval(
-            WS,
-            &task.id,
-            &pending.call_id,
-            &pending.arguments_hash,
-            true,
-            "agreed before the freeze",
-        )
+    approve(&approver, &pending, "agreed before the freeze")
         .await
         .expect("approve");
     let done = settled(&admin, &task.id).await;
@@ -362,15 +365,7 @@ async fn a_call_approved_after_a_deny_rule_was_added_does_not_run() {
     );
     // The approval went with the call.
     assert!(approval_of(&admin, &task.id).await.is_none());
-    let refused = approver
-        .decide_approval(
-            WS,
-            &task.id,
-            &pending.call_id,
-            &pending.arguments_hash,
-            true,
-            "again",
-        )
+    let refused = approve(&approver, &pending, "again")
         .await
         .expect_err("the approval cannot be used again");
     assert_eq!(
