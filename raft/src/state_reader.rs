@@ -39,6 +39,9 @@ pub struct AuditVerification {
     pub failure: Option<(u64, String)>,
     /// What the stored checkpoints say (as far as the chain verified).
     pub anchors: AnchorReport,
+    /// The index of the last log entry applied in the state that was verified: read from
+    /// the same snapshot as the records, so the count and head belong to exactly it.
+    pub applied_index: u64,
 }
 
 impl AuditVerification {
@@ -295,6 +298,15 @@ impl StateReader {
     pub fn verify_audit(&self) -> Result<AuditVerification, Error> {
         let snapshot = self.storage.db().snapshot();
         let cf = self.storage.cf(keys::SM_CF)?;
+        let applied_index = snapshot
+            .get_pinned_cf(cf, keys::APPLIED)
+            .map_err(|source| Error::Read {
+                what: "applied log id".into(),
+                source,
+            })?
+            .map(|bytes| codec::decode::<LogId>(|| "applied log id".into(), &bytes))
+            .transpose()?
+            .map_or(0, |log_id| log_id.index);
         // A damaged head is reported after the chain, which may have failed earlier.
         let stored_head = snapshot
             .get_pinned_cf(cf, keys::AUDIT_HEAD)
@@ -314,6 +326,7 @@ impl StateReader {
                     head_hash: None,
                     failure: Some(failure),
                     anchors: AnchorReport::default(),
+                    applied_index,
                 });
             }
         };
@@ -343,6 +356,7 @@ impl StateReader {
             head_hash: (verified.count > 0).then_some(verified.hash),
             failure,
             anchors: report,
+            applied_index,
         })
     }
 

@@ -89,13 +89,6 @@ impl AuditService for Audit {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         self.open(caller, request.consistency).await?;
-        let applied_index = self
-            .cluster
-            .raft()
-            .metrics()
-            .borrow()
-            .last_applied
-            .map_or(0, |log_id| log_id.index);
         let reader = self.cluster.reader().clone();
         // Verification reads every record; keep it off the async workers.
         let verification = tokio::task::spawn_blocking(move || reader.verify_audit())
@@ -116,7 +109,7 @@ impl AuditService for Audit {
             first_bad_index,
             problem,
             node_id: self.cluster.node_id(),
-            applied_index,
+            applied_index: verification.applied_index,
             checkpoint_count: verification.anchors.checkpoint_count,
             checkpoint_covered: verification.anchors.covered,
         }))

@@ -165,3 +165,41 @@ async fn an_empty_apply_changes_nothing() -> TestResult {
     assert_eq!(storage.reader().applied_log_id()?, None);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_verification_counts_exactly_the_records_of_the_index_it_reports() -> TestResult {
+    let (_dir, storage) = open_temp()?;
+    let mut state_machine = storage.state_machine()?;
+    state_machine.apply(mixed_entries()).await?;
+    let reader = storage.reader().clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let verifier = {
+        let stop = stop.clone();
+        // Verifies over and over while entries are applied: each verification must be of
+        // one applied state, never of the records of one index and the index of another.
+        tokio::task::spawn_blocking(move || {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let verification = reader.verify_audit()?;
+                seen.push((verification.applied_index, verification.record_count));
+            }
+            Ok::<_, warden_raft::Error>(seen)
+        })
+    };
+    // Index 1 is blank; every later entry adds one record.
+    for index in 11..=400 {
+        let task = u128::from(index) + 100;
+        state_machine
+            .apply([submit(index, "acme", task, &format!("k{index}"), "x")])
+            .await?;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = verifier.await??;
+    assert!(!seen.is_empty());
+    for (applied_index, record_count) in &seen {
+        assert_eq!(*record_count, applied_index - 1, "verified {seen:?}");
+    }
+    let last = storage.reader().verify_audit()?;
+    assert_eq!((last.applied_index, last.record_count), (400, 399));
+    Ok(())
+}
