@@ -1,7 +1,8 @@
 //! Tidy checks over the whole repository, in the manner of rust-analyzer's: every source
 //! file says what it holds in its first line, every crate depends only on what
-//! ARCHITECTURE.md's dependency table allows, and ARCHITECTURE.md's key table lists
-//! exactly the key tags of `raft/src/keys.rs`.
+//! ARCHITECTURE.md's dependency table allows, docs/storage.md's key table lists exactly
+//! the key tags of `raft/src/keys.rs`, and every repository path the documentation names
+//! exists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -80,7 +81,7 @@ fn every_source_file_opens_with_what_it_holds() {
 fn table_after(text: &str, heading: &str) -> Vec<Vec<String>> {
     let start = text
         .find(heading)
-        .unwrap_or_else(|| panic!("ARCHITECTURE.md has no heading {heading:?}"));
+        .unwrap_or_else(|| panic!("no heading {heading:?}"));
     text[start..]
         .lines()
         .skip_while(|line| !line.starts_with('|'))
@@ -160,8 +161,8 @@ fn the_key_table_lists_exactly_the_key_tags() {
         .map(|value| value.trim_end_matches(';').to_lowercase())
         .collect();
     assert!(in_code.len() > 10, "found only {in_code:?} in keys.rs");
-    let architecture = read(&root().join("ARCHITECTURE.md"));
-    let in_table: BTreeSet<String> = table_after(&architecture, "| column family | key | value |")
+    let storage = read(&root().join("docs/storage.md"));
+    let in_table: BTreeSet<String> = table_after(&storage, "| column family | key | value |")
         .into_iter()
         .filter(|row| row[0] == "`sm`")
         // A cell may list alternatives (`0x11` / `0x12` ...); each starts with its tag.
@@ -176,6 +177,69 @@ fn the_key_table_lists_exactly_the_key_tags() {
         .collect();
     assert_eq!(
         in_table, in_code,
-        "ARCHITECTURE.md's key table (left) and raft/src/keys.rs's tags (right) differ"
+        "docs/storage.md's key table (left) and raft/src/keys.rs's tags (right) differ"
+    );
+}
+
+/// The documents a newcomer reads, whose paths must stay true.
+fn documents() -> Vec<PathBuf> {
+    let mut documents: Vec<PathBuf> = ["ARCHITECTURE.md", "README.md"]
+        .iter()
+        .map(|name| root().join(name))
+        .collect();
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .expect("docs/ exists")
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    docs.sort();
+    documents.extend(docs);
+    for member in members() {
+        let readme = root().join(member).join("README.md");
+        if readme.exists() {
+            documents.push(readme);
+        }
+    }
+    documents
+}
+
+/// Backticked spans that name a path in this repository: a workspace member or one of
+/// the repository's top directories, then at least one more component. Spans with
+/// placeholders (`<id>`, `*`, `{...}`) or spaces are not paths.
+fn repository_paths(text: &str, tops: &BTreeSet<String>) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            !span.contains([' ', '<', '*', '{', '(', '\\', ':', '='])
+                && span
+                    .split_once('/')
+                    .is_some_and(|(top, rest)| tops.contains(top) && !rest.is_empty())
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_path_the_docs_name_exists() {
+    let mut tops: BTreeSet<String> = members().into_iter().collect();
+    tops.extend(["docs", "scripts", ".ci", ".cargo", ".config"].map(str::to_owned));
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for document in documents() {
+        for path in repository_paths(&read(&document), &tops) {
+            checked += 1;
+            if !root().join(&path).exists() {
+                let name = document.strip_prefix(root()).unwrap_or(&document);
+                missing.push(format!("{}: `{path}`", name.display()));
+            }
+        }
+    }
+    assert!(checked > 50, "found only {checked} paths in the docs");
+    assert!(
+        missing.is_empty(),
+        "the docs name paths that do not exist:\n{}",
+        missing.join("\n")
     );
 }
