@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use warden_client::{Consistency, Error};
 
 /// Parses a human-readable, positive duration: one or more `<integer><unit>` pairs with
-/// units `ms`, `s`, `m` or `h`, e.g. `500ms`, `30s`, `2m`, `1h30m`.
+/// units `ms`, `s`, `m`, `h` or `d` (24 hours), e.g. `500ms`, `30s`, `2m`, `1h30m`, `30d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -39,10 +39,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(1),
             "m" => Duration::from_secs(60),
             "h" => Duration::from_secs(3600),
-            "" => return Err(format!("missing unit in {text:?} (use ms, s, m or h)")),
+            "d" => Duration::from_secs(86_400),
+            "" => return Err(format!("missing unit in {text:?} (use ms, s, m, h or d)")),
             other => {
                 return Err(format!(
-                    "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
+                    "unknown unit {other:?} in {text:?} (use ms, s, m, h or d)"
                 ));
             }
         };
@@ -157,6 +158,8 @@ mod tests {
             ("30s", Duration::from_secs(30)),
             ("2m", Duration::from_secs(120)),
             ("1h", Duration::from_secs(3600)),
+            ("30d", Duration::from_secs(30 * 86_400)),
+            ("1d12h", Duration::from_secs(36 * 3600)),
             ("1m30s", Duration::from_secs(90)),
             ("1s250ms", Duration::from_millis(1250)),
             (" 10s ", Duration::from_secs(10)),
@@ -173,7 +176,7 @@ mod tests {
             "s",
             "1.5s",
             "10 s",
-            "5d",
+            "5w",
             "-1s",
             "0s",
             "0ms",
