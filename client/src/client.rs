@@ -236,7 +236,9 @@ impl Client {
     /// Streams the audit records from `from_index` on (0 or 1: from the first), oldest
     /// first. When the stream breaks with UNAVAILABLE it is reopened on another node
     /// from the record after the last one received, so each record arrives exactly once
-    /// and in order. The stream ends after the last record or after the first error.
+    /// and in order; it gives up with [`Error::Unavailable`] after
+    /// `ClientOptions::resume_timeout` spent reconnecting without a record. The stream
+    /// ends after the last record or after the first error.
     pub fn export_audit(
         &self,
         from_index: u64,

@@ -35,6 +35,7 @@ mod export;
 mod governance;
 mod identity;
 mod options;
+mod resume;
 mod retry;
 mod tasks;
 mod tls;

@@ -24,10 +24,10 @@ pub struct ClientOptions {
     pub initial_backoff: Duration,
     /// Upper bound for the pause between retries. Default 2s.
     pub max_backoff: Duration,
-    /// How long a task watch may spend reconnecting, in total, since it last delivered an
-    /// event, before it gives up with UNAVAILABLE. A watch that breaks reconnects on the
-    /// next node with backoff; time spent connected (waiting for the task) does not count.
-    /// Default 60s.
+    /// How long a resumable stream (a task or workspace watch, an audit export) may spend
+    /// reconnecting, in total, since it last delivered an item, before it gives up with
+    /// UNAVAILABLE. A stream that breaks reconnects on the next node with backoff; time
+    /// spent connected (waiting for the task) does not count. Default 60s.
     pub resume_timeout: Duration,
     /// The token sent with every call. Every call but the first `init_cluster` needs one.
     pub token: Option<BearerToken>,

@@ -1,17 +1,16 @@
-//! The task and workspace watches that survive node failures: each reopens its server
-//! stream, on the next node with backoff, from just after the last event delivered.
+//! The task and workspace watches' positions for the resume loop (`resume.rs`): a broken
+//! watch reopens on the next node from just after the last event delivered.
 
 use std::cmp::Ordering;
-use std::time::Duration;
+use std::future::Future;
 
 use futures::Stream;
-use tokio::time::Instant;
 use tonic::Streaming;
 use tonic::transport::Channel;
 use warden_proto::v1::task_service_client::TaskServiceClient;
 use warden_proto::v1::{TaskEvent, TaskStatus, WatchTaskRequest, WatchWorkspaceRequest};
 
-use crate::retry::{describe, is_unavailable};
+use crate::resume::{self, Verdict};
 use crate::{Client, Consistency, Error};
 
 /// The event kinds that end a task; the server ends a task watch after one of them.
@@ -30,28 +29,16 @@ enum Position {
     },
 }
 
-/// What to do with an event a server sent.
-enum Verdict {
-    Deliver,
-    /// Delivered before a break and sent again after it.
-    Skip,
-    /// A task event arrived ahead of the one due.
-    Gap {
-        expected: u64,
-        received: u64,
-    },
-}
-
 impl Position {
     fn judge(&self, event: &TaskEvent) -> Verdict {
         match self {
             Position::Task { next_seq, .. } => match event.seq.cmp(next_seq) {
                 Ordering::Less => Verdict::Skip,
                 Ordering::Equal => Verdict::Deliver,
-                Ordering::Greater => Verdict::Gap {
+                Ordering::Greater => Verdict::Gap(Error::JournalGap {
                     expected: *next_seq,
                     received: event.seq,
-                },
+                }),
             },
             Position::Workspace { from_index, last } => {
                 // Task ids are fixed-width base32 in ascending alphabet order, so comparing
@@ -83,53 +70,12 @@ impl Position {
     fn ends_with(&self, event: &TaskEvent) -> bool {
         matches!(self, Position::Task { .. }) && ends_task(event)
     }
-
-    async fn open(
-        &self,
-        client: &Client,
-        channel: Channel,
-        workspace: &str,
-    ) -> Result<Streaming<TaskEvent>, tonic::Status> {
-        let mut service = TaskServiceClient::new(channel);
-        let response = match self {
-            Position::Task { task_id, next_seq } => {
-                service
-                    .watch_task(client.authorized(WatchTaskRequest {
-                        workspace: workspace.to_owned(),
-                        task_id: task_id.clone(),
-                        from_seq: *next_seq,
-                    }))
-                    .await?
-            }
-            Position::Workspace { from_index, .. } => {
-                service
-                    .watch_workspace(client.authorized(WatchWorkspaceRequest {
-                        workspace: workspace.to_owned(),
-                        from_index: *from_index,
-                    }))
-                    .await?
-            }
-        };
-        Ok(response.into_inner())
-    }
 }
 
-/// Where a watch stands between two events.
+/// A watch of one workspace's tasks.
 struct Watch {
-    client: Client,
     workspace: String,
     position: Position,
-    /// The open server stream and the node serving it.
-    open: Option<(Streaming<TaskEvent>, usize)>,
-    /// Time spent reconnecting since the last delivered event, bounded by
-    /// `ClientOptions::resume_timeout`. Time connected, waiting for events, is not counted:
-    /// a task may rightly be quiet for a long time.
-    reconnecting: Duration,
-    /// Breaks and failed attempts to reopen since the last delivered event; sets the
-    /// backoff before the next attempt.
-    failures: u32,
-    /// The most recent of those failures, for the error when reconnecting gives up.
-    last_failure: String,
 }
 
 /// See `Client::watch_task`.
@@ -143,7 +89,13 @@ pub(crate) fn task(
         task_id,
         next_seq: from_seq,
     };
-    resumable(client, workspace, position)
+    resume::resumable(
+        client,
+        Watch {
+            workspace,
+            position,
+        },
+    )
 }
 
 /// See `Client::watch_workspace`.
@@ -156,37 +108,84 @@ pub(crate) fn workspace(
         from_index,
         last: None,
     };
-    resumable(client, workspace, position)
+    resume::resumable(
+        client,
+        Watch {
+            workspace,
+            position,
+        },
+    )
 }
 
-fn resumable(
-    client: Client,
-    workspace: String,
-    position: Position,
-) -> impl Stream<Item = Result<TaskEvent, Error>> + Send + 'static {
-    let watch = Watch {
-        client,
-        workspace,
-        position,
-        open: None,
-        reconnecting: Duration::ZERO,
-        failures: 0,
-        last_failure: String::new(),
-    };
-    futures::stream::unfold(Some(watch), |watch| async move {
-        let mut watch = watch?;
-        match watch.next().await {
-            Some(Ok(event)) => {
-                // Nothing follows the event that ends a watched task; do not wait for the
-                // server to close the stream.
-                let more = (!watch.position.ends_with(&event)).then_some(watch);
-                Some((Ok(event), more))
-            }
-            // After an error the stream ends: the caller decides whether to start over.
-            Some(Err(error)) => Some((Err(error), None)),
-            None => None,
+impl resume::Position for Watch {
+    type Item = TaskEvent;
+
+    fn judge(&self, event: &TaskEvent) -> Verdict {
+        self.position.judge(event)
+    }
+
+    fn delivered(&mut self, event: &TaskEvent) {
+        self.position.delivered(event);
+    }
+
+    /// Nothing follows the event that ends a watched task; the stream does not wait for
+    /// the server to close it.
+    fn ends_with(&self, event: &TaskEvent) -> bool {
+        self.position.ends_with(event)
+    }
+
+    fn open(
+        &self,
+        client: &Client,
+        channel: Channel,
+    ) -> impl Future<Output = Result<Streaming<TaskEvent>, tonic::Status>> + Send {
+        enum Request {
+            Task(tonic::Request<WatchTaskRequest>),
+            Workspace(tonic::Request<WatchWorkspaceRequest>),
         }
-    })
+        let mut service = TaskServiceClient::new(channel);
+        let request = match &self.position {
+            Position::Task { task_id, next_seq } => {
+                Request::Task(client.authorized(WatchTaskRequest {
+                    workspace: self.workspace.clone(),
+                    task_id: task_id.clone(),
+                    from_seq: *next_seq,
+                }))
+            }
+            Position::Workspace { from_index, .. } => {
+                Request::Workspace(client.authorized(WatchWorkspaceRequest {
+                    workspace: self.workspace.clone(),
+                    from_index: *from_index,
+                }))
+            }
+        };
+        async move {
+            let response = match request {
+                Request::Task(request) => service.watch_task(request).await?,
+                Request::Workspace(request) => service.watch_workspace(request).await?,
+            };
+            Ok(response.into_inner())
+        }
+    }
+
+    /// The server closes a task watch after the terminal event (which has ended the
+    /// stream already) or at once when the task had ended before the position. Any other
+    /// close, and every close of a workspace watch, is a break.
+    async fn closed_at_end(&self, client: &Client) -> Result<bool, Error> {
+        let Position::Task { task_id, next_seq } = &self.position else {
+            return Ok(false);
+        };
+        let task = client
+            .get_task(
+                self.workspace.clone(),
+                task_id.clone(),
+                Consistency::Linearizable,
+            )
+            .await?
+            .task
+            .unwrap_or_default();
+        Ok(is_terminal(task.status()) && *next_seq >= task.journal_len)
+    }
 }
 
 /// Whether `event` makes its task terminal.
@@ -199,119 +198,6 @@ fn is_terminal(status: TaskStatus) -> bool {
         status,
         TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled | TaskStatus::TimedOut
     )
-}
-
-impl Watch {
-    /// The next event in order; `None` when the server closed a task watch because the
-    /// task had ended.
-    async fn next(&mut self) -> Option<Result<TaskEvent, Error>> {
-        loop {
-            let (mut stream, node) = match self.open.take() {
-                Some(open) => open,
-                None => match self.reopen().await {
-                    Ok(open) => open,
-                    Err(error) => return Some(Err(error)),
-                },
-            };
-            match stream.message().await {
-                Ok(Some(event)) => match self.position.judge(&event) {
-                    Verdict::Skip => self.open = Some((stream, node)),
-                    Verdict::Gap { expected, received } => {
-                        return Some(Err(Error::JournalGap { expected, received }));
-                    }
-                    Verdict::Deliver => {
-                        self.position.delivered(&event);
-                        self.reconnecting = Duration::ZERO;
-                        self.failures = 0;
-                        self.open = Some((stream, node));
-                        return Some(Ok(event));
-                    }
-                },
-                Ok(None) => {
-                    // The server closes a task watch after the terminal event (which has
-                    // ended this stream already) or at once when the task had ended before
-                    // the position. Any other close, and every close of a workspace watch,
-                    // is a break.
-                    match self.task_ended().await {
-                        Ok(true) => return None,
-                        Ok(false) => {
-                            let uri = self.client.endpoints().uri(node).to_owned();
-                            self.broke(node, format!("{uri}: the stream ended early"));
-                        }
-                        Err(error) => return Some(Err(error)),
-                    }
-                }
-                Err(status) if is_unavailable(&status) => {
-                    let failure = describe(self.client.endpoints().uri(node), &status);
-                    self.broke(node, failure);
-                }
-                Err(status) => return Some(Err(Error::Status(status))),
-            }
-        }
-    }
-
-    /// Records a broken stream, so the next attempt goes to another node after a pause.
-    fn broke(&mut self, node: usize, failure: String) {
-        self.client.endpoints().mark_failed(node);
-        self.failures += 1;
-        self.last_failure = failure;
-    }
-
-    /// Opens a server stream from the position, trying the nodes in turn with backoff
-    /// until one accepts or the reconnecting budget is spent.
-    async fn reopen(&mut self) -> Result<(Streaming<TaskEvent>, usize), Error> {
-        let policy = *self.client.policy();
-        loop {
-            let started = Instant::now();
-            if self.failures > 0 {
-                let remaining = policy.resume_timeout.saturating_sub(self.reconnecting);
-                if remaining.is_zero() {
-                    return Err(Error::Unavailable {
-                        attempts: self.failures,
-                        last: self.last_failure.clone(),
-                    });
-                }
-                tokio::time::sleep(policy.backoff(self.failures).min(remaining)).await;
-            }
-            let endpoints = self.client.endpoints();
-            let node = endpoints.current();
-            let opened = self
-                .position
-                .open(&self.client, endpoints.channel(node), &self.workspace)
-                .await;
-            self.reconnecting += started.elapsed();
-            match opened {
-                Ok(stream) => {
-                    endpoints.mark_ok(node);
-                    return Ok((stream, node));
-                }
-                Err(status) if is_unavailable(&status) => {
-                    let failure = describe(endpoints.uri(node), &status);
-                    self.broke(node, failure);
-                }
-                Err(status) => return Err(Error::Status(status)),
-            }
-        }
-    }
-
-    /// For a task watch, whether the task is terminal with no event at or after the
-    /// position, so that nothing more will come. A workspace watch never ends.
-    async fn task_ended(&self) -> Result<bool, Error> {
-        let Position::Task { task_id, next_seq } = &self.position else {
-            return Ok(false);
-        };
-        let task = self
-            .client
-            .get_task(
-                self.workspace.clone(),
-                task_id.clone(),
-                Consistency::Linearizable,
-            )
-            .await?
-            .task
-            .unwrap_or_default();
-        Ok(is_terminal(task.status()) && *next_seq >= task.journal_len)
-    }
 }
 
 #[cfg(test)]
@@ -398,10 +284,10 @@ mod tests {
         assert!(matches!(position.judge(&at(1, "01A", 4)), Verdict::Deliver));
         assert!(matches!(
             position.judge(&at(1, "01A", 6)),
-            Verdict::Gap {
+            Verdict::Gap(Error::JournalGap {
                 expected: 4,
                 received: 6
-            }
+            })
         ));
     }
 }
