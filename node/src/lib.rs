@@ -1,7 +1,8 @@
 //! The Warden node: configuration, the gRPC services, the write path (forwarding to
-//! the leader) and read path (read-index), metrics, and the local multi-process
-//! cluster used by `warden dev`, `warden demo` and the tests. The composition root:
-//! nothing depends on this crate.
+//! the leader) and read path (read-index), metrics and the runtime host. The `warden`
+//! binary (`src/bin/warden/`) adds the commands that drive a local cluster (`dev`,
+//! `demo`); this library uses neither `warden-client` nor `warden-local-cluster`. The
+//! composition root: nothing depends on this crate.
 
 pub mod anchor;
 pub mod api;
@@ -12,7 +13,6 @@ pub mod cert_cmd;
 pub mod cluster;
 pub mod config;
 pub mod convert;
-pub mod demo;
 pub mod error;
 pub mod failpoints;
 pub mod metrics;

@@ -12,7 +12,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
-use warden_local_cluster::Ready;
 use warden_proto::internal::forward_service_server::ForwardServiceServer;
 use warden_proto::internal::node_service_server::NodeServiceServer;
 use warden_proto::internal::raft_service_server::RaftServiceServer;
@@ -243,12 +242,14 @@ pub async fn run(
     });
 
     if let Some(path) = &ready_file {
-        let ready = Ready {
-            node_id: options.node_id,
-            grpc: advertise.clone(),
-            metrics: metrics_address.clone(),
-            pid: std::process::id(),
-        };
+        // Read by whoever launched the node (`Ready` in the local-cluster crate, which every
+        // cluster test parses).
+        let ready = serde_json::json!({
+            "node_id": options.node_id,
+            "grpc": advertise,
+            "metrics": metrics_address,
+            "pid": std::process::id(),
+        });
         write_atomically(path, &serde_json::to_vec(&ready)?)?;
     }
     tracing::info!(node_id = options.node_id, grpc = %advertise, metrics = ?metrics_address, "node started");

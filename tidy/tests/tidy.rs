@@ -243,3 +243,32 @@ fn every_path_the_docs_name_exists() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn the_node_library_drives_no_cluster_from_outside() {
+    // The `warden` binary's `dev` and `demo` commands drive a local cluster through the
+    // client; the server library must not, or the server would depend on its own clients.
+    let mut files = Vec::new();
+    rust_files(&root().join("node/src"), &mut files);
+    let binary = root().join("node/src/bin");
+    let offending: Vec<String> = files
+        .iter()
+        .filter(|file| !file.starts_with(&binary))
+        .filter(|file| {
+            let text = read(file);
+            text.contains("warden_client") || text.contains("warden_local_cluster")
+        })
+        .map(|file| {
+            file.strip_prefix(root())
+                .unwrap_or(file)
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(files.len() > 50, "found only {} node files", files.len());
+    assert!(
+        offending.is_empty(),
+        "these node library files use warden_client or warden_local_cluster:\n{}",
+        offending.join("\n")
+    );
+}

@@ -1,0 +1,70 @@
+//! `warden dev`: a local cluster of node processes on loopback, initialized and kept
+//! running until Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use warden_local_cluster::LocalCluster;
+
+use crate::serve::shutdown_signal;
+
+pub async fn dev(
+    nodes: u64,
+    data_dir: PathBuf,
+    settings: Vec<(String, String)>,
+    insecure: bool,
+) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("locating the warden binary")?;
+    let mut cluster = LocalCluster::new(exe, &data_dir, settings);
+    if insecure {
+        cluster.insecure();
+    }
+    let started = cluster.bootstrap(nodes).await;
+    if let Err(error) = started {
+        cluster.stop_all().await?;
+        return Err(error);
+    }
+    println!(
+        "warden dev: {nodes}-node cluster running (data in {})",
+        data_dir.display()
+    );
+    println!("{:<6} {:<22} {:<22} log", "node", "grpc", "metrics");
+    for id in 1..=nodes {
+        let ready = cluster.ready(id)?;
+        println!(
+            "{:<6} {:<22} {:<22} {}",
+            id,
+            ready.grpc,
+            ready.metrics.as_deref().unwrap_or("-"),
+            cluster.log_path(id).display()
+        );
+    }
+    let endpoints = cluster.endpoints().join(",");
+    std::fs::write(data_dir.join("endpoints"), &endpoints).context("writing the endpoints file")?;
+    println!("\nexport WARDEN_ENDPOINTS={endpoints}");
+    // The first admin's token (mode 0600); the only credential that exists at first.
+    let token_file = std::fs::canonicalize(cluster.admin_token_path())
+        .context("locating the admin token file")?;
+    println!("export WARDEN_TOKEN_FILE={}", token_file.display());
+    match cluster.ca_path() {
+        Some(ca) => {
+            let ca = std::fs::canonicalize(&ca).context("locating the CA certificate")?;
+            println!("export WARDEN_CA_FILE={}", ca.display());
+        }
+        None => println!("(insecure: no TLS; unset WARDEN_CA_FILE)"),
+    }
+    println!(
+        "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nCtrl-C stops all nodes."
+    );
+    // A node that dies (say, killed to try failover) is reported; the rest keep running.
+    loop {
+        tokio::select! {
+            () = shutdown_signal() => break,
+            id = cluster.any_exit() => eprintln!("node {id} exited; see {}", cluster.log_path(id).display()),
+        }
+    }
+    cluster.stop_all().await?;
+    println!("all nodes stopped");
+    Ok(ExitCode::SUCCESS)
+}
