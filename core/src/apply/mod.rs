@@ -6,6 +6,8 @@
 //! command returns no writes, so it changes nothing but the audit chain.
 
 mod approval;
+mod audit_text;
+use audit_text::{governance_detail, resource_of};
 mod authz;
 mod budget;
 mod call_decision;
@@ -28,17 +30,13 @@ mod task_update;
 use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
 use crate::budget::{Budget, BudgetScope};
-use crate::catalog::{CatalogEntry, catalog_resource};
-use crate::command::{
-    Action, Command, Request, binding_resource, budget_resource, checkpoint_resource,
-    config_resource, pause_resource, task_resource, tasks_resource, token_resource,
-    workspace_resource,
-};
+use crate::catalog::CatalogEntry;
+use crate::command::{Action, Command, Request, task_resource};
 use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
-use crate::journal::{CallDecision, JournalEntry, TaskEvent};
+use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
 use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
@@ -286,173 +284,6 @@ fn decide<S: StateRead>(
         _ => resource_of(command),
     };
     Ok((resource, decision))
-}
-
-/// The audit resource a command acts on. A submission names the workspace's tasks,
-/// since the proposer's task id may never come to exist.
-fn resource_of(command: &Command) -> String {
-    match command {
-        Command::Bootstrap { token, .. }
-        | Command::CreateToken { token, .. }
-        | Command::RevokeToken { token } => token_resource(token),
-        Command::SetRoles {
-            scope, principal, ..
-        } => binding_resource(scope, principal),
-        Command::CreateWorkspace { workspace, .. } => workspace_resource(workspace),
-        Command::AuthorizeMembershipChange { change } => format!("cluster/node/{}", change.node()),
-        Command::PutPolicy { workspace, .. } => config_resource(workspace, "policy", "rules"),
-        Command::DecideApproval {
-            workspace, task, ..
-        }
-        | Command::ExpireApproval {
-            workspace, task, ..
-        } => task_resource(workspace, task),
-        Command::PutProvider {
-            workspace, name, ..
-        } => config_resource(workspace, "provider", name.as_str()),
-        Command::RegisterMcpServer {
-            workspace, name, ..
-        }
-        | Command::PinMcpTools {
-            workspace, name, ..
-        } => config_resource(workspace, "mcp_server", name.as_str()),
-        Command::PutCatalogEntry { spec } => catalog_resource(&spec.name),
-        Command::DeleteCatalogEntry { name } => catalog_resource(name),
-        Command::CreateAgent { workspace, spec }
-        | Command::UpdateAgent {
-            workspace, spec, ..
-        } => config_resource(workspace, "agent", spec.name.as_str()),
-        Command::SubmitTask { workspace, .. } => tasks_resource(workspace),
-        Command::AssignTask {
-            workspace, task, ..
-        }
-        | Command::AppendJournal {
-            workspace, task, ..
-        }
-        | Command::CancelTask {
-            workspace, task, ..
-        }
-        | Command::ResolveTask {
-            workspace, task, ..
-        }
-        | Command::TimeOutTask { workspace, task }
-        | Command::MarkStalled {
-            workspace, task, ..
-        } => task_resource(workspace, task),
-        Command::RecordRejection { resource, .. } => resource.clone(),
-        Command::SetBudget {
-            workspace, agent, ..
-        } => budget_resource(workspace, &BudgetScope::of(agent.as_ref())),
-        Command::SetPause {
-            workspace, target, ..
-        } => pause_resource(workspace, target),
-        Command::AuditCheckpoint { checkpoint } => checkpoint_resource(checkpoint.node),
-    }
-}
-
-/// What an accepted governance command did, for its audit record: what a task command
-/// decided about tool calls (policy decisions with their rules, approval requests and
-/// decisions, blocked tools), a budget set, a pause set or lifted.
-fn governance_detail(outcome: &Outcome) -> String {
-    let (task, entries) = match outcome {
-        Outcome::TaskUpdated { task, entries } => (task, entries),
-        Outcome::BudgetSet {
-            workspace,
-            scope,
-            budget,
-        } => return budget::detail(workspace, scope, budget.as_ref()),
-        Outcome::PauseSet {
-            workspace,
-            target,
-            paused,
-            reason,
-        } => return pause::detail(workspace, target, *paused, reason),
-        Outcome::MembershipChangeAuthorized(change) => return change.to_string(),
-        Outcome::CheckpointRecorded(checkpoint) => return checkpoint.detail(),
-        _ => return String::new(),
-    };
-    let notes: Vec<String> = entries
-        .iter()
-        .filter_map(|entry| governance_note(&entry.event))
-        .collect();
-    if notes.is_empty() {
-        return String::new();
-    }
-    format!(
-        "agent {} for {}: {}",
-        task.agent,
-        task.submitted_by,
-        notes.join("; ")
-    )
-}
-
-fn governance_note(event: &TaskEvent) -> Option<String> {
-    let rule_of = |rule: &Option<String>| {
-        rule.as_deref()
-            .map_or_else(|| "no rule".to_owned(), |rule| format!("rule {rule}"))
-    };
-    Some(match event {
-        TaskEvent::ToolCallDecided {
-            call_id,
-            arguments_hash,
-            decision,
-            policy_version,
-        } => match decision {
-            CallDecision::Allowed { rule, .. } => format!(
-                "call {call_id} allowed by rule {rule} of policy version {policy_version} (arguments {arguments_hash})"
-            ),
-            CallDecision::Denied { rule, reason } => format!(
-                "call {call_id} denied by {} of policy version {policy_version} (arguments {arguments_hash}): {reason}",
-                rule_of(rule)
-            ),
-            CallDecision::ApprovalRequired { rule, .. } => format!(
-                "call {call_id} requires approval by rule {rule} of policy version {policy_version} (arguments {arguments_hash})"
-            ),
-        },
-        TaskEvent::DecisionChanged {
-            call_id,
-            arguments_hash,
-            decision,
-            policy_version,
-        } => {
-            let (rule, reason) = match decision {
-                CallDecision::Denied { rule, reason } => (rule_of(rule), reason.as_str()),
-                CallDecision::Allowed { rule, reason }
-                | CallDecision::ApprovalRequired { rule, reason, .. } => {
-                    (format!("rule {rule}"), reason.as_str())
-                }
-            };
-            format!(
-                "call {call_id} denied when it was to start, by {rule} of policy version {policy_version} (arguments {arguments_hash}): {reason}"
-            )
-        }
-        TaskEvent::ApprovalDecided {
-            call_id,
-            by,
-            approved,
-            approvals,
-            quorum,
-            granted,
-            ..
-        } => format!(
-            "call {call_id} {} by {by} ({approvals}/{quorum}{})",
-            if *approved { "approved" } else { "denied" },
-            if *granted { ", granted" } else { "" }
-        ),
-        TaskEvent::ApprovalExpired { call_id, .. } => {
-            format!("approval request for call {call_id} expired")
-        }
-        TaskEvent::ToolDefinitionChanged {
-            call_id,
-            server,
-            tool,
-            pinned_hash,
-            offered_hash,
-        } => format!(
-            "call {call_id} blocked: {server}/{tool} offered as {offered_hash}, pinned as {pinned_hash}"
-        ),
-        _ => return None,
-    })
 }
 
 /// Where and when a command applies, and who asked for it.

@@ -18,6 +18,7 @@ mod output;
 mod pause;
 mod provider;
 mod task;
+mod task_view;
 mod workspace;
 
 use std::process::ExitCode;

@@ -1,0 +1,178 @@
+//! The text of a command's audit record: the resource it acts on and, for a journal step,
+//! what was decided about each tool call.
+
+use crate::budget::BudgetScope;
+use crate::catalog::catalog_resource;
+use crate::command::{
+    Command, binding_resource, budget_resource, checkpoint_resource, config_resource,
+    pause_resource, task_resource, tasks_resource, token_resource, workspace_resource,
+};
+use crate::journal::{CallDecision, TaskEvent};
+use crate::outcome::Outcome;
+
+/// The audit resource a command acts on. A submission names the workspace's tasks,
+/// since the proposer's task id may never come to exist.
+pub(super) fn resource_of(command: &Command) -> String {
+    match command {
+        Command::Bootstrap { token, .. }
+        | Command::CreateToken { token, .. }
+        | Command::RevokeToken { token } => token_resource(token),
+        Command::SetRoles {
+            scope, principal, ..
+        } => binding_resource(scope, principal),
+        Command::CreateWorkspace { workspace, .. } => workspace_resource(workspace),
+        Command::AuthorizeMembershipChange { change } => format!("cluster/node/{}", change.node()),
+        Command::PutPolicy { workspace, .. } => config_resource(workspace, "policy", "rules"),
+        Command::DecideApproval {
+            workspace, task, ..
+        }
+        | Command::ExpireApproval {
+            workspace, task, ..
+        } => task_resource(workspace, task),
+        Command::PutProvider {
+            workspace, name, ..
+        } => config_resource(workspace, "provider", name.as_str()),
+        Command::RegisterMcpServer {
+            workspace, name, ..
+        }
+        | Command::PinMcpTools {
+            workspace, name, ..
+        } => config_resource(workspace, "mcp_server", name.as_str()),
+        Command::PutCatalogEntry { spec } => catalog_resource(&spec.name),
+        Command::DeleteCatalogEntry { name } => catalog_resource(name),
+        Command::CreateAgent { workspace, spec }
+        | Command::UpdateAgent {
+            workspace, spec, ..
+        } => config_resource(workspace, "agent", spec.name.as_str()),
+        Command::SubmitTask { workspace, .. } => tasks_resource(workspace),
+        Command::AssignTask {
+            workspace, task, ..
+        }
+        | Command::AppendJournal {
+            workspace, task, ..
+        }
+        | Command::CancelTask {
+            workspace, task, ..
+        }
+        | Command::ResolveTask {
+            workspace, task, ..
+        }
+        | Command::TimeOutTask { workspace, task }
+        | Command::MarkStalled {
+            workspace, task, ..
+        } => task_resource(workspace, task),
+        Command::RecordRejection { resource, .. } => resource.clone(),
+        Command::SetBudget {
+            workspace, agent, ..
+        } => budget_resource(workspace, &BudgetScope::of(agent.as_ref())),
+        Command::SetPause {
+            workspace, target, ..
+        } => pause_resource(workspace, target),
+        Command::AuditCheckpoint { checkpoint } => checkpoint_resource(checkpoint.node),
+    }
+}
+
+/// What an accepted governance command did, for its audit record: what a task command
+/// decided about tool calls (policy decisions with their rules, approval requests and
+/// decisions, blocked tools), a budget set, a pause set or lifted.
+pub(super) fn governance_detail(outcome: &Outcome) -> String {
+    let (task, entries) = match outcome {
+        Outcome::TaskUpdated { task, entries } => (task, entries),
+        Outcome::BudgetSet {
+            workspace,
+            scope,
+            budget,
+        } => return super::budget::detail(workspace, scope, budget.as_ref()),
+        Outcome::PauseSet {
+            workspace,
+            target,
+            paused,
+            reason,
+        } => return super::pause::detail(workspace, target, *paused, reason),
+        Outcome::MembershipChangeAuthorized(change) => return change.to_string(),
+        Outcome::CheckpointRecorded(checkpoint) => return checkpoint.detail(),
+        _ => return String::new(),
+    };
+    let notes: Vec<String> = entries
+        .iter()
+        .filter_map(|entry| governance_note(&entry.event))
+        .collect();
+    if notes.is_empty() {
+        return String::new();
+    }
+    format!(
+        "agent {} for {}: {}",
+        task.agent,
+        task.submitted_by,
+        notes.join("; ")
+    )
+}
+
+fn governance_note(event: &TaskEvent) -> Option<String> {
+    let rule_of = |rule: &Option<String>| {
+        rule.as_deref()
+            .map_or_else(|| "no rule".to_owned(), |rule| format!("rule {rule}"))
+    };
+    Some(match event {
+        TaskEvent::ToolCallDecided {
+            call_id,
+            arguments_hash,
+            decision,
+            policy_version,
+        } => match decision {
+            CallDecision::Allowed { rule, .. } => format!(
+                "call {call_id} allowed by rule {rule} of policy version {policy_version} (arguments {arguments_hash})"
+            ),
+            CallDecision::Denied { rule, reason } => format!(
+                "call {call_id} denied by {} of policy version {policy_version} (arguments {arguments_hash}): {reason}",
+                rule_of(rule)
+            ),
+            CallDecision::ApprovalRequired { rule, .. } => format!(
+                "call {call_id} requires approval by rule {rule} of policy version {policy_version} (arguments {arguments_hash})"
+            ),
+        },
+        TaskEvent::DecisionChanged {
+            call_id,
+            arguments_hash,
+            decision,
+            policy_version,
+        } => {
+            let (rule, reason) = match decision {
+                CallDecision::Denied { rule, reason } => (rule_of(rule), reason.as_str()),
+                CallDecision::Allowed { rule, reason }
+                | CallDecision::ApprovalRequired { rule, reason, .. } => {
+                    (format!("rule {rule}"), reason.as_str())
+                }
+            };
+            format!(
+                "call {call_id} denied when it was to start, by {rule} of policy version {policy_version} (arguments {arguments_hash}): {reason}"
+            )
+        }
+        TaskEvent::ApprovalDecided {
+            call_id,
+            by,
+            approved,
+            approvals,
+            quorum,
+            granted,
+            ..
+        } => format!(
+            "call {call_id} {} by {by} ({approvals}/{quorum}{})",
+            if *approved { "approved" } else { "denied" },
+            if *granted { ", granted" } else { "" }
+        ),
+        TaskEvent::ApprovalExpired { call_id, .. } => {
+            format!("approval request for call {call_id} expired")
+        }
+        TaskEvent::ToolDefinitionChanged {
+            call_id,
+            server,
+            tool,
+            pinned_hash,
+            offered_hash,
+        } => format!(
+            "call {call_id} blocked: {server}/{tool} offered as {offered_hash}, pinned as {pinned_hash}"
+        ),
+        _ => return None,
+    })
+}
