@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;
+pub mod services;
 pub mod tls;
 
 pub use error::Error;

@@ -12,37 +12,19 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
-use warden_proto::internal::forward_service_server::ForwardServiceServer;
-use warden_proto::internal::node_service_server::NodeServiceServer;
-use warden_proto::internal::raft_service_server::RaftServiceServer;
-use warden_proto::v1::agent_service_server::AgentServiceServer;
-use warden_proto::v1::audit_service_server::AuditServiceServer;
-use warden_proto::v1::catalog_service_server::CatalogServiceServer;
-use warden_proto::v1::cluster_service_server::ClusterServiceServer;
-use warden_proto::v1::governance_service_server::GovernanceServiceServer;
-use warden_proto::v1::identity_service_server::IdentityServiceServer;
-use warden_proto::v1::task_service_server::TaskServiceServer;
-use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
-use warden_raft::{Network, Raft, RaftGrpc, Storage};
+use warden_raft::{Network, Raft, Storage};
 
 use crate::anchor::Anchor;
-use crate::api::agent::Agents;
-use crate::api::{
-    audit::Audit, catalog::Catalog, cluster::ClusterAdmin, forward::Forward,
-    governance::Governance, identity::Identity, node::Node, task::Tasks, workspace::Workspaces,
-};
 use crate::auth::AuthLayer;
 use crate::bootstrap::BootstrapToken;
 use crate::cluster::Cluster;
-use crate::config::{MAX_MESSAGE_BYTES, Options};
+use crate::config::Options;
 use crate::peers::Peers;
 use crate::rpc_metrics::RpcMetricsLayer;
 use crate::runtime::MapOk;
 use crate::secrets::Vault;
 use crate::tls::NodeTls;
 
-/// Node-to-node messages carry snapshot chunks and entry batches.
-const MAX_INTERNAL_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Remembers the address chosen for a port-0 listener.
 const LISTEN_ADDRESS_FILE: &str = "listen-address";
 
@@ -58,19 +40,7 @@ pub async fn run(
         options.secrets.master_key_file.as_deref(),
         &options.data_dir,
     )?;
-    let signer = match &options.audit.signing_key_file {
-        Some(path) => Some(crate::anchor::Signer::load(
-            warden_core::NodeId(options.node_id),
-            path,
-            &options.data_dir,
-        )?),
-        None => {
-            tracing::warn!(
-                "no audit signing key (audit.signing_key_file): this node signs no audit checkpoints"
-            );
-            None
-        }
-    };
+    let signer = load_signer(&options)?;
     let tls = NodeTls::load(&options.tls, options.node_id)?;
     let bootstrap =
         BootstrapToken::load(options.bootstrap.token_file.as_deref(), std::env::vars())?;
@@ -84,7 +54,115 @@ pub async fn run(
         .unwrap_or_else(|| bound.to_string());
     // A node listening on an address of its own also connects to peers from it.
     let source_ip = (!bound.ip().is_unspecified()).then_some(bound.ip());
+    let (raft, cluster) = start_raft(&options, source_ip, &tls).await?;
 
+    let mut tasks = JoinSet::new();
+    let metrics_address = serve_metrics(&options, metrics_handle, &mut tasks).await?;
+    let follow = raft.clone();
+    tasks.spawn(async move {
+        crate::metrics::follow_raft(follow).await;
+        Ok(())
+    });
+    let anchor = Anchor::new(cluster.clone(), signer);
+    if anchor.public_key().is_some() {
+        tasks.spawn(crate::anchor::periodic::run(anchor.clone()).map_ok());
+    }
+    let runtime = crate::runtime::start(
+        cluster.clone(),
+        options.runtime.clone(),
+        stdio_sandbox(&options),
+        options.providers.clone(),
+        options.egress.clone(),
+        vault.clone(),
+        &mut tasks,
+    )
+    .await?;
+
+    let mut builder = tonic::transport::Server::builder();
+    let tls_on = match tls {
+        NodeTls::Tls { server, .. } => {
+            builder = builder.tls_config(server).context("tls settings")?;
+            true
+        }
+        NodeTls::Insecure => false,
+    };
+    let routes = crate::services::routes(
+        &options,
+        crate::services::Parts {
+            cluster: cluster.clone(),
+            raft: raft.clone(),
+            vault,
+            anchor,
+            runtime: &runtime,
+            advertise: advertise.clone(),
+            bootstrap,
+        },
+    );
+    let router = builder
+        .layer(RpcMetricsLayer)
+        .layer(AuthLayer::new(cluster, tls_on))
+        .add_routes(routes);
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    tasks.spawn(async move {
+        router
+            // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small
+            // responses back by ~40 ms.
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = server_stopped.await;
+                },
+            )
+            .await
+            .context("grpc server")
+    });
+
+    if let Some(path) = &ready_file {
+        // Read by whoever launched the node (`Ready` in the local-cluster crate, which every
+        // cluster test parses).
+        let ready = serde_json::json!({
+            "node_id": options.node_id,
+            "grpc": advertise,
+            "metrics": metrics_address,
+            "pid": std::process::id(),
+        });
+        write_atomically(path, &serde_json::to_vec(&ready)?)?;
+    }
+    tracing::info!(node_id = options.node_id, grpc = %advertise, metrics = ?metrics_address, "node started");
+
+    let outcome = until_stopped(&raft, shutdown, &mut tasks).await;
+    tracing::info!(node_id = options.node_id, "stopping");
+    let _ = stop_server.send(());
+    if let Err(error) = raft.shutdown().await {
+        tracing::warn!(%error, "raft shutdown");
+    }
+    tasks.shutdown().await;
+    outcome
+}
+
+/// The node's audit signing key, if it has one.
+fn load_signer(options: &Options) -> anyhow::Result<Option<crate::anchor::Signer>> {
+    match &options.audit.signing_key_file {
+        Some(path) => Ok(Some(crate::anchor::Signer::load(
+            warden_core::NodeId(options.node_id),
+            path,
+            &options.data_dir,
+        )?)),
+        None => {
+            tracing::warn!(
+                "no audit signing key (audit.signing_key_file): this node signs no audit checkpoints"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Opens storage and starts Raft, and the cluster handle over both.
+async fn start_raft(
+    options: &Options,
+    source_ip: Option<std::net::IpAddr>,
+    tls: &NodeTls,
+) -> anyhow::Result<(Raft, Cluster)> {
     let storage = Storage::open(&options.data_dir.join("db"))
         .with_context(|| format!("opening storage in {}", options.data_dir.display()))?;
     let raft_config = options
@@ -118,37 +196,35 @@ pub async fn run(
         ),
         options.limits.clone(),
     );
+    Ok((raft, cluster))
+}
 
-    let mut tasks = JoinSet::new();
-    let metrics_address = match (&options.metrics_listen, metrics_handle) {
-        (Some(address), Some(handle)) => {
-            let metrics_listener = TcpListener::bind(address)
-                .await
-                .with_context(|| format!("binding the metrics listener on {address}"))?;
-            let local = metrics_listener
-                .local_addr()
-                .context("reading the metrics address")?;
-            tasks.spawn(async move {
-                crate::metrics::serve(metrics_listener, handle).await;
-                Ok(())
-            });
-            Some(local.to_string())
-        }
-        _ => None,
+/// Serves /metrics when the node has a metrics address and a recorder; the bound address.
+async fn serve_metrics(
+    options: &Options,
+    handle: Option<PrometheusHandle>,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<Option<String>> {
+    let (Some(address), Some(handle)) = (&options.metrics_listen, handle) else {
+        return Ok(None);
     };
-    let follow = raft.clone();
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the metrics listener on {address}"))?;
+    let local = listener
+        .local_addr()
+        .context("reading the metrics address")?;
     tasks.spawn(async move {
-        crate::metrics::follow_raft(follow).await;
+        crate::metrics::serve(listener, handle).await;
         Ok(())
     });
+    Ok(Some(local.to_string()))
+}
 
-    let anchor = Anchor::new(cluster.clone(), signer);
-    if anchor.public_key().is_some() {
-        tasks.spawn(crate::anchor::periodic::run(anchor.clone()).map_ok());
-    }
-
-    // What a stdio server may never read: the data and every secret file of the node.
-    let sandbox = options.mcp.sandbox(
+/// The sandbox of stdio tool servers: they may never read the node's data or any of its
+/// secret files.
+fn stdio_sandbox(options: &Options) -> warden_mcp::StdioSandbox {
+    options.mcp.sandbox(
         &options.data_dir,
         [
             options.secrets.master_key_file.as_deref(),
@@ -158,102 +234,16 @@ pub async fn run(
         ]
         .into_iter()
         .flatten(),
-    );
-    let runtime = crate::runtime::start(
-        cluster.clone(),
-        options.runtime.clone(),
-        sandbox,
-        options.providers.clone(),
-        options.egress.clone(),
-        vault.clone(),
-        &mut tasks,
     )
-    .await?;
+}
 
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut builder = tonic::transport::Server::builder();
-    let tls_on = match tls {
-        NodeTls::Tls { server, .. } => {
-            builder = builder.tls_config(server).context("tls settings")?;
-            true
-        }
-        NodeTls::Insecure => false,
-    };
-    let master_key_id = vault.key_id();
-    let router = builder
-        .layer(RpcMetricsLayer)
-        .layer(AuthLayer::new(cluster.clone(), tls_on))
-        .add_service(
-            RaftServiceServer::new(RaftGrpc::new(raft.clone()))
-                .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
-        )
-        .add_service(
-            ForwardServiceServer::new(Forward::new(cluster.clone(), runtime.liveness.clone()))
-                .max_decoding_message_size(MAX_INTERNAL_MESSAGE_BYTES),
-        )
-        .add_service(NodeServiceServer::new(Node::new(
-            options.node_id,
-            master_key_id.clone(),
-            anchor.clone(),
-        )))
-        .add_service(ClusterServiceServer::new(ClusterAdmin::new(
-            cluster.clone(),
-            advertise.clone(),
-            bootstrap,
-            master_key_id,
-            options.raft.catch_up_lag,
-            anchor.public_key(),
-        )))
-        .add_service(WorkspaceServiceServer::new(Workspaces::new(
-            cluster.clone(),
-            vault.clone(),
-        )))
-        .add_service(
-            TaskServiceServer::new(Tasks::new(cluster.clone()))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(AuditServiceServer::new(Audit::new(cluster.clone(), anchor)))
-        .add_service(AgentServiceServer::new(Agents::new(
-            cluster.clone(),
-            vault,
-            runtime.tools.clone(),
-            options.providers.clone(),
-            options.egress.clone(),
-            options.mcp.trust_tool_annotations,
-        )))
-        .add_service(CatalogServiceServer::new(Catalog::new(cluster.clone())))
-        .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
-        .add_service(GovernanceServiceServer::new(Governance::new(
-            cluster.clone(),
-        )));
-    tasks.spawn(async move {
-        router
-            // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small
-            // responses back by ~40 ms.
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async {
-                    let _ = server_stopped.await;
-                },
-            )
-            .await
-            .context("grpc server")
-    });
-
-    if let Some(path) = &ready_file {
-        // Read by whoever launched the node (`Ready` in the local-cluster crate, which every
-        // cluster test parses).
-        let ready = serde_json::json!({
-            "node_id": options.node_id,
-            "grpc": advertise,
-            "metrics": metrics_address,
-            "pid": std::process::id(),
-        });
-        write_atomically(path, &serde_json::to_vec(&ready)?)?;
-    }
-    tracing::info!(node_id = options.node_id, grpc = %advertise, metrics = ?metrics_address, "node started");
-
+/// Waits for the shutdown signal, a fatal Raft error, or the end of any node task (which
+/// is never expected): Ok only for the shutdown signal.
+async fn until_stopped(
+    raft: &Raft,
+    shutdown: impl Future<Output = ()>,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let mut raft_metrics = raft.metrics();
     let fatal = async move {
         loop {
@@ -265,7 +255,7 @@ pub async fn run(
             }
         }
     };
-    let outcome = tokio::select! {
+    tokio::select! {
         biased;
         reason = fatal => Err(anyhow::anyhow!("raft stopped: {reason}")),
         () = shutdown => Ok(()),
@@ -278,14 +268,7 @@ pub async fn run(
             Ok(Err(error)) => Err(error),
             Err(error) => Err(anyhow::anyhow!("a node task failed: {error}")),
         },
-    };
-    tracing::info!(node_id = options.node_id, "stopping");
-    let _ = stop_server.send(());
-    if let Err(error) = raft.shutdown().await {
-        tracing::warn!(%error, "raft shutdown");
     }
-    tasks.shutdown().await;
-    outcome
 }
 
 /// Binds the gRPC listener. A port-0 listen address takes the port remembered in the
