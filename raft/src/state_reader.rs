@@ -297,23 +297,14 @@ impl StateReader {
     /// verification failure at its position, not an error: only I/O failures are errors.
     pub fn verify_audit(&self) -> Result<AuditVerification, Error> {
         let snapshot = self.storage.db().snapshot();
-        let cf = self.storage.cf(keys::SM_CF)?;
-        let applied_index = snapshot
-            .get_pinned_cf(cf, keys::APPLIED)
-            .map_err(|source| Error::Read {
-                what: "applied log id".into(),
-                source,
-            })?
+        let applied_index = self
+            .value_at(&snapshot, keys::APPLIED, "applied log id")?
             .map(|bytes| codec::decode::<LogId>(|| "applied log id".into(), &bytes))
             .transpose()?
             .map_or(0, |log_id| log_id.index);
         // A damaged head is reported after the chain, which may have failed earlier.
-        let stored_head = snapshot
-            .get_pinned_cf(cf, keys::AUDIT_HEAD)
-            .map_err(|source| Error::Read {
-                what: "audit head".into(),
-                source,
-            })?
+        let stored_head = self
+            .value_at(&snapshot, keys::AUDIT_HEAD, "audit head")?
             .map(|bytes| codec::decode::<AuditHead>(|| "audit head".into(), &bytes))
             .transpose()
             .map(Option::unwrap_or_default);
@@ -357,6 +348,20 @@ impl StateReader {
             failure,
             anchors: report,
             applied_index,
+        })
+    }
+
+    /// The raw value of sm key `key` as of `snapshot`; `what` names it in errors.
+    fn value_at(
+        &self,
+        snapshot: &DbSnapshot<'_>,
+        key: &[u8],
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let cf = self.storage.cf(keys::SM_CF)?;
+        snapshot.get_cf(cf, key).map_err(|source| Error::Read {
+            what: what.into(),
+            source,
         })
     }
 

@@ -31,6 +31,14 @@ fn members() -> Vec<String> {
         .collect()
 }
 
+/// `path` relative to the repository root, for messages.
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -63,12 +71,7 @@ fn every_source_file_opens_with_what_it_holds() {
                 .find(|line| !line.trim().is_empty())
                 .is_some_and(|line| line.starts_with("//!"))
         })
-        .map(|file| {
-            file.strip_prefix(root())
-                .unwrap_or(file)
-                .display()
-                .to_string()
-        })
+        .map(|file| relative(file))
         .collect();
     assert!(
         missing.is_empty(),
@@ -231,8 +234,7 @@ fn every_path_the_docs_name_exists() {
         for path in repository_paths(&read(&document), &tops) {
             checked += 1;
             if !root().join(&path).exists() {
-                let name = document.strip_prefix(root()).unwrap_or(&document);
-                missing.push(format!("{}: `{path}`", name.display()));
+                missing.push(format!("{}: `{path}`", relative(&document)));
             }
         }
     }
@@ -258,12 +260,7 @@ fn the_node_library_drives_no_cluster_from_outside() {
             let text = read(file);
             text.contains("warden_client") || text.contains("warden_local_cluster")
         })
-        .map(|file| {
-            file.strip_prefix(root())
-                .unwrap_or(file)
-                .display()
-                .to_string()
-        })
+        .map(|file| relative(file))
         .collect();
     assert!(files.len() > 50, "found only {} node files", files.len());
     assert!(

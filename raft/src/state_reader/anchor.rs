@@ -116,13 +116,8 @@ impl AnchorCheck {
             nodes.insert(record.node, record);
             Ok(true)
         })?;
-        let cf = reader.storage.cf(keys::SM_CF)?;
-        let settings = snapshot
-            .get_pinned_cf(cf, keys::AUDIT_SETTINGS)
-            .map_err(|source| Error::Read {
-                what: "audit settings".into(),
-                source,
-            })?
+        let settings = reader
+            .value_at(snapshot, keys::AUDIT_SETTINGS, "audit settings")?
             .map(|bytes| codec::decode::<AuditSettings>(|| "audit settings".into(), &bytes))
             .transpose()?;
         let mut keyed_nodes: Vec<NodeId> = nodes
