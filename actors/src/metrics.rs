@@ -3,7 +3,60 @@
 
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+
+/// Gives the recorder the help text of every metric below (`# HELP` on `/metrics`).
+pub fn describe() {
+    describe_histogram!(
+        "warden_model_call_seconds",
+        "Model calls made by this node's task actors, by provider and outcome (ok, error), in seconds."
+    );
+    describe_counter!(
+        "warden_model_call_errors_total",
+        "Model calls that failed (transport, status or malformed response), by provider."
+    );
+    describe_counter!(
+        "warden_model_tokens_total",
+        "Tokens the model responses this node received reported, by provider and direction (input, output)."
+    );
+    describe_histogram!(
+        "warden_tool_call_seconds",
+        "Tool calls made by this node's task actors, by MCP server and outcome (ok, error), in seconds."
+    );
+    describe_counter!(
+        "warden_tool_call_errors_total",
+        "Tool calls that failed or returned an error result, by MCP server."
+    );
+    describe_histogram!(
+        "warden_journal_commit_seconds",
+        "Committing one journal step through the replicated log, by step kind, in seconds."
+    );
+    describe_histogram!(
+        "warden_task_step_seconds",
+        "One agent loop step (its model or tool call and its journal commits), by step kind, in seconds."
+    );
+    describe_histogram!(
+        "warden_task_resume_seconds",
+        "Gap between the last step a task's previous owner journaled and the first step its new owner journaled, in seconds."
+    );
+    describe_counter!(
+        "warden_task_actor_failures_total",
+        "Task actors on this node that failed (panicked or returned an error)."
+    );
+    describe_counter!(
+        "warden_task_actor_restarts_total",
+        "Task actors this node's supervisor restarted after a failure."
+    );
+    describe_counter!(
+        "warden_tasks_ended_total",
+        "Tasks this node owned that reached a terminal status through one of its own steps, by status."
+    );
+    describe_gauge!("warden_task_actors", "Task actors running on this node.");
+    describe_gauge!(
+        "warden_tasks_held_by_pause",
+        "Tasks of this node waiting for a paused workspace or agent to resume."
+    );
+}
 
 /// One model call, by provider and outcome.
 pub fn model_call(provider: &str, took: Duration, ok: bool) {
@@ -13,6 +66,14 @@ pub fn model_call(provider: &str, took: Duration, ok: bool) {
     if !ok {
         counter!("warden_model_call_errors_total", "provider" => provider.to_owned()).increment(1);
     }
+}
+
+/// The tokens one model response reported using.
+pub fn model_tokens(provider: &str, input: u64, output: u64) {
+    counter!("warden_model_tokens_total", "provider" => provider.to_owned(), "direction" => "input")
+        .increment(input);
+    counter!("warden_model_tokens_total", "provider" => provider.to_owned(), "direction" => "output")
+        .increment(output);
 }
 
 /// One tool call, by server and outcome (`error` covers error results and failures).

@@ -255,38 +255,44 @@ impl Cluster {
 
     async fn read_index_loop(&self) -> Result<(), Error> {
         loop {
-            let leader = self.leader();
-            let read_index = match &leader {
-                Some((leader_id, _)) if *leader_id == self.inner.node_id => {
-                    match self.inner.raft.get_read_log_id().await {
-                        Ok((read_log_id, _)) => Some(read_log_id.map_or(0, |log_id| log_id.index)),
-                        Err(RaftError::Fatal(_)) => return Err(Error::Stopped),
-                        Err(RaftError::APIError(_)) => None,
-                    }
-                }
-                Some((leader_id, address)) => {
-                    let channel = self.inner.peers.channel(*leader_id, address)?;
-                    match RaftServiceClient::new(channel)
-                        .read_index(ReadIndexRequest {})
-                        .await
-                    {
-                        Ok(reply) => Some(reply.into_inner().read_index),
-                        Err(status) => {
-                            tracing::debug!(%address, %status, "read index from the leader failed; retrying");
-                            None
-                        }
-                    }
-                }
-                None => None,
-            };
-            match read_index {
+            let leader = self.leader().map(|(id, _)| id);
+            match self.leader_read_index().await? {
                 Some(index) => return self.wait_applied(index).await,
                 None => {
-                    self.wait_for_leader_change(leader.map(|(id, _)| id), LEADER_CHANGE_WAIT)
-                        .await?;
+                    self.wait_for_leader_change(leader, LEADER_CHANGE_WAIT)
+                        .await?
                 }
             }
         }
+    }
+
+    /// The read index of the leader this node knows, asked once: the commit index a quorum
+    /// confirmed it still leads at. `None` when this node knows no leader or the leader did
+    /// not answer.
+    pub async fn leader_read_index(&self) -> Result<Option<u64>, Error> {
+        Ok(match self.leader() {
+            Some((leader_id, _)) if leader_id == self.inner.node_id => {
+                match self.inner.raft.get_read_log_id().await {
+                    Ok((read_log_id, _)) => Some(read_log_id.map_or(0, |log_id| log_id.index)),
+                    Err(RaftError::Fatal(_)) => return Err(Error::Stopped),
+                    Err(RaftError::APIError(_)) => None,
+                }
+            }
+            Some((leader_id, address)) => {
+                let channel = self.inner.peers.channel(leader_id, &address)?;
+                match RaftServiceClient::new(channel)
+                    .read_index(ReadIndexRequest {})
+                    .await
+                {
+                    Ok(reply) => Some(reply.into_inner().read_index),
+                    Err(status) => {
+                        tracing::debug!(%address, %status, "read index from the leader failed");
+                        None
+                    }
+                }
+            }
+            None => None,
+        })
     }
 
     async fn wait_applied(&self, index: u64) -> Result<(), Error> {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod failpoints;
+pub mod http;
 pub mod metrics;
 pub mod peers;
 pub mod rpc_metrics;

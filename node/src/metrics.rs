@@ -1,15 +1,10 @@
-//! Prometheus metrics: the recorder, a minimal HTTP `/metrics` endpoint rendered from
-//! the recorder's handle (the exporter's own listener cannot report a port-0 address),
-//! and gauges that follow openraft's metrics.
+//! Prometheus metrics: the recorder (served by `http.rs`, because the exporter's own
+//! listener cannot report a port-0 address), the help text of every metric the node
+//! records, build information, and gauges that follow openraft's metrics.
 
-use std::time::Duration;
-
-use metrics::gauge;
+use metrics::{describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 use openraft::ServerState;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use warden_raft::Raft;
 
 /// Latency buckets in seconds, from 100 µs to 10 s.
@@ -18,62 +13,90 @@ const LATENCY_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
-/// Installs the process-wide recorder the `metrics` macros report to. The `metrics`
-/// crate is built around one recorder per process, so only `main` calls this.
+/// Installs the process-wide recorder the `metrics` macros report to, with the help text
+/// of every metric (the node's, the runtime's, the storage's, the process's) and
+/// `warden_build_info`. The `metrics` crate is built around one recorder per process, so
+/// only `main` calls this.
 pub fn install_recorder() -> Result<PrometheusHandle, BuildError> {
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets(LATENCY_BUCKETS)?
-        .install_recorder()
+        .install_recorder()?;
+    describe();
+    warden_actors::metrics::describe();
+    warden_raft::metrics::describe();
+    metrics_process::Collector::default().describe();
+    gauge!("warden_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    Ok(handle)
 }
 
-/// Serves `GET /metrics` until the task is aborted. Each connection answers one
-/// request and closes.
-pub async fn serve(listener: TcpListener, handle: PrometheusHandle) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let handle = handle.clone();
-                    connections.spawn(answer(stream, handle));
-                }
-                Err(error) => tracing::warn!(%error, "metrics listener accept failed"),
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn answer(mut stream: TcpStream, handle: PrometheusHandle) {
-    let mut head = Vec::with_capacity(512);
-    let mut buffer = [0u8; 512];
-    // Read the request head, bounded in size and time.
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
-        while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < 8192 {
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buffer[..n]),
-            }
-        }
-    })
-    .await;
-    if read.is_err() {
-        return;
-    }
-    let request_line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-    let response = if request_line.starts_with(b"GET /metrics ") || request_line == b"GET /metrics"
-    {
-        let body = handle.render();
-        format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-    } else {
-        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
-    };
-    if let Err(error) = stream.write_all(response.as_bytes()).await {
-        tracing::debug!(%error, "metrics response not delivered");
-    }
+/// Gives the recorder the help text of every metric this crate records.
+fn describe() {
+    describe_gauge!(
+        "warden_build_info",
+        "Always 1; the version of the warden binary in its label."
+    );
+    describe_gauge!("warden_raft_term", "This node's current Raft term.");
+    describe_gauge!(
+        "warden_raft_leader_id",
+        "The node id of the leader this node knows (0: none)."
+    );
+    describe_gauge!("warden_raft_is_leader", "1 while this node leads, else 0.");
+    describe_gauge!(
+        "warden_raft_last_log_index",
+        "Index of the last entry in this node's log."
+    );
+    describe_gauge!(
+        "warden_raft_applied_index",
+        "Index of the last entry this node applied to its state machine."
+    );
+    describe_gauge!(
+        "warden_raft_apply_lag",
+        "Entries in this node's log not yet applied."
+    );
+    describe_gauge!(
+        "warden_raft_log_entries",
+        "Entries this node's log holds (not yet purged after a snapshot)."
+    );
+    describe_gauge!(
+        "warden_raft_snapshot_index",
+        "Index of the last entry this node's latest snapshot covers."
+    );
+    describe_gauge!(
+        "warden_raft_members",
+        "Members (voters and learners) of the membership this node knows."
+    );
+    describe_gauge!(
+        "warden_raft_committed_index",
+        "Index of the last entry this node knows to be committed."
+    );
+    describe_counter!(
+        "warden_rpc_requests_total",
+        "gRPC calls this node answered, by method and status code."
+    );
+    describe_histogram!(
+        "warden_rpc_duration_seconds",
+        "gRPC calls this node answered, by method and status code, in seconds."
+    );
+    describe_counter!(
+        "warden_controller_ticks_total",
+        "Placement rounds the controller ran while this node led."
+    );
+    describe_counter!(
+        "warden_task_failovers_total",
+        "Tasks this node's controller moved off an owner that died or went silent."
+    );
+    describe_gauge!(
+        "warden_tasks_active",
+        "Tasks of the whole cluster not yet ended, by status, as this node has applied them."
+    );
+    describe_gauge!(
+        "warden_tasks_stalled",
+        "Tasks whose tool call has an unknown outcome and waits for a human to resolve it."
+    );
+    describe_gauge!(
+        "warden_watchers",
+        "Task and workspace watch streams this node serves."
+    );
 }
 
 /// Mirrors openraft's metrics into gauges whenever they change, until Raft stops.

@@ -25,8 +25,9 @@ use crate::runtime::MapOk;
 use crate::secrets::Vault;
 use crate::tls::NodeTls;
 
-/// Remembers the address chosen for a port-0 listener.
+/// Remember the addresses chosen for port-0 listeners.
 const LISTEN_ADDRESS_FILE: &str = "listen-address";
+const METRICS_ADDRESS_FILE: &str = "metrics-address";
 
 pub async fn run(
     options: Options,
@@ -57,7 +58,7 @@ pub async fn run(
     let (raft, cluster) = start_raft(&options, source_ip, &tls).await?;
 
     let mut tasks = JoinSet::new();
-    let metrics_address = serve_metrics(&options, metrics_handle, &mut tasks).await?;
+    let metrics_address = serve_http(&options, metrics_handle, &cluster, &mut tasks).await?;
     let follow = raft.clone();
     tasks.spawn(async move {
         crate::metrics::follow_raft(follow).await;
@@ -97,7 +98,7 @@ pub async fn run(
             advertise: advertise.clone(),
             bootstrap,
         },
-    );
+    )?;
     let router = builder
         .layer(RpcMetricsLayer)
         .layer(AuthLayer::new(cluster, tls_on))
@@ -199,25 +200,30 @@ async fn start_raft(
     Ok((raft, cluster))
 }
 
-/// Serves /metrics when the node has a metrics address and a recorder; the bound address.
-async fn serve_metrics(
+/// Serves the HTTP listener (`/metrics`, `/healthz`, `/readyz`) when the node has a
+/// metrics address and a recorder; the bound address.
+async fn serve_http(
     options: &Options,
     handle: Option<PrometheusHandle>,
+    cluster: &Cluster,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<Option<String>> {
-    let (Some(address), Some(handle)) = (&options.metrics_listen, handle) else {
+    let (Some(address), Some(handle)) = (options.metrics_listen, handle) else {
         return Ok(None);
     };
-    let listener = TcpListener::bind(address)
+    let listener = bind_remembered(address, &options.data_dir.join(METRICS_ADDRESS_FILE))
         .await
-        .with_context(|| format!("binding the metrics listener on {address}"))?;
+        .context("binding the metrics listener")?;
     let local = listener
         .local_addr()
         .context("reading the metrics address")?;
-    tasks.spawn(async move {
-        crate::metrics::serve(listener, handle).await;
-        Ok(())
-    });
+    let state = crate::http::HttpState {
+        metrics: handle,
+        process: metrics_process::Collector::default(),
+        cluster: cluster.clone(),
+        catch_up_lag: options.raft.catch_up_lag,
+    };
+    tasks.spawn(crate::http::serve(listener, state));
     Ok(Some(local.to_string()))
 }
 
@@ -271,26 +277,32 @@ async fn until_stopped(
     }
 }
 
-/// Binds the gRPC listener. A port-0 listen address takes the port remembered in the
-/// data directory when there is one, so a restarted node keeps the address its peers
-/// know it by.
+/// Binds the gRPC listener at the remembered address (see `bind_remembered`).
 async fn bind_grpc(options: &Options) -> anyhow::Result<TcpListener> {
-    let remembered = options.data_dir.join(LISTEN_ADDRESS_FILE);
-    let address: SocketAddr = if options.listen.port() == 0 && remembered.exists() {
-        let text = std::fs::read_to_string(&remembered)
+    bind_remembered(options.listen, &options.data_dir.join(LISTEN_ADDRESS_FILE))
+        .await
+        .context("binding the gRPC listener")
+}
+
+/// Binds `address`. A port-0 address takes the one remembered in `remembered` when there
+/// is one, and remembers the port it got otherwise, so a restarted node keeps the
+/// addresses its peers (and dashboards) know it by.
+async fn bind_remembered(address: SocketAddr, remembered: &Path) -> anyhow::Result<TcpListener> {
+    let chosen: SocketAddr = if address.port() == 0 && remembered.exists() {
+        let text = std::fs::read_to_string(remembered)
             .with_context(|| format!("reading {}", remembered.display()))?;
         text.trim()
             .parse()
             .with_context(|| format!("parsing {}", remembered.display()))?
     } else {
-        options.listen
+        address
     };
-    let listener = TcpListener::bind(address)
+    let listener = TcpListener::bind(chosen)
         .await
-        .with_context(|| format!("binding the gRPC listener on {address}"))?;
-    if options.listen.port() == 0 && !remembered.exists() {
+        .with_context(|| format!("binding {chosen}"))?;
+    if address.port() == 0 && !remembered.exists() {
         let bound = listener.local_addr().context("reading the bound address")?;
-        write_atomically(&remembered, bound.to_string().as_bytes())?;
+        write_atomically(remembered, bound.to_string().as_bytes())?;
     }
     Ok(listener)
 }

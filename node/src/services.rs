@@ -1,5 +1,7 @@
-//! Every gRPC service a node serves, public and node-to-node, with their message limits.
+//! Every gRPC service a node serves, public and node-to-node, with their message limits,
+//! and server reflection over the public ones (so `grpcurl` can discover the API).
 
+use anyhow::Context;
 use tonic::service::Routes;
 use warden_proto::internal::forward_service_server::ForwardServiceServer;
 use warden_proto::internal::node_service_server::NodeServiceServer;
@@ -42,7 +44,7 @@ pub struct Parts<'a> {
 }
 
 /// Every service, ready to be served behind the node's layers.
-pub fn routes(options: &Options, parts: Parts<'_>) -> Routes {
+pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
     let Parts {
         cluster,
         raft,
@@ -96,6 +98,28 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> Routes {
         )))
         .add_service(CatalogServiceServer::new(Catalog::new(cluster.clone())))
         .add_service(IdentityServiceServer::new(Identity::new(cluster.clone())))
-        .add_service(GovernanceServiceServer::new(Governance::new(cluster)));
-    routes.routes()
+        .add_service(GovernanceServiceServer::new(Governance::new(cluster)))
+        .add_service(reflection()?);
+    Ok(routes.routes())
 }
+
+/// gRPC server reflection (v1) over the public API only: the node-to-node services are
+/// neither listed nor resolvable. Like every public call it needs a token.
+fn reflection() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    let mut descriptors =
+        warden_proto::file_descriptor_set().context("decoding the API's descriptors")?;
+    descriptors
+        .file
+        .retain(|file| file.package() == PUBLIC_PACKAGE);
+    tonic_reflection::server::Builder::configure()
+        .register_file_descriptor_set(descriptors)
+        .build_v1()
+        .context("building the reflection service")
+}
+
+/// The package of the public API, the one reflection shows.
+pub const PUBLIC_PACKAGE: &str = "warden.v1";

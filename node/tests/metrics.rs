@@ -1,5 +1,6 @@
-//! Each node serves Prometheus text on `/metrics`: Raft state, and RPC counts and
-//! latency histograms per method and code.
+//! Each node serves Prometheus text on `/metrics`: Raft state, RPC counts and latency
+//! histograms per method and code, build information and the process's resources, each
+//! with its help text.
 
 mod common;
 
@@ -66,4 +67,24 @@ async fn metrics_endpoint_reports_raft_state_and_rpcs() {
         text.contains("warden_rpc_duration_seconds_bucket"),
         "latency is a histogram"
     );
+
+    // Help text, build information and the process's own resources.
+    for help in [
+        "# HELP warden_raft_term ",
+        "# HELP warden_rpc_requests_total ",
+        "# HELP warden_rpc_duration_seconds ",
+        "# HELP warden_build_info ",
+        "# HELP process_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(help), "no {help:?} in {text}");
+    }
+    let version = format!("version=\"{}\"", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        metric_value(&text, "warden_build_info", &[&version]),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(metric_value(&text, "process_resident_memory_bytes", &[]).unwrap_or(0.0) > 0.0);
+    assert!(metric_value(&text, "process_open_fds", &[]).unwrap_or(0.0) > 0.0);
+    assert!(metric_value(&text, "process_cpu_seconds_total", &[]).is_some());
 }

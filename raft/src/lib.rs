@@ -11,6 +11,7 @@ pub mod error;
 pub mod failpoints;
 pub mod keys;
 pub mod log_store;
+pub mod metrics;
 pub mod network;
 pub mod options;
 pub mod peer_transport;

@@ -1,8 +1,8 @@
 //! Tidy checks over the whole repository, in the manner of rust-analyzer's: every source
 //! file says what it holds in its first line, every crate depends only on what
 //! ARCHITECTURE.md's dependency table allows, docs/storage.md's key table lists exactly
-//! the key tags of `raft/src/keys.rs`, and every repository path the documentation names
-//! exists.
+//! the key tags of `raft/src/keys.rs`, every repository path the documentation names
+//! exists, and every metric the code records has help text of its kind.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -209,11 +209,13 @@ fn documents() -> Vec<PathBuf> {
 
 /// Backticked spans that name a path in this repository: a workspace member or one of
 /// the repository's top directories, then at least one more component. Spans with
-/// placeholders (`<id>`, `*`, `{...}`) or spaces are not paths.
+/// placeholders (`<id>`, `*`, `{...}`) or spaces are not paths; `file.rs::test_name`
+/// names the file.
 fn repository_paths(text: &str, tops: &BTreeSet<String>) -> Vec<String> {
     text.split('`')
         .skip(1)
         .step_by(2)
+        .map(|span| span.split_once("::").map_or(span, |(file, _)| file))
         .filter(|span| {
             !span.contains([' ', '<', '*', '{', '(', '\\', ':', '='])
                 && span
@@ -267,5 +269,57 @@ fn the_node_library_drives_no_cluster_from_outside() {
         offending.is_empty(),
         "these node library files use warden_client or warden_local_cluster:\n{}",
         offending.join("\n")
+    );
+}
+
+/// `(name, kind)` of every metric the sources record, and of every one they describe.
+fn recorded_and_described() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+    let recorded = regex::Regex::new(r#"\b(counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
+        .expect("pattern");
+    let held = regex::Regex::new(r#"Held::new\(\s*"(warden_[a-z0-9_]+)""#).expect("pattern");
+    let described =
+        regex::Regex::new(r#"describe_(counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
+            .expect("pattern");
+    let mut files = Vec::new();
+    for member in members() {
+        rust_files(&root().join(member).join("src"), &mut files);
+    }
+    let (mut seen, mut explained) = (BTreeSet::new(), BTreeSet::new());
+    for file in &files {
+        let text = read(file);
+        for found in recorded.captures_iter(&text) {
+            seen.insert((found[2].to_owned(), found[1].to_owned()));
+        }
+        for found in held.captures_iter(&text) {
+            seen.insert((found[1].to_owned(), "gauge".to_owned()));
+        }
+        for found in described.captures_iter(&text) {
+            explained.insert((found[2].to_owned(), found[1].to_owned()));
+        }
+    }
+    (seen, explained)
+}
+
+#[test]
+fn every_metric_has_help_text_of_its_kind() {
+    let (recorded, described) = recorded_and_described();
+    assert!(recorded.len() > 25, "found only {} metrics", recorded.len());
+    let undescribed: Vec<String> = recorded
+        .difference(&described)
+        .map(|(name, kind)| format!("{kind} {name}"))
+        .collect();
+    assert!(
+        undescribed.is_empty(),
+        "recorded without a describe_*! of the same kind (see node/src/metrics.rs):\n{}",
+        undescribed.join("\n")
+    );
+    let unrecorded: Vec<String> = described
+        .difference(&recorded)
+        .map(|(name, kind)| format!("{kind} {name}"))
+        .collect();
+    assert!(
+        unrecorded.is_empty(),
+        "described but never recorded:\n{}",
+        unrecorded.join("\n")
     );
 }

@@ -24,29 +24,36 @@ pub(super) async fn call_model(loaded: &Loaded, turn: u32, start_first: bool) ->
     let completion = loaded.model.complete(&request).await;
     metrics::model_call(&loaded.provider_name, began.elapsed(), completion.is_ok());
     match completion {
-        Ok(completion) => Step::ModelResponded {
-            turn,
-            content: completion.content,
-            tool_calls: completion
-                .tool_calls
-                .into_iter()
-                .map(|call| {
-                    let resolved = functions::resolve(&call.name, &loaded.tools);
-                    RequestedCall {
-                        call_id: call.id,
-                        server: resolved.map(|(server, _)| server.clone()),
-                        tool: resolved.map(|(_, tool)| tool.clone()),
-                        function: call.name,
-                        arguments: call.arguments.to_string(),
-                    }
-                })
-                .collect(),
-            usage: Usage {
-                input_tokens: completion.usage.input_tokens,
-                output_tokens: completion.usage.output_tokens,
-            },
-            start_first,
-        },
+        Ok(completion) => {
+            metrics::model_tokens(
+                &loaded.provider_name,
+                completion.usage.input_tokens,
+                completion.usage.output_tokens,
+            );
+            Step::ModelResponded {
+                turn,
+                content: completion.content,
+                tool_calls: completion
+                    .tool_calls
+                    .into_iter()
+                    .map(|call| {
+                        let resolved = functions::resolve(&call.name, &loaded.tools);
+                        RequestedCall {
+                            call_id: call.id,
+                            server: resolved.map(|(server, _)| server.clone()),
+                            tool: resolved.map(|(_, tool)| tool.clone()),
+                            function: call.name,
+                            arguments: call.arguments.to_string(),
+                        }
+                    })
+                    .collect(),
+                usage: Usage {
+                    input_tokens: completion.usage.input_tokens,
+                    output_tokens: completion.usage.output_tokens,
+                },
+                start_first,
+            }
+        }
         Err(error) => Step::Fail {
             reason: format!(
                 "model call to provider {} failed: {error}",

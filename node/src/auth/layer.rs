@@ -20,7 +20,6 @@ use crate::cluster::Consistency;
 const INIT_CLUSTER: &str = "/warden.v1.ClusterService/InitCluster";
 /// The node-to-node services, which need a member's node certificate instead of a token.
 const INTERNAL_PREFIX: &str = "/warden.internal.v1.";
-const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -108,12 +107,12 @@ async fn authenticate(
     path: &str,
     header: Option<&http::HeaderValue>,
 ) -> Result<Option<Caller>, Status> {
-    if path.starts_with(HEALTH_PREFIX) || path == INIT_CLUSTER {
+    if path == INIT_CLUSTER {
         return Ok(None);
     }
     let header = header.ok_or_else(|| {
         Status::unauthenticated(format!(
-            "{path} needs a token: send `authorization: Bearer wdn_...`"
+            "{path} needs a token: send `authorization: Bearer wdn_...` (wardenctl: --token-file FILE or WARDEN_TOKEN_FILE)"
         ))
     })?;
     let text = header

@@ -70,6 +70,8 @@ async fn tick(
     let mut paused: HashMap<(WorkspaceId, AgentName), bool> = HashMap::new();
     let mut workspace_paused: HashMap<WorkspaceId, bool> = HashMap::new();
     let mut commands = Vec::new();
+    // The tasks whose placement moves them off a dead or silent owner.
+    let mut failovers = std::collections::HashSet::new();
     for (workspace, id, task) in active {
         if commands.len() >= MAX_COMMANDS_PER_TICK {
             break;
@@ -123,6 +125,11 @@ async fn tick(
                 continue;
             }
             if let Some(node) = least_loaded(&mut load, liveness, options) {
+                // An owner that needs replacing is dead or silent; a task without one was
+                // parked (an approval, a pause) or never placed, which is no failover.
+                if task.owner.is_some() {
+                    failovers.insert(id);
+                }
                 commands.push(Command::AssignTask {
                     workspace,
                     task: id,
@@ -142,7 +149,8 @@ async fn tick(
     }
     for command in commands {
         let described = describe(&command);
-        let failover = matches!(&command, Command::AssignTask { epoch, .. } if *epoch > 1);
+        let failover =
+            matches!(&command, Command::AssignTask { task, .. } if failovers.contains(task));
         let request = Request {
             time_ms: now_ms(),
             principal: Principal::node(NodeId(cluster.node_id())),
@@ -155,7 +163,7 @@ async fn tick(
                 tracing::debug!(%described, %rejection, "controller command refused");
             }
             Outcome::TaskUpdated { task, .. } => {
-                // A placement at a later epoch moved the task off an owner that died.
+                // The placement moved the task off an owner that died or went silent.
                 if failover && task.status == TaskStatus::Running {
                     metrics::counter!("warden_task_failovers_total").increment(1);
                 }

@@ -295,6 +295,13 @@ pub async fn all_tasks(
 
 /// Scrapes node `id`'s `/metrics`.
 pub async fn scrape(cluster: &LocalCluster, id: u64) -> String {
+    let (status, body) = http_get(cluster, id, "/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// `GET path` on node `id`'s HTTP listener: the status code and the body.
+pub async fn http_get(cluster: &LocalCluster, id: u64, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = cluster
         .ready(id)
@@ -304,9 +311,10 @@ pub async fn scrape(cluster: &LocalCluster, id: u64) -> String {
         .expect("metrics address");
     let mut stream = tokio::net::TcpStream::connect(&address)
         .await
-        .expect("connect to /metrics");
+        .expect("connect to the HTTP listener");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: warden\r\nconnection: close\r\n\r\n");
     stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: warden\r\nconnection: close\r\n\r\n")
+        .write_all(request.as_bytes())
         .await
         .expect("send request");
     let mut response = String::new();
@@ -314,8 +322,16 @@ pub async fn scrape(cluster: &LocalCluster, id: u64) -> String {
         .read_to_string(&mut response)
         .await
         .expect("read response");
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
+    let status = response
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    let body = match response.split_once("\r\n\r\n") {
+        Some((_, body)) => body.to_owned(),
+        None => String::new(),
+    };
+    (status, body)
 }
 
 /// Waits until node `id`'s metric `name` (0 when absent) satisfies `holds`; returns it.

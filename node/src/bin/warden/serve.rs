@@ -27,7 +27,7 @@ pub struct ServeArgs {
     /// Where the node keeps its RocksDB database (default: warden-data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Where to serve Prometheus /metrics (e.g. 127.0.0.1:9400).
+    /// Where to serve /metrics, /healthz and /readyz over HTTP (e.g. 127.0.0.1:9400).
     #[arg(long)]
     metrics_listen: Option<String>,
     /// Any setting as KEY=VALUE, e.g. raft.snapshot_after_entries=500 (repeatable).
@@ -40,19 +40,40 @@ pub struct ServeArgs {
     /// Once listening, write {node_id, grpc, metrics, pid} as JSON to this file.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Log lines as text (coloured only on a terminal) or as one JSON object per line
+    /// for a log collector. WARDEN_LOG sets the filter (default: info,openraft=warn).
+    #[arg(long, env = "WARDEN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
-fn init_logging() {
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to standard output: colours only when it is a terminal, so log files and
+/// collectors get no escape sequences.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::stdout().is_terminal())
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging(args.log_format);
     let failpoints = failpoints::configure_from_env()?;
     if !failpoints.is_empty() {
         tracing::warn!(?failpoints, "storage failpoints configured from FAILPOINTS");
