@@ -33,7 +33,9 @@ impl From<StoreError> for HostError {
 /// Why a sealed secret could not be opened. No variant carries plaintext.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("this node has no master key configured (secrets.master_key_file)")]
+    #[error(
+        "this node has no master key configured (secrets.master_key_file; make one with `warden keygen --out FILE`)"
+    )]
     NoMasterKey,
     #[error("workspace {0} not found")]
     WorkspaceNotFound(WorkspaceId),

@@ -20,7 +20,7 @@ use crate::error::Error;
 pub const MASTER_KEY_ENV: &str = "WARDEN_MASTER_KEY";
 
 /// Why a request carrying a secret is refused on a node without a master key.
-pub const NO_MASTER_KEY: &str = "this node has no master key configured (secrets.master_key_file)";
+pub const NO_MASTER_KEY: &str = "this node has no master key configured (secrets.master_key_file; make one with `warden keygen --out FILE`)";
 
 /// The master key, if this node has one. Cheap to clone.
 #[derive(Clone, Default)]

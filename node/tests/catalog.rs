@@ -318,6 +318,10 @@ async fn an_entry_granting_the_data_directory_is_not_started_and_stays_unpinned(
     assert_eq!(code, Code::FailedPrecondition, "{message}");
     assert!(message.contains("mcp server ledger"), "{message}");
     assert!(message.contains(&base.display().to_string()), "{message}");
+    assert!(
+        message.contains("on node 1"),
+        "names the node that tried: {message}"
+    );
     assert!(!ledger.exists(), "the server ran");
     let listed = admin.list_mcp_servers(WS).await.expect("list servers");
     let [server] = &listed.servers[..] else {

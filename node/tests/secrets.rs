@@ -444,7 +444,7 @@ async fn a_node_without_a_master_key_refuses_secrets_until_it_has_one() {
     );
     assert_eq!(
         error.to_string(),
-        "this node has no master key configured (secrets.master_key_file)"
+        "this node has no master key configured (secrets.master_key_file; make one with `warden keygen --out FILE`)"
     );
     let error = client
         .register_mcp_server(McpServer {
@@ -466,7 +466,31 @@ async fn a_node_without_a_master_key_refuses_secrets_until_it_has_one() {
     // workspace key, which the same write stores.
     cluster.stop(1).await.expect("stop");
     let key_file = dir.path().join("late-master-key");
-    warden_secrets::MasterKey::generate_file(&key_file).expect("write a key file");
+    let keygen = |path: &Path| {
+        std::process::Command::new(WARDEN)
+            .args(["keygen", "--out"])
+            .arg(path)
+            .output()
+            .expect("run warden keygen")
+    };
+    let made = keygen(&key_file);
+    assert!(made.status.success(), "{made:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let again = keygen(&key_file);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a key file is never overwritten"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(&key_file.display().to_string()),
+        "{again:?}"
+    );
     cluster.set_node_settings(
         1,
         settings(&[(

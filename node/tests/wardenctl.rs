@@ -250,6 +250,54 @@ async fn wardenctl_drives_a_cluster() {
         1,
         "the message is said once: {stderr}"
     );
+    // Under --output json the error is a JSON object on stderr; stdout stays empty.
+    let refused = wardenctl(
+        &token_file,
+        &endpoints,
+        &[
+            "--output", "json", "task", "submit", "nowhere", "--agent", "bot", "x",
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty(), "{}", stdout(&refused));
+    let error: serde_json::Value =
+        serde_json::from_slice(&refused.stderr).expect("a JSON error on stderr");
+    assert_eq!(error["error"]["code"], "NOT_FOUND", "{error}");
+    assert!(error["error"]["message"].as_str().is_some(), "{error}");
+
+    // Without a token the answer says how to give one; a token file that is not there is
+    // an invalid invocation, not an unknown failure.
+    let ca = token_file
+        .with_file_name(warden_local_cluster::TLS_DIR)
+        .join("ca.pem");
+    let tokenless = std::process::Command::new(wardenctl_path())
+        .arg("--endpoints")
+        .arg(endpoints.join(","))
+        .arg("--ca")
+        .arg(&ca)
+        .args(["workspace", "list"])
+        .env_remove("WARDEN_TOKEN")
+        .env_remove("WARDEN_TOKEN_FILE")
+        .output()
+        .expect("run wardenctl");
+    let stderr = String::from_utf8_lossy(&tokenless.stderr);
+    assert!(stderr.starts_with("error: UNAUTHENTICATED: "), "{stderr}");
+    assert!(
+        stderr.contains("--token-file") && stderr.contains("WARDEN_TOKEN_FILE"),
+        "{stderr}"
+    );
+    let missing = wardenctl(
+        &token_file.with_file_name("no-such-token"),
+        &endpoints,
+        &["workspace", "list"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.starts_with("error: INVALID_ARGUMENT: reading the token file "),
+        "{stderr}"
+    );
 
     let verified = wardenctl(&token_file, &endpoints, &["audit", "verify"]).await;
     assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
@@ -465,10 +513,41 @@ async fn wardenctl_governs_tool_calls() {
         String::from_utf8_lossy(&wrong.stderr).contains("FAILED_PRECONDITION"),
         "{wrong:?}"
     );
+    // A short hash that the waiting call's does not begin with is refused before the
+    // call; the 12 digits `approval list` shows approve.
+    let mismatched = run(
+        approver_token.clone(),
+        args(&format!(
+            "approval approve gov {} --call {call} --hash {} --reason ok",
+            task.id,
+            "0".repeat(12)
+        )),
+    )
+    .await;
+    assert_eq!(mismatched.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&mismatched.stderr).contains("does not begin with"),
+        "{mismatched:?}"
+    );
+    let listed_table = run(admin_token.clone(), args("approval list gov")).await;
+    let short = &hash[..12];
+    assert!(stdout(&listed_table).contains(short), "{listed_table:?}");
+    let shown = json(
+        &run(
+            admin_token.clone(),
+            args(&format!("task show gov {} --output json", task.id)),
+        )
+        .await,
+    );
+    assert_eq!(
+        shown["id"],
+        task.id.as_str(),
+        "task show is task get: {shown}"
+    );
     let approved = run(
         approver_token,
         args(&format!(
-            "approval approve gov {} --call {call} --hash {hash} --reason ok",
+            "approval approve gov {} --call {call} --hash {short} --reason ok",
             task.id
         )),
     )
@@ -480,4 +559,19 @@ async fn wardenctl_governs_tool_calls() {
         .expect("settles");
     assert_eq!(done.status(), warden_proto::v1::TaskStatus::Completed);
     assert_eq!(warden_mcp::read_ledger(&ledger).expect("ledger").len(), 1);
+    // Placed again after the approval, on its only node, which never died: no failover.
+    let text = common::scrape(&cluster, 1).await;
+    assert_eq!(
+        common::metric_value(&text, "warden_task_failovers_total", &[]).unwrap_or(0.0),
+        0.0,
+        "{text}"
+    );
+    // The model's responses reported their token use.
+    for direction in ["direction=\"input\"", "direction=\"output\""] {
+        assert!(
+            common::metric_value(&text, "warden_model_tokens_total", &[direction]).unwrap_or(0.0)
+                > 0.0,
+            "{text}"
+        );
+    }
 }

@@ -139,9 +139,10 @@ impl Registrar<'_> {
             .await?
             .map_err(unpinned)?;
         let key = format!("{}/{}", registered.workspace, registered.name);
+        let node = self.cluster.node_id();
         let tools = list_tools(self.tools, &key, &spec)
             .await
-            .map_err(|(code, cause)| unpinned_as(code, cause))?;
+            .map_err(|(code, cause)| unpinned_as(code, format!("on node {node}, {cause}")))?;
         drop(spec);
         let pin = Command::PinMcpTools {
             workspace: registered.workspace.clone(),

@@ -55,13 +55,15 @@ pub enum ApprovalCommand {
     List { workspace: String },
     /// Show one waiting call: its exact arguments and their hash
     Show { workspace: String, task_id: String },
-    /// Approve a waiting call. The hash must be the one `approval show` printed: an
-    /// approval covers only the exact arguments it names
+    /// Approve a waiting call. The hash is the arguments hash `approval show` printed, or
+    /// the first 12 or more of its digits as `approval list` shows them: an approval
+    /// covers only the exact arguments it names
     Approve {
         workspace: String,
         task_id: String,
         #[arg(long)]
         call: String,
+        /// The call's arguments hash, whole (64 hex digits) or its first 12 or more
         #[arg(long)]
         hash: String,
         #[arg(long, default_value = "")]
@@ -73,6 +75,7 @@ pub enum ApprovalCommand {
         task_id: String,
         #[arg(long)]
         call: String,
+        /// The call's arguments hash, whole (64 hex digits) or its first 12 or more
         #[arg(long)]
         hash: String,
         #[arg(long)]
@@ -291,8 +294,9 @@ async fn decide(
     reason: &str,
 ) -> anyhow::Result<()> {
     let verb = if approve { "approve" } else { "deny" };
+    let hash = whole_hash(client, workspace, task_id, call, hash).await?;
     let task = client
-        .decide_approval(workspace, task_id, call, hash, approve, reason)
+        .decide_approval(workspace, task_id, call, &hash, approve, reason)
         .await
         .with_context(|| format!("{verb} call {call} of task {task_id}"))?;
     let status = crate::output::task_status_name(task.status);
@@ -306,6 +310,45 @@ async fn decide(
         }
     }
     Ok(())
+}
+
+/// The fewest hex digits of an arguments hash `approve` and `deny` take: what
+/// `approval list` shows.
+const MIN_HASH_PREFIX: usize = 12;
+
+/// `hash` when it is whole; otherwise the whole arguments hash of the waiting call it
+/// begins, so `approval list`'s short hash works. The server still compares the whole
+/// hash against the call's arguments.
+async fn whole_hash(
+    client: &Client,
+    workspace: &str,
+    task_id: &str,
+    call: &str,
+    hash: &str,
+) -> anyhow::Result<String> {
+    let hash = hash.trim().to_ascii_lowercase();
+    if hash.len() == 64 {
+        return Ok(hash);
+    }
+    if hash.len() < MIN_HASH_PREFIX || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        anyhow::bail!(
+            "--hash {hash:?} is neither a whole arguments hash (64 hex digits) nor its first {MIN_HASH_PREFIX} or more (as `approval list` shows)"
+        );
+    }
+    let waiting = client
+        .list_approvals(workspace)
+        .await
+        .with_context(|| format!("list the approvals of {workspace}"))?
+        .into_iter()
+        .find(|approval| approval.task_id == task_id && approval.call_id == call)
+        .with_context(|| format!("call {call} of task {task_id} waits for no approval"))?;
+    if !waiting.arguments_hash.starts_with(&hash) {
+        anyhow::bail!(
+            "call {call} of task {task_id} has arguments hash {}, which does not begin with {hash}: see `approval show {workspace} {task_id}`",
+            waiting.arguments_hash
+        );
+    }
+    Ok(waiting.arguments_hash)
 }
 
 fn approval_json(approval: &Approval) -> serde_json::Value {

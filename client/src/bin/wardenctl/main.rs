@@ -205,10 +205,26 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let format = cli.output;
+    let tokenless = cli.token_file.is_none() && std::env::var_os("WARDEN_TOKEN").is_none();
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}: {}", error_code(&error), describe(&error));
+            let code = error_code(&error);
+            let mut message = describe(&error);
+            if code == "UNAUTHENTICATED" && tokenless {
+                message.push_str(
+                    " (wardenctl sent no token: pass --token-file FILE, or set WARDEN_TOKEN_FILE or WARDEN_TOKEN)",
+                );
+            }
+            // Errors go to stderr in the chosen format, so stdout holds only results.
+            match format {
+                Format::Table => eprintln!("error: {code}: {message}"),
+                Format::Json => eprintln!(
+                    "{:#}",
+                    serde_json::json!({"error": {"code": code, "message": message}})
+                ),
+            }
             ExitCode::from(2)
         }
     }
@@ -300,14 +316,26 @@ fn describe(error: &anyhow::Error) -> String {
 }
 
 /// The gRPC code name for an error: the server's or the client's code; errors of the
-/// invocation itself (a bad endpoint) are INVALID_ARGUMENT; local I/O problems UNKNOWN.
+/// invocation itself (a bad endpoint, a file named on the command line that cannot be
+/// read) are INVALID_ARGUMENT; other local problems UNKNOWN.
 fn error_code(error: &anyhow::Error) -> &'static str {
     let client_error = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<warden_client::Error>());
-    match client_error {
-        Some(client_error) => client_error.code().map_or("INVALID_ARGUMENT", code_name),
-        None => "UNKNOWN",
+    if let Some(client_error) = client_error {
+        return client_error.code().map_or("INVALID_ARGUMENT", code_name);
+    }
+    let io_error = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>());
+    match io_error.map(std::io::Error::kind) {
+        Some(
+            std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::PermissionDenied
+            | std::io::ErrorKind::IsADirectory
+            | std::io::ErrorKind::InvalidData,
+        ) => "INVALID_ARGUMENT",
+        _ => "UNKNOWN",
     }
 }
 

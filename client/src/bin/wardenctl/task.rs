@@ -41,6 +41,7 @@ pub enum TaskCommand {
         key: Option<String>,
     },
     /// Show one task: status, agent, owner, progress, result or reason, limits
+    #[command(visible_alias = "show")]
     Get {
         /// Workspace of the task
         workspace: String,

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use warden_node::cert_cmd;
 
@@ -60,6 +61,16 @@ enum Command {
     /// Create the cluster's CA and issue node and client certificates.
     #[command(subcommand)]
     Cert(cert_cmd::CertCommand),
+    /// Write a new random master key to FILE (mode 0600; an existing file is never
+    /// overwritten). Give every node of a cluster the same file as
+    /// secrets.master_key_file: it seals provider API keys and MCP server secrets, and
+    /// derives the node-to-node credential. Keep it outside data_dir, and back it up: a
+    /// cluster's sealed secrets cannot be read without it. (A node's audit signing key
+    /// is `warden audit keygen`.)
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Write a new random bootstrap token to FILE (mode 0600): `cluster init` must
     /// present it to the node started with it (bootstrap.token_file).
     BootstrapToken { file: PathBuf },
@@ -112,5 +123,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(command) => audit_cmd::run(command),
+        Command::Keygen { out } => {
+            let key = warden_secrets::MasterKey::generate_file(&out)
+                .with_context(|| format!("writing a master key to {}", out.display()))?;
+            println!(
+                "wrote {} (key id {}): give the same file to every node (secrets.master_key_file), outside its data directory, and back it up",
+                out.display(),
+                key.key_id()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
