@@ -162,9 +162,11 @@ async fn tick(
                 // The state moved between the scan and the commit; the next tick sees it.
                 tracing::debug!(%described, %rejection, "controller command refused");
             }
-            Outcome::TaskUpdated { task, .. } => {
-                // The placement moved the task off an owner that died or went silent.
-                if failover && task.status == TaskStatus::Running {
+            Outcome::TaskUpdated { .. } => {
+                // The placement moved the task off an owner that died or went silent,
+                // whether it runs on or waits for a human (an interrupted call that is
+                // not retry-safe).
+                if failover {
                     metrics::counter!("warden_task_failovers_total").increment(1);
                 }
                 tracing::debug!(%described, "controller command applied");
