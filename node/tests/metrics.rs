@@ -87,4 +87,22 @@ async fn metrics_endpoint_reports_raft_state_and_rpcs() {
     assert!(metric_value(&text, "process_resident_memory_bytes", &[]).unwrap_or(0.0) > 0.0);
     assert!(metric_value(&text, "process_open_fds", &[]).unwrap_or(0.0) > 0.0);
     assert!(metric_value(&text, "process_cpu_seconds_total", &[]).is_some());
+
+    // The dashboard's process_* queries name metrics the node serves (its warden_* ones
+    // are checked against the sources by tidy/tests/tidy.rs).
+    let dashboard = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/warden.json"),
+    )
+    .expect("the dashboard");
+    let named: std::collections::BTreeSet<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("process_"))
+        .collect();
+    assert!(named.len() >= 3, "the dashboard names {named:?}");
+    for name in named {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "the dashboard queries {name}, which the node does not serve"
+        );
+    }
 }

@@ -229,7 +229,7 @@ fn repository_paths(text: &str, tops: &BTreeSet<String>) -> Vec<String> {
 #[test]
 fn every_path_the_docs_name_exists() {
     let mut tops: BTreeSet<String> = members().into_iter().collect();
-    tops.extend(["docs", "scripts", ".ci", ".cargo", ".config"].map(str::to_owned));
+    tops.extend(["docs", "scripts", "deploy", ".ci", ".cargo", ".config"].map(str::to_owned));
     let mut missing = Vec::new();
     let mut checked = 0;
     for document in documents() {
@@ -272,20 +272,19 @@ fn the_node_library_drives_no_cluster_from_outside() {
     );
 }
 
+/// `(name, kind)` pairs of metrics.
+type Metrics = BTreeSet<(String, String)>;
+
 /// `(name, kind)` of every metric the sources record, and of every one they describe.
-fn recorded_and_described() -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+fn recorded_and_described() -> (Metrics, Metrics) {
     let recorded = regex::Regex::new(r#"\b(counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
         .expect("pattern");
     let held = regex::Regex::new(r#"Held::new\(\s*"(warden_[a-z0-9_]+)""#).expect("pattern");
     let described =
         regex::Regex::new(r#"describe_(counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
             .expect("pattern");
-    let mut files = Vec::new();
-    for member in members() {
-        rust_files(&root().join(member).join("src"), &mut files);
-    }
     let (mut seen, mut explained) = (BTreeSet::new(), BTreeSet::new());
-    for file in &files {
+    for file in &source_files() {
         let text = read(file);
         for found in recorded.captures_iter(&text) {
             seen.insert((found[2].to_owned(), found[1].to_owned()));
@@ -298,6 +297,36 @@ fn recorded_and_described() -> (BTreeSet<(String, String)>, BTreeSet<(String, St
         }
     }
     (seen, explained)
+}
+
+/// Every Rust file under the members' `src/`.
+fn source_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for member in members() {
+        rust_files(&root().join(member).join("src"), &mut files);
+    }
+    files
+}
+
+/// The label keys each recorded metric carries: the `"key" =>` pairs of the statement
+/// that records it.
+fn recorded_labels() -> BTreeMap<String, BTreeSet<String>> {
+    let recorded =
+        regex::Regex::new(r#"\b(?:counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
+            .expect("pattern");
+    let key = regex::Regex::new(r#""([a-z_]+)"\s*=>"#).expect("pattern");
+    let mut labels: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &source_files() {
+        let text = read(file);
+        for found in recorded.captures_iter(&text) {
+            let whole = found.get(0).expect("the match");
+            let rest = &text[whole.end()..];
+            let statement = &rest[..rest.find(';').unwrap_or(rest.len())];
+            let keys = labels.entry(found[1].to_owned()).or_default();
+            keys.extend(key.captures_iter(statement).map(|key| key[1].to_owned()));
+        }
+    }
+    labels
 }
 
 #[test]
@@ -322,4 +351,88 @@ fn every_metric_has_help_text_of_its_kind() {
         "described but never recorded:\n{}",
         unrecorded.join("\n")
     );
+}
+
+/// Every `expr` in a Grafana dashboard, however deep its panels nest.
+fn dashboard_queries(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (key, inner) in fields {
+                match (key.as_str(), inner) {
+                    ("expr" | "definition", serde_json::Value::String(query)) => {
+                        out.push(query.clone())
+                    }
+                    _ => dashboard_queries(inner, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                dashboard_queries(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_dashboard_queries_only_metrics_and_labels_the_nodes_export() {
+    // The process_* metrics come from the metrics-process crate: node/tests/metrics.rs
+    // checks the dashboard's against a real scrape.
+    let (_, described) = recorded_and_described();
+    let labels = recorded_labels();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read(&root().join("deploy/grafana/warden.json")))
+            .expect("deploy/grafana/warden.json is JSON");
+    let mut queries = Vec::new();
+    dashboard_queries(&dashboard, &mut queries);
+    assert!(queries.len() > 25, "found only {} queries", queries.len());
+    let metric = regex::Regex::new(r"\bwarden_[a-z0-9_]+").expect("pattern");
+    let grouping = regex::Regex::new(r"\bby \(([^)]*)\)").expect("pattern");
+    let selector = regex::Regex::new(r"\{([^}]*)\}").expect("pattern");
+    let matcher = regex::Regex::new(r"([a-z_]+)\s*(?:=~|!~|!=|=)").expect("pattern");
+    // Prometheus adds these to every series it scrapes; `le` is every histogram's.
+    let added = ["instance", "job", "le"];
+    let mut problems = Vec::new();
+    for query in &queries {
+        let mut allowed: BTreeSet<String> = added.iter().map(|label| label.to_string()).collect();
+        for found in metric.find_iter(query) {
+            let name = found.as_str();
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| described.contains(&(base.to_string(), "histogram".to_owned())));
+            let exported = base.unwrap_or(name);
+            let known = ["counter", "gauge", "histogram"]
+                .iter()
+                .any(|kind| described.contains(&(exported.to_owned(), kind.to_string())));
+            // A histogram is queried through its series, never by its bare name.
+            let bare_histogram =
+                base.is_none() && described.contains(&(name.to_owned(), "histogram".to_owned()));
+            if !known || bare_histogram {
+                problems.push(format!("{query}: {name} is not a series the nodes export"));
+            }
+            allowed.extend(labels.get(exported).into_iter().flatten().cloned());
+        }
+        let used = grouping
+            .captures_iter(query)
+            .flat_map(|found| {
+                found[1]
+                    .split(',')
+                    .map(|label| label.trim().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .chain(selector.captures_iter(query).flat_map(|found| {
+                matcher
+                    .captures_iter(&found[1])
+                    .map(|label| label[1].to_owned())
+                    .collect::<Vec<_>>()
+            }));
+        for label in used {
+            if !allowed.contains(&label) {
+                problems.push(format!("{query}: no metric it names has the label {label}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
