@@ -38,7 +38,24 @@ pub fn render_line(event: &TaskEvent) -> String {
         event.kind,
         summarize_detail(&event.detail_json)
     );
-    format!("{}\n", line.trim_end())
+    let mut text = format!("{}\n", line.trim_end());
+    if let Some((name, whole)) = ending_text(event) {
+        text.push_str(&format!("      {name}: {whole}\n"));
+    }
+    text
+}
+
+/// The whole reason (or result) of an event that ends or parks a task, when its summary
+/// had to shorten it: the one text a watcher must be able to read in full.
+fn ending_text(event: &TaskEvent) -> Option<(&'static str, String)> {
+    let name = match event.kind.as_str() {
+        "completed" => "result",
+        "failed" | "needs_attention" | "cancelled" => "reason",
+        _ => return None,
+    };
+    let detail: Value = serde_json::from_str(&event.detail_json).ok()?;
+    let whole = detail.get(name)?.as_str()?;
+    (whole.chars().count() > VALUE_CHARS || whole.contains('\n')).then(|| (name, whole.to_owned()))
 }
 
 /// The detail of an event as `key=value` pairs on one line, keys in alphabetical order
@@ -122,5 +139,25 @@ mod tests {
             ..event
         };
         assert!(render_line(&quiet).ends_with("assigned\n"));
+    }
+
+    #[test]
+    fn a_long_failure_reason_is_printed_whole_below_its_line() {
+        let reason = format!("the model provider answered 401: {}", "key rejected ".repeat(10));
+        let failed = TaskEvent {
+            seq: 9,
+            kind: "failed".into(),
+            detail_json: serde_json::json!({ "reason": reason }).to_string(),
+            ..TaskEvent::default()
+        };
+        let text = render_line(&failed);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[1], format!("      reason: {reason}"));
+        let short = TaskEvent {
+            detail_json: r#"{"reason":"cancelled by alice"}"#.into(),
+            ..failed
+        };
+        assert_eq!(render_line(&short).lines().count(), 1);
     }
 }

@@ -103,7 +103,8 @@ pub enum TaskCommand {
     ///
     /// Prints the stored events from --from-seq first, then each new one. When a node
     /// fails, the watch continues on another node without repeating or skipping an
-    /// event. With `--output json`, one JSON object per line.
+    /// event. A result or failure reason too long for its line follows it whole, on a
+    /// line of its own. With `--output json`, one JSON object per line.
     Watch {
         /// Workspace of the task
         workspace: String,
