@@ -229,7 +229,7 @@ fn repository_paths(text: &str, tops: &BTreeSet<String>) -> Vec<String> {
 #[test]
 fn every_path_the_docs_name_exists() {
     let mut tops: BTreeSet<String> = members().into_iter().collect();
-    tops.extend(["docs", "scripts", "deploy", ".ci", ".cargo", ".config"].map(str::to_owned));
+    tops.extend(["docs", "scripts", "deploy", "examples", ".ci", ".cargo", ".config"].map(str::to_owned));
     let mut missing = Vec::new();
     let mut checked = 0;
     for document in documents() {
@@ -311,9 +311,8 @@ fn source_files() -> Vec<PathBuf> {
 /// The label keys each recorded metric carries: the `"key" =>` pairs of the statement
 /// that records it.
 fn recorded_labels() -> BTreeMap<String, BTreeSet<String>> {
-    let recorded =
-        regex::Regex::new(r#"\b(?:counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
-            .expect("pattern");
+    let recorded = regex::Regex::new(r#"\b(?:counter|gauge|histogram)!\(\s*"(warden_[a-z0-9_]+)""#)
+        .expect("pattern");
     let key = regex::Regex::new(r#""([a-z_]+)"\s*=>"#).expect("pattern");
     let mut labels: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &source_files() {

@@ -17,7 +17,7 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long)]
     listen: SocketAddr,
-    /// The script, a JSON file (see the `scripted` module docs for its format).
+    /// The script, a JSON file (its format: docs/scripted-model.md).
     #[arg(long)]
     script: PathBuf,
     /// Once listening, the base URL is written here, atomically.

@@ -18,40 +18,10 @@
 //! a missing Anthropic `max_tokens` or `anthropic-version` header, Anthropic roles that do not
 //! alternate (the client merges them) or tool results after text in a user message.
 //!
-//! # Script format (JSON)
+//! # Script format
 //!
-//! ```json
-//! {
-//!   "steps": [
-//!     { "tool_calls": [ { "name": "ledger__append", "arguments": {"entry": "step-1"} } ],
-//!       "content": "optional text", "output_tokens": 20 }
-//!   ],
-//!   "final": "all done",
-//!   "final_output_tokens": 10,
-//!   "require_api_key": "sk-test",
-//!   "faults": [
-//!     { "turn": 1, "kind": {"status": 500}, "times": 2 },
-//!     { "turn": 2, "kind": {"delay_ms": 3000}, "times": 1 },
-//!     { "turn": 0, "kind": "malformed_body", "times": 1 },
-//!     { "turn": 0, "kind": "bad_tool_arguments", "times": 1 }
-//!   ]
-//! }
-//! ```
-//!
-//! - `steps` (default none): per turn, `tool_calls` (each `name` and `arguments`, a JSON
-//!   object, default `{}`), optional `content` sent along, `output_tokens` (default 16).
-//!   `{{input}}` in any string of the arguments becomes the conversation's first user text
-//!   (the task's input), so one script gives every task its own arguments.
-//! - `final` (required) and `final_output_tokens` (default 16): the answer past the steps.
-//! - `require_api_key` (optional): requests without this key (`Authorization: Bearer` on the
-//!   OpenAI endpoint, `x-api-key` on the Anthropic one) get a 401.
-//! - `faults` (default none): `turn`, `kind` and `times` (default 1). A fault fires on the
-//!   first `times` requests at its turn, counted in memory since start; when several faults
-//!   share a turn the first listed with firings left fires. Kinds: `{"status": N}` answers
-//!   with that status and the provider's error body; `{"delay_ms": N}` waits, then answers
-//!   normally; `"malformed_body"` answers 200 with a body that is not JSON;
-//!   `"bad_tool_arguments"` answers the turn's tool calls with arguments that are not a JSON
-//!   object (only for a turn whose step has tool calls).
+//! docs/scripted-model.md describes the JSON script (`script.rs`), with a sample that a
+//! test parses.
 //!
 //! Unknown fields are errors, and [`ScriptedModel::start`] reports every problem at once.
 

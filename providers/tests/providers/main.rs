@@ -26,6 +26,7 @@ mod connect;
 mod conversation;
 mod double_validation;
 mod egress;
+mod example_script;
 mod lifecycle;
 mod malformed;
 mod raw_server;

@@ -1,5 +1,5 @@
 //! `warden dev`: a local cluster of node processes on loopback, initialized and kept
-//! running until Ctrl-C.
+//! running until Ctrl-C, with the examples (`dev_examples.rs`) on request.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use warden_local_cluster::LocalCluster;
 
+use crate::dev_examples::Examples;
 use crate::serve::shutdown_signal;
 
 pub async fn dev(
@@ -14,9 +15,10 @@ pub async fn dev(
     data_dir: PathBuf,
     settings: Vec<(String, String)>,
     insecure: bool,
+    with_examples: bool,
 ) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("locating the warden binary")?;
-    let mut cluster = LocalCluster::new(exe, &data_dir, settings);
+    let mut cluster = LocalCluster::new(exe.clone(), &data_dir, settings);
     if insecure {
         cluster.insecure();
     }
@@ -25,6 +27,17 @@ pub async fn dev(
         cluster.stop_all().await?;
         return Err(error);
     }
+    let examples = if with_examples {
+        match Examples::start(&cluster, &exe, &data_dir).await {
+            Ok(examples) => Some(examples),
+            Err(error) => {
+                cluster.stop_all().await?;
+                return Err(error);
+            }
+        }
+    } else {
+        None
+    };
     println!(
         "warden dev: {nodes}-node cluster running (data in {})",
         data_dir.display()
@@ -54,6 +67,9 @@ pub async fn dev(
         }
         None => println!("(insecure: no TLS; unset WARDEN_CA_FILE)"),
     }
+    if let Some(examples) = &examples {
+        print!("{}", examples.describe());
+    }
     println!(
         "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nCtrl-C stops all nodes."
     );
@@ -63,6 +79,9 @@ pub async fn dev(
             () = shutdown_signal() => break,
             id = cluster.any_exit() => eprintln!("node {id} exited; see {}", cluster.log_path(id).display()),
         }
+    }
+    if let Some(examples) = examples {
+        examples.stop().await?;
     }
     cluster.stop_all().await?;
     println!("all nodes stopped");

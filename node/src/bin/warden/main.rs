@@ -12,6 +12,7 @@ use warden_node::cert_cmd;
 mod audit_cmd;
 mod demo;
 mod dev;
+mod dev_examples;
 mod serve;
 
 #[derive(Parser)]
@@ -46,6 +47,12 @@ enum Command {
         /// Run the nodes without TLS (tls.insecure), e.g. to measure what TLS costs.
         #[arg(long)]
         insecure: bool,
+        /// Also start the scripted model (a test double following
+        /// examples/scripted-model.json) and put the bundled ledger MCP server in the
+        /// catalog as `ledger`, and print WARDEN_EXAMPLE_MODEL_URL and WARDEN_EXAMPLE_DIR:
+        /// README's by-hand section then runs without any model or tool installed.
+        #[arg(long)]
+        with_examples: bool,
     },
     /// Warden's main job end to end: a local 3-node cluster takes tasks, loses its leader
     /// to SIGKILL, keeps going, takes the node back, and proves every node holds the same
@@ -112,7 +119,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data_dir,
             settings,
             insecure,
-        } => dev::dev(nodes, data_dir, settings, insecure).await,
+            with_examples,
+        } => dev::dev(nodes, data_dir, settings, insecure, with_examples).await,
         Command::Demo { data_dir } => demo::run(data_dir).await,
         Command::Cert(command) => {
             cert_cmd::run(command)?;
