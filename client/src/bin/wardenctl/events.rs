@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn a_long_failure_reason_is_printed_whole_below_its_line() {
-        let reason = format!("the model provider answered 401: {}", "key rejected ".repeat(10));
+        let reason = format!(
+            "the model provider answered 401: {}",
+            "key rejected ".repeat(10)
+        );
         let failed = TaskEvent {
             seq: 9,
             kind: "failed".into(),
