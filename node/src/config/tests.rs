@@ -296,3 +296,26 @@ fn every_key_has_a_variable_and_a_documented_default() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_readme_sample_configuration_loads_as_written() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .expect("README.md");
+    let sample = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md has a TOML sample");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("warden.toml");
+    std::fs::write(&path, sample).expect("write the sample");
+    let options = load(Some(&path), env(&[]), &[]).unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(options.node_id, 1);
+    assert_eq!(
+        options.secrets.master_key_file.as_deref(),
+        Some(std::path::Path::new("/etc/warden/master-key"))
+    );
+    assert_eq!(options.runtime.capacity, 64);
+}

@@ -302,16 +302,22 @@ pub async fn scrape(cluster: &LocalCluster, id: u64) -> String {
 
 /// `GET path` on node `id`'s HTTP listener: the status code and the body.
 pub async fn http_get(cluster: &LocalCluster, id: u64, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = cluster
         .ready(id)
         .expect("ready")
         .metrics
         .clone()
         .expect("metrics address");
-    let mut stream = tokio::net::TcpStream::connect(&address)
+    let stream = tokio::net::TcpStream::connect(&address)
         .await
         .expect("connect to the HTTP listener");
+    http_get_on(stream, path).await
+}
+
+/// `GET path` over `stream`, a connection to a node's HTTP listener: the status code and
+/// the body.
+pub async fn http_get_on(mut stream: tokio::net::TcpStream, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let request = format!("GET {path} HTTP/1.1\r\nhost: warden\r\nconnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
