@@ -229,7 +229,12 @@ fn repository_paths(text: &str, tops: &BTreeSet<String>) -> Vec<String> {
 #[test]
 fn every_path_the_docs_name_exists() {
     let mut tops: BTreeSet<String> = members().into_iter().collect();
-    tops.extend(["docs", "scripts", "deploy", "examples", ".ci", ".cargo", ".config"].map(str::to_owned));
+    tops.extend(
+        [
+            "docs", "scripts", "deploy", "examples", ".ci", ".cargo", ".config",
+        ]
+        .map(str::to_owned),
+    );
     let mut missing = Vec::new();
     let mut checked = 0;
     for document in documents() {
