@@ -43,22 +43,23 @@ use crate::output::{Format, code_name};
 #[command(
     name = "wardenctl",
     version,
-    after_help = "Examples:
-  wardenctl --endpoints 10.0.0.1:7400,10.0.0.2:7400 cluster status
-  wardenctl cluster init --token-out ~/.warden-admin-token
+    after_help = "Examples (a session; a test runs them in this order):
+  export WARDEN_ENDPOINTS=10.0.0.1:7400,10.0.0.2:7400 WARDEN_CA_FILE=ca.pem
+  wardenctl cluster init --bootstrap-token-file bootstrap-token --token-out ~/.warden-admin-token
   export WARDEN_TOKEN_FILE=~/.warden-admin-token
+  wardenctl --endpoints 10.0.0.1:7400 cluster status
   wardenctl workspace create research
   wardenctl token create user/alice --ttl 30d --out alice.token
   wardenctl role set user/alice operator --workspace research
   wardenctl provider put research gpt --kind openai --base-url https://api.openai.com/v1 \
       --model gpt-4o-mini --api-key-file ~/.openai-key
   wardenctl agent create research analyst --provider gpt --instructions 'Be concise.'
-  echo 'summarize the incident' | wardenctl task submit research --agent analyst -
-  wardenctl task watch research 01JQ4ZK8M2X3V5N7P9R1T3W5Y7
+  id=$(echo 'summarize the incident' | wardenctl task submit research --agent analyst -)
+  wardenctl task watch research \"$id\"
   wardenctl task list research --all --output json
   wardenctl budget set research --tokens 2000000 --tool-calls 500
-  wardenctl pause research --tool ledger/append --reason 'incident 42'
-  wardenctl resume research --tool ledger/append
+  wardenctl pause research --agent analyst --reason 'incident 42'
+  wardenctl resume research --agent analyst
   wardenctl audit export --from 1 --out audit.jsonl
 
 Exit status: 0 on success, 1 when `audit verify` finds a broken chain or `task wait`
