@@ -284,7 +284,23 @@ async fn wardenctl_drives_a_cluster() {
     let stderr = String::from_utf8_lossy(&tokenless.stderr);
     assert!(stderr.starts_with("error: UNAUTHENTICATED: "), "{stderr}");
     assert!(
-        stderr.contains("--token-file") && stderr.contains("WARDEN_TOKEN_FILE"),
+        stderr.contains("--token-file")
+            && stderr.contains("WARDEN_TOKEN_FILE")
+            && stderr.contains("wardenctl sent no token"),
+        "{stderr}"
+    );
+    // Without --ca wardenctl speaks plain text, which a TLS port cannot answer.
+    let plain = std::process::Command::new(wardenctl_path())
+        .arg("--endpoints")
+        .arg(endpoints.join(","))
+        .args(["--timeout", "5s", "workspace", "list"])
+        .env_remove("WARDEN_CA_FILE")
+        .output()
+        .expect("run wardenctl without --ca");
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("pass --ca FILE or set WARDEN_CA_FILE"),
         "{stderr}"
     );
     let missing = wardenctl(

@@ -208,14 +208,19 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.output;
     let tokenless = cli.token_file.is_none() && std::env::var_os("WARDEN_TOKEN").is_none();
+    let plaintext = cli.ca_file.is_none();
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
             let code = error_code(&error);
             let mut message = describe(&error);
             if code == "UNAUTHENTICATED" && tokenless {
+                message.push_str(" (wardenctl sent no token)");
+            }
+            // HTTP/2 in plain text reaching a TLS port reads the TLS alert as a frame.
+            if plaintext && message.contains("frame with invalid size") {
                 message.push_str(
-                    " (wardenctl sent no token: pass --token-file FILE, or set WARDEN_TOKEN_FILE or WARDEN_TOKEN)",
+                    " (wardenctl spoke plain text: a node serves TLS unless started with tls.insecure; pass --ca FILE or set WARDEN_CA_FILE)",
                 );
             }
             // Errors go to stderr in the chosen format, so stdout holds only results.
