@@ -32,6 +32,18 @@ async fn ask(
         .ok_or_else(|| tonic::Status::internal("an empty answer"))
 }
 
+/// Asks for the file that defines `symbol`, with the admin's token.
+async fn file_containing(
+    client: &mut ServerReflectionClient<tonic::transport::Channel>,
+    cluster: &warden_local_cluster::LocalCluster,
+    symbol: &str,
+) -> Result<MessageResponse, tonic::Status> {
+    let asked = tokio_stream::iter(vec![request(MessageRequest::FileContainingSymbol(
+        symbol.to_owned(),
+    ))]);
+    ask(client, with_admin_token(cluster, asked)).await
+}
+
 #[tokio::test]
 async fn reflection_lists_the_public_api_to_token_holders() {
     let cluster = start(1, &[]).await;
@@ -72,31 +84,14 @@ async fn reflection_lists_the_public_api_to_token_holders() {
     );
 
     // A public service's file resolves; a node-to-node one does not.
-    let described = ask(
-        &mut client,
-        with_admin_token(
-            &cluster,
-            tokio_stream::iter(vec![request(MessageRequest::FileContainingSymbol(
-                "warden.v1.TaskService".to_owned(),
-            ))]),
-        ),
-    )
-    .await
-    .expect("describe TaskService");
+    let described = file_containing(&mut client, &cluster, "warden.v1.TaskService")
+        .await
+        .expect("describe TaskService");
     assert!(
         matches!(described, MessageResponse::FileDescriptorResponse(ref files) if !files.file_descriptor_proto.is_empty()),
         "{described:?}"
     );
-    let hidden = ask(
-        &mut client,
-        with_admin_token(
-            &cluster,
-            tokio_stream::iter(vec![request(MessageRequest::FileContainingSymbol(
-                "warden.internal.v1.RaftService".to_owned(),
-            ))]),
-        ),
-    )
-    .await;
+    let hidden = file_containing(&mut client, &cluster, "warden.internal.v1.RaftService").await;
     // tonic-reflection answers an unknown symbol with a NOT_FOUND status on the stream.
     match hidden {
         Err(status) => assert_eq!(status.code(), tonic::Code::NotFound, "{status}"),
