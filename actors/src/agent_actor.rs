@@ -15,6 +15,9 @@ use crate::task_actor::{TaskActor, TaskArgs, TaskMsg};
 
 pub struct AgentActor;
 
+/// The timer of a restart waiting for its backoff: it sends the restart when it fires.
+type Backoff = JoinHandle<Result<(), ractor::MessagingErr<AgentMsg>>>;
+
 pub struct AgentArgs {
     pub host: Arc<dyn Host>,
     pub workspace: WorkspaceId,
@@ -37,7 +40,7 @@ pub struct AgentState {
     /// Failures per task incarnation.
     failures: HashMap<(TaskId, u64), u32>,
     /// Restarts waiting for their backoff, with the timer that will ask for them.
-    backing_off: HashMap<(TaskId, u64), JoinHandle<Result<(), ractor::MessagingErr<AgentMsg>>>>,
+    backing_off: HashMap<(TaskId, u64), Backoff>,
     /// Incarnations whose actor ended on its own: the task finished or left this node.
     done: HashSet<(TaskId, u64)>,
 }

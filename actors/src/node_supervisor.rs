@@ -74,12 +74,11 @@ impl Actor for NodeSupervisor {
         if let SupervisionEvent::ActorFailed(_, error) = &event {
             tracing::warn!(%error, "agent actor failed");
         }
-        if let SupervisionEvent::ActorTerminated(cell, ..)
-        | SupervisionEvent::ActorFailed(cell, ..) = &event
+        if let SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, ..) =
+            &event
+            && let Some(key) = state.by_actor.remove(&cell.get_id())
         {
-            if let Some(key) = state.by_actor.remove(&cell.get_id()) {
-                state.agents.remove(&key);
-            }
+            state.agents.remove(&key);
         }
         Ok(())
     }

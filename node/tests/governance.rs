@@ -254,7 +254,7 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
                 .get("node")?
                 .as_u64()
         })
-        .last()
+        .next_back()
         .expect("the task was assigned");
     cluster.kill(ran_on).await.expect("kill");
     // Past its lease (2 s) as the survivors' controller counts it (200 ms a tick).
@@ -292,7 +292,7 @@ async fn an_approval_pending_while_its_node_dies_survives_and_resumes_the_task_e
                 .get("node")?
                 .as_u64()
         })
-        .last();
+        .next_back();
     assert_ne!(last_node, Some(ran_on), "resumed on a live node");
     let entries = warden_mcp::read_ledger(&ledger).expect("ledger");
     assert_eq!(entries.len(), 1, "the approved call ran once: {entries:?}");

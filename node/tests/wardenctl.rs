@@ -498,7 +498,6 @@ async fn wardenctl_governs_tool_calls() {
         "the approval request",
         std::time::Duration::from_secs(30),
         || {
-            let run = run.clone();
             let token = admin_token.clone();
             async move {
                 let listed = json(&run(token, args("approval list gov --output json")).await);

@@ -247,12 +247,13 @@ fn problem(
         .get(&compare_index)
         .map(String::as_str)
         .unwrap_or_default();
-    if let Some(reference) = reference {
-        if compare_index > 0 && own != reference {
-            return format!(
-                "node {id} holds {own} at record {compare_index}, most nodes hold {reference}"
-            );
-        }
+    if let Some(reference) = reference
+        && compare_index > 0
+        && own != reference
+    {
+        return format!(
+            "node {id} holds {own} at record {compare_index}, most nodes hold {reference}"
+        );
     }
     for (signer, (checkpoint, valid)) in checkpoints {
         let held = by_index

@@ -61,10 +61,10 @@ async fn tick(
         .collect();
     let mut load: BTreeMap<NodeId, u32> = alive.iter().map(|node| (*node, 0)).collect();
     for (_, _, task) in &active {
-        if let Some(owner) = task.owner.filter(|_| task.status == TaskStatus::Running) {
-            if let Some(count) = load.get_mut(&owner) {
-                *count += 1;
-            }
+        if let Some(owner) = task.owner.filter(|_| task.status == TaskStatus::Running)
+            && let Some(count) = load.get_mut(&owner)
+        {
+            *count += 1;
         }
     }
     let mut paused: HashMap<(WorkspaceId, AgentName), bool> = HashMap::new();

@@ -80,10 +80,10 @@ async fn start_model(
         .with_context(|| format!("starting {}", binary.display()))?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(url) = std::fs::read_to_string(&ready) {
-            if !url.trim().is_empty() {
-                return Ok((child, url.trim().to_owned()));
-            }
+        if let Ok(url) = std::fs::read_to_string(&ready)
+            && !url.trim().is_empty()
+        {
+            return Ok((child, url.trim().to_owned()));
         }
         if Instant::now() > deadline {
             bail!("the scripted model server did not start within 20s");

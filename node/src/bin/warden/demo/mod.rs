@@ -148,10 +148,10 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
 
     step("configuring workspace \"demo\": policy, provider, MCP server, agent");
     let client = cluster.client()?;
-    if let Err(error) = client.create_workspace(WORKSPACE).await {
-        if error.code() != Some(tonic::Code::AlreadyExists) {
-            return Err(error.into());
-        }
+    if let Err(error) = client.create_workspace(WORKSPACE).await
+        && error.code() != Some(tonic::Code::AlreadyExists)
+    {
+        return Err(error.into());
     }
     client
         .put_provider(Provider {
