@@ -31,6 +31,8 @@ struct Inner {
     reader: StateReader,
     peers: Peers,
     limits: Limits,
+    /// Where tasks this node's proposals end go for their traces, when traces are on.
+    traces: Option<crate::traces::TaskTraces>,
 }
 
 /// Whether a read must observe every write acknowledged before it started.
@@ -47,6 +49,7 @@ impl Cluster {
         reader: StateReader,
         peers: Peers,
         limits: Limits,
+        traces: Option<crate::traces::TaskTraces>,
     ) -> Cluster {
         Cluster {
             inner: Arc::new(Inner {
@@ -55,6 +58,7 @@ impl Cluster {
                 reader,
                 peers,
                 limits,
+                traces,
             }),
         }
     }
@@ -114,7 +118,10 @@ impl Cluster {
                 None => Err(Attempt::Retry),
             };
             match attempt {
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => {
+                    self.trace_if_ended(&outcome);
+                    return Ok(outcome);
+                }
                 Err(Attempt::Fail(error)) => return Err(error),
                 Err(Attempt::TimedOut) => return Err(Error::NoQuorum { waited }),
                 Err(Attempt::Retry) => {
@@ -143,6 +150,16 @@ impl Cluster {
                 }
                 None => Error::NoLeader,
             }),
+        }
+    }
+
+    /// Queues the trace of a task this proposal ended: an accepted change leaves a task
+    /// terminal only when it ended it, and only the proposer sees the outcome.
+    fn trace_if_ended(&self, outcome: &Outcome) {
+        if let (Some(traces), Outcome::TaskUpdated { task, .. }) = (&self.inner.traces, outcome)
+            && task.status.is_terminal()
+        {
+            traces.task_ended(task);
         }
     }
 

@@ -25,5 +25,6 @@ pub mod secrets;
 pub mod server;
 pub mod services;
 pub mod tls;
+pub mod traces;
 
 pub use error::Error;

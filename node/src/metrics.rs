@@ -82,6 +82,18 @@ fn describe() {
         "Placement rounds the controller ran while this node led."
     );
     describe_counter!(
+        "warden_traces_dropped_total",
+        "Ended tasks whose trace was not built because the queue was full."
+    );
+    describe_counter!(
+        "warden_trace_spans_sent_total",
+        "Spans of task traces sent to the OTLP collector."
+    );
+    describe_counter!(
+        "warden_trace_export_errors_total",
+        "Batches of task traces the OTLP collector did not accept."
+    );
+    describe_counter!(
         "warden_task_failovers_total",
         "Tasks this node's controller moved off an owner that died or went silent."
     );

@@ -55,9 +55,14 @@ pub async fn run(
         .unwrap_or_else(|| bound.to_string());
     // A node listening on an address of its own also connects to peers from it.
     let source_ip = (!bound.ip().is_unspecified()).then_some(bound.ip());
-    let (raft, cluster) = start_raft(&options, source_ip, &tls).await?;
+    let traces = crate::traces::start(&options.traces, options.node_id)?;
+    let (task_traces, trace_exporter) = traces.unzip();
+    let (raft, cluster) = start_raft(&options, source_ip, &tls, task_traces).await?;
 
     let mut tasks = JoinSet::new();
+    if let Some(exporter) = trace_exporter {
+        tasks.spawn(exporter.run(cluster.clone()));
+    }
     let metrics_address = serve_http(&options, metrics_handle, &cluster, &mut tasks).await?;
     let follow = raft.clone();
     tasks.spawn(async move {
@@ -163,6 +168,7 @@ async fn start_raft(
     options: &Options,
     source_ip: Option<std::net::IpAddr>,
     tls: &NodeTls,
+    traces: Option<crate::traces::TaskTraces>,
 ) -> anyhow::Result<(Raft, Cluster)> {
     let storage = Storage::open(&options.data_dir.join("db"))
         .with_context(|| format!("opening storage in {}", options.data_dir.display()))?;
@@ -196,6 +202,7 @@ async fn start_raft(
             tls.peer_transport(),
         ),
         options.limits.clone(),
+        traces,
     );
     Ok((raft, cluster))
 }

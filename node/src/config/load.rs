@@ -45,6 +45,8 @@ pub const ENV_KEYS: &[&str] = &[
     "mcp.trust_tool_annotations",
     "providers.api_key_env_allowlist",
     "egress.allow",
+    "traces.otlp_endpoint",
+    "traces.export_interval",
 ];
 
 #[derive(Debug, thiserror::Error)]

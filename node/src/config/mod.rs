@@ -46,6 +46,29 @@ pub struct Options {
     /// private, CGNAT and other internal classes only when `allow` names them or a network
     /// holding them. Checked on resolved addresses when connecting.
     pub egress: warden_egress::Policy,
+    pub traces: Traces,
+}
+
+/// OpenTelemetry traces of tasks, sent over OTLP/gRPC to a collector; off unless
+/// `otlp_endpoint` is set. One trace per task, built from its journal when it ends (see
+/// `traces.rs`); tool arguments, outputs and model messages are never included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Traces {
+    /// The collector, e.g. `http://127.0.0.1:4317`.
+    pub otlp_endpoint: Option<String>,
+    /// How often the spans of ended tasks are sent.
+    #[serde(with = "humantime_serde")]
+    pub export_interval: Duration,
+}
+
+impl Default for Traces {
+    fn default() -> Traces {
+        Traces {
+            otlp_endpoint: None,
+            export_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Transport security for clients and peers. Set the three files (the cluster CA, and
@@ -185,6 +208,7 @@ impl Default for Options {
             mcp: crate::sandbox::Mcp::default(),
             providers: Providers::default(),
             egress: warden_egress::Policy::default(),
+            traces: Traces::default(),
         }
     }
 }

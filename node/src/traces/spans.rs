@@ -1,0 +1,358 @@
+//! A task's trace from its journal: a pure function of the task, its journal entries and
+//! its provider. One trace per task whatever node ran which step, because its ids derive
+//! from the task's id; the root span covers submission to the end, with one child per
+//! model call, policy decision, approval wait and tool call. Attribute names follow the
+//! OpenTelemetry GenAI semantic conventions where one applies (`gen_ai.*`), Warden's own
+//! otherwise (`warden.*`). Tool arguments, outputs and model messages are left out.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use warden_core::{
+    CallDecision, Hash, JournalEntry, Provider, ProviderKind, Task, TaskEvent, TaskId, TaskStatus,
+    WorkspaceId,
+};
+
+/// The trace id of a task: the same on every node.
+pub fn trace_id(workspace: &WorkspaceId, task: &TaskId) -> TraceId {
+    let hash = Hash::of(format!("warden trace {}/{task}", workspace.as_str()).as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash.0[..16]);
+    TraceId::from_bytes(bytes)
+}
+
+/// The id of the span for journal entry `seq` (`u64::MAX`: the task's root span).
+fn span_id(workspace: &WorkspaceId, task: &TaskId, seq: u64) -> SpanId {
+    let hash = Hash::of(format!("warden span {}/{task}/{seq}", workspace.as_str()).as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash.0[..8]);
+    SpanId::from_bytes(bytes)
+}
+
+fn at(time_ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(time_ms)
+}
+
+/// Where a model call's tool calls went: server and tool by call id.
+type Requested = HashMap<String, (String, String)>;
+
+/// Builds the spans; `provider` is the agent's provider as it is now (for the model's
+/// name and kind), `node` the node that sends them.
+pub struct TraceBuilder<'a> {
+    task: &'a Task,
+    provider: Option<&'a Provider>,
+    scope: InstrumentationScope,
+    spans: Vec<SpanData>,
+}
+
+impl<'a> TraceBuilder<'a> {
+    pub fn new(task: &'a Task, provider: Option<&'a Provider>) -> TraceBuilder<'a> {
+        TraceBuilder {
+            task,
+            provider,
+            scope: InstrumentationScope::builder("warden")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// The spans of the task's whole journal, the root span last.
+    pub fn build(mut self, journal: &[JournalEntry]) -> Vec<SpanData> {
+        let end_ms = journal
+            .last()
+            .map_or(self.task.submitted_ms, |entry| entry.time_ms);
+        let mut requested = Requested::new();
+        let mut previous_ms = self.task.submitted_ms;
+        for (index, entry) in journal.iter().enumerate() {
+            let later = &journal[index + 1..];
+            match &entry.event {
+                TaskEvent::ModelResponded {
+                    turn,
+                    tool_calls,
+                    usage,
+                    ..
+                } => {
+                    for call in tool_calls {
+                        requested.insert(
+                            call.call_id.clone(),
+                            (
+                                call.server
+                                    .as_ref()
+                                    .map(|s| s.as_str().to_owned())
+                                    .unwrap_or_default(),
+                                call.tool
+                                    .as_ref()
+                                    .map(|t| t.as_str().to_owned())
+                                    .unwrap_or_default(),
+                            ),
+                        );
+                    }
+                    let model = self.provider.map(|p| p.model.clone()).unwrap_or_default();
+                    let mut attributes = vec![
+                        KeyValue::new("gen_ai.operation.name", "chat"),
+                        KeyValue::new("gen_ai.request.model", model.clone()),
+                        KeyValue::new("gen_ai.usage.input_tokens", usage.input_tokens as i64),
+                        KeyValue::new("gen_ai.usage.output_tokens", usage.output_tokens as i64),
+                        KeyValue::new("warden.turn", i64::from(*turn)),
+                        KeyValue::new("warden.tool_calls", tool_calls.len() as i64),
+                    ];
+                    if let Some(provider) = self.provider {
+                        attributes.push(KeyValue::new(
+                            "gen_ai.provider.name",
+                            match provider.kind {
+                                ProviderKind::OpenAi => "openai",
+                                ProviderKind::Anthropic => "anthropic",
+                            },
+                        ));
+                    }
+                    self.child(
+                        entry.seq,
+                        format!("chat {model}"),
+                        SpanKind::Client,
+                        (previous_ms, entry.time_ms),
+                        attributes,
+                        Status::Unset,
+                    );
+                }
+                TaskEvent::ToolCallDecided {
+                    call_id,
+                    decision,
+                    policy_version,
+                    ..
+                }
+                | TaskEvent::DecisionChanged {
+                    call_id,
+                    decision,
+                    policy_version,
+                    ..
+                } => {
+                    let changed = matches!(entry.event, TaskEvent::DecisionChanged { .. });
+                    let (outcome, rule) = match decision {
+                        CallDecision::Allowed { rule, .. } => ("allowed", Some(rule.clone())),
+                        CallDecision::Denied { rule, .. } => ("denied", rule.clone()),
+                        CallDecision::ApprovalRequired { rule, .. } => {
+                            ("approval_required", Some(rule.clone()))
+                        }
+                    };
+                    let mut attributes = self.tool_attributes(&requested, call_id);
+                    attributes.push(KeyValue::new("warden.decision", outcome));
+                    attributes.push(KeyValue::new("warden.decision.changed", changed));
+                    attributes.push(KeyValue::new(
+                        "warden.policy.rule",
+                        rule.unwrap_or_default(),
+                    ));
+                    attributes.push(KeyValue::new(
+                        "warden.policy.version",
+                        *policy_version as i64,
+                    ));
+                    self.child(
+                        entry.seq,
+                        "warden.policy.decide".to_owned(),
+                        SpanKind::Internal,
+                        (entry.time_ms, entry.time_ms),
+                        attributes,
+                        Status::Unset,
+                    );
+                }
+                TaskEvent::ApprovalRequested { call_id, rule, .. } => {
+                    let (end_ms, outcome) =
+                        approval_end(later, call_id).unwrap_or((end_ms, "unanswered"));
+                    let mut attributes = self.tool_attributes(&requested, call_id);
+                    attributes.push(KeyValue::new("warden.policy.rule", rule.clone()));
+                    attributes.push(KeyValue::new("warden.approval.outcome", outcome));
+                    attributes.push(KeyValue::new(
+                        "warden.approval.approvers",
+                        approvers(later, call_id),
+                    ));
+                    self.child(
+                        entry.seq,
+                        "warden.approval.wait".to_owned(),
+                        SpanKind::Internal,
+                        (entry.time_ms, end_ms),
+                        attributes,
+                        Status::Unset,
+                    );
+                }
+                TaskEvent::ToolCallStarted {
+                    call_id, attempt, ..
+                } => {
+                    let finished = later.iter().find_map(|next| match &next.event {
+                        TaskEvent::ToolCallFinished {
+                            call_id: finished,
+                            is_error,
+                            ..
+                        } if finished == call_id => Some((next.time_ms, *is_error)),
+                        _ => None,
+                    });
+                    let tool = requested
+                        .get(call_id)
+                        .map(|(_, tool)| tool.clone())
+                        .unwrap_or_default();
+                    let mut attributes = self.tool_attributes(&requested, call_id);
+                    attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+                    attributes.push(KeyValue::new("warden.tool.attempt", i64::from(*attempt)));
+                    let (span_end, status) = match finished {
+                        Some((time_ms, false)) => (time_ms, Status::Unset),
+                        Some((time_ms, true)) => {
+                            attributes.push(KeyValue::new("error.type", "tool_error"));
+                            (time_ms, Status::error("the tool answered with an error"))
+                        }
+                        None => {
+                            attributes.push(KeyValue::new("error.type", "interrupted"));
+                            (end_ms, Status::error("the call did not finish"))
+                        }
+                    };
+                    self.child(
+                        entry.seq,
+                        format!("execute_tool {tool}"),
+                        SpanKind::Internal,
+                        (entry.time_ms, span_end),
+                        attributes,
+                        status,
+                    );
+                }
+                _ => {}
+            }
+            previous_ms = entry.time_ms;
+        }
+        self.root(end_ms);
+        self.spans
+    }
+
+    /// The attributes every span of the task carries.
+    fn common(&self) -> Vec<KeyValue> {
+        vec![
+            KeyValue::new("warden.workspace", self.task.workspace.as_str().to_owned()),
+            KeyValue::new("gen_ai.agent.name", self.task.agent.as_str().to_owned()),
+            KeyValue::new("warden.task.id", self.task.id.to_string()),
+            KeyValue::new("warden.principal", self.task.submitted_by.to_string()),
+        ]
+    }
+
+    fn tool_attributes(&self, requested: &Requested, call_id: &str) -> Vec<KeyValue> {
+        let (server, tool) = requested.get(call_id).cloned().unwrap_or_default();
+        vec![
+            KeyValue::new("gen_ai.tool.name", tool),
+            KeyValue::new("gen_ai.tool.call.id", call_id.to_owned()),
+            KeyValue::new("warden.mcp.server", server),
+        ]
+    }
+
+    fn context(&self, seq: u64) -> SpanContext {
+        SpanContext::new(
+            trace_id(&self.task.workspace, &self.task.id),
+            span_id(&self.task.workspace, &self.task.id, seq),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        )
+    }
+
+    fn child(
+        &mut self,
+        seq: u64,
+        name: String,
+        kind: SpanKind,
+        (start_ms, end_ms): (u64, u64),
+        mut attributes: Vec<KeyValue>,
+        status: Status,
+    ) {
+        let mut all = self.common();
+        all.append(&mut attributes);
+        self.spans.push(SpanData {
+            span_context: self.context(seq),
+            parent_span_id: span_id(&self.task.workspace, &self.task.id, u64::MAX),
+            parent_span_is_remote: false,
+            span_kind: kind,
+            name: Cow::Owned(name),
+            start_time: at(start_ms),
+            end_time: at(end_ms.max(start_ms)),
+            attributes: all,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: self.scope.clone(),
+        });
+    }
+
+    fn root(&mut self, end_ms: u64) {
+        let mut attributes = self.common();
+        attributes.push(KeyValue::new("gen_ai.operation.name", "invoke_agent"));
+        attributes.push(KeyValue::new(
+            "warden.task.status",
+            self.task.status.as_str(),
+        ));
+        attributes.push(KeyValue::new(
+            "warden.task.turns",
+            i64::from(self.task.turns),
+        ));
+        attributes.push(KeyValue::new(
+            "warden.task.tokens",
+            self.task.tokens_used as i64,
+        ));
+        let status = match self.task.status {
+            TaskStatus::Completed => Status::Ok,
+            _ => Status::error(self.task.reason.clone().unwrap_or_default()),
+        };
+        self.spans.push(SpanData {
+            span_context: self.context(u64::MAX),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: Cow::Owned(format!("invoke_agent {}", self.task.agent.as_str())),
+            start_time: at(self.task.submitted_ms),
+            end_time: at(end_ms.max(self.task.submitted_ms)),
+            attributes,
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status,
+            instrumentation_scope: self.scope.clone(),
+        });
+    }
+}
+
+/// When the approval request for `call_id` ended and how: the quorum granted it, a denial,
+/// or expiry.
+fn approval_end(later: &[JournalEntry], call_id: &str) -> Option<(u64, &'static str)> {
+    later.iter().find_map(|entry| match &entry.event {
+        TaskEvent::ApprovalDecided {
+            call_id: decided,
+            approved: false,
+            ..
+        } if decided == call_id => Some((entry.time_ms, "denied")),
+        TaskEvent::ApprovalDecided {
+            call_id: decided,
+            granted: true,
+            ..
+        } if decided == call_id => Some((entry.time_ms, "granted")),
+        TaskEvent::ApprovalExpired {
+            call_id: expired, ..
+        } if expired == call_id => Some((entry.time_ms, "expired")),
+        _ => None,
+    })
+}
+
+/// Who decided on the approval request for `call_id`, comma-separated.
+fn approvers(later: &[JournalEntry], call_id: &str) -> String {
+    later
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            TaskEvent::ApprovalDecided {
+                call_id: decided,
+                by,
+                ..
+            } if decided == call_id => Some(by.to_string()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
