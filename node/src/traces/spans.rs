@@ -16,7 +16,7 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use warden_core::{
     CallDecision, Hash, JournalEntry, Provider, ProviderKind, Task, TaskEvent, TaskId, TaskStatus,
-    WorkspaceId,
+    Usage, WorkspaceId,
 };
 
 /// The trace id of a task: the same on every node.
@@ -80,38 +80,17 @@ impl<'a> TraceBuilder<'a> {
                     ..
                 } => {
                     for call in tool_calls {
+                        let name = |part: Option<&str>| part.unwrap_or_default().to_owned();
                         requested.insert(
                             call.call_id.clone(),
                             (
-                                call.server
-                                    .as_ref()
-                                    .map(|s| s.as_str().to_owned())
-                                    .unwrap_or_default(),
-                                call.tool
-                                    .as_ref()
-                                    .map(|t| t.as_str().to_owned())
-                                    .unwrap_or_default(),
+                                name(call.server.as_ref().map(|server| server.as_str())),
+                                name(call.tool.as_ref().map(|tool| tool.as_str())),
                             ),
                         );
                     }
+                    let attributes = self.model_attributes(*turn, tool_calls.len(), usage);
                     let model = self.provider.map(|p| p.model.clone()).unwrap_or_default();
-                    let mut attributes = vec![
-                        KeyValue::new("gen_ai.operation.name", "chat"),
-                        KeyValue::new("gen_ai.request.model", model.clone()),
-                        KeyValue::new("gen_ai.usage.input_tokens", usage.input_tokens as i64),
-                        KeyValue::new("gen_ai.usage.output_tokens", usage.output_tokens as i64),
-                        KeyValue::new("warden.turn", i64::from(*turn)),
-                        KeyValue::new("warden.tool_calls", tool_calls.len() as i64),
-                    ];
-                    if let Some(provider) = self.provider {
-                        attributes.push(KeyValue::new(
-                            "gen_ai.provider.name",
-                            match provider.kind {
-                                ProviderKind::OpenAi => "openai",
-                                ProviderKind::Anthropic => "anthropic",
-                            },
-                        ));
-                    }
                     self.child(
                         entry.seq,
                         format!("chat {model}"),
@@ -134,24 +113,8 @@ impl<'a> TraceBuilder<'a> {
                     ..
                 } => {
                     let changed = matches!(entry.event, TaskEvent::DecisionChanged { .. });
-                    let (outcome, rule) = match decision {
-                        CallDecision::Allowed { rule, .. } => ("allowed", Some(rule.clone())),
-                        CallDecision::Denied { rule, .. } => ("denied", rule.clone()),
-                        CallDecision::ApprovalRequired { rule, .. } => {
-                            ("approval_required", Some(rule.clone()))
-                        }
-                    };
                     let mut attributes = self.tool_attributes(&requested, call_id);
-                    attributes.push(KeyValue::new("warden.decision", outcome));
-                    attributes.push(KeyValue::new("warden.decision.changed", changed));
-                    attributes.push(KeyValue::new(
-                        "warden.policy.rule",
-                        rule.unwrap_or_default(),
-                    ));
-                    attributes.push(KeyValue::new(
-                        "warden.policy.version",
-                        *policy_version as i64,
-                    ));
+                    attributes.extend(decision_attributes(decision, *policy_version, changed));
                     self.child(
                         entry.seq,
                         "warden.policy.decide".to_owned(),
@@ -162,7 +125,7 @@ impl<'a> TraceBuilder<'a> {
                     );
                 }
                 TaskEvent::ApprovalRequested { call_id, rule, .. } => {
-                    let (end_ms, outcome) =
+                    let (until_ms, outcome) =
                         approval_end(later, call_id).unwrap_or((end_ms, "unanswered"));
                     let mut attributes = self.tool_attributes(&requested, call_id);
                     attributes.push(KeyValue::new("warden.policy.rule", rule.clone()));
@@ -175,7 +138,7 @@ impl<'a> TraceBuilder<'a> {
                         entry.seq,
                         "warden.approval.wait".to_owned(),
                         SpanKind::Internal,
-                        (entry.time_ms, end_ms),
+                        (entry.time_ms, until_ms),
                         attributes,
                         Status::Unset,
                     );
@@ -183,40 +146,7 @@ impl<'a> TraceBuilder<'a> {
                 TaskEvent::ToolCallStarted {
                     call_id, attempt, ..
                 } => {
-                    let finished = later.iter().find_map(|next| match &next.event {
-                        TaskEvent::ToolCallFinished {
-                            call_id: finished,
-                            is_error,
-                            ..
-                        } if finished == call_id => Some((next.time_ms, *is_error)),
-                        _ => None,
-                    });
-                    let tool = requested
-                        .get(call_id)
-                        .map(|(_, tool)| tool.clone())
-                        .unwrap_or_default();
-                    let mut attributes = self.tool_attributes(&requested, call_id);
-                    attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
-                    attributes.push(KeyValue::new("warden.tool.attempt", i64::from(*attempt)));
-                    let (span_end, status) = match finished {
-                        Some((time_ms, false)) => (time_ms, Status::Unset),
-                        Some((time_ms, true)) => {
-                            attributes.push(KeyValue::new("error.type", "tool_error"));
-                            (time_ms, Status::error("the tool answered with an error"))
-                        }
-                        None => {
-                            attributes.push(KeyValue::new("error.type", "interrupted"));
-                            (end_ms, Status::error("the call did not finish"))
-                        }
-                    };
-                    self.child(
-                        entry.seq,
-                        format!("execute_tool {tool}"),
-                        SpanKind::Internal,
-                        (entry.time_ms, span_end),
-                        attributes,
-                        status,
-                    );
+                    self.tool_call(entry, later, &requested, (call_id, *attempt), end_ms);
                 }
                 _ => {}
             }
@@ -224,6 +154,74 @@ impl<'a> TraceBuilder<'a> {
         }
         self.root(end_ms);
         self.spans
+    }
+
+    fn model_attributes(&self, turn: u32, tool_calls: usize, usage: &Usage) -> Vec<KeyValue> {
+        let model = self.provider.map(|p| p.model.clone()).unwrap_or_default();
+        let mut attributes = vec![
+            KeyValue::new("gen_ai.operation.name", "chat"),
+            KeyValue::new("gen_ai.request.model", model),
+            KeyValue::new("gen_ai.usage.input_tokens", usage.input_tokens as i64),
+            KeyValue::new("gen_ai.usage.output_tokens", usage.output_tokens as i64),
+            KeyValue::new("warden.turn", i64::from(turn)),
+            KeyValue::new("warden.tool_calls", tool_calls as i64),
+        ];
+        if let Some(provider) = self.provider {
+            attributes.push(KeyValue::new(
+                "gen_ai.provider.name",
+                match provider.kind {
+                    ProviderKind::OpenAi => "openai",
+                    ProviderKind::Anthropic => "anthropic",
+                },
+            ));
+        }
+        attributes
+    }
+
+    /// The span of a tool call started at `entry`: until it finished, or, interrupted,
+    /// until the trace's end.
+    fn tool_call(
+        &mut self,
+        entry: &JournalEntry,
+        later: &[JournalEntry],
+        requested: &Requested,
+        (call_id, attempt): (&str, u32),
+        end_ms: u64,
+    ) {
+        let finished = later.iter().find_map(|next| match &next.event {
+            TaskEvent::ToolCallFinished {
+                call_id: finished,
+                is_error,
+                ..
+            } if finished == call_id => Some((next.time_ms, *is_error)),
+            _ => None,
+        });
+        let tool = requested
+            .get(call_id)
+            .map(|(_, tool)| tool.clone())
+            .unwrap_or_default();
+        let mut attributes = self.tool_attributes(requested, call_id);
+        attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+        attributes.push(KeyValue::new("warden.tool.attempt", i64::from(attempt)));
+        let (span_end, status) = match finished {
+            Some((time_ms, false)) => (time_ms, Status::Unset),
+            Some((time_ms, true)) => {
+                attributes.push(KeyValue::new("error.type", "tool_error"));
+                (time_ms, Status::error("the tool answered with an error"))
+            }
+            None => {
+                attributes.push(KeyValue::new("error.type", "interrupted"));
+                (end_ms, Status::error("the call did not finish"))
+            }
+        };
+        self.child(
+            entry.seq,
+            format!("execute_tool {tool}"),
+            SpanKind::Internal,
+            (entry.time_ms, span_end),
+            attributes,
+            status,
+        );
     }
 
     /// The attributes every span of the task carries.
@@ -318,6 +316,26 @@ impl<'a> TraceBuilder<'a> {
             instrumentation_scope: self.scope.clone(),
         });
     }
+}
+
+/// A decision's outcome, rule and policy version; `changed` when it was decided again at
+/// the call's start and came out otherwise.
+fn decision_attributes(
+    decision: &CallDecision,
+    policy_version: u64,
+    changed: bool,
+) -> Vec<KeyValue> {
+    let (outcome, rule) = match decision {
+        CallDecision::Allowed { rule, .. } => ("allowed", Some(rule.clone())),
+        CallDecision::Denied { rule, .. } => ("denied", rule.clone()),
+        CallDecision::ApprovalRequired { rule, .. } => ("approval_required", Some(rule.clone())),
+    };
+    vec![
+        KeyValue::new("warden.decision", outcome),
+        KeyValue::new("warden.decision.changed", changed),
+        KeyValue::new("warden.policy.rule", rule.unwrap_or_default()),
+        KeyValue::new("warden.policy.version", policy_version as i64),
+    ]
 }
 
 /// When the approval request for `call_id` ended and how: the quorum granted it, a denial,
