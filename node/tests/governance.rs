@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use warden_client::{BearerToken, Client, Consistency};
+use warden_client::{Client, Consistency};
 use warden_proto::v1::{
     Agent, AgentLimits, Approval, McpServer, Provider, Task, TaskEvent, TaskStatus, ToolGrant,
 };
@@ -186,15 +186,7 @@ async fn approve(
 
 /// A client holding the token of `user/approver`, who has the approver role in WS.
 async fn approver(admin: &Client) -> Client {
-    let created = admin
-        .create_token("user/approver", "test approver", 0)
-        .await
-        .expect("approver token");
-    admin
-        .set_roles(Some(WS), "user/approver", &["approver"])
-        .await
-        .expect("approver role");
-    admin.with_token(BearerToken::new(&created.secret).expect("token"))
+    common::approver_client(admin, WS).await
 }
 
 /// Waits for task `id`'s call to wait for approval.

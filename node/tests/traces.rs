@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use warden_client::{BearerToken, Client};
+use warden_client::Client;
 use warden_proto::v1::{AgentLimits, TaskStatus};
 
 use common::agents::{ProviderSpec, Workspace, ledger_entry, scripted_model};
@@ -149,15 +149,7 @@ async fn a_task_is_one_trace_of_its_model_calls_decisions_approval_and_tool_call
             AgentLimits::default(),
         )
         .await;
-    let created = admin
-        .create_token("user/approver", "approver", 0)
-        .await
-        .expect("approver token");
-    admin
-        .set_roles(Some(WS), "user/approver", &["approver"])
-        .await
-        .expect("approver role");
-    let approver = admin.with_token(BearerToken::new(&created.secret).expect("token"));
+    let approver = common::approver_client(&admin, WS).await;
 
     let task = workspace.submit("clerk", "pay bob").await;
     let pending = eventually(

@@ -185,6 +185,20 @@ pub async fn start_configured(
     TestCluster { cluster, dir }
 }
 
+/// A client holding a new token of `user/approver`, who has the approver role in
+/// `workspace`; `admin` is a cluster admin's client.
+pub async fn approver_client(admin: &Client, workspace: &str) -> Client {
+    let created = admin
+        .create_token("user/approver", "test approver", 0)
+        .await
+        .expect("approver token");
+    admin
+        .set_roles(Some(workspace), "user/approver", &["approver"])
+        .await
+        .expect("approver role");
+    admin.with_token(warden_client::BearerToken::new(&created.secret).expect("token"))
+}
+
 /// A client with a short retry budget, for calls expected to fail fast.
 pub fn client_with(cluster: &LocalCluster, endpoints: Vec<String>, max_attempts: u32) -> Client {
     let options = ClientOptions {
