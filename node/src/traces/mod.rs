@@ -1,7 +1,8 @@
 //! OpenTelemetry traces of tasks, sent over OTLP/gRPC when `traces.otlp_endpoint` is set.
 //! A node whose proposal ends a task queues it ([`TaskTraces::task_ended`]); the exporter
 //! loop ([`TraceExporter::run`], one of the node's tasks) waits until the node has applied
-//! the end, reads the task's journal, builds its trace (`spans.rs`) and sends what gathered
+//! the ends (one read barrier for all the tasks queued by then), reads each task and its
+//! journal, builds its trace (`spans.rs`) and sends what gathered
 //! every `traces.export_interval`. A task ended by a proposal whose answer was lost is not
 //! traced; a full queue drops the task, counted in `warden_traces_dropped_total`.
 
@@ -15,12 +16,12 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
 use tokio::sync::mpsc;
-use warden_core::Task;
+use warden_core::{Task, TaskId, WorkspaceId};
 
 use crate::cluster::{Cluster, Consistency};
 use crate::config::Traces;
 
-/// Ended tasks waiting for their trace to be built, at most.
+/// Ended tasks waiting for their trace to be built, at most; also the most built at once.
 const QUEUE: usize = 4096;
 /// The most journal entries one trace is built from.
 const MAX_ENTRIES: usize = 100_000;
@@ -28,13 +29,14 @@ const MAX_ENTRIES: usize = 100_000;
 /// Where a proposer hands tasks it ended.
 #[derive(Debug, Clone)]
 pub struct TaskTraces {
-    ended: mpsc::Sender<Task>,
+    ended: mpsc::Sender<(WorkspaceId, TaskId)>,
 }
 
 impl TaskTraces {
     /// Queues `task`, which this node's proposal just ended, for its trace.
     pub fn task_ended(&self, task: &Task) {
-        if self.ended.try_send(task.clone()).is_err() {
+        let ended = (task.workspace.clone(), task.id);
+        if self.ended.try_send(ended).is_err() {
             metrics::counter!("warden_traces_dropped_total").increment(1);
         }
     }
@@ -42,7 +44,7 @@ impl TaskTraces {
 
 /// Builds and sends the traces of the tasks [`TaskTraces`] queued.
 pub struct TraceExporter {
-    ended: mpsc::Receiver<Task>,
+    ended: mpsc::Receiver<(WorkspaceId, TaskId)>,
     exporter: opentelemetry_otlp::SpanExporter,
     interval: std::time::Duration,
 }
@@ -88,15 +90,17 @@ impl TraceExporter {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut batch: Vec<SpanData> = Vec::new();
+        let mut ended = Vec::new();
         loop {
             tokio::select! {
-                ended = self.ended.recv() => match ended {
-                    Some(task) => batch.extend(trace_of(&cluster, &task).await),
-                    None => {
+                received = self.ended.recv_many(&mut ended, QUEUE) => {
+                    if received == 0 {
                         self.send(&mut batch).await;
                         return Ok(());
                     }
-                },
+                    batch.extend(traces_of(&cluster, &ended).await);
+                    ended.clear();
+                }
                 _ = ticker.tick() => self.send(&mut batch).await,
             }
         }
@@ -118,28 +122,36 @@ impl TraceExporter {
     }
 }
 
-/// The trace of `task`, once this node has applied its end; empty when it cannot be read.
-async fn trace_of(cluster: &Cluster, task: &Task) -> Vec<SpanData> {
+/// The traces of the `ended` tasks, once this node has applied their ends (one read
+/// barrier for all); none for a task that cannot be read.
+async fn traces_of(cluster: &Cluster, ended: &[(WorkspaceId, TaskId)]) -> Vec<SpanData> {
     if let Err(error) = cluster.read_barrier(Consistency::Linearizable).await {
-        tracing::warn!(task = %task.id, %error, "no trace for the task: its end is not applied here");
+        tracing::warn!(tasks = ended.len(), %error, "no traces: the tasks' ends are not applied here");
         return Vec::new();
     }
     let reader = cluster.reader();
-    let read = || -> Result<_, warden_raft::Error> {
-        let journal = reader.journal(&task.workspace, &task.id, 0, MAX_ENTRIES)?;
-        let provider = match reader.agent(&task.workspace, &task.agent)? {
-            Some(agent) => reader.provider(&task.workspace, &agent.spec.provider)?,
+    let read = |workspace: &WorkspaceId, id: &TaskId| -> Result<_, warden_raft::Error> {
+        let Some(task) = reader.task(workspace, id)? else {
+            return Ok(None);
+        };
+        let journal = reader.journal(workspace, id, 0, MAX_ENTRIES)?;
+        let provider = match reader.agent(workspace, &task.agent)? {
+            Some(agent) => reader.provider(workspace, &agent.spec.provider)?,
             None => None,
         };
-        Ok((journal, provider))
+        Ok(Some((task, journal, provider)))
     };
-    match read() {
-        Ok((journal, provider)) => {
-            spans::TraceBuilder::new(task, provider.as_ref()).build(&journal)
-        }
-        Err(error) => {
-            tracing::warn!(task = %task.id, %error, "no trace for the task: reading its journal failed");
-            Vec::new()
+    let mut spans = Vec::new();
+    for (workspace, id) in ended {
+        match read(workspace, id) {
+            Ok(Some((task, journal, provider))) => {
+                spans.extend(spans::TraceBuilder::new(&task, provider.as_ref()).build(&journal))
+            }
+            Ok(None) => tracing::warn!(task = %id, "no trace for the task: it is gone"),
+            Err(error) => {
+                tracing::warn!(task = %id, %error, "no trace for the task: reading it failed")
+            }
         }
     }
+    spans
 }
