@@ -115,31 +115,17 @@ fn set(table: &mut toml::Table, key: &str, value: &str) -> Result<(), Error> {
         .ok()
         .and_then(|mut parsed| parsed.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().unwrap_or_default();
-    let mut current = table;
-    for part in parts {
-        let entry = current
-            .entry(part.to_owned())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = match entry {
-            toml::Value::Table(inner) => inner,
-            _ => {
-                return Err(Error::Setting {
-                    key: key.to_owned(),
-                    message: format!("{part} is not a table"),
-                });
-            }
-        };
-    }
-    if last.is_empty() {
+    let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+    if path.iter().any(String::is_empty) {
         return Err(Error::Setting {
             key: key.to_owned(),
             message: "empty key".to_owned(),
         });
     }
-    current.insert(last.to_owned(), parsed);
-    Ok(())
+    insert_at(table, &path, parsed).map_err(|message| Error::Setting {
+        key: key.to_owned(),
+        message,
+    })
 }
 
 /// Every setting of `table` that cannot be read on its own (an unknown key, a value of
@@ -152,7 +138,8 @@ fn setting_problems(table: &toml::Table, whole: &toml::de::Error) -> Vec<String>
         .into_iter()
         .filter_map(|(path, value)| {
             let mut alone = toml::Table::new();
-            insert_at(&mut alone, &path, value);
+            // A fresh table holds no value in the way.
+            insert_at(&mut alone, &path, value).ok()?;
             toml::Value::Table(alone)
                 .try_into::<Options>()
                 .err()
@@ -182,10 +169,11 @@ fn collect_leaves(
     }
 }
 
-/// Puts `value` at `path` in `table`, making the tables on the way.
-fn insert_at(table: &mut toml::Table, path: &[String], value: toml::Value) {
+/// Puts `value` at `path` in `table`, making the tables on the way; an error naming the
+/// part of the path that holds a value instead of a table.
+fn insert_at(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
     let Some((last, parents)) = path.split_last() else {
-        return;
+        return Err("empty key".to_owned());
     };
     let mut current = table;
     for part in parents {
@@ -193,9 +181,10 @@ fn insert_at(table: &mut toml::Table, path: &[String], value: toml::Value) {
             .entry(part.clone())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let toml::Value::Table(inner) = entry else {
-            return;
+            return Err(format!("{part} is not a table"));
         };
         current = inner;
     }
     current.insert(last.clone(), value);
+    Ok(())
 }
