@@ -3,7 +3,7 @@
 //! block and the PyPI time server's block, in bash, in order, with the exports `warden
 //! dev` printed (each must exit 0, the task must complete and the ledger server must hold
 //! what the model asked it to write); and the single node started by hand with TLS,
-//! which must become ready.
+//! which must become ready (on free ports instead of the block's 7400 and 9400).
 //!
 //! The commands run in a temporary directory, where `scripts/warden` and
 //! `scripts/wardenctl` are shims that run the built binaries: the real scripts build
@@ -76,6 +76,15 @@ fn shim(dir: &Path, name: &str, binary: &Path) {
     .expect("write the shim");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A loopback address with a port no one listens on now.
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener
+        .local_addr()
+        .expect("the bound address")
+        .to_string()
 }
 
 fn terminate(pid: u32) {
@@ -235,11 +244,16 @@ async fn a_single_node_started_by_hand_becomes_ready() {
     let dir = tempfile::tempdir().expect("tempdir");
     shims(dir.path());
     let blocks = by_hand_blocks();
-    let block = blocks[2].join("\n");
+    // The block's fixed ports become free ones, so the test never meets a port in use.
+    let mut block = blocks[2].join("\n");
     assert!(
         block.contains("warden serve") && block.contains("/readyz"),
         "the third block starts one node: {block}"
     );
+    for port in ["127.0.0.1:7400", "127.0.0.1:9400"] {
+        assert!(block.contains(port), "the block uses {port}: {block}");
+        block = block.replace(port, &free_address());
+    }
     let metrics = block
         .split("--metrics-listen ")
         .nth(1)
