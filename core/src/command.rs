@@ -231,6 +231,29 @@ pub enum Command {
         paused: bool,
         reason: String,
     },
+    /// Removes a provider that no agent uses.
+    DeleteProvider {
+        workspace: WorkspaceId,
+        name: ProviderName,
+    },
+    /// Removes an MCP server that no agent's grants name. Pauses of its tools stay (a
+    /// server registered again under the name finds them).
+    DeleteMcpServer {
+        workspace: WorkspaceId,
+        name: ServerName,
+    },
+    /// Removes an agent with no unfinished task. Its finished tasks and their journals
+    /// stay; so do its budget and its pause, controls only an administrator lifts.
+    DeleteAgent {
+        workspace: WorkspaceId,
+        name: AgentName,
+    },
+    /// Removes a workspace with no unfinished task and everything stored under it:
+    /// configuration, policy, budgets, pauses, role bindings, tasks and journals (cluster
+    /// admins only). The audit chain keeps every record about it.
+    DeleteWorkspace {
+        workspace: WorkspaceId,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -264,6 +287,10 @@ pub enum Action {
     Pause,
     Resume,
     AuditCheckpoint,
+    ProviderDelete,
+    McpServerDelete,
+    AgentDelete,
+    WorkspaceDelete,
 }
 
 /// A journaled step of the agent loop.
@@ -341,6 +368,10 @@ impl Action {
             Action::Pause => "switch.pause",
             Action::Resume => "switch.resume",
             Action::AuditCheckpoint => crate::anchor::CHECKPOINT_ACTION,
+            Action::ProviderDelete => "provider.delete",
+            Action::McpServerDelete => "mcp_server.delete",
+            Action::AgentDelete => "agent.delete",
+            Action::WorkspaceDelete => "workspace.delete",
         }
     }
 }
@@ -376,6 +407,10 @@ impl Command {
             Command::SetPause { paused: true, .. } => Action::Pause,
             Command::SetPause { paused: false, .. } => Action::Resume,
             Command::AuditCheckpoint { .. } => Action::AuditCheckpoint,
+            Command::DeleteProvider { .. } => Action::ProviderDelete,
+            Command::DeleteMcpServer { .. } => Action::McpServerDelete,
+            Command::DeleteAgent { .. } => Action::AgentDelete,
+            Command::DeleteWorkspace { .. } => Action::WorkspaceDelete,
         }
     }
 

@@ -137,6 +137,16 @@ impl MemoryState {
                 Write::AuditSettings(settings) => {
                     self.audit_settings = Some(settings);
                 }
+                Write::RemoveProvider { workspace, name } => {
+                    self.providers.remove(&(workspace, name));
+                }
+                Write::RemoveMcpServer { workspace, name } => {
+                    self.mcp_servers.remove(&(workspace, name));
+                }
+                Write::RemoveAgent { workspace, name } => {
+                    self.agents.remove(&(workspace, name));
+                }
+                Write::RemoveWorkspace(workspace) => self.remove_workspace(&workspace),
             }
         }
         self.head = AuditHead::advanced(&applied.audit);
@@ -248,9 +258,46 @@ impl StateRead for MemoryState {
     fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Infallible> {
         Ok(self.switches.get(workspace).cloned())
     }
+
+    fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<Agent>, Infallible> {
+        Ok(self
+            .agents
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, agent)| agent.clone())
+            .collect())
+    }
+
+    fn unfinished_tasks(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<(TaskId, AgentName)>, Infallible> {
+        Ok(self
+            .tasks
+            .iter()
+            .filter(|((owner, _), task)| owner == workspace && !task.status.is_terminal())
+            .map(|((_, id), task)| (*id, task.agent.clone()))
+            .collect())
+    }
 }
 
 impl MemoryState {
+    /// Drops the workspace and everything stored under it; the audit chain stays.
+    fn remove_workspace(&mut self, id: &WorkspaceId) {
+        self.workspaces.remove(id);
+        self.tasks.retain(|(workspace, _), _| workspace != id);
+        self.idempotency.retain(|(workspace, _), _| workspace != id);
+        self.providers.retain(|(workspace, _), _| workspace != id);
+        self.mcp_servers.retain(|(workspace, _), _| workspace != id);
+        self.agents.retain(|(workspace, _), _| workspace != id);
+        self.journal.retain(|(workspace, _, _), _| workspace != id);
+        let scope = Scope::Workspace(id.clone());
+        self.bindings.retain(|(bound, _), _| *bound != scope);
+        self.policies.remove(id);
+        self.budgets.retain(|(workspace, _), _| workspace != id);
+        self.switches.remove(id);
+    }
+
     /// A task's journal in sequence order.
     pub fn journal_of(&self, workspace: &WorkspaceId, task: &TaskId) -> Vec<JournalEntry> {
         self.journal

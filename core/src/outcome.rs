@@ -110,6 +110,11 @@ pub enum Outcome {
         paused: bool,
         reason: String,
     },
+    /// The removed record, as it was before.
+    ProviderDeleted(Provider),
+    McpServerDeleted(McpServer),
+    AgentDeleted(Agent),
+    WorkspaceDeleted(Workspace),
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

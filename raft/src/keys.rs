@@ -299,6 +299,43 @@ pub fn active_tasks() -> (Vec<u8>, Vec<u8>) {
     (vec![TAG_ACTIVE], vec![TAG_ACTIVE + 1])
 }
 
+/// The `[start, end)` range of `workspace`'s entries in the active-task index.
+pub fn active_tasks_of(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    let mut prefix = tagged(TAG_ACTIVE, workspace.as_str().as_bytes());
+    prefix.push(SEPARATOR);
+    (prefix.clone(), prefix_end(prefix))
+}
+
+/// Every `[start, end)` range holding records of `workspace`: what deleting it removes.
+/// The audit chain and the cluster's records (tokens, nodes, the catalog) are not under it.
+pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let exactly = |key: Vec<u8>| {
+        let mut end = key.clone();
+        end.push(0x00);
+        (key, end)
+    };
+    let under = |prefix: Vec<u8>| (prefix.clone(), prefix_end(prefix));
+    let mut idempotency = tagged(TAG_IDEMPOTENCY, workspace.as_str().as_bytes());
+    idempotency.push(SEPARATOR);
+    let mut journal = tagged(TAG_JOURNAL, workspace.as_str().as_bytes());
+    journal.push(SEPARATOR);
+    vec![
+        exactly(self::workspace(workspace)),
+        under(tasks_prefix(workspace)),
+        under(idempotency),
+        providers(workspace),
+        mcp_servers(workspace),
+        agents(workspace),
+        exactly(policy(workspace)),
+        budgets(workspace),
+        exactly(switches(workspace)),
+        active_tasks_of(workspace),
+        under(journal),
+        under(workspace_events_prefix(workspace)),
+        role_bindings(&Scope::Workspace(workspace.clone())),
+    ]
+}
+
 /// The workspace and task an active-task key names.
 pub fn active_task_ids(key: &[u8]) -> Option<(WorkspaceId, TaskId)> {
     let rest = key.strip_prefix(&[TAG_ACTIVE])?;

@@ -247,6 +247,22 @@ impl StateReader {
         Ok(tasks)
     }
 
+    /// The workspace's unfinished tasks and their agents, in id order, from the
+    /// active-task index.
+    pub fn unfinished_tasks(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<(TaskId, AgentName)>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::active_tasks_of(workspace);
+        let mut tasks = Vec::new();
+        self.scan(&snapshot, start, end, |key, value| {
+            tasks.push(unfinished_task(key, value)?);
+            Ok(true)
+        })?;
+        Ok(tasks)
+    }
+
     /// Every record in `[start, end)`, decoded.
     fn all_in<T: DeserializeOwned>(
         &self,
@@ -388,6 +404,16 @@ impl StateReader {
         }
         Ok(())
     }
+}
+
+/// The task and agent of one entry of the active-task index.
+pub(crate) fn unfinished_task(key: &[u8], value: &[u8]) -> Result<(TaskId, AgentName), Error> {
+    let (workspace, id) = keys::active_task_ids(key).ok_or_else(|| Error::Corrupt {
+        what: format!("active task key {key:?}"),
+        reason: "malformed".into(),
+    })?;
+    let active: ActiveTask = codec::decode(|| format!("active task {workspace}/{id}"), value)?;
+    Ok((id, active.agent))
 }
 
 fn decode_audit(key: &[u8], value: &[u8]) -> Result<AuditRecord, Error> {

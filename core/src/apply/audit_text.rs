@@ -20,7 +20,9 @@ pub(super) fn resource_of(command: &Command) -> String {
         Command::SetRoles {
             scope, principal, ..
         } => binding_resource(scope, principal),
-        Command::CreateWorkspace { workspace, .. } => workspace_resource(workspace),
+        Command::CreateWorkspace { workspace, .. } | Command::DeleteWorkspace { workspace } => {
+            workspace_resource(workspace)
+        }
         Command::AuthorizeMembershipChange { change } => format!("cluster/node/{}", change.node()),
         Command::PutPolicy { workspace, .. } => config_resource(workspace, "policy", "rules"),
         Command::DecideApproval {
@@ -31,13 +33,22 @@ pub(super) fn resource_of(command: &Command) -> String {
         } => task_resource(workspace, task),
         Command::PutProvider {
             workspace, name, ..
-        } => config_resource(workspace, "provider", name.as_str()),
+        }
+        | Command::DeleteProvider { workspace, name } => {
+            config_resource(workspace, "provider", name.as_str())
+        }
         Command::RegisterMcpServer {
             workspace, name, ..
         }
         | Command::PinMcpTools {
             workspace, name, ..
-        } => config_resource(workspace, "mcp_server", name.as_str()),
+        }
+        | Command::DeleteMcpServer { workspace, name } => {
+            config_resource(workspace, "mcp_server", name.as_str())
+        }
+        Command::DeleteAgent { workspace, name } => {
+            config_resource(workspace, "agent", name.as_str())
+        }
         Command::PutCatalogEntry { spec } => catalog_resource(&spec.name),
         Command::DeleteCatalogEntry { name } => catalog_resource(name),
         Command::CreateAgent { workspace, spec }

@@ -39,7 +39,8 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::CreateWorkspace { .. }
         | Command::AuthorizeMembershipChange { .. }
         | Command::PutCatalogEntry { .. }
-        | Command::DeleteCatalogEntry { .. } => Needs::ClusterAdmin,
+        | Command::DeleteCatalogEntry { .. }
+        | Command::DeleteWorkspace { .. } => Needs::ClusterAdmin,
         Command::RevokeToken { token } => Needs::TokenOwner(token),
         Command::SetRoles { scope, .. } => match scope {
             Scope::Cluster => Needs::ClusterAdmin,
@@ -53,7 +54,10 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::RegisterMcpServer { workspace, .. }
         | Command::PinMcpTools { workspace, .. }
         | Command::CreateAgent { workspace, .. }
-        | Command::UpdateAgent { workspace, .. } => Needs::In(workspace, Permission::Configure),
+        | Command::UpdateAgent { workspace, .. }
+        | Command::DeleteProvider { workspace, .. }
+        | Command::DeleteMcpServer { workspace, .. }
+        | Command::DeleteAgent { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
         | Command::ResolveTask { workspace, .. }

@@ -15,6 +15,7 @@ mod call_start;
 mod catalog;
 mod checkpoint;
 mod config;
+mod delete;
 mod drift;
 mod execution;
 mod identity;
@@ -93,6 +94,13 @@ pub trait StateRead {
     fn audit_record(&self, index: u64) -> Result<Option<AuditRecord>, Self::Error>;
     /// What the cluster registered about `node`'s audit keys.
     fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Self::Error>;
+    /// The workspace's agents, in name order.
+    fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<Agent>, Self::Error>;
+    /// The workspace's unfinished (not terminal) tasks and their agents, in id order.
+    fn unfinished_tasks(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<(TaskId, AgentName)>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -136,6 +144,20 @@ pub enum Write {
         task: TaskId,
         entry: JournalEntry,
     },
+    RemoveProvider {
+        workspace: WorkspaceId,
+        name: ProviderName,
+    },
+    RemoveMcpServer {
+        workspace: WorkspaceId,
+        name: ServerName,
+    },
+    RemoveAgent {
+        workspace: WorkspaceId,
+        name: AgentName,
+    },
+    /// The workspace and everything stored under it (the audit chain is not under it).
+    RemoveWorkspace(WorkspaceId),
 }
 
 /// The most of a refusal's text an audit record keeps, in bytes.
@@ -274,6 +296,10 @@ fn decide<S: StateRead>(
         Command::SetBudget { .. } => budget::set_budget(state, at, command)?,
         Command::SetPause { .. } => pause::set_pause(state, at, command)?,
         Command::RecordRejection { rejection, .. } => Err(rejection.clone()),
+        Command::DeleteProvider { .. }
+        | Command::DeleteMcpServer { .. }
+        | Command::DeleteAgent { .. }
+        | Command::DeleteWorkspace { .. } => delete::apply(state, command)?,
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

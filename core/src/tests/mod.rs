@@ -13,6 +13,7 @@ mod authz;
 mod budgets;
 mod catalog;
 mod checkpoint;
+mod delete;
 mod execution;
 mod fixtures;
 mod pause;

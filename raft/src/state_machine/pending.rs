@@ -27,6 +27,9 @@ pub(super) struct Pending<'a> {
     storage: &'a Storage,
     /// Encoded values to put, or `None` for a delete.
     puts: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// `[start, end)` ranges deleted whole; a later put inside one lands in `puts` and
+    /// is written after the range deletes.
+    cleared: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl<'a> Pending<'a> {
@@ -34,6 +37,7 @@ impl<'a> Pending<'a> {
         Pending {
             storage,
             puts: BTreeMap::new(),
+            cleared: Vec::new(),
         }
     }
 
@@ -45,8 +49,54 @@ impl<'a> Pending<'a> {
         match self.puts.get(&key) {
             Some(Some(bytes)) => codec::decode(what, bytes).map(Some),
             Some(None) => Ok(None),
+            None if self.is_cleared(&key) => Ok(None),
             None => self.storage.get(keys::SM_CF, &key, what),
         }
+    }
+
+    fn is_cleared(&self, key: &[u8]) -> bool {
+        self.cleared
+            .iter()
+            .any(|(start, end)| start.as_slice() <= key && key < end.as_slice())
+    }
+
+    /// The raw values in `[start, end)` as the batch so far leaves them, in key order.
+    fn scan(&self, start: &[u8], end: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, Error> {
+        let cf = self.storage.cf(keys::SM_CF)?;
+        let mut options = rocksdb::ReadOptions::default();
+        options.set_iterate_lower_bound(start);
+        options.set_iterate_upper_bound(end);
+        let mut values = BTreeMap::new();
+        let db = self.storage.db();
+        for item in db.iterator_cf_opt(cf, options, rocksdb::IteratorMode::Start) {
+            let (key, value) = item.map_err(|source| Error::Read {
+                what: "state machine range".into(),
+                source,
+            })?;
+            if !self.is_cleared(&key) {
+                values.insert(key.into_vec(), value.into_vec());
+            }
+        }
+        for (key, value) in self.puts.range(start.to_vec()..end.to_vec()) {
+            match value {
+                Some(value) => values.insert(key.clone(), value.clone()),
+                None => values.remove(key),
+            };
+        }
+        Ok(values)
+    }
+
+    /// Deletes every key in `[start, end)`, staged ones included.
+    fn delete_range(&mut self, (start, end): (Vec<u8>, Vec<u8>)) {
+        let staged: Vec<Vec<u8>> = self
+            .puts
+            .range(start.clone()..end.clone())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in staged {
+            self.puts.remove(&key);
+        }
+        self.cleared.push((start, end));
     }
 
     fn put<T: Serialize>(
@@ -172,6 +222,20 @@ impl<'a> Pending<'a> {
                     let what = || "audit settings".to_owned();
                     self.put(keys::AUDIT_SETTINGS.to_vec(), what, settings)?;
                 }
+                Write::RemoveProvider { workspace, name } => {
+                    self.delete(keys::provider(workspace, name));
+                }
+                Write::RemoveMcpServer { workspace, name } => {
+                    self.delete(keys::mcp_server(workspace, name));
+                }
+                Write::RemoveAgent { workspace, name } => {
+                    self.delete(keys::agent(workspace, name));
+                }
+                Write::RemoveWorkspace(workspace) => {
+                    for range in keys::workspace_contents(workspace) {
+                        self.delete_range(range);
+                    }
+                }
             }
         }
         let index = applied.audit.index;
@@ -198,6 +262,10 @@ impl<'a> Pending<'a> {
         self.put(keys::AUDIT_HEAD.to_vec(), || "audit head".into(), head)?;
         let cf = self.storage.cf(keys::SM_CF)?;
         let mut batch = WriteBatch::default();
+        // Range deletes first: a put staged after one was kept out of it.
+        for (start, end) in &self.cleared {
+            batch.delete_range_cf(cf, start, end);
+        }
         for (key, value) in &self.puts {
             match value {
                 Some(value) => batch.put_cf(cf, key, value),
@@ -309,5 +377,21 @@ impl StateRead for Pending<'_> {
 
     fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Error> {
         self.get(keys::node(node), || format!("node record {node}"))
+    }
+
+    fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<Agent>, Error> {
+        let (start, end) = keys::agents(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("agent key {key:?}"), value))
+            .collect()
+    }
+
+    fn unfinished_tasks(&self, workspace: &WorkspaceId) -> Result<Vec<(TaskId, AgentName)>, Error> {
+        let (start, end) = keys::active_tasks_of(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| crate::state_reader::unfinished_task(key, value))
+            .collect()
     }
 }

@@ -17,6 +17,8 @@ use crate::keys;
 use crate::storage::Storage;
 use crate::types::{Entry, LogId};
 
+mod delete;
+
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn entry(index: u64, command: Command) -> Entry {

@@ -130,6 +130,14 @@ impl StateRead for StateReader {
         StateReader::bootstrapped(self)
     }
 
+    fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<Agent>, Error> {
+        StateReader::agents(self, workspace)
+    }
+
+    fn unfinished_tasks(&self, workspace: &WorkspaceId) -> Result<Vec<(TaskId, AgentName)>, Error> {
+        StateReader::unfinished_tasks(self, workspace)
+    }
+
     fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {
         StateReader::policy(self, workspace)
     }
