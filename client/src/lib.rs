@@ -29,6 +29,7 @@ mod agents;
 mod catalog;
 mod client;
 mod consistency;
+mod delete;
 mod endpoint;
 mod error;
 mod export;

@@ -590,3 +590,84 @@ async fn wardenctl_governs_tool_calls() {
         );
     }
 }
+
+#[tokio::test]
+async fn wardenctl_deletes_configuration_and_workspaces() {
+    let cluster = start(1, &[]).await;
+    let endpoints = cluster.endpoints();
+    let token_file = cluster.admin_token_path();
+    let run = |args: &'static [&'static str]| wardenctl(&token_file, &endpoints, args);
+    let succeeded = |output: &Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    succeeded(&run(&["workspace", "create", "scratch"]).await);
+    succeeded(
+        &run(&[
+            "provider",
+            "put",
+            "scratch",
+            "model",
+            "--kind",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "none",
+        ])
+        .await,
+    );
+    succeeded(
+        &run(&[
+            "agent",
+            "create",
+            "scratch",
+            "bot",
+            "--provider",
+            "model",
+            "--paused",
+        ])
+        .await,
+    );
+    let submitted = run(&["task", "submit", "scratch", "--agent", "bot", "x"]).await;
+    succeeded(&submitted);
+    let task = stdout(&submitted).trim().to_owned();
+
+    let refused = run(&["provider", "delete", "scratch", "model"]).await;
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.starts_with("error: FAILED_PRECONDITION: ")
+            && stderr.contains("provider scratch/model is used by agent bot"),
+        "{stderr}"
+    );
+    let refused = run(&["agent", "delete", "scratch", "bot"]).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("1 unfinished task ({task})")),
+        "{stderr}"
+    );
+
+    // Without --yes nothing is deleted, and the error says how to confirm.
+    let unconfirmed = run(&["workspace", "delete", "scratch"]).await;
+    assert!(!unconfirmed.status.success());
+    let stderr = String::from_utf8_lossy(&unconfirmed.stderr);
+    assert!(stderr.contains("repeat with --yes"), "{stderr}");
+    assert!(stdout(&run(&["workspace", "list"]).await).contains("scratch"));
+
+    let cancel = ["task", "cancel", "scratch", task.as_str()];
+    succeeded(&wardenctl(&token_file, &endpoints, &cancel).await);
+    let deleted = run(&["agent", "delete", "scratch", "bot"]).await;
+    succeeded(&deleted);
+    assert_eq!(stdout(&deleted), "deleted agent scratch/bot\n");
+    let provider =
+        json(&run(&["--output", "json", "provider", "delete", "scratch", "model"]).await);
+    assert_eq!(provider["name"], "model", "{provider}");
+    let workspace = run(&["workspace", "delete", "scratch", "--yes"]).await;
+    succeeded(&workspace);
+    assert_eq!(stdout(&workspace), "deleted workspace scratch\n");
+    assert!(!stdout(&run(&["workspace", "list"]).await).contains("scratch"));
+}

@@ -11,12 +11,16 @@ use warden_egress::Policy;
 use warden_mcp::ToolSessions;
 use warden_proto::v1::agent_service_server::AgentService;
 use warden_proto::v1::{
-    CreateAgentRequest, CreateAgentResponse, GetAgentRequest, GetAgentResponse, ListAgentsRequest,
-    ListAgentsResponse, ListMcpServersRequest, ListMcpServersResponse, ListProvidersRequest,
-    ListProvidersResponse, PutProviderRequest, PutProviderResponse, RegisterMcpServerRequest,
-    RegisterMcpServerResponse, UpdateAgentRequest, UpdateAgentResponse,
+    CreateAgentRequest, CreateAgentResponse, DeleteAgentRequest, DeleteAgentResponse,
+    DeleteMcpServerRequest, DeleteMcpServerResponse, DeleteProviderRequest, DeleteProviderResponse,
+    GetAgentRequest, GetAgentResponse, ListAgentsRequest, ListAgentsResponse,
+    ListMcpServersRequest, ListMcpServersResponse, ListProvidersRequest, ListProvidersResponse,
+    PutProviderRequest, PutProviderResponse, RegisterMcpServerRequest, RegisterMcpServerResponse,
+    UpdateAgentRequest, UpdateAgentResponse,
 };
 use warden_secrets::SecretString;
+
+mod delete;
 
 use super::mcp_register::Registrar;
 use super::task::parse_workspace;
@@ -362,5 +366,50 @@ impl AgentService for Agents {
         Ok(Response::new(ListAgentsResponse {
             agents: agents.iter().map(convert::agent).collect(),
         }))
+    }
+
+    async fn delete_provider(
+        &self,
+        request: Request<DeleteProviderRequest>,
+    ) -> Result<Response<DeleteProviderResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        match self
+            .save(&caller, delete::provider(request.get_ref()))
+            .await?
+        {
+            Outcome::ProviderDeleted(provider) => Ok(Response::new(DeleteProviderResponse {
+                provider: Some(convert::provider(&provider)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn delete_mcp_server(
+        &self,
+        request: Request<DeleteMcpServerRequest>,
+    ) -> Result<Response<DeleteMcpServerResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        match self
+            .save(&caller, delete::mcp_server(request.get_ref()))
+            .await?
+        {
+            Outcome::McpServerDeleted(server) => Ok(Response::new(DeleteMcpServerResponse {
+                server: Some(convert::mcp_server(&server)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn delete_agent(
+        &self,
+        request: Request<DeleteAgentRequest>,
+    ) -> Result<Response<DeleteAgentResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        match self.save(&caller, delete::agent(request.get_ref())).await? {
+            Outcome::AgentDeleted(agent) => Ok(Response::new(DeleteAgentResponse {
+                agent: Some(convert::agent(&agent)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
     }
 }

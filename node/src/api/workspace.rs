@@ -4,7 +4,8 @@ use tonic::{Request, Response, Status};
 use warden_core::{Action, Code, Command, Outcome, Permission, Rejection, Scope, WorkspaceId};
 use warden_proto::v1::workspace_service_server::WorkspaceService;
 use warden_proto::v1::{
-    CreateWorkspaceRequest, CreateWorkspaceResponse, ListWorkspacesRequest, ListWorkspacesResponse,
+    CreateWorkspaceRequest, CreateWorkspaceResponse, DeleteWorkspaceRequest,
+    DeleteWorkspaceResponse, ListWorkspacesRequest, ListWorkspacesResponse,
 };
 
 use super::{Refused, propose, unexpected};
@@ -41,6 +42,17 @@ fn parse_create(request: &CreateWorkspaceRequest, vault: &Vault) -> Result<Comma
         .new_workspace_key(&workspace)
         .map_err(|error| refuse(Code::FailedPrecondition, error.to_string()))?;
     Ok(Command::CreateWorkspace { workspace, key })
+}
+
+fn parse_delete(request: &DeleteWorkspaceRequest) -> Result<Command, Refused> {
+    WorkspaceId::parse(&request.name)
+        .map(|workspace| Command::DeleteWorkspace { workspace })
+        .map_err(|error| Refused {
+            action: Action::WorkspaceDelete,
+            resource: format!("workspace/{}", convert::sanitized(&request.name)),
+            payload: Payload::of(request),
+            rejection: Rejection::new(Code::InvalidArgument, error.to_string()),
+        })
 }
 
 #[tonic::async_trait]
@@ -88,5 +100,18 @@ impl WorkspaceService for Workspaces {
         Ok(Response::new(ListWorkspacesResponse {
             workspaces: visible.iter().map(convert::workspace).collect(),
         }))
+    }
+
+    async fn delete_workspace(
+        &self,
+        request: Request<DeleteWorkspaceRequest>,
+    ) -> Result<Response<DeleteWorkspaceResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        match propose(&self.cluster, &caller, parse_delete(request.get_ref())).await? {
+            Outcome::WorkspaceDeleted(workspace) => Ok(Response::new(DeleteWorkspaceResponse {
+                workspace: Some(convert::workspace(&workspace)),
+            })),
+            other => Err(unexpected(&other).into()),
+        }
     }
 }

@@ -45,6 +45,16 @@ pub enum AgentCommand {
         /// Workspace to list
         workspace: String,
     },
+    /// Delete an agent; refused, naming them, while any of its tasks is unfinished
+    ///
+    /// Its finished tasks and their journals stay; so do its budget and its pause, which
+    /// only an administrator lifts.
+    Delete {
+        /// Workspace of the agent
+        workspace: String,
+        /// Name of the agent
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +205,18 @@ pub async fn run(
                 Format::Json => emit_json(&json!({
                     "agents": response.agents.iter().map(json::agent).collect::<Vec<_>>(),
                 }))?,
+            }
+        }
+        AgentCommand::Delete { workspace, name } => {
+            let agent = client
+                .delete_agent(workspace.clone(), name.clone())
+                .await
+                .with_context(|| format!("delete agent {workspace}/{name}"))?
+                .agent
+                .unwrap_or_default();
+            match format {
+                Format::Table => emit(&format!("deleted agent {workspace}/{name}\n"))?,
+                Format::Json => emit_json(&json::agent(&agent))?,
             }
         }
     }

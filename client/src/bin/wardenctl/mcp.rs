@@ -35,6 +35,15 @@ pub enum McpCommand {
         /// Workspace to list
         workspace: String,
     },
+    /// Delete an MCP server; refused, naming them, while agents' grants name it
+    ///
+    /// Pauses of its tools stay: a server registered again under the name finds them.
+    Delete {
+        /// Workspace of the server
+        workspace: String,
+        /// Name of the server
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +132,18 @@ pub async fn run(client: &Client, format: Format, command: McpCommand) -> anyhow
                 Format::Json => emit_json(&json!({
                     "servers": response.servers.iter().map(json::mcp_server).collect::<Vec<_>>(),
                 }))?,
+            }
+        }
+        McpCommand::Delete { workspace, name } => {
+            let server = client
+                .delete_mcp_server(workspace.clone(), name.clone())
+                .await
+                .with_context(|| format!("delete mcp server {workspace}/{name}"))?
+                .server
+                .unwrap_or_default();
+            match format {
+                Format::Table => emit(&format!("deleted mcp server {workspace}/{name}\n"))?,
+                Format::Json => emit_json(&json::mcp_server(&server))?,
             }
         }
     }

@@ -30,6 +30,13 @@ pub enum ProviderCommand {
         /// Workspace to list
         workspace: String,
     },
+    /// Delete a model provider; refused, naming them, while agents use it
+    Delete {
+        /// Workspace of the provider
+        workspace: String,
+        /// Name of the provider
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +130,18 @@ pub async fn run(
                 Format::Json => emit_json(&json!({
                     "providers": response.providers.iter().map(json::provider).collect::<Vec<_>>(),
                 }))?,
+            }
+        }
+        ProviderCommand::Delete { workspace, name } => {
+            let provider = client
+                .delete_provider(workspace.clone(), name.clone())
+                .await
+                .with_context(|| format!("delete provider {workspace}/{name}"))?
+                .provider
+                .unwrap_or_default();
+            match format {
+                Format::Table => emit(&format!("deleted provider {workspace}/{name}\n"))?,
+                Format::Json => emit_json(&json::provider(&provider))?,
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `wardenctl workspace ...`: creating and listing workspaces.
+//! `wardenctl workspace ...`: creating, listing and deleting workspaces.
 
 use std::process::ExitCode;
 
@@ -22,6 +22,19 @@ pub enum WorkspaceCommand {
     List {
         #[command(flatten)]
         read: ReadArgs,
+    },
+    /// Delete a workspace and everything in it (cluster admins only)
+    ///
+    /// Removes its providers, MCP servers, agents, policy, budgets, pauses, role bindings,
+    /// tasks and their journals; refused, naming them, while any of its tasks is
+    /// unfinished (cancel them first). The audit chain keeps every record about it. A
+    /// workspace created again under the name starts empty.
+    Delete {
+        /// Workspace to delete
+        name: String,
+        /// Confirm: without it nothing is deleted
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -66,6 +79,27 @@ pub async fn run(
                 Format::Json => emit_json(&json!({
                     "workspaces": response.workspaces.iter().map(json::workspace).collect::<Vec<_>>(),
                 }))?,
+            }
+        }
+        WorkspaceCommand::Delete { name, yes } => {
+            if !yes {
+                anyhow::bail!(
+                    "deleting workspace {name} removes its configuration, tasks and journals \
+                     for good: repeat with --yes to confirm"
+                );
+            }
+            let response = client
+                .delete_workspace(name.clone())
+                .await
+                .with_context(|| format!("delete workspace {name}"))?;
+            match format {
+                Format::Table => emit(&format!("deleted workspace {name}\n"))?,
+                Format::Json => emit_json(
+                    &response
+                        .workspace
+                        .as_ref()
+                        .map_or(json!({ "name": name }), json::workspace),
+                )?,
             }
         }
     }
