@@ -38,6 +38,7 @@ mod identity;
 mod options;
 mod resume;
 mod retry;
+mod settings;
 mod tasks;
 mod tls;
 mod token;

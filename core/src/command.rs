@@ -254,6 +254,11 @@ pub enum Command {
     DeleteWorkspace {
         workspace: WorkspaceId,
     },
+    /// Replaces a workspace's settings (its administrators only).
+    SetWorkspaceSettings {
+        workspace: WorkspaceId,
+        trace_content: bool,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -291,6 +296,7 @@ pub enum Action {
     McpServerDelete,
     AgentDelete,
     WorkspaceDelete,
+    WorkspaceSettingsSet,
 }
 
 /// A journaled step of the agent loop.
@@ -372,6 +378,7 @@ impl Action {
             Action::McpServerDelete => "mcp_server.delete",
             Action::AgentDelete => "agent.delete",
             Action::WorkspaceDelete => "workspace.delete",
+            Action::WorkspaceSettingsSet => "workspace.set_settings",
         }
     }
 }
@@ -411,6 +418,7 @@ impl Command {
             Command::DeleteMcpServer { .. } => Action::McpServerDelete,
             Command::DeleteAgent { .. } => Action::AgentDelete,
             Command::DeleteWorkspace { .. } => Action::WorkspaceDelete,
+            Command::SetWorkspaceSettings { .. } => Action::WorkspaceSettingsSet,
         }
     }
 

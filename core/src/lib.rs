@@ -51,6 +51,7 @@ pub use journal::{
 pub use membership::MembershipChange;
 pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
+    WorkspaceSettings,
 };
 pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName};
 pub use outcome::{Code, Outcome, Rejection, cut_text};

@@ -14,7 +14,7 @@ use crate::config::{Agent, McpServer, Provider};
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
-use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
+use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace, WorkspaceSettings};
 use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
 use crate::outcome::Outcome;
 use crate::switches::Switches;
@@ -35,6 +35,7 @@ pub struct MemoryState {
     pub policies: BTreeMap<WorkspaceId, StoredPolicy>,
     pub budgets: BTreeMap<(WorkspaceId, BudgetScope), Budget>,
     pub switches: BTreeMap<WorkspaceId, Switches>,
+    pub settings: BTreeMap<WorkspaceId, WorkspaceSettings>,
     pub audit: Vec<AuditRecord>,
     pub head: AuditHead,
     pub nodes: BTreeMap<NodeId, NodeRecord>,
@@ -147,6 +148,9 @@ impl MemoryState {
                     self.agents.remove(&(workspace, name));
                 }
                 Write::RemoveWorkspace(workspace) => self.remove_workspace(&workspace),
+                Write::WorkspaceSettings(settings) => {
+                    self.settings.insert(settings.workspace.clone(), settings);
+                }
             }
         }
         self.head = AuditHead::advanced(&applied.audit);
@@ -296,6 +300,7 @@ impl MemoryState {
         self.policies.remove(id);
         self.budgets.retain(|(workspace, _), _| workspace != id);
         self.switches.remove(id);
+        self.settings.remove(id);
     }
 
     /// A task's journal in sequence order.

@@ -20,6 +20,18 @@ pub struct Workspace {
     pub key: Option<WrappedKey>,
 }
 
+/// A workspace's settings, stored apart from its record; a workspace without one has the
+/// defaults (everything off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceSettings {
+    pub workspace: WorkspaceId,
+    /// Whether the workspace's traces carry content: task input and result, model output,
+    /// tool arguments and results. Off by default; only metadata is exported then.
+    pub trace_content: bool,
+    pub updated_ms: u64,
+    pub updated_by: Principal,
+}
+
 /// The task lifecycle of DESIGN.md: `Pending` until first placed, `Running` while it
 /// has or awaits an owner, parked (no owner, no actor) while `WaitingApproval` or
 /// `NeedsAttention`, and then one of the four terminal states.

@@ -115,6 +115,7 @@ pub enum Outcome {
     McpServerDeleted(McpServer),
     AgentDeleted(Agent),
     WorkspaceDeleted(Workspace),
+    WorkspaceSettingsSet(crate::model::WorkspaceSettings),
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -31,6 +31,19 @@ pub fn workspace(workspace: &Workspace) -> v1::Workspace {
     }
 }
 
+/// A workspace's settings, the defaults when it has none stored.
+pub fn workspace_settings(
+    workspace: &warden_core::WorkspaceId,
+    settings: Option<&warden_core::WorkspaceSettings>,
+) -> v1::WorkspaceSettings {
+    v1::WorkspaceSettings {
+        workspace: workspace.to_string(),
+        trace_content: settings.is_some_and(|settings| settings.trace_content),
+        updated_at_ms: settings.map_or(0, |settings| settings.updated_ms),
+        updated_by: settings.map_or_else(String::new, |settings| settings.updated_by.to_string()),
+    }
+}
+
 pub fn budget(budget: &Budget) -> v1::Budget {
     v1::Budget {
         workspace: budget.workspace.to_string(),

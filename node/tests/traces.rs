@@ -2,7 +2,9 @@
 //! trace to an OTLP/gRPC collector, here a receiver the test serves on loopback. The
 //! trace of a task whose tool call waited for an approval holds the task, both model
 //! calls, the policy decision, the approval wait and the tool call, with the workspace,
-//! agent, principal, decision and rule, and none of the call's arguments.
+//! agent, principal, decision and rule, and none of the call's arguments, until the
+//! workspace opts in to trace content: then the next task's trace carries its input and
+//! result, the model's output and the call's arguments and result.
 
 mod common;
 
@@ -86,6 +88,78 @@ fn attributes(span: &Span) -> HashMap<String, String> {
         .collect()
 }
 
+/// Submits `input` to the clerk, approves its call as `approver` and waits for the
+/// task's trace to reach `receiver`; returns the trace's spans with their service.
+async fn traced_task(
+    admin: &Client,
+    approver: &Client,
+    workspace: &Workspace,
+    receiver: &Receiver,
+    input: &str,
+) -> Vec<(String, Span)> {
+    let task = workspace.submit("clerk", input).await;
+    let pending = eventually(
+        "the call to wait for approval",
+        Duration::from_secs(30),
+        || {
+            let admin: &Client = admin;
+            let id = task.id.clone();
+            async move {
+                admin
+                    .list_approvals(WS)
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .find(|approval| approval.task_id == id)
+            }
+        },
+    )
+    .await;
+    approver
+        .decide_approval(
+            WS,
+            &task.id,
+            &pending.call_id,
+            &pending.arguments_hash,
+            true,
+            "approved for the test",
+        )
+        .await
+        .expect("approve");
+    let seen = workspace
+        .wait_settled(&task.id, Duration::from_secs(60))
+        .await
+        .expect("the task settles");
+    seen.check_status(TaskStatus::Completed).expect("completed");
+
+    let trace_id = warden_node::traces::trace_id(
+        &warden_core::WorkspaceId::parse(WS).expect("workspace id"),
+        &warden_core::TaskId::parse(&task.id).expect("task id"),
+    )
+    .to_bytes()
+    .to_vec();
+    let spans = eventually("the task's trace", Duration::from_secs(30), || {
+        let receiver = receiver.clone();
+        let trace_id = trace_id.clone();
+        async move {
+            let spans: Vec<(String, Span)> = receiver
+                .spans
+                .lock()
+                .expect("spans")
+                .iter()
+                .filter(|(_, span)| span.trace_id == trace_id)
+                .cloned()
+                .collect();
+            spans
+                .iter()
+                .any(|(_, span)| span.name == "invoke_agent clerk")
+                .then_some(spans)
+        }
+    })
+    .await;
+    spans
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_is_one_trace_of_its_model_calls_decisions_approval_and_tool_calls() {
     let receiver = Receiver::default();
@@ -151,66 +225,7 @@ async fn a_task_is_one_trace_of_its_model_calls_decisions_approval_and_tool_call
         .await;
     let approver = common::approver_client(&admin, WS).await;
 
-    let task = workspace.submit("clerk", "pay bob").await;
-    let pending = eventually(
-        "the call to wait for approval",
-        Duration::from_secs(30),
-        || {
-            let admin: &Client = &admin;
-            let id = task.id.clone();
-            async move {
-                admin
-                    .list_approvals(WS)
-                    .await
-                    .ok()?
-                    .into_iter()
-                    .find(|approval| approval.task_id == id)
-            }
-        },
-    )
-    .await;
-    approver
-        .decide_approval(
-            WS,
-            &task.id,
-            &pending.call_id,
-            &pending.arguments_hash,
-            true,
-            "approved for the test",
-        )
-        .await
-        .expect("approve");
-    let seen = workspace
-        .wait_settled(&task.id, Duration::from_secs(60))
-        .await
-        .expect("the task settles");
-    seen.check_status(TaskStatus::Completed).expect("completed");
-
-    let trace_id = warden_node::traces::trace_id(
-        &warden_core::WorkspaceId::parse(WS).expect("workspace id"),
-        &warden_core::TaskId::parse(&task.id).expect("task id"),
-    )
-    .to_bytes()
-    .to_vec();
-    let spans = eventually("the task's trace", Duration::from_secs(30), || {
-        let receiver = receiver.clone();
-        let trace_id = trace_id.clone();
-        async move {
-            let spans: Vec<(String, Span)> = receiver
-                .spans
-                .lock()
-                .expect("spans")
-                .iter()
-                .filter(|(_, span)| span.trace_id == trace_id)
-                .cloned()
-                .collect();
-            spans
-                .iter()
-                .any(|(_, span)| span.name == "invoke_agent clerk")
-                .then_some(spans)
-        }
-    })
-    .await;
+    let spans = traced_task(&admin, &approver, &workspace, &receiver, "pay bob").await;
 
     let named = |prefix: &str| -> Vec<&Span> {
         spans
@@ -274,6 +289,42 @@ async fn a_task_is_one_trace_of_its_model_calls_decisions_approval_and_tool_call
     assert_eq!(tool["gen_ai.operation.name"], "execute_tool");
     assert_eq!(tool["warden.mcp.server"], "ledger");
     assert!(tools[0].start_time_unix_nano >= waits[0].end_time_unix_nano);
+
+    // Opted in, the workspace's next trace carries the content, in the GenAI
+    // conventions' opt-in attributes.
+    let on = admin
+        .set_workspace_settings(warden_proto::v1::WorkspaceSettings {
+            workspace: WS.to_owned(),
+            trace_content: true,
+            ..Default::default()
+        })
+        .await
+        .expect("opt in to trace content");
+    assert!(on.trace_content && on.updated_by == "user/admin", "{on:?}");
+    let spans = traced_task(&admin, &approver, &workspace, &receiver, "pay bob again").await;
+    let content_of = |prefix: &str, attribute: &str| -> String {
+        let span = spans
+            .iter()
+            .map(|(_, span)| span)
+            .find(|span| span.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} span"));
+        attributes(span)
+            .remove(attribute)
+            .unwrap_or_else(|| panic!("{} has no {attribute}", span.name))
+    };
+    assert!(content_of("invoke_agent", "gen_ai.input.messages").contains("pay bob again"));
+    assert!(content_of("invoke_agent", "gen_ai.output.messages").contains("paid"));
+    let arguments = content_of("execute_tool put", "gen_ai.tool.call.arguments");
+    assert!(arguments.contains(SECRET_VALUE), "{arguments}");
+    assert!(!content_of("execute_tool put", "gen_ai.tool.call.result").is_empty());
+    let asked = content_of("chat ", "gen_ai.output.messages");
+    let messages: serde_json::Value = serde_json::from_str(&asked).expect("JSON messages");
+    assert_eq!(messages[0]["role"], "assistant", "{messages}");
+    assert_eq!(messages[0]["parts"][0]["type"], "tool_call", "{messages}");
+    assert_eq!(
+        messages[0]["parts"][0]["arguments"]["value"], SECRET_VALUE,
+        "{messages}"
+    );
 
     let _ = stop.send(());
     serving

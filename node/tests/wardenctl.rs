@@ -592,7 +592,7 @@ async fn wardenctl_governs_tool_calls() {
 }
 
 #[tokio::test]
-async fn wardenctl_deletes_configuration_and_workspaces() {
+async fn wardenctl_sets_settings_and_deletes_configuration_and_workspaces() {
     let cluster = start(1, &[]).await;
     let endpoints = cluster.endpoints();
     let token_file = cluster.admin_token_path();
@@ -650,6 +650,24 @@ async fn wardenctl_deletes_configuration_and_workspaces() {
         stderr.contains(&format!("1 unfinished task ({task})")),
         "{stderr}"
     );
+
+    // Settings: the defaults until a workspace admin sets them; an unknown value is an
+    // error, not a default.
+    let settings = stdout(&run(&["workspace", "settings", "scratch"]).await);
+    assert!(settings.contains("trace content:  off"), "{settings}");
+    assert!(settings.contains("never (defaults)"), "{settings}");
+    let set = run(&["workspace", "set", "scratch", "--trace-content", "on"]).await;
+    succeeded(&set);
+    assert!(
+        stdout(&set).contains("trace content:  on"),
+        "{}",
+        stdout(&set)
+    );
+    let settings = json(&run(&["--output", "json", "workspace", "settings", "scratch"]).await);
+    assert_eq!(settings["trace_content"], true, "{settings}");
+    assert_eq!(settings["updated_by"], "user/admin", "{settings}");
+    let unknown = run(&["workspace", "set", "scratch", "--trace-content", "maybe"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
 
     // Without --yes nothing is deleted, and the error says how to confirm.
     let unconfirmed = run(&["workspace", "delete", "scratch"]).await;

@@ -99,6 +99,7 @@ const TAG_POLICY: u8 = 0x14;
 const TAG_BUDGET: u8 = 0x15;
 const TAG_SWITCHES: u8 = 0x16;
 const TAG_CATALOG: u8 = 0x17;
+const TAG_SETTINGS: u8 = 0x19;
 const TAG_ACTIVE: u8 = 0x50;
 const TAG_JOURNAL: u8 = 0x60;
 const TAG_WORKSPACE_EVENT: u8 = 0x70;
@@ -136,6 +137,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_BUDGET
                 | TAG_SWITCHES
                 | TAG_CATALOG
+                | TAG_SETTINGS
                 | TAG_ACTIVE
                 | TAG_JOURNAL
                 | TAG_WORKSPACE_EVENT
@@ -287,6 +289,10 @@ pub fn switches(workspace: &WorkspaceId) -> Vec<u8> {
     tagged(TAG_SWITCHES, workspace.as_str().as_bytes())
 }
 
+pub fn settings(workspace: &WorkspaceId) -> Vec<u8> {
+    tagged(TAG_SETTINGS, workspace.as_str().as_bytes())
+}
+
 pub fn active_task(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
     let mut key = tagged(TAG_ACTIVE, workspace.as_str().as_bytes());
     key.push(SEPARATOR);
@@ -329,6 +335,7 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
         exactly(policy(workspace)),
         budgets(workspace),
         exactly(switches(workspace)),
+        exactly(settings(workspace)),
         active_tasks_of(workspace),
         under(journal),
         under(workspace_events_prefix(workspace)),

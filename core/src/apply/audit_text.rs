@@ -80,12 +80,15 @@ pub(super) fn resource_of(command: &Command) -> String {
             workspace, target, ..
         } => pause_resource(workspace, target),
         Command::AuditCheckpoint { checkpoint } => checkpoint_resource(checkpoint.node),
+        Command::SetWorkspaceSettings { workspace, .. } => {
+            format!("{}/settings", workspace_resource(workspace))
+        }
     }
 }
 
 /// What an accepted governance command did, for its audit record: what a task command
 /// decided about tool calls (policy decisions with their rules, approval requests and
-/// decisions, blocked tools), a budget set, a pause set or lifted.
+/// decisions, blocked tools), a budget set, a pause set or lifted, a workspace's settings.
 pub(super) fn governance_detail(outcome: &Outcome) -> String {
     let (task, entries) = match outcome {
         Outcome::TaskUpdated { task, entries } => (task, entries),
@@ -102,6 +105,10 @@ pub(super) fn governance_detail(outcome: &Outcome) -> String {
         } => return super::pause::detail(workspace, target, *paused, reason),
         Outcome::MembershipChangeAuthorized(change) => return change.to_string(),
         Outcome::CheckpointRecorded(checkpoint) => return checkpoint.detail(),
+        Outcome::WorkspaceSettingsSet(settings) => {
+            let on = if settings.trace_content { "on" } else { "off" };
+            return format!("trace content {on}");
+        }
         _ => return String::new(),
     };
     let notes: Vec<String> = entries

@@ -46,7 +46,9 @@ fn needs(command: &Command) -> Needs<'_> {
             Scope::Cluster => Needs::ClusterAdmin,
             Scope::Workspace(workspace) => Needs::In(workspace, Permission::Administer),
         },
-        Command::PutPolicy { workspace, .. } | Command::SetBudget { workspace, .. } => {
+        Command::PutPolicy { workspace, .. }
+        | Command::SetBudget { workspace, .. }
+        | Command::SetWorkspaceSettings { workspace, .. } => {
             Needs::In(workspace, Permission::Administer)
         }
         Command::DecideApproval { workspace, .. } => Needs::In(workspace, Permission::Approve),

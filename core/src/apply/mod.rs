@@ -38,7 +38,7 @@ use crate::hash::Hash;
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
-use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace};
+use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace, WorkspaceSettings};
 use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::switches::Switches;
@@ -158,6 +158,7 @@ pub enum Write {
     },
     /// The workspace and everything stored under it (the audit chain is not under it).
     RemoveWorkspace(WorkspaceId),
+    WorkspaceSettings(WorkspaceSettings),
 }
 
 /// The most of a refusal's text an audit record keeps, in bytes.
@@ -300,6 +301,10 @@ fn decide<S: StateRead>(
         | Command::DeleteMcpServer { .. }
         | Command::DeleteAgent { .. }
         | Command::DeleteWorkspace { .. } => delete::apply(state, command)?,
+        Command::SetWorkspaceSettings {
+            workspace,
+            trace_content,
+        } => set_settings(state, at, workspace, *trace_content)?,
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.
@@ -362,6 +367,27 @@ fn create_workspace<S: StateRead>(
     Ok(Ok((
         Outcome::WorkspaceCreated(created.clone()),
         vec![Write::Workspace(created)],
+    )))
+}
+
+fn set_settings<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    workspace: &WorkspaceId,
+    trace_content: bool,
+) -> Result<Decision, S::Error> {
+    if let Some(rejection) = missing_workspace(state, workspace)? {
+        return Ok(Err(rejection));
+    }
+    let settings = WorkspaceSettings {
+        workspace: workspace.clone(),
+        trace_content,
+        updated_ms: at.time_ms,
+        updated_by: at.principal.clone(),
+    };
+    Ok(Ok((
+        Outcome::WorkspaceSettingsSet(settings.clone()),
+        vec![Write::WorkspaceSettings(settings)],
     )))
 }
 

@@ -20,6 +20,7 @@ mod pause;
 mod pinning;
 mod redecide;
 mod secrets;
+mod settings;
 
 use fixtures::{create, request, setup, submit};
 

@@ -5,7 +5,9 @@ use warden_core::{Action, Code, Command, Outcome, Permission, Rejection, Scope, 
 use warden_proto::v1::workspace_service_server::WorkspaceService;
 use warden_proto::v1::{
     CreateWorkspaceRequest, CreateWorkspaceResponse, DeleteWorkspaceRequest,
-    DeleteWorkspaceResponse, ListWorkspacesRequest, ListWorkspacesResponse,
+    DeleteWorkspaceResponse, GetWorkspaceSettingsRequest, GetWorkspaceSettingsResponse,
+    ListWorkspacesRequest, ListWorkspacesResponse, SetWorkspaceSettingsRequest,
+    SetWorkspaceSettingsResponse,
 };
 
 use super::{Refused, propose, unexpected};
@@ -52,6 +54,24 @@ fn parse_delete(request: &DeleteWorkspaceRequest) -> Result<Command, Refused> {
             resource: format!("workspace/{}", convert::sanitized(&request.name)),
             payload: Payload::of(request),
             rejection: Rejection::new(Code::InvalidArgument, error.to_string()),
+        })
+}
+
+fn parse_settings(request: &SetWorkspaceSettingsRequest) -> Result<Command, Refused> {
+    let settings = request.settings.clone().unwrap_or_default();
+    WorkspaceId::parse(&settings.workspace)
+        .map(|workspace| Command::SetWorkspaceSettings {
+            workspace,
+            trace_content: settings.trace_content,
+        })
+        .map_err(|error| Refused {
+            action: Action::WorkspaceSettingsSet,
+            resource: format!(
+                "workspace/{}/settings",
+                convert::sanitized(&settings.workspace)
+            ),
+            payload: Payload::of(request),
+            rejection: Rejection::new(Code::InvalidArgument, format!("workspace: {error}")),
         })
 }
 
@@ -113,5 +133,43 @@ impl WorkspaceService for Workspaces {
             })),
             other => Err(unexpected(&other).into()),
         }
+    }
+
+    async fn set_workspace_settings(
+        &self,
+        request: Request<SetWorkspaceSettingsRequest>,
+    ) -> Result<Response<SetWorkspaceSettingsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        match propose(&self.cluster, &caller, parse_settings(request.get_ref())).await? {
+            Outcome::WorkspaceSettingsSet(settings) => {
+                Ok(Response::new(SetWorkspaceSettingsResponse {
+                    settings: Some(convert::workspace_settings(
+                        &settings.workspace,
+                        Some(&settings),
+                    )),
+                }))
+            }
+            other => Err(unexpected(&other).into()),
+        }
+    }
+
+    async fn get_workspace_settings(
+        &self,
+        request: Request<GetWorkspaceSettingsRequest>,
+    ) -> Result<Response<GetWorkspaceSettingsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let workspace = super::task::parse_workspace(&request.workspace)?;
+        let reader = caller
+            .read_workspace(
+                &self.cluster,
+                &workspace,
+                convert::consistency(request.consistency)?,
+            )
+            .await?;
+        let settings = reader.settings(&workspace).map_err(Error::from)?;
+        Ok(Response::new(GetWorkspaceSettingsResponse {
+            settings: Some(convert::workspace_settings(&workspace, settings.as_ref())),
+        }))
     }
 }

@@ -139,14 +139,17 @@ async fn traces_of(cluster: &Cluster, ended: &[(WorkspaceId, TaskId)]) -> Vec<Sp
             Some(agent) => reader.provider(workspace, &agent.spec.provider)?,
             None => None,
         };
-        Ok(Some((task, journal, provider)))
+        let content = reader
+            .settings(workspace)?
+            .is_some_and(|settings| settings.trace_content);
+        Ok(Some((task, journal, provider, content)))
     };
     let mut spans = Vec::new();
     for (workspace, id) in ended {
         match read(workspace, id) {
-            Ok(Some((task, journal, provider))) => {
-                spans.extend(spans::TraceBuilder::new(&task, provider.as_ref()).build(&journal))
-            }
+            Ok(Some((task, journal, provider, content))) => spans.extend(
+                spans::TraceBuilder::new(&task, provider.as_ref(), content).build(&journal),
+            ),
             Ok(None) => tracing::warn!(task = %id, "no trace for the task: it is gone"),
             Err(error) => {
                 tracing::warn!(task = %id, %error, "no trace for the task: reading it failed")

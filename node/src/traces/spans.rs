@@ -3,7 +3,9 @@
 //! from the task's id; the root span covers submission to the end, with one child per
 //! model call, policy decision, approval wait and tool call. Attribute names follow the
 //! OpenTelemetry GenAI semantic conventions where one applies (`gen_ai.*`), Warden's own
-//! otherwise (`warden.*`). Tool arguments, outputs and model messages are left out.
+//! otherwise (`warden.*`). Content (the task's input and result, model output, tool
+//! arguments and results) is left out unless the workspace's settings opt in; then it
+//! goes in the GenAI conventions' opt-in attributes, each cut to [`MAX_CONTENT`] bytes.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -14,10 +16,14 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use serde_json::json;
 use warden_core::{
     CallDecision, Hash, JournalEntry, Provider, ProviderKind, Task, TaskEvent, TaskId, TaskStatus,
     Usage, WorkspaceId,
 };
+
+/// The most of one content attribute a span carries, in bytes.
+pub const MAX_CONTENT: usize = 16 * 1024;
 
 /// The trace id of a task: the same on every node.
 pub fn trace_id(workspace: &WorkspaceId, task: &TaskId) -> TraceId {
@@ -39,23 +45,33 @@ fn at(time_ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(time_ms)
 }
 
-/// Where a model call's tool calls went: server and tool by call id.
-type Requested = HashMap<String, (String, String)>;
+/// A tool call a model asked for: its server, tool and arguments.
+#[derive(Default, Clone)]
+struct Asked {
+    server: String,
+    tool: String,
+    arguments: String,
+}
+
+/// The tool calls the model asked for, by call id.
+type Requested = HashMap<String, Asked>;
 
 /// Builds the spans; `provider` is the agent's provider as it is now (for the model's
-/// name and kind), `node` the node that sends them.
+/// name and kind); `content` whether the workspace opted in to content.
 pub struct TraceBuilder<'a> {
     task: &'a Task,
     provider: Option<&'a Provider>,
+    content: bool,
     scope: InstrumentationScope,
     spans: Vec<SpanData>,
 }
 
 impl<'a> TraceBuilder<'a> {
-    pub fn new(task: &'a Task, provider: Option<&'a Provider>) -> TraceBuilder<'a> {
+    pub fn new(task: &'a Task, provider: Option<&'a Provider>, content: bool) -> TraceBuilder<'a> {
         TraceBuilder {
             task,
             provider,
+            content,
             scope: InstrumentationScope::builder("warden")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
@@ -75,21 +91,28 @@ impl<'a> TraceBuilder<'a> {
             match &entry.event {
                 TaskEvent::ModelResponded {
                     turn,
+                    content,
                     tool_calls,
                     usage,
-                    ..
                 } => {
                     for call in tool_calls {
                         let name = |part: Option<&str>| part.unwrap_or_default().to_owned();
                         requested.insert(
                             call.call_id.clone(),
-                            (
-                                name(call.server.as_ref().map(|server| server.as_str())),
-                                name(call.tool.as_ref().map(|tool| tool.as_str())),
-                            ),
+                            Asked {
+                                server: name(call.server.as_ref().map(|server| server.as_str())),
+                                tool: name(call.tool.as_ref().map(|tool| tool.as_str())),
+                                arguments: call.arguments.clone(),
+                            },
                         );
                     }
-                    let attributes = self.model_attributes(*turn, tool_calls.len(), usage);
+                    let mut attributes = self.model_attributes(*turn, tool_calls.len(), usage);
+                    if self.content {
+                        attributes.push(content_attribute(
+                            "gen_ai.output.messages",
+                            &output_messages(content, tool_calls),
+                        ));
+                    }
                     let model = self.provider.map(|p| p.model.clone()).unwrap_or_default();
                     self.child(
                         entry.seq,
@@ -191,21 +214,32 @@ impl<'a> TraceBuilder<'a> {
         let finished = later.iter().find_map(|next| match &next.event {
             TaskEvent::ToolCallFinished {
                 call_id: finished,
+                output,
                 is_error,
-                ..
-            } if finished == call_id => Some((next.time_ms, *is_error)),
+            } if finished == call_id => Some((next.time_ms, *is_error, output)),
             _ => None,
         });
         let tool = requested
             .get(call_id)
-            .map(|(_, tool)| tool.clone())
+            .map(|asked| asked.tool.clone())
             .unwrap_or_default();
         let mut attributes = self.tool_attributes(requested, call_id);
         attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
         attributes.push(KeyValue::new("warden.tool.attempt", i64::from(attempt)));
+        if self.content {
+            if let Some(asked) = requested.get(call_id) {
+                attributes.push(content_attribute(
+                    "gen_ai.tool.call.arguments",
+                    &asked.arguments,
+                ));
+            }
+            if let Some((_, _, output)) = finished {
+                attributes.push(content_attribute("gen_ai.tool.call.result", output));
+            }
+        }
         let (span_end, status) = match finished {
-            Some((time_ms, false)) => (time_ms, Status::Unset),
-            Some((time_ms, true)) => {
+            Some((time_ms, false, _)) => (time_ms, Status::Unset),
+            Some((time_ms, true, _)) => {
                 attributes.push(KeyValue::new("error.type", "tool_error"));
                 (time_ms, Status::error("the tool answered with an error"))
             }
@@ -235,7 +269,7 @@ impl<'a> TraceBuilder<'a> {
     }
 
     fn tool_attributes(&self, requested: &Requested, call_id: &str) -> Vec<KeyValue> {
-        let (server, tool) = requested.get(call_id).cloned().unwrap_or_default();
+        let Asked { server, tool, .. } = requested.get(call_id).cloned().unwrap_or_default();
         vec![
             KeyValue::new("gen_ai.tool.name", tool),
             KeyValue::new("gen_ai.tool.call.id", call_id.to_owned()),
@@ -283,6 +317,23 @@ impl<'a> TraceBuilder<'a> {
 
     fn root(&mut self, end_ms: u64) {
         let mut attributes = self.common();
+        if self.content {
+            let user = json!([{"role": "user",
+                               "parts": [{"type": "text", "content": self.task.input}]}]);
+            attributes.push(content_attribute(
+                "gen_ai.input.messages",
+                &user.to_string(),
+            ));
+            if let Some(result) = &self.task.result {
+                let answer = json!([{"role": "assistant",
+                                     "parts": [{"type": "text", "content": result}],
+                                     "finish_reason": "stop"}]);
+                attributes.push(content_attribute(
+                    "gen_ai.output.messages",
+                    &answer.to_string(),
+                ));
+            }
+        }
         attributes.push(KeyValue::new("gen_ai.operation.name", "invoke_agent"));
         attributes.push(KeyValue::new(
             "warden.task.status",
@@ -320,6 +371,32 @@ impl<'a> TraceBuilder<'a> {
 
 /// A decision's outcome, rule and policy version; `changed` when it was decided again at
 /// the call's start and came out otherwise.
+/// A content attribute, cut to [`MAX_CONTENT`] bytes.
+fn content_attribute(name: &'static str, text: &str) -> KeyValue {
+    KeyValue::new(name, warden_core::cut_text(text, MAX_CONTENT))
+}
+
+/// A model response in the GenAI conventions' message form: its text, then the tool
+/// calls it asked for.
+fn output_messages(content: &str, tool_calls: &[warden_core::RequestedCall]) -> String {
+    let mut parts = Vec::new();
+    if !content.is_empty() {
+        parts.push(json!({"type": "text", "content": content}));
+    }
+    for call in tool_calls {
+        let arguments: serde_json::Value = serde_json::from_str(&call.arguments)
+            .unwrap_or_else(|_| serde_json::Value::String(call.arguments.clone()));
+        parts.push(json!({"type": "tool_call", "id": call.call_id,
+                          "name": call.function, "arguments": arguments}));
+    }
+    let finish_reason = if tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_call"
+    };
+    json!([{"role": "assistant", "parts": parts, "finish_reason": finish_reason}]).to_string()
+}
+
 fn decision_attributes(
     decision: &CallDecision,
     policy_version: u64,

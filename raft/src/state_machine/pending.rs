@@ -231,6 +231,11 @@ impl<'a> Pending<'a> {
                 Write::RemoveAgent { workspace, name } => {
                     self.delete(keys::agent(workspace, name));
                 }
+                Write::WorkspaceSettings(settings) => {
+                    let workspace = &settings.workspace;
+                    let what = || format!("settings of {workspace}");
+                    self.put(keys::settings(workspace), what, settings)?;
+                }
                 Write::RemoveWorkspace(workspace) => {
                     for range in keys::workspace_contents(workspace) {
                         self.delete_range(range);

@@ -1,12 +1,20 @@
-//! Reads of a workspace's budgets and pause switches.
+//! Reads of a workspace's budgets, pause switches and settings.
 
-use warden_core::{Budget, BudgetScope, Switches, WorkspaceId};
+use warden_core::{Budget, BudgetScope, Switches, WorkspaceId, WorkspaceSettings};
 
 use super::StateReader;
 use crate::error::Error;
 use crate::keys;
 
 impl StateReader {
+    /// The workspace's settings; `None` while it has the defaults.
+    pub fn settings(&self, workspace: &WorkspaceId) -> Result<Option<WorkspaceSettings>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::settings(workspace), || {
+                format!("settings of {workspace}")
+            })
+    }
+
     pub fn budget(
         &self,
         workspace: &WorkspaceId,

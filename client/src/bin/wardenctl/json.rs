@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use warden_client::proto::{
     Agent, AgentLimits, AuditRecord, CatalogEntry, ClusterStatusResponse, McpServer, McpTool,
     Member, Provider, Task, TaskEvent, ToolGrant, VerifyAuditResponse, Workspace,
+    WorkspaceSettings,
 };
 
 use crate::output::{role_name, task_status_name};
@@ -150,6 +151,15 @@ pub fn workspace(workspace: &Workspace) -> Value {
         "name": workspace.name,
         "created_at_ms": workspace.created_at_ms,
         "created_by": workspace.created_by,
+    })
+}
+
+pub fn workspace_settings(settings: &WorkspaceSettings) -> Value {
+    json!({
+        "workspace": settings.workspace,
+        "trace_content": settings.trace_content,
+        "updated_at_ms": settings.updated_at_ms,
+        "updated_by": settings.updated_by,
     })
 }
 

@@ -1,11 +1,12 @@
-//! `wardenctl workspace ...`: creating, listing and deleting workspaces.
+//! `wardenctl workspace ...`: creating, listing and deleting workspaces, and their settings.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use warden_client::Client;
+use warden_client::proto::WorkspaceSettings;
 
 use crate::args::ReadArgs;
 use crate::json;
@@ -23,6 +24,23 @@ pub enum WorkspaceCommand {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Show a workspace's settings
+    Settings {
+        /// Workspace to show
+        name: String,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Change a workspace's settings (its administrators only); audited
+    Set {
+        /// Workspace to change
+        name: String,
+        /// Whether the workspace's traces carry content (task input and result, model
+        /// responses, tool arguments and results) to the nodes' OTLP collector; off by
+        /// default, when only metadata is exported
+        #[arg(long, value_enum)]
+        trace_content: Switch,
+    },
     /// Delete a workspace and everything in it (cluster admins only)
     ///
     /// Removes its providers, MCP servers, agents, policy, budgets, pauses, role bindings,
@@ -36,6 +54,31 @@ pub enum WorkspaceCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+fn render_settings(settings: &WorkspaceSettings) -> String {
+    let on_off = |on: bool| if on { "on" } else { "off" };
+    let updated = if settings.updated_at_ms == 0 {
+        "never (defaults)".to_owned()
+    } else {
+        format!(
+            "{} by {}",
+            format_time_ms(settings.updated_at_ms),
+            settings.updated_by
+        )
+    };
+    format!(
+        "workspace:      {}\ntrace content:  {}\nupdated:        {updated}\n",
+        settings.workspace,
+        on_off(settings.trace_content)
+    )
 }
 
 pub async fn run(
@@ -79,6 +122,33 @@ pub async fn run(
                 Format::Json => emit_json(&json!({
                     "workspaces": response.workspaces.iter().map(json::workspace).collect::<Vec<_>>(),
                 }))?,
+            }
+        }
+        WorkspaceCommand::Settings { name, read } => {
+            let settings = client
+                .get_workspace_settings(name.clone(), read.consistency())
+                .await
+                .with_context(|| format!("get the settings of workspace {name}"))?;
+            match format {
+                Format::Table => emit(&render_settings(&settings))?,
+                Format::Json => emit_json(&json::workspace_settings(&settings))?,
+            }
+        }
+        WorkspaceCommand::Set {
+            name,
+            trace_content,
+        } => {
+            let settings = client
+                .set_workspace_settings(WorkspaceSettings {
+                    workspace: name.clone(),
+                    trace_content: trace_content == Switch::On,
+                    ..WorkspaceSettings::default()
+                })
+                .await
+                .with_context(|| format!("set the settings of workspace {name}"))?;
+            match format {
+                Format::Table => emit(&render_settings(&settings))?,
+                Format::Json => emit_json(&json::workspace_settings(&settings))?,
             }
         }
         WorkspaceCommand::Delete { name, yes } => {

@@ -95,6 +95,10 @@ fn batches() -> Vec<Vec<Command>> {
         submit(&acme, 2),
         cancel(&acme, 1),
         cancel(&acme, 2),
+        Command::SetWorkspaceSettings {
+            workspace: acme.clone(),
+            trace_content: true,
+        },
         Command::SetPause {
             workspace: acme.clone(),
             target: PauseTarget::Workspace,
