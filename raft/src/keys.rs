@@ -22,6 +22,7 @@
 //!     agent's, so a workspace's budgets are one range with its own first;
 //!   - `0x16 workspace`: the workspace's pause switches;
 //!   - `0x17 name`: a cluster catalog entry (a stdio MCP server workspaces may register);
+//!   - `0x19 workspace`: the workspace's settings;
 //!   - `0x50 workspace 0x00 task-id(16)`: the active-task index, an [`ActiveTask`] for every
 //!     task not yet terminal, which placement, deadlines and stall detection scan instead
 //!     of every task;

@@ -1,6 +1,7 @@
 //! An `AgentService` double that keeps providers, MCP servers and agents in memory, with
 //! the server's versioning rules: create refuses an existing agent, update checks the
-//! expected version. A registered MCP server gets two fixed tools.
+//! expected version; delete removes a record or answers NOT_FOUND (without the server's
+//! dependency checks). A registered MCP server gets two fixed tools.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,11 +10,12 @@ use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 use warden_client::proto::agent_service_server::{AgentService, AgentServiceServer};
 use warden_client::proto::{
-    Agent, CreateAgentRequest, CreateAgentResponse, GetAgentRequest, GetAgentResponse,
-    ListAgentsRequest, ListAgentsResponse, ListMcpServersRequest, ListMcpServersResponse,
-    ListProvidersRequest, ListProvidersResponse, McpServer, McpTool, Provider, PutProviderRequest,
-    PutProviderResponse, RegisterMcpServerRequest, RegisterMcpServerResponse, UpdateAgentRequest,
-    UpdateAgentResponse,
+    Agent, CreateAgentRequest, CreateAgentResponse, DeleteAgentRequest, DeleteAgentResponse,
+    DeleteMcpServerRequest, DeleteMcpServerResponse, DeleteProviderRequest, DeleteProviderResponse,
+    GetAgentRequest, GetAgentResponse, ListAgentsRequest, ListAgentsResponse,
+    ListMcpServersRequest, ListMcpServersResponse, ListProvidersRequest, ListProvidersResponse,
+    McpServer, McpTool, Provider, PutProviderRequest, PutProviderResponse,
+    RegisterMcpServerRequest, RegisterMcpServerResponse, UpdateAgentRequest, UpdateAgentResponse,
 };
 
 use super::{TestServer, serve};
@@ -215,5 +217,45 @@ impl AgentService for AgentServiceDouble {
         Ok(Response::new(ListAgentsResponse {
             agents: state.agents.values().cloned().collect(),
         }))
+    }
+
+    async fn delete_provider(
+        &self,
+        request: Request<DeleteProviderRequest>,
+    ) -> Result<Response<DeleteProviderResponse>, Status> {
+        let name = request.into_inner().name;
+        let provider = self.state.lock().expect("lock").providers.remove(&name);
+        match provider {
+            Some(provider) => Ok(Response::new(DeleteProviderResponse {
+                provider: Some(provider),
+            })),
+            None => Err(Status::not_found(format!("provider {name} not found"))),
+        }
+    }
+
+    async fn delete_mcp_server(
+        &self,
+        request: Request<DeleteMcpServerRequest>,
+    ) -> Result<Response<DeleteMcpServerResponse>, Status> {
+        let name = request.into_inner().name;
+        let server = self.state.lock().expect("lock").servers.remove(&name);
+        match server {
+            Some(server) => Ok(Response::new(DeleteMcpServerResponse {
+                server: Some(server),
+            })),
+            None => Err(Status::not_found(format!("mcp server {name} not found"))),
+        }
+    }
+
+    async fn delete_agent(
+        &self,
+        request: Request<DeleteAgentRequest>,
+    ) -> Result<Response<DeleteAgentResponse>, Status> {
+        let name = request.into_inner().name;
+        let agent = self.state.lock().expect("lock").agents.remove(&name);
+        match agent {
+            Some(agent) => Ok(Response::new(DeleteAgentResponse { agent: Some(agent) })),
+            None => Err(Status::not_found(format!("agent {name} not found"))),
+        }
     }
 }
