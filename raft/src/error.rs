@@ -11,6 +11,16 @@ pub enum Error {
         #[source]
         source: rocksdb::Error,
     },
+    #[error(
+        "the data directory {} holds storage format {found}, newer than the {supported} this \
+         warden reads: run the warden version that wrote it, or a newer one",
+        path.display()
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("column family {0} is missing")]
     MissingColumnFamily(&'static str),
     #[error("failed to read {what}")]

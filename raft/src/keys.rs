@@ -4,7 +4,8 @@
 //! Column families:
 //! - [`LOG_CF`]: Raft log entries keyed by their index as 8 big-endian bytes, so key order
 //!   is index order.
-//! - [`LOG_META_CF`]: the vote, the committed log id and the last purged log id.
+//! - [`LOG_META_CF`]: the vote, the committed log id, the last purged log id and the
+//!   persisted format's version.
 //! - [`SM_CF`]: the state machine. Every key starts with a one-byte tag, so each kind of
 //!   record occupies its own contiguous key range:
 //!   - `0x00 name`: state-machine metadata (applied log id, last membership, audit head);
@@ -83,6 +84,8 @@ pub fn log_end_after(index: u64) -> Vec<u8> {
 pub const VOTE: &[u8] = b"vote";
 pub const COMMITTED: &[u8] = b"committed";
 pub const LAST_PURGED: &[u8] = b"last_purged";
+/// The persisted format's version (`format.rs`).
+pub const FORMAT: &[u8] = b"format";
 
 // ---- sm ----
 

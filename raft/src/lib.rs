@@ -9,6 +9,7 @@ pub mod active;
 pub mod codec;
 pub mod error;
 pub mod failpoints;
+pub mod format;
 pub mod keys;
 pub mod log_store;
 pub mod metrics;

@@ -45,7 +45,8 @@ struct Inner {
 }
 
 impl Storage {
-    /// Opens (or creates) the database at `path` with every column family.
+    /// Opens (or creates) the database at `path` with every column family, stamping a new
+    /// one with this build's format and upgrading an older one (`format.rs`).
     pub fn open(path: &Path) -> Result<Storage, Error> {
         let mut options = Options::default();
         options.create_if_missing(true);
@@ -58,14 +59,16 @@ impl Storage {
                 path: path.to_owned(),
                 source,
             })?;
-        Ok(Storage {
+        let storage = Storage {
             inner: Arc::new(Inner {
                 db,
                 snapshot_lock: Mutex::new(()),
                 state_machine_covers: watch::Sender::new(Coverage::UpTo(0)),
                 receiving_snapshot: AtomicBool::new(false),
             }),
-        })
+        };
+        crate::format::open(&storage, path)?;
+        Ok(storage)
     }
 
     /// The Raft log and vote. openraft expects a single log store per node.

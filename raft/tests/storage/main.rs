@@ -3,6 +3,7 @@
 
 mod apply;
 mod fixtures;
+mod format;
 mod journal;
 mod paging;
 mod persistence;
