@@ -21,6 +21,8 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
+    #[error("the backup is refused at byte {offset}: {reason}")]
+    Backup { offset: u64, reason: String },
     #[error("column family {0} is missing")]
     MissingColumnFamily(&'static str),
     #[error("failed to read {what}")]

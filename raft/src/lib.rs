@@ -6,6 +6,7 @@
 //! encoded.
 
 pub mod active;
+pub mod backup;
 pub mod codec;
 pub mod error;
 pub mod failpoints;

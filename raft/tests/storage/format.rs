@@ -38,7 +38,7 @@ fn history() -> Vec<Entry> {
 
 /// Writes [`history`] into a database at `dir` as a node would: appended, committed,
 /// applied, snapshotted and purged.
-async fn write_history(dir: &Path) -> TestResult {
+pub async fn write_history(dir: &Path) -> TestResult {
     let storage = Storage::open(dir)?;
     let mut log = storage.log_store();
     log.save_vote(&Vote::new_committed(1, 1)).await?;
