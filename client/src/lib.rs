@@ -26,6 +26,7 @@
 //! ```
 
 mod agents;
+mod backup;
 mod catalog;
 mod client;
 mod consistency;
@@ -44,6 +45,7 @@ mod tls;
 mod token;
 mod watch;
 
+pub use backup::{Backup, BackupInfo};
 pub use client::Client;
 pub use consistency::Consistency;
 pub use endpoint::normalize_endpoint;

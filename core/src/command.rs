@@ -259,6 +259,11 @@ pub enum Command {
         workspace: WorkspaceId,
         trace_content: bool,
     },
+    /// Records that a cluster admin takes a backup from `node`: committed before the
+    /// backup is read, so the backup holds its own record.
+    CreateBackup {
+        node: NodeId,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -297,6 +302,7 @@ pub enum Action {
     AgentDelete,
     WorkspaceDelete,
     WorkspaceSettingsSet,
+    ClusterBackup,
 }
 
 /// A journaled step of the agent loop.
@@ -379,6 +385,7 @@ impl Action {
             Action::AgentDelete => "agent.delete",
             Action::WorkspaceDelete => "workspace.delete",
             Action::WorkspaceSettingsSet => "workspace.set_settings",
+            Action::ClusterBackup => "cluster.backup",
         }
     }
 }
@@ -419,6 +426,7 @@ impl Command {
             Command::DeleteAgent { .. } => Action::AgentDelete,
             Command::DeleteWorkspace { .. } => Action::WorkspaceDelete,
             Command::SetWorkspaceSettings { .. } => Action::WorkspaceSettingsSet,
+            Command::CreateBackup { .. } => Action::ClusterBackup,
         }
     }
 

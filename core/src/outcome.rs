@@ -116,6 +116,10 @@ pub enum Outcome {
     AgentDeleted(Agent),
     WorkspaceDeleted(Workspace),
     WorkspaceSettingsSet(crate::model::WorkspaceSettings),
+    /// A backup from this node may be taken.
+    BackupRecorded {
+        node: crate::names::NodeId,
+    },
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

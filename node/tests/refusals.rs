@@ -1,6 +1,7 @@
 //! One path for refusals: every write method of the public API, found by walking the
 //! compiled descriptors, adds exactly one audit record when it is refused, for bad input
-//! (an empty request, as a cluster admin) and for a caller without permission (a
+//! (an empty request, as a cluster admin; where an empty request is valid, it succeeds
+//! and is recorded once) and for a caller without permission (a
 //! stranger to the workspace, or without a cluster role), and a refusal's record stays
 //! small whatever the input's size.
 
@@ -30,6 +31,10 @@ const READS: [&str; 11] = [
     "TestPolicy",
     "CheckpointAudit",
 ];
+
+/// Writes whose empty request is a valid one: from an admin it succeeds, and is recorded
+/// once all the same.
+const NO_INPUT: [&str; 1] = ["/warden.v1.ClusterService/CreateBackup"];
 
 /// `InitCluster` is the one write without a principal: before the cluster exists there
 /// is no chain to record in, and afterwards it changes nothing and answers anyone the same.
@@ -70,7 +75,8 @@ async fn every_refused_write_adds_exactly_one_bounded_audit_record() {
         let before = audit_count(&admin).await;
         let answer = call(&channel, method, Vec::new(), Some(&as_admin)).await;
         let added = audit_count(&admin).await - before;
-        if code_of(&answer) == Code::Ok || added != 1 {
+        let valid = NO_INPUT.contains(&method.path.as_str());
+        if (code_of(&answer) == Code::Ok) != valid || added != 1 {
             wrong.push(format!(
                 "{} (empty, as admin): {answer:?}, {added} records",
                 method.path

@@ -689,3 +689,44 @@ async fn wardenctl_sets_settings_and_deletes_configuration_and_workspaces() {
     assert_eq!(stdout(&workspace), "deleted workspace scratch\n");
     assert!(!stdout(&run(&["workspace", "list"]).await).contains("scratch"));
 }
+
+#[tokio::test]
+async fn wardenctl_backs_up_into_a_new_file_that_warden_restore_accepts() {
+    let cluster = start(1, &[]).await;
+    let endpoints = cluster.endpoints();
+    let token_file = cluster.admin_token_path();
+    let dir = tempfile::tempdir().expect("a directory");
+    let file = dir.path().join("cluster.backup");
+    let path = file.display().to_string();
+    let taken = wardenctl(&token_file, &endpoints, &["backup", "create", &path]).await;
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    assert!(
+        stdout(&taken).starts_with(&format!("wrote {path} (")),
+        "{}",
+        stdout(&taken)
+    );
+    assert!(!dir.path().join("cluster.backup.partial").exists());
+    // An existing file is never overwritten.
+    let again = wardenctl(&token_file, &endpoints, &["backup", "create", &path]).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+
+    let restored = std::process::Command::new(common::WARDEN)
+        .arg("restore")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.path().join("node"))
+        .args(["--advertise", "127.0.0.1:7999"])
+        .output()
+        .expect("run warden restore");
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(dir.path().join("node/db").is_dir());
+}

@@ -292,11 +292,21 @@ fn seed(storage: &Storage, backup: &Backup, node: u64, addr: &str) -> Result<(),
         keys::MEMBERSHIP,
         codec::encode(|| "last membership".into(), &membership)?,
     );
+    // The log is empty up to the applied entry, which counts as committed; the node has
+    // voted for itself in that entry's term, so its first election opens the next one.
+    let meta = storage.cf(keys::LOG_META_CF)?;
     batch.put_cf(
-        storage.cf(keys::LOG_META_CF)?,
+        meta,
         keys::LAST_PURGED,
         codec::encode(|| "last purged log id".into(), &applied)?,
     );
+    batch.put_cf(
+        meta,
+        keys::COMMITTED,
+        codec::encode(|| "committed log id".into(), &Some(applied))?,
+    );
+    let vote = openraft::Vote::new(applied.leader_id.term, node);
+    batch.put_cf(meta, keys::VOTE, codec::encode(|| "vote".into(), &vote)?);
     storage.write_synced(batch, || "the restored state".into())
 }
 

@@ -247,6 +247,16 @@ impl StateReader {
         Ok(tasks)
     }
 
+    /// Writes a backup of the whole state machine, as of one RocksDB snapshot, to `out`
+    /// (`backup.rs`); returns its header.
+    pub fn backup(
+        &self,
+        taken_ms: u64,
+        out: &mut impl std::io::Write,
+    ) -> Result<crate::backup::Header, Error> {
+        crate::backup::write(&self.storage, taken_ms, out)
+    }
+
     /// The workspace's unfinished tasks and their agents, in id order, from the
     /// active-task index.
     pub fn unfinished_tasks(

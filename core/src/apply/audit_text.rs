@@ -80,6 +80,7 @@ pub(super) fn resource_of(command: &Command) -> String {
             workspace, target, ..
         } => pause_resource(workspace, target),
         Command::AuditCheckpoint { checkpoint } => checkpoint_resource(checkpoint.node),
+        Command::CreateBackup { node } => format!("cluster/node/{node}/backup"),
         Command::SetWorkspaceSettings { workspace, .. } => {
             format!("{}/settings", workspace_resource(workspace))
         }

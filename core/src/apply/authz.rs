@@ -40,7 +40,8 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::AuthorizeMembershipChange { .. }
         | Command::PutCatalogEntry { .. }
         | Command::DeleteCatalogEntry { .. }
-        | Command::DeleteWorkspace { .. } => Needs::ClusterAdmin,
+        | Command::DeleteWorkspace { .. }
+        | Command::CreateBackup { .. } => Needs::ClusterAdmin,
         Command::RevokeToken { token } => Needs::TokenOwner(token),
         Command::SetRoles { scope, .. } => match scope {
             Scope::Cluster => Needs::ClusterAdmin,

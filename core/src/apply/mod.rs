@@ -305,6 +305,7 @@ fn decide<S: StateRead>(
             workspace,
             trace_content,
         } => set_settings(state, at, workspace, *trace_content)?,
+        Command::CreateBackup { node } => Ok((Outcome::BackupRecorded { node: *node }, vec![])),
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

@@ -12,8 +12,8 @@ use warden_proto::v1::cluster_service_client::ClusterServiceClient;
 use warden_proto::v1::cluster_service_server::ClusterService;
 use warden_proto::v1::{
     AddNodeRequest, AddNodeResponse, ClusterStatusRequest, ClusterStatusResponse,
-    InitClusterRequest, InitClusterResponse, Member, MemberRole, PromoteNodeRequest,
-    PromoteNodeResponse, RemoveNodeRequest, RemoveNodeResponse,
+    CreateBackupRequest, InitClusterRequest, InitClusterResponse, Member, MemberRole,
+    PromoteNodeRequest, PromoteNodeResponse, RemoveNodeRequest, RemoveNodeResponse,
 };
 use warden_raft::NodeId;
 
@@ -248,6 +248,18 @@ fn check_node_id(node_id: u64) -> Result<NodeId, Error> {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterAdmin {
+    type CreateBackupStream = crate::api::backup::BackupStream;
+
+    async fn create_backup(
+        &self,
+        request: Request<CreateBackupRequest>,
+    ) -> Result<Response<Self::CreateBackupStream>, Status> {
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            crate::api::backup::create(&self.cluster, &caller).await?,
+        ))
+    }
+
     async fn init_cluster(
         &self,
         request: Request<InitClusterRequest>,

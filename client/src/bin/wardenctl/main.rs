@@ -4,6 +4,7 @@ mod agent;
 mod args;
 mod audit;
 mod audit_anchor;
+mod backup;
 mod bench;
 mod bench_steps;
 mod budget;
@@ -150,6 +151,9 @@ enum Command {
     /// Initialize a cluster and change or inspect its membership
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Take a backup of the cluster's state (`warden restore` seeds a new cluster from it)
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
     /// Create and list workspaces, which group providers, MCP servers, agents and tasks
     #[command(subcommand)]
     Workspace(workspace::WorkspaceCommand),
@@ -250,6 +254,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = Client::connect(&cli.endpoints, options)?;
     match cli.command {
         Command::Cluster(command) => cluster::run(&client, cli.output, command).await,
+        Command::Backup(command) => backup::run(&client, cli.output, command).await,
         Command::Workspace(command) => workspace::run(&client, cli.output, command).await,
         Command::Provider(command) => provider::run(&client, cli.output, command).await,
         Command::Catalog(command) => catalog::run(&client, cli.output, command).await,

@@ -13,6 +13,7 @@ mod audit_cmd;
 mod demo;
 mod dev;
 mod dev_examples;
+mod restore;
 mod serve;
 
 #[derive(Parser)]
@@ -81,6 +82,12 @@ enum Command {
     /// Write a new random bootstrap token to FILE (mode 0600): `cluster init` must
     /// present it to the node started with it (bootstrap.token_file).
     BootstrapToken { file: PathBuf },
+    /// Seed a new one-node cluster's data directory from a backup (`wardenctl backup
+    /// create`). The file is checked frame by frame (a damaged or cut one is refused with
+    /// the byte offset) and its audit chain and checkpoints must verify before the
+    /// directory is created. Start the node on it (same master key, the --advertise
+    /// address), then add the other nodes; tokens, roles and workspaces are as they were.
+    Restore(restore::RestoreArgs),
 }
 
 pub(crate) fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -131,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(command) => audit_cmd::run(command),
+        Command::Restore(args) => restore::run(args).await,
         Command::Keygen { out } => {
             let key = warden_secrets::MasterKey::generate_file(&out)
                 .with_context(|| format!("writing a master key to {}", out.display()))?;
