@@ -138,7 +138,7 @@ async fn traced_task(
     )
     .to_bytes()
     .to_vec();
-    let spans = eventually("the task's trace", Duration::from_secs(30), || {
+    eventually("the task's trace", Duration::from_secs(30), || {
         let receiver = receiver.clone();
         let trace_id = trace_id.clone();
         async move {
@@ -156,8 +156,7 @@ async fn traced_task(
                 .then_some(spans)
         }
     })
-    .await;
-    spans
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

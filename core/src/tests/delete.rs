@@ -184,7 +184,7 @@ fn a_deleted_workspace_leaves_only_its_audit_records_and_its_name_starts_clean()
     assert!(state.workspaces.contains_key(&ws("beta")));
     // The name starts clean: no old binding grants anything in the new workspace.
     h.ok(create("acme"));
-    assert!(h.state.policies.get(&acme).is_none());
+    assert!(!h.state.policies.contains_key(&acme));
     assert!(h.state.bindings.keys().all(|(bound, _)| *bound != scope));
     let message = h.refused(workspace_of("gone"), Code::NotFound);
     assert!(message.contains("workspace gone not found"), "{message}");
