@@ -53,19 +53,25 @@ pub fn node_ip(id: u64) -> IpAddr {
     ))
 }
 
-/// Where clients connect from, as the proxies see it.
+/// What makes the `warden` failpoint build act as a build of the previous protocol: it
+/// reports protocol 1 and stops at anything protocol 1 cannot apply (see the node's
+/// `failpoints` module). Protocol 2 is this build's; the next protocol moves this along.
+pub const OLDER_BUILD: &str = "node::protocol=return(1)";
+
 /// The audit checkpoint interval the chaos clusters are initialized with, in records.
 pub const CHECKPOINT_INTERVAL: u64 = 100;
 
 pub const CLIENT_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 impl ChaosCluster {
-    /// Starts `count` voters behind their proxies and waits for a leader.
+    /// Starts `count` voters behind their proxies and waits for a leader; with `older`,
+    /// as builds of the previous protocol ([`OLDER_BUILD`]).
     pub async fn start(
         exe: &Path,
         base: &Path,
         count: u64,
         seed: u64,
+        older: bool,
     ) -> anyhow::Result<ChaosCluster> {
         let settings = NODE_SETTINGS
             .iter()
@@ -77,6 +83,9 @@ impl ChaosCluster {
         let mut proxies = BTreeMap::new();
         for id in 1..=count {
             proxies.insert(id, place_behind_proxy(&mut nodes, id, seed).await?);
+            if older {
+                nodes.set_node_env(id, vec![("FAILPOINTS".to_owned(), OLDER_BUILD.to_owned())]);
+            }
         }
         nodes.bootstrap(count).await?;
         Ok(ChaosCluster {
@@ -85,6 +94,30 @@ impl ChaosCluster {
             seed,
             next_id: count + 1,
         })
+    }
+
+    /// Waits until every member has applied the protocol its own build speaks, which the
+    /// leader raises to once all of them speak it.
+    pub async fn wait_protocol_raised(&self, within: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        for id in self.ids() {
+            loop {
+                let status = self.nodes.client_of(id)?.cluster_status().await;
+                match status {
+                    Ok(status) if status.cluster_protocol == status.protocol => break,
+                    Ok(status) if tokio::time::Instant::now() > deadline => anyhow::bail!(
+                        "node {id} speaks protocol {} but still applies protocol {} after {within:?}",
+                        status.protocol,
+                        status.cluster_protocol
+                    ),
+                    Err(error) if tokio::time::Instant::now() > deadline => {
+                        anyhow::bail!("node {id} gave no status within {within:?}: {error}")
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The members: nodes started here and not removed.

@@ -37,9 +37,12 @@ pub enum Fault {
         jitter_ms: u64,
         hold_ms: u64,
     },
-    /// Stop every node in turn with SIGTERM and start it again, waiting for progress
-    /// between nodes, as an upgrade would.
-    RollingRestart,
+    /// A rolling upgrade into another build: the cluster starts on builds of the previous
+    /// protocol (the `warden` failpoint build told `node::protocol=return(N-1)`); each
+    /// node in turn is stopped with SIGTERM and started as this build, waiting for
+    /// progress between nodes; then every node must apply this build's protocol, which
+    /// the leader raises once all speak it.
+    RollingUpgrade,
     /// Isolate the target and heal it again, `flaps` times, each state held `period_ms`.
     FlappingIsolate {
         target: Target,
@@ -139,7 +142,7 @@ impl Fault {
             | Fault::OneWayOut { hold_ms, .. }
             | Fault::SlowLinks { hold_ms, .. } => *hold_ms,
             Fault::NoMajority { hold_ms } => *hold_ms,
-            Fault::RollingRestart
+            Fault::RollingUpgrade
             | Fault::AddNode
             | Fault::RemoveNode { .. }
             | Fault::Storage { .. } => 0,
@@ -282,7 +285,7 @@ mod tests {
                 Fault::RemoveNode { .. } => "remove",
                 Fault::NoMajority { .. } => "no-majority",
                 Fault::Storage { .. } => "storage",
-                Fault::RollingRestart | Fault::FlappingIsolate { .. } | Fault::NodeDown { .. } => {
+                Fault::RollingUpgrade | Fault::FlappingIsolate { .. } | Fault::NodeDown { .. } => {
                     "fixed scenarios only"
                 }
             })

@@ -29,6 +29,8 @@ use observe::{
 pub const WORKSPACE: &str = "chaos";
 /// The variable a `warden` built with the `failpoints` feature reads its failpoints from.
 const FAILPOINTS_ENV: &str = "FAILPOINTS";
+/// How long after a rolling upgrade every node may take to apply the new protocol.
+const UPGRADE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The paused agent every submission names; see `workload::prepare`.
 pub const AGENT: &str = "bot";
 
@@ -90,8 +92,13 @@ const PROGRESS_STEP: u64 = 5;
 pub async fn run(config: RunConfig) -> anyhow::Result<RunReport> {
     std::fs::create_dir_all(&config.dir)
         .with_context(|| format!("creating {}", config.dir.display()))?;
+    // A rolling upgrade needs a cluster that starts on the older build.
+    let older = config
+        .faults
+        .iter()
+        .any(|fault| matches!(fault, Fault::RollingUpgrade));
     let mut cluster =
-        ChaosCluster::start(&config.exe, &config.dir, config.nodes, config.seed).await?;
+        ChaosCluster::start(&config.exe, &config.dir, config.nodes, config.seed, older).await?;
     let outcome = drive(&config, &mut cluster).await;
     let stopped = cluster.shutdown().await;
     let report = outcome?;

@@ -111,11 +111,11 @@ async fn one_way_cut_and_slow_links() {
 }
 
 #[tokio::test]
-async fn rolling_restart_and_flapping_partition() {
+async fn rolling_upgrade_and_flapping_partition() {
     scenario(
         105,
         vec![
-            Fault::RollingRestart,
+            Fault::RollingUpgrade,
             Fault::FlappingIsolate {
                 target: Target::Leader,
                 flaps: 4,

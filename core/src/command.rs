@@ -264,6 +264,11 @@ pub enum Command {
     CreateBackup {
         node: NodeId,
     },
+    /// Raises the protocol the cluster runs to `protocol` (see `version.rs`), proposed by
+    /// the leader once every member reported a build that speaks it. Never lowered.
+    SetClusterProtocol {
+        protocol: u32,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -303,6 +308,7 @@ pub enum Action {
     WorkspaceDelete,
     WorkspaceSettingsSet,
     ClusterBackup,
+    ClusterProtocolSet,
 }
 
 /// A journaled step of the agent loop.
@@ -386,6 +392,7 @@ impl Action {
             Action::WorkspaceDelete => "workspace.delete",
             Action::WorkspaceSettingsSet => "workspace.set_settings",
             Action::ClusterBackup => "cluster.backup",
+            Action::ClusterProtocolSet => "cluster.set_protocol",
         }
     }
 }
@@ -427,6 +434,7 @@ impl Command {
             Command::DeleteWorkspace { .. } => Action::WorkspaceDelete,
             Command::SetWorkspaceSettings { .. } => Action::WorkspaceSettingsSet,
             Command::CreateBackup { .. } => Action::ClusterBackup,
+            Command::SetClusterProtocol { .. } => Action::ClusterProtocolSet,
         }
     }
 

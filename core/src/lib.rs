@@ -27,6 +27,7 @@ pub mod outcome;
 pub mod policy;
 pub mod role;
 pub mod switches;
+pub mod version;
 
 pub use anchor::{AuditKey, AuditSettings, Checkpoint, NodeRecord};
 pub use apply::{
@@ -57,6 +58,7 @@ pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolNa
 pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};
+pub use version::{OLDEST_PROTOCOL, PROTOCOL};
 
 #[cfg(test)]
 mod tests;

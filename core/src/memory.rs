@@ -42,6 +42,8 @@ pub struct MemoryState {
     /// Accepted checkpoints by node and index.
     pub checkpoints: BTreeMap<(NodeId, u64), Checkpoint>,
     pub audit_settings: Option<AuditSettings>,
+    /// The protocol last set; `None` runs `OLDEST_PROTOCOL`.
+    pub cluster_protocol: Option<u32>,
     pub applied_index: u64,
 }
 
@@ -138,6 +140,7 @@ impl MemoryState {
                 Write::AuditSettings(settings) => {
                     self.audit_settings = Some(settings);
                 }
+                Write::ClusterProtocol(protocol) => self.cluster_protocol = Some(protocol),
                 Write::RemoveProvider { workspace, name } => {
                     self.providers.remove(&(workspace, name));
                 }
@@ -282,6 +285,10 @@ impl StateRead for MemoryState {
             .filter(|((owner, _), task)| owner == workspace && !task.status.is_terminal())
             .map(|((_, id), task)| (*id, task.agent.clone()))
             .collect())
+    }
+
+    fn cluster_protocol(&self) -> Result<u32, Infallible> {
+        Ok(self.cluster_protocol.unwrap_or(crate::OLDEST_PROTOCOL))
     }
 }
 

@@ -120,6 +120,11 @@ pub enum Outcome {
     BackupRecorded {
         node: crate::names::NodeId,
     },
+    /// The protocol the cluster ran before, and the one it runs now.
+    ClusterProtocolSet {
+        from: u32,
+        to: u32,
+    },
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -38,6 +38,7 @@ pub struct LocalCluster {
     settings: Vec<(String, String)>,
     /// Settings for one node, after the cluster-wide ones (its listen address, say).
     node_settings: BTreeMap<u64, Vec<(String, String)>>,
+    node_env: BTreeMap<u64, Vec<(String, String)>>,
     nodes: BTreeMap<u64, LocalNode>,
     /// Whether the nodes get the cluster's master key file.
     master_key: bool,
@@ -102,6 +103,7 @@ impl LocalCluster {
             base: base.into(),
             settings,
             node_settings: BTreeMap::new(),
+            node_env: BTreeMap::new(),
             nodes: BTreeMap::new(),
             master_key: true,
             insecure: false,
@@ -182,6 +184,13 @@ impl LocalCluster {
         self.node_settings.insert(id, settings);
     }
 
+    /// Environment variables node `id` gets from its next start on (an empty list: none),
+    /// e.g. `FAILPOINTS=node::protocol=return(1)` to run it as a build of an older
+    /// protocol.
+    pub fn set_node_env(&mut self, id: u64, env: Vec<(String, String)>) {
+        self.node_env.insert(id, env);
+    }
+
     pub fn node_dir(&self, id: u64) -> PathBuf {
         self.base.join(format!("node-{id}"))
     }
@@ -203,7 +212,7 @@ impl LocalCluster {
     }
 
     /// Starts node `id` like [`LocalCluster::start_node`], with `env` added to its
-    /// environment (e.g. `FAILPOINTS`), and waits until it listens or exits. A node that
+    /// environment (e.g. `FAILPOINTS`; after what `set_node_env` gave it), and waits until it listens or exits. A node that
     /// exits during start-up is no failure here: it is what a fault set to fire at once
     /// does.
     pub async fn launch(&mut self, id: u64, env: &[(String, String)]) -> anyhow::Result<Started> {
@@ -250,7 +259,14 @@ impl LocalCluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("sharing the node log")?)
             .stderr(log)
-            .envs(env.iter().map(|(key, value)| (key, value)))
+            .envs(
+                self.node_env
+                    .get(&id)
+                    .into_iter()
+                    .flatten()
+                    .chain(env)
+                    .map(|(key, value)| (key, value)),
+            )
             .kill_on_drop(true);
         let mut child = command
             .spawn()

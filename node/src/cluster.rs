@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, RaftMetrics};
-use warden_core::{Outcome, Request};
+use warden_core::{Code, Outcome, Rejection, Request};
 use warden_proto::internal::forward_service_client::ForwardServiceClient;
 use warden_proto::internal::raft_service_client::RaftServiceClient;
 use warden_proto::internal::{RaftPayload, ReadIndexRequest};
@@ -16,6 +16,7 @@ use warden_raft::{NodeId, Raft, StateReader, wire};
 use crate::config::Limits;
 use crate::error::Error;
 use crate::peers::Peers;
+use crate::versions::{Build, MemberBuilds};
 
 /// How long to wait for a new leader before trying again; a backoff between attempts.
 const LEADER_CHANGE_WAIT: Duration = Duration::from_millis(200);
@@ -33,6 +34,9 @@ struct Inner {
     limits: Limits,
     /// Where tasks this node's proposals end go for their traces, when traces are on.
     traces: Option<crate::traces::TaskTraces>,
+    /// This node's build, and the members' as they reported them to it while it leads.
+    build: Build,
+    member_builds: MemberBuilds,
 }
 
 /// Whether a read must observe every write acknowledged before it started.
@@ -50,6 +54,7 @@ impl Cluster {
         peers: Peers,
         limits: Limits,
         traces: Option<crate::traces::TaskTraces>,
+        build: Build,
     ) -> Cluster {
         Cluster {
             inner: Arc::new(Inner {
@@ -59,8 +64,20 @@ impl Cluster {
                 peers,
                 limits,
                 traces,
+                build,
+                member_builds: MemberBuilds::default(),
             }),
         }
+    }
+
+    /// This node's build: the protocol it speaks and its version.
+    pub fn build(&self) -> &Build {
+        &self.inner.build
+    }
+
+    /// The builds members reported in heartbeats to this node while it leads.
+    pub fn member_builds(&self) -> &MemberBuilds {
+        &self.inner.member_builds
     }
 
     pub fn node_id(&self) -> NodeId {
@@ -171,6 +188,7 @@ impl Cluster {
         request: &Request,
         within: Duration,
     ) -> Result<Outcome, Attempt> {
+        self.check_protocol(request).map_err(Attempt::Fail)?;
         let stamped = Request {
             time_ms: crate::api::now_ms(),
             ..request.clone()
@@ -186,6 +204,23 @@ impl Cluster {
             }
             Ok(Err(RaftError::Fatal(_))) => Err(Attempt::Fail(Error::Stopped)),
         }
+    }
+
+    /// Keeps a command newer than the cluster's protocol out of the log: members whose
+    /// build is older could not read it. `apply()` would refuse it too, but only on the
+    /// members that can read it.
+    fn check_protocol(&self, request: &Request) -> Result<(), Error> {
+        let since = request.command.since();
+        if since <= warden_core::OLDEST_PROTOCOL {
+            return Ok(());
+        }
+        let running = self.inner.reader.cluster_protocol()?;
+        if since > running {
+            return Err(Error::ClusterProtocol(
+                warden_core::apply::protocol_too_new(&request.command, running),
+            ));
+        }
+        Ok(())
     }
 
     async fn forward(
@@ -219,6 +254,10 @@ impl Cluster {
                 tracing::debug!(%address, %status, "forwarding a write failed; retrying");
                 Err(Attempt::Retry)
             }
+            // The leader kept a command newer than the cluster's protocol out of the log.
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => Err(Attempt::Fail(
+                Error::ClusterProtocol(Rejection::new(Code::FailedPrecondition, status.message())),
+            )),
             Err(status) => Err(Attempt::Fail(Error::LeaderUnreachable(status.to_string()))),
         }
     }

@@ -38,6 +38,10 @@ pub enum Error {
         humantime::format_duration(*waited)
     )]
     ReadIndexTimeout { waited: Duration },
+    /// A command newer than the cluster's protocol, kept out of the log (older members
+    /// could not read it).
+    #[error("{}", .0.message)]
+    ClusterProtocol(Rejection),
     #[error("the leader could not be reached: {0}")]
     LeaderUnreachable(String),
     #[error("this node is shutting down")]
@@ -76,6 +80,7 @@ impl From<Error> for tonic::Status {
             | Error::AlreadyInitialized
             | Error::NoBootstrapToken
             | Error::Membership(_)
+            | Error::ClusterProtocol(_)
             | Error::NoSigningKey
             | Error::EmptyAuditChain => tonic::Code::FailedPrecondition,
             Error::NoLeader

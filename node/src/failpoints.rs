@@ -1,7 +1,8 @@
 //! Storage failpoints configured from the `FAILPOINTS` environment variable, the `fail`
 //! crate's convention: `name=actions;name=actions`, e.g.
 //! `raft::log::append::before_sync=20*off->return(abort)` aborts the process at the 21st
-//! log append. The names are `warden_raft::failpoints::ALL`.
+//! log append. The names are `warden_raft::failpoints::ALL`, and [`PROTOCOL`], which makes
+//! the node speak an older protocol.
 //!
 //! Only a build with the `failpoints` feature has them (the chaos harness's). Any other
 //! build refuses to start when the variable is set, so a fault that was asked for is
@@ -9,6 +10,38 @@
 
 /// The variable the failpoints are read from.
 pub const ENV: &str = "FAILPOINTS";
+
+/// Makes a failpoint build speak an older protocol, as a build of that protocol would
+/// (`node::protocol=return(1)`): it reports that protocol, and its state machine stops
+/// at what that protocol cannot apply. How the upgrade tests get an older build.
+pub const PROTOCOL: &str = "node::protocol";
+
+/// The protocol this node speaks: `warden_core::PROTOCOL`, or what `node::protocol` says.
+#[cfg(feature = "failpoints")]
+pub fn protocol() -> anyhow::Result<u32> {
+    fn told() -> Option<String> {
+        fail::fail_point!(PROTOCOL, |argument| argument);
+        None
+    }
+    let Some(text) = told() else {
+        return Ok(warden_core::PROTOCOL);
+    };
+    let range = warden_core::OLDEST_PROTOCOL..=warden_core::PROTOCOL;
+    match text.parse::<u32>() {
+        Ok(protocol) if range.contains(&protocol) => Ok(protocol),
+        _ => anyhow::bail!(
+            "{ENV}: {PROTOCOL} must return a protocol from {} to {}, not {text:?}",
+            range.start(),
+            range.end()
+        ),
+    }
+}
+
+/// The protocol this node speaks.
+#[cfg(not(feature = "failpoints"))]
+pub fn protocol() -> anyhow::Result<u32> {
+    Ok(warden_core::PROTOCOL)
+}
 
 /// Configures every failpoint `FAILPOINTS` names; returns the names.
 pub fn configure_from_env() -> anyhow::Result<Vec<String>> {
@@ -33,9 +66,9 @@ fn configure(text: Option<&str>) -> anyhow::Result<Vec<String>> {
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("{ENV}: {entry:?} is not name=actions"))?;
         let name = name.trim();
-        if !warden_raft::failpoints::ALL.contains(&name) {
+        if !warden_raft::failpoints::ALL.contains(&name) && name != PROTOCOL {
             anyhow::bail!(
-                "{ENV}: unknown failpoint {name:?}; known: {}",
+                "{ENV}: unknown failpoint {name:?}; known: {}, {PROTOCOL}",
                 warden_raft::failpoints::ALL.join(", ")
             );
         }

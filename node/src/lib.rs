@@ -26,5 +26,6 @@ pub mod server;
 pub mod services;
 pub mod tls;
 pub mod traces;
+pub mod versions;
 
 pub use error::Error;

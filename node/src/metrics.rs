@@ -37,6 +37,10 @@ fn describe() {
     );
     describe_gauge!("warden_raft_term", "This node's current Raft term.");
     describe_gauge!(
+        "warden_cluster_protocol",
+        "The protocol the cluster runs, as this node has applied it (docs/upgrades.md)."
+    );
+    describe_gauge!(
         "warden_raft_leader_id",
         "The node id of the leader this node knows (0: none)."
     );

@@ -57,7 +57,8 @@ pub async fn run(
     let source_ip = (!bound.ip().is_unspecified()).then_some(bound.ip());
     let traces = crate::traces::start(&options.traces, options.node_id)?;
     let (task_traces, trace_exporter) = traces.unzip();
-    let (raft, cluster) = start_raft(&options, source_ip, &tls, task_traces).await?;
+    let build = crate::versions::Build::this(crate::failpoints::protocol()?);
+    let (raft, cluster) = start_raft(&options, source_ip, &tls, task_traces, build).await?;
 
     let mut tasks = JoinSet::new();
     if let Some(exporter) = trace_exporter {
@@ -169,6 +170,7 @@ async fn start_raft(
     source_ip: Option<std::net::IpAddr>,
     tls: &NodeTls,
     traces: Option<crate::traces::TaskTraces>,
+    build: crate::versions::Build,
 ) -> anyhow::Result<(Raft, Cluster)> {
     let storage = Storage::open(&options.data_dir.join("db"))
         .with_context(|| format!("opening storage in {}", options.data_dir.display()))?;
@@ -177,7 +179,7 @@ async fn start_raft(
         .to_openraft("warden")
         .map_err(|error| anyhow::anyhow!("raft configuration: {error}"))?;
     let state_machine = storage
-        .state_machine()
+        .state_machine_speaking(build.protocol)
         .context("opening the state machine")?;
     let raft = Raft::new(
         options.node_id,
@@ -203,6 +205,7 @@ async fn start_raft(
         ),
         options.limits.clone(),
         traces,
+        build,
     );
     Ok((raft, cluster))
 }

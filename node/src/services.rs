@@ -70,6 +70,7 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
             options.node_id,
             master_key_id.clone(),
             anchor.clone(),
+            cluster.build().clone(),
         )))
         .add_service(ClusterServiceServer::new(ClusterAdmin::new(
             cluster.clone(),

@@ -21,6 +21,22 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
+    #[error(
+        "the cluster runs protocol {running}, newer than protocol {speaks}, which this warden \
+         speaks: run a build that speaks protocol {running} or newer (`warden --version` names \
+         its protocol)"
+    )]
+    NewerProtocol { running: u32, speaks: u32 },
+    #[error(
+        "log entry {index} holds {action}, a protocol {needs} command that this warden \
+         (protocol {speaks}) cannot apply: run a build that speaks protocol {needs} or newer"
+    )]
+    NewerCommand {
+        index: u64,
+        action: &'static str,
+        needs: u32,
+        speaks: u32,
+    },
     #[error("the backup is refused at byte {offset}: {reason}")]
     Backup { offset: u64, reason: String },
     #[error("column family {0} is missing")]

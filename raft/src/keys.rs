@@ -120,6 +120,8 @@ pub const MEMBERSHIP: &[u8] = b"\x00membership";
 pub const AUDIT_HEAD: &[u8] = b"\x00audit_head";
 pub const BOOTSTRAPPED: &[u8] = b"\x00bootstrapped";
 pub const AUDIT_SETTINGS: &[u8] = b"\x00audit_settings";
+/// The protocol the cluster runs (`warden_core::version`); absent until first raised.
+pub const CLUSTER_PROTOCOL: &[u8] = b"\x00cluster_protocol";
 
 /// Whether `key` lies inside the state-machine key space (a snapshot image is checked
 /// against this before it replaces the state).

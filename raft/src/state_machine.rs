@@ -33,13 +33,16 @@ use crate::types::{
 #[derive(Debug)]
 pub struct StateMachineStore {
     storage: Storage,
+    /// The protocol this node speaks (`warden_core::version`).
+    protocol: u32,
     applied: Option<LogId>,
     membership: StoredMembership,
     head: AuditHead,
 }
 
 impl StateMachineStore {
-    pub(crate) fn load(storage: Storage) -> Result<StateMachineStore, Error> {
+    pub(crate) fn load(storage: Storage, protocol: u32) -> Result<StateMachineStore, Error> {
+        check_protocol(&storage, protocol)?;
         let applied =
             storage.get::<LogId>(keys::SM_CF, keys::APPLIED, || "applied log id".into())?;
         let membership = storage.get(keys::SM_CF, keys::MEMBERSHIP, || "last membership".into())?;
@@ -47,6 +50,7 @@ impl StateMachineStore {
         storage.state_machine_covers(applied.map_or(0, |log_id| log_id.index));
         Ok(StateMachineStore {
             storage,
+            protocol,
             applied,
             membership: membership.unwrap_or_default(),
             head: head.unwrap_or_default(),
@@ -60,6 +64,32 @@ impl StateMachineStore {
             .write_buffered(batch, || format!("entries up to {last}"))?;
         failpoint!(APPLY_AFTER_WRITE);
         Ok(())
+    }
+
+    /// Refuses an entry whose command this node's protocol does not know, as a build of
+    /// that protocol would (it could not even decode it); the node stops there.
+    fn check_command(&self, index: u64, command: &warden_core::Command) -> Result<(), Error> {
+        let needs = command.since();
+        if needs <= self.protocol {
+            return Ok(());
+        }
+        Err(Error::NewerCommand {
+            index,
+            action: command.action().as_str(),
+            needs,
+            speaks: self.protocol,
+        })
+    }
+
+    /// Refuses to record that the cluster runs a protocol newer than this node's.
+    fn check_running(&self, running: u32) -> Result<(), Error> {
+        if running <= self.protocol {
+            return Ok(());
+        }
+        Err(Error::NewerProtocol {
+            running,
+            speaks: self.protocol,
+        })
     }
 
     /// The audit head after everything applied so far.
@@ -89,11 +119,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let log_id = entry.log_id;
             let produced = match entry.payload {
                 EntryPayload::Blank => None,
-                EntryPayload::Normal(request) => Some(
+                EntryPayload::Normal(request) => {
+                    self.check_command(log_id.index, &request.command)
+                        .map_err(|e| StorageIOError::apply(log_id, &e))?;
                     // Reads see the writes of the earlier entries of this batch.
-                    warden_core::apply(&pending, &head, log_id.index, &request)
-                        .map_err(|e| StorageIOError::read_state_machine(&e))?,
-                ),
+                    let applied = warden_core::apply(&pending, &head, log_id.index, &request)
+                        .map_err(|e| StorageIOError::read_state_machine(&e))?;
+                    if let Outcome::ClusterProtocolSet { to, .. } = applied.outcome {
+                        self.check_running(to)
+                            .map_err(|e| StorageIOError::apply(log_id, &e))?;
+                    }
+                    Some(applied)
+                }
                 EntryPayload::Membership(new) => {
                     let description = describe_membership(&new);
                     membership = StoredMembership::new(Some(log_id), new);
@@ -157,6 +194,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 Ok(installed)
             })
             .inspect_err(|_| self.storage.snapshot_install_failed())?;
+        // A snapshot of a cluster that moved to a newer protocol stops this node; at its
+        // next start, opening the state machine refuses it.
+        check_protocol(&self.storage, self.protocol)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
         self.applied = installed.applied;
         self.membership = installed.membership;
         self.head = installed.head;
@@ -172,6 +213,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 .map_err(|e| StorageIOError::read_snapshot(None, &e))?,
         )
     }
+}
+
+/// Refuses state of a cluster that runs a newer protocol than `protocol`.
+fn check_protocol(storage: &Storage, protocol: u32) -> Result<(), Error> {
+    let running = storage.reader().cluster_protocol()?;
+    if running > protocol {
+        return Err(Error::NewerProtocol {
+            running,
+            speaks: protocol,
+        });
+    }
+    Ok(())
 }
 
 /// The audit description of a membership, e.g.

@@ -76,10 +76,17 @@ impl Storage {
         LogStore::new(self.clone())
     }
 
-    /// The state machine, with its applied state loaded. openraft expects a single state
-    /// machine per node: it caches the applied log id, membership and audit head.
+    /// The state machine, with its applied state loaded, for this build's protocol.
+    /// openraft expects a single state machine per node: it caches the applied log id,
+    /// membership and audit head.
     pub fn state_machine(&self) -> Result<StateMachineStore, Error> {
-        StateMachineStore::load(self.clone())
+        self.state_machine_speaking(warden_core::PROTOCOL)
+    }
+
+    /// The state machine of a node that speaks `protocol`: it refuses to open state of a
+    /// cluster that runs a newer one, and stops at an entry it cannot apply.
+    pub fn state_machine_speaking(&self, protocol: u32) -> Result<StateMachineStore, Error> {
+        StateMachineStore::load(self.clone(), protocol)
     }
 
     /// Read-only queries of the replicated state.

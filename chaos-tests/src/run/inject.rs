@@ -16,7 +16,9 @@ use crate::faults::{Fault, StoragePoint, Target};
 use crate::workload::Recorder;
 
 use super::observe::{acknowledged_each_second, first_ack_after, wait_for_progress};
-use super::{FAILPOINT_TIMEOUT, FAILPOINTS_ENV, PROGRESS_STEP, PURGE_TIMEOUT, WORKSPACE};
+use super::{
+    FAILPOINT_TIMEOUT, FAILPOINTS_ENV, PROGRESS_STEP, PURGE_TIMEOUT, UPGRADE_TIMEOUT, WORKSPACE,
+};
 
 #[derive(Default)]
 pub(super) struct Measured {
@@ -41,7 +43,7 @@ pub(super) async fn apply(
         | Fault::NodeDown { target, .. }
         | Fault::Storage { target, .. } => Some(resolve_target(cluster, *target).await?),
         Fault::SlowLinks { .. }
-        | Fault::RollingRestart
+        | Fault::RollingUpgrade
         | Fault::AddNode
         | Fault::NoMajority { .. } => None,
     };
@@ -150,14 +152,16 @@ pub(super) async fn apply(
             tokio::time::sleep(fault.hold()).await;
             cluster.heal();
         }
-        (Fault::RollingRestart, _) => {
+        (Fault::RollingUpgrade, _) => {
             for id in cluster.ids() {
                 cluster.nodes.stop(id).await?;
+                cluster.nodes.set_node_env(id, Vec::new());
                 cluster.nodes.start_node(id).await?;
                 wait_for_progress(recorder, PROGRESS_STEP)
                     .await
-                    .with_context(|| format!("no progress after restarting node {id}"))?;
+                    .with_context(|| format!("no progress after upgrading node {id}"))?;
             }
+            cluster.wait_protocol_raised(UPGRADE_TIMEOUT).await?;
         }
         (Fault::FlappingIsolate { flaps, .. }, Some(id)) => {
             for _ in 0..*flaps {

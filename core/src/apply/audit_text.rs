@@ -81,6 +81,7 @@ pub(super) fn resource_of(command: &Command) -> String {
         } => pause_resource(workspace, target),
         Command::AuditCheckpoint { checkpoint } => checkpoint_resource(checkpoint.node),
         Command::CreateBackup { node } => format!("cluster/node/{node}/backup"),
+        Command::SetClusterProtocol { .. } => "cluster/protocol".to_owned(),
         Command::SetWorkspaceSettings { workspace, .. } => {
             format!("{}/settings", workspace_resource(workspace))
         }
@@ -106,6 +107,7 @@ pub(super) fn governance_detail(outcome: &Outcome) -> String {
         } => return super::pause::detail(workspace, target, *paused, reason),
         Outcome::MembershipChangeAuthorized(change) => return change.to_string(),
         Outcome::CheckpointRecorded(checkpoint) => return checkpoint.detail(),
+        Outcome::ClusterProtocolSet { from, to } => return format!("protocol {from} -> {to}"),
         Outcome::WorkspaceSettingsSet(settings) => {
             let on = if settings.trace_content { "on" } else { "off" };
             return format!("trace content {on}");

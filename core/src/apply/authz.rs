@@ -68,7 +68,8 @@ fn needs(command: &Command) -> Needs<'_> {
         Command::AssignTask { .. }
         | Command::TimeOutTask { .. }
         | Command::MarkStalled { .. }
-        | Command::ExpireApproval { .. } => Needs::Node,
+        | Command::ExpireApproval { .. }
+        | Command::SetClusterProtocol { .. } => Needs::Node,
         Command::AppendJournal {
             workspace, task, ..
         } => Needs::Agent(workspace, task),
@@ -107,7 +108,9 @@ pub(super) fn refusal<S: StateRead>(
         (Needs::TheNode(node), _) => denied(&format!("sign checkpoints as node {node}")),
         (_, PrincipalKind::System) | (Needs::Authenticated, _) => None,
         (Needs::Node, PrincipalKind::Node) => None,
-        (Needs::Node, _) => denied("place or expire tasks: only nodes do"),
+        (Needs::Node, _) => {
+            denied("place or expire tasks or set the cluster protocol: only nodes do")
+        }
         (Needs::System, _) => denied("bootstrap the cluster"),
         (Needs::Agent(workspace, task), PrincipalKind::Agent) => {
             let owner = state

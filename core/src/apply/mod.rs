@@ -25,6 +25,7 @@ mod model_turn;
 mod pause;
 mod placement;
 mod policy;
+mod protocol;
 mod submit;
 mod task_update;
 
@@ -46,6 +47,7 @@ use warden_secrets::WrappedKey;
 
 pub use authz::require;
 pub use call_decision::{Probe, Subject, decide_call};
+pub use protocol::too_new as protocol_too_new;
 
 /// Point reads of the replicated state. `Error` is the storage's own failure, which
 /// is fatal to the caller; domain problems are rejections, never errors.
@@ -101,6 +103,8 @@ pub trait StateRead {
         &self,
         workspace: &WorkspaceId,
     ) -> Result<Vec<(TaskId, AgentName)>, Self::Error>;
+    /// The protocol the cluster runs: the last one set, or `OLDEST_PROTOCOL`.
+    fn cluster_protocol(&self) -> Result<u32, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -159,6 +163,8 @@ pub enum Write {
     /// The workspace and everything stored under it (the audit chain is not under it).
     RemoveWorkspace(WorkspaceId),
     WorkspaceSettings(WorkspaceSettings),
+    /// The protocol the cluster runs from now on.
+    ClusterProtocol(u32),
 }
 
 /// The most of a refusal's text an audit record keeps, in bytes.
@@ -191,7 +197,11 @@ pub fn apply<S: StateRead>(
         principal: &request.principal,
         head,
     };
-    let (resource, decision) = match authz::refusal(state, request, time_ms)? {
+    let refusal = match authz::refusal(state, request, time_ms)? {
+        Some(rejection) => Some(rejection),
+        None => protocol::refusal(state, command)?,
+    };
+    let (resource, decision) = match refusal {
         Some(rejection) => (resource_of(command), Err(rejection)),
         None => decide(state, &at, command)?,
     };
@@ -306,6 +316,7 @@ fn decide<S: StateRead>(
             trace_content,
         } => set_settings(state, at, workspace, *trace_content)?,
         Command::CreateBackup { node } => Ok((Outcome::BackupRecorded { node: *node }, vec![])),
+        Command::SetClusterProtocol { protocol } => protocol::set(state, *protocol)?,
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

@@ -159,6 +159,8 @@ impl Harness {
             state: MemoryState::default(),
             time_ms: 1_000,
         };
+        // The cluster a node of this build initializes runs this build's protocol.
+        harness.ok(Command::SetClusterProtocol { protocol: PROTOCOL });
         for command in setup_with("acme", limits) {
             harness.ok(command);
         }

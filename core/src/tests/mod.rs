@@ -18,6 +18,7 @@ mod execution;
 mod fixtures;
 mod pause;
 mod pinning;
+mod protocol;
 mod redecide;
 mod secrets;
 mod settings;

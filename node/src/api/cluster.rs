@@ -330,12 +330,19 @@ impl ClusterService for ClusterAdmin {
             },
         };
         match self.cluster.propose(bootstrap).await? {
-            Outcome::TokenCreated(_) => Ok(Response::new(InitClusterResponse {
-                node_id,
-                address: self.advertise.clone(),
-                admin: admin.to_string(),
-                admin_token: token.expose(),
-            })),
+            Outcome::TokenCreated(_) => {
+                // A new cluster runs its first node's protocol from the start; should this
+                // fail, the controller raises it at its next tick.
+                if let Err(error) = crate::runtime::protocol::raise(&self.cluster).await {
+                    tracing::warn!(%error, "setting the new cluster's protocol failed");
+                }
+                Ok(Response::new(InitClusterResponse {
+                    node_id,
+                    address: self.advertise.clone(),
+                    admin: admin.to_string(),
+                    admin_token: token.expose(),
+                }))
+            }
             Outcome::Rejected(_) => Err(Error::AlreadyInitialized.into()),
             other => Err(unexpected(&other).into()),
         }
@@ -400,9 +407,14 @@ impl ClusterService for ClusterAdmin {
                 .get(&id)
                 .map(|log_id| log_id.map_or(0, |log_id| log_id.index))
         };
+        let leading = metrics.state == ServerState::Leader;
+        let builds = self.cluster.member_builds();
         let members: Vec<Member> = membership
             .nodes()
             .map(|(id, node)| {
+                let build = builds
+                    .get(metrics.current_term, CoreNodeId(*id))
+                    .filter(|_| leading);
                 let matched_index = if *id == metrics.id && metrics.state == ServerState::Leader {
                     Some(last_log_index)
                 } else {
@@ -419,6 +431,8 @@ impl ClusterService for ClusterAdmin {
                     .into(),
                     matched_index,
                     lag: matched_index.map(|index| last_log_index.saturating_sub(index)),
+                    protocol: build.as_ref().map(|build| build.protocol),
+                    version: build.map(|build| build.version),
                 }
             })
             .collect();
@@ -435,6 +449,13 @@ impl ClusterService for ClusterAdmin {
             purged_index: metrics.purged.map(|log_id| log_id.index),
             members,
             state: state_name(metrics.state, !voters.contains(&metrics.id)).to_owned(),
+            cluster_protocol: self
+                .cluster
+                .reader()
+                .cluster_protocol()
+                .map_err(Error::from)?,
+            protocol: self.cluster.build().protocol,
+            version: self.cluster.build().version.clone(),
         }))
     }
 }

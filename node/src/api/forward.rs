@@ -15,6 +15,7 @@ use warden_raft::wire;
 use crate::auth::Peer;
 use crate::cluster::Cluster;
 use crate::runtime::liveness::Liveness;
+use crate::versions::Build;
 
 pub struct Forward {
     cluster: Cluster,
@@ -95,12 +96,21 @@ impl ForwardService for Forward {
                 request.node_id
             )));
         }
-        let leading = self.cluster.raft().metrics().borrow().state == ServerState::Leader;
+        let (leading, term) = {
+            let metrics = self.cluster.raft().metrics();
+            let metrics = metrics.borrow();
+            (metrics.state == ServerState::Leader, metrics.current_term)
+        };
         if !leading {
             return Err(Status::failed_precondition("not the leader"));
         }
         self.liveness
             .heard(NodeId(request.node_id), request.capacity);
+        self.cluster.member_builds().heard(
+            term,
+            NodeId(request.node_id),
+            Build::reported(request.protocol, request.version),
+        );
         Ok(Response::new(HeartbeatResponse {
             leader_id: self.cluster.node_id(),
         }))

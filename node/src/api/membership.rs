@@ -68,6 +68,7 @@ pub async fn check_new_node(
 ) -> Result<Option<AuditKey>, Error> {
     let node = change.node().0;
     let answer = identify(cluster, node, address).await;
+    let running = cluster.reader().cluster_protocol()?;
     let problem = match answer {
         Err(reason) => Some(format!(
             "node {node} at {address} cannot be reached or did not prove it is node {node} ({reason}); start it there with --node-id {node}{}, then add it again",
@@ -86,6 +87,17 @@ pub async fn check_new_node(
                 "node {node} holds master key {:?} but this cluster uses {:?}; start it with the cluster's master key (secrets.master_key_file), then add it again",
                 identity.master_key_id,
                 master_key_id.unwrap_or_default()
+            ))
+        }
+        Ok(identity) if identity.protocol.max(warden_core::OLDEST_PROTOCOL) < running => {
+            Some(format!(
+                "node {node} runs Warden {} speaking protocol {}, but the cluster runs protocol {running}; start it with a build that speaks protocol {running} or newer, then add it again",
+                if identity.version.is_empty() {
+                    "of unknown version"
+                } else {
+                    &identity.version
+                },
+                identity.protocol.max(warden_core::OLDEST_PROTOCOL)
             ))
         }
         Ok(identity)

@@ -10,6 +10,7 @@ use warden_proto::internal::{
 };
 
 use crate::anchor::{Anchor, heads};
+use crate::versions::Build;
 
 /// How many indexes one head request may ask about (one per member and one more).
 const MAX_AT_INDEXES: usize = 64;
@@ -18,14 +19,16 @@ pub struct Node {
     node_id: u64,
     master_key_id: Option<String>,
     anchor: Anchor,
+    build: Build,
 }
 
 impl Node {
-    pub fn new(node_id: u64, master_key_id: Option<String>, anchor: Anchor) -> Node {
+    pub fn new(node_id: u64, master_key_id: Option<String>, anchor: Anchor, build: Build) -> Node {
         Node {
             node_id,
             master_key_id,
             anchor,
+            build,
         }
     }
 }
@@ -44,6 +47,8 @@ impl NodeService for Node {
                 .public_key()
                 .map(|key| key.to_hex())
                 .unwrap_or_default(),
+            protocol: self.build.protocol,
+            version: self.build.version.clone(),
         }))
     }
 

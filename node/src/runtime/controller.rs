@@ -1,8 +1,9 @@
 //! The leader's controller over the replicated state: places runnable tasks on live
 //! nodes (least loaded first, within capacity), moves the tasks of nodes whose lease
 //! expired under a new epoch, times out tasks past their deadline, and marks running
-//! tasks without journal progress as stalled. Every decision is a proposed command, so
-//! `apply()` validates it against the state it lands on.
+//! tasks without journal progress as stalled, and raises the cluster's protocol once
+//! every member speaks a newer one (`protocol.rs`). Every decision is a proposed command,
+//! so `apply()` validates it against the state it lands on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        match cluster.reader().cluster_protocol() {
+            Ok(protocol) => metrics::gauge!("warden_cluster_protocol").set(f64::from(protocol)),
+            Err(error) => tracing::warn!(%error, "reading the cluster protocol"),
+        }
         let (leading, term) = {
             let metrics = cluster.raft().metrics();
             let metrics = metrics.borrow();
@@ -38,6 +43,9 @@ pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
         liveness.leading(term);
         if let Err(error) = tick(&cluster, &options, &liveness).await {
             tracing::warn!(%error, "controller tick failed");
+        }
+        if let Err(error) = super::protocol::raise(&cluster).await {
+            tracing::warn!(%error, "raising the cluster protocol failed");
         }
         metrics::counter!("warden_controller_ticks_total").increment(1);
     }

@@ -1,5 +1,6 @@
-//! The node's heartbeat to the leader: proves it is alive (so it keeps its tasks) and
-//! renews its own lease clock. The leader heartbeats itself.
+//! The node's heartbeat to the leader: proves it is alive (so it keeps its tasks),
+//! renews its own lease clock and reports its build (`versions.rs`). The leader
+//! heartbeats itself.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +36,10 @@ pub async fn run(
         match cluster.leader() {
             Some((leader, _)) if leader == me => {
                 liveness.heard(NodeId(me), options.capacity);
+                let term = cluster.raft().metrics().borrow().current_term;
+                cluster
+                    .member_builds()
+                    .heard(term, NodeId(me), cluster.build().clone());
                 lease.acknowledged(sent);
             }
             Some((leader, address)) => {
@@ -44,6 +49,8 @@ pub async fn run(
                 let mut request = tonic::Request::new(HeartbeatRequest {
                     node_id: me,
                     capacity: options.capacity,
+                    protocol: cluster.build().protocol,
+                    version: cluster.build().version.clone(),
                 });
                 request.set_timeout(options.heartbeat_interval);
                 match ForwardServiceClient::new(channel).heartbeat(request).await {

@@ -5,6 +5,7 @@ pub mod controller;
 pub mod heartbeat;
 pub mod host;
 pub mod liveness;
+pub mod protocol;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -222,6 +222,10 @@ impl<'a> Pending<'a> {
                     let what = || "audit settings".to_owned();
                     self.put(keys::AUDIT_SETTINGS.to_vec(), what, settings)?;
                 }
+                Write::ClusterProtocol(protocol) => {
+                    let what = || "cluster protocol".to_owned();
+                    self.put(keys::CLUSTER_PROTOCOL.to_vec(), what, protocol)?;
+                }
                 Write::RemoveProvider { workspace, name } => {
                     self.delete(keys::provider(workspace, name));
                 }
@@ -398,5 +402,12 @@ impl StateRead for Pending<'_> {
             .iter()
             .map(|(key, value)| crate::state_reader::unfinished_task(key, value))
             .collect()
+    }
+
+    fn cluster_protocol(&self) -> Result<u32, Error> {
+        let stored = self.get(keys::CLUSTER_PROTOCOL.to_vec(), || {
+            "cluster protocol".to_owned()
+        })?;
+        Ok(stored.unwrap_or(warden_core::OLDEST_PROTOCOL))
     }
 }

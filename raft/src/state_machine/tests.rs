@@ -18,6 +18,7 @@ use crate::storage::Storage;
 use crate::types::{Entry, LogId};
 
 mod delete;
+mod protocol;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

@@ -45,6 +45,14 @@ impl StateReader {
         })
     }
 
+    /// The protocol the cluster runs, as of the last applied entry.
+    pub fn cluster_protocol(&self) -> Result<u32, Error> {
+        let stored = self.storage.get(keys::SM_CF, keys::CLUSTER_PROTOCOL, || {
+            "cluster protocol".to_owned()
+        })?;
+        Ok(stored.unwrap_or(warden_core::OLDEST_PROTOCOL))
+    }
+
     pub fn bootstrapped(&self) -> Result<Option<Principal>, Error> {
         self.storage.get(keys::SM_CF, keys::BOOTSTRAPPED, || {
             "bootstrap admin".to_owned()
@@ -136,6 +144,10 @@ impl StateRead for StateReader {
 
     fn unfinished_tasks(&self, workspace: &WorkspaceId) -> Result<Vec<(TaskId, AgentName)>, Error> {
         StateReader::unfinished_tasks(self, workspace)
+    }
+
+    fn cluster_protocol(&self) -> Result<u32, Error> {
+        StateReader::cluster_protocol(self)
     }
 
     fn policy(&self, workspace: &WorkspaceId) -> Result<Option<StoredPolicy>, Error> {

@@ -175,6 +175,11 @@ fn report_change(
 fn render_status(status: &ClusterStatusResponse) -> String {
     let mut text = render_fields(&[
         ("node", format!("{} ({})", status.node_id, status.state)),
+        (
+            "build",
+            format!("{} (protocol {})", status.version, status.protocol),
+        ),
+        ("cluster protocol", status.cluster_protocol.to_string()),
         ("leader", or_dash(status.leader_id)),
         ("term", status.term.to_string()),
         ("last log index", status.last_log_index.to_string()),
@@ -183,7 +188,9 @@ fn render_status(status: &ClusterStatusResponse) -> String {
         ("snapshot index", or_dash(status.snapshot_index)),
         ("purged index", or_dash(status.purged_index)),
     ]);
-    let mut members = Table::new(vec!["ID", "ADDRESS", "ROLE", "MATCHED", "LAG"]);
+    let mut members = Table::new(vec![
+        "ID", "ADDRESS", "ROLE", "MATCHED", "LAG", "VERSION", "PROTOCOL",
+    ]);
     for member in &status.members {
         members.push(vec![
             member.node_id.to_string(),
@@ -191,6 +198,8 @@ fn render_status(status: &ClusterStatusResponse) -> String {
             role_name(member.role),
             or_dash(member.matched_index),
             or_dash(member.lag),
+            or_dash(member.version.as_ref()),
+            or_dash(member.protocol),
         ]);
     }
     text.push('\n');
@@ -215,6 +224,9 @@ mod tests {
             snapshot_index: None,
             purged_index: None,
             state: "leader".into(),
+            cluster_protocol: 1,
+            protocol: 2,
+            version: "0.1.0".into(),
             members: vec![
                 Member {
                     node_id: 1,
@@ -222,6 +234,8 @@ mod tests {
                     role: MemberRole::Voter as i32,
                     matched_index: Some(12),
                     lag: Some(0),
+                    protocol: Some(2),
+                    version: Some("0.1.0".into()),
                 },
                 Member {
                     node_id: 2,
@@ -229,26 +243,30 @@ mod tests {
                     role: MemberRole::Learner as i32,
                     matched_index: None,
                     lag: None,
+                    protocol: None,
+                    version: None,
                 },
             ],
         };
         let text = render_status(&status);
         assert!(
-            text.starts_with("node             1 (leader)\nleader           1\n"),
+            text.starts_with(
+                "node              1 (leader)\nbuild             0.1.0 (protocol 2)\ncluster protocol  1\nleader            1\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("applied index    11\n"), "{text}");
-        assert!(text.contains("snapshot index   -\n"), "{text}");
+        assert!(text.contains("applied index     11\n"), "{text}");
+        assert!(text.contains("snapshot index    -\n"), "{text}");
         assert!(
-            text.contains("ID  ADDRESS         ROLE     MATCHED  LAG\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("1   127.0.0.1:7400  voter    12       0\n"),
+            text.contains("ID  ADDRESS         ROLE     MATCHED  LAG  VERSION  PROTOCOL\n"),
             "{text}"
         );
         assert!(
-            text.ends_with("2   127.0.0.1:7401  learner  -        -\n"),
+            text.contains("1   127.0.0.1:7400  voter    12       0    0.1.0    2\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("2   127.0.0.1:7401  learner  -        -    -        -\n"),
             "{text}"
         );
     }

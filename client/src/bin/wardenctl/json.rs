@@ -186,6 +186,8 @@ pub fn member(member: &Member) -> Value {
         "role": role_name(member.role),
         "matched_index": member.matched_index,
         "lag": member.lag,
+        "version": member.version,
+        "protocol": member.protocol,
     })
 }
 
@@ -193,6 +195,9 @@ pub fn cluster_status(status: &ClusterStatusResponse) -> Value {
     json!({
         "node_id": status.node_id,
         "state": status.state,
+        "version": status.version,
+        "protocol": status.protocol,
+        "cluster_protocol": status.cluster_protocol,
         "leader_id": status.leader_id,
         "term": status.term,
         "last_log_index": status.last_log_index,
@@ -231,10 +236,14 @@ mod tests {
             role: MemberRole::Learner as i32,
             matched_index: None,
             lag: Some(3),
+            protocol: Some(2),
+            version: None,
         });
         assert_eq!(value["role"], "learner");
         assert_eq!(value["matched_index"], Value::Null);
         assert_eq!(value["lag"], 3);
+        assert_eq!(value["protocol"], 2);
+        assert_eq!(value["version"], Value::Null);
 
         let value = task(&Task {
             status: TaskStatus::Pending as i32,

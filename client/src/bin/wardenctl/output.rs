@@ -94,7 +94,7 @@ pub fn render_fields(fields: &[(&str, String)]) -> String {
 }
 
 /// An optional number as text, `-` when unset.
-pub fn or_dash(value: Option<u64>) -> String {
+pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| value.to_string())
 }
 

@@ -16,10 +16,14 @@ mod dev_examples;
 mod restore;
 mod serve;
 
+/// `warden --version`: the build's version, the protocol it speaks (which commands it
+/// can apply: `warden_core::version`) and the storage format it writes.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol 2, storage format 1)");
+
 #[derive(Parser)]
 #[command(
     name = "warden",
-    version,
+    version = VERSION,
     about = "Warden: a self-hosted control plane for AI agents that act on real systems"
 )]
 struct Cli {
@@ -149,5 +153,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_names_the_protocol_and_storage_format_of_this_build() {
+        assert_eq!(
+            super::VERSION,
+            format!(
+                "{} (protocol {}, storage format {})",
+                env!("CARGO_PKG_VERSION"),
+                warden_core::PROTOCOL,
+                warden_raft::format::CURRENT
+            )
+        );
     }
 }

@@ -60,6 +60,9 @@ fn batches() -> Vec<Vec<Command>> {
     let (acme, beta) = (ws("acme"), ws("beta"));
     let user = Principal::parse("user/op").expect("valid principal");
     let first = vec![
+        Command::SetClusterProtocol {
+            protocol: warden_core::PROTOCOL,
+        },
         Command::CreateWorkspace {
             workspace: acme.clone(),
             key: None,
