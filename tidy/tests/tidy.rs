@@ -381,7 +381,7 @@ fn dashboard_queries(value: &serde_json::Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_dashboard_queries_only_metrics_and_labels_the_nodes_export() {
-    // The process_* metrics come from the metrics-process crate: node/tests/metrics.rs
+    // The process_* metrics come from the metrics-process crate: node/tests/cluster/metrics.rs
     // checks the dashboard's against a real scrape.
     let (_, described) = recorded_and_described();
     let labels = recorded_labels();
