@@ -37,6 +37,8 @@ struct Inner {
     /// This node's build, and the members' as they reported them to it while it leads.
     build: Build,
     member_builds: MemberBuilds,
+    /// Held while a node is being added, and by a protocol raise (`runtime/protocol.rs`).
+    membership: tokio::sync::Mutex<()>,
 }
 
 /// Whether a read must observe every write acknowledged before it started.
@@ -66,6 +68,7 @@ impl Cluster {
                 traces,
                 build,
                 member_builds: MemberBuilds::default(),
+                membership: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -73,6 +76,11 @@ impl Cluster {
     /// This node's build: the protocol it speaks and its version.
     pub fn build(&self) -> &Build {
         &self.inner.build
+    }
+
+    /// Held while a node is being added, so no protocol raise overlooks it.
+    pub fn membership_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.membership
     }
 
     /// The builds members reported in heartbeats to this node while it leads.
@@ -117,6 +125,9 @@ impl Cluster {
     /// Commits `request` and returns what applying it produced. Waits at most the write
     /// timeout, across leader changes.
     pub async fn propose(&self, request: Request) -> Result<Outcome, Error> {
+        // Checked here too, before a forward: a leader of an older build could not even
+        // decode the command (a stale read here can only refuse, never admit).
+        self.check_protocol(&request)?;
         let waited = self.inner.limits.write_timeout;
         let deadline = Instant::now() + waited;
         loop {

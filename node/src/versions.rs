@@ -3,11 +3,14 @@
 //! the raise of the cluster's protocol those reports allow.
 //!
 //! Members report in every heartbeat, so the leader knows each member's build within
-//! one heartbeat interval of its start. A new term starts empty: a new leader raises
-//! nothing until it has heard every member again.
+//! one heartbeat interval of its start. Only recent reports count: a member that went
+//! down (to come back, maybe, as an older build) holds the raise back until it reports
+//! again. A new term starts empty: a new leader raises nothing until it has heard every
+//! member again.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use warden_core::NodeId;
 
@@ -39,10 +42,13 @@ impl Build {
     }
 }
 
+/// The term reports belong to, and each member's latest report with its arrival time.
+type Reports = (u64, BTreeMap<NodeId, (Instant, Build)>);
+
 /// The builds members reported to this node in one term.
 #[derive(Debug, Default)]
 pub struct MemberBuilds {
-    inner: Mutex<(u64, BTreeMap<NodeId, Build>)>,
+    inner: Mutex<Reports>,
 }
 
 impl MemberBuilds {
@@ -52,31 +58,36 @@ impl MemberBuilds {
         if inner.0 != term {
             *inner = (term, BTreeMap::new());
         }
-        inner.1.insert(node, build);
+        inner.1.insert(node, (Instant::now(), build));
     }
 
     /// What `node` reported in term `term`.
     pub fn get(&self, term: u64, node: NodeId) -> Option<Build> {
         let inner = self.lock();
         (inner.0 == term)
-            .then(|| inner.1.get(&node).cloned())
+            .then(|| inner.1.get(&node).map(|(_, build)| build.clone()))
             .flatten()
     }
 
-    /// The newest protocol every one of `members` speaks, once each reported in `term`.
-    pub fn common(&self, term: u64, members: &[NodeId]) -> Result<u32, Unheard> {
+    /// The newest protocol every one of `members` speaks, once each reported in `term`
+    /// within the last `within`.
+    pub fn common(&self, term: u64, members: &[NodeId], within: Duration) -> Result<u32, Unheard> {
         let inner = self.lock();
         let mut common = u32::MAX;
         for member in members {
-            match inner.1.get(member).filter(|_| inner.0 == term) {
-                Some(build) => common = common.min(build.protocol),
+            let recent = inner
+                .1
+                .get(member)
+                .filter(|(at, _)| inner.0 == term && at.elapsed() < within);
+            match recent {
+                Some((_, build)) => common = common.min(build.protocol),
                 None => return Err(Unheard(*member)),
             }
         }
         Ok(common)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, BTreeMap<NodeId, Build>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Reports> {
         // A map of reports holds no invariant a panicking holder could break halfway.
         self.inner
             .lock()
@@ -100,14 +111,20 @@ mod tests {
     fn the_common_protocol_needs_every_member_heard_in_the_term() {
         let builds = MemberBuilds::default();
         let members = [NodeId(1), NodeId(2), NodeId(3)];
+        let recent = Duration::from_secs(60);
         builds.heard(5, NodeId(1), build(2));
         builds.heard(5, NodeId(2), build(1));
-        assert_eq!(builds.common(5, &members), Err(Unheard(NodeId(3))));
+        assert_eq!(builds.common(5, &members, recent), Err(Unheard(NodeId(3))));
         builds.heard(5, NodeId(3), build(2));
-        assert_eq!(builds.common(5, &members), Ok(1));
+        assert_eq!(builds.common(5, &members, recent), Ok(1));
         builds.heard(5, NodeId(2), build(2));
-        assert_eq!(builds.common(5, &members), Ok(2));
-        assert_eq!(builds.common(6, &members), Err(Unheard(NodeId(1))));
+        assert_eq!(builds.common(5, &members, recent), Ok(2));
+        assert_eq!(builds.common(6, &members, recent), Err(Unheard(NodeId(1))));
+        // A report older than `within` does not count: that member may be down.
+        assert_eq!(
+            builds.common(5, &members, Duration::ZERO),
+            Err(Unheard(NodeId(1)))
+        );
         // A new term starts over.
         builds.heard(6, NodeId(1), build(2));
         assert_eq!(builds.get(6, NodeId(2)), None);

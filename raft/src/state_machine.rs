@@ -197,7 +197,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         // A snapshot of a cluster that moved to a newer protocol stops this node; at its
         // next start, opening the state machine refuses it.
         check_protocol(&self.storage, self.protocol)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         self.applied = installed.applied;
         self.membership = installed.membership;
         self.head = installed.head;

@@ -119,6 +119,9 @@ impl ClusterAdmin {
             audit_key: None,
         };
         self.require_admin(caller, &change).await?;
+        // Held until the learner is in: the leader raises no protocol meanwhile, so the
+        // build checked below cannot fall behind the cluster's before it joins.
+        let _adding = self.cluster.membership_lock().lock().await;
         if self
             .cluster
             .raft()
@@ -333,7 +336,9 @@ impl ClusterService for ClusterAdmin {
             Outcome::TokenCreated(_) => {
                 // A new cluster runs its first node's protocol from the start; should this
                 // fail, the controller raises it at its next tick.
-                if let Err(error) = crate::runtime::protocol::raise(&self.cluster).await {
+                // Its only member is this node, which reports itself as it raises.
+                let fresh = std::time::Duration::from_secs(1);
+                if let Err(error) = crate::runtime::protocol::raise(&self.cluster, fresh).await {
                     tracing::warn!(%error, "setting the new cluster's protocol failed");
                 }
                 Ok(Response::new(InitClusterResponse {

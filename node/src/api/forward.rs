@@ -44,6 +44,11 @@ fn peer_of<T>(request: &Request<T>) -> Result<Peer, Status> {
 pub fn check_origin(peer: Peer, request: &warden_core::Request) -> Result<(), Status> {
     let principal = &request.principal;
     let refused = |why: String| Err(Status::permission_denied(why));
+    // Only the leader raises the cluster's protocol, from the builds members reported to
+    // it; no other node's word on them is taken.
+    if matches!(request.command, Command::SetClusterProtocol { .. }) {
+        return refused("the cluster protocol is raised only by the leader itself".to_owned());
+    }
     match (principal.kind(), peer) {
         (PrincipalKind::User | PrincipalKind::Service, _) => Ok(()),
         (PrincipalKind::System, _) => refused("a forwarded write may not act as system".to_owned()),
@@ -179,6 +184,22 @@ mod tests {
             ),
             (Peer::Node(2), request(agent.clone(), journal(3))),
             (Peer::Node(2), request(agent, token)),
+            // A node raising the cluster's protocol past what every member speaks would
+            // stop them all; only the leader raises it, from its own reports.
+            (
+                Peer::Node(2),
+                request(
+                    Principal::node(NodeId(2)),
+                    Command::SetClusterProtocol { protocol: u32::MAX },
+                ),
+            ),
+            (
+                Peer::Unverified,
+                request(
+                    Principal::node(NodeId(2)),
+                    Command::SetClusterProtocol { protocol: 2 },
+                ),
+            ),
         ];
         for (peer, proposal) in refused {
             let status = check_origin(peer, &proposal).expect_err("refused");

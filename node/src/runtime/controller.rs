@@ -44,7 +44,9 @@ pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
         if let Err(error) = tick(&cluster, &options, &liveness).await {
             tracing::warn!(%error, "controller tick failed");
         }
-        if let Err(error) = super::protocol::raise(&cluster).await {
+        // A report older than three heartbeats may be from a member that went down.
+        let fresh = options.heartbeat_interval * 3;
+        if let Err(error) = super::protocol::raise(&cluster, fresh).await {
             tracing::warn!(%error, "raising the cluster protocol failed");
         }
         metrics::counter!("warden_controller_ticks_total").increment(1);
