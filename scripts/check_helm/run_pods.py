@@ -98,11 +98,18 @@ def membership_records():
             for r in records if r["action"] == "cluster.membership"]
 
 
-def expect_voters(count):
-    members = status()
+def expect_voters(count, seconds=60):
+    """Waits until the members are nodes 1..count, all voters: a learner the sidecar has
+    added is ready (/readyz) before the sidecar promotes it."""
     wanted = {node: ("voter", f"{host(node - 1)}:{grpc_port}") for node in range(1, count + 1)}
-    if members != wanted:
-        raise SystemExit(f"members {members}, wanted {wanted}")
+    deadline = time.time() + seconds
+    while True:
+        members = status()
+        if members == wanted:
+            return
+        if time.time() > deadline:
+            raise SystemExit(f"members {members}, wanted {wanted}")
+        time.sleep(0.5)
 
 
 def membership_lines(pattern):

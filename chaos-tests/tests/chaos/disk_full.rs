@@ -17,7 +17,7 @@ use crate::common::warden_exe;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use warden_chaos_tests::tmpfs::{self, Tmpfs};
-use warden_client::proto::{Agent, Provider};
+use warden_client::proto::{Agent, Provider, VerifyAuditResponse};
 use warden_client::{Client, Consistency};
 use warden_local_cluster::{LocalCluster, probe};
 
@@ -153,8 +153,7 @@ async fn disk_full(victim: Victim) {
         .await;
     let acknowledged = workload.finish(&cluster).await;
 
-    let converged = settled(&cluster).await;
-    check_nodes(&cluster, &acknowledged, converged).await;
+    let converged = check_nodes(&cluster, &acknowledged).await;
     println!(
         "{} acknowledged submissions on all 3 nodes, applied index {converged}; node {target} holds a snapshot at {:?}",
         acknowledged.len(),
@@ -172,40 +171,39 @@ async fn status(cluster: &LocalCluster, id: u64) -> warden_client::proto::Cluste
         .unwrap_or_else(|error| panic!("status of node {id}: {error}"))
 }
 
-/// The applied index every node reports at once. Audit checkpoints the nodes sign (one
-/// whenever the chain grew past the interval) may still commit after the clients stop,
-/// so a converged index can move on before every node was asked: ask again.
-async fn settled(cluster: &LocalCluster) -> u64 {
+/// Each node's verification of its audit chain, taken when all three stood at the same
+/// applied index, and that index. Audit checkpoints the nodes sign (one whenever the chain
+/// grew past the interval; a node back from a full disk signs once it caught up) may still
+/// commit after the clients stop, so a round that sees two indexes is taken again.
+async fn verified_at_one_index(cluster: &LocalCluster) -> (u64, Vec<VerifyAuditResponse>) {
     for _ in 0..20 {
         let converged = cluster.wait_converged(WITHIN).await.expect("converged");
-        let mut applied = BTreeSet::new();
+        let mut audits = Vec::new();
         for id in 1..=3 {
-            applied.insert(status(cluster, id).await.applied_index);
+            let audit = cluster
+                .client_of(id)
+                .expect("client")
+                .verify_audit(Consistency::Local)
+                .await
+                .unwrap_or_else(|error| panic!("verify on node {id}: {error}"));
+            audits.push(audit);
         }
-        if applied == BTreeSet::from([converged]) {
-            return converged;
+        if audits.iter().all(|audit| audit.applied_index == converged) {
+            return (converged, audits);
         }
     }
-    panic!("the nodes never reported one applied index at once");
+    panic!("the nodes never stood at one applied index at once");
 }
 
-/// Every node at applied index `converged`, with one verified audit chain and every
+/// Every node at one applied index (returned), with one verified audit chain and every
 /// acknowledged task, one per key.
-async fn check_nodes(
-    cluster: &LocalCluster,
-    acknowledged: &BTreeMap<String, String>,
-    converged: u64,
-) {
+async fn check_nodes(cluster: &LocalCluster, acknowledged: &BTreeMap<String, String>) -> u64 {
     let expected: BTreeSet<&String> = acknowledged.values().collect();
+    let (converged, audits) = verified_at_one_index(cluster).await;
     let mut heads = BTreeSet::new();
-    for id in 1..=3 {
+    for (id, audit) in (1..=3).zip(audits) {
         let client = cluster.client_of(id).expect("client");
-        let audit = client
-            .verify_audit(Consistency::Local)
-            .await
-            .unwrap_or_else(|error| panic!("verify on node {id}: {error}"));
         assert!(audit.ok, "node {id}: {}", audit.problem);
-        assert_eq!(audit.applied_index, converged, "node {id}");
         heads.insert((audit.record_count, audit.head_hash));
         let tasks = all_tasks(&client, id).await;
         let keys: BTreeSet<&str> = tasks.iter().map(|t| t.idempotency_key.as_str()).collect();
@@ -222,6 +220,7 @@ async fn check_nodes(
         );
     }
     assert_eq!(heads.len(), 1, "the nodes' audit heads differ: {heads:?}");
+    converged
 }
 
 /// What the clients saw.

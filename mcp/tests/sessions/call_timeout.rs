@@ -1,11 +1,9 @@
 //! A call slower than its timeout fails fast with `Error::Timeout`, and the session stays
 //! usable; the tool (which ignores cancellation) still completes on the server.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{CALL, CONNECT, args, ledger_spec};
+use crate::common::{CALL, CONNECT, args, ledger_spec};
 use serde_json::json;
 use tokio::time::Instant;
 use warden_mcp::{Error, McpSession, SessionOptions, ToolSessions, read_ledger};
@@ -14,7 +12,7 @@ use warden_mcp::{Error, McpSession, SessionOptions, ToolSessions, read_ledger};
 async fn a_slow_call_times_out_quickly_and_the_session_keeps_working() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &crate::common::egress())
         .await
         .expect("connect");
     session.list_tools(CALL).await.expect("list tools");
@@ -43,7 +41,7 @@ async fn a_slow_call_times_out_quickly_and_the_session_keeps_working() {
         .expect("noop after a timeout");
     assert_eq!(noop.text, "ok");
     // The append had started its side effect; it lands although nobody waits for it.
-    common::wait_for(
+    crate::common::wait_for(
         "the abandoned append to land",
         Duration::from_secs(10),
         || {

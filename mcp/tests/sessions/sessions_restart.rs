@@ -1,11 +1,9 @@
 //! `ToolSessions` restarts a session whose server process died: the call in flight fails
 //! with `Error::Closed`, the next call reaches a new server process.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{CALL, args, kill, ledger_spec, process_alive, wait_for};
+use crate::common::{CALL, args, kill, ledger_spec, process_alive, wait_for};
 use serde_json::json;
 use warden_mcp::{Error, SessionOptions, ToolSessions, read_ledger};
 

@@ -2,11 +2,9 @@
 //! environment, an HTTP server gets the bearer token in `Authorization`. The ledger server
 //! stands in for a server that needs them (`--require-env`, `--require-bearer-file`).
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{CALL, CONNECT, HttpLedgerServer, LEDGER_TOOLS};
+use crate::common::{CALL, CONNECT, HttpLedgerServer, LEDGER_TOOLS};
 use warden_mcp::{McpSession, Secret, ServerSpec};
 
 const CREDENTIAL: &str = "credential-5f1d8a0c93b2";
@@ -44,7 +42,7 @@ async fn a_stdio_server_gets_its_secret_env() {
     let session = McpSession::connect(
         &stdio(&ledger, &required, Some(CREDENTIAL)),
         CONNECT,
-        &common::egress(),
+        &crate::common::egress(),
     )
     .await
     .expect("the server starts with its credential");
@@ -59,7 +57,7 @@ async fn a_stdio_server_gets_its_secret_env() {
 
     for wrong in [None, Some("another-credential")] {
         let spec = stdio(&ledger, &required, wrong);
-        let error = match McpSession::connect(&spec, CONNECT, &common::egress()).await {
+        let error = match McpSession::connect(&spec, CONNECT, &crate::common::egress()).await {
             Ok(_) => panic!("the server started with credential {wrong:?}"),
             Err(error) => format!("{error} {error:?} {spec:?}"),
         };
@@ -88,7 +86,7 @@ async fn an_http_server_gets_the_bearer_token() {
         bearer_token: token.map(|token| Secret::new(token.to_owned())),
     };
 
-    let session = McpSession::connect(&spec(Some(CREDENTIAL)), CONNECT, &common::egress())
+    let session = McpSession::connect(&spec(Some(CREDENTIAL)), CONNECT, &crate::common::egress())
         .await
         .expect("connect with the bearer token");
     assert!(
@@ -102,7 +100,7 @@ async fn an_http_server_gets_the_bearer_token() {
 
     for wrong in [None, Some("another-credential")] {
         let spec = spec(wrong);
-        let error = match McpSession::connect(&spec, CONNECT, &common::egress()).await {
+        let error = match McpSession::connect(&spec, CONNECT, &crate::common::egress()).await {
             Ok(_) => panic!("connected with bearer token {wrong:?}"),
             Err(error) => format!("{error} {error:?} {spec:?}"),
         };

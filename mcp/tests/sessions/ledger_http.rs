@@ -1,9 +1,7 @@
 //! The ledger tool server over streamable HTTP: started with `--http 127.0.0.1:0`, reached
 //! at the address it prints.
 
-mod common;
-
-use common::{CALL, CONNECT, HttpLedgerServer, args};
+use crate::common::{CALL, CONNECT, HttpLedgerServer, args};
 use serde_json::json;
 use warden_mcp::{McpSession, ServerSpec, read_ledger};
 
@@ -28,7 +26,7 @@ async fn serves_the_tools_at_the_printed_address() {
         url: server.url.clone(),
         bearer_token: None,
     };
-    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+    let session = McpSession::connect(&spec, CONNECT, &crate::common::egress())
         .await
         .expect("connect over http");
     assert_eq!(session.process_id(), None);
@@ -77,7 +75,7 @@ async fn sigterm_ends_the_server_while_a_client_is_connected() {
         url: server.url.clone(),
         bearer_token: None,
     };
-    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+    let session = McpSession::connect(&spec, CONNECT, &crate::common::egress())
         .await
         .expect("connect over http");
     session

@@ -3,13 +3,11 @@
 //! bare session and through the supervised sessions; a capture listener on loopback sees
 //! no connection. With loopback allowed, the same name reaches the server.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{CALL, CONNECT, HttpLedgerServer};
+use crate::common::{CALL, CONNECT, HttpLedgerServer};
 use tokio::task::JoinHandle;
 use warden_egress::Policy;
 use warden_mcp::{Error, McpSession, Secret, ServerSpec, SessionOptions, ToolSessions};
@@ -124,7 +122,7 @@ async fn with_loopback_allowed_a_name_reaches_the_server() {
         url: by_name,
         bearer_token: None,
     };
-    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+    let session = McpSession::connect(&spec, CONNECT, &crate::common::egress())
         .await
         .expect("connect by name with loopback allowed");
     let tools = session.list_tools(CALL).await.expect("list tools");

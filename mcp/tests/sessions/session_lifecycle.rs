@@ -1,11 +1,9 @@
 //! `McpSession`'s hold on its stdio server: closing or dropping the session ends the
 //! process, a dead server is `Error::Closed`, and start-up failures are typed.
 
-mod common;
-
 use std::{collections::BTreeMap, time::Duration};
 
-use common::{CALL, CONNECT, args, kill, ledger_spec, process_alive, wait_for};
+use crate::common::{CALL, CONNECT, args, kill, ledger_spec, process_alive, wait_for};
 use serde_json::json;
 use warden_mcp::{Error, McpSession, ServerSpec};
 
@@ -15,7 +13,7 @@ async fn closing_the_session_ends_the_server_process() {
     let session = McpSession::connect(
         &ledger_spec(&dir.path().join("ledger.jsonl")),
         CONNECT,
-        &common::egress(),
+        &crate::common::egress(),
     )
     .await
     .expect("connect");
@@ -36,7 +34,7 @@ async fn dropping_the_session_ends_the_server_process() {
     let session = McpSession::connect(
         &ledger_spec(&dir.path().join("ledger.jsonl")),
         CONNECT,
-        &common::egress(),
+        &crate::common::egress(),
     )
     .await
     .expect("connect");
@@ -56,7 +54,7 @@ async fn a_killed_server_makes_calls_fail_with_closed() {
     let session = McpSession::connect(
         &ledger_spec(&dir.path().join("ledger.jsonl")),
         CONNECT,
-        &common::egress(),
+        &crate::common::egress(),
     )
     .await
     .expect("connect");
@@ -86,7 +84,7 @@ async fn a_missing_command_is_a_spawn_error() {
         read_paths: vec![],
         write_paths: vec![],
     };
-    match McpSession::connect(&spec, CONNECT, &common::egress()).await {
+    match McpSession::connect(&spec, CONNECT, &crate::common::egress()).await {
         Err(Error::Spawn { server, .. }) => assert_eq!(server, "/nonexistent/warden-test-server"),
         Err(other) => panic!("expected Spawn, got {other:?}"),
         Ok(_) => panic!("expected Spawn, got a session"),
@@ -106,7 +104,7 @@ async fn a_server_that_exits_at_once_is_a_connect_error_carrying_its_stderr() {
         read_paths: vec![],
         write_paths: vec![],
     };
-    match McpSession::connect(&spec, CONNECT, &common::egress()).await {
+    match McpSession::connect(&spec, CONNECT, &crate::common::egress()).await {
         Err(Error::Connect { stderr_tail, .. }) => {
             assert_eq!(stderr_tail, vec!["no config: given".to_owned()]);
         }
@@ -128,7 +126,7 @@ async fn a_stdio_server_gets_only_the_allowlisted_environment_and_its_own() {
         write_paths: vec![],
     };
     let Err(Error::Connect { stderr_tail, .. }) =
-        McpSession::connect(&spec, CONNECT, &common::egress()).await
+        McpSession::connect(&spec, CONNECT, &crate::common::egress()).await
     else {
         panic!("expected Connect");
     };
@@ -160,7 +158,7 @@ async fn a_server_that_never_answers_is_a_connect_error_after_the_timeout() {
         write_paths: vec![],
     };
     let started = tokio::time::Instant::now();
-    match McpSession::connect(&spec, Duration::from_millis(300), &common::egress()).await {
+    match McpSession::connect(&spec, Duration::from_millis(300), &crate::common::egress()).await {
         Err(Error::Connect { reason, .. }) => assert!(reason.contains("no handshake"), "{reason}"),
         Err(other) => panic!("expected Connect, got {other:?}"),
         Ok(_) => panic!("expected Connect, got a session"),

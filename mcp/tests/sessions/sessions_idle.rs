@@ -1,11 +1,9 @@
 //! `ToolSessions` shuts a session down after `idle_timeout` without calls, ending its server
 //! process, and never while a call is in flight.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{CALL, args, ledger_spec, process_alive, wait_for};
+use crate::common::{CALL, args, ledger_spec, process_alive, wait_for};
 use serde_json::json;
 use warden_mcp::{SessionOptions, ToolSessions, read_ledger};
 

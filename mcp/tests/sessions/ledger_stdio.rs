@@ -1,11 +1,9 @@
 //! The ledger tool server over stdio: its tools, their annotations, and what each call
 //! writes to the ledger.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{CALL, CONNECT, args, ledger_spec, ledger_spec_with};
+use crate::common::{CALL, CONNECT, args, ledger_spec, ledger_spec_with};
 use serde_json::json;
 use warden_mcp::{Error, McpSession, read_ledger};
 
@@ -15,7 +13,7 @@ async fn lists_the_four_tools_with_honest_annotations() {
     let session = McpSession::connect(
         &ledger_spec(&dir.path().join("ledger.jsonl")),
         CONNECT,
-        &common::egress(),
+        &crate::common::egress(),
     )
     .await
     .expect("connect");
@@ -57,7 +55,7 @@ async fn lists_the_four_tools_with_honest_annotations() {
 async fn every_tool_answers_and_all_but_noop_are_recorded_in_the_ledger() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &crate::common::egress())
         .await
         .expect("connect");
 
@@ -119,7 +117,7 @@ async fn every_tool_answers_and_all_but_noop_are_recorded_in_the_ledger() {
 async fn noop_leaves_the_ledger_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &crate::common::egress())
         .await
         .expect("connect");
     for _ in 0..3 {
@@ -136,7 +134,7 @@ async fn noop_leaves_the_ledger_empty() {
 async fn unknown_tools_and_bad_arguments_are_typed_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger.jsonl");
-    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &common::egress())
+    let session = McpSession::connect(&ledger_spec(&ledger), CONNECT, &crate::common::egress())
         .await
         .expect("connect");
     match session
@@ -167,7 +165,7 @@ async fn describe_append_replaces_the_description_of_append() {
             "appends, and also mails the ledger to everyone",
         ],
     );
-    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+    let session = McpSession::connect(&spec, CONNECT, &crate::common::egress())
         .await
         .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");

@@ -1,10 +1,8 @@
 //! Calls to one session run concurrently: a fast call is not held up behind a slow one.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{CALL, args, ledger_spec};
+use crate::common::{CALL, args, ledger_spec};
 use serde_json::json;
 use tokio::time::Instant;
 use warden_mcp::{SessionOptions, ToolSessions, read_ledger};

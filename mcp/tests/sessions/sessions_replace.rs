@@ -1,11 +1,9 @@
 //! A changed spec for the same key replaces the session: the old server process ends and
 //! calls go to the new one.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{CALL, args, ledger_spec, process_alive, wait_for};
+use crate::common::{CALL, args, ledger_spec, process_alive, wait_for};
 use serde_json::json;
 use warden_mcp::{SessionOptions, ToolSessions, read_ledger};
 

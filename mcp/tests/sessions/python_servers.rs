@@ -1,11 +1,9 @@
 //! Real third-party MCP servers written in Python (installed by scripts/python-tools.sh):
 //! mcp-server-time and mcp-server-git over stdio.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{CALL, CONNECT, args, python_read_paths, python_tool};
+use crate::common::{CALL, CONNECT, args, python_read_paths, python_tool};
 use serde_json::json;
 use warden_mcp::{McpSession, ServerSpec};
 
@@ -29,7 +27,7 @@ async fn mcp_server_time_tells_the_time_in_utc() {
         &["--local-timezone", "UTC"],
         &[],
     );
-    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+    let session = McpSession::connect(&spec, CONNECT, &crate::common::egress())
         .await
         .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
@@ -68,7 +66,7 @@ async fn mcp_server_git_reports_the_status_of_a_fresh_repository() {
         &["--repository", &repo_path],
         &[repo.path()],
     );
-    let session = McpSession::connect(&spec, CONNECT, &common::egress())
+    let session = McpSession::connect(&spec, CONNECT, &crate::common::egress())
         .await
         .expect("connect");
     let tools = session.list_tools(CALL).await.expect("list tools");
