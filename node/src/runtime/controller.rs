@@ -188,7 +188,7 @@ async fn tick(
 }
 
 /// Every node in the membership, voters and workers (learners) alike.
-fn members(cluster: &Cluster) -> Vec<NodeId> {
+pub(super) fn members(cluster: &Cluster) -> Vec<NodeId> {
     let metrics = cluster.raft().metrics();
     let metrics = metrics.borrow();
     metrics

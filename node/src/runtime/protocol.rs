@@ -18,17 +18,8 @@ pub async fn raise(cluster: &Cluster, fresh: Duration) -> Result<u32, crate::Err
     let Ok(_adding) = cluster.membership_lock().try_lock() else {
         return Ok(running);
     };
-    let (term, members) = {
-        let metrics = cluster.raft().metrics();
-        let metrics = metrics.borrow();
-        let members: Vec<NodeId> = metrics
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, _)| NodeId(*id))
-            .collect();
-        (metrics.current_term, members)
-    };
+    let term = cluster.raft().metrics().borrow().current_term;
+    let members = super::controller::members(cluster);
     let me = NodeId(cluster.node_id());
     cluster
         .member_builds()
