@@ -176,15 +176,20 @@ impl Client {
         .await
     }
 
-    /// The last `limit` audit records (0 means 20), oldest first.
+    /// The newest audit records `tail` selects, oldest first, and where the next older
+    /// page starts.
     pub async fn tail_audit(
         &self,
-        limit: u32,
+        tail: AuditTail,
         consistency: Consistency,
     ) -> Result<TailAuditResponse, Error> {
         let request = TailAuditRequest {
-            limit,
+            limit: tail.limit,
             consistency: consistency.to_proto(),
+            principal: tail.principal,
+            action: tail.action,
+            workspace: tail.workspace,
+            before_index: tail.before_index,
         };
         self.unary(request, |channel, request| async move {
             AuditServiceClient::new(channel).tail_audit(request).await
@@ -328,5 +333,26 @@ impl Client {
 
     pub(crate) fn policy(&self) -> &RetryPolicy {
         &self.inner.policy
+    }
+}
+
+/// Which audit records `tail_audit` returns: the newest `limit` (0 means 20) before
+/// chain position `before_index` (0: the end) that match every filter set (empty: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditTail {
+    pub limit: u32,
+    pub principal: String,
+    pub action: String,
+    pub workspace: String,
+    pub before_index: u64,
+}
+
+impl AuditTail {
+    /// The newest `limit` records, unfiltered.
+    pub fn last(limit: u32) -> AuditTail {
+        AuditTail {
+            limit,
+            ..AuditTail::default()
+        }
     }
 }

@@ -46,7 +46,7 @@ mod token;
 mod watch;
 
 pub use backup::{Backup, BackupInfo};
-pub use client::Client;
+pub use client::{AuditTail, Client};
 pub use consistency::Consistency;
 pub use endpoint::normalize_endpoint;
 pub use error::Error;

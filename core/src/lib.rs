@@ -31,7 +31,8 @@ pub mod version;
 
 pub use anchor::{AuditKey, AuditSettings, Checkpoint, NodeRecord};
 pub use apply::{
-    Applied, Probe, StateRead, Subject, Write, apply, apply_membership, decide_call, require,
+    Applied, Probe, StateRead, Subject, Write, apply, apply_membership, decide_call,
+    decider_refusal, require,
 };
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use budget::{Budget, BudgetScope};

@@ -13,6 +13,9 @@ pub struct Ready {
     /// The address clients and peers use (the advertised one).
     pub grpc: String,
     pub metrics: Option<String>,
+    /// The console's address, when the node serves it (`console.listen`).
+    #[serde(default)]
+    pub console: Option<String>,
     pub pid: u32,
 }
 

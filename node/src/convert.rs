@@ -301,6 +301,10 @@ pub fn mcp_server(server: &McpServer) -> v1::McpServer {
                 idempotent: tool.idempotent,
                 destructive: tool.destructive,
                 definition_hash: tool.definition_hash().to_hex(),
+                drifted_hash: server
+                    .drift(&tool.name)
+                    .map(|offered| offered.to_hex())
+                    .unwrap_or_default(),
             })
             .collect(),
     }

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod cert_cmd;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod convert;
 pub mod error;
 pub mod failpoints;

@@ -69,6 +69,13 @@ impl Vault {
         self.master().map(|master| master.key_id().to_owned())
     }
 
+    /// The key the console seals its sessions with: derived from the master key, so all
+    /// nodes of a cluster accept each other's sessions; `None` without a master key.
+    pub fn console_key(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+        self.master()
+            .map(|master| master.derive("console sessions"))
+    }
+
     fn master(&self) -> Option<&MasterKey> {
         self.master.as_deref()
     }

@@ -28,6 +28,7 @@ use crate::tls::NodeTls;
 /// Remember the addresses chosen for port-0 listeners.
 const LISTEN_ADDRESS_FILE: &str = "listen-address";
 const METRICS_ADDRESS_FILE: &str = "metrics-address";
+const CONSOLE_ADDRESS_FILE: &str = "console-address";
 
 pub async fn run(
     options: Options,
@@ -93,6 +94,7 @@ pub async fn run(
         }
         NodeTls::Insecure => false,
     };
+    let console_key = vault.console_key();
     let routes = crate::services::routes(
         &options,
         crate::services::Parts {
@@ -105,6 +107,13 @@ pub async fn run(
             bootstrap,
         },
     )?;
+    let console_address = serve_console(
+        &options,
+        crate::console::grpc(routes.clone(), cluster.clone(), tls_on),
+        console_key,
+        &mut tasks,
+    )
+    .await?;
     let router = builder
         .layer(RpcMetricsLayer)
         .layer(AuthLayer::new(cluster, tls_on))
@@ -131,6 +140,7 @@ pub async fn run(
             "node_id": options.node_id,
             "grpc": advertise,
             "metrics": metrics_address,
+            "console": console_address,
             "pid": std::process::id(),
         });
         write_atomically(path, &serde_json::to_vec(&ready)?)?;
@@ -234,6 +244,52 @@ async fn serve_http(
         catch_up_lag: options.raft.catch_up_lag,
     };
     tasks.spawn(crate::http::serve(listener, state));
+    Ok(Some(local.to_string()))
+}
+
+/// Serves the console when `console.listen` is set, over TLS when the node has it; the
+/// bound address.
+async fn serve_console(
+    options: &Options,
+    grpc: warden_console::Grpc,
+    key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<Option<String>> {
+    let Some(address) = options.console.listen else {
+        return Ok(None);
+    };
+    let listener = bind_remembered(address, &options.data_dir.join(CONSOLE_ADDRESS_FILE))
+        .await
+        .context("binding the console listener")?;
+    let local = listener
+        .local_addr()
+        .context("reading the console address")?;
+    let acceptor = crate::console::tls_acceptor(&options.tls)?;
+    let key = key.unwrap_or_else(|| {
+        tracing::warn!(
+            "no master key: console sessions are sealed with a key of this process only (they end when it restarts and work on this node only)"
+        );
+        zeroize::Zeroizing::new(rand::random())
+    });
+    let settings = warden_console::Settings {
+        key,
+        tls: acceptor.is_some(),
+        session_ttl: options.console.session_ttl,
+    };
+    let router = warden_console::router(grpc, settings);
+    tracing::info!(console = %local, tls = acceptor.is_some(), "console listening");
+    tasks.spawn(async move {
+        match acceptor {
+            Some(acceptor) => {
+                axum::serve(warden_console::TlsListener::new(listener, acceptor), router)
+                    .await
+                    .context("console listener")
+            }
+            None => axum::serve(listener, router)
+                .await
+                .context("console listener"),
+        }
+    });
     Ok(Some(local.to_string()))
 }
 

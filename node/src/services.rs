@@ -79,6 +79,10 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
             master_key_id,
             options.raft.catch_up_lag,
             anchor.public_key(),
+            crate::runtime::liveness::Leases {
+                liveness: runtime.liveness.clone(),
+                lease: options.runtime.lease,
+            },
         )))
         .add_service(WorkspaceServiceServer::new(Workspaces::new(
             cluster.clone(),

@@ -407,7 +407,7 @@ async fn providers_mcp_servers_and_agents_are_created_and_listed() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("files   delete  no         yes         yes          cdcdcdcdcdcd\n"),
+        stdout.contains("files   delete  no         yes         yes          cdcdcdcdcdcd  -\n"),
         "{stdout}"
     );
     let neither = wardenctl(address, &["mcp", "register", "ws", "other"]).await;

@@ -8,6 +8,7 @@ use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead};
 use crate::command::Command;
 use crate::hash::Hash;
+use crate::ids::Principal;
 use crate::journal::TaskEvent;
 use crate::model::{OpenCall, PendingApproval, Task, TaskStatus, Vote};
 use crate::outcome::{Code, Rejection};
@@ -128,7 +129,53 @@ fn may_decide<S: StateRead>(
             ),
         );
     }
-    if at.time_ms >= approval.expires_at_ms {
+    refusal_of_decider(state, at.time_ms, at.principal, task, call, approval)
+}
+
+/// Why `principal` may not approve or deny the call `task` waits on at `time_ms`, if it
+/// may not: `principal` lacks the approve permission in the workspace, the task is not
+/// waiting for an approval, the request expired, `principal` submitted the task, is not one of its approvers, or already approved it. The same
+/// check `apply()` makes of a decision, for pages and listings that offer the decision
+/// only to those who may make it.
+pub fn decider_refusal<S: StateRead>(
+    state: &S,
+    time_ms: u64,
+    principal: &Principal,
+    task: &Task,
+) -> Result<Option<Rejection>, S::Error> {
+    if let Err(rejection) = super::authz::require(
+        state,
+        principal,
+        Some(&task.workspace),
+        crate::identity::Permission::Approve,
+    )? {
+        return Ok(Some(rejection));
+    }
+    let Some(call) = task.open_calls.first() else {
+        return Ok(Some(Rejection::new(
+            Code::FailedPrecondition,
+            format!("task {} has no open call", task.id),
+        )));
+    };
+    match waiting_call(task, &call.call_id) {
+        Ok((call, approval)) => {
+            refusal_of_decider(state, time_ms, principal, task, &call, &approval)
+        }
+        Err(rejection) => Ok(Some(rejection)),
+    }
+}
+
+fn refusal_of_decider<S: StateRead>(
+    state: &S,
+    time_ms: u64,
+    principal: &Principal,
+    task: &Task,
+    call: &OpenCall,
+    approval: &PendingApproval,
+) -> Result<Option<Rejection>, S::Error> {
+    let refuse = |code, message: String| Ok(Some(Rejection::new(code, message)));
+    let call_id = &call.call_id;
+    if time_ms >= approval.expires_at_ms {
         return refuse(
             Code::FailedPrecondition,
             format!(
@@ -137,22 +184,22 @@ fn may_decide<S: StateRead>(
             ),
         );
     }
-    if *at.principal == task.submitted_by {
+    if *principal == task.submitted_by {
         return refuse(
             Code::PermissionDenied,
             format!(
                 "{} submitted task {} and cannot decide its own approval request",
-                at.principal, task.id
+                principal, task.id
             ),
         );
     }
-    let roles = roles_of(state, &task.workspace, at.principal)?;
+    let roles = roles_of(state, &task.workspace, principal)?;
     let eligible = approval
         .requirement
         .approvers
         .iter()
         .any(|approver| match approver {
-            Approver::Principal(principal) => principal == at.principal,
+            Approver::Principal(named) => named == principal,
             Approver::Role(role) => roles.contains(role),
         });
     if !eligible {
@@ -166,7 +213,7 @@ fn may_decide<S: StateRead>(
             Code::PermissionDenied,
             format!(
                 "{} is not an approver of call {call_id} (approvers: {})",
-                at.principal,
+                principal,
                 listed.join(", ")
             ),
         );
@@ -174,11 +221,11 @@ fn may_decide<S: StateRead>(
     if approval
         .votes
         .iter()
-        .any(|vote| vote.principal == *at.principal)
+        .any(|vote| vote.principal == *principal)
     {
         return refuse(
             Code::AlreadyExists,
-            format!("{} already approved call {call_id}", at.principal),
+            format!("{} already approved call {call_id}", principal),
         );
     }
     Ok(None)

@@ -45,6 +45,7 @@ use crate::outcome::{Code, Outcome, Rejection};
 use crate::switches::Switches;
 use warden_secrets::WrappedKey;
 
+pub use approval::decider_refusal;
 pub use authz::require;
 pub use call_decision::{Probe, Subject, decide_call};
 pub use protocol::too_new as protocol_too_new;

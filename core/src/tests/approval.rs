@@ -413,3 +413,40 @@ fn a_policy_is_validated_and_versioned() {
     );
     assert!(message.contains("\"bad\""), "{message}");
 }
+
+/// `decider_refusal`, which pages use to offer the decision only to those who may make
+/// it, refuses exactly whom `apply()` refuses, and for the same reason.
+#[test]
+fn the_decider_check_agrees_with_apply() {
+    let mut h = governed(2, OnExpiry::Deny);
+    let hash = park_on_delete(&mut h);
+    let ann = h.user("user/ann", &[Role::Approver]);
+    let vic = h.user("user/vic", &[Role::Viewer]);
+    let opal = h.user("user/opal", &[Role::Operator]);
+    let time_ms = h.time_ms;
+    let refusal = |h: &Harness, who: &(Principal, TokenId)| {
+        decider_refusal(&h.state, time_ms, &who.0, &h.task()).expect("state reads")
+    };
+    assert_eq!(refusal(&h, &ann), None, "an approver may decide");
+    for who in [&vic, &opal] {
+        let listed = refusal(&h, who).expect("not an approver");
+        assert_eq!(listed.code, Code::PermissionDenied, "{listed}");
+        match h.run_as(who, decide(true, hash)) {
+            Outcome::Rejected(applied) => assert_eq!(applied.code, listed.code),
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+    h.run_as(&ann, decide(true, hash));
+    let voted = refusal(&h, &ann).expect("already approved");
+    assert_eq!(voted.code, Code::AlreadyExists);
+    assert!(voted.message.contains("already approved"), "{voted}");
+    // The submitter (system in these fixtures) may not decide its own task's call.
+    let system = (Principal::system(), TokenId([0; 8]));
+    let own = refusal(&h, &system).expect("own task");
+    assert!(own.message.contains("own approval"), "{own}");
+    h.time_ms = pending_expiry(&h);
+    let expired = decider_refusal(&h.state, h.time_ms, &ann.0, &h.task())
+        .expect("state reads")
+        .expect("expired");
+    assert!(expired.message.contains("expired"), "{expired}");
+}

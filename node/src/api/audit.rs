@@ -12,7 +12,7 @@ use warden_proto::v1::{
     VerifyAuditRequest, VerifyAuditResponse,
 };
 
-use warden_core::Permission;
+use warden_core::{Permission, WorkspaceId};
 
 use crate::anchor::{Anchor, heads};
 use crate::auth::{Access, Caller};
@@ -22,6 +22,8 @@ use crate::error::Error;
 
 const DEFAULT_TAIL: u64 = 20;
 const MAX_TAIL: u64 = 1000;
+/// The most records one TailAudit examines, however few its filters keep.
+const MAX_EXAMINED: usize = 50_000;
 /// Records read from storage per step of an export.
 const EXPORT_PAGE: usize = 256;
 
@@ -38,10 +40,22 @@ impl Audit {
     /// The audit reads need the read_audit permission cluster-wide, checked after the
     /// read barrier of the request's consistency.
     async fn open(&self, caller: Caller, consistency: i32) -> Result<Access, Error> {
+        self.open_in(caller, None, consistency).await
+    }
+
+    /// Like `open`, in `workspace` when one is given: a tail of one workspace's records
+    /// needs read_audit there only (a workspace auditor's), and a caller with no role
+    /// there is told the workspace does not exist.
+    async fn open_in(
+        &self,
+        caller: Caller,
+        workspace: Option<WorkspaceId>,
+        consistency: i32,
+    ) -> Result<Access, Error> {
         Access::open(
             &self.cluster,
             caller,
-            None,
+            workspace,
             Permission::ReadAudit,
             convert::consistency(consistency)?,
         )
@@ -70,15 +84,25 @@ impl AuditService for Audit {
                 .into());
             }
         };
-        self.open(caller, request.consistency).await?;
-        let reader = self.cluster.reader();
-        let head = reader.audit_head().map_err(Error::from)?;
-        let from = head.count.saturating_sub(limit) + 1;
-        let records = reader
-            .audit_range(from, limit as usize)
+        let workspace = match request.workspace.is_empty() {
+            true => None,
+            false => Some(crate::api::task::parse_workspace(&request.workspace)?),
+        };
+        let filter = warden_raft::AuditFilter {
+            principal: nonempty(request.principal),
+            action: nonempty(request.action),
+            workspace: workspace.as_ref().map(ToString::to_string),
+        };
+        self.open_in(caller, workspace, request.consistency).await?;
+        let mut page = self
+            .cluster
+            .reader()
+            .audit_before(request.before_index, &filter, limit as usize, MAX_EXAMINED)
             .map_err(Error::from)?;
+        page.records.reverse();
         Ok(Response::new(TailAuditResponse {
-            records: records.iter().map(convert::audit_record).collect(),
+            records: page.records.iter().map(convert::audit_record).collect(),
+            next_before_index: page.next_before,
         }))
     }
 
@@ -194,4 +218,8 @@ fn export(cluster: Cluster, access: Access, from: u64, end: u64) -> RecordStream
         }
     });
     Box::pin(pages.flatten())
+}
+
+fn nonempty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
 }

@@ -3,7 +3,7 @@
 //! leader checks it (`membership.rs`), records it under the admin who asked, then makes
 //! it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, ChangeMembers, ServerState};
@@ -29,6 +29,7 @@ use crate::auth::{Caller, generate_token};
 use crate::bootstrap::{BootstrapToken, Refusal};
 use crate::cluster::Cluster;
 use crate::error::Error;
+use crate::runtime::liveness::Leases;
 
 pub struct ClusterAdmin {
     cluster: Cluster,
@@ -41,6 +42,8 @@ pub struct ClusterAdmin {
     catch_up_lag: u64,
     /// This node's audit public key, registered by `InitCluster` when the cluster starts here.
     audit_key: Option<AuditKey>,
+    /// The members' leases, which the status shows while this node leads.
+    leases: Leases,
 }
 
 impl ClusterAdmin {
@@ -51,6 +54,7 @@ impl ClusterAdmin {
         master_key_id: Option<String>,
         catch_up_lag: u64,
         audit_key: Option<AuditKey>,
+        leases: Leases,
     ) -> ClusterAdmin {
         ClusterAdmin {
             cluster,
@@ -59,6 +63,7 @@ impl ClusterAdmin {
             master_key_id,
             catch_up_lag,
             audit_key,
+            leases,
         }
     }
 
@@ -414,12 +419,19 @@ impl ClusterService for ClusterAdmin {
         };
         let leading = metrics.state == ServerState::Leader;
         let builds = self.cluster.member_builds();
+        let mut owned: HashMap<u64, u32> = HashMap::new();
+        for (_, _, active) in self.cluster.reader().active_tasks().map_err(Error::from)? {
+            if let Some(owner) = active.owner {
+                *owned.entry(owner.0).or_default() += 1;
+            }
+        }
         let members: Vec<Member> = membership
             .nodes()
             .map(|(id, node)| {
                 let build = builds
                     .get(metrics.current_term, CoreNodeId(*id))
                     .filter(|_| leading);
+                let lease = leading.then(|| self.leases.of(CoreNodeId(*id)));
                 let matched_index = if *id == metrics.id && metrics.state == ServerState::Leader {
                     Some(last_log_index)
                 } else {
@@ -438,6 +450,10 @@ impl ClusterService for ClusterAdmin {
                     lag: matched_index.map(|index| last_log_index.saturating_sub(index)),
                     protocol: build.as_ref().map(|build| build.protocol),
                     version: build.map(|build| build.version),
+                    heard_ms_ago: lease.and_then(|lease| lease.heard_ms_ago),
+                    capacity: lease.and_then(|lease| lease.capacity),
+                    lease_holds: lease.map(|lease| lease.holds),
+                    owned_tasks: owned.get(id).copied().unwrap_or(0),
                 }
             })
             .collect();

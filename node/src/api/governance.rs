@@ -171,6 +171,8 @@ fn approval_of(task: &Task) -> Option<Approval> {
             .collect(),
         requested_ms: approval.requested_ms,
         expires_at_ms: approval.expires_at_ms,
+        rule_description: String::new(),
+        refusal: String::new(),
     })
 }
 
@@ -260,15 +262,37 @@ impl GovernanceService for Governance {
         &self,
         request: Request<ListApprovalsRequest>,
     ) -> Result<Response<ListApprovalsResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
+        let policy = reader.policy(&workspace).map_err(Error::from)?;
         let mut approvals = Vec::new();
         for (task_workspace, id, active) in reader.active_tasks().map_err(Error::from)? {
             if task_workspace != workspace || active.approval.is_none() {
                 continue;
             }
-            if let Some(task) = reader.task(&workspace, &id).map_err(Error::from)? {
-                approvals.extend(approval_of(&task));
-            }
+            let Some(task) = reader.task(&workspace, &id).map_err(Error::from)? else {
+                continue;
+            };
+            let Some(mut approval) = approval_of(&task) else {
+                continue;
+            };
+            approval.rule_description = policy
+                .as_ref()
+                .and_then(|stored| {
+                    stored
+                        .policy
+                        .rules
+                        .iter()
+                        .find(|rule| rule.id.as_str() == approval.rule)
+                })
+                .map(|rule| rule.description.clone())
+                .unwrap_or_default();
+            approval.refusal =
+                warden_core::decider_refusal(reader, now_ms(), &caller.principal, &task)
+                    .map_err(Error::from)?
+                    .map(|rejection| rejection.message)
+                    .unwrap_or_default();
+            approvals.push(approval);
         }
         Ok(Response::new(ListApprovalsResponse { approvals }))
     }

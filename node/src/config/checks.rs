@@ -24,6 +24,7 @@ impl Options {
             ("limits.write_timeout", self.limits.write_timeout),
             ("limits.read_timeout", self.limits.read_timeout),
             ("limits.membership_timeout", self.limits.membership_timeout),
+            ("console.session_ttl", self.console.session_ttl),
         ] {
             if value.is_zero() {
                 problems.push(format!("{key} must be positive"));

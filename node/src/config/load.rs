@@ -47,6 +47,8 @@ pub const ENV_KEYS: &[&str] = &[
     "egress.allow",
     "traces.otlp_endpoint",
     "traces.export_interval",
+    "console.listen",
+    "console.session_ttl",
 ];
 
 #[derive(Debug, thiserror::Error)]

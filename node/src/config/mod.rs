@@ -47,6 +47,30 @@ pub struct Options {
     /// holding them. Checked on resolved addresses when connecting.
     pub egress: warden_egress::Policy,
     pub traces: Traces,
+    pub console: Console,
+}
+
+/// The console (web pages for approvers, operators and auditors); off unless `listen`
+/// is set. Served with this node's TLS certificate when the node has one. Sessions are
+/// sealed with a key derived from the master key, so every node of a cluster accepts
+/// the others' sessions; a node without a master key uses a random key of its own (its
+/// sessions end when it restarts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Console {
+    pub listen: Option<SocketAddr>,
+    /// How long a sign-in lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+}
+
+impl Default for Console {
+    fn default() -> Console {
+        Console {
+            listen: None,
+            session_ttl: Duration::from_secs(8 * 3600),
+        }
+    }
 }
 
 /// OpenTelemetry traces of tasks, sent over OTLP/gRPC to a collector; off unless
@@ -209,6 +233,7 @@ impl Default for Options {
             providers: Providers::default(),
             egress: warden_egress::Policy::default(),
             traces: Traces::default(),
+            console: Console::default(),
         }
     }
 }

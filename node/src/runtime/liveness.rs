@@ -60,11 +60,46 @@ impl Liveness {
         self.lock().heard.get(&node).map(|(_, capacity)| *capacity)
     }
 
+    /// How long ago `node`'s last heartbeat arrived and the capacity it reported;
+    /// `None` before its first since this node leads.
+    pub fn last_heard(&self, node: NodeId) -> Option<(Duration, u32)> {
+        self.lock()
+            .heard
+            .get(&node)
+            .map(|(at, capacity)| (at.elapsed(), *capacity))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // The table holds no invariant a panicking holder could break halfway.
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The leases as the leader holds them: the liveness table and the lease length.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    pub liveness: std::sync::Arc<Liveness>,
+    pub lease: Duration,
+}
+
+/// One member's lease, as a status shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseView {
+    pub heard_ms_ago: Option<u64>,
+    pub capacity: Option<u32>,
+    pub holds: bool,
+}
+
+impl Leases {
+    pub fn of(&self, node: NodeId) -> LeaseView {
+        let heard = self.liveness.last_heard(node);
+        LeaseView {
+            heard_ms_ago: heard.map(|(ago, _)| ago.as_millis() as u64),
+            capacity: heard.map(|(_, capacity)| capacity),
+            holds: self.liveness.is_alive(node, self.lease),
+        }
     }
 }
 

@@ -185,7 +185,10 @@ async fn a_paused_owner_cannot_write_after_its_task_moved() {
     let records = cluster
         .client_of(others[0])
         .expect("client")
-        .tail_audit(500, warden_client::Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(500),
+            warden_client::Consistency::Linearizable,
+        )
         .await
         .expect("audit")
         .records;

@@ -56,7 +56,10 @@ async fn every_command_is_audited_once_and_tampering_is_detected() {
     );
 
     let tail = client
-        .tail_audit(10, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(10),
+            Consistency::Linearizable,
+        )
         .await
         .expect("tail")
         .records;

@@ -54,7 +54,10 @@ async fn a_backup_restores_every_task_journal_and_audit_record_into_a_new_cluste
     }
     let info = backup.info.clone();
     let records = admin
-        .tail_audit(1_000, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(1_000),
+            Consistency::Linearizable,
+        )
         .await
         .expect("tail")
         .records;
@@ -146,7 +149,10 @@ async fn a_backup_restores_every_task_journal_and_audit_record_into_a_new_cluste
         .expect("verify");
     assert!(verification.ok, "{verification:?}");
     let after = admin
-        .tail_audit(1_000, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(1_000),
+            Consistency::Linearizable,
+        )
         .await
         .expect("tail")
         .records;

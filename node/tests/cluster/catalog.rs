@@ -34,7 +34,7 @@ async fn with_operator() -> (TestCluster, Client, Client) {
 /// The last audit record, as the admin reads it.
 async fn last_audit(admin: &Client) -> warden_client::proto::AuditRecord {
     admin
-        .tail_audit(1, Consistency::Linearizable)
+        .tail_audit(warden_client::AuditTail::last(1), Consistency::Linearizable)
         .await
         .expect("tail the audit chain")
         .records

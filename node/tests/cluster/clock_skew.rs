@@ -83,7 +83,7 @@ async fn a_write_forwarded_with_a_clock_behind_is_judged_at_the_leader_s_time() 
     );
     let expires_at = info.expires_at_ms;
     let records = admin
-        .tail_audit(1, Consistency::Linearizable)
+        .tail_audit(warden_client::AuditTail::last(1), Consistency::Linearizable)
         .await
         .expect("audit tail")
         .records;

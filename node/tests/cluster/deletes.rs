@@ -199,7 +199,10 @@ async fn deletes_are_refused_while_something_depends_on_the_record_and_leave_not
         "{verification:?}"
     );
     let actions: Vec<String> = admin
-        .tail_audit(200, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(200),
+            Consistency::Linearizable,
+        )
         .await
         .expect("tail")
         .records

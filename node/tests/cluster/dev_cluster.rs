@@ -1,5 +1,5 @@
 //! `warden dev --nodes 3` starts three node processes that form one cluster with three
-//! voters and one leader, and stops them all on Ctrl-C.
+//! voters and one leader, each serving the console, and stops them all on Ctrl-C.
 
 use std::time::Duration;
 
@@ -77,14 +77,28 @@ async fn dev_cluster_has_three_voters_and_one_leader_and_stops_on_ctrl_c() {
     };
     assert_eq!(leaders_that_say_so, 1);
 
-    let pids: Vec<i32> = (1..=3)
-        .map(|id| {
-            let ready =
-                warden_local_cluster::read_ready(&data.join(format!("node-{id}/ready.json")))
-                    .expect("ready");
-            i32::try_from(ready.pid).expect("pid")
-        })
-        .collect();
+    // Every node serves the console, over TLS with its own certificate.
+    let console_client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("read the CA")).expect("CA"),
+        )
+        .build()
+        .expect("http client");
+    let mut pids = Vec::new();
+    for id in 1..=3 {
+        let ready = warden_local_cluster::read_ready(&data.join(format!("node-{id}/ready.json")))
+            .expect("ready");
+        let console = ready
+            .console
+            .expect("warden dev serves the console on every node");
+        let sign_in = console_client
+            .get(format!("https://{console}/console/sign-in"))
+            .send()
+            .await
+            .expect("the console answers");
+        assert_eq!(sign_in.status().as_u16(), 200, "node {id}'s console");
+        pids.push(i32::try_from(ready.pid).expect("pid"));
+    }
     let dev_pid = Pid::from_raw(i32::try_from(dev.id().expect("dev pid")).expect("pid"));
     kill(dev_pid, Signal::SIGINT).expect("send SIGINT to warden dev");
     let status = tokio::time::timeout(Duration::from_secs(30), dev.wait())

@@ -15,7 +15,7 @@ use crate::common::agents::{ledger_entry, scripted_model};
 use crate::common::eventually;
 use warden_providers::scripted::ScriptedModelHandle;
 
-const WS: &str = "gov";
+pub(crate) const WS: &str = "gov";
 
 /// Allows the ledger's tools; `put` under `payroll/` needs one approver.
 const POLICY: &str = r#"{"rules": [
@@ -112,7 +112,7 @@ async fn journal(client: &Client, id: &str) -> Vec<TaskEvent> {
         .events
 }
 
-async fn settled(client: &Client, id: &str) -> Task {
+pub(crate) async fn settled(client: &Client, id: &str) -> Task {
     client
         .wait_task(WS, id, Duration::from_secs(60))
         .await
@@ -122,19 +122,19 @@ async fn settled(client: &Client, id: &str) -> Task {
 }
 
 /// A payroll put waiting for approval, with what the test needs to go on.
-struct Waiting {
-    admin: Client,
-    approver: Client,
-    task: Task,
-    pending: Approval,
-    ledger: std::path::PathBuf,
-    _model: ScriptedModelHandle,
+pub(crate) struct Waiting {
+    pub(crate) admin: Client,
+    pub(crate) approver: Client,
+    pub(crate) task: Task,
+    pub(crate) pending: Approval,
+    pub(crate) ledger: std::path::PathBuf,
+    pub(crate) _model: ScriptedModelHandle,
 }
 
 /// Configures WS on `cluster` with a model that asks to put `value` under
 /// `payroll/<who>` and then answers "paid", submits the task and waits for its call
 /// to wait for approval.
-async fn payroll_put_waiting(
+pub(crate) async fn payroll_put_waiting(
     cluster: &crate::common::TestCluster,
     who: &str,
     value: &str,
@@ -192,7 +192,7 @@ async fn approver(admin: &Client) -> Client {
 }
 
 /// Waits for task `id`'s call to wait for approval.
-async fn pending_approval(admin: &Client, id: &str) -> Approval {
+pub(crate) async fn pending_approval(admin: &Client, id: &str) -> Approval {
     eventually(
         "the call to wait for approval",
         Duration::from_secs(30),
@@ -433,7 +433,10 @@ async fn a_tool_whose_definition_changes_after_pinning_is_blocked_and_audited() 
         "the blocked call did not run"
     );
     let audit = admin
-        .tail_audit(50, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(50),
+            Consistency::Linearizable,
+        )
         .await
         .expect("audit")
         .records;

@@ -135,7 +135,10 @@ async fn pausing_a_workspace_stops_its_running_task_until_it_is_resumed() {
         "{pauses:?}"
     );
     let audit = admin
-        .tail_audit(50, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(50),
+            Consistency::Linearizable,
+        )
         .await
         .expect("audit")
         .records;

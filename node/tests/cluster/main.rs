@@ -16,6 +16,8 @@ mod backup;
 mod bad_input;
 mod catalog;
 mod clock_skew;
+mod console;
+mod console_browser;
 mod deletes;
 mod dev_cluster;
 mod egress;

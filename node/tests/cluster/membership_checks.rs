@@ -122,7 +122,10 @@ async fn membership_changes_check_the_node_and_name_the_admin() {
 
     // Every change and every refusal is in the chain under the admin's name.
     let records = admin
-        .tail_audit(200, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(200),
+            Consistency::Linearizable,
+        )
         .await
         .expect("audit")
         .records;
@@ -183,7 +186,7 @@ async fn membership_changes_check_the_node_and_name_the_admin() {
         Code::PermissionDenied
     );
     let records = admin
-        .tail_audit(5, Consistency::Linearizable)
+        .tail_audit(warden_client::AuditTail::last(5), Consistency::Linearizable)
         .await
         .expect("audit")
         .records;

@@ -107,7 +107,7 @@ async fn every_refused_write_adds_exactly_one_bounded_audit_record() {
     let refused = admin.create_workspace(&huge).await;
     assert!(refused.is_err(), "a 1 MiB workspace name was accepted");
     let last = admin
-        .tail_audit(1, Consistency::Linearizable)
+        .tail_audit(warden_client::AuditTail::last(1), Consistency::Linearizable)
         .await
         .expect("tail")
         .records

@@ -90,7 +90,10 @@ async fn refused_before_the_log(cluster: &LocalCluster, id: u64) {
         "{message}"
     );
     let records = client
-        .tail_audit(1_000, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(1_000),
+            Consistency::Linearizable,
+        )
         .await
         .expect("audit")
         .records;
@@ -204,7 +207,10 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
         .expect("a protocol 2 command once the cluster runs 2");
     assert!(set.trace_content);
     let records = admin
-        .tail_audit(1_000, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(1_000),
+            Consistency::Linearizable,
+        )
         .await
         .expect("audit")
         .records;

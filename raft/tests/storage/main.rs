@@ -2,6 +2,7 @@
 //! One test binary, so RocksDB is linked once.
 
 mod apply;
+mod audit_walk;
 mod backup;
 mod fixtures;
 mod format;

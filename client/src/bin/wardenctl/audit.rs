@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Subcommand;
 use futures::StreamExt;
 use serde_json::json;
-use warden_client::Client;
 use warden_client::proto::{AuditRecord, VerifyAuditResponse};
+use warden_client::{AuditTail, Client};
 
 use crate::args::ReadArgs;
 use crate::json;
@@ -21,10 +21,27 @@ use crate::output::{
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Show the most recent audit records, oldest first
+    ///
+    /// With filters, the newest records that match all of them. A call examines at most
+    /// 50,000 records; when older records remain, the command says which `--before` to
+    /// pass for the next page.
     Tail {
         /// How many records
         #[arg(long, short = 'n', default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
         limit: u32,
+        /// Only records of this principal (user/NAME, service/NAME, node/ID, system)
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only records of this action (task.submit, approval.decide, ...)
+        #[arg(long)]
+        action: Option<String>,
+        /// Only records about this workspace or something in it (an auditor of this
+        /// workspace may read these; the whole chain needs the auditor role cluster-wide)
+        #[arg(long, short = 'w')]
+        workspace: Option<String>,
+        /// Only records before this chain position (for the next older page)
+        #[arg(long)]
+        before: Option<u64>,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -80,15 +97,35 @@ pub async fn run(
     command: AuditCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Tail { limit, read } => {
+        AuditCommand::Tail {
+            limit,
+            principal,
+            action,
+            workspace,
+            before,
+            read,
+        } => {
+            let tail = AuditTail {
+                limit,
+                principal: principal.unwrap_or_default(),
+                action: action.unwrap_or_default(),
+                workspace: workspace.unwrap_or_default(),
+                before_index: before.unwrap_or(0),
+            };
             let response = client
-                .tail_audit(limit, read.consistency())
+                .tail_audit(tail, read.consistency())
                 .await
                 .context("tail audit log")?;
             match format {
-                Format::Table => emit(&render_records(&response.records))?,
+                Format::Table => {
+                    emit(&render_records(&response.records))?;
+                    if response.next_before_index > 0 {
+                        eprintln!("older records: --before {}", response.next_before_index);
+                    }
+                }
                 Format::Json => emit_json(&json!({
                     "records": response.records.iter().map(json::audit_record).collect::<Vec<_>>(),
+                    "next_before_index": response.next_before_index,
                 }))?,
             }
             Ok(ExitCode::SUCCESS)

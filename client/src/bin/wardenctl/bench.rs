@@ -32,6 +32,15 @@ pub enum BenchCommand {
     /// tasks per second and the time per step (p50, p99), measured from each task's
     /// journal between its assignment and its completion.
     Steps(crate::bench_steps::StepsArgs),
+    /// Time the console's pages as a signed-in user
+    ///
+    /// Signs in to the console at --console with wardenctl's token (--token-file or
+    /// WARDEN_TOKEN; the CA from --ca), then fetches each page (the approvals inbox, the
+    /// task list of --workspace and its first task's page, the audit page, the cluster
+    /// page and the workspace's page) --requests times from --concurrency workers, and
+    /// prints p50, p99 and max per page. Fill the workspace first, e.g. with `bench
+    /// submit` to a paused agent.
+    Console(crate::bench_console::ConsoleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,14 +74,19 @@ struct WorkerReport {
     errors: BTreeMap<&'static str, u64>,
 }
 
+/// `credentials` gives `bench console` the token and CA wardenctl was started with.
 pub async fn run(
     client: &Client,
     format: Format,
     command: BenchCommand,
+    credentials: impl FnOnce() -> anyhow::Result<crate::bench_console::Credentials>,
 ) -> anyhow::Result<ExitCode> {
     let args = match command {
         BenchCommand::Submit(args) => args,
         BenchCommand::Steps(args) => return crate::bench_steps::run(client, format, args).await,
+        BenchCommand::Console(args) => {
+            return crate::bench_console::run(client, credentials()?, format, args).await;
+        }
     };
     if args.create_workspace {
         match client.create_workspace(args.workspace.clone()).await {
@@ -241,12 +255,12 @@ impl Summary {
     }
 }
 
-fn millis(duration: Duration) -> f64 {
+pub(crate) fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
 /// The nearest-rank percentile `fraction` (0.0-1.0) of ascending `sorted`; zero when empty.
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

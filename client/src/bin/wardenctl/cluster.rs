@@ -189,7 +189,7 @@ fn render_status(status: &ClusterStatusResponse) -> String {
         ("purged index", or_dash(status.purged_index)),
     ]);
     let mut members = Table::new(vec![
-        "ID", "ADDRESS", "ROLE", "MATCHED", "LAG", "VERSION", "PROTOCOL",
+        "ID", "ADDRESS", "ROLE", "MATCHED", "LAG", "VERSION", "PROTOCOL", "LEASE", "TASKS",
     ]);
     for member in &status.members {
         members.push(vec![
@@ -200,11 +200,25 @@ fn render_status(status: &ClusterStatusResponse) -> String {
             or_dash(member.lag),
             or_dash(member.version.as_ref()),
             or_dash(member.protocol),
+            lease(member),
+            member.owned_tasks.to_string(),
         ]);
     }
     text.push('\n');
     text.push_str(&members.render());
     text
+}
+
+/// A member's lease as the leader holds it: `ok 120ms` (heard that long ago),
+/// `EXPIRED 4200ms`, or a dash off the leader.
+fn lease(member: &warden_client::proto::Member) -> String {
+    match (member.lease_holds, member.heard_ms_ago) {
+        (Some(true), Some(ago)) => format!("ok {ago}ms"),
+        (Some(true), None) => "ok".to_owned(),
+        (Some(false), Some(ago)) => format!("EXPIRED {ago}ms"),
+        (Some(false), None) => "EXPIRED".to_owned(),
+        (None, _) => "-".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +250,10 @@ mod tests {
                     lag: Some(0),
                     protocol: Some(2),
                     version: Some("0.1.0".into()),
+                    heard_ms_ago: Some(120),
+                    capacity: Some(64),
+                    lease_holds: Some(true),
+                    owned_tasks: 3,
                 },
                 Member {
                     node_id: 2,
@@ -245,6 +263,10 @@ mod tests {
                     lag: None,
                     protocol: None,
                     version: None,
+                    heard_ms_ago: Some(4200),
+                    capacity: None,
+                    lease_holds: Some(false),
+                    owned_tasks: 0,
                 },
             ],
         };
@@ -258,15 +280,21 @@ mod tests {
         assert!(text.contains("applied index     11\n"), "{text}");
         assert!(text.contains("snapshot index    -\n"), "{text}");
         assert!(
-            text.contains("ID  ADDRESS         ROLE     MATCHED  LAG  VERSION  PROTOCOL\n"),
+            text.contains(
+                "ID  ADDRESS         ROLE     MATCHED  LAG  VERSION  PROTOCOL  LEASE           TASKS\n"
+            ),
             "{text}"
         );
         assert!(
-            text.contains("1   127.0.0.1:7400  voter    12       0    0.1.0    2\n"),
+            text.contains(
+                "1   127.0.0.1:7400  voter    12       0    0.1.0    2         ok 120ms        3\n"
+            ),
             "{text}"
         );
         assert!(
-            text.ends_with("2   127.0.0.1:7401  learner  -        -    -        -\n"),
+            text.ends_with(
+                "2   127.0.0.1:7401  learner  -        -    -        -         EXPIRED 4200ms  0\n"
+            ),
             "{text}"
         );
     }

@@ -188,6 +188,10 @@ pub fn member(member: &Member) -> Value {
         "lag": member.lag,
         "version": member.version,
         "protocol": member.protocol,
+        "heard_ms_ago": member.heard_ms_ago,
+        "capacity": member.capacity,
+        "lease_holds": member.lease_holds,
+        "owned_tasks": member.owned_tasks,
     })
 }
 
@@ -238,6 +242,7 @@ mod tests {
             lag: Some(3),
             protocol: Some(2),
             version: None,
+            ..Member::default()
         });
         assert_eq!(value["role"], "learner");
         assert_eq!(value["matched_index"], Value::Null);

@@ -6,6 +6,7 @@ mod audit;
 mod audit_anchor;
 mod backup;
 mod bench;
+mod bench_console;
 mod bench_steps;
 mod budget;
 mod catalog;
@@ -271,12 +272,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(command) => identity::run_token(&client, cli.output, command).await,
         Command::Role(command) => identity::run_role(&client, cli.output, command).await,
         Command::Whoami => identity::run_whoami(&client, cli.output).await,
-        Command::Bench(command) => bench::run(&client, cli.output, command).await,
+        Command::Bench(command) => {
+            let credentials = || {
+                let token = token_text(cli.token_file.as_deref())?.context(
+                    "bench console signs in with a token: pass --token-file or set WARDEN_TOKEN",
+                )?;
+                let ca_pem = match cli.ca_file.as_deref() {
+                    Some(path) => Some(std::fs::read(path).with_context(|| {
+                        format!("reading the CA certificate {}", path.display())
+                    })?),
+                    None => None,
+                };
+                Ok(bench_console::Credentials { token, ca_pem })
+            };
+            bench::run(&client, cli.output, command, credentials).await
+        }
     }
 }
 
 /// The token from `--token-file`, else from WARDEN_TOKEN, else none.
 fn token(file: Option<&std::path::Path>) -> anyhow::Result<Option<BearerToken>> {
+    match token_text(file)? {
+        Some(text) => Ok(Some(BearerToken::new(&text)?)),
+        None => Ok(None),
+    }
+}
+
+/// The text of the token from `--token-file`, else from WARDEN_TOKEN, trimmed.
+fn token_text(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
     let text = match file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the token file {}", path.display()))?,
@@ -285,7 +308,7 @@ fn token(file: Option<&std::path::Path>) -> anyhow::Result<Option<BearerToken>> 
             Err(_) => return Ok(None),
         },
     };
-    Ok(Some(BearerToken::new(&text)?))
+    Ok(Some(text.trim().to_owned()))
 }
 
 /// TLS settings from `--ca`, `--cert` and `--key`; none without `--ca`.

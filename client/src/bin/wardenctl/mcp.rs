@@ -240,6 +240,7 @@ fn render_tools(servers: &[McpServer]) -> String {
         "IDEMPOTENT",
         "DESTRUCTIVE",
         "DEFINITION",
+        "DRIFT",
     ]);
     for server in servers {
         for tool in &server.tools {
@@ -250,6 +251,10 @@ fn render_tools(servers: &[McpServer]) -> String {
                 yes_no(tool.idempotent),
                 yes_no(tool.destructive),
                 short_hash(&tool.definition_hash),
+                match tool.drifted_hash.is_empty() {
+                    true => "-".to_owned(),
+                    false => format!("offered {} (blocked)", short_hash(&tool.drifted_hash)),
+                },
             ]);
         }
     }
@@ -283,8 +288,8 @@ mod tests {
         );
         assert_eq!(
             render_tools(&[server]),
-            "SERVER  TOOL  READ-ONLY  IDEMPOTENT  DESTRUCTIVE  DEFINITION\n\
-             files   read  yes        yes         no           0123456789ab\n"
+            "SERVER  TOOL  READ-ONLY  IDEMPOTENT  DESTRUCTIVE  DEFINITION    DRIFT\n\
+             files   read  yes        yes         no           0123456789ab  -\n"
         );
     }
 }

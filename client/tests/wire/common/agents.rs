@@ -85,6 +85,7 @@ fn fixed_tools() -> Vec<McpTool> {
             idempotent: true,
             destructive: false,
             definition_hash: "ab".repeat(32),
+            drifted_hash: String::new(),
         },
         McpTool {
             name: "delete".into(),
@@ -94,6 +95,7 @@ fn fixed_tools() -> Vec<McpTool> {
             idempotent: true,
             destructive: true,
             definition_hash: "cd".repeat(32),
+            drifted_hash: String::new(),
         },
     ]
 }

@@ -18,6 +18,10 @@ pub async fn dev(
     with_examples: bool,
 ) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("locating the warden binary")?;
+    // Every node serves the console; a `--set console.listen=...` of the caller wins.
+    let settings = std::iter::once(("console.listen".to_owned(), "\"127.0.0.1:0\"".to_owned()))
+        .chain(settings)
+        .collect();
     let mut cluster = LocalCluster::new(exe.clone(), &data_dir, settings);
     if insecure {
         cluster.insecure();
@@ -42,14 +46,23 @@ pub async fn dev(
         "warden dev: {nodes}-node cluster running (data in {})",
         data_dir.display()
     );
-    println!("{:<6} {:<22} {:<22} log", "node", "grpc", "metrics");
+    println!(
+        "{:<6} {:<22} {:<22} {:<30} log",
+        "node", "grpc", "metrics", "console"
+    );
+    let scheme = if insecure { "http" } else { "https" };
     for id in 1..=nodes {
         let ready = cluster.ready(id)?;
+        let console = ready.console.as_deref().map_or_else(
+            || "-".to_owned(),
+            |address| format!("{scheme}://{address}/"),
+        );
         println!(
-            "{:<6} {:<22} {:<22} {}",
+            "{:<6} {:<22} {:<22} {:<30} {}",
             id,
             ready.grpc,
             ready.metrics.as_deref().unwrap_or("-"),
+            console,
             cluster.log_path(id).display()
         );
     }
@@ -71,7 +84,7 @@ pub async fn dev(
         print!("{}", examples.describe());
     }
     println!(
-        "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nCtrl-C stops all nodes."
+        "then e.g.: wardenctl cluster status; wardenctl workspace create acme\nThe console signs in with the token in WARDEN_TOKEN_FILE.\nCtrl-C stops all nodes."
     );
     // A node that dies (say, killed to try failover) is reported; the rest keep running.
     loop {

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Where to serve /metrics, /healthz and /readyz over HTTP (e.g. 127.0.0.1:9400).
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Where to serve the console, the web pages for approvers, operators and auditors
+    /// (console.listen, e.g. 127.0.0.1:9443); over TLS when the node has TLS.
+    #[arg(long)]
+    console_listen: Option<String>,
     /// Any setting as KEY=VALUE, e.g. raft.snapshot_after_entries=500 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     settings: Vec<(String, String)>,
@@ -37,7 +41,7 @@ pub struct ServeArgs {
     /// (tls.insecure): for development on one machine only.
     #[arg(long)]
     insecure: bool,
-    /// Once listening, write {node_id, grpc, metrics, pid} as JSON to this file.
+    /// Once listening, write {node_id, grpc, metrics, console, pid} as JSON to this file.
     #[arg(long)]
     ready_file: Option<PathBuf>,
     /// Log lines as text (coloured only on a terminal) or as one JSON object per line
@@ -94,6 +98,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (
             "metrics_listen",
             args.metrics_listen.map(|value| format!("{value:?}")),
+        ),
+        (
+            "console.listen",
+            args.console_listen.map(|value| format!("{value:?}")),
         ),
         ("tls.insecure", args.insecure.then(|| "true".to_owned())),
     ];

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod browser;
+pub mod console;
 
 pub mod capture;
 

@@ -180,7 +180,10 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
 
     step("the governed task's decisions in the audit chain");
     let records = admin
-        .tail_audit(200, Consistency::Linearizable)
+        .tail_audit(
+            warden_client::AuditTail::last(200),
+            Consistency::Linearizable,
+        )
         .await
         .context("reading the audit chain")?
         .records;

@@ -1,0 +1,224 @@
+//! One task: what it was asked, where it stands, its tool calls with their decisions,
+//! its journal (live, through server-sent events fed by the same stream as
+//! `WatchTask`), and what its state allows: cancelling it, or resolving it when it
+//! needs attention.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, Response};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use warden_proto::v1::resolve_task_request::Decision;
+use warden_proto::v1::{
+    CancelTaskRequest, GetJournalRequest, GetTaskRequest, ResolveTaskRequest, Task, TaskEvent,
+    TaskStatus, WatchTaskRequest,
+};
+
+use super::see_other;
+use crate::Shared;
+use crate::error::PageError;
+use crate::format;
+use crate::journal::{self, CallLine, EventLine};
+use crate::signed_in::{Layout, SignedIn};
+
+/// Journal entries one page load reads; the live stream goes on from the last.
+const JOURNAL_PAGE: u32 = 1000;
+
+#[derive(Template)]
+#[template(path = "task.html")]
+struct TaskPage {
+    layout: Layout,
+    task: Task,
+    status: String,
+    submitted: String,
+    deadline: String,
+    finished: bool,
+    needs_attention: bool,
+    calls: Vec<CallLine>,
+    lines: Vec<EventLine>,
+    /// Where the live stream starts: one past the last entry shown.
+    from_seq: u64,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    done: String,
+}
+
+pub async fn page(
+    signed: SignedIn,
+    Path((workspace, task_id)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+) -> Result<Html<String>, PageError> {
+    let api = &signed.api;
+    let task = api
+        .tasks()
+        .get_task(api.request(GetTaskRequest {
+            workspace: workspace.clone(),
+            task_id: task_id.clone(),
+            ..GetTaskRequest::default()
+        }))
+        .await?
+        .into_inner()
+        .task
+        .ok_or_else(|| PageError::Invalid(format!("task {task_id}: the node sent no task")))?;
+    let events: Vec<TaskEvent> = api
+        .tasks()
+        .get_journal(api.request(GetJournalRequest {
+            workspace,
+            task_id,
+            from_seq: 0,
+            limit: JOURNAL_PAGE,
+            ..GetJournalRequest::default()
+        }))
+        .await?
+        .into_inner()
+        .events;
+    let from_seq = events.last().map_or(0, |event| event.seq + 1);
+    let notice = match query.done.as_str() {
+        "cancelled" => Some("The task was cancelled."),
+        "resolved" => Some("Your resolution was recorded."),
+        _ => None,
+    };
+    let page = TaskPage {
+        layout: signed.layout("tasks"),
+        status: format::status(task.status),
+        submitted: format::time(task.submitted_at_ms),
+        deadline: format::time(task.deadline_at_ms),
+        finished: format::finished(task.status),
+        needs_attention: task.status == TaskStatus::NeedsAttention as i32,
+        calls: journal::calls(&events),
+        lines: events.iter().map(journal::line).collect(),
+        from_seq,
+        notice,
+        task,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    #[serde(default)]
+    from: u64,
+}
+
+/// The journal from `from` on as server-sent events (`journal`, each a JSON line as the
+/// page shows it), until the task ends or the browser goes away.
+pub async fn events(
+    signed: SignedIn,
+    Path((workspace, task_id)): Path<(String, String)>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
+    let api = &signed.api;
+    let stream = api
+        .tasks()
+        .watch_task(api.request(WatchTaskRequest {
+            workspace,
+            task_id,
+            from_seq: query.from,
+        }))
+        .await?
+        .into_inner();
+    let events = stream.map(|item| {
+        Ok(match item {
+            Ok(event) => {
+                let line = journal::line(&event);
+                Event::default()
+                    .event("journal")
+                    .id(line.seq.to_string())
+                    .json_data(&line)
+                    .unwrap_or_else(|_| Event::default().event("journal"))
+            }
+            Err(status) => Event::default().event("failed").data(status.message()),
+        })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn cancel(
+    State(shared): State<Arc<Shared>>,
+    signed: SignedIn,
+    Path((workspace, task_id)): Path<(String, String)>,
+    Form(form): Form<CancelForm>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&shared, &form.csrf)?;
+    let api = &signed.api;
+    let task = api
+        .tasks()
+        .cancel_task(api.request(CancelTaskRequest {
+            workspace,
+            task_id,
+            reason: form.reason,
+        }))
+        .await?
+        .into_inner()
+        .task
+        .ok_or_else(|| PageError::Invalid("the node sent no task".to_owned()))?;
+    Ok(see_other(task_path(&task, "cancelled")))
+}
+
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    text: String,
+}
+
+pub async fn resolve(
+    State(shared): State<Arc<Shared>>,
+    signed: SignedIn,
+    Path((workspace, task_id)): Path<(String, String)>,
+    Form(form): Form<ResolveForm>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&shared, &form.csrf)?;
+    let decision = match form.decision.as_str() {
+        "retry" => Decision::Retry(true),
+        "skip" => Decision::SkipWithResult(form.text),
+        "fail" => Decision::Fail(form.text),
+        other => {
+            return Err(PageError::Invalid(format!(
+                "decision: must be retry, skip or fail, not {other:?}"
+            )));
+        }
+    };
+    let api = &signed.api;
+    let task = api
+        .tasks()
+        .resolve_task(api.request(ResolveTaskRequest {
+            workspace,
+            task_id,
+            decision: Some(decision),
+        }))
+        .await?
+        .into_inner()
+        .task
+        .ok_or_else(|| PageError::Invalid("the node sent no task".to_owned()))?;
+    Ok(see_other(task_path(&task, "resolved")))
+}
+
+/// The task's page, telling it what was done. Workspace names and task ids are
+/// `[a-z0-9-]` and hex, so they need no escaping in a path.
+fn task_path(task: &Task, done: &str) -> String {
+    format!(
+        "/console/w/{}/tasks/{}?done={done}",
+        task.workspace, task.id
+    )
+}
