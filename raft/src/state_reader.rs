@@ -211,8 +211,23 @@ impl StateReader {
 
     /// Every task that is not terminal, from the active-task index.
     pub fn active_tasks(&self) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
+        self.active_in(keys::active_tasks())
+    }
+
+    /// The tasks of `workspace` that are not terminal, from its range of the active-task
+    /// index (other workspaces' entries are not read).
+    pub fn active_tasks_in(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
+        self.active_in(keys::active_tasks_of(workspace))
+    }
+
+    fn active_in(
+        &self,
+        (start, end): (Vec<u8>, Vec<u8>),
+    ) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
         let snapshot = self.storage.db().snapshot();
-        let (start, end) = keys::active_tasks();
         let mut tasks = Vec::new();
         self.scan(&snapshot, start, end, |key, value| {
             let (workspace, id) = keys::active_task_ids(key).ok_or_else(|| Error::Corrupt {
