@@ -32,7 +32,7 @@ use axum::routing::{get, post};
 use zeroize::Zeroizing;
 
 pub use api::Grpc;
-pub use listener::{TlsListener, tls_acceptor};
+pub use listener::{serve, tls_acceptor};
 
 /// What a node gives its console.
 pub struct Settings {
@@ -86,6 +86,7 @@ pub fn router(grpc: Grpc, settings: Settings) -> Router {
             post(pages::task::resolve),
         )
         .route("/console/audit", get(pages::audit::page))
+        .route("/console/audit/verify", post(pages::audit::verify))
         .route("/console/cluster", get(pages::cluster::page))
         .route("/console/workspaces", get(pages::workspace::list))
         .route("/console/w/{workspace}", get(pages::workspace::page))

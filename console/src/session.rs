@@ -19,14 +19,20 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-/// The session cookie.
-pub const SESSION_COOKIE: &str = "warden_session";
-/// The sign-in form's double-submit cookie.
-pub const SIGN_IN_COOKIE: &str = "warden_sign_in";
+/// The session cookie. Under TLS its name carries the `__Host-` prefix, so browsers
+/// accept it only as set here (Secure, `Path=/`, no `Domain`): a sibling domain cannot
+/// plant one.
+const SESSION_COOKIE: &str = "warden_session";
+/// The sign-in form's double-submit cookie (prefixed like the session's under TLS).
+const SIGN_IN_COOKIE: &str = "warden_sign_in";
+const HOST_PREFIX: &str = "__Host-";
 /// Bound to every sealed session, so a ciphertext made for anything else never opens.
 const SEAL_CONTEXT: &[u8] = b"warden console session v1";
 /// The most sessions one node remembers as signed out (until they would have expired).
 const MAX_SIGNED_OUT: usize = 100_000;
+/// The most sign-outs remembered for one principal: signing in and out in a loop evicts
+/// only that principal's own oldest entries, never others'.
+const MAX_SIGNED_OUT_PER_PRINCIPAL: usize = 256;
 
 /// One signed-in user, as the cookie holds it.
 #[derive(Serialize, Deserialize)]
@@ -48,8 +54,69 @@ pub struct Sessions {
     csrf_key: Zeroizing<[u8; 32]>,
     secure: bool,
     ttl: Duration,
-    /// Sessions signed out on this node, with their expiry.
-    signed_out: Mutex<HashMap<String, u64>>,
+    /// Sessions signed out on this node.
+    signed_out: Mutex<SignedOut>,
+    /// Woken at every sign-out, for the streams of signed-out sessions to end.
+    sign_outs: tokio::sync::Notify,
+}
+
+/// Sessions signed out on this node: each with its expiry and principal, and how many
+/// each principal has.
+#[derive(Default)]
+struct SignedOut {
+    sessions: HashMap<String, (u64, String)>,
+    per_principal: HashMap<String, usize>,
+}
+
+impl SignedOut {
+    fn remove(&mut self, id: &str) {
+        if let Some((_, principal)) = self.sessions.remove(id)
+            && let Some(count) = self.per_principal.get_mut(&principal)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.per_principal.remove(&principal);
+            }
+        }
+    }
+
+    /// The entry that expires first, among those `keep` selects.
+    fn first_to_expire(&self, keep: impl Fn(&str) -> bool) -> Option<String> {
+        self.sessions
+            .iter()
+            .filter(|(_, (_, principal))| keep(principal))
+            .min_by_key(|(_, (expires_ms, _))| *expires_ms)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn insert(&mut self, id: String, expires_ms: u64, principal: &str, now: u64) {
+        if self.sessions.len() >= MAX_SIGNED_OUT {
+            let expired: Vec<String> = self
+                .sessions
+                .iter()
+                .filter(|(_, (expires_ms, _))| *expires_ms <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in expired {
+                self.remove(&id);
+            }
+        }
+        if self.per_principal.get(principal).copied().unwrap_or(0) >= MAX_SIGNED_OUT_PER_PRINCIPAL
+            && let Some(oldest) = self.first_to_expire(|owner| owner == principal)
+        {
+            self.remove(&oldest);
+        }
+        if self.sessions.len() >= MAX_SIGNED_OUT
+            && let Some(oldest) = self.first_to_expire(|_| true)
+        {
+            tracing::warn!(
+                "{MAX_SIGNED_OUT} signed-out console sessions remembered: forgetting the one closest to expiry"
+            );
+            self.remove(&oldest);
+        }
+        *self.per_principal.entry(principal.to_owned()).or_default() += 1;
+        self.sessions.insert(id, (expires_ms, principal.to_owned()));
+    }
 }
 
 impl Sessions {
@@ -64,7 +131,25 @@ impl Sessions {
             csrf_key,
             secure,
             ttl,
-            signed_out: Mutex::new(HashMap::new()),
+            signed_out: Mutex::new(SignedOut::default()),
+            sign_outs: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The session cookie's name: `__Host-warden_session` under TLS.
+    pub fn session_cookie(&self) -> String {
+        self.named(SESSION_COOKIE)
+    }
+
+    /// The sign-in cookie's name: `__Host-warden_sign_in` under TLS.
+    pub fn sign_in_cookie(&self) -> String {
+        self.named(SIGN_IN_COOKIE)
+    }
+
+    fn named(&self, name: &str) -> String {
+        match self.secure {
+            true => format!("{HOST_PREFIX}{name}"),
+            false => name.to_owned(),
         }
     }
 
@@ -75,7 +160,11 @@ impl Sessions {
             token: token.to_owned(),
             expires_ms: now_ms().saturating_add(self.ttl.as_millis() as u64),
         };
-        let cookie = self.cookie(SESSION_COOKIE, &self.seal(&session), self.ttl.as_secs());
+        let cookie = self.cookie(
+            &self.session_cookie(),
+            &self.seal(&session),
+            self.ttl.as_secs(),
+        );
         (session, cookie)
     }
 
@@ -99,37 +188,42 @@ impl Sessions {
                 .ok()?,
         );
         let session: Session = serde_json::from_slice(&plain).ok()?;
-        if session.expires_ms <= now_ms() {
-            return None;
+        match self.is_over(&session) {
+            true => None,
+            false => Some(session),
         }
-        let signed_out = self
-            .signed_out
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if signed_out.contains_key(&session.id) {
-            return None;
-        }
-        Some(session)
     }
 
-    /// Remembers `session` as signed out until it expires; the `Set-Cookie` value that
-    /// clears it from the browser.
-    pub fn end(&self, session: &Session) -> String {
-        let now = now_ms();
-        let mut signed_out = self
-            .signed_out
+    /// Whether `session` expired or was signed out here: a stream opened in it stops.
+    pub fn is_over(&self, session: &Session) -> bool {
+        session.expires_ms <= now_ms()
+            || self
+                .signed_out
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .sessions
+                .contains_key(&session.id)
+    }
+
+    /// Remembers `session` (of `principal`) as signed out until it expires; the
+    /// `Set-Cookie` value that clears it from the browser.
+    pub fn end(&self, session: &Session, principal: &str) -> String {
+        self.signed_out
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        signed_out.retain(|_, expires_ms| *expires_ms > now);
-        if signed_out.len() < MAX_SIGNED_OUT {
-            signed_out.insert(session.id.clone(), session.expires_ms);
-        }
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(session.id.clone(), session.expires_ms, principal, now_ms());
+        self.sign_outs.notify_waiters();
         self.clear()
+    }
+
+    /// Completes at the next sign-out on this node (of any session).
+    pub fn signed_out_somewhere(&self) -> tokio::sync::futures::Notified<'_> {
+        self.sign_outs.notified()
     }
 
     /// The `Set-Cookie` value that removes the session cookie.
     pub fn clear(&self) -> String {
-        self.cookie(SESSION_COOKIE, "", 0)
+        self.cookie(&self.session_cookie(), "", 0)
     }
 
     /// The CSRF token of a session: forms carry it, and every POST must.
@@ -145,12 +239,12 @@ impl Sessions {
     /// A fresh value for the sign-in form and its cookie.
     pub fn sign_in_nonce(&self) -> (String, String) {
         let nonce = hex::encode(rand::random::<[u8; 16]>());
-        let cookie = self.cookie(SIGN_IN_COOKIE, &nonce, 3600);
+        let cookie = self.cookie(&self.sign_in_cookie(), &nonce, 3600);
         (nonce, cookie)
     }
 
     pub fn clear_sign_in_nonce(&self) -> String {
-        self.cookie(SIGN_IN_COOKIE, "", 0)
+        self.cookie(&self.sign_in_cookie(), "", 0)
     }
 
     fn mac(&self, label: &[u8], message: &[u8]) -> String {
@@ -185,12 +279,16 @@ impl Sessions {
     }
 }
 
-/// The value of cookie `name` in a `Cookie` header.
+/// The value of cookie `name` in a `Cookie` header; none when the header carries it more
+/// than once (another path's or site's cookie of the same name), since which one is ours
+/// cannot be told.
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').find_map(|pair| {
+    let mut values = header.split(';').filter_map(|pair| {
         let (key, value) = pair.trim().split_once('=')?;
         (key == name).then_some(value)
-    })
+    });
+    let value = values.next()?;
+    values.next().is_none().then_some(value)
 }
 
 pub fn now_ms() -> u64 {
@@ -221,6 +319,7 @@ mod tests {
         let (session, cookie) = ours.start("wdn_secret");
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
         assert!(cookie.contains("; Secure"), "{cookie}");
+        assert!(cookie.starts_with("__Host-warden_session=") && cookie.contains("Path=/;"));
         assert!(!cookie.contains("wdn_secret"), "the token is sealed");
         let opened = ours.open(value(&cookie)).expect("opens");
         assert_eq!(
@@ -231,8 +330,35 @@ mod tests {
         let mut tampered = value(&cookie).to_owned();
         tampered.replace_range(40..41, if &tampered[40..41] == "A" { "B" } else { "A" });
         assert!(ours.open(&tampered).is_none(), "tampered");
-        ours.end(&session);
+        ours.end(&session, "user/ann");
         assert!(ours.open(value(&cookie)).is_none(), "signed out");
+    }
+
+    #[test]
+    fn one_principal_signing_out_in_a_loop_cannot_make_others_sign_outs_forgotten() {
+        let ours = sessions(1);
+        // The attacker signs in and out as often as the node would remember sign-outs...
+        let later = now_ms() + 3_600_000;
+        for n in 0..=MAX_SIGNED_OUT {
+            let session = Session {
+                id: format!("attacker-{n}"),
+                token: String::new(),
+                expires_ms: later,
+            };
+            ours.end(&session, "user/mallory");
+        }
+        // ... yet the victim's sign-out is remembered, and a copy of their cookie is dead.
+        let (victim, cookie) = ours.start("wdn_victim");
+        ours.end(&victim, "user/ann");
+        assert!(
+            ours.open(value(&cookie)).is_none(),
+            "the victim's sign-out holds"
+        );
+        let remembered = ours.signed_out.lock().expect("lock").sessions.len();
+        assert!(
+            remembered <= MAX_SIGNED_OUT_PER_PRINCIPAL + 1,
+            "one principal fills only its own share: {remembered}"
+        );
     }
 
     #[test]
@@ -259,5 +385,8 @@ mod tests {
         let header = "a=1; warden_session_x=2; warden_session=3";
         assert_eq!(cookie_value(header, "warden_session"), Some("3"));
         assert_eq!(cookie_value(header, "b"), None);
+        // A planted second cookie of the name makes it unreadable, not the attacker's.
+        let planted = "warden_session=planted; warden_session=3";
+        assert_eq!(cookie_value(planted, "warden_session"), None);
     }
 }

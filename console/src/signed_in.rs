@@ -15,7 +15,7 @@ use crate::Shared;
 use crate::api::Api;
 use crate::error::PageError;
 use crate::pages::sign_in;
-use crate::session::{SESSION_COOKIE, Session, cookie_value};
+use crate::session::{Session, cookie_value};
 
 pub struct SignedIn {
     pub api: Api,
@@ -78,7 +78,7 @@ impl FromRequestParts<Arc<Shared>> for SignedIn {
             .headers
             .get(header::COOKIE)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| cookie_value(value, SESSION_COOKIE));
+            .and_then(|value| cookie_value(value, &shared.sessions.session_cookie()));
         let Some(cookie) = cookie.filter(|value| !value.is_empty()) else {
             return Err(Redirect::to("/console/sign-in").into_response());
         };

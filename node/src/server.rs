@@ -279,16 +279,9 @@ async fn serve_console(
     let router = warden_console::router(grpc, settings);
     tracing::info!(console = %local, tls = acceptor.is_some(), "console listening");
     tasks.spawn(async move {
-        match acceptor {
-            Some(acceptor) => {
-                axum::serve(warden_console::TlsListener::new(listener, acceptor), router)
-                    .await
-                    .context("console listener")
-            }
-            None => axum::serve(listener, router)
-                .await
-                .context("console listener"),
-        }
+        warden_console::serve(listener, acceptor, router)
+            .await
+            .context("console listener")
     });
     Ok(Some(local.to_string()))
 }

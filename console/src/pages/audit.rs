@@ -2,8 +2,11 @@
 //! page at a time, every node's head side by side (`wardenctl audit heads`), and, on
 //! request, the serving node's verification of the whole chain.
 
+use std::sync::Arc;
+
 use askama::Template;
-use axum::extract::Query;
+use axum::Form;
+use axum::extract::{Query, State};
 use axum::response::Html;
 use serde::Deserialize;
 use warden_proto::v1::{
@@ -11,6 +14,7 @@ use warden_proto::v1::{
     VerifyAuditRequest, VerifyAuditResponse,
 };
 
+use crate::Shared;
 use crate::error::PageError;
 use crate::format;
 use crate::signed_in::{Layout, SignedIn};
@@ -46,14 +50,49 @@ pub struct AuditQuery {
     pub workspace: String,
     #[serde(default)]
     pub before: u64,
-    /// Recompute the whole chain on the serving node.
+}
+
+/// The verification form: the filters to show the records by, and the CSRF token
+/// (verifying reads the whole chain, so it is a POST, not a link).
+#[derive(Deserialize)]
+pub struct VerifyForm {
     #[serde(default)]
-    pub verify: bool,
+    csrf: String,
+    #[serde(default)]
+    principal: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    workspace: String,
 }
 
 pub async fn page(
     signed: SignedIn,
-    Query(mut filter): Query<AuditQuery>,
+    Query(filter): Query<AuditQuery>,
+) -> Result<Html<String>, PageError> {
+    render(signed, filter, false).await
+}
+
+/// Recomputes the whole chain on the serving node, then shows the page.
+pub async fn verify(
+    State(shared): State<Arc<Shared>>,
+    signed: SignedIn,
+    Form(form): Form<VerifyForm>,
+) -> Result<Html<String>, PageError> {
+    signed.check_csrf(&shared, &form.csrf)?;
+    let filter = AuditQuery {
+        principal: form.principal,
+        action: form.action,
+        workspace: form.workspace,
+        before: 0,
+    };
+    render(signed, filter, true).await
+}
+
+async fn render(
+    signed: SignedIn,
+    mut filter: AuditQuery,
+    verify: bool,
 ) -> Result<Html<String>, PageError> {
     let api = &signed.api;
     // A workspace's auditor reads that workspace's records only: start there.
@@ -87,7 +126,7 @@ pub async fn page(
         Err(status) => return Err(status.into()),
     };
     // Verifying reads every record, so it runs when asked for, not on every page load.
-    let verification = match filter.verify && heads.is_some() {
+    let verification = match verify && heads.is_some() {
         true => Some(
             api.audit()
                 .verify_audit(api.request(VerifyAuditRequest::default()))

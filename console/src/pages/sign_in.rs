@@ -14,7 +14,7 @@ use warden_proto::v1::WhoAmIRequest;
 use crate::Shared;
 use crate::api::Api;
 use crate::error::PageError;
-use crate::session::{SIGN_IN_COOKIE, cookie_value};
+use crate::session::cookie_value;
 use crate::signed_in::SignedIn;
 
 #[derive(Template)]
@@ -54,7 +54,7 @@ pub async fn submit(
     let expected = headers
         .get(header::COOKIE)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| cookie_value(value, SIGN_IN_COOKIE));
+        .and_then(|value| cookie_value(value, &shared.sessions.sign_in_cookie()));
     if form.nonce.is_empty() || expected != Some(form.nonce.as_str()) {
         return page(
             &shared,
@@ -102,7 +102,7 @@ pub async fn sign_out(
     Form(form): Form<super::Csrf>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&shared, &form.csrf)?;
-    let cookie = shared.sessions.end(&signed.session);
+    let cookie = shared.sessions.end(&signed.session, &signed.principal);
     tracing::info!(principal = %signed.principal, "console sign-out");
     let mut response = page(&shared, Some("You signed out."), StatusCode::OK);
     if let Ok(value) = cookie.parse() {

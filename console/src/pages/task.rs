@@ -112,6 +112,7 @@ pub struct EventsQuery {
 /// The journal from `from` on as server-sent events (`journal`, each a JSON line as the
 /// page shows it), until the task ends or the browser goes away.
 pub async fn events(
+    State(shared): State<Arc<Shared>>,
     signed: SignedIn,
     Path((workspace, task_id)): Path<(String, String)>,
     Query(query): Query<EventsQuery>,
@@ -126,6 +127,23 @@ pub async fn events(
         }))
         .await?
         .into_inner();
+    // The node ends the stream when the token is revoked; the console ends it when the
+    // session expires or is signed out.
+    let session = signed.session;
+    let expiry = tokio::time::sleep(std::time::Duration::from_millis(
+        session.expires_ms.saturating_sub(crate::session::now_ms()),
+    ));
+    let signed_out = async move {
+        loop {
+            // Made before the check, so a sign-out between the two still wakes it.
+            let next_sign_out = shared.sessions.signed_out_somewhere();
+            if shared.sessions.is_over(&session) {
+                return;
+            }
+            next_sign_out.await;
+        }
+    };
+    let stream = stream.take_until(expiry).take_until(Box::pin(signed_out));
     let events = stream.map(|item| {
         Ok(match item {
             Ok(event) => {
@@ -139,7 +157,8 @@ pub async fn events(
             Err(status) => Event::default().event("failed").data(status.message()),
         })
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    // More often than the listener's idle timeout, so a quiet journal stays connected.
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(10))))
 }
 
 #[derive(Deserialize)]

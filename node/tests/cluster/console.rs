@@ -88,7 +88,7 @@ async fn an_approver_decides_in_the_console_and_nobody_else_can() {
     let session = signed_in
         .set_cookies()
         .into_iter()
-        .find(|line| line.starts_with("warden_session="))
+        .find(|line| line.starts_with("__Host-warden_session="))
         .expect("a session cookie");
     for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Max-Age="] {
         assert!(session.contains(attribute), "{session}");
@@ -221,7 +221,7 @@ async fn an_approver_decides_in_the_console_and_nobody_else_can() {
     assert!(ended.body.contains("Your session ended"), "{}", ended.body);
     assert!(ended.body.contains("revoked"), "{}", ended.body);
     assert_eq!(
-        approver.cookie("warden_session"),
+        approver.cookie("__Host-warden_session"),
         None,
         "the cookie is cleared"
     );
@@ -312,11 +312,23 @@ async fn task_pages_escape_input_stream_the_journal_and_sign_out_ends_the_sessio
         "/console/workspaces".to_owned(),
         format!("/console/w/{WS}"),
         "/console/audit?action=task.submit".to_owned(),
-        "/console/audit?verify=true".to_owned(),
     ] {
         let page = user.get(&path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
     }
+    // Verifying the whole chain is a POST with the session's CSRF token, not a link.
+    let audit_csrf = user.get("/console/audit").await.field("csrf");
+    let verified = user
+        .post("/console/audit/verify", &[("csrf", &audit_csrf)])
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert!(
+        verified.body.contains("id=\"verification\" class=\"ok\""),
+        "{}",
+        verified.body
+    );
+    let forged = user.post("/console/audit/verify", &[("csrf", "")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
 
     // A workspace's auditor reads that workspace's records, not the whole chain's heads,
     // and another workspace is not there for them.
@@ -344,18 +356,34 @@ async fn task_pages_escape_input_stream_the_journal_and_sign_out_ends_the_sessio
     let other = auditor.get("/console/audit?workspace=elsewhere").await;
     assert_eq!(other.status, 404, "{}", other.body);
 
-    // Sign-out ends the session, even for a copy of the cookie.
+    // Sign-out ends the session, even for a copy of the cookie, and the live journal
+    // streams opened in it.
+    let mut lingering = user
+        .stream(&format!(
+            "/console/w/{WS}/tasks/{}/events?from=0",
+            hostile.id
+        ))
+        .await;
+    read_until(&mut lingering, "submitted").await;
     let csrf = page.field("csrf");
-    let stolen = user.cookie("warden_session").expect("session").to_owned();
+    let stolen = user
+        .cookie("__Host-warden_session")
+        .expect("session")
+        .to_owned();
     let out = user.post("/console/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(out.status, 200, "{}", out.body);
-    assert_eq!(user.cookie("warden_session"), None);
+    assert_eq!(user.cookie("__Host-warden_session"), None);
     let mut thief = Browser::new(&cluster, 1);
-    thief.set_cookie("warden_session", &stolen);
+    thief.set_cookie("__Host-warden_session", &stolen);
     let replayed = thief.get("/console/tasks").await;
     assert_eq!(replayed.status, 401, "{}", replayed.body);
     let again = user.get("/console/approvals").await;
     assert_eq!(again.status, 303, "signed out: back to the sign-in page");
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while lingering.chunk().await.ok().flatten().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the journal stream outlived the sign-out");
 }
 
 /// The server-sent events read from `events` until one holds `marker` (or 60 s pass).
@@ -371,4 +399,63 @@ async fn read_until(events: &mut reqwest::Response, marker: &str) -> String {
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
     text
+}
+
+/// A client that connects and then sends nothing is cut off: silently held connections
+/// cannot pile up until the node runs out of file descriptors. Both a client that never
+/// starts its TLS handshake and one that finishes it and never sends a request are closed
+/// within the console's timeouts (5 s for the handshake, 30 s of silence).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_are_disconnected() {
+    use tokio::io::AsyncReadExt;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+
+    let cluster = crate::common::start(1, &[CONSOLE_ON]).await;
+    let address = cluster
+        .ready(1)
+        .expect("ready")
+        .console
+        .clone()
+        .expect("the console listens");
+    let closed_within = |what: &'static str| {
+        move |read: Result<Result<usize, std::io::Error>, tokio::time::error::Elapsed>| match read {
+            Ok(Ok(0)) | Ok(Err(_)) => {}
+            Ok(Ok(n)) => panic!("{what}: the console sent {n} bytes to a silent client"),
+            Err(_) => panic!("{what}: still open after 60 s"),
+        }
+    };
+
+    let mut before_handshake = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let mut buffer = [0_u8; 64];
+    closed_within("no handshake")(
+        tokio::time::timeout(Duration::from_secs(30), before_handshake.read(&mut buffer)).await,
+    );
+
+    let ca = std::fs::read(cluster.ca_path().expect("TLS")).expect("read the CA");
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(&ca) {
+        roots
+            .add(certificate.expect("a CA certificate"))
+            .expect("add the CA");
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let mut silent = connector
+        .connect(ServerName::try_from("127.0.0.1").expect("name"), tcp)
+        .await
+        .expect("the TLS handshake");
+    closed_within("no request")(
+        tokio::time::timeout(Duration::from_secs(60), silent.read(&mut buffer)).await,
+    );
 }

@@ -63,13 +63,19 @@ impl Session {
             .send()
             .await
             .with_context(|| format!("opening {base}/console/sign-in"))?;
-        let nonce_cookie = set_cookie(&form, "warden_sign_in")
+        // Under TLS the console's cookies carry the `__Host-` prefix.
+        let prefix = if base.starts_with("https://") {
+            "__Host-"
+        } else {
+            ""
+        };
+        let nonce_cookie = set_cookie(&form, &format!("{prefix}warden_sign_in"))
             .context("the sign-in page set no warden_sign_in cookie: is this a Warden console?")?;
         let body = form.text().await.context("reading the sign-in page")?;
         let nonce = hidden_field(&body, "nonce").context("the sign-in page has no nonce field")?;
         let signed_in = http
             .post(format!("{base}/console/sign-in"))
-            .header("cookie", format!("warden_sign_in={nonce_cookie}"))
+            .header("cookie", format!("{prefix}warden_sign_in={nonce_cookie}"))
             .form(&[
                 ("token", credentials.token.as_str()),
                 ("nonce", nonce.as_str()),
@@ -83,12 +89,12 @@ impl Session {
                 signed_in.status()
             );
         }
-        let session = set_cookie(&signed_in, "warden_session")
+        let session = set_cookie(&signed_in, &format!("{prefix}warden_session"))
             .context("signing in set no warden_session cookie")?;
         Ok(Session {
             http,
             base,
-            cookie: format!("warden_session={session}"),
+            cookie: format!("{prefix}warden_session={session}"),
         })
     }
 

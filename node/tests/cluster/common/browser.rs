@@ -83,18 +83,30 @@ impl Driver {
 /// Waits up to 60 s for an element matching `css`; on a timeout, panics with the page the
 /// browser shows instead.
 pub async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    let found = browser
-        .wait()
-        .at_most(Duration::from_secs(60))
-        .every(Duration::from_millis(100))
-        .for_element(Locator::Css(css))
-        .await;
-    match found {
-        Ok(element) => element,
-        Err(error) => {
-            let url = browser.current_url().await.map(|url| url.to_string());
-            let source = browser.source().await.unwrap_or_default();
-            panic!("no {css} within 60 s ({error}); the browser shows {url:?}:\n{source}")
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let found = browser
+            .wait()
+            .at_most(left)
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(element) => return element,
+            // The page went away under the search (a reload the page's script started):
+            // search the next one.
+            Err(error)
+                if !left.is_zero()
+                    && !matches!(error, fantoccini::error::CmdError::WaitTimeout) =>
+            {
+                tracing::debug!(%error, css, "searching again after the page changed");
+            }
+            Err(error) => {
+                let url = browser.current_url().await.map(|url| url.to_string());
+                let source = browser.source().await.unwrap_or_default();
+                panic!("no {css} within 60 s ({error}); the browser shows {url:?}:\n{source}")
+            }
         }
     }
 }
