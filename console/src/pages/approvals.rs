@@ -120,15 +120,7 @@ pub async fn decide(
     Form(form): Form<Decision>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&shared, &form.csrf)?;
-    let approve = match form.decision.as_str() {
-        "approve" => true,
-        "deny" => false,
-        other => {
-            return Err(PageError::Invalid(format!(
-                "decision: must be approve or deny, not {other:?}"
-            )));
-        }
-    };
+    let approve = super::either("decision", &form.decision, "approve", "deny")?;
     let api = &signed.api;
     api.governance()
         .decide_approval(api.request(DecideApprovalRequest {

@@ -38,3 +38,21 @@ pub struct Csrf {
     #[serde(default)]
     pub csrf: String,
 }
+
+/// The query a page is sent back to after an action: what was done, for its notice.
+#[derive(Debug, serde::Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    pub done: String,
+}
+
+/// A form field that must be one of two words: true for `yes`, false for `no`.
+pub fn either(field: &str, value: &str, yes: &str, no: &str) -> Result<bool, PageError> {
+    match value {
+        value if value == yes => Ok(true),
+        value if value == no => Ok(false),
+        other => Err(PageError::Invalid(format!(
+            "{field}: must be {yes} or {no}, not {other:?}"
+        ))),
+    }
+}

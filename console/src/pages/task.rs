@@ -46,16 +46,10 @@ struct TaskPage {
     notice: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    done: String,
-}
-
 pub async fn page(
     signed: SignedIn,
     Path((workspace, task_id)): Path<(String, String)>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<super::Done>,
 ) -> Result<Html<String>, PageError> {
     let api = &signed.api;
     let task = api

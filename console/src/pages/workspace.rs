@@ -100,16 +100,10 @@ struct WorkspacePage {
     notice: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    done: String,
-}
-
 pub async fn page(
     signed: SignedIn,
     Path(workspace): Path<String>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<super::Done>,
 ) -> Result<Html<String>, PageError> {
     let notice = match query.done.as_str() {
         "paused" => Some("Paused."),
@@ -267,15 +261,7 @@ pub async fn pause(
     Form(form): Form<PauseForm>,
 ) -> Result<Response, PageError> {
     signed.check_csrf(&shared, &form.csrf)?;
-    let paused = match form.action.as_str() {
-        "pause" => true,
-        "resume" => false,
-        other => {
-            return Err(PageError::Invalid(format!(
-                "action: must be pause or resume, not {other:?}"
-            )));
-        }
-    };
+    let paused = super::either("action", &form.action, "pause", "resume")?;
     if form.confirm != "yes" {
         return Err(PageError::Invalid(
             "confirm: tick the confirmation box to pause or resume".to_owned(),

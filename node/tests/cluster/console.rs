@@ -15,7 +15,12 @@ use crate::common::console::{Browser, CONSOLE_ON};
 use crate::governance::{WS, payroll_put_waiting, pending_approval, settled};
 
 /// A new token of `principal` with `role` in WS: its secret and id.
-async fn token_with_role(admin: &Client, principal: &str, role: &str) -> (String, String) {
+/// A new token for `principal` holding `role` in the test workspace: its secret and id.
+pub(crate) async fn token_with_role(
+    admin: &Client,
+    principal: &str,
+    role: &str,
+) -> (String, String) {
     let created = admin
         .create_token(principal, "console test", 0)
         .await

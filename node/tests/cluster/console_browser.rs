@@ -7,11 +7,11 @@
 
 use fantoccini::{Client as Browser, Locator};
 use serde_json::json;
-use warden_client::Client;
 use warden_proto::v1::TaskStatus;
 
 use crate::common::browser::{Driver, page_text, screenshot, wait_for};
 use crate::common::console::{CONSOLE_ON, console_url};
+use crate::console::token_with_role;
 use crate::governance::{WS, payroll_put_waiting, settled};
 
 async fn sign_in(browser: &Browser, console: &str, token: &str) {
@@ -46,18 +46,6 @@ async fn hand_made_post(browser: &Browser, path: &str, form: serde_json::Value) 
     status
         .as_u64()
         .unwrap_or_else(|| panic!("fetch failed: {status}"))
-}
-
-async fn token_with_role(admin: &Client, principal: &str, role: &str) -> (String, String) {
-    let created = admin
-        .create_token(principal, "browser test", 0)
-        .await
-        .expect("create token");
-    admin
-        .set_roles(Some(WS), principal, &[role])
-        .await
-        .expect("set roles");
-    (created.secret, created.token.expect("token info").id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
