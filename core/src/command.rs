@@ -12,11 +12,12 @@ use crate::identity::{Scope, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
 use crate::membership::MembershipChange;
-use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, WebhookName};
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
 use crate::role::Role;
 use crate::switches::PauseTarget;
+use crate::webhook::{AttemptResult, DeliveryId, WebhookEvent};
 
 /// One log entry's payload. The proposer stamps the time and the principal, so
 /// `apply()` never reads a clock.
@@ -269,6 +270,32 @@ pub enum Command {
     SetClusterProtocol {
         protocol: u32,
     },
+    /// Creates or replaces a webhook: where the workspace's `events` are sent, signed
+    /// with `secret`. Events already recorded keep their deliveries.
+    PutWebhook {
+        workspace: WorkspaceId,
+        name: WebhookName,
+        url: String,
+        events: Vec<WebhookEvent>,
+        /// Sealed by the proposer with the workspace's key.
+        secret: SealedSecret,
+        /// As for `PutProvider`: the key `secret` was sealed with, when the workspace had
+        /// none.
+        workspace_key: Option<WrappedKey>,
+    },
+    /// Removes a webhook; its pending deliveries fail when next due.
+    DeleteWebhook {
+        workspace: WorkspaceId,
+        name: WebhookName,
+    },
+    /// The leader's report of one attempt to send a delivery: `attempt` must be the
+    /// delivery's recorded attempts plus one, so a report is applied once.
+    RecordDeliveryAttempt {
+        workspace: WorkspaceId,
+        delivery: DeliveryId,
+        attempt: u32,
+        result: AttemptResult,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -309,6 +336,9 @@ pub enum Action {
     WorkspaceSettingsSet,
     ClusterBackup,
     ClusterProtocolSet,
+    WebhookPut,
+    WebhookDelete,
+    WebhookDeliver,
 }
 
 /// A journaled step of the agent loop.
@@ -393,6 +423,9 @@ impl Action {
             Action::WorkspaceSettingsSet => "workspace.set_settings",
             Action::ClusterBackup => "cluster.backup",
             Action::ClusterProtocolSet => "cluster.set_protocol",
+            Action::WebhookPut => "webhook.put",
+            Action::WebhookDelete => "webhook.delete",
+            Action::WebhookDeliver => "webhook.deliver",
         }
     }
 }
@@ -435,6 +468,9 @@ impl Command {
             Command::SetWorkspaceSettings { .. } => Action::WorkspaceSettingsSet,
             Command::CreateBackup { .. } => Action::ClusterBackup,
             Command::SetClusterProtocol { .. } => Action::ClusterProtocolSet,
+            Command::PutWebhook { .. } => Action::WebhookPut,
+            Command::DeleteWebhook { .. } => Action::WebhookDelete,
+            Command::RecordDeliveryAttempt { .. } => Action::WebhookDeliver,
         }
     }
 
@@ -481,6 +517,11 @@ pub fn task_resource(workspace: &WorkspaceId, task: &TaskId) -> String {
 /// The audit resource name of a workspace-scoped configuration record.
 pub fn config_resource(workspace: &WorkspaceId, kind: &str, name: &str) -> String {
     format!("workspace/{workspace}/{kind}/{name}")
+}
+
+/// The audit resource name of a webhook's delivery.
+pub fn delivery_resource(workspace: &WorkspaceId, id: &DeliveryId) -> String {
+    format!("workspace/{workspace}/delivery/{id}")
 }
 
 /// The audit resource name of a budget.

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod role;
 pub mod switches;
 pub mod version;
+pub mod webhook;
 
 pub use anchor::{AuditKey, AuditSettings, Checkpoint, NodeRecord};
 pub use apply::{
@@ -55,11 +56,17 @@ pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
     WorkspaceSettings,
 };
-pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName};
+pub use names::{
+    AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName, WebhookName,
+};
 pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};
 pub use version::{OLDEST_PROTOCOL, PROTOCOL};
+pub use webhook::{
+    AttemptResult, Delivery, DeliveryId, DeliveryState, Notice, Webhook, WebhookEvent,
+    webhook_secret_context,
+};
 
 #[cfg(test)]
 mod tests;

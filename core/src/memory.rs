@@ -15,9 +15,10 @@ use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace, WorkspaceSettings};
-use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, WebhookName};
 use crate::outcome::Outcome;
 use crate::switches::Switches;
+use crate::webhook::{Delivery, DeliveryId, Webhook};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MemoryState {
@@ -44,6 +45,8 @@ pub struct MemoryState {
     pub audit_settings: Option<AuditSettings>,
     /// The protocol last set; `None` runs `OLDEST_PROTOCOL`.
     pub cluster_protocol: Option<u32>,
+    pub webhooks: BTreeMap<(WorkspaceId, WebhookName), Webhook>,
+    pub deliveries: BTreeMap<(WorkspaceId, DeliveryId), Delivery>,
     pub applied_index: u64,
 }
 
@@ -153,6 +156,17 @@ impl MemoryState {
                 Write::RemoveWorkspace(workspace) => self.remove_workspace(&workspace),
                 Write::WorkspaceSettings(settings) => {
                     self.settings.insert(settings.workspace.clone(), settings);
+                }
+                Write::Webhook(webhook) => {
+                    self.webhooks
+                        .insert((webhook.workspace.clone(), webhook.name.clone()), webhook);
+                }
+                Write::RemoveWebhook { workspace, name } => {
+                    self.webhooks.remove(&(workspace, name));
+                }
+                Write::Delivery(delivery) => {
+                    self.deliveries
+                        .insert((delivery.workspace.clone(), delivery.id), delivery);
                 }
             }
         }
@@ -290,6 +304,31 @@ impl StateRead for MemoryState {
     fn cluster_protocol(&self) -> Result<u32, Infallible> {
         Ok(self.cluster_protocol.unwrap_or(crate::OLDEST_PROTOCOL))
     }
+
+    fn webhook(
+        &self,
+        workspace: &WorkspaceId,
+        name: &WebhookName,
+    ) -> Result<Option<Webhook>, Infallible> {
+        Ok(self.webhooks.get(&(workspace.clone(), name.clone())).cloned())
+    }
+
+    fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<Webhook>, Infallible> {
+        Ok(self
+            .webhooks
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, webhook)| webhook.clone())
+            .collect())
+    }
+
+    fn delivery(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, Infallible> {
+        Ok(self.deliveries.get(&(workspace.clone(), *id)).cloned())
+    }
 }
 
 impl MemoryState {
@@ -308,6 +347,8 @@ impl MemoryState {
         self.budgets.retain(|(workspace, _), _| workspace != id);
         self.switches.remove(id);
         self.settings.remove(id);
+        self.webhooks.retain(|(workspace, _), _| workspace != id);
+        self.deliveries.retain(|(workspace, _), _| workspace != id);
     }
 
     /// A task's journal in sequence order.

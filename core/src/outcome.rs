@@ -125,6 +125,11 @@ pub enum Outcome {
         from: u32,
         to: u32,
     },
+    WebhookPut(crate::webhook::Webhook),
+    /// The removed webhook, as it was.
+    WebhookDeleted(crate::webhook::Webhook),
+    /// A delivery after the attempt was recorded.
+    DeliveryRecorded(crate::webhook::Delivery),
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -13,12 +13,13 @@
 //! Protocols:
 //! - 1: the command set of the first versioned build;
 //! - 2: adds deleting providers, MCP servers, agents and workspaces, workspace settings
-//!   and backups.
+//!   and backups;
+//! - 3: adds webhooks and their deliveries.
 
 use crate::command::{Action, Command};
 
 /// The protocol this build speaks.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// The oldest protocol a cluster can run, and what one whose state records none runs.
 pub const OLDEST_PROTOCOL: u32 = 1;
@@ -32,6 +33,9 @@ impl Command {
     pub fn since(&self) -> u32 {
         match self {
             Command::RecordRejection { action, .. } => action.since(),
+            Command::PutWebhook { .. }
+            | Command::DeleteWebhook { .. }
+            | Command::RecordDeliveryAttempt { .. } => 3,
             Command::DeleteProvider { .. }
             | Command::DeleteMcpServer { .. }
             | Command::DeleteAgent { .. }
@@ -79,6 +83,7 @@ impl Action {
             | Action::WorkspaceDelete
             | Action::WorkspaceSettingsSet
             | Action::ClusterBackup => 2,
+            Action::WebhookPut | Action::WebhookDelete | Action::WebhookDeliver => 3,
             Action::ClusterBootstrap
             | Action::ClusterMembership
             | Action::TokenCreate

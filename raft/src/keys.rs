@@ -24,6 +24,11 @@
 //!   - `0x16 workspace`: the workspace's pause switches;
 //!   - `0x17 name`: a cluster catalog entry (a stdio MCP server workspaces may register);
 //!   - `0x19 workspace`: the workspace's settings;
+//!   - `0x1a workspace 0x00 name`: a webhook;
+//!   - `0x1b workspace 0x00 log-index(8) seq(4)`: a webhook delivery, in event order;
+//!   - `0x51 workspace 0x00 log-index(8) seq(4)`: the pending-delivery index, the
+//!     next attempt's time of every delivery not yet delivered or given up, which the
+//!     leader's sender scans instead of every delivery;
 //!   - `0x50 workspace 0x00 task-id(16)`: the active-task index, an [`ActiveTask`] for every
 //!     task not yet terminal, which placement, deadlines and stall detection scan instead
 //!     of every task;
@@ -149,6 +154,9 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_WORKSPACE_EVENT
                 | TAG_TOKEN
                 | TAG_BINDING
+                | webhooks::TAG_WEBHOOK
+                | webhooks::TAG_DELIVERY
+                | webhooks::TAG_PENDING_DELIVERY
         )
     })
 }
@@ -347,6 +355,9 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
         under(workspace_events_prefix(workspace)),
         role_bindings(&Scope::Workspace(workspace.clone())),
     ]
+    .into_iter()
+    .chain(webhooks::webhook_contents(workspace))
+    .collect()
 }
 
 /// The workspace and task an active-task key names.
@@ -489,6 +500,12 @@ fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
     }
     prefix
 }
+
+mod webhooks;
+pub use webhooks::{
+    deliveries_before, delivery, pending_deliveries, pending_delivery, pending_delivery_ids,
+    webhook, webhooks,
+};
 
 #[cfg(test)]
 mod tests;

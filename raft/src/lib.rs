@@ -32,6 +32,8 @@ pub use options::Options;
 pub use peer_transport::{PeerTls, PeerTransport};
 pub use service::RaftGrpc;
 pub use state_machine::StateMachineStore;
-pub use state_reader::{AnchorReport, AuditFilter, AuditPage, AuditVerification, StateReader};
+pub use state_reader::{
+    AnchorReport, AuditFilter, AuditPage, AuditVerification, PendingDelivery, StateReader,
+};
 pub use storage::Storage;
 pub use types::{NodeId, Raft, TypeConfig};

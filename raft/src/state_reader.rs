@@ -5,9 +5,11 @@ mod anchor;
 mod audit;
 mod governance;
 mod identity;
+mod webhooks;
 
 pub use anchor::AnchorReport;
 pub use audit::{AuditFilter, AuditPage, AuditVerification};
+pub use webhooks::PendingDelivery;
 
 use rocksdb::{DB, IteratorMode, ReadOptions, SnapshotWithThreadMode};
 use serde::de::DeserializeOwned;

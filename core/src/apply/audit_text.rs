@@ -85,6 +85,17 @@ pub(super) fn resource_of(command: &Command) -> String {
         Command::SetWorkspaceSettings { workspace, .. } => {
             format!("{}/settings", workspace_resource(workspace))
         }
+        Command::PutWebhook {
+            workspace, name, ..
+        }
+        | Command::DeleteWebhook { workspace, name } => {
+            config_resource(workspace, "webhook", name.as_str())
+        }
+        Command::RecordDeliveryAttempt {
+            workspace,
+            delivery,
+            ..
+        } => crate::command::delivery_resource(workspace, delivery),
     }
 }
 
@@ -112,6 +123,8 @@ pub(super) fn governance_detail(outcome: &Outcome) -> String {
             let on = if settings.trace_content { "on" } else { "off" };
             return format!("trace content {on}");
         }
+        Outcome::WebhookPut(webhook) => return super::webhook::put_detail(webhook),
+        Outcome::DeliveryRecorded(delivery) => return super::webhook::attempt_detail(delivery),
         _ => return String::new(),
     };
     let notes: Vec<String> = entries

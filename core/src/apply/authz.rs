@@ -60,7 +60,9 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::UpdateAgent { workspace, .. }
         | Command::DeleteProvider { workspace, .. }
         | Command::DeleteMcpServer { workspace, .. }
-        | Command::DeleteAgent { workspace, .. } => Needs::In(workspace, Permission::Configure),
+        | Command::DeleteAgent { workspace, .. }
+        | Command::PutWebhook { workspace, .. }
+        | Command::DeleteWebhook { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
         | Command::ResolveTask { workspace, .. }
@@ -69,7 +71,8 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::TimeOutTask { .. }
         | Command::MarkStalled { .. }
         | Command::ExpireApproval { .. }
-        | Command::SetClusterProtocol { .. } => Needs::Node,
+        | Command::SetClusterProtocol { .. }
+        | Command::RecordDeliveryAttempt { .. } => Needs::Node,
         Command::AppendJournal {
             workspace, task, ..
         } => Needs::Agent(workspace, task),
@@ -109,7 +112,7 @@ pub(super) fn refusal<S: StateRead>(
         (_, PrincipalKind::System) | (Needs::Authenticated, _) => None,
         (Needs::Node, PrincipalKind::Node) => None,
         (Needs::Node, _) => {
-            denied("place or expire tasks or set the cluster protocol: only nodes do")
+            denied("place or expire tasks, set the cluster protocol or record deliveries: only nodes do")
         }
         (Needs::System, _) => denied("bootstrap the cluster"),
         (Needs::Agent(workspace, task), PrincipalKind::Agent) => {

@@ -22,12 +22,14 @@ mod identity;
 mod lifecycle;
 mod mcp_server;
 mod model_turn;
+mod outbox;
 mod pause;
 mod placement;
 mod policy;
 mod protocol;
 mod submit;
 mod task_update;
+mod webhook;
 
 use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
@@ -40,9 +42,10 @@ use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace, WorkspaceSettings};
-use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName};
+use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, WebhookName};
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::switches::Switches;
+use crate::webhook::{Delivery, DeliveryId, Webhook};
 use warden_secrets::WrappedKey;
 
 pub use approval::decider_refusal;
@@ -106,6 +109,18 @@ pub trait StateRead {
     ) -> Result<Vec<(TaskId, AgentName)>, Self::Error>;
     /// The protocol the cluster runs: the last one set, or `OLDEST_PROTOCOL`.
     fn cluster_protocol(&self) -> Result<u32, Self::Error>;
+    fn webhook(
+        &self,
+        workspace: &WorkspaceId,
+        name: &WebhookName,
+    ) -> Result<Option<Webhook>, Self::Error>;
+    /// The workspace's webhooks, in name order.
+    fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<Webhook>, Self::Error>;
+    fn delivery(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -166,6 +181,13 @@ pub enum Write {
     WorkspaceSettings(WorkspaceSettings),
     /// The protocol the cluster runs from now on.
     ClusterProtocol(u32),
+    Webhook(Webhook),
+    RemoveWebhook {
+        workspace: WorkspaceId,
+        name: WebhookName,
+    },
+    /// A delivery, new or after an attempt; the store keeps its pending ones indexed.
+    Delivery(Delivery),
 }
 
 /// The most of a refusal's text an audit record keeps, in bytes.
@@ -205,6 +227,15 @@ pub fn apply<S: StateRead>(
     let (resource, decision) = match refusal {
         Some(rejection) => (resource_of(command), Err(rejection)),
         None => decide(state, &at, command)?,
+    };
+    // The webhook outbox is written with the events it tells about.
+    let decision = match decision {
+        Ok((outcome, mut writes)) => {
+            let deliveries = outbox::deliveries(state, &at, &writes)?;
+            writes.extend(deliveries);
+            Ok((outcome, writes))
+        }
+        refused => refused,
     };
     let (outcome, writes, outcome_name, detail) = match decision {
         Ok((outcome, writes)) => {
@@ -318,6 +349,9 @@ fn decide<S: StateRead>(
         } => set_settings(state, at, workspace, *trace_content)?,
         Command::CreateBackup { node } => Ok((Outcome::BackupRecorded { node: *node }, vec![])),
         Command::SetClusterProtocol { protocol } => protocol::set(state, *protocol)?,
+        Command::PutWebhook { .. } => webhook::put(state, at, command)?,
+        Command::DeleteWebhook { .. } => webhook::delete(state, command)?,
+        Command::RecordDeliveryAttempt { .. } => webhook::record_attempt(state, at, command)?,
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

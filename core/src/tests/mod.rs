@@ -22,6 +22,7 @@ mod protocol;
 mod redecide;
 mod secrets;
 mod settings;
+mod webhooks;
 
 use fixtures::{create, request, setup, submit};
 

@@ -12,6 +12,7 @@ use warden_core::{
     Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Switches,
     Task, TaskId, Token, TokenId, Workspace, WorkspaceId, Write,
 };
+use warden_core::{Delivery, DeliveryId, DeliveryState, WebhookName, Webhook};
 
 use crate::active::ActiveTask;
 use crate::codec;
@@ -240,6 +241,27 @@ impl<'a> Pending<'a> {
                     let what = || format!("settings of {workspace}");
                     self.put(keys::settings(workspace), what, settings)?;
                 }
+                Write::Webhook(webhook) => {
+                    let (workspace, name) = (&webhook.workspace, &webhook.name);
+                    let what = || format!("webhook {workspace}/{name}");
+                    self.put(keys::webhook(workspace, name), what, webhook)?;
+                }
+                Write::RemoveWebhook { workspace, name } => {
+                    self.delete(keys::webhook(workspace, name));
+                }
+                Write::Delivery(delivery) => {
+                    let (workspace, id) = (&delivery.workspace, &delivery.id);
+                    let what = || format!("delivery {workspace}/{id}");
+                    self.put(keys::delivery(workspace, id), what, delivery)?;
+                    // The pending-delivery index follows the delivery in the same batch.
+                    let index_key = keys::pending_delivery(workspace, id);
+                    match delivery.state {
+                        DeliveryState::Pending { next_attempt_ms } => {
+                            self.put(index_key, what, &next_attempt_ms)?;
+                        }
+                        _ => self.delete(index_key),
+                    }
+                }
                 Write::RemoveWorkspace(workspace) => {
                     for range in keys::workspace_contents(workspace) {
                         self.delete_range(range);
@@ -394,6 +416,26 @@ impl StateRead for Pending<'_> {
             .iter()
             .map(|(key, value)| codec::decode(|| format!("agent key {key:?}"), value))
             .collect()
+    }
+
+    fn webhook(&self, workspace: &WorkspaceId, name: &WebhookName) -> Result<Option<Webhook>, Error> {
+        self.get(keys::webhook(workspace, name), || {
+            format!("webhook {workspace}/{name}")
+        })
+    }
+
+    fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<Webhook>, Error> {
+        let (start, end) = keys::webhooks(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("webhook key {key:?}"), value))
+            .collect()
+    }
+
+    fn delivery(&self, workspace: &WorkspaceId, id: &DeliveryId) -> Result<Option<Delivery>, Error> {
+        self.get(keys::delivery(workspace, id), || {
+            format!("delivery {workspace}/{id}")
+        })
     }
 
     fn unfinished_tasks(&self, workspace: &WorkspaceId) -> Result<Vec<(TaskId, AgentName)>, Error> {

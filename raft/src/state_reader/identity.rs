@@ -165,4 +165,24 @@ impl StateRead for StateReader {
     fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, Error> {
         StateReader::switches(self, workspace)
     }
+
+    fn webhook(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::WebhookName,
+    ) -> Result<Option<warden_core::Webhook>, Error> {
+        StateReader::webhook(self, workspace, name)
+    }
+
+    fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Webhook>, Error> {
+        StateReader::webhooks(self, workspace)
+    }
+
+    fn delivery(
+        &self,
+        workspace: &WorkspaceId,
+        id: &warden_core::DeliveryId,
+    ) -> Result<Option<warden_core::Delivery>, Error> {
+        StateReader::delivery(self, workspace, id)
+    }
 }

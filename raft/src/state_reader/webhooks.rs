@@ -1,0 +1,100 @@
+//! Webhooks and their deliveries, for the API and the leader's sender.
+
+use rocksdb::{IteratorMode, ReadOptions};
+use warden_core::{Delivery, DeliveryId, Webhook, WebhookName, WorkspaceId};
+
+use super::StateReader;
+use crate::codec;
+use crate::error::Error;
+use crate::keys;
+
+/// A delivery due to be sent, as the pending-delivery index names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub workspace: WorkspaceId,
+    pub id: DeliveryId,
+    pub next_attempt_ms: u64,
+}
+
+impl StateReader {
+    pub fn webhook(
+        &self,
+        workspace: &WorkspaceId,
+        name: &WebhookName,
+    ) -> Result<Option<Webhook>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::webhook(workspace, name), || {
+                format!("webhook {workspace}/{name}")
+            })
+    }
+
+    /// The workspace's webhooks, in name order.
+    pub fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<Webhook>, Error> {
+        self.all_in(keys::webhooks(workspace), "webhook")
+    }
+
+    pub fn delivery(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::delivery(workspace, id), || {
+                format!("delivery {workspace}/{id}")
+            })
+    }
+
+    /// Up to `limit` deliveries of `workspace` before `before` (from the newest when
+    /// `None`), newest first.
+    pub fn deliveries_before(
+        &self,
+        workspace: &WorkspaceId,
+        before: Option<&DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::deliveries_before(workspace, before);
+        let cf = self.storage.cf(keys::SM_CF)?;
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(start);
+        options.set_iterate_upper_bound(end);
+        let mut deliveries = Vec::new();
+        for item in snapshot
+            .iterator_cf_opt(cf, options, IteratorMode::End)
+            .take(limit)
+        {
+            let (key, value) = item.map_err(|source| Error::Read {
+                what: "deliveries".into(),
+                source,
+            })?;
+            deliveries.push(codec::decode(|| format!("delivery key {key:?}"), &value)?);
+        }
+        Ok(deliveries)
+    }
+
+    /// Up to `limit` entries of the pending-delivery index, across workspaces, in
+    /// workspace then event order.
+    pub fn pending_deliveries(&self, limit: usize) -> Result<Vec<PendingDelivery>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::pending_deliveries();
+        let mut pending = Vec::new();
+        self.scan(&snapshot, start, end, |key, value| {
+            if pending.len() >= limit {
+                return Ok(false);
+            }
+            let (workspace, id) =
+                keys::pending_delivery_ids(key).ok_or_else(|| Error::Corrupt {
+                    what: format!("pending delivery key {key:?}"),
+                    reason: "malformed".into(),
+                })?;
+            let next_attempt_ms = codec::decode(|| format!("pending delivery {id}"), value)?;
+            pending.push(PendingDelivery {
+                workspace,
+                id,
+                next_attempt_ms,
+            });
+            Ok(true)
+        })?;
+        Ok(pending)
+    }
+}
