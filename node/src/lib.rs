@@ -28,5 +28,6 @@ pub mod services;
 pub mod tls;
 pub mod traces;
 pub mod versions;
+pub mod webhooks;
 
 pub use error::Error;

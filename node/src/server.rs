@@ -95,6 +95,7 @@ pub async fn run(
         NodeTls::Insecure => false,
     };
     let console_key = vault.console_key();
+    let sender_vault = vault.clone();
     let routes = crate::services::routes(
         &options,
         crate::services::Parts {
@@ -114,6 +115,17 @@ pub async fn run(
         &mut tasks,
     )
     .await?;
+    tasks.spawn(crate::webhooks::run(crate::webhooks::Sender {
+        cluster: cluster.clone(),
+        options: options.webhooks.clone(),
+        egress: options.egress.clone(),
+        vault: sender_vault,
+        links: crate::webhooks::body::Links::new(
+            options.console.public_url.as_deref(),
+            console_address.as_deref(),
+            tls_on,
+        ),
+    }));
     let router = builder
         .layer(RpcMetricsLayer)
         .layer(AuthLayer::new(cluster, tls_on))

@@ -13,11 +13,13 @@ use warden_proto::v1::cluster_service_server::ClusterServiceServer;
 use warden_proto::v1::governance_service_server::GovernanceServiceServer;
 use warden_proto::v1::identity_service_server::IdentityServiceServer;
 use warden_proto::v1::task_service_server::TaskServiceServer;
+use warden_proto::v1::webhook_service_server::WebhookServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use warden_raft::{Raft, RaftGrpc};
 
 use crate::anchor::Anchor;
 use crate::api::agent::Agents;
+use crate::api::webhook::Webhooks;
 use crate::api::{
     audit::Audit, catalog::Catalog, cluster::ClusterAdmin, forward::Forward,
     governance::Governance, identity::Identity, node::Node, task::Tasks, workspace::Workspaces,
@@ -93,6 +95,11 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone(), anchor)))
+        .add_service(WebhookServiceServer::new(Webhooks::new(
+            cluster.clone(),
+            vault.clone(),
+            options.egress.clone(),
+        )))
         .add_service(AgentServiceServer::new(Agents::new(
             cluster.clone(),
             vault,

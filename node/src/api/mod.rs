@@ -14,6 +14,7 @@ pub mod membership;
 pub mod node;
 pub mod task;
 pub mod watch;
+pub mod webhook;
 pub mod workspace;
 
 use tonic::Status;
@@ -54,6 +55,8 @@ workspace_reads!(
     v1::ListApprovalsRequest,
     v1::GetBudgetsRequest,
     v1::ListPausesRequest,
+    v1::ListWebhooksRequest,
+    v1::ListDeliveriesRequest,
 );
 
 /// The skeleton of a workspace read: the caller of `request`, the workspace it names, and

@@ -25,6 +25,10 @@ impl Options {
             ("limits.read_timeout", self.limits.read_timeout),
             ("limits.membership_timeout", self.limits.membership_timeout),
             ("console.session_ttl", self.console.session_ttl),
+            ("webhooks.timeout", self.webhooks.timeout),
+            ("webhooks.retry_delay", self.webhooks.retry_delay),
+            ("webhooks.max_retry_delay", self.webhooks.max_retry_delay),
+            ("webhooks.retry_for", self.webhooks.retry_for),
         ] {
             if value.is_zero() {
                 problems.push(format!("{key} must be positive"));
@@ -68,6 +72,16 @@ impl Options {
             problems.push("audit.signing_key_file must not be empty".to_owned());
         }
         problems.extend(self.tls.problems());
+        if self.webhooks.retry_delay > self.webhooks.max_retry_delay {
+            problems.push("webhooks.retry_delay must be at most webhooks.max_retry_delay".to_owned());
+        }
+        if let Some(url) = &self.console.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            problems.push(format!(
+                "console.public_url {url:?} must start with http:// or https://"
+            ));
+        }
         if self
             .bootstrap
             .token_file

@@ -49,6 +49,11 @@ pub const ENV_KEYS: &[&str] = &[
     "traces.export_interval",
     "console.listen",
     "console.session_ttl",
+    "console.public_url",
+    "webhooks.timeout",
+    "webhooks.retry_delay",
+    "webhooks.max_retry_delay",
+    "webhooks.retry_for",
 ];
 
 #[derive(Debug, thiserror::Error)]

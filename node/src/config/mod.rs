@@ -48,6 +48,34 @@ pub struct Options {
     pub egress: warden_egress::Policy,
     pub traces: Traces,
     pub console: Console,
+    pub webhooks: Webhooks,
+}
+
+/// How the leader sends webhook deliveries: each attempt within `timeout`, retried after
+/// `retry_delay`, doubling up to `max_retry_delay`, until `retry_for` has passed since the
+/// event, when the delivery is given up (recorded as failed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Webhooks {
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_retry_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_for: Duration,
+}
+
+impl Default for Webhooks {
+    fn default() -> Webhooks {
+        Webhooks {
+            timeout: Duration::from_secs(10),
+            retry_delay: Duration::from_secs(1),
+            max_retry_delay: Duration::from_secs(300),
+            retry_for: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// The console (web pages for approvers, operators and auditors); off unless `listen`
@@ -62,6 +90,9 @@ pub struct Console {
     /// How long a sign-in lasts.
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
+    /// The console's address as people reach it (`https://warden.example.com`), for the
+    /// links in webhook deliveries; unset, they link to `listen` on the sending node.
+    pub public_url: Option<String>,
 }
 
 impl Default for Console {
@@ -69,6 +100,7 @@ impl Default for Console {
         Console {
             listen: None,
             session_ttl: Duration::from_secs(8 * 3600),
+            public_url: None,
         }
     }
 }
@@ -234,6 +266,7 @@ impl Default for Options {
             egress: warden_egress::Policy::default(),
             traces: Traces::default(),
             console: Console::default(),
+            webhooks: Webhooks::default(),
         }
     }
 }
