@@ -335,4 +335,48 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 8, 10, 10]);
         assert_eq!(backoff(&options, u32::MAX).as_secs(), 10);
     }
+
+    fn prepared(url: &str) -> Prepared {
+        Prepared {
+            url: url.to_owned(),
+            body: b"{}".to_vec(),
+            signature: "t=1,v1=00".to_owned(),
+            id: "1-0".to_owned(),
+            event: "task.failed",
+        }
+    }
+
+    /// A stored URL whose name resolves to an address the sender's egress rules refuse
+    /// (DNS can change after the API checked it) is given up, not retried: the sender
+    /// resolves through the egress resolver and never connects.
+    #[tokio::test]
+    async fn a_name_resolving_to_a_refused_address_is_given_up_without_connecting() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let http = client(&Policy::default(), Duration::from_secs(5)).expect("client");
+        let outcome = send(&http, prepared(&format!("http://localhost:{port}/hook"))).await;
+        match outcome {
+            Err(Failure::GiveUp(error)) => assert!(error.contains("url:"), "{error}"),
+            Err(Failure::Retry(error)) => panic!("retried: {error}"),
+            Ok(status) => panic!("delivered: {status}"),
+        }
+        listener.set_nonblocking(true).expect("nonblocking");
+        assert!(listener.accept().is_err(), "nothing connected");
+    }
+
+    /// A receiver that is down is retried, and the error says why.
+    #[tokio::test]
+    async fn an_unreachable_receiver_is_retried() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("address").port()
+        };
+        let loopback = Policy::allowing([warden_egress::Allow::Class(warden_egress::Class::Loopback)]);
+        let http = client(&loopback, Duration::from_secs(5)).expect("client");
+        match send(&http, prepared(&format!("http://127.0.0.1:{port}/hook"))).await {
+            Err(Failure::Retry(error)) => assert!(error.contains("connect"), "{error}"),
+            Err(Failure::GiveUp(error)) => panic!("given up: {error}"),
+            Ok(status) => panic!("delivered: {status}"),
+        }
+    }
 }

@@ -29,7 +29,7 @@ const POLICY: &str = r#"{"rules": [
    "description": ""}
 ]}"#;
 
-async fn configure(client: &Client, model_url: &str, server: McpServer, grants: &[&str]) {
+pub(crate) async fn configure(client: &Client, model_url: &str, server: McpServer, grants: &[&str]) {
     client.create_workspace(WS).await.expect("create workspace");
     client
         .put_policy(WS, POLICY, 0)
@@ -82,7 +82,7 @@ async fn configure(client: &Client, model_url: &str, server: McpServer, grants: 
         .expect("create agent");
 }
 
-fn stdio_ledger(ledger: &Path, extra: &[String]) -> McpServer {
+pub(crate) fn stdio_ledger(ledger: &Path, extra: &[String]) -> McpServer {
     let mut args = vec!["--ledger".to_owned(), ledger.display().to_string()];
     args.extend_from_slice(extra);
     McpServer {
@@ -94,7 +94,7 @@ fn stdio_ledger(ledger: &Path, extra: &[String]) -> McpServer {
     }
 }
 
-async fn submit(client: &Client, key: &str) -> Task {
+pub(crate) async fn submit(client: &Client, key: &str) -> Task {
     client
         .submit_task(WS, "clerk", key, Some(key.to_owned()))
         .await

@@ -45,5 +45,6 @@ mod traces;
 mod upgrade;
 mod wardenctl;
 mod watch;
+mod webhooks;
 mod workers;
 mod workspace_isolation;

@@ -2,8 +2,9 @@
 //! failpoint build told to speak protocol 1 (`FAILPOINTS=node::protocol=return(1)`),
 //! which reports protocol 1 and stops at any entry protocol 1 cannot apply, as a real
 //! protocol 1 build would. Under submit load its nodes restart one by one into this
-//! build (protocol 2). While any member speaks 1, protocol 2 commands stay out of the
-//! log; once every member speaks 2 the leader raises the cluster's protocol, audited;
+//! build (its `PROTOCOL`, `NEW` below). While any member speaks 1, newer commands stay
+//! out of the log; once every member speaks `NEW` the leader raises the cluster's
+//! protocol to it in one step, audited;
 //! from then on an older build can neither start on a member's data nor join. No
 //! acknowledged submission is lost on the way.
 
@@ -19,6 +20,9 @@ use tonic::Code;
 use warden_client::proto::WorkspaceSettings;
 use warden_client::{Client, Consistency};
 use warden_local_cluster::{LocalCluster, Started};
+
+/// The protocol this build speaks.
+const NEW: u32 = warden_core::PROTOCOL;
 
 fn older_build() -> Vec<(String, String)> {
     vec![(
@@ -186,13 +190,13 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
     }
     for id in 1..=3 {
         eventually(
-            &format!("node {id} applies protocol 2"),
+            &format!("node {id} applies protocol {NEW}"),
             Duration::from_secs(30),
-            || async { (cluster_protocol(&cluster, id).await == 2).then_some(()) },
+            || async { (cluster_protocol(&cluster, id).await == NEW).then_some(()) },
         )
         .await;
     }
-    members_report(&cluster, 2).await;
+    members_report(&cluster, NEW).await;
     progress(count.clone(), "submissions after the upgrade").await;
     stop.store(true, Ordering::Relaxed);
     let mut unknown = Vec::new();
@@ -221,7 +225,7 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
         .collect();
     assert_eq!(raises.len(), 1, "{raises:?}");
     assert!(raises[0].0.starts_with("node/"), "{raises:?}");
-    assert_eq!(raises[0].1, "protocol 1 -> 2");
+    assert_eq!(raises[0].1, format!("protocol 1 -> {NEW}"));
     assert!(
         admin
             .verify_audit(Consistency::Linearizable)
@@ -265,7 +269,7 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
     let log = warden_local_cluster::tail(&cluster.log_path(victim), 20);
     assert!(
         log.contains(
-            "the cluster runs protocol 2, newer than protocol 1, which this warden speaks"
+            &format!("the cluster runs protocol {NEW}, newer than protocol 1, which this warden speaks")
         ),
         "{log}"
     );
@@ -287,17 +291,17 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
     assert_eq!(error_code(result), Code::FailedPrecondition, "{message}");
     assert!(
         message.contains(
-            "node 4 runs Warden 0.1.0 speaking protocol 1, but the cluster runs protocol 2"
+            &format!("node 4 runs Warden 0.1.0 speaking protocol 1, but the cluster runs protocol {NEW}")
         ),
         "{message}"
     );
-    members_report(&cluster, 2).await;
+    members_report(&cluster, NEW).await;
     check_members(&admin).await;
 }
 
 /// The status lists three members, each on this build.
 async fn check_members(admin: &Client) {
     let status = admin.cluster_status().await.expect("status");
-    assert_eq!(status.cluster_protocol, 2);
+    assert_eq!(status.cluster_protocol, NEW);
     assert_eq!(status.members.len(), 3, "{status:?}");
 }
