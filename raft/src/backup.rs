@@ -104,6 +104,10 @@ pub fn write(storage: &Storage, taken_ms: u64, out: &mut impl Write) -> Result<H
             what: "state machine".into(),
             source,
         })?;
+        // Derived indexes are rebuilt by whoever restores it.
+        if crate::derived::is_derived(&key) {
+            continue;
+        }
         absorb(&mut digest, &key, &value);
         count += 1;
         batch_bytes += key.len() + value.len();
@@ -279,6 +283,15 @@ fn seed(storage: &Storage, backup: &Backup, node: u64, addr: &str) -> Result<(),
     let sm = storage.cf(keys::SM_CF)?;
     let mut batch = WriteBatch::default();
     for (key, value) in &backup.entries {
+        if !crate::derived::is_derived(key) {
+            batch.put_cf(sm, key, value);
+        }
+    }
+    let entries = backup
+        .entries
+        .iter()
+        .map(|(key, value)| (key.as_slice(), value.as_slice()));
+    for (key, value) in crate::derived::entries_for(entries)? {
         batch.put_cf(sm, key, value);
     }
     let nodes = std::collections::BTreeMap::from([(node, openraft::BasicNode::new(addr))]);

@@ -6,7 +6,9 @@
 //!
 //! Versions:
 //! - 0: everything written before the stamp existed (no `format` key);
-//! - 1: the same layout, stamped.
+//! - 1: the same layout, stamped;
+//! - 2: adds the waiting-approval index (`keys::waiting_approval`), built from the
+//!   active-task index on upgrade.
 
 use std::path::Path;
 
@@ -18,7 +20,7 @@ use crate::keys;
 use crate::storage::Storage;
 
 /// The format this build writes.
-pub const CURRENT: u32 = 1;
+pub const CURRENT: u32 = 2;
 
 /// The database's format version: the stamp, or 0 when an unstamped database holds data.
 /// `None` for an empty one.
@@ -62,7 +64,7 @@ pub(crate) fn open(storage: &Storage, path: &Path) -> Result<(), Error> {
         Some(version) => version,
     };
     while version < CURRENT {
-        let batch = upgrade_step(version);
+        let batch = upgrade_step(storage, version)?;
         let next = version + 1;
         write_stamped(storage, batch, next)?;
         tracing::info!(
@@ -77,12 +79,39 @@ pub(crate) fn open(storage: &Storage, path: &Path) -> Result<(), Error> {
 }
 
 /// What upgrading from `version` to the next changes, besides the stamp.
-fn upgrade_step(version: u32) -> WriteBatch {
+fn upgrade_step(storage: &Storage, version: u32) -> Result<WriteBatch, Error> {
     match version {
         // Format 1 only adds the stamp.
-        0 => WriteBatch::default(),
+        0 => Ok(WriteBatch::default()),
+        1 => waiting_index(storage),
         _ => unreachable!("no upgrade from format {version}: CURRENT is {CURRENT}"),
     }
+}
+
+/// The waiting-approval index of format 2, from the active-task index.
+fn waiting_index(storage: &Storage) -> Result<WriteBatch, Error> {
+    let cf = storage.cf(keys::SM_CF)?;
+    let (start, end) = keys::active_tasks();
+    let mut options = rocksdb::ReadOptions::default();
+    options.set_iterate_lower_bound(start);
+    options.set_iterate_upper_bound(end);
+    let mut active = Vec::new();
+    for item in storage
+        .db()
+        .iterator_cf_opt(cf, options, rocksdb::IteratorMode::Start)
+    {
+        let (key, value) = item.map_err(|source| Error::Read {
+            what: "active-task index".into(),
+            source,
+        })?;
+        active.push((key, value));
+    }
+    let records = active.iter().map(|(key, value)| (&key[..], &value[..]));
+    let mut batch = WriteBatch::default();
+    for (key, value) in crate::derived::entries_for(records)? {
+        batch.put_cf(cf, key, value);
+    }
+    Ok(batch)
 }
 
 fn stamp(storage: &Storage, version: u32) -> Result<(), Error> {

@@ -26,6 +26,10 @@
 //!   - `0x19 workspace`: the workspace's settings;
 //!   - `0x1a workspace 0x00 name`: a webhook;
 //!   - `0x1b workspace 0x00 log-index(8) seq(4)`: a webhook delivery, in event order;
+//!   - `0x52 workspace 0x00 task-id(16)`: the waiting-approval index, an empty entry for
+//!     every task whose call waits for an approval (the approvals inbox reads it instead
+//!     of every active task); derived from the active-task index, so a snapshot or a
+//!     backup installs it rebuilt, never as sent;
 //!   - `0x51 workspace 0x00 log-index(8) seq(4)`: the pending-delivery index, the
 //!     next attempt's time of every delivery not yet delivered or given up, which the
 //!     leader's sender scans instead of every delivery;
@@ -157,6 +161,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | webhooks::TAG_WEBHOOK
                 | webhooks::TAG_DELIVERY
                 | webhooks::TAG_PENDING_DELIVERY
+                | waiting::TAG_WAITING
         )
     })
 }
@@ -357,6 +362,7 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
     ]
     .into_iter()
     .chain(webhooks::webhook_contents(workspace))
+    .chain([waiting::waiting_approvals_of(workspace)])
     .collect()
 }
 
@@ -501,6 +507,11 @@ fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
     prefix
 }
 
+mod waiting;
+pub use waiting::{
+    is_waiting_approval, waiting_approval, waiting_approval_task, waiting_approvals,
+    waiting_approvals_of,
+};
 mod webhooks;
 pub use webhooks::{
     deliveries_before, delivery, pending_deliveries, pending_delivery, pending_delivery_ids,

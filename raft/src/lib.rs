@@ -8,6 +8,7 @@
 pub mod active;
 pub mod backup;
 pub mod codec;
+pub mod derived;
 pub mod error;
 pub mod failpoints;
 pub mod format;

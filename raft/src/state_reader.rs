@@ -216,13 +216,21 @@ impl StateReader {
         self.active_in(keys::active_tasks())
     }
 
-    /// The tasks of `workspace` that are not terminal, from its range of the active-task
-    /// index (other workspaces' entries are not read).
-    pub fn active_tasks_in(
-        &self,
-        workspace: &WorkspaceId,
-    ) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
-        self.active_in(keys::active_tasks_of(workspace))
+    /// The tasks of `workspace` whose call waits for an approval, in id order, from the
+    /// waiting-approval index (so the cost is that of the waiting tasks, not of all).
+    pub fn waiting_approvals_in(&self, workspace: &WorkspaceId) -> Result<Vec<TaskId>, Error> {
+        let snapshot = self.storage.db().snapshot();
+        let (start, end) = keys::waiting_approvals_of(workspace);
+        let mut tasks = Vec::new();
+        self.scan(&snapshot, start, end, |key, _| {
+            let id = keys::waiting_approval_task(workspace, key).ok_or_else(|| Error::Corrupt {
+                what: format!("waiting approval key {key:?}"),
+                reason: "malformed".into(),
+            })?;
+            tasks.push(id);
+            Ok(true)
+        })?;
+        Ok(tasks)
     }
 
     fn active_in(

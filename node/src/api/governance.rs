@@ -266,12 +266,10 @@ impl GovernanceService for Governance {
         let (reader, workspace) = read_workspace(&self.cluster, &request).await?;
         let policy = reader.policy(&workspace).map_err(Error::from)?;
         let mut approvals = Vec::new();
-        for (task_workspace, id, active) in
-            reader.active_tasks_in(&workspace).map_err(Error::from)?
+        for id in reader
+            .waiting_approvals_in(&workspace)
+            .map_err(Error::from)?
         {
-            if task_workspace != workspace || active.approval.is_none() {
-                continue;
-            }
             let Some(task) = reader.task(&workspace, &id).map_err(Error::from)? else {
                 continue;
             };

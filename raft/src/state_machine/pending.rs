@@ -128,7 +128,15 @@ impl<'a> Pending<'a> {
                     self.put(keys::task(workspace, id), what, task)?;
                     // The active-task index follows the task in the same batch.
                     let index_key = keys::active_task(workspace, id);
-                    match ActiveTask::of(task) {
+                    let active = ActiveTask::of(task);
+                    // So does the waiting-approval index, derived from it.
+                    let waiting_key = keys::waiting_approval(workspace, id);
+                    if active.as_ref().is_some_and(|active| active.approval.is_some()) {
+                        self.puts.insert(waiting_key, Some(Vec::new()));
+                    } else {
+                        self.delete(waiting_key);
+                    }
+                    match active {
                         Some(active) => self.put(index_key, what, &active)?,
                         None => self.delete(index_key),
                     }

@@ -76,7 +76,10 @@ fn capture(storage: &Storage) -> Result<StoredSnapshot, Error> {
             what: "state machine".into(),
             source,
         })?;
-        image.push((key.into_vec(), value.into_vec()));
+        // Derived indexes are rebuilt by whoever installs it (`derived.rs`).
+        if !crate::derived::is_derived(&key) {
+            image.push((key.into_vec(), value.into_vec()));
+        }
     }
     let state = image_state(&image)?;
     // The sequence number tells apart snapshots of the same applied log id: storing a
@@ -167,6 +170,14 @@ pub(super) fn prepare_install(
     // In a batch later operations win, so the puts land on the emptied key space.
     batch.delete_range_cf(sm, keys::SM_START, keys::SM_END);
     for (key, value) in &image {
+        if !crate::derived::is_derived(key) {
+            batch.put_cf(sm, key, value);
+        }
+    }
+    let records = image
+        .iter()
+        .map(|(key, value)| (key.as_slice(), value.as_slice()));
+    for (key, value) in crate::derived::entries_for(records)? {
         batch.put_cf(sm, key, value);
     }
     let stored = StoredSnapshot {

@@ -19,6 +19,7 @@ use crate::types::{Entry, LogId};
 
 mod delete;
 mod protocol;
+mod waiting;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

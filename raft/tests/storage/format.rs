@@ -111,27 +111,32 @@ async fn write_format_fixture() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_format_0_directory_is_upgraded_in_place_and_reads_as_this_build_writes() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let archive = fixtures().join("format-0.tar.gz").display().to_string();
-    tar(&["xzf", &archive, "-C", &dir.path().display().to_string()])?;
-    let old = dir.path().join("data");
-
-    let upgraded = Storage::open(&old)?;
-    assert_eq!(format::stored(&upgraded)?, Some(format::CURRENT));
+async fn every_older_format_is_upgraded_in_place_and_reads_as_this_build_writes() -> TestResult {
     let written = tempfile::tempdir()?;
     write_history(written.path()).await?;
     let fresh = Storage::open(written.path())?;
     assert_eq!(format::stored(&fresh)?, Some(format::CURRENT));
     let expected = contents(&fresh).await?;
     assert!(expected.contains("\"third\""), "{expected}");
-    assert_eq!(contents(&upgraded).await?, expected);
+    for version in 0..format::CURRENT {
+        let dir = tempfile::tempdir()?;
+        let archive = fixtures()
+            .join(format!("format-{version}.tar.gz"))
+            .display()
+            .to_string();
+        tar(&["xzf", &archive, "-C", &dir.path().display().to_string()])?;
+        let old = dir.path().join("data");
 
-    // Opening it again changes nothing.
-    drop(upgraded);
-    let again = Storage::open(&old)?;
-    assert_eq!(format::stored(&again)?, Some(format::CURRENT));
-    assert_eq!(contents(&again).await?, expected);
+        let upgraded = Storage::open(&old)?;
+        assert_eq!(format::stored(&upgraded)?, Some(format::CURRENT), "from {version}");
+        assert_eq!(contents(&upgraded).await?, expected, "from {version}");
+
+        // Opening it again changes nothing.
+        drop(upgraded);
+        let again = Storage::open(&old)?;
+        assert_eq!(format::stored(&again)?, Some(format::CURRENT));
+        assert_eq!(contents(&again).await?, expected, "from {version}");
+    }
     Ok(())
 }
 
