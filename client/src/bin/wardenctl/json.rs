@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use warden_client::proto::{
-    Agent, AgentLimits, AuditRecord, CatalogEntry, ClusterStatusResponse, McpServer, McpTool,
-    Member, Provider, Task, TaskEvent, ToolGrant, VerifyAuditResponse, Workspace,
+    Agent, AgentLimits, AuditRecord, CatalogEntry, ClusterStatusResponse, Delivery, McpServer,
+    McpTool, Member, Provider, Task, TaskEvent, ToolGrant, VerifyAuditResponse, Webhook, Workspace,
     WorkspaceSettings,
 };
 
@@ -160,6 +160,35 @@ pub fn workspace_settings(settings: &WorkspaceSettings) -> Value {
         "trace_content": settings.trace_content,
         "updated_at_ms": settings.updated_at_ms,
         "updated_by": settings.updated_by,
+    })
+}
+
+pub fn webhook(webhook: &Webhook) -> Value {
+    json!({
+        "workspace": webhook.workspace,
+        "name": webhook.name,
+        "url": webhook.url,
+        "events": webhook.events,
+        "version": webhook.version,
+        "updated_at_ms": webhook.updated_at_ms,
+        "updated_by": webhook.updated_by,
+    })
+}
+
+pub fn delivery(delivery: &Delivery) -> Value {
+    json!({
+        "id": delivery.id,
+        "webhook": delivery.webhook,
+        "event": delivery.event,
+        "task_id": delivery.task_id,
+        "call_id": delivery.call_id,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "created_at_ms": delivery.created_at_ms,
+        "last_attempt_at_ms": delivery.last_attempt_at_ms,
+        "last_error": delivery.last_error,
+        "next_attempt_at_ms": delivery.next_attempt_at_ms,
+        "status": delivery.status,
     })
 }
 

@@ -21,6 +21,7 @@ mod pause;
 mod provider;
 mod task;
 mod task_view;
+mod webhook;
 mod workspace;
 
 use std::process::ExitCode;
@@ -33,7 +34,8 @@ use warden_client::{BearerToken, Client, ClientOptions, ClientTls};
 use crate::output::{Format, code_name};
 
 /// Operate a Warden cluster: membership, workspaces, model providers, MCP servers,
-/// agents, tasks, tool policy, approvals, budgets, the kill switch and the audit log.
+/// agents, tasks, tool policy, approvals, budgets, the kill switch, webhooks and the audit
+/// log.
 ///
 /// Every node serves the whole API, so any subset of the nodes works as --endpoints.
 /// A node that is down or answers UNAVAILABLE is skipped: the call is retried on the
@@ -56,8 +58,11 @@ use crate::output::{Format, code_name};
   wardenctl provider put research gpt --kind openai --base-url https://api.openai.com/v1 \
       --model gpt-4o-mini --api-key-file ~/.openai-key
   wardenctl agent create research analyst --provider gpt --instructions 'Be concise.'
+  wardenctl webhook put research alerts --url https://hooks.example.com/warden \
+      --events approval.requested,task.needs_attention,task.failed
   id=$(echo 'summarize the incident' | wardenctl task submit research --agent analyst -)
   wardenctl task watch research \"$id\"
+  wardenctl webhook deliveries research
   wardenctl task list research --all --output json
   wardenctl budget set research --tokens 2000000 --tool-calls 500
   wardenctl pause research --agent analyst --reason 'incident 42'
@@ -185,6 +190,9 @@ enum Command {
     /// Set and show the token and tool-call budgets of a workspace and its agents
     #[command(subcommand)]
     Budget(budget::BudgetCommand),
+    /// Send a workspace's approval and task events to HTTP endpoints, and show the deliveries
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// The kill switch: stop a workspace's tasks, one agent's, or every call to one tool
     ///
     /// A paused workspace or agent takes no new step on any node (a call already
@@ -266,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy(command) => governance::run_policy(&client, cli.output, command).await,
         Command::Approval(command) => governance::run_approval(&client, cli.output, command).await,
         Command::Budget(command) => budget::run(&client, cli.output, command).await,
+        Command::Webhook(command) => webhook::run(&client, cli.output, command).await,
         Command::Pause(args) => pause::run_pause(&client, cli.output, args).await,
         Command::Resume(args) => pause::run_resume(&client, cli.output, args).await,
         Command::Paused { workspace } => pause::run_list(&client, cli.output, &workspace).await,
