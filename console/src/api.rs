@@ -11,6 +11,7 @@ use warden_proto::v1::cluster_service_client::ClusterServiceClient;
 use warden_proto::v1::governance_service_client::GovernanceServiceClient;
 use warden_proto::v1::identity_service_client::IdentityServiceClient;
 use warden_proto::v1::task_service_client::TaskServiceClient;
+use warden_proto::v1::webhook_service_client::WebhookServiceClient;
 use warden_proto::v1::workspace_service_client::WorkspaceServiceClient;
 
 /// The node's public gRPC services behind its layers (authentication first), as one
@@ -78,5 +79,9 @@ impl Api {
 
     pub fn agents(&self) -> AgentServiceClient<Grpc> {
         AgentServiceClient::new(self.grpc.clone())
+    }
+
+    pub fn webhooks(&self) -> WebhookServiceClient<Grpc> {
+        WebhookServiceClient::new(self.grpc.clone())
     }
 }

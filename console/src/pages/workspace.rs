@@ -1,7 +1,8 @@
 //! A workspace's configuration, read-only but for the kill switch: agents with their
 //! grants, MCP servers with their pinned tools and drift, the policy with a form that
-//! tests a call against it (`wardenctl policy test`), budgets with their usage, and
-//! what is paused, with pause and resume behind a confirmation.
+//! tests a call against it (`wardenctl policy test`), budgets with their usage,
+//! webhooks with their recent deliveries, and what is paused, with pause and resume
+//! behind a confirmation.
 
 use std::sync::Arc;
 
@@ -11,9 +12,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, Response};
 use serde::Deserialize;
 use warden_proto::v1::{
-    Agent, Budget, GetBudgetsRequest, GetPolicyRequest, ListAgentsRequest, ListMcpServersRequest,
-    ListPausesRequest, ListWorkspacesRequest, McpServer, Pause, SetPauseRequest, TestPolicyRequest,
-    TestPolicyResponse, Workspace,
+    Agent, Budget, Delivery, GetBudgetsRequest, GetPolicyRequest, ListAgentsRequest,
+    ListDeliveriesRequest, ListMcpServersRequest, ListPausesRequest, ListWebhooksRequest,
+    ListWorkspacesRequest, McpServer, Pause, SetPauseRequest, TestPolicyRequest,
+    TestPolicyResponse, Webhook, Workspace,
 };
 
 use super::see_other;
@@ -66,6 +68,30 @@ pub struct PauseLine {
     pub since: String,
 }
 
+/// How many of the newest deliveries the page shows.
+const DELIVERIES: u32 = 20;
+
+/// One delivery as the page lists it.
+pub struct DeliveryLine {
+    pub delivery: Delivery,
+    /// `delivered (204)`, `pending, next attempt at <time>` or `failed`.
+    pub state: String,
+}
+
+impl DeliveryLine {
+    fn of(delivery: Delivery) -> DeliveryLine {
+        let state = match delivery.state.as_str() {
+            "delivered" => format!("delivered ({})", delivery.status),
+            "pending" => format!(
+                "pending, next attempt at {}",
+                format::time(delivery.next_attempt_at_ms)
+            ),
+            other => other.to_owned(),
+        };
+        DeliveryLine { delivery, state }
+    }
+}
+
 /// What a "test a call" form asked, shown again with its answer.
 #[derive(Debug, Default, Deserialize)]
 pub struct CallTest {
@@ -95,6 +121,8 @@ struct WorkspacePage {
     rules: Vec<Rule>,
     budgets: Vec<Budget>,
     pauses: Vec<PauseLine>,
+    webhooks: Vec<Webhook>,
+    deliveries: Vec<DeliveryLine>,
     test: CallTest,
     tested: Option<TestPolicyResponse>,
     notice: Option<&'static str>,
@@ -150,7 +178,7 @@ async fn render(
 ) -> Result<Html<String>, PageError> {
     let api = &signed.api;
     let name = || workspace.clone();
-    let (agents, servers, policy, budgets, pauses) = tokio::try_join!(
+    let (agents, servers, policy, budgets, pauses, webhooks, deliveries) = tokio::try_join!(
         async {
             api.agents()
                 .list_agents(api.request(ListAgentsRequest { workspace: name() }))
@@ -176,6 +204,23 @@ async fn render(
                 .list_pauses(api.request(ListPausesRequest { workspace: name() }))
                 .await
         },
+        async {
+            api.webhooks()
+                .list_webhooks(api.request(ListWebhooksRequest {
+                    workspace: name(),
+                    ..ListWebhooksRequest::default()
+                }))
+                .await
+        },
+        async {
+            api.webhooks()
+                .list_deliveries(api.request(ListDeliveriesRequest {
+                    workspace: name(),
+                    limit: DELIVERIES,
+                    ..ListDeliveriesRequest::default()
+                }))
+                .await
+        },
     )?;
     let policy = policy.into_inner().policy.unwrap_or_default();
     let page = WorkspacePage {
@@ -194,6 +239,13 @@ async fn render(
                 since: format::time(pause.since_ms),
                 pause,
             })
+            .collect(),
+        webhooks: webhooks.into_inner().webhooks,
+        deliveries: deliveries
+            .into_inner()
+            .deliveries
+            .into_iter()
+            .map(DeliveryLine::of)
             .collect(),
         workspace,
         test,
@@ -289,4 +341,81 @@ async fn set_pause(
         }))
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_states_read_plainly() {
+        let state = |delivery: Delivery| DeliveryLine::of(delivery).state;
+        let delivered = Delivery {
+            state: "delivered".to_owned(),
+            status: 204,
+            ..Delivery::default()
+        };
+        assert_eq!(state(delivered), "delivered (204)");
+        let pending = Delivery {
+            state: "pending".to_owned(),
+            next_attempt_at_ms: 1_000,
+            ..Delivery::default()
+        };
+        assert_eq!(
+            state(pending),
+            "pending, next attempt at 1970-01-01 00:00:01 UTC"
+        );
+        let failed = Delivery {
+            state: "failed".to_owned(),
+            ..Delivery::default()
+        };
+        assert_eq!(state(failed), "failed");
+    }
+
+    #[test]
+    fn deliveries_link_their_task_and_call_and_render_as_text() {
+        let delivery = Delivery {
+            id: "12-0".to_owned(),
+            webhook: "pager".to_owned(),
+            event: "approval.requested".to_owned(),
+            task_id: "t1".to_owned(),
+            call_id: "call <1>/x".to_owned(),
+            state: "failed".to_owned(),
+            attempts: 3,
+            last_error: "<script>alert(1)</script>".to_owned(),
+            ..Delivery::default()
+        };
+        let page = WorkspacePage {
+            layout: Layout {
+                principal: "user/admin".to_owned(),
+                roles: String::new(),
+                csrf: String::new(),
+                active: "workspaces",
+            },
+            workspace: "acme".to_owned(),
+            agents: Vec::new(),
+            servers: Vec::new(),
+            policy_version: 0,
+            policy_updated: String::new(),
+            rules: Vec::new(),
+            budgets: Vec::new(),
+            pauses: Vec::new(),
+            webhooks: Vec::new(),
+            deliveries: vec![DeliveryLine::of(delivery)],
+            test: CallTest::default(),
+            tested: None,
+            notice: None,
+        };
+        let html = page.render().expect("render");
+        assert!(html.contains("No webhooks."), "{html}");
+        assert!(
+            html.contains("href=\"/console/w/acme/tasks/t1#call-call%20%3C1%3E%2Fx\""),
+            "{html}"
+        );
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(
+            html.contains("<span class=\"status failed\">failed</span>"),
+            "{html}"
+        );
+    }
 }

@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
-use warden_client::{AuditTail, Client, Consistency};
+use warden_client::{AuditTail, Client, Consistency, proto};
 use warden_proto::v1::TaskStatus;
 
 use crate::common::console::{Browser, CONSOLE_ON};
+use crate::common::eventually;
 use crate::governance::{WS, payroll_put_waiting, pending_approval, settled};
 
 /// A new token of `principal` with `role` in WS: its secret and id.
@@ -310,6 +311,44 @@ async fn task_pages_escape_input_stream_the_journal_and_sign_out_ends_the_sessio
         .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("status: unknown status"), "{}", bad.body);
+
+    // A registered webhook is listed on the workspace page. Webhooks need cluster
+    // protocol 3, which a fresh cluster's leader raises within a heartbeat or two.
+    eventually(
+        "the cluster runs protocol 3",
+        Duration::from_secs(30),
+        || async {
+            let status = admin.cluster_status().await.ok()?;
+            (status.cluster_protocol >= 3).then_some(())
+        },
+    )
+    .await;
+    admin
+        .put_webhook(
+            proto::Webhook {
+                workspace: WS.to_owned(),
+                name: "console-hook".to_owned(),
+                url: "https://hooks.example.com/x".to_owned(),
+                events: vec!["task.failed".into()],
+                ..Default::default()
+            },
+            "0123456789abcdef0123",
+        )
+        .await
+        .expect("put webhook");
+    let settings = user.get(&format!("/console/w/{WS}")).await;
+    assert_eq!(settings.status, 200, "{}", settings.body);
+    let webhooks = settings
+        .body
+        .split_once("id=\"webhooks\"")
+        .and_then(|(_, table)| table.split_once("</table>"))
+        .map(|(table, _)| table)
+        .unwrap_or_else(|| panic!("no webhooks table:\n{}", settings.body));
+    assert!(
+        webhooks.contains("console-hook") && webhooks.contains("https://hooks.example.com/x"),
+        "{}",
+        settings.body
+    );
 
     // The other pages render for an admin.
     for path in [
