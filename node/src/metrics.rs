@@ -82,6 +82,14 @@ fn describe() {
         "gRPC calls this node answered, by method and status code, in seconds."
     );
     describe_counter!(
+        "warden_webhook_attempts_total",
+        "Webhook delivery attempts this node made as leader, by result (delivered, retry, gave_up)."
+    );
+    describe_gauge!(
+        "warden_webhook_deliveries_pending",
+        "Webhook deliveries not yet delivered or given up, as the leader last counted them (at most 4,096)."
+    );
+    describe_counter!(
         "warden_controller_ticks_total",
         "Placement rounds the controller ran while this node led."
     );

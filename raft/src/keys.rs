@@ -118,6 +118,10 @@ const TAG_JOURNAL: u8 = 0x60;
 const TAG_WORKSPACE_EVENT: u8 = 0x70;
 const TAG_TOKEN: u8 = 0x80;
 const TAG_BINDING: u8 = 0x81;
+const TAG_WEBHOOK: u8 = 0x1a;
+const TAG_DELIVERY: u8 = 0x1b;
+const TAG_PENDING_DELIVERY: u8 = 0x51;
+const TAG_WAITING: u8 = 0x52;
 const SEPARATOR: u8 = 0x00;
 
 /// The inclusive start and exclusive end of the whole state-machine key space.
@@ -158,10 +162,10 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_WORKSPACE_EVENT
                 | TAG_TOKEN
                 | TAG_BINDING
-                | webhooks::TAG_WEBHOOK
-                | webhooks::TAG_DELIVERY
-                | webhooks::TAG_PENDING_DELIVERY
-                | waiting::TAG_WAITING
+                | TAG_WEBHOOK
+                | TAG_DELIVERY
+                | TAG_PENDING_DELIVERY
+                | TAG_WAITING
         )
     })
 }

@@ -3,9 +3,7 @@
 
 use warden_core::{TaskId, WorkspaceId};
 
-use super::{SEPARATOR, prefix_end, tagged};
-
-pub(super) const TAG_WAITING: u8 = 0x52;
+use super::{SEPARATOR, TAG_WAITING, prefix_end, tagged};
 
 pub fn waiting_approval(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
     let mut key = waiting_prefix(workspace);

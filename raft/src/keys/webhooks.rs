@@ -3,11 +3,10 @@
 
 use warden_core::{DeliveryId, WebhookName, WorkspaceId};
 
-use super::{SEPARATOR, named, named_range, prefix_end, tagged};
-
-pub(super) const TAG_WEBHOOK: u8 = 0x1a;
-pub(super) const TAG_DELIVERY: u8 = 0x1b;
-pub(super) const TAG_PENDING_DELIVERY: u8 = 0x51;
+use super::{
+    SEPARATOR, TAG_DELIVERY, TAG_PENDING_DELIVERY, TAG_WEBHOOK, named, named_range, prefix_end,
+    tagged,
+};
 
 pub fn webhook(workspace: &WorkspaceId, name: &WebhookName) -> Vec<u8> {
     named(TAG_WEBHOOK, workspace, name.as_str())

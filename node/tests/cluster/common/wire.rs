@@ -247,6 +247,9 @@ pub fn field_value(task_id: &str, method: &str, field: &str) -> String {
         "principal" | "submitter" => "user/alice",
         "roles" => "viewer",
         "arguments_hash" => return "0".repeat(64),
+        "events" => "task.failed",
+        "secret" => "a-webhook-secret-0123",
+        "before" => "",
         _ => "trespass",
     };
     value.to_owned()
