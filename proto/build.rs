@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".warden.v1.Provider",
             ".warden.v1.McpServer",
             ".warden.v1.InitClusterRequest",
+            ".warden.v1.PutWebhookRequest",
         ])
         .compile_protos(
             &["warden/v1/warden.proto", "warden/v1/internal.proto"],

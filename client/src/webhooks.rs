@@ -25,7 +25,9 @@ impl Client {
             secret: secret.into(),
         };
         self.unary(request, |channel, request| async move {
-            WebhookServiceClient::new(channel).put_webhook(request).await
+            WebhookServiceClient::new(channel)
+                .put_webhook(request)
+                .await
         })
         .await
     }
@@ -41,7 +43,9 @@ impl Client {
             consistency: consistency.to_proto(),
         };
         self.unary(request, |channel, request| async move {
-            WebhookServiceClient::new(channel).list_webhooks(request).await
+            WebhookServiceClient::new(channel)
+                .list_webhooks(request)
+                .await
         })
         .await
     }
@@ -58,7 +62,9 @@ impl Client {
             name: name.into(),
         };
         self.unary_once(request, |channel, request| async move {
-            WebhookServiceClient::new(channel).delete_webhook(request).await
+            WebhookServiceClient::new(channel)
+                .delete_webhook(request)
+                .await
         })
         .await
     }

@@ -56,9 +56,7 @@ pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
     WorkspaceSettings,
 };
-pub use names::{
-    AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName, WebhookName,
-};
+pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName, WebhookName};
 pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};

@@ -310,7 +310,10 @@ impl StateRead for MemoryState {
         workspace: &WorkspaceId,
         name: &WebhookName,
     ) -> Result<Option<Webhook>, Infallible> {
-        Ok(self.webhooks.get(&(workspace.clone(), name.clone())).cloned())
+        Ok(self
+            .webhooks
+            .get(&(workspace.clone(), name.clone()))
+            .cloned())
     }
 
     fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<Webhook>, Infallible> {

@@ -78,6 +78,9 @@ pub struct Webhook {
     /// ([`webhook_secret_context`]).
     pub secret: SealedSecret,
     pub version: u64,
+    /// The log index that first created it (kept when it is replaced): a delivery made
+    /// for a webhook deleted and created again under its name is not sent to the new one.
+    pub created_index: u64,
     pub updated_ms: u64,
     pub updated_by: Principal,
 }
@@ -161,6 +164,8 @@ pub struct Delivery {
     pub workspace: WorkspaceId,
     pub id: DeliveryId,
     pub webhook: WebhookName,
+    /// The `created_index` of the webhook it was made for.
+    pub webhook_created: u64,
     pub notice: Notice,
     pub created_ms: u64,
     pub state: DeliveryState,
@@ -174,13 +179,24 @@ pub struct Delivery {
 /// The result of one attempt to send a delivery, as its sender reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptResult {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Failed; try again at `next_attempt_ms`.
-    Retry { error: String, next_attempt_ms: u64 },
+    Retry {
+        error: String,
+        next_attempt_ms: u64,
+    },
     /// Failed, and no attempt follows.
-    GaveUp { error: String },
+    GaveUp {
+        error: String,
+    },
 }
 
+/// The most webhooks a workspace may have: each one multiplies every event's deliveries.
+pub const MAX_WEBHOOKS_PER_WORKSPACE: usize = 16;
+/// The most bytes of an event's reason a delivery keeps.
+pub const MAX_NOTICE_REASON: usize = 1024;
 /// The most bytes of a webhook URL.
 pub const MAX_WEBHOOK_URL: usize = 2048;
 /// The most bytes of an attempt's error a delivery keeps.

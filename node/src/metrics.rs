@@ -86,8 +86,8 @@ fn describe() {
         "Webhook delivery attempts this node made as leader, by result (delivered, retry, gave_up)."
     );
     describe_gauge!(
-        "warden_webhook_deliveries_pending",
-        "Webhook deliveries not yet delivered or given up, as the leader last counted them (at most 4,096)."
+        "warden_webhook_deliveries_due",
+        "Webhook deliveries whose next attempt was due at the leader's last look (at most 4,096)."
     );
     describe_counter!(
         "warden_controller_ticks_total",

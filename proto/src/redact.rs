@@ -1,11 +1,11 @@
 //! `Debug` for the messages that carry secrets as input (a provider's `api_key`, an MCP
-//! server's `secret_env` and `secret_bearer`, the bootstrap token): the secrets print as `<redacted>`, so a
+//! server's `secret_env` and `secret_bearer`, the bootstrap token, a webhook's signing secret): the secrets print as `<redacted>`, so a
 //! request logged with `{:?}` shows that a secret was sent and never what it was.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::v1::{InitClusterRequest, McpServer, Provider};
+use crate::v1::{InitClusterRequest, McpServer, Provider, PutWebhookRequest};
 
 const REDACTED: &str = "<redacted>";
 
@@ -40,6 +40,17 @@ impl fmt::Debug for Provider {
             .field("version", version)
             .field("api_key", &redacted(api_key))
             .field("api_key_set", api_key_set)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PutWebhookRequest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let PutWebhookRequest { webhook, secret } = self;
+        formatter
+            .debug_struct("PutWebhookRequest")
+            .field("webhook", webhook)
+            .field("secret", &redacted(secret))
             .finish()
     }
 }
@@ -124,7 +135,11 @@ mod tests {
             secret_bearer: "bearer-very-secret".into(),
             ..McpServer::default()
         };
-        let printed = format!("{provider:?} {provider:#?} {server:?} {server:#?}");
+        let webhook = PutWebhookRequest {
+            webhook: None,
+            secret: "hook-very-secret".into(),
+        };
+        let printed = format!("{provider:?} {provider:#?} {server:?} {server:#?} {webhook:?}");
         assert!(!printed.contains("very-secret"), "{printed}");
         assert!(printed.contains("TOKEN"), "{printed}");
         assert!(printed.contains("\"model\""), "{printed}");

@@ -26,8 +26,7 @@ pub fn entries_for<'a>(
         let Some((workspace, id)) = keys::active_task_ids(key) else {
             continue;
         };
-        let active: ActiveTask =
-            codec::decode(|| format!("active task {workspace}/{id}"), value)?;
+        let active: ActiveTask = codec::decode(|| format!("active task {workspace}/{id}"), value)?;
         if active.approval.is_some() {
             derived.push((keys::waiting_approval(&workspace, &id), Vec::new()));
         }

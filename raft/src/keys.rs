@@ -30,9 +30,9 @@
 //!     every task whose call waits for an approval (the approvals inbox reads it instead
 //!     of every active task); derived from the active-task index, so a snapshot or a
 //!     backup installs it rebuilt, never as sent;
-//!   - `0x51 workspace 0x00 log-index(8) seq(4)`: the pending-delivery index, the
-//!     next attempt's time of every delivery not yet delivered or given up, which the
-//!     leader's sender scans instead of every delivery;
+//!   - `0x51 next-attempt-ms(8) workspace 0x00 log-index(8) seq(4)`: the pending-delivery
+//!     index, an empty entry for every delivery not yet delivered or given up, earliest
+//!     attempt first, which the leader's sender reads up to the present;
 //!   - `0x50 workspace 0x00 task-id(16)`: the active-task index, an [`ActiveTask`] for every
 //!     task not yet terminal, which placement, deadlines and stall detection scan instead
 //!     of every task;

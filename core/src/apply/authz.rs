@@ -111,9 +111,9 @@ pub(super) fn refusal<S: StateRead>(
         (Needs::TheNode(node), _) => denied(&format!("sign checkpoints as node {node}")),
         (_, PrincipalKind::System) | (Needs::Authenticated, _) => None,
         (Needs::Node, PrincipalKind::Node) => None,
-        (Needs::Node, _) => {
-            denied("place or expire tasks, set the cluster protocol or record deliveries: only nodes do")
-        }
+        (Needs::Node, _) => denied(
+            "place or expire tasks, set the cluster protocol or record deliveries: only nodes do",
+        ),
         (Needs::System, _) => denied("bootstrap the cluster"),
         (Needs::Agent(workspace, task), PrincipalKind::Agent) => {
             let owner = state

@@ -5,7 +5,9 @@
 use super::{At, StateRead, Write};
 use crate::journal::TaskEvent;
 use crate::model::{OpenCall, Task};
-use crate::webhook::{Delivery, DeliveryId, DeliveryState, Notice, WebhookEvent};
+use crate::webhook::{
+    Delivery, DeliveryId, DeliveryState, MAX_NOTICE_REASON, Notice, WebhookEvent,
+};
 
 /// The deliveries for the events in `writes`.
 pub(super) fn deliveries<S: StateRead>(
@@ -50,6 +52,7 @@ pub(super) fn deliveries<S: StateRead>(
                     seq,
                 },
                 webhook: hook.name.clone(),
+                webhook_created: hook.created_index,
                 notice: notice.clone(),
                 created_ms: at.time_ms,
                 state: DeliveryState::Pending {
@@ -161,5 +164,8 @@ fn notice(
         TaskEvent::TimedOut { .. } => notice.reason = Some("the deadline passed".to_owned()),
         _ => {}
     }
+    notice.reason = notice
+        .reason
+        .map(|reason| crate::cut_text(&reason, MAX_NOTICE_REASON));
     notice
 }

@@ -6,7 +6,8 @@ use super::{At, Decision, StateRead, Write};
 use crate::command::Command;
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::webhook::{
-    AttemptResult, Delivery, DeliveryState, MAX_DELIVERY_ERROR, MAX_WEBHOOK_URL, Webhook,
+    AttemptResult, Delivery, DeliveryState, MAX_DELIVERY_ERROR, MAX_WEBHOOK_URL,
+    MAX_WEBHOOKS_PER_WORKSPACE, Webhook,
 };
 
 pub(super) fn put<S: StateRead>(
@@ -32,23 +33,13 @@ pub(super) fn put<S: StateRead>(
     let mut sorted = events.clone();
     sorted.sort();
     sorted.dedup();
-    let problem = check_url("url", url)
-        .or_else(|| {
-            (url.len() > MAX_WEBHOOK_URL)
-                .then(|| invalid(format!("url must be at most {MAX_WEBHOOK_URL} bytes")))
-        })
-        .or_else(|| {
-            // Credentials in the URL would be stored and shown in plain text; the signing
-            // secret is what authenticates a delivery.
-            url_has_userinfo(url).then(|| {
-                invalid("url must not hold a user name or password: deliveries are authenticated by their signature".to_owned())
-            })
-        })
-        .or_else(|| {
-            events
-                .is_empty()
-                .then(|| invalid("events must name at least one event".to_owned()))
-        })
+    let parsed = match checked_url(url) {
+        Ok(parsed) => parsed,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
+    let problem = events
+        .is_empty()
+        .then(|| invalid("events must name at least one event".to_owned()))
         .or_else(|| {
             (sorted.len() != events.len())
                 .then(|| invalid("events must not name an event twice".to_owned()))
@@ -56,20 +47,31 @@ pub(super) fn put<S: StateRead>(
     if let Some(rejection) = problem {
         return Ok(Err(rejection));
     }
+    let existing = state.webhook(workspace, name)?;
+    if existing.is_none() && state.webhooks(workspace)?.len() >= MAX_WEBHOOKS_PER_WORKSPACE {
+        return Ok(Err(Rejection::new(
+            Code::ResourceExhausted,
+            format!(
+                "workspace {workspace} has {MAX_WEBHOOKS_PER_WORKSPACE} webhooks, the most it may have: delete one first"
+            ),
+        )));
+    }
     let keyed = match adopt_workspace_key(&record, workspace_key.as_ref(), true) {
         Ok(keyed) => keyed,
         Err(rejection) => return Ok(Err(rejection)),
     };
-    let version = state
-        .webhook(workspace, name)?
-        .map_or(1, |earlier| earlier.version + 1);
+    let (version, created_index) = existing.map_or((1, at.log_index), |earlier| {
+        (earlier.version + 1, earlier.created_index)
+    });
     let webhook = Webhook {
         workspace: workspace.clone(),
         name: name.clone(),
-        url: url.clone(),
+        // As parsed: the URL checked is the URL sent to.
+        url: parsed,
         events: sorted,
         secret: secret.clone(),
         version,
+        created_index,
         updated_ms: at.time_ms,
         updated_by: at.principal.clone(),
     };
@@ -129,16 +131,17 @@ pub(super) fn record_attempt<S: StateRead>(
         )));
     }
     let expected = delivery.attempts.saturating_add(1);
-    if *attempt != expected {
+    // A delivered report ends a pending delivery whichever attempt it was: a deposed
+    // leader may have recorded a failure of the same attempt first.
+    let delivered = matches!(result, AttemptResult::Delivered { .. }) && *attempt >= 1;
+    if *attempt != expected && !delivered {
         return Ok(Err(Rejection::new(
             Code::Aborted,
             format!("delivery {id} expects attempt {expected}, not {attempt}"),
         )));
     }
     let (state_after, last_error) = match result {
-        AttemptResult::Delivered { status } => {
-            (DeliveryState::Delivered { status: *status }, None)
-        }
+        AttemptResult::Delivered { status } => (DeliveryState::Delivered { status: *status }, None),
         AttemptResult::Retry {
             error,
             next_attempt_ms,
@@ -155,7 +158,7 @@ pub(super) fn record_attempt<S: StateRead>(
     };
     let updated = Delivery {
         state: state_after,
-        attempts: *attempt,
+        attempts: delivery.attempts.max(*attempt),
         last_attempt_ms: Some(at.time_ms),
         last_error,
         ..delivery
@@ -166,14 +169,29 @@ pub(super) fn record_attempt<S: StateRead>(
     )))
 }
 
-/// Whether `url` has a user name or password before its host.
-fn url_has_userinfo(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.contains('@')
+/// `url` as parsed (and so normalised): http or https, with a host, without a user name or
+/// password (they would be stored and shown in plain text; the signature authenticates a
+/// delivery), at most `MAX_WEBHOOK_URL` bytes.
+fn checked_url(url: &str) -> Result<String, crate::outcome::Rejection> {
+    if let Some(rejection) = check_url("url", url) {
+        return Err(rejection);
+    }
+    if url.len() > MAX_WEBHOOK_URL {
+        return Err(invalid(format!(
+            "url must be at most {MAX_WEBHOOK_URL} bytes"
+        )));
+    }
+    let parsed = ::url::Url::parse(url)
+        .map_err(|error| invalid(format!("url {url:?} is not a URL: {error}")))?;
+    if !parsed.has_host() {
+        return Err(invalid(format!("url {url:?} names no host")));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(
+            "url must not hold a user name or password: deliveries are authenticated by their signature".to_owned(),
+        ));
+    }
+    Ok(parsed.as_str().to_owned())
 }
 
 /// The audit detail of a registered webhook: where it sends what (never its secret).

@@ -45,16 +45,31 @@ fn an_approval_request_and_its_decision_each_write_one_delivery_per_subscribed_w
     h.ok(put(
         "pager",
         "https://hooks.example.com/warden",
-        &[WebhookEvent::ApprovalDecided, WebhookEvent::ApprovalRequested],
+        &[
+            WebhookEvent::ApprovalDecided,
+            WebhookEvent::ApprovalRequested,
+        ],
     ));
-    h.ok(put("failures", "https://hooks.example.com/f", &[WebhookEvent::TaskFailed]));
+    h.ok(put(
+        "failures",
+        "https://hooks.example.com/f",
+        &[WebhookEvent::TaskFailed],
+    ));
     let hash = park_on_delete(&mut h);
     let requested = deliveries(&h);
     assert_eq!(requested.len(), 1, "{requested:?}");
     let request = &requested[0];
     assert_eq!(request.webhook.as_str(), "pager");
-    assert_eq!(request.id.log_index, h.state.applied_index, "id from the event's entry");
-    assert_eq!(request.state, DeliveryState::Pending { next_attempt_ms: h.time_ms });
+    assert_eq!(
+        request.id.log_index, h.state.applied_index,
+        "id from the event's entry"
+    );
+    assert_eq!(
+        request.state,
+        DeliveryState::Pending {
+            next_attempt_ms: h.time_ms
+        }
+    );
     let notice = &request.notice;
     assert_eq!(notice.event, WebhookEvent::ApprovalRequested);
     assert_eq!(notice.task, TaskId::from_u128(7));
@@ -66,7 +81,10 @@ fn an_approval_request_and_its_decision_each_write_one_delivery_per_subscribed_w
 
     let approver = h.user("user/ann", &[Role::Approver]);
     let outcome = h.run_as(&approver, decide(true, hash));
-    assert!(matches!(outcome, Outcome::TaskUpdated { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::TaskUpdated { .. }),
+        "{outcome:?}"
+    );
     let all = deliveries(&h);
     assert_eq!(all.len(), 2, "{all:?}");
     let decided = &all[1].notice;
@@ -80,7 +98,11 @@ fn an_approval_request_and_its_decision_each_write_one_delivery_per_subscribed_w
 #[test]
 fn one_vote_short_of_the_quorum_is_no_decision_yet() {
     let mut h = governed(2, OnExpiry::Deny);
-    h.ok(put("pager", "https://hooks.example.com/w", &[WebhookEvent::ApprovalDecided]));
+    h.ok(put(
+        "pager",
+        "https://hooks.example.com/w",
+        &[WebhookEvent::ApprovalDecided],
+    ));
     let hash = park_on_delete(&mut h);
     let approver = h.user("user/ann", &[Role::Approver]);
     h.run_as(&approver, decide(true, hash));
@@ -95,7 +117,11 @@ fn one_vote_short_of_the_quorum_is_no_decision_yet() {
 #[test]
 fn attempts_are_recorded_once_and_in_order_by_nodes_only() {
     let mut h = governed(1, OnExpiry::Deny);
-    h.ok(put("pager", "https://hooks.example.com/w", &[WebhookEvent::ApprovalRequested]));
+    h.ok(put(
+        "pager",
+        "https://hooks.example.com/w",
+        &[WebhookEvent::ApprovalRequested],
+    ));
     park_on_delete(&mut h);
     let id = deliveries(&h)[0].id;
     let retry = AttemptResult::Retry {
@@ -104,13 +130,24 @@ fn attempts_are_recorded_once_and_in_order_by_nodes_only() {
     };
     h.ok(attempt(id, 1, retry.clone()));
     let after = deliveries(&h).remove(0);
-    assert_eq!(after.state, DeliveryState::Pending { next_attempt_ms: 99_000 });
-    assert_eq!((after.attempts, after.last_error.as_deref()), (1, Some("HTTP 500")));
+    assert_eq!(
+        after.state,
+        DeliveryState::Pending {
+            next_attempt_ms: 99_000
+        }
+    );
+    assert_eq!(
+        (after.attempts, after.last_error.as_deref()),
+        (1, Some("HTTP 500"))
+    );
     // A second report of the same attempt (a deposed leader's) changes nothing.
     let message = h.refused(attempt(id, 1, retry), Code::Aborted);
     assert!(message.contains("expects attempt 2"), "{message}");
     let user = h.user("user/ann", &[Role::Admin]);
-    let outcome = h.run_as(&user, attempt(id, 2, AttemptResult::Delivered { status: 204 }));
+    let outcome = h.run_as(
+        &user,
+        attempt(id, 2, AttemptResult::Delivered { status: 204 }),
+    );
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied),
         "{outcome:?}"
@@ -120,11 +157,22 @@ fn attempts_are_recorded_once_and_in_order_by_nodes_only() {
     assert_eq!(delivered.state, DeliveryState::Delivered { status: 204 });
     assert_eq!(delivered.last_error, None);
     let message = h.refused(
-        attempt(id, 3, AttemptResult::GaveUp { error: "late".into() }),
+        attempt(
+            id,
+            3,
+            AttemptResult::GaveUp {
+                error: "late".into(),
+            },
+        ),
         Code::FailedPrecondition,
     );
     assert!(message.contains("delivered already"), "{message}");
-    let audit = h.state.audit.iter().rev().find(|r| r.action == "webhook.deliver" && r.outcome == "accepted");
+    let audit = h
+        .state
+        .audit
+        .iter()
+        .rev()
+        .find(|r| r.action == "webhook.deliver" && r.outcome == "accepted");
     assert!(
         audit.is_some_and(|record| record.detail.contains("attempt 2: delivered (204)")),
         "{audit:?}"
@@ -136,15 +184,33 @@ fn a_webhook_is_checked_before_it_is_stored() {
     let mut h = Harness::new(Limits::default());
     let requested = [WebhookEvent::ApprovalRequested];
     for (command, code, needle) in [
-        (put("a", "ftp://x", &requested), Code::InvalidArgument, "must start with http"),
+        (
+            put("a", "ftp://x", &requested),
+            Code::InvalidArgument,
+            "must start with http",
+        ),
         (
             put("a", "https://user:pw@hooks.example.com/", &requested),
             Code::InvalidArgument,
             "user name or password",
         ),
-        (put("a", "https://x/", &[]), Code::InvalidArgument, "at least one event"),
         (
-            put("a", "https://x/", &[WebhookEvent::TaskFailed, WebhookEvent::TaskFailed]),
+            // Extra slashes: the URL parser (as the sender's) still finds the userinfo.
+            put("a", "https:///alice:pw@hooks.example.com/x", &requested),
+            Code::InvalidArgument,
+            "user name or password",
+        ),
+        (
+            put("a", "https://x/", &[]),
+            Code::InvalidArgument,
+            "at least one event",
+        ),
+        (
+            put(
+                "a",
+                "https://x/",
+                &[WebhookEvent::TaskFailed, WebhookEvent::TaskFailed],
+            ),
             Code::InvalidArgument,
             "twice",
         ),
@@ -173,6 +239,11 @@ fn a_webhook_is_checked_before_it_is_stored() {
         panic!("put again")
     };
     assert_eq!((first.version, second.version), (1, 2));
+    assert_eq!(
+        first.created_index, second.created_index,
+        "kept when replaced"
+    );
+    assert_eq!(second.url, "https://y/", "stored as parsed");
     h.ok(Command::DeleteWebhook {
         workspace: ws("acme"),
         name: WebhookName::parse("a").expect("valid"),
@@ -187,9 +258,56 @@ fn webhooks_wait_for_protocol_3() {
         state.apply(index as u64 + 1, &request(1_000, command));
     }
     let index = state.applied_index + 1;
-    let outcome = state.apply(index, &request(2_000, put("a", "https://x/", &[WebhookEvent::TaskFailed])));
+    let outcome = state.apply(
+        index,
+        &request(2_000, put("a", "https://x/", &[WebhookEvent::TaskFailed])),
+    );
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::FailedPrecondition && r.message.contains("needs cluster protocol 3")),
         "{outcome:?}"
     );
+}
+
+#[test]
+fn a_workspace_holds_at_most_16_webhooks() {
+    let mut h = Harness::new(Limits::default());
+    for n in 0..16 {
+        h.ok(put(
+            &format!("hook-{n}"),
+            "https://x/",
+            &[WebhookEvent::TaskFailed],
+        ));
+    }
+    let message = h.refused(
+        put("one-more", "https://x/", &[WebhookEvent::TaskFailed]),
+        Code::ResourceExhausted,
+    );
+    assert!(message.contains("16 webhooks"), "{message}");
+    // Replacing one is no new one.
+    h.ok(put("hook-3", "https://y/", &[WebhookEvent::TaskFailed]));
+}
+
+#[test]
+fn a_delivered_report_ends_a_delivery_a_deposed_leader_reported_first() {
+    let mut h = governed(1, OnExpiry::Deny);
+    h.ok(put(
+        "pager",
+        "https://hooks.example.com/w",
+        &[WebhookEvent::ApprovalRequested],
+    ));
+    park_on_delete(&mut h);
+    let id = deliveries(&h)[0].id;
+    // Both leaders sent attempt 1; the deposed one's failure was recorded first.
+    h.ok(attempt(
+        id,
+        1,
+        AttemptResult::Retry {
+            error: "timed out".into(),
+            next_attempt_ms: 50_000,
+        },
+    ));
+    h.ok(attempt(id, 1, AttemptResult::Delivered { status: 200 }));
+    let delivered = deliveries(&h).remove(0);
+    assert_eq!(delivered.state, DeliveryState::Delivered { status: 200 });
+    assert_eq!(delivered.attempts, 1);
 }

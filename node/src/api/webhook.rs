@@ -58,8 +58,7 @@ impl Webhooks {
         else {
             unreachable!("seal is called for PutWebhook only")
         };
-        let refused =
-            |rejection: Rejection| refuse(rejection.code, rejection.message);
+        let refused = |rejection: Rejection| refuse(rejection.code, rejection.message);
         let sealer = match self.vault.sealer(&self.cluster, workspace).await? {
             Ok(sealer) => sealer,
             Err(rejection) => return Ok(Err(refused(rejection))),
@@ -88,7 +87,9 @@ fn parse_put(
     let events = webhook
         .events
         .iter()
-        .map(|event| WebhookEvent::parse(event).map_err(|error| invalid(format!("events: {error}"))))
+        .map(|event| {
+            WebhookEvent::parse(event).map_err(|error| invalid(format!("events: {error}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if !SECRET_BYTES.contains(&secret_len) {
         return Err(invalid(format!(
@@ -196,10 +197,12 @@ impl WebhookService for Webhooks {
     ) -> Result<Response<v1::ListDeliveriesResponse>, Status> {
         let before = match request.get_ref().before.as_str() {
             "" => None,
-            text => Some(DeliveryId::parse(text).map_err(|reason| Error::InvalidArgument {
-                field: "before",
-                message: reason,
-            })?),
+            text => Some(
+                DeliveryId::parse(text).map_err(|reason| Error::InvalidArgument {
+                    field: "before",
+                    message: reason,
+                })?,
+            ),
         };
         let limit = match request.get_ref().limit {
             0 => DEFAULT_PAGE,

@@ -73,7 +73,8 @@ impl Options {
         }
         problems.extend(self.tls.problems());
         if self.webhooks.retry_delay > self.webhooks.max_retry_delay {
-            problems.push("webhooks.retry_delay must be at most webhooks.max_retry_delay".to_owned());
+            problems
+                .push("webhooks.retry_delay must be at most webhooks.max_retry_delay".to_owned());
         }
         if let Some(url) = &self.console.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -72,7 +72,7 @@ impl Default for Webhooks {
         Webhooks {
             timeout: Duration::from_secs(10),
             retry_delay: Duration::from_secs(1),
-            max_retry_delay: Duration::from_secs(300),
+            max_retry_delay: Duration::from_secs(3600),
             retry_for: Duration::from_secs(24 * 3600),
         }
     }

@@ -20,9 +20,15 @@ impl Links {
     /// The console's base: `public_url` when set, else this node's console listener.
     pub fn new(public_url: Option<&str>, console: Option<&str>, tls: bool) -> Links {
         let scheme = if tls { "https" } else { "http" };
+        // A listener on every interface (0.0.0.0, ::) names no address to link to.
+        let reachable = console.filter(|address| {
+            address
+                .parse::<std::net::SocketAddr>()
+                .map_or(true, |socket| !socket.ip().is_unspecified())
+        });
         let console = public_url
             .map(|url| url.trim_end_matches('/').to_owned())
-            .or_else(|| console.map(|address| format!("{scheme}://{address}")));
+            .or_else(|| reachable.map(|address| format!("{scheme}://{address}")));
         Links { console }
     }
 }

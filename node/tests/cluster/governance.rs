@@ -29,7 +29,12 @@ const POLICY: &str = r#"{"rules": [
    "description": ""}
 ]}"#;
 
-pub(crate) async fn configure(client: &Client, model_url: &str, server: McpServer, grants: &[&str]) {
+pub(crate) async fn configure(
+    client: &Client,
+    model_url: &str,
+    server: McpServer,
+    grants: &[&str],
+) {
     client.create_workspace(WS).await.expect("create workspace");
     client
         .put_policy(WS, POLICY, 0)

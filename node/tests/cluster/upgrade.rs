@@ -268,9 +268,9 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
     );
     let log = warden_local_cluster::tail(&cluster.log_path(victim), 20);
     assert!(
-        log.contains(
-            &format!("the cluster runs protocol {NEW}, newer than protocol 1, which this warden speaks")
-        ),
+        log.contains(&format!(
+            "the cluster runs protocol {NEW}, newer than protocol 1, which this warden speaks"
+        )),
         "{log}"
     );
     cluster.set_node_env(victim, Vec::new());
@@ -290,9 +290,9 @@ async fn a_rolling_upgrade_raises_the_protocol_once_every_member_speaks_it_and_l
         .unwrap_or_default();
     assert_eq!(error_code(result), Code::FailedPrecondition, "{message}");
     assert!(
-        message.contains(
-            &format!("node 4 runs Warden 0.1.0 speaking protocol 1, but the cluster runs protocol {NEW}")
-        ),
+        message.contains(&format!(
+            "node 4 runs Warden 0.1.0 speaking protocol 1, but the cluster runs protocol {NEW}"
+        )),
         "{message}"
     );
     members_report(&cluster, NEW).await;

@@ -60,11 +60,7 @@ impl Receiver {
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("receiver");
         });
-        Receiver {
-            inbox,
-            url,
-            server,
-        }
+        Receiver { inbox, url, server }
     }
 
     fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
@@ -233,7 +229,11 @@ async fn deliveries_are_signed_retried_recorded_and_sent_once_across_a_leader_fa
         delivery.event == "approval.requested" && delivery.state == "delivered"
     })
     .await;
-    assert_eq!((requested.attempts, requested.status), (3, 204), "{requested:?}");
+    assert_eq!(
+        (requested.attempts, requested.status),
+        (3, 204),
+        "{requested:?}"
+    );
     assert_eq!(requested.task_id, task.id);
     assert_eq!(requested.call_id, pending.call_id);
     let sent: Vec<Received> = receiver
@@ -289,9 +289,7 @@ async fn deliveries_are_signed_retried_recorded_and_sent_once_across_a_leader_fa
         .expect("a leader");
     cluster.kill(leader).await.expect("kill the leader");
     receiver.inbox().failing_event = None;
-    let survivor = (1..=3)
-        .find(|id| *id != leader)
-        .expect("a surviving node");
+    let survivor = (1..=3).find(|id| *id != leader).expect("a surviving node");
     let survivors = cluster.client_of(survivor).expect("client");
     let decided = delivery_where(&survivors, "the decision delivered", |delivery| {
         delivery.event == "approval.decided" && delivery.state == "delivered"
@@ -305,7 +303,10 @@ async fn deliveries_are_signed_retried_recorded_and_sent_once_across_a_leader_fa
     let received = receiver.received();
     let mut by_delivery: BTreeMap<&str, Vec<&Received>> = BTreeMap::new();
     for one in &received {
-        by_delivery.entry(one.delivery.as_str()).or_default().push(one);
+        by_delivery
+            .entry(one.delivery.as_str())
+            .or_default()
+            .push(one);
     }
     let recorded = deliveries(&survivors).await;
     assert_eq!(recorded.len(), 2, "one per event: {recorded:?}");

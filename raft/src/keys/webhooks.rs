@@ -23,7 +23,10 @@ pub fn delivery(workspace: &WorkspaceId, id: &DeliveryId) -> Vec<u8> {
 
 /// The `[start, end)` range of a workspace's deliveries before `before` (all of them
 /// when `None`), in id order (which is event order).
-pub fn deliveries_before(workspace: &WorkspaceId, before: Option<&DeliveryId>) -> (Vec<u8>, Vec<u8>) {
+pub fn deliveries_before(
+    workspace: &WorkspaceId,
+    before: Option<&DeliveryId>,
+) -> (Vec<u8>, Vec<u8>) {
     let prefix = deliveries_prefix(workspace);
     let end = match before {
         Some(id) => delivery(workspace, id),
@@ -32,24 +35,30 @@ pub fn deliveries_before(workspace: &WorkspaceId, before: Option<&DeliveryId>) -
     (prefix, end)
 }
 
-/// The key of a pending delivery in the index the sender scans.
-pub fn pending_delivery(workspace: &WorkspaceId, id: &DeliveryId) -> Vec<u8> {
-    with_id(pending_prefix(workspace), id)
+/// The key of a pending delivery in the index the sender scans: ordered by the time of
+/// its next attempt, so the due ones come first whichever workspace they are in.
+pub fn pending_delivery(next_attempt_ms: u64, workspace: &WorkspaceId, id: &DeliveryId) -> Vec<u8> {
+    let mut key = tagged(TAG_PENDING_DELIVERY, &next_attempt_ms.to_be_bytes());
+    key.extend_from_slice(workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    with_id(key, id)
 }
 
-/// The `[start, end)` range of the whole pending-delivery index, across workspaces.
+/// The `[start, end)` range of the whole pending-delivery index, earliest attempt first.
 pub fn pending_deliveries() -> (Vec<u8>, Vec<u8>) {
     (vec![TAG_PENDING_DELIVERY], vec![TAG_PENDING_DELIVERY + 1])
 }
 
-/// The workspace and delivery a pending-delivery key names.
-pub fn pending_delivery_ids(key: &[u8]) -> Option<(WorkspaceId, DeliveryId)> {
+/// The time, workspace and delivery a pending-delivery key names.
+pub fn pending_delivery_ids(key: &[u8]) -> Option<(u64, WorkspaceId, DeliveryId)> {
     let rest = key.strip_prefix(&[TAG_PENDING_DELIVERY])?;
+    let (time, rest) = rest.split_at_checked(8)?;
     let split = rest.len().checked_sub(13)?;
     let (name, id) = rest.split_at(split);
     let id = id.strip_prefix(&[SEPARATOR])?;
     let workspace = WorkspaceId::parse(std::str::from_utf8(name).ok()?).ok()?;
     Some((
+        u64::from_be_bytes(time.try_into().ok()?),
         workspace,
         DeliveryId {
             log_index: u64::from_be_bytes(id[..8].try_into().ok()?),
@@ -58,24 +67,15 @@ pub fn pending_delivery_ids(key: &[u8]) -> Option<(WorkspaceId, DeliveryId)> {
     ))
 }
 
-/// The ranges of a workspace's webhook records, for deleting the workspace.
-pub(super) fn webhook_contents(workspace: &WorkspaceId) -> [(Vec<u8>, Vec<u8>); 3] {
+/// The ranges of a workspace's webhook records, for deleting the workspace. Its entries
+/// of the pending-delivery index, which is ordered by time, are found by a scan.
+pub(super) fn webhook_contents(workspace: &WorkspaceId) -> [(Vec<u8>, Vec<u8>); 2] {
     let under = |prefix: Vec<u8>| (prefix.clone(), prefix_end(prefix));
-    [
-        webhooks(workspace),
-        under(deliveries_prefix(workspace)),
-        under(pending_prefix(workspace)),
-    ]
+    [webhooks(workspace), under(deliveries_prefix(workspace))]
 }
 
 fn deliveries_prefix(workspace: &WorkspaceId) -> Vec<u8> {
     let mut key = tagged(TAG_DELIVERY, workspace.as_str().as_bytes());
-    key.push(SEPARATOR);
-    key
-}
-
-fn pending_prefix(workspace: &WorkspaceId) -> Vec<u8> {
-    let mut key = tagged(TAG_PENDING_DELIVERY, workspace.as_str().as_bytes());
     key.push(SEPARATOR);
     key
 }

@@ -12,7 +12,7 @@ use warden_core::{
     Provider, ProviderName, RoleBinding, Scope, ServerName, StateRead, StoredPolicy, Switches,
     Task, TaskId, Token, TokenId, Workspace, WorkspaceId, Write,
 };
-use warden_core::{Delivery, DeliveryId, DeliveryState, WebhookName, Webhook};
+use warden_core::{Delivery, DeliveryId, DeliveryState, Webhook, WebhookName};
 
 use crate::active::ActiveTask;
 use crate::codec;
@@ -131,7 +131,10 @@ impl<'a> Pending<'a> {
                     let active = ActiveTask::of(task);
                     // So does the waiting-approval index, derived from it.
                     let waiting_key = keys::waiting_approval(workspace, id);
-                    if active.as_ref().is_some_and(|active| active.approval.is_some()) {
+                    if active
+                        .as_ref()
+                        .is_some_and(|active| active.approval.is_some())
+                    {
                         self.puts.insert(waiting_key, Some(Vec::new()));
                     } else {
                         self.delete(waiting_key);
@@ -257,22 +260,18 @@ impl<'a> Pending<'a> {
                 Write::RemoveWebhook { workspace, name } => {
                     self.delete(keys::webhook(workspace, name));
                 }
-                Write::Delivery(delivery) => {
-                    let (workspace, id) = (&delivery.workspace, &delivery.id);
-                    let what = || format!("delivery {workspace}/{id}");
-                    self.put(keys::delivery(workspace, id), what, delivery)?;
-                    // The pending-delivery index follows the delivery in the same batch.
-                    let index_key = keys::pending_delivery(workspace, id);
-                    match delivery.state {
-                        DeliveryState::Pending { next_attempt_ms } => {
-                            self.put(index_key, what, &next_attempt_ms)?;
-                        }
-                        _ => self.delete(index_key),
-                    }
-                }
+                Write::Delivery(delivery) => self.stage_delivery(delivery)?,
                 Write::RemoveWorkspace(workspace) => {
                     for range in keys::workspace_contents(workspace) {
                         self.delete_range(range);
+                    }
+                    let (start, end) = keys::pending_deliveries();
+                    for key in self.scan(&start, &end)?.into_keys() {
+                        if keys::pending_delivery_ids(&key)
+                            .is_some_and(|(_, owner, _)| owner == *workspace)
+                        {
+                            self.delete(key);
+                        }
                     }
                 }
             }
@@ -283,6 +282,24 @@ impl<'a> Pending<'a> {
             || format!("audit record {index}"),
             &applied.audit,
         )
+    }
+
+    /// A delivery, and its entry of the pending-delivery index moved to its next attempt's
+    /// time (or removed once it is delivered or given up), in the same batch.
+    fn stage_delivery(&mut self, delivery: &Delivery) -> Result<(), Error> {
+        let (workspace, id) = (&delivery.workspace, &delivery.id);
+        let what = || format!("delivery {workspace}/{id}");
+        let before: Option<Delivery> = self.get(keys::delivery(workspace, id), what)?;
+        if let Some(DeliveryState::Pending { next_attempt_ms }) = before.map(|d| d.state) {
+            self.delete(keys::pending_delivery(next_attempt_ms, workspace, id));
+        }
+        if let DeliveryState::Pending { next_attempt_ms } = delivery.state {
+            self.puts.insert(
+                keys::pending_delivery(next_attempt_ms, workspace, id),
+                Some(Vec::new()),
+            );
+        }
+        self.put(keys::delivery(workspace, id), what, delivery)
     }
 
     /// Adds the applied state and turns everything into one WriteBatch.
@@ -426,7 +443,11 @@ impl StateRead for Pending<'_> {
             .collect()
     }
 
-    fn webhook(&self, workspace: &WorkspaceId, name: &WebhookName) -> Result<Option<Webhook>, Error> {
+    fn webhook(
+        &self,
+        workspace: &WorkspaceId,
+        name: &WebhookName,
+    ) -> Result<Option<Webhook>, Error> {
         self.get(keys::webhook(workspace, name), || {
             format!("webhook {workspace}/{name}")
         })
@@ -440,7 +461,11 @@ impl StateRead for Pending<'_> {
             .collect()
     }
 
-    fn delivery(&self, workspace: &WorkspaceId, id: &DeliveryId) -> Result<Option<Delivery>, Error> {
+    fn delivery(
+        &self,
+        workspace: &WorkspaceId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, Error> {
         self.get(keys::delivery(workspace, id), || {
             format!("delivery {workspace}/{id}")
         })

@@ -18,6 +18,7 @@ use crate::storage::Storage;
 use crate::types::{Entry, LogId};
 
 mod delete;
+mod deliveries;
 mod protocol;
 mod waiting;
 

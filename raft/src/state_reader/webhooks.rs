@@ -72,29 +72,28 @@ impl StateReader {
         Ok(deliveries)
     }
 
-    /// Up to `limit` entries of the pending-delivery index, across workspaces, in
-    /// workspace then event order.
-    pub fn pending_deliveries(&self, limit: usize) -> Result<Vec<PendingDelivery>, Error> {
+    /// Up to `limit` deliveries whose next attempt is due at `now_ms`, earliest first,
+    /// across workspaces.
+    pub fn due_deliveries(&self, now_ms: u64, limit: usize) -> Result<Vec<PendingDelivery>, Error> {
         let snapshot = self.storage.db().snapshot();
         let (start, end) = keys::pending_deliveries();
-        let mut pending = Vec::new();
-        self.scan(&snapshot, start, end, |key, value| {
-            if pending.len() >= limit {
-                return Ok(false);
-            }
-            let (workspace, id) =
+        let mut due = Vec::new();
+        self.scan(&snapshot, start, end, |key, _| {
+            let (next_attempt_ms, workspace, id) =
                 keys::pending_delivery_ids(key).ok_or_else(|| Error::Corrupt {
                     what: format!("pending delivery key {key:?}"),
                     reason: "malformed".into(),
                 })?;
-            let next_attempt_ms = codec::decode(|| format!("pending delivery {id}"), value)?;
-            pending.push(PendingDelivery {
+            if next_attempt_ms > now_ms || due.len() >= limit {
+                return Ok(false);
+            }
+            due.push(PendingDelivery {
                 workspace,
                 id,
                 next_attempt_ms,
             });
             Ok(true)
         })?;
-        Ok(pending)
+        Ok(due)
     }
 }

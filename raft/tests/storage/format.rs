@@ -128,7 +128,11 @@ async fn every_older_format_is_upgraded_in_place_and_reads_as_this_build_writes(
         let old = dir.path().join("data");
 
         let upgraded = Storage::open(&old)?;
-        assert_eq!(format::stored(&upgraded)?, Some(format::CURRENT), "from {version}");
+        assert_eq!(
+            format::stored(&upgraded)?,
+            Some(format::CURRENT),
+            "from {version}"
+        );
         assert_eq!(contents(&upgraded).await?, expected, "from {version}");
 
         // Opening it again changes nothing.

@@ -44,7 +44,11 @@ fn waiting(storage: &Storage) -> Result<Vec<u128>, crate::Error> {
 async fn a_format_1_database_gains_the_waiting_approval_index_when_opened() -> TestResult {
     let (dir, storage) = seven_records().await?;
     mark_waiting(&storage, 5)?;
-    assert_eq!(waiting(&storage)?, Vec::<u128>::new(), "written around the index");
+    assert_eq!(
+        waiting(&storage)?,
+        Vec::<u128>::new(),
+        "written around the index"
+    );
     let mut batch = WriteBatch::default();
     batch.put_cf(
         storage.cf(keys::LOG_META_CF)?,
@@ -65,7 +69,11 @@ async fn snapshots_and_backups_leave_the_index_out_and_installs_rebuild_it() -> 
     let (_dir, storage) = seven_records().await?;
     mark_waiting(&storage, 5)?;
     // An entry no active task backs: an install must not take it as sent.
-    put_sm(&storage, &keys::waiting_approval(&acme(), &TaskId::from_u128(6)), &[])?;
+    put_sm(
+        &storage,
+        &keys::waiting_approval(&acme(), &TaskId::from_u128(6)),
+        &[],
+    )?;
     assert_eq!(waiting(&storage)?, [6]);
 
     let snapshot = storage
@@ -82,14 +90,20 @@ async fn snapshots_and_backups_leave_the_index_out_and_installs_rebuild_it() -> 
     let installed = Storage::open(target.path())?;
     let mut machine = installed.state_machine()?;
     let mut data = machine.begin_receiving_snapshot().await?;
-    data.get_mut().extend_from_slice(snapshot.snapshot.get_ref());
+    data.get_mut()
+        .extend_from_slice(snapshot.snapshot.get_ref());
     machine.install_snapshot(&snapshot.meta, data).await?;
     assert_eq!(waiting(&installed)?, [5]);
 
     let mut file = Vec::new();
     crate::backup::write(&storage, 1, &mut file)?;
     let backup = crate::backup::read(&mut file.as_slice())?;
-    assert!(backup.entries.iter().all(|(key, _)| !keys::is_waiting_approval(key)));
+    assert!(
+        backup
+            .entries
+            .iter()
+            .all(|(key, _)| !keys::is_waiting_approval(key))
+    );
     let restored_dir = tempfile::tempdir()?;
     let path = restored_dir.path().join("data");
     crate::backup::restore(backup, &path, 1, "127.0.0.1:1").await?;
@@ -115,7 +129,10 @@ fn an_active_task_waits_in_the_index_only_while_it_has_an_approval() -> TestResu
     let derived = crate::derived::entries_for([(key.as_slice(), bytes.as_slice())])?;
     assert_eq!(
         derived,
-        [(keys::waiting_approval(&acme(), &TaskId::from_u128(9)), Vec::new())]
+        [(
+            keys::waiting_approval(&acme(), &TaskId::from_u128(9)),
+            Vec::new()
+        )]
     );
     active.approval = None;
     let bytes = codec::encode(|| "active".to_owned(), &active)?;
