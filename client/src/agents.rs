@@ -34,6 +34,7 @@ impl Client {
     ) -> Result<ListProvidersResponse, Error> {
         let request = ListProvidersRequest {
             workspace: workspace.into(),
+            consistency: Consistency::Linearizable.to_proto(),
         };
         self.unary(request, |channel, request| async move {
             AgentServiceClient::new(channel)
@@ -75,6 +76,7 @@ impl Client {
     ) -> Result<ListMcpServersResponse, Error> {
         let request = ListMcpServersRequest {
             workspace: workspace.into(),
+            consistency: Consistency::Linearizable.to_proto(),
         };
         self.unary(request, |channel, request| async move {
             AgentServiceClient::new(channel)
@@ -145,6 +147,7 @@ impl Client {
     ) -> Result<ListAgentsResponse, Error> {
         let request = ListAgentsRequest {
             workspace: workspace.into(),
+            consistency: Consistency::Linearizable.to_proto(),
         };
         self.unary(request, |channel, request| async move {
             AgentServiceClient::new(channel).list_agents(request).await

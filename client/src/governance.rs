@@ -68,6 +68,7 @@ impl Client {
     pub async fn get_policy(&self, workspace: &str) -> Result<Option<Policy>, Error> {
         let request = GetPolicyRequest {
             workspace: workspace.to_owned(),
+            consistency: crate::Consistency::Linearizable.to_proto(),
         };
         let response = self
             .unary(request, |channel, request| async move {
@@ -105,6 +106,7 @@ impl Client {
     pub async fn list_approvals(&self, workspace: &str) -> Result<Vec<Approval>, Error> {
         let request = ListApprovalsRequest {
             workspace: workspace.to_owned(),
+            consistency: crate::Consistency::Linearizable.to_proto(),
         };
         let response = self
             .unary(request, |channel, request| async move {
@@ -180,6 +182,7 @@ impl Client {
     pub async fn get_budgets(&self, workspace: &str) -> Result<Vec<Budget>, Error> {
         let request = GetBudgetsRequest {
             workspace: workspace.to_owned(),
+            consistency: crate::Consistency::Linearizable.to_proto(),
         };
         let response = self
             .unary(request, |channel, request| async move {
@@ -231,6 +234,7 @@ impl Client {
     pub async fn list_pauses(&self, workspace: &str) -> Result<Vec<Pause>, Error> {
         let request = ListPausesRequest {
             workspace: workspace.to_owned(),
+            consistency: crate::Consistency::Linearizable.to_proto(),
         };
         let response = self
             .unary(request, |channel, request| async move {

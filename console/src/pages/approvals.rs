@@ -63,6 +63,7 @@ pub async fn inbox(
     for workspace in workspaces {
         let request = api.request(ListApprovalsRequest {
             workspace: workspace.name.clone(),
+            ..ListApprovalsRequest::default()
         });
         let approvals = match api.governance().list_approvals(request).await {
             Ok(response) => response.into_inner().approvals,

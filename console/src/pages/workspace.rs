@@ -169,6 +169,9 @@ pub async fn policy_test(
     render(&signed, workspace, test, Some(tested), None).await
 }
 
+const LINEARIZABLE: i32 = warden_proto::v1::ReadConsistency::Linearizable as i32;
+const LOCAL: i32 = warden_proto::v1::ReadConsistency::Local as i32;
+
 async fn render(
     signed: &SignedIn,
     workspace: String,
@@ -178,37 +181,54 @@ async fn render(
 ) -> Result<Html<String>, PageError> {
     let api = &signed.api;
     let name = || workspace.clone();
-    let (agents, servers, policy, budgets, pauses, webhooks, deliveries) = tokio::try_join!(
+    // One read barrier for the page: the first read is linearizable, the others read what
+    // this node applied by then (or later), so the page shows one state at least as new as
+    // every write acknowledged before it was asked for, at the cost of one barrier.
+    let agents = api
+        .agents()
+        .list_agents(api.request(ListAgentsRequest {
+            workspace: name(),
+            consistency: LINEARIZABLE,
+        }))
+        .await?;
+    let (servers, policy, budgets, pauses, webhooks, deliveries) = tokio::try_join!(
         async {
             api.agents()
-                .list_agents(api.request(ListAgentsRequest { workspace: name() }))
-                .await
-        },
-        async {
-            api.agents()
-                .list_mcp_servers(api.request(ListMcpServersRequest { workspace: name() }))
-                .await
-        },
-        async {
-            api.governance()
-                .get_policy(api.request(GetPolicyRequest { workspace: name() }))
+                .list_mcp_servers(api.request(ListMcpServersRequest {
+                    workspace: name(),
+                    consistency: LOCAL,
+                }))
                 .await
         },
         async {
             api.governance()
-                .get_budgets(api.request(GetBudgetsRequest { workspace: name() }))
+                .get_policy(api.request(GetPolicyRequest {
+                    workspace: name(),
+                    consistency: LOCAL,
+                }))
                 .await
         },
         async {
             api.governance()
-                .list_pauses(api.request(ListPausesRequest { workspace: name() }))
+                .get_budgets(api.request(GetBudgetsRequest {
+                    workspace: name(),
+                    consistency: LOCAL,
+                }))
+                .await
+        },
+        async {
+            api.governance()
+                .list_pauses(api.request(ListPausesRequest {
+                    workspace: name(),
+                    consistency: LOCAL,
+                }))
                 .await
         },
         async {
             api.webhooks()
                 .list_webhooks(api.request(ListWebhooksRequest {
                     workspace: name(),
-                    ..ListWebhooksRequest::default()
+                    consistency: LOCAL,
                 }))
                 .await
         },
@@ -217,6 +237,7 @@ async fn render(
                 .list_deliveries(api.request(ListDeliveriesRequest {
                     workspace: name(),
                     limit: DELIVERIES,
+                    consistency: LOCAL,
                     ..ListDeliveriesRequest::default()
                 }))
                 .await

@@ -25,16 +25,18 @@ use warden_proto::v1;
 use warden_raft::StateReader;
 
 use crate::auth::Caller;
-use crate::cluster::{Cluster, Consistency};
+use crate::cluster::Cluster;
 use crate::error::Error;
 
 /// This node's wall clock: ids and the time a write is proposed at (the leader stamps
 /// its own when it appends the entry), so `apply()` never reads one.
 pub use warden_actors::clock::now_ms;
 
-/// A request that reads one workspace, named by its `workspace` field.
+/// A request that reads one workspace, named by its `workspace` field, at the
+/// consistency its `consistency` field asks for.
 pub trait WorkspaceRead {
     fn workspace(&self) -> &str;
+    fn consistency(&self) -> i32;
 }
 
 macro_rules! workspace_reads {
@@ -42,6 +44,10 @@ macro_rules! workspace_reads {
         $(impl WorkspaceRead for $request {
             fn workspace(&self) -> &str {
                 &self.workspace
+            }
+
+            fn consistency(&self) -> i32 {
+                self.consistency
             }
         })*
     };
@@ -60,16 +66,18 @@ workspace_reads!(
 );
 
 /// The skeleton of a workspace read: the caller of `request`, the workspace it names, and
-/// the state to read it from, after a linearizable barrier and the caller's read
-/// permission there (NOT_FOUND for a workspace that does not exist).
+/// the state to read it from, after the read barrier it asks for (linearizable unless it
+/// asks for local) and the caller's read permission there (NOT_FOUND for a workspace that
+/// does not exist).
 pub async fn read_workspace<'a, R: WorkspaceRead>(
     cluster: &'a Cluster,
     request: &tonic::Request<R>,
 ) -> Result<(&'a StateReader, WorkspaceId), Status> {
     let caller = Caller::of(request)?;
     let workspace = task::parse_workspace(request.get_ref().workspace())?;
+    let consistency = crate::convert::consistency(request.get_ref().consistency())?;
     let reader = caller
-        .read_workspace(cluster, &workspace, Consistency::Linearizable)
+        .read_workspace(cluster, &workspace, consistency)
         .await?;
     Ok((reader, workspace))
 }

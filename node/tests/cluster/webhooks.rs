@@ -219,6 +219,12 @@ async fn deliveries_are_signed_retried_recorded_and_sent_once_across_a_leader_fa
         .expect("list webhooks")
         .webhooks;
     assert_eq!(listed, [stored.clone()], "the secret is never shown");
+    let local = admin
+        .list_webhooks(WS, Consistency::Local)
+        .await
+        .expect("list webhooks as the serving node applied them")
+        .webhooks;
+    assert!(local.is_empty() || local == listed, "{local:?}");
 
     // The receiver fails the first two attempts of the approval request.
     receiver.inbox().fail_next = 2;
