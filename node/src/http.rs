@@ -78,8 +78,8 @@ async fn healthz(State(state): State<Arc<HttpState>>) -> (StatusCode, Json<Liven
 /// Ready to serve reads and writes: a member of the cluster, with a leader that confirms
 /// its commit index, and applied to within `raft.catch_up_lag` entries of it.
 #[derive(Debug, Serialize)]
-struct Readiness {
-    ready: bool,
+pub(crate) struct Readiness {
+    pub(crate) ready: bool,
     node_id: u64,
     member: bool,
     leader: Option<u64>,
@@ -91,7 +91,7 @@ struct Readiness {
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> (StatusCode, Json<Readiness>) {
-    let readiness = readiness(&state).await;
+    let readiness = readiness(&state.cluster, state.catch_up_lag).await;
     let code = match readiness.ready {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
@@ -99,8 +99,8 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> (StatusCode, Json<Readin
     (code, Json(readiness))
 }
 
-async fn readiness(state: &HttpState) -> Readiness {
-    let cluster = &state.cluster;
+/// Whether this node is ready to serve: what `/readyz` and the gRPC health service answer.
+pub(crate) async fn readiness(cluster: &Cluster, catch_up_lag: u64) -> Readiness {
     let node_id = cluster.node_id();
     let mut problems = Vec::new();
     let (member, leader, applied_index) = {
@@ -147,10 +147,9 @@ async fn readiness(state: &HttpState) -> Readiness {
     };
     if let Some(index) = leader_read_index {
         let behind = index.saturating_sub(applied_index);
-        if behind > state.catch_up_lag {
+        if behind > catch_up_lag {
             problems.push(format!(
-                "applied index {applied_index} is {behind} entries behind the leader's commit index {index} (raft.catch_up_lag is {})",
-                state.catch_up_lag
+                "applied index {applied_index} is {behind} entries behind the leader's commit index {index} (raft.catch_up_lag is {catch_up_lag})"
             ));
         }
     }

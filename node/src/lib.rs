@@ -16,6 +16,7 @@ pub mod console;
 pub mod convert;
 pub mod error;
 pub mod failpoints;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod peers;

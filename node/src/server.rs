@@ -108,6 +108,17 @@ pub async fn run(
             bootstrap,
         },
     )?;
+    // Not serving until the first readiness check says otherwise.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+    let routes = routes.add_service(health_service);
+    tasks.spawn(crate::health::run(
+        health,
+        cluster.clone(),
+        options.raft.catch_up_lag,
+    ));
     let console_address = serve_console(
         &options,
         crate::console::grpc(routes.clone(), cluster.clone(), tls_on),

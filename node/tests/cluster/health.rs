@@ -1,11 +1,39 @@
 //! Each node's HTTP listener answers `/healthz` (the process runs its Raft) and `/readyz`
 //! (a member with a leader that confirms its commit index, applied to within the catch-up
-//! lag), for load balancers and orchestrators; a restarted node keeps its port.
+//! lag), for load balancers and orchestrators; a restarted node keeps its port. The gRPC
+//! listener answers `grpc.health.v1.Health` the same, without a token.
 
 use std::time::Duration;
 
-use crate::common::{WARDEN, eventually, http_get, settings};
+use crate::common::{WARDEN, eventually, http_get, raw_channel, settings};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 use warden_local_cluster::LocalCluster;
+
+/// `grpc.health.v1.Health/Check` of node `id` (the whole server), without a token, until
+/// it answers `expected`.
+async fn grpc_health_until(cluster: &LocalCluster, id: u64, expected: ServingStatus) {
+    let channel = raw_channel(cluster, id).await;
+    eventually(
+        &format!("node {id}'s gRPC health to be {expected:?}"),
+        Duration::from_secs(30),
+        || {
+            let channel = channel.clone();
+            async move {
+                let answer = HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("the health service answers without a token")
+                    .into_inner();
+                (answer.status == expected as i32).then_some(())
+            }
+        },
+    )
+    .await;
+}
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|error| panic!("{error}: {body}"))
@@ -42,6 +70,7 @@ async fn readiness_follows_membership_and_quorum_and_the_port_survives_a_restart
     assert!(body.contains("wardenctl cluster init"), "{body}");
     let (status, _) = http_get(&cluster, 1, "/nowhere").await;
     assert_eq!(status, 404);
+    grpc_health_until(&cluster, 1, ServingStatus::NotServing).await;
     cluster.stop(1).await.expect("stop node 1");
 
     // Three voters: every node is ready and names the same leader.
@@ -57,6 +86,9 @@ async fn readiness_follows_membership_and_quorum_and_the_port_survives_a_restart
         leaders.iter().all(|leader| *leader == leaders[0]),
         "{leaders:?}"
     );
+    for id in 1..=3 {
+        grpc_health_until(&cluster, id, ServingStatus::Serving).await;
+    }
 
     // Without a quorum no leader can confirm its commit index: the survivor is live but
     // not ready.
@@ -73,6 +105,7 @@ async fn readiness_follows_membership_and_quorum_and_the_port_survives_a_restart
     );
     let (status, _) = http_get(&cluster, 1, "/healthz").await;
     assert_eq!(status, 200);
+    grpc_health_until(&cluster, 1, ServingStatus::NotServing).await;
 
     // A restarted node serves its HTTP listener on the port it had, and with a quorum
     // again both are ready.
