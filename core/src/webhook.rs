@@ -137,6 +137,35 @@ pub struct Notice {
     pub reason: Option<String>,
 }
 
+impl Notice {
+    /// A notice of `event` about `task` (of `agent`, now `status`) at `time_ms`, with no
+    /// call or decision details.
+    pub fn new(
+        event: WebhookEvent,
+        time_ms: u64,
+        task: TaskId,
+        agent: AgentName,
+        status: &str,
+    ) -> Notice {
+        Notice {
+            event,
+            time_ms,
+            task,
+            agent,
+            status: status.to_owned(),
+            call_id: None,
+            server: None,
+            tool: None,
+            arguments_hash: None,
+            rule: None,
+            expires_at_ms: None,
+            approved: None,
+            by: None,
+            reason: None,
+        }
+    }
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeliveryState {

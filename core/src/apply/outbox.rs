@@ -90,22 +90,13 @@ fn notice(
     before: Option<&Task>,
     time_ms: u64,
 ) -> Notice {
-    let mut notice = Notice {
-        event: kind,
+    let mut notice = Notice::new(
+        kind,
         time_ms,
-        task: task.id,
-        agent: task.agent.clone(),
-        status: task.status.as_str().to_owned(),
-        call_id: None,
-        server: None,
-        tool: None,
-        arguments_hash: None,
-        rule: None,
-        expires_at_ms: None,
-        approved: None,
-        by: None,
-        reason: None,
-    };
+        task.id,
+        task.agent.clone(),
+        task.status.as_str(),
+    );
     let call_of = |call_id: &str| -> Option<OpenCall> {
         before
             .into_iter()
