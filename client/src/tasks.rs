@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::task_service_client::TaskServiceClient;
 use warden_proto::v1::{
-    CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
+    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
     GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
     SubmitTaskRequest, SubmitTaskResponse, TaskEvent, TaskStatus, WaitTaskRequest,
     WaitTaskResponse,
@@ -193,8 +193,32 @@ impl Client {
         .await
     }
 
-    /// Waits until task `id` is settled (terminal, waiting for approval or needing
-    /// attention) or `timeout` passes, and returns the task as it is then; `settled` is
+    /// Answers the question task `id` waits on, asked by its call `call_id`: the answer is
+    /// that call's result and the task runs again.
+    ///
+    /// Not retried once an attempt may have reached a server (a model may reuse a call id
+    /// in a later turn); such a failure is [`Error::OutcomeUnknown`]: read the task first.
+    pub async fn answer_question(
+        &self,
+        workspace: impl Into<String>,
+        id: impl Into<String>,
+        call_id: impl Into<String>,
+        answer: impl Into<String>,
+    ) -> Result<AnswerQuestionResponse, Error> {
+        let request = AnswerQuestionRequest {
+            workspace: workspace.into(),
+            task_id: id.into(),
+            call_id: call_id.into(),
+            answer: answer.into(),
+        };
+        self.unary_once(request, |channel, request| async move {
+            TaskServiceClient::new(channel).answer_question(request).await
+        })
+        .await
+    }
+
+    /// Waits until task `id` is settled (terminal, waiting for approval, an answer or
+    /// needing attention) or `timeout` passes, and returns the task as it is then; `settled` is
     /// false when the timeout passed first.
     ///
     /// The server waits at most a little less than the per-attempt deadline

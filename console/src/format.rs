@@ -46,11 +46,13 @@ pub fn finished(value: i32) -> bool {
 }
 
 /// The statuses a task list may be filtered by, as `status` names them.
-pub const STATUSES: [TaskStatus; 8] = [
+pub const STATUSES: [TaskStatus; 10] = [
     TaskStatus::Pending,
     TaskStatus::Running,
     TaskStatus::WaitingApproval,
     TaskStatus::NeedsAttention,
+    TaskStatus::WaitingForInput,
+    TaskStatus::WaitingForChild,
     TaskStatus::Completed,
     TaskStatus::Failed,
     TaskStatus::Cancelled,

@@ -296,6 +296,19 @@ pub enum Command {
         attempt: u32,
         result: AttemptResult,
     },
+    /// A person's answer to the question task `task` waits on (call `call_id`).
+    AnswerQuestion {
+        workspace: WorkspaceId,
+        task: TaskId,
+        call_id: String,
+        answer: String,
+    },
+    /// Proposed once the proposer's clock is past a question's expiry.
+    ExpireQuestion {
+        workspace: WorkspaceId,
+        task: TaskId,
+        call_id: String,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -339,6 +352,8 @@ pub enum Action {
     WebhookPut,
     WebhookDelete,
     WebhookDeliver,
+    QuestionAnswer,
+    QuestionExpire,
 }
 
 /// A journaled step of the agent loop.
@@ -426,6 +441,8 @@ impl Action {
             Action::WebhookPut => "webhook.put",
             Action::WebhookDelete => "webhook.delete",
             Action::WebhookDeliver => "webhook.deliver",
+            Action::QuestionAnswer => "question.answer",
+            Action::QuestionExpire => "question.expire",
         }
     }
 }
@@ -471,6 +488,8 @@ impl Command {
             Command::PutWebhook { .. } => Action::WebhookPut,
             Command::DeleteWebhook { .. } => Action::WebhookDelete,
             Command::RecordDeliveryAttempt { .. } => Action::WebhookDeliver,
+            Command::AnswerQuestion { .. } => Action::QuestionAnswer,
+            Command::ExpireQuestion { .. } => Action::QuestionExpire,
         }
     }
 

@@ -160,6 +160,37 @@ pub enum TaskEvent {
     TimedOut {
         deadline_at_ms: u64,
     },
+    /// An `ask_human` call asked a person; the task parks until an answer or the expiry.
+    QuestionAsked {
+        call_id: String,
+        question: String,
+        expires_at_ms: u64,
+        on_expiry: crate::policy::OnExpiry,
+    },
+    /// A person answered; the answer is the call's result (a `ToolCallFinished` follows).
+    QuestionAnswered {
+        call_id: String,
+        by: Principal,
+        answer: String,
+    },
+    QuestionExpired {
+        call_id: String,
+        fails_task: bool,
+    },
+    /// A delegation call created task `child` for `agent`; the task parks until it ends.
+    Delegated {
+        call_id: String,
+        agent: AgentName,
+        child: crate::ids::TaskId,
+    },
+    /// The delegated task ended; its answer or its failure is the call's result (a
+    /// `ToolCallFinished` follows).
+    ChildEnded {
+        call_id: String,
+        child: crate::ids::TaskId,
+        status: crate::model::TaskStatus,
+        tokens_used: u64,
+    },
 }
 
 impl TaskEvent {
@@ -184,6 +215,11 @@ impl TaskEvent {
             TaskEvent::Failed { .. } => "failed",
             TaskEvent::Cancelled { .. } => "cancelled",
             TaskEvent::TimedOut { .. } => "timed_out",
+            TaskEvent::QuestionAsked { .. } => "question_asked",
+            TaskEvent::QuestionAnswered { .. } => "question_answered",
+            TaskEvent::QuestionExpired { .. } => "question_expired",
+            TaskEvent::Delegated { .. } => "delegated",
+            TaskEvent::ChildEnded { .. } => "child_ended",
         }
     }
 }

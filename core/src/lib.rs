@@ -9,6 +9,7 @@ pub mod anchor;
 pub mod apply;
 pub mod audit;
 pub mod budget;
+pub mod builtin;
 pub mod catalog;
 pub mod command;
 pub mod config;
@@ -37,6 +38,7 @@ pub use apply::{
 };
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use budget::{Budget, BudgetScope};
+pub use builtin::{Builtin, ParentLink, Question, TaskLinks, Waiting};
 pub use catalog::{CatalogEntry, CatalogSpec, catalog_resource};
 pub use command::{Action, Command, Request, Step};
 pub use config::{

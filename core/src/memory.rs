@@ -19,6 +19,7 @@ use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, Web
 use crate::outcome::Outcome;
 use crate::switches::Switches;
 use crate::webhook::{Delivery, DeliveryId, Webhook};
+use crate::builtin::TaskLinks;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MemoryState {
@@ -47,6 +48,7 @@ pub struct MemoryState {
     pub cluster_protocol: Option<u32>,
     pub webhooks: BTreeMap<(WorkspaceId, WebhookName), Webhook>,
     pub deliveries: BTreeMap<(WorkspaceId, DeliveryId), Delivery>,
+    pub task_links: BTreeMap<(WorkspaceId, TaskId), TaskLinks>,
     pub applied_index: u64,
 }
 
@@ -154,6 +156,10 @@ impl MemoryState {
                     self.agents.remove(&(workspace, name));
                 }
                 Write::RemoveWorkspace(workspace) => self.remove_workspace(&workspace),
+                Write::TaskLinks(links) => {
+                    self.task_links
+                        .insert((links.workspace.clone(), links.task), links);
+                }
                 Write::WorkspaceSettings(settings) => {
                     self.settings.insert(settings.workspace.clone(), settings);
                 }
@@ -332,6 +338,14 @@ impl StateRead for MemoryState {
     ) -> Result<Option<Delivery>, Infallible> {
         Ok(self.deliveries.get(&(workspace.clone(), *id)).cloned())
     }
+
+    fn task_links(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<TaskLinks>, Infallible> {
+        Ok(self.task_links.get(&(workspace.clone(), *task)).cloned())
+    }
 }
 
 impl MemoryState {
@@ -352,6 +366,7 @@ impl MemoryState {
         self.settings.remove(id);
         self.webhooks.retain(|(workspace, _), _| workspace != id);
         self.deliveries.retain(|(workspace, _), _| workspace != id);
+        self.task_links.retain(|(workspace, _), _| workspace != id);
     }
 
     /// A task's journal in sequence order.

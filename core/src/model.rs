@@ -33,8 +33,10 @@ pub struct WorkspaceSettings {
 }
 
 /// The task lifecycle of DESIGN.md: `Pending` until first placed, `Running` while it
-/// has or awaits an owner, parked (no owner, no actor) while `WaitingApproval` or
-/// `NeedsAttention`, and then one of the four terminal states.
+/// has or awaits an owner, parked (no owner, no actor) while `WaitingApproval`,
+/// `NeedsAttention`, `WaitingForInput` (a question to a person) or `WaitingForChild` (a
+/// task it delegated to), and then one of the four terminal states. New variants go
+/// last: the stored encoding numbers them in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskStatus {
     Pending,
@@ -45,6 +47,8 @@ pub enum TaskStatus {
     Failed,
     Cancelled,
     TimedOut,
+    WaitingForInput,
+    WaitingForChild,
 }
 
 impl TaskStatus {
@@ -58,6 +62,8 @@ impl TaskStatus {
             TaskStatus::Failed => "failed",
             TaskStatus::Cancelled => "cancelled",
             TaskStatus::TimedOut => "timed_out",
+            TaskStatus::WaitingForInput => "waiting_for_input",
+            TaskStatus::WaitingForChild => "waiting_for_child",
         }
     }
 

@@ -14,12 +14,14 @@
 //! - 1: the command set of the first versioned build;
 //! - 2: adds deleting providers, MCP servers, agents and workspaces, workspace settings
 //!   and backups;
-//! - 3: adds webhooks and their deliveries.
+//! - 3: adds webhooks and their deliveries;
+//! - 4: adds the built-in tools (`warden/ask_human`, `agent/<name>`: questions to people
+//!   and delegation), answering and expiring questions.
 
 use crate::command::{Action, Command};
 
 /// The protocol this build speaks.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// The oldest protocol a cluster can run, and what one whose state records none runs.
 pub const OLDEST_PROTOCOL: u32 = 1;
@@ -33,6 +35,7 @@ impl Command {
     pub fn since(&self) -> u32 {
         match self {
             Command::RecordRejection { action, .. } => action.since(),
+            Command::AnswerQuestion { .. } | Command::ExpireQuestion { .. } => 4,
             Command::PutWebhook { .. }
             | Command::DeleteWebhook { .. }
             | Command::RecordDeliveryAttempt { .. } => 3,
@@ -84,6 +87,7 @@ impl Action {
             | Action::WorkspaceSettingsSet
             | Action::ClusterBackup => 2,
             Action::WebhookPut | Action::WebhookDelete | Action::WebhookDeliver => 3,
+            Action::QuestionAnswer | Action::QuestionExpire => 4,
             Action::ClusterBootstrap
             | Action::ClusterMembership
             | Action::TokenCreate

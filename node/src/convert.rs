@@ -2,9 +2,10 @@
 
 use warden_core::{
     Agent, AuditRecord, Budget, BudgetScope, CatalogEntry, CatalogName, CatalogSpec, JournalEntry,
-    Limits, McpServer, McpTransport, Pause, Provider, Switches, Task, TaskEvent, TaskStatus,
-    Workspace,
+    Limits, McpServer, McpTransport, Pause, Provider, Switches, Task, TaskEvent, TaskLinks,
+    TaskStatus, Workspace,
 };
+use warden_core::policy::OnExpiry;
 use warden_proto::v1;
 
 use crate::cluster::Consistency;
@@ -113,7 +114,39 @@ pub fn task_status(status: TaskStatus) -> v1::TaskStatus {
         TaskStatus::Failed => v1::TaskStatus::Failed,
         TaskStatus::Cancelled => v1::TaskStatus::Cancelled,
         TaskStatus::TimedOut => v1::TaskStatus::TimedOut,
+        TaskStatus::WaitingForInput => v1::TaskStatus::WaitingForInput,
+        TaskStatus::WaitingForChild => v1::TaskStatus::WaitingForChild,
     }
+}
+
+/// A task with its links: its question, parent, children and the child it waits on.
+pub fn task_with_links(task: &Task, links: Option<&TaskLinks>) -> v1::Task {
+    let mut out = self::task(task);
+    let Some(links) = links else {
+        return out;
+    };
+    out.question = links.question().map(|question| v1::TaskQuestion {
+        call_id: question.call_id.clone(),
+        question: question.question.clone(),
+        asked_at_ms: question.asked_ms,
+        expires_at_ms: question.expires_at_ms,
+        on_expiry: match question.on_expiry {
+            OnExpiry::Deny => "deny",
+            OnExpiry::Fail => "fail",
+        }
+        .to_owned(),
+    });
+    out.parent = links.parent.as_ref().map(|parent| v1::TaskParent {
+        task_id: parent.task.to_string(),
+        call_id: parent.call_id.clone(),
+        lineage: parent.lineage.iter().map(ToString::to_string).collect(),
+    });
+    out.children = links.children.iter().map(ToString::to_string).collect();
+    out.waiting_for_task = links
+        .waiting_child()
+        .map(|(_, child)| child.to_string())
+        .unwrap_or_default();
+    out
 }
 
 pub fn task(task: &Task) -> v1::Task {
@@ -138,6 +171,10 @@ pub fn task(task: &Task) -> v1::Task {
         reason: task.reason.clone().unwrap_or_default(),
         deadline_at_ms: task.deadline_at_ms,
         limits: Some(limits(&task.limits)),
+        question: None,
+        parent: None,
+        children: Vec::new(),
+        waiting_for_task: String::new(),
     }
 }
 
@@ -187,6 +224,8 @@ pub fn task_event(task_id: &str, entry: &JournalEntry) -> v1::TaskEvent {
         TaskEvent::Cancelled { .. } => Some(TaskStatus::Cancelled),
         TaskEvent::TimedOut { .. } => Some(TaskStatus::TimedOut),
         TaskEvent::NeedsAttention { .. } => Some(TaskStatus::NeedsAttention),
+        TaskEvent::QuestionAsked { .. } => Some(TaskStatus::WaitingForInput),
+        TaskEvent::Delegated { .. } => Some(TaskStatus::WaitingForChild),
         TaskEvent::Assigned { .. } => Some(TaskStatus::Running),
         TaskEvent::Submitted { .. } => Some(TaskStatus::Pending),
         _ => None,

@@ -120,6 +120,7 @@ const TAG_TOKEN: u8 = 0x80;
 const TAG_BINDING: u8 = 0x81;
 const TAG_WEBHOOK: u8 = 0x1a;
 const TAG_DELIVERY: u8 = 0x1b;
+const TAG_TASK_LINKS: u8 = 0x1c;
 const TAG_PENDING_DELIVERY: u8 = 0x51;
 const TAG_WAITING: u8 = 0x52;
 const SEPARATOR: u8 = 0x00;
@@ -164,6 +165,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_BINDING
                 | TAG_WEBHOOK
                 | TAG_DELIVERY
+                | TAG_TASK_LINKS
                 | TAG_PENDING_DELIVERY
                 | TAG_WAITING
         )
@@ -199,6 +201,19 @@ pub fn tasks_after(workspace: &WorkspaceId, after: Option<&TaskId>) -> (Vec<u8>,
         None => prefix.clone(),
     };
     (start, prefix_end(prefix))
+}
+
+/// A task's links (parent, children, what it waits for), beside the task.
+pub fn task_links(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
+    let mut key = task_links_prefix(workspace);
+    key.extend_from_slice(&id.to_bytes());
+    key
+}
+
+fn task_links_prefix(workspace: &WorkspaceId) -> Vec<u8> {
+    let mut key = tagged(TAG_TASK_LINKS, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key
 }
 
 pub fn idempotency(workspace: &WorkspaceId, key: &IdempotencyKey) -> Vec<u8> {
@@ -351,6 +366,7 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
     vec![
         exactly(self::workspace(workspace)),
         under(tasks_prefix(workspace)),
+        under(task_links_prefix(workspace)),
         under(idempotency),
         providers(workspace),
         mcp_servers(workspace),

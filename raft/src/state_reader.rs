@@ -64,6 +64,18 @@ impl StateReader {
             })
     }
 
+    /// A task's links to its parent and children, and what it waits for.
+    pub fn task_links(
+        &self,
+        workspace: &WorkspaceId,
+        id: &TaskId,
+    ) -> Result<Option<warden_core::TaskLinks>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::task_links(workspace, id), || {
+                format!("links of task {workspace}/{id}")
+            })
+    }
+
     /// Up to `limit` (at least 1) tasks of `workspace` after `after`, in id order, and
     /// the id to pass as `after` for the next page (`None` on the last page).
     pub fn tasks_page(

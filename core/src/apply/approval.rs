@@ -330,7 +330,7 @@ fn expire(
 
 /// Makes the parked task runnable again (the controller places it), or parks it on the
 /// next call's approval.
-fn resume(update: &mut TaskUpdate) {
+pub(super) fn resume(update: &mut TaskUpdate) {
     update.task.status = TaskStatus::Running;
     update.task.owner = None;
     update.task.reason = None;

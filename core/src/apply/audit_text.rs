@@ -30,6 +30,12 @@ pub(super) fn resource_of(command: &Command) -> String {
         }
         | Command::ExpireApproval {
             workspace, task, ..
+        }
+        | Command::AnswerQuestion {
+            workspace, task, ..
+        }
+        | Command::ExpireQuestion {
+            workspace, task, ..
         } => task_resource(workspace, task),
         Command::PutProvider {
             workspace, name, ..
@@ -198,6 +204,22 @@ fn governance_note(event: &TaskEvent) -> Option<String> {
         TaskEvent::ApprovalExpired { call_id, .. } => {
             format!("approval request for call {call_id} expired")
         }
+        TaskEvent::QuestionAsked {
+            call_id,
+            expires_at_ms,
+            ..
+        } => format!("call {call_id} asks a person (expires at {expires_at_ms} ms)"),
+        TaskEvent::QuestionAnswered { call_id, by, .. } => {
+            format!("question of call {call_id} answered by {by}")
+        }
+        TaskEvent::QuestionExpired { call_id, .. } => {
+            format!("question of call {call_id} expired unanswered")
+        }
+        TaskEvent::Delegated {
+            call_id,
+            agent,
+            child,
+        } => format!("call {call_id} delegated to agent {agent} as task {child}"),
         TaskEvent::ToolDefinitionChanged {
             call_id,
             server,

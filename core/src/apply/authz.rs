@@ -52,7 +52,9 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::SetWorkspaceSettings { workspace, .. } => {
             Needs::In(workspace, Permission::Administer)
         }
-        Command::DecideApproval { workspace, .. } => Needs::In(workspace, Permission::Approve),
+        Command::DecideApproval { workspace, .. } | Command::AnswerQuestion { workspace, .. } => {
+            Needs::In(workspace, Permission::Approve)
+        }
         Command::PutProvider { workspace, .. }
         | Command::RegisterMcpServer { workspace, .. }
         | Command::PinMcpTools { workspace, .. }
@@ -71,6 +73,7 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::TimeOutTask { .. }
         | Command::MarkStalled { .. }
         | Command::ExpireApproval { .. }
+        | Command::ExpireQuestion { .. }
         | Command::SetClusterProtocol { .. }
         | Command::RecordDeliveryAttempt { .. } => Needs::Node,
         Command::AppendJournal {

@@ -92,8 +92,8 @@ pub(super) fn detail(
     }
 }
 
-/// The budgets a task's steps are charged to: its workspace's, then its agent's, of
-/// those that exist.
+/// The budgets a task's steps are charged to: its workspace's, then its agent's, then
+/// those of the agents above it when it was delegated, of those that exist.
 pub(super) struct Budgets {
     budgets: Vec<Budget>,
     charged: bool,
@@ -105,9 +105,26 @@ impl Budgets {
         workspace: &WorkspaceId,
         agent: &AgentName,
     ) -> Result<Budgets, S::Error> {
-        let mut budgets = Vec::with_capacity(2);
-        for scope in [BudgetScope::Workspace, BudgetScope::Agent(agent.clone())] {
-            budgets.extend(state.budget(workspace, &scope)?);
+        Budgets::read_chain(state, workspace, agent, &[])
+    }
+
+    /// The budgets of a task of `agent` delegated by tasks of the agents in `lineage`.
+    pub(super) fn read_chain<S: StateRead>(
+        state: &S,
+        workspace: &WorkspaceId,
+        agent: &AgentName,
+        lineage: &[AgentName],
+    ) -> Result<Budgets, S::Error> {
+        let mut budgets = Vec::with_capacity(2 + lineage.len());
+        let mut agents: Vec<&AgentName> = vec![agent];
+        for above in lineage {
+            if !agents.contains(&above) {
+                agents.push(above);
+            }
+        }
+        budgets.extend(state.budget(workspace, &BudgetScope::Workspace)?);
+        for agent in agents {
+            budgets.extend(state.budget(workspace, &BudgetScope::Agent(agent.clone()))?);
         }
         Ok(Budgets {
             budgets,

@@ -7,6 +7,7 @@
 use super::pause::Brakes;
 use super::policy::{PolicyCall, evaluate};
 use super::{At, StateRead};
+use crate::builtin::{AskHuman, Builtin, MAX_DELEGATION_DEPTH, delegated_input};
 use crate::config::Agent;
 use crate::hash::Hash;
 use crate::ids::{Principal, WorkspaceId};
@@ -57,6 +58,11 @@ pub(super) struct Decider<'a, S> {
     pub(super) subject: Subject<'a>,
     pub(super) agent: Option<&'a Agent>,
     pub(super) brakes: &'a Brakes,
+    /// The agents of the tasks above this one (delegation), the first one's first.
+    pub(super) lineage: &'a [AgentName],
+    /// Whether the built-in tools exist: the cluster runs protocol 4 or later. Before,
+    /// `warden` and `agent` are server names like any other, as older builds decide.
+    pub(super) builtins: bool,
 }
 
 impl<S: StateRead> Decider<'_, S> {
@@ -117,6 +123,11 @@ impl<S: StateRead> Decider<'_, S> {
                 agent.spec.name
             )));
         };
+        if self.builtins
+            && let Some(builtin) = Builtin::of(server_name, tool_name)
+        {
+            return self.builtin_checks(builtin, call);
+        }
         let Some(server) = self.state.mcp_server(self.subject.workspace, server_name)? else {
             return Ok(Err(format!("mcp server {server_name} is not registered")));
         };
@@ -146,6 +157,72 @@ impl<S: StateRead> Decider<'_, S> {
             arguments,
             retry_safe,
         }))
+    }
+
+    /// The checks of a call to a built-in tool: a real built-in, no pause on it, its
+    /// arguments, and for a delegation an existing callee that closes no cycle and stays
+    /// within the depth limit.
+    fn builtin_checks(
+        &self,
+        builtin: Result<Builtin, String>,
+        call: &CallTarget<'_>,
+    ) -> Result<Result<Checked, String>, S::Error> {
+        let builtin = match builtin {
+            Ok(builtin) => builtin,
+            Err(why) => return Ok(Err(why)),
+        };
+        if let Some(denial) = self.brakes.tool_denial(call.server, call.tool) {
+            return Ok(Err(denial));
+        }
+        let checked = match &builtin {
+            Builtin::AskHuman => AskHuman::parse(call.arguments).map(|_| ()),
+            Builtin::Agent(callee) => match self.delegation_refusal(callee)? {
+                Some(why) => Err(why),
+                None => delegated_input(call.arguments).map(|_| ()),
+            },
+        };
+        if let Err(why) = checked {
+            return Ok(Err(why));
+        }
+        let arguments = match tool_arguments(call.arguments) {
+            Ok(map) => serde_json::Value::Object(map),
+            Err(problem) => return Ok(Err(problem.to_owned())),
+        };
+        Ok(Ok(Checked {
+            arguments,
+            retry_safe: false,
+        }))
+    }
+
+    /// Why this task may not hand work to `callee`, if it may not.
+    fn delegation_refusal(&self, callee: &AgentName) -> Result<Option<String>, S::Error> {
+        let caller = self.subject.agent;
+        if self.state.agent(self.subject.workspace, callee)?.is_none() {
+            return Ok(Some(format!(
+                "agent {callee} not found in workspace {}",
+                self.subject.workspace
+            )));
+        }
+        let chain = || {
+            let mut names: Vec<&str> = self.lineage.iter().map(AgentName::as_str).collect();
+            names.push(caller.as_str());
+            names.push(callee.as_str());
+            names.join(" -> ")
+        };
+        if callee == caller || self.lineage.contains(callee) {
+            return Ok(Some(format!(
+                "delegation cycle: {}; an agent may not hand work to itself or to an agent above it",
+                chain()
+            )));
+        }
+        if self.lineage.len() + 1 >= MAX_DELEGATION_DEPTH {
+            return Ok(Some(format!(
+                "delegation too deep: {} would be {} tasks deep, and at most {MAX_DELEGATION_DEPTH} are allowed",
+                chain(),
+                self.lineage.len() + 2
+            )));
+        }
+        Ok(None)
     }
 
     fn by_policy(
@@ -213,6 +290,9 @@ impl<S: StateRead> Decider<'_, S> {
     }
 }
 
+/// The cluster protocol from which the built-in tools exist.
+pub(super) const BUILTIN_PROTOCOL: u32 = 4;
+
 /// What the checks before policy found out about an allowed-so-far call.
 struct Checked {
     arguments: serde_json::Value,
@@ -253,12 +333,15 @@ pub fn decide_call<S: StateRead>(
         principal: subject.submitter,
         head: &head,
     };
+    let builtins = state.cluster_protocol()? >= BUILTIN_PROTOCOL;
     let decider = Decider {
         state,
         at: &at,
         subject,
         agent: agent.as_ref(),
         brakes: &brakes,
+        lineage: &[],
+        builtins,
     };
     let verdict = decider.decide(&CallTarget {
         call_id: "probe",

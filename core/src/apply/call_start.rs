@@ -9,6 +9,7 @@
 use super::StateRead;
 use super::call_decision::{CallTarget, Decider};
 use super::task_update::TaskUpdate;
+use crate::builtin::Builtin;
 use crate::journal::{CallDecision, TaskEvent};
 use crate::model::{OpenCall, PendingApproval, TaskStatus};
 use crate::outcome::{Code, Rejection};
@@ -160,15 +161,40 @@ pub(super) fn call_started<S: StateRead>(
         return Ok(Ok(()));
     }
     let changed = matches!(recheck, Recheck::Changed { .. });
-    start_or_end(update, &call, attempt, recheck);
+    start_or_end(update, &call, attempt, recheck, starter)?;
     if changed {
         park_on_approval(update);
     }
     Ok(Ok(()))
 }
 
-/// Journals `call` as started, or, when its decision changed, as denied and ended.
-fn start_or_end(update: &mut TaskUpdate, call: &OpenCall, attempt: u32, recheck: Recheck) {
+/// Journals `call` as started, or, when its decision changed, as denied and ended. A
+/// built-in call starts by parking the task: on its question, or on the child task it
+/// creates.
+fn start_or_end<S: StateRead>(
+    update: &mut TaskUpdate,
+    call: &OpenCall,
+    attempt: u32,
+    recheck: Recheck,
+    starter: &Starter<'_, S>,
+) -> Result<(), S::Error> {
+    let decider = starter.decider;
+    let builtin = match &recheck {
+        Recheck::Holds { .. } if decider.builtins => Builtin::of(&call.server, &call.tool),
+        _ => None,
+    };
+    if let Some(builtin) = builtin {
+        let (state, at) = (decider.state, decider.at);
+        let links = state.task_links(&update.task.workspace, &update.task.id)?;
+        match builtin {
+            Ok(Builtin::AskHuman) => super::question::ask(update, call, links, at),
+            Ok(Builtin::Agent(callee)) => {
+                super::delegate::delegate(state, at, update, call, &callee, links)?;
+            }
+            Err(why) => update.end_unrun_call(&call.call_id, format!("denied: {why}")),
+        }
+        return Ok(());
+    }
     match recheck {
         Recheck::Changed {
             decision,
@@ -206,6 +232,7 @@ fn start_or_end(update: &mut TaskUpdate, call: &OpenCall, attempt: u32, recheck:
             });
         }
     }
+    Ok(())
 }
 
 /// Parks the task when its next call waits for approval. Returns whether it did.
@@ -287,8 +314,10 @@ fn start_next_call<S: StateRead>(
     }
     let recheck = starter.recheck(&call)?;
     let changed = matches!(recheck, Recheck::Changed { .. });
-    start_or_end(update, &call, 1, recheck);
-    if changed {
+    start_or_end(update, &call, 1, recheck, starter)?;
+    if changed || update.task.open_calls.first().is_none_or(|open| open.call_id != call.call_id)
+    {
+        // Ended without running (a changed decision, a refused built-in): the next one.
         return advance(update, Some(starter));
     }
     Ok(())

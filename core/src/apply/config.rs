@@ -3,6 +3,8 @@
 
 use warden_secrets::WrappedKey;
 
+use super::call_decision::BUILTIN_PROTOCOL;
+use crate::builtin::Builtin;
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::catalog::is_env_name;
 use crate::command::Command;
@@ -247,7 +249,15 @@ fn check_agent_spec<S: StateRead>(
             ),
         )));
     }
+    let builtins = state.cluster_protocol()? >= BUILTIN_PROTOCOL;
     for grant in &spec.tools {
+        // A built-in tool needs no registered server; an agent it names may be created
+        // later (a call to one that does not exist is denied, naming it).
+        match Builtin::of(&grant.server, &grant.tool).filter(|_| builtins) {
+            Some(Ok(_)) => continue,
+            Some(Err(why)) => return Ok(Some(invalid(format!("tools: {why}")))),
+            None => {}
+        }
         let Some(server) = state.mcp_server(workspace, &grant.server)? else {
             return Ok(Some(Rejection::new(
                 Code::NotFound,

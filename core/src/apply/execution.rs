@@ -3,7 +3,7 @@
 //! it: `placement`, `model_turn`, `call_start` (with `call_decision`), `drift`.
 
 use super::budget::Budgets;
-use super::call_decision::{Decider, Subject};
+use super::call_decision::{BUILTIN_PROTOCOL, Decider, Subject};
 use super::call_start::{Starter, advance, call_started, next_call};
 use super::drift::{Drift, definition_changed};
 use super::model_turn::{Turn, model_responded};
@@ -43,12 +43,16 @@ pub(super) fn apply<S: StateRead>(
     };
     let agent = state.agent(workspace, &task.agent)?;
     let brakes = Brakes::read(state, workspace, agent.as_ref())?;
+    let links = state.task_links(workspace, &task.id)?;
+    let lineage = links.as_ref().map_or(&[][..], |links| links.lineage());
     let decider = Decider {
         state,
         at,
         subject: Subject::of(&task),
         agent: agent.as_ref(),
         brakes: &brakes,
+        lineage,
+        builtins: state.cluster_protocol()? >= BUILTIN_PROTOCOL,
     };
     let starter = Starter {
         decider: &decider,
@@ -104,7 +108,8 @@ fn journal_step<S: StateRead>(
         };
         return definition_changed(task.clone(), &change, server, starter);
     }
-    let mut budgets = Budgets::read(decider.state, &task.workspace, &task.agent)?;
+    let mut budgets =
+        Budgets::read_chain(decider.state, &task.workspace, &task.agent, decider.lineage)?;
     let decision = append(task.clone(), step, &mut budgets, decider)?;
     Ok(decision.map(|(outcome, mut writes)| {
         writes.extend(budgets.writes());

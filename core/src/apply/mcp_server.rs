@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use super::call_decision::BUILTIN_PROTOCOL;
+use crate::builtin::Builtin;
 use super::config::{adopt_workspace_key, check_url, existing_workspace, invalid};
 use super::{At, Decision, StateRead, Write};
 use crate::catalog::is_env_name;
@@ -32,6 +34,14 @@ pub(super) fn register<S: StateRead>(
         Ok(record) => record,
         Err(rejection) => return Ok(Err(rejection)),
     };
+    if Builtin::is_reserved(name) && state.cluster_protocol()? >= BUILTIN_PROTOCOL {
+        return Ok(Err(Rejection::new(
+            Code::InvalidArgument,
+            format!(
+                "name: {name} is reserved for Warden's built-in tools (warden/ask_human, agent/<name>)"
+            ),
+        )));
+    }
     let transport_problem = match transport {
         McpTransport::Stdio {
             catalog,

@@ -15,6 +15,7 @@ mod call_start;
 mod catalog;
 mod checkpoint;
 mod config;
+mod delegate;
 mod delete;
 mod drift;
 mod execution;
@@ -27,6 +28,7 @@ mod pause;
 mod placement;
 mod policy;
 mod protocol;
+mod question;
 mod submit;
 mod task_update;
 mod webhook;
@@ -34,6 +36,7 @@ mod webhook;
 use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
 use crate::budget::{Budget, BudgetScope};
+use crate::builtin::TaskLinks;
 use crate::catalog::CatalogEntry;
 use crate::command::{Action, Command, Request, task_resource};
 use crate::config::{Agent, McpServer, Provider};
@@ -121,6 +124,12 @@ pub trait StateRead {
         workspace: &WorkspaceId,
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, Self::Error>;
+    /// A task's links to its parent and children and what it waits for besides approval.
+    fn task_links(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<TaskLinks>, Self::Error>;
 }
 
 /// A change to the replicated state, committed by the caller.
@@ -188,6 +197,7 @@ pub enum Write {
     },
     /// A delivery, new or after an attempt; the store keeps its pending ones indexed.
     Delivery(Delivery),
+    TaskLinks(TaskLinks),
 }
 
 /// The most of a refusal's text an audit record keeps, in bytes.
@@ -228,9 +238,11 @@ pub fn apply<S: StateRead>(
         Some(rejection) => (resource_of(command), Err(rejection)),
         None => decide(state, &at, command)?,
     };
-    // The webhook outbox is written with the events it tells about.
+    // The webhook outbox is written with the events it tells about, after delegation has
+    // followed the tasks the command ended to their parents and children.
     let decision = match decision {
         Ok((outcome, mut writes)) => {
+            delegate::settle(state, &at, &mut writes)?;
             let deliveries = outbox::deliveries(state, &at, &writes)?;
             writes.extend(deliveries);
             Ok((outcome, writes))
@@ -352,6 +364,9 @@ fn decide<S: StateRead>(
         Command::PutWebhook { .. } => webhook::put(state, at, command)?,
         Command::DeleteWebhook { .. } => webhook::delete(state, command)?,
         Command::RecordDeliveryAttempt { .. } => webhook::record_attempt(state, at, command)?,
+        Command::AnswerQuestion { .. } | Command::ExpireQuestion { .. } => {
+            question::apply(state, at, command)?
+        }
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

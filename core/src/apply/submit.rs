@@ -3,6 +3,9 @@
 use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
+use crate::config::Limits;
+use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
+use crate::names::AgentName;
 use crate::hash::Hash;
 use crate::journal::TaskEvent;
 use crate::model::{IdempotencyRecord, Task, TaskStatus};
@@ -70,30 +73,19 @@ pub(super) fn submit_task<S: StateRead>(
         )));
     }
     let limits = agent_record.spec.limits;
-    let task = Task {
-        id: *task_id,
-        workspace: workspace.clone(),
-        idempotency_key: idempotency_key.clone(),
-        agent: agent.clone(),
-        input: input.clone(),
-        input_hash: Hash::of(input.as_bytes()),
-        status: TaskStatus::Pending,
-        submitted_ms: at.time_ms,
-        submitted_by: at.principal.clone(),
-        log_index: at.log_index,
-        limits,
-        deadline_at_ms: at.time_ms.saturating_add(limits.deadline_ms),
-        owner: None,
-        epoch: 0,
-        turns: 0,
-        tokens_used: 0,
-        journal_len: 0,
-        progress_ms: at.time_ms,
-        stalled: false,
-        open_calls: Vec::new(),
-        result: None,
-        reason: None,
-    };
+    let task = new_task(
+        NewTask {
+            id: *task_id,
+            workspace,
+            idempotency_key,
+            agent,
+            input,
+            limits,
+            deadline_at_ms: at.time_ms.saturating_add(limits.deadline_ms),
+            submitted_by: at.principal,
+        },
+        at,
+    );
     let mut update = TaskUpdate::new(task, at);
     update.record(TaskEvent::Submitted {
         agent: agent.clone(),
@@ -119,9 +111,49 @@ pub(super) fn submit_task<S: StateRead>(
     )))
 }
 
+/// What a new task is made of.
+pub(super) struct NewTask<'a> {
+    pub(super) id: TaskId,
+    pub(super) workspace: &'a WorkspaceId,
+    pub(super) idempotency_key: &'a IdempotencyKey,
+    pub(super) agent: &'a AgentName,
+    pub(super) input: &'a str,
+    pub(super) limits: Limits,
+    pub(super) deadline_at_ms: u64,
+    pub(super) submitted_by: &'a Principal,
+}
+
+/// A pending task, created at `at`.
+pub(super) fn new_task(new: NewTask<'_>, at: &At<'_>) -> Task {
+    Task {
+        id: new.id,
+        workspace: new.workspace.clone(),
+        idempotency_key: new.idempotency_key.clone(),
+        agent: new.agent.clone(),
+        input: new.input.to_owned(),
+        input_hash: Hash::of(new.input.as_bytes()),
+        status: TaskStatus::Pending,
+        submitted_ms: at.time_ms,
+        submitted_by: new.submitted_by.clone(),
+        log_index: at.log_index,
+        limits: new.limits,
+        deadline_at_ms: new.deadline_at_ms,
+        owner: None,
+        epoch: 0,
+        turns: 0,
+        tokens_used: 0,
+        journal_len: 0,
+        progress_ms: at.time_ms,
+        stalled: false,
+        open_calls: Vec::new(),
+        result: None,
+        reason: None,
+    }
+}
+
 /// What an idempotency key binds: the agent and the input, length-prefixed so no two
 /// different pairs hash alike.
-fn submission_hash(agent: &str, input: &str) -> Hash {
+pub(super) fn submission_hash(agent: &str, input: &str) -> Hash {
     let mut bytes = Vec::with_capacity(agent.len() + input.len() + 8);
     bytes.extend_from_slice(&(agent.len() as u64).to_be_bytes());
     bytes.extend_from_slice(agent.as_bytes());

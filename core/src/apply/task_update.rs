@@ -8,6 +8,8 @@ use crate::outcome::Outcome;
 pub(super) struct TaskUpdate {
     pub(super) task: Task,
     entries: Vec<JournalEntry>,
+    /// Other records the change writes with the task (its links, a task it created).
+    also: Vec<Write>,
     log_index: u64,
     time_ms: u64,
 }
@@ -17,6 +19,7 @@ impl TaskUpdate {
         TaskUpdate {
             task,
             entries: Vec::new(),
+            also: Vec::new(),
             log_index: at.log_index,
             time_ms: at.time_ms,
         }
@@ -60,6 +63,11 @@ impl TaskUpdate {
         });
     }
 
+    /// Writes `write` with the task, after it.
+    pub(super) fn also(&mut self, write: Write) {
+        self.also.push(write);
+    }
+
     pub(super) fn fail(&mut self, reason: String) {
         self.record(TaskEvent::Failed {
             reason: reason.clone(),
@@ -83,6 +91,7 @@ impl TaskUpdate {
             })
             .collect();
         writes.push(Write::Task(self.task.clone()));
+        writes.extend(self.also);
         (self.task, writes, self.entries)
     }
 

@@ -9,8 +9,9 @@ use warden_core::{
 };
 use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::task_service_server::TaskService;
+use warden_core::builtin::MAX_ANSWER_BYTES;
 use warden_proto::v1::{
-    CancelTaskRequest, CancelTaskResponse, DecideApprovalRequest, GetJournalRequest,
+    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, DecideApprovalRequest, GetJournalRequest,
     GetJournalResponse, GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse,
     ResolveTaskRequest, ResolveTaskResponse, SubmitTaskRequest, SubmitTaskResponse,
     WaitTaskRequest, WaitTaskResponse, WatchTaskRequest, WatchWorkspaceRequest,
@@ -117,7 +118,12 @@ macro_rules! task_request {
     )*};
 }
 
-task_request!(CancelTaskRequest, ResolveTaskRequest, DecideApprovalRequest);
+task_request!(
+    CancelTaskRequest,
+    ResolveTaskRequest,
+    DecideApprovalRequest,
+    AnswerQuestionRequest
+);
 
 pub fn parse_workspace(value: &str) -> Result<WorkspaceId, Error> {
     WorkspaceId::parse(value).map_err(|error| Error::InvalidArgument {
@@ -180,9 +186,14 @@ impl TaskService for Tasks {
             )
             .await?;
         match reader.task(&workspace, &task_id).map_err(Error::from)? {
-            Some(task) => Ok(Response::new(GetTaskResponse {
-                task: Some(convert::task(&task)),
-            })),
+            Some(task) => {
+                let links = reader
+                    .task_links(&workspace, &task_id)
+                    .map_err(Error::from)?;
+                Ok(Response::new(GetTaskResponse {
+                    task: Some(convert::task_with_links(&task, links.as_ref())),
+                }))
+            }
             None => Err(Error::NotFound {
                 what: format!("task {task_id} in workspace {workspace}"),
             }
@@ -282,6 +293,53 @@ impl TaskService for Tasks {
             .change(&caller, Action::TaskResolve, &request, command)
             .await?;
         Ok(Response::new(ResolveTaskResponse { task: Some(task) }))
+    }
+
+    async fn answer_question(
+        &self,
+        request: Request<AnswerQuestionRequest>,
+    ) -> Result<Response<AnswerQuestionResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let command = (|| {
+            if request.call_id.is_empty() {
+                return Err(Error::InvalidArgument {
+                    field: "call_id",
+                    message: "required: the call whose question is answered".to_owned(),
+                });
+            }
+            if request.answer.len() > MAX_ANSWER_BYTES {
+                return Err(Error::InvalidArgument {
+                    field: "answer",
+                    message: format!("at most {MAX_ANSWER_BYTES} bytes"),
+                });
+            }
+            Ok(Command::AnswerQuestion {
+                workspace: parse_workspace(&request.workspace)?,
+                task: parse_task_id("task_id", &request.task_id)?,
+                call_id: request.call_id.clone(),
+                answer: request.answer.clone(),
+            })
+        })();
+        let what = (
+            Action::QuestionAnswer,
+            request.resource(),
+            Payload::of(&request),
+        );
+        let command = recorded(&self.cluster, &caller, what, command).await?;
+        match propose(&self.cluster, &caller, Ok(command)).await? {
+            Outcome::TaskUpdated { task, .. } => {
+                let links = self
+                    .cluster
+                    .reader()
+                    .task_links(&task.workspace, &task.id)
+                    .map_err(Error::from)?;
+                Ok(Response::new(AnswerQuestionResponse {
+                    task: Some(convert::task_with_links(&task, links.as_ref())),
+                }))
+            }
+            other => Err(unexpected(&other).into()),
+        }
     }
 
     async fn wait_task(

@@ -41,7 +41,7 @@ fn settled(status: TaskStatus) -> bool {
     status.is_terminal()
         || matches!(
             status,
-            TaskStatus::WaitingApproval | TaskStatus::NeedsAttention
+            TaskStatus::WaitingApproval | TaskStatus::NeedsAttention | TaskStatus::WaitingForInput
         )
 }
 

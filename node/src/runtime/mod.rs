@@ -163,6 +163,8 @@ fn count_active(
         TaskStatus::Running,
         TaskStatus::WaitingApproval,
         TaskStatus::NeedsAttention,
+        TaskStatus::WaitingForInput,
+        TaskStatus::WaitingForChild,
     ] {
         let count = active
             .iter()

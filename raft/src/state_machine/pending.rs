@@ -261,6 +261,11 @@ impl<'a> Pending<'a> {
                     self.delete(keys::webhook(workspace, name));
                 }
                 Write::Delivery(delivery) => self.stage_delivery(delivery)?,
+                Write::TaskLinks(links) => {
+                    let (workspace, task) = (&links.workspace, &links.task);
+                    let what = || format!("links of task {workspace}/{task}");
+                    self.put(keys::task_links(workspace, task), what, links)?;
+                }
                 Write::RemoveWorkspace(workspace) => {
                     for range in keys::workspace_contents(workspace) {
                         self.delete_range(range);
@@ -468,6 +473,16 @@ impl StateRead for Pending<'_> {
     ) -> Result<Option<Delivery>, Error> {
         self.get(keys::delivery(workspace, id), || {
             format!("delivery {workspace}/{id}")
+        })
+    }
+
+    fn task_links(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<warden_core::TaskLinks>, Error> {
+        self.get(keys::task_links(workspace, task), || {
+            format!("links of task {workspace}/{task}")
         })
     }
 

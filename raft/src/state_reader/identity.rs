@@ -185,4 +185,12 @@ impl StateRead for StateReader {
     ) -> Result<Option<warden_core::Delivery>, Error> {
         StateReader::delivery(self, workspace, id)
     }
+
+    fn task_links(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<warden_core::TaskLinks>, Error> {
+        StateReader::task_links(self, workspace, task)
+    }
 }

@@ -33,6 +33,20 @@ pub fn task(task: &Task) -> Value {
         "reason": task.reason,
         "deadline_at_ms": task.deadline_at_ms,
         "limits": task.limits.as_ref().map(limits),
+        "question": task.question.as_ref().map(|question| json!({
+            "call_id": question.call_id,
+            "question": question.question,
+            "asked_at_ms": question.asked_at_ms,
+            "expires_at_ms": question.expires_at_ms,
+            "on_expiry": question.on_expiry,
+        })),
+        "parent": task.parent.as_ref().map(|parent| json!({
+            "task_id": parent.task_id,
+            "call_id": parent.call_id,
+            "lineage": parent.lineage,
+        })),
+        "children": task.children,
+        "waiting_for_task": task.waiting_for_task,
     })
 }
 

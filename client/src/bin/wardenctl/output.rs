@@ -149,6 +149,8 @@ pub fn task_status_name(status: i32) -> String {
         Ok(TaskStatus::Failed) => "failed",
         Ok(TaskStatus::Cancelled) => "cancelled",
         Ok(TaskStatus::TimedOut) => "timed_out",
+        Ok(TaskStatus::WaitingForInput) => "waiting_for_input",
+        Ok(TaskStatus::WaitingForChild) => "waiting_for_child",
         Err(_) => return format!("unknown({status})"),
     };
     name.to_owned()

@@ -9,7 +9,7 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use futures::StreamExt;
 use serde_json::json;
 use warden_client::proto::{TaskEvent, TaskStatus};
-use warden_client::{Client, Resolution, TaskFilter};
+use warden_client::{Client, Consistency, Resolution, TaskFilter};
 
 use crate::args::{ReadArgs, parse_duration, text_or_stdin};
 use crate::output::{Format, emit, emit_json, format_duration_ms, task_status_name};
@@ -70,7 +70,24 @@ pub enum TaskCommand {
     /// Not retried once a node may have received it: if the outcome is unknown
     /// (UNAVAILABLE), check with `task get` or `task journal` before deciding again.
     Resolve(ResolveArgs),
-    /// Wait until a task is settled: ended, waiting for approval or needing attention
+    /// Answer the question a task waits on (status waiting_for_input)
+    ///
+    /// The answer becomes the result of the agent's warden__ask_human call and the task
+    /// runs again. Needs the approver or admin role in the workspace. Without --call,
+    /// answers the question the task waits on now (`task get` shows it). Not retried once
+    /// a node may have received it: if the outcome is unknown, check with `task get`.
+    Answer {
+        /// Workspace of the task
+        workspace: String,
+        /// Task id
+        id: String,
+        /// The answer; `-` reads it verbatim from standard input
+        answer: String,
+        /// The asking call's id, to answer only that question
+        #[arg(long = "call", value_name = "CALL_ID")]
+        call_id: Option<String>,
+    },
+    /// Wait until a task is settled: ended, waiting for approval, an answer or attention
     ///
     /// Prints the task as it is then. Exit status 0 when it settled, 1 when
     /// --wait-timeout passed first.
@@ -172,6 +189,10 @@ pub enum StatusArg {
     Cancelled,
     #[value(name = "timed_out", alias = "timed-out")]
     TimedOut,
+    #[value(name = "waiting_for_input", alias = "waiting-for-input")]
+    WaitingForInput,
+    #[value(name = "waiting_for_child", alias = "waiting-for-child")]
+    WaitingForChild,
 }
 
 impl From<StatusArg> for TaskStatus {
@@ -185,6 +206,8 @@ impl From<StatusArg> for TaskStatus {
             StatusArg::Failed => TaskStatus::Failed,
             StatusArg::Cancelled => TaskStatus::Cancelled,
             StatusArg::TimedOut => TaskStatus::TimedOut,
+            StatusArg::WaitingForInput => TaskStatus::WaitingForInput,
+            StatusArg::WaitingForChild => TaskStatus::WaitingForChild,
         }
     }
 }
@@ -233,6 +256,45 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
         TaskCommand::Resolve(args) => resolve(client, format, args).await,
+        TaskCommand::Answer {
+            workspace,
+            id,
+            answer,
+            call_id,
+        } => {
+            let answer = text_or_stdin(answer).context("read the answer")?;
+            let call_id = match call_id {
+                Some(call_id) => call_id,
+                None => {
+                    let task = client
+                        .get_task(workspace.clone(), id.clone(), Consistency::Linearizable)
+                        .await
+                        .with_context(|| format!("get task {id} of workspace {workspace}"))?
+                        .task
+                        .unwrap_or_default();
+                    match task.question {
+                        Some(question) => question.call_id,
+                        None => anyhow::bail!(
+                            "task {id} is {} and waits on no question",
+                            task_status_name(task.status)
+                        ),
+                    }
+                }
+            };
+            let response = client
+                .answer_question(workspace.clone(), id.clone(), call_id.clone(), answer)
+                .await
+                .with_context(|| format!("answer call {call_id} of task {id}"))?;
+            let task = response.task.unwrap_or_default();
+            match format {
+                Format::Table => emit(&format!(
+                    "answered call {call_id}; task {id} is {}\n",
+                    task_status_name(task.status)
+                ))?,
+                Format::Json => emit_json(&json::task(&task))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         TaskCommand::Wait {
             workspace,
             id,

@@ -45,11 +45,43 @@ pub fn render_task(task: &Task) -> String {
         ),
         None => "-".to_owned(),
     };
+    let question = task.question.as_ref().map_or_else(
+        || "-".to_owned(),
+        |question| {
+            format!(
+                "{} (call {}, expires {}, on expiry {})",
+                question.question,
+                question.call_id,
+                format_time_ms(question.expires_at_ms),
+                question.on_expiry
+            )
+        },
+    );
+    let parent = task.parent.as_ref().map_or_else(
+        || "-".to_owned(),
+        |parent| {
+            format!(
+                "{} (call {}; agents above: {})",
+                parent.task_id,
+                parent.call_id,
+                parent.lineage.join(" -> ")
+            )
+        },
+    );
+    let children = if task.children.is_empty() {
+        "-".to_owned()
+    } else {
+        task.children.join(", ")
+    };
     render_fields(&[
         ("id", task.id.clone()),
         ("workspace", task.workspace.clone()),
         ("agent", task.agent.clone()),
         ("status", status_text(task)),
+        ("question", question),
+        ("waiting for task", or_dash_text(&task.waiting_for_task)),
+        ("parent", parent),
+        ("children", children),
         ("stalled", yes_no(task.stalled)),
         ("owner", or_dash((task.owner != 0).then_some(task.owner))),
         ("epoch", task.epoch.to_string()),

@@ -191,6 +191,13 @@ impl TaskService for JournalDouble {
         unimplemented()
     }
 
+    async fn answer_question(
+        &self,
+        _request: Request<warden_client::proto::AnswerQuestionRequest>,
+    ) -> Result<Response<warden_client::proto::AnswerQuestionResponse>, Status> {
+        unimplemented()
+    }
+
     async fn wait_task(
         &self,
         _request: Request<WaitTaskRequest>,

@@ -10,7 +10,7 @@ use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 use warden_client::proto::task_service_server::{TaskService, TaskServiceServer};
 use warden_client::proto::{
-    CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
+    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
     GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
     SubmitTaskRequest, SubmitTaskResponse, Task, TaskEvent, TaskStatus, WaitTaskRequest,
     WaitTaskResponse, WatchTaskRequest, WatchWorkspaceRequest,
@@ -169,6 +169,18 @@ impl TaskService for TaskServiceDouble {
         let request = request.into_inner();
         let resolved = task(&request.task_id, request.workspace, TaskStatus::Running);
         self.write("ResolveTask", resolved, |task| ResolveTaskResponse {
+            task: Some(task),
+        })
+        .await
+    }
+
+    async fn answer_question(
+        &self,
+        request: Request<AnswerQuestionRequest>,
+    ) -> Result<Response<AnswerQuestionResponse>, Status> {
+        let request = request.into_inner();
+        let answered = task(&request.task_id, request.workspace, TaskStatus::Running);
+        self.write("AnswerQuestion", answered, |task| AnswerQuestionResponse {
             task: Some(task),
         })
         .await
