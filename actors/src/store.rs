@@ -34,6 +34,10 @@ pub trait Store: Send + Sync {
     fn catalog_entry(&self, name: &CatalogName) -> Result<Option<CatalogEntry>, StoreError>;
     /// The workspace's pauses.
     fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, StoreError>;
+    /// The names of the workspace's agents, in name order.
+    fn agent_names(&self, workspace: &WorkspaceId) -> Result<Vec<AgentName>, StoreError>;
+    /// The protocol the cluster runs (which tools exist).
+    fn cluster_protocol(&self) -> Result<u32, StoreError>;
 }
 
 fn storage(error: warden_raft::Error) -> StoreError {
@@ -79,5 +83,17 @@ impl Store for StateReader {
 
     fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, StoreError> {
         StateRead::switches(self, workspace).map_err(storage)
+    }
+
+    fn agent_names(&self, workspace: &WorkspaceId) -> Result<Vec<AgentName>, StoreError> {
+        Ok(StateRead::agents(self, workspace)
+            .map_err(storage)?
+            .into_iter()
+            .map(|agent| agent.spec.name)
+            .collect())
+    }
+
+    fn cluster_protocol(&self) -> Result<u32, StoreError> {
+        StateRead::cluster_protocol(self).map_err(storage)
     }
 }

@@ -10,7 +10,7 @@ use warden_proto::v1::task_service_client::TaskServiceClient;
 use warden_proto::v1::{
     AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
     GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
-    SubmitTaskRequest, SubmitTaskResponse, TaskEvent, TaskStatus, WaitTaskRequest,
+    SubmitTaskRequest, SubmitTaskResponse, TaskEvent, TaskQuestion, TaskStatus, WaitTaskRequest,
     WaitTaskResponse,
 };
 
@@ -193,22 +193,24 @@ impl Client {
         .await
     }
 
-    /// Answers the question task `id` waits on, asked by its call `call_id`: the answer is
-    /// that call's result and the task runs again.
+    /// Answers `question`, which task `id` waits on (`Task::question`, as `get_task`
+    /// returns it): the answer is the asking call's result and the task runs again.
     ///
-    /// Not retried once an attempt may have reached a server (a model may reuse a call id
-    /// in a later turn); such a failure is [`Error::OutcomeUnknown`]: read the task first.
+    /// Not retried once an attempt may have reached a server; such a failure is
+    /// [`Error::OutcomeUnknown`]: read the task first (a second answer to the same
+    /// question is refused, never taken for a later one).
     pub async fn answer_question(
         &self,
         workspace: impl Into<String>,
         id: impl Into<String>,
-        call_id: impl Into<String>,
+        question: &TaskQuestion,
         answer: impl Into<String>,
     ) -> Result<AnswerQuestionResponse, Error> {
         let request = AnswerQuestionRequest {
             workspace: workspace.into(),
             task_id: id.into(),
-            call_id: call_id.into(),
+            call_id: question.call_id.clone(),
+            question_seq: question.seq,
             answer: answer.into(),
         };
         self.unary_once(request, |channel, request| async move {

@@ -143,6 +143,30 @@ fn summary(kind: &str, detail: &Value) -> String {
             "deadline passed ({})",
             format::time(detail["deadline_at_ms"].as_u64().unwrap_or(0))
         ),
+        "question_asked" => format!(
+            "{} asks a person: {} (expires {})",
+            field("call_id"),
+            excerpt(&field("question")),
+            format::time(detail["expires_at_ms"].as_u64().unwrap_or(0))
+        ),
+        "question_answered" => format!(
+            "{} answered {}: {}",
+            field("by"),
+            field("call_id"),
+            excerpt(&field("answer"))
+        ),
+        "question_expired" => format!("the question of {} expired unanswered", field("call_id")),
+        "delegated" => format!(
+            "{} handed to agent {} as task {}",
+            field("call_id"),
+            field("agent"),
+            field("child")
+        ),
+        "child_ended" => format!(
+            "task {} ended {}",
+            field("child"),
+            text(&detail["status"]).to_ascii_lowercase()
+        ),
         _ => excerpt(&detail.to_string()),
     }
 }
@@ -173,6 +197,8 @@ pub fn calls(events: &[TaskEvent]) -> Vec<CallLine> {
                 (call.decision, call.rule, call.reason) = (decision.to_owned(), rule, reason);
             }
             "tool_call_started" => call.outcome = "running".to_owned(),
+            "question_asked" => call.outcome = "waiting for an answer".to_owned(),
+            "delegated" => call.outcome = format!("waiting for task {}", text(&detail["child"])),
             "tool_call_finished" => {
                 call.outcome = match detail["is_error"].as_bool() {
                     Some(true) => "error",

@@ -85,6 +85,10 @@ pub fn router(grpc: Grpc, settings: Settings) -> Router {
             "/console/w/{workspace}/tasks/{task}/resolve",
             post(pages::task::resolve),
         )
+        .route(
+            "/console/w/{workspace}/tasks/{task}/answer",
+            post(pages::task::answer),
+        )
         .route("/console/audit", get(pages::audit::page))
         .route("/console/audit/verify", post(pages::audit::verify))
         .route("/console/cluster", get(pages::cluster::page))

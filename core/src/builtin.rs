@@ -11,6 +11,10 @@ use crate::journal::tool_arguments;
 use crate::names::{AgentName, ServerName, ToolName};
 use crate::policy::OnExpiry;
 
+/// The cluster protocol from which the built-in tools exist. Before it, `warden` and
+/// `agent` are server names like any other, as older builds decide them.
+pub const BUILTIN_PROTOCOL: u32 = 4;
+
 /// The server name of Warden's own tools.
 pub const WARDEN_SERVER: &str = "warden";
 /// The server name under which agents are offered to other agents as tools.
@@ -55,6 +59,22 @@ impl Builtin {
             ),
             _ => None,
         }
+    }
+
+    /// The built-in `server/tool` names in a workspace of a cluster at `protocol`, where
+    /// `registered` says whether the workspace has an MCP server of that name: one
+    /// registered before protocol 4 reserved the names keeps serving its tools, so what
+    /// its grants and policy rules meant does not change under them.
+    pub fn in_workspace(
+        protocol: u32,
+        registered: bool,
+        server: &ServerName,
+        tool: &ToolName,
+    ) -> Option<Result<Builtin, String>> {
+        if protocol < BUILTIN_PROTOCOL || registered {
+            return None;
+        }
+        Builtin::of(server, tool)
     }
 
     /// Whether `server` is one of the reserved server names.
@@ -197,6 +217,9 @@ pub enum Waiting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Question {
     pub call_id: String,
+    /// The journal sequence number of its `question_asked` entry: what an answer names,
+    /// so an answer meant for one question never answers a later one.
+    pub seq: u64,
     pub question: String,
     pub asked_ms: u64,
     pub expires_at_ms: u64,

@@ -296,11 +296,13 @@ pub enum Command {
         attempt: u32,
         result: AttemptResult,
     },
-    /// A person's answer to the question task `task` waits on (call `call_id`).
+    /// A person's answer to the question task `task` waits on: the one its call
+    /// `call_id` asked at journal entry `question_seq`.
     AnswerQuestion {
         workspace: WorkspaceId,
         task: TaskId,
         call_id: String,
+        question_seq: u64,
         answer: String,
     },
     /// Proposed once the proposer's clock is past a question's expiry.

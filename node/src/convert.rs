@@ -127,6 +127,7 @@ pub fn task_with_links(task: &Task, links: Option<&TaskLinks>) -> v1::Task {
     };
     out.question = links.question().map(|question| v1::TaskQuestion {
         call_id: question.call_id.clone(),
+        seq: question.seq,
         question: question.question.clone(),
         asked_at_ms: question.asked_ms,
         expires_at_ms: question.expires_at_ms,

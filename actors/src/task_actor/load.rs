@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use ractor::ActorProcessingErr;
+use warden_core::builtin::BUILTIN_PROTOCOL;
 use warden_core::{JournalEntry, McpServer, ServerName, Step, TaskStatus};
 
 use super::{Loaded, TaskArgs, commit_once};
@@ -65,7 +66,13 @@ pub(super) async fn load(args: &TaskArgs) -> Result<Option<Loaded>, ActorProcess
         .map(|server| (server.name.clone(), server))
         .collect();
     let listed: Vec<McpServer> = servers.values().cloned().collect();
-    let tools = functions::visible_tools(&agent, &listed);
+    let protocol = reader.cluster_protocol()?;
+    let agents = if protocol >= BUILTIN_PROTOCOL {
+        reader.agent_names(&args.workspace)?
+    } else {
+        Vec::new()
+    };
+    let tools = functions::visible_tools(&agent, &listed, &agents, protocol);
     let messages = replay::conversation(&task, &journal);
     // Only the first incarnation at a new epoch measures; a restarted actor at the same
     // epoch finds its own steps there already.

@@ -277,4 +277,16 @@ impl Store for FakeHost {
     fn switches(&self, workspace: &WorkspaceId) -> Result<Option<Switches>, StoreError> {
         StateRead::switches(&*self.lock(), workspace).map_err(never)
     }
+
+    fn agent_names(&self, workspace: &WorkspaceId) -> Result<Vec<AgentName>, StoreError> {
+        Ok(StateRead::agents(&*self.lock(), workspace)
+            .map_err(never)?
+            .into_iter()
+            .map(|agent| agent.spec.name)
+            .collect())
+    }
+
+    fn cluster_protocol(&self) -> Result<u32, StoreError> {
+        StateRead::cluster_protocol(&*self.lock()).map_err(never)
+    }
 }

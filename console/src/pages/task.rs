@@ -1,7 +1,8 @@
 //! One task: what it was asked, where it stands, its tool calls with their decisions,
 //! its journal (live, through server-sent events fed by the same stream as
-//! `WatchTask`), and what its state allows: cancelling it, or resolving it when it
-//! needs attention.
+//! `WatchTask`), its parent and children when it delegated or was delegated, and what
+//! its state allows: cancelling it, resolving it when it needs attention, answering the
+//! question it waits on.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::{
-    CancelTaskRequest, GetJournalRequest, GetTaskRequest, ResolveTaskRequest, Task, TaskEvent,
-    TaskStatus, WatchTaskRequest,
+    AnswerQuestionRequest, CancelTaskRequest, GetJournalRequest, GetTaskRequest,
+    ResolveTaskRequest, Task, TaskEvent, TaskStatus, WatchTaskRequest,
 };
 
 use super::see_other;
@@ -39,6 +40,8 @@ struct TaskPage {
     deadline: String,
     finished: bool,
     needs_attention: bool,
+    /// The question the task waits on, with its expiry as the page shows it.
+    question: Option<(warden_proto::v1::TaskQuestion, String)>,
     calls: Vec<CallLine>,
     lines: Vec<EventLine>,
     /// Where the live stream starts: one past the last entry shown.
@@ -79,6 +82,7 @@ pub async fn page(
     let notice = match query.done.as_str() {
         "cancelled" => Some("The task was cancelled."),
         "resolved" => Some("Your resolution was recorded."),
+        "answered" => Some("Your answer was recorded; the task goes on."),
         _ => None,
     };
     let page = TaskPage {
@@ -88,6 +92,10 @@ pub async fn page(
         deadline: format::time(task.deadline_at_ms),
         finished: format::finished(task.status),
         needs_attention: task.status == TaskStatus::NeedsAttention as i32,
+        question: task.question.clone().map(|question| {
+            let expires = format::time(question.expires_at_ms);
+            (question, expires)
+        }),
         calls: journal::calls(&events),
         lines: events.iter().map(journal::line).collect(),
         from_seq,
@@ -225,6 +233,44 @@ pub async fn resolve(
         .task
         .ok_or_else(|| PageError::Invalid("the node sent no task".to_owned()))?;
     Ok(see_other(task_path(&task, "resolved")))
+}
+
+#[derive(Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    call_id: String,
+    #[serde(default)]
+    question_seq: u64,
+    #[serde(default)]
+    answer: String,
+}
+
+/// Answers the question the task waits on: the one the page showed (call id and
+/// sequence number), never a later one.
+pub async fn answer(
+    State(shared): State<Arc<Shared>>,
+    signed: SignedIn,
+    Path((workspace, task_id)): Path<(String, String)>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response, PageError> {
+    signed.check_csrf(&shared, &form.csrf)?;
+    let api = &signed.api;
+    let task = api
+        .tasks()
+        .answer_question(api.request(AnswerQuestionRequest {
+            workspace,
+            task_id,
+            call_id: form.call_id,
+            question_seq: form.question_seq,
+            answer: form.answer,
+        }))
+        .await?
+        .into_inner()
+        .task
+        .ok_or_else(|| PageError::Invalid("the node sent no task".to_owned()))?;
+    Ok(see_other(task_path(&task, "answered")))
 }
 
 /// The task's page, telling it what was done. Workspace names and task ids are

@@ -100,14 +100,6 @@ pub(super) struct Budgets {
 }
 
 impl Budgets {
-    pub(super) fn read<S: StateRead>(
-        state: &S,
-        workspace: &WorkspaceId,
-        agent: &AgentName,
-    ) -> Result<Budgets, S::Error> {
-        Budgets::read_chain(state, workspace, agent, &[])
-    }
-
     /// The budgets of a task of `agent` delegated by tasks of the agents in `lineage`.
     pub(super) fn read_chain<S: StateRead>(
         state: &S,
@@ -165,7 +157,18 @@ pub(super) fn exhausted<S: StateRead>(
     workspace: &WorkspaceId,
     agent: &AgentName,
 ) -> Result<Option<Rejection>, S::Error> {
-    let budgets = Budgets::read(state, workspace, agent)?;
+    exhausted_chain(state, workspace, agent, &[])
+}
+
+/// As `exhausted`, for a task delegated by tasks of the agents in `lineage`, whose
+/// budgets it is charged to as well.
+pub(super) fn exhausted_chain<S: StateRead>(
+    state: &S,
+    workspace: &WorkspaceId,
+    agent: &AgentName,
+    lineage: &[AgentName],
+) -> Result<Option<Rejection>, S::Error> {
+    let budgets = Budgets::read_chain(state, workspace, agent, lineage)?;
     Ok(budgets.budgets.iter().find_map(Budget::used_up).map(|why| {
         Rejection::new(
             Code::ResourceExhausted,

@@ -7,7 +7,7 @@
 use super::pause::Brakes;
 use super::policy::{PolicyCall, evaluate};
 use super::{At, StateRead};
-use crate::builtin::{AskHuman, Builtin, MAX_DELEGATION_DEPTH, delegated_input};
+use crate::builtin::{AskHuman, BUILTIN_PROTOCOL, Builtin, MAX_DELEGATION_DEPTH, delegated_input};
 use crate::config::Agent;
 use crate::hash::Hash;
 use crate::ids::{Principal, WorkspaceId};
@@ -123,9 +123,7 @@ impl<S: StateRead> Decider<'_, S> {
                 agent.spec.name
             )));
         };
-        if self.builtins
-            && let Some(builtin) = Builtin::of(server_name, tool_name)
-        {
+        if let Some(builtin) = self.builtin(server_name, tool_name)? {
             return self.builtin_checks(builtin, call);
         }
         let Some(server) = self.state.mcp_server(self.subject.workspace, server_name)? else {
@@ -157,6 +155,19 @@ impl<S: StateRead> Decider<'_, S> {
             arguments,
             retry_safe,
         }))
+    }
+
+    /// The built-in tool `server/tool` names in this workspace, if it names one.
+    pub(super) fn builtin(
+        &self,
+        server: &ServerName,
+        tool: &ToolName,
+    ) -> Result<Option<Result<Builtin, String>>, S::Error> {
+        if !self.builtins || !Builtin::is_reserved(server) {
+            return Ok(None);
+        }
+        let registered = self.state.mcp_server(self.subject.workspace, server)?.is_some();
+        Ok(Builtin::in_workspace(BUILTIN_PROTOCOL, registered, server, tool))
     }
 
     /// The checks of a call to a built-in tool: a real built-in, no pause on it, its
@@ -289,9 +300,6 @@ impl<S: StateRead> Decider<'_, S> {
         })
     }
 }
-
-/// The cluster protocol from which the built-in tools exist.
-pub(super) const BUILTIN_PROTOCOL: u32 = 4;
 
 /// What the checks before policy found out about an allowed-so-far call.
 struct Checked {

@@ -160,11 +160,10 @@ pub(super) fn call_started<S: StateRead>(
         park_on_approval(update);
         return Ok(Ok(()));
     }
-    let changed = matches!(recheck, Recheck::Changed { .. });
     start_or_end(update, &call, attempt, recheck, starter)?;
-    if changed {
-        park_on_approval(update);
-    }
+    // A call that ended without running (a changed decision, a refused built-in) lets
+    // the next one come up; if that one waits for approval, the task parks now.
+    park_on_approval(update);
     Ok(Ok(()))
 }
 
@@ -180,8 +179,8 @@ fn start_or_end<S: StateRead>(
 ) -> Result<(), S::Error> {
     let decider = starter.decider;
     let builtin = match &recheck {
-        Recheck::Holds { .. } if decider.builtins => Builtin::of(&call.server, &call.tool),
-        _ => None,
+        Recheck::Holds { .. } => decider.builtin(&call.server, &call.tool)?,
+        Recheck::Changed { .. } => None,
     };
     if let Some(builtin) = builtin {
         let (state, at) = (decider.state, decider.at);

@@ -3,7 +3,6 @@
 
 use warden_secrets::WrappedKey;
 
-use super::call_decision::BUILTIN_PROTOCOL;
 use crate::builtin::Builtin;
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::catalog::is_env_name;
@@ -249,11 +248,13 @@ fn check_agent_spec<S: StateRead>(
             ),
         )));
     }
-    let builtins = state.cluster_protocol()? >= BUILTIN_PROTOCOL;
+    let protocol = state.cluster_protocol()?;
     for grant in &spec.tools {
         // A built-in tool needs no registered server; an agent it names may be created
         // later (a call to one that does not exist is denied, naming it).
-        match Builtin::of(&grant.server, &grant.tool).filter(|_| builtins) {
+        let registered = Builtin::is_reserved(&grant.server)
+            && state.mcp_server(workspace, &grant.server)?.is_some();
+        match Builtin::in_workspace(protocol, registered, &grant.server, &grant.tool) {
             Some(Ok(_)) => continue,
             Some(Err(why)) => return Ok(Some(invalid(format!("tools: {why}")))),
             None => {}

@@ -42,11 +42,25 @@ pub(super) fn delegate<S: StateRead>(
         update.end_unrun_call(&call.call_id, format!("denied: {why}"));
         return Ok(());
     };
-    if let Some(exhausted) = super::budget::exhausted(state, &workspace, callee)? {
+    let mut lineage = links
+        .as_ref()
+        .map_or_else(Vec::new, |links| links.lineage().to_vec());
+    lineage.push(parent.agent.clone());
+    if let Some(exhausted) = super::budget::exhausted_chain(state, &workspace, callee, &lineage)? {
         update.end_unrun_call(&call.call_id, format!("denied: {}", exhausted.message));
         return Ok(());
     }
-    let key = delegation_key(&parent.id, &call.call_id);
+    // The child may spend at most what its parent has left.
+    let left = parent
+        .limits
+        .token_budget
+        .saturating_sub(parent.tokens_used);
+    if left == 0 {
+        let why = format!("task {} has no tokens left to hand down", parent.id);
+        update.end_unrun_call(&call.call_id, format!("denied: {why}"));
+        return Ok(());
+    }
+    let key = delegation_key(&parent.id, parent.turns, &call.call_id);
     let child_id = TaskId::new(at.time_ms, id_bits(&key));
     if state.idempotency(&workspace, &key)?.is_some() || state.task(&workspace, &child_id)?.is_some()
     {
@@ -54,7 +68,8 @@ pub(super) fn delegate<S: StateRead>(
         update.end_unrun_call(&call.call_id, format!("delegation not made: {why}"));
         return Ok(());
     }
-    let limits = agent.spec.limits;
+    let mut limits = agent.spec.limits;
+    limits.token_budget = limits.token_budget.min(left);
     let child = new_task(
         NewTask {
             id: child_id,
@@ -75,10 +90,6 @@ pub(super) fn delegate<S: StateRead>(
         },
         at,
     );
-    let mut lineage = links
-        .as_ref()
-        .map_or_else(Vec::new, |links| links.lineage().to_vec());
-    lineage.push(parent.agent.clone());
     let mut child_links = TaskLinks::new(workspace.clone(), child_id);
     child_links.parent = Some(ParentLink {
         task: parent.id,
@@ -126,15 +137,20 @@ pub(super) fn delegate<S: StateRead>(
     Ok(())
 }
 
-/// The idempotency key of the child task a parent's call creates.
-fn delegation_key(parent: &TaskId, call_id: &str) -> IdempotencyKey {
-    let readable = format!("delegate:{parent}:{call_id}");
+/// The prefix of the idempotency keys of delegated tasks, which submissions may not use.
+pub const DELEGATION_KEY_PREFIX: &str = "delegate:";
+
+/// The idempotency key of the child task a parent's call creates: the parent, the number
+/// of turns it had taken (so a call id a model reuses in a later turn makes another key)
+/// and the call.
+fn delegation_key(parent: &TaskId, turns: u32, call_id: &str) -> IdempotencyKey {
+    let readable = format!("{DELEGATION_KEY_PREFIX}{parent}:{turns}:{call_id}");
     IdempotencyKey::parse(&readable).unwrap_or_else(|_| {
         let hashed = format!(
-            "delegate:{parent}:sha256:{}",
+            "{DELEGATION_KEY_PREFIX}{parent}:{turns}:sha256:{}",
             Hash::of(call_id.as_bytes()).to_hex()
         );
-        // 9 + 26 + 8 + 64 printable characters: always a valid key.
+        // 9 + 26 + 1 + at most 10 + 8 + 64 printable characters: always a valid key.
         IdempotencyKey::parse(&hashed).unwrap_or_else(|_| unreachable!("{hashed} is valid"))
     })
 }

@@ -3,7 +3,8 @@
 //! it: `placement`, `model_turn`, `call_start` (with `call_decision`), `drift`.
 
 use super::budget::Budgets;
-use super::call_decision::{BUILTIN_PROTOCOL, Decider, Subject};
+use super::call_decision::{Decider, Subject};
+use crate::builtin::BUILTIN_PROTOCOL;
 use super::call_start::{Starter, advance, call_started, next_call};
 use super::drift::{Drift, definition_changed};
 use super::model_turn::{Turn, model_responded};

@@ -6,8 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::call_decision::BUILTIN_PROTOCOL;
-use crate::builtin::Builtin;
+use crate::builtin::{BUILTIN_PROTOCOL, Builtin};
 use super::config::{adopt_workspace_key, check_url, existing_workspace, invalid};
 use super::{At, Decision, StateRead, Write};
 use crate::catalog::is_env_name;

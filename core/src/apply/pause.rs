@@ -1,6 +1,7 @@
 //! The kill switch: pausing and resuming a workspace, an agent or a tool, and the
 //! pauses that hold for one task's steps ([`Brakes`]).
 
+use crate::builtin::Builtin;
 use super::approval::MAX_REASON_BYTES;
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
@@ -106,10 +107,18 @@ pub(super) fn set_pause<S: StateRead>(
                     };
                 }
                 (None, true) => {
-                    let pinned = state
-                        .mcp_server(workspace, server)?
+                    let registered = state.mcp_server(workspace, server)?;
+                    let pinned = registered
+                        .as_ref()
                         .is_some_and(|registered| registered.tool(tool).is_some());
-                    if !pinned {
+                    let builtin = Builtin::in_workspace(
+                        state.cluster_protocol()?,
+                        registered.is_some(),
+                        server,
+                        tool,
+                    )
+                    .is_some_and(|builtin| builtin.is_ok());
+                    if !pinned && !builtin {
                         return Ok(Err(Rejection::new(
                             Code::NotFound,
                             format!(

@@ -28,6 +28,7 @@ pub(super) fn ask(update: &mut TaskUpdate, call: &OpenCall, links: Option<TaskLi
         open.attempts = 1;
     }
     let expires_at_ms = at.time_ms.saturating_add(asked.expiry_ms);
+    let seq = update.task.journal_len;
     update.record(TaskEvent::QuestionAsked {
         call_id: call.call_id.clone(),
         question: asked.question.clone(),
@@ -38,6 +39,7 @@ pub(super) fn ask(update: &mut TaskUpdate, call: &OpenCall, links: Option<TaskLi
         links.unwrap_or_else(|| TaskLinks::new(update.task.workspace.clone(), update.task.id));
     links.waiting = Some(Waiting::Question(Question {
         call_id: call.call_id.clone(),
+        seq,
         question: asked.question.clone(),
         asked_ms: at.time_ms,
         expires_at_ms,
@@ -61,7 +63,8 @@ pub(super) fn apply<S: StateRead>(
         workspace,
         task,
         call_id,
-        ..
+        question_seq: _,
+        answer: _,
     }
     | Command::ExpireQuestion {
         workspace,
@@ -86,7 +89,20 @@ pub(super) fn apply<S: StateRead>(
     links.waiting = None;
     let mut update = TaskUpdate::new(task, at);
     match command {
-        Command::AnswerQuestion { answer, .. } => {
+        Command::AnswerQuestion {
+            answer,
+            question_seq,
+            ..
+        } => {
+            if *question_seq != question.seq {
+                return Ok(Err(Rejection::new(
+                    Code::FailedPrecondition,
+                    format!(
+                        "the answer names the question at journal entry {question_seq}, but task {} waits on the one at entry {} (call {call_id})",
+                        update.task.id, question.seq
+                    ),
+                )));
+            }
             if answer.len() > MAX_ANSWER_BYTES {
                 return Ok(Err(Rejection::new(
                     Code::InvalidArgument,

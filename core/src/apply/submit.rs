@@ -29,6 +29,19 @@ pub(super) fn submit_task<S: StateRead>(
     if let Some(rejection) = missing_workspace(state, workspace)? {
         return Ok(Err(rejection));
     }
+    if idempotency_key
+        .as_str()
+        .starts_with(super::delegate::DELEGATION_KEY_PREFIX)
+        && state.cluster_protocol()? >= crate::builtin::BUILTIN_PROTOCOL
+    {
+        return Ok(Err(Rejection::new(
+            Code::InvalidArgument,
+            format!(
+                "idempotency_key: keys starting with {:?} are kept for delegated tasks",
+                super::delegate::DELEGATION_KEY_PREFIX
+            ),
+        )));
+    }
     let submission_hash = submission_hash(agent.as_str(), input);
     if let Some(earlier) = state.idempotency(workspace, idempotency_key)? {
         if earlier.payload_hash != submission_hash {

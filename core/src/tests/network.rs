@@ -111,13 +111,18 @@ fn ask(h: &mut Harness, arguments: &str) {
     h.ok(Harness::step(1, 1, started("q1", 1)));
 }
 
-fn answer(text: &str) -> Command {
+fn answer(text: &str, question_seq: u64) -> Command {
     Command::AnswerQuestion {
         workspace: ws("acme"),
         task: SEVEN,
         call_id: "q1".to_owned(),
+        question_seq,
         answer: text.to_owned(),
     }
+}
+
+fn question_seq(h: &Harness) -> u64 {
+    links(h, SEVEN).question().expect("a question").seq
 }
 
 #[test]
@@ -133,8 +138,13 @@ fn a_question_parks_the_task_until_a_person_answers_it() {
     assert!(h.events().contains(&"question_asked"));
     assert!(!h.events().contains(&"tool_call_started"), "nothing runs a built-in");
 
+    let seq = question_seq(&h);
+    assert_eq!(
+        h.state.journal_of(&ws("acme"), &SEVEN)[seq as usize].event.kind(),
+        "question_asked"
+    );
     let viewer = h.user("user/vera", &[Role::Viewer]);
-    let outcome = h.run_as(&viewer, answer("yes"));
+    let outcome = h.run_as(&viewer, answer("yes", seq));
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied),
         "{outcome:?}"
@@ -143,13 +153,17 @@ fn a_question_parks_the_task_until_a_person_answers_it() {
         workspace: ws("acme"),
         task: SEVEN,
         call_id: "other".to_owned(),
+        question_seq: seq,
         answer: "yes".to_owned(),
     };
     h.refused(wrong_call, Code::FailedPrecondition);
-    h.refused(answer("  "), Code::InvalidArgument);
+    // An answer meant for another question (an earlier one under the same call id).
+    let message = h.refused(answer("yes", seq - 1), Code::FailedPrecondition);
+    assert!(message.contains("waits on the one at entry"), "{message}");
+    h.refused(answer("  ", seq), Code::InvalidArgument);
 
     let approver = h.user("user/alice", &[Role::Approver]);
-    let outcome = h.run_as(&approver, answer("yes, ship it"));
+    let outcome = h.run_as(&approver, answer("yes, ship it", seq));
     assert!(matches!(outcome, Outcome::TaskUpdated { .. }), "{outcome:?}");
     let resumed = h.task();
     assert_eq!(resumed.status, TaskStatus::Running);
@@ -159,7 +173,7 @@ fn a_question_parks_the_task_until_a_person_answers_it() {
     let audit = h.state.audit.last().expect("audit");
     assert_eq!(audit.action, "question.answer");
     assert_eq!(audit.principal, "user/alice");
-    h.refused(answer("again"), Code::FailedPrecondition);
+    h.refused(answer("again", seq), Code::FailedPrecondition);
 }
 
 #[test]
@@ -177,7 +191,8 @@ fn an_unanswered_question_expires_by_its_on_expiry() {
         };
         h.refused(expire.clone(), Code::FailedPrecondition);
         h.time_ms += 60_000;
-        h.refused(answer("late"), Code::FailedPrecondition);
+        let seq = question_seq(&h);
+        h.refused(answer("late", seq), Code::FailedPrecondition);
         h.ok(expire);
         assert_eq!(h.task().status, status, "{on_expiry}");
         if on_expiry == "deny" {
@@ -242,7 +257,7 @@ fn without_a_grant_or_before_protocol_4_there_is_no_built_in() {
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::NotFound && r.message.contains("mcp server warden")),
         "{outcome:?}"
     );
-    let outcome = run(&mut old, answer("yes"));
+    let outcome = run(&mut old, answer("yes", 3));
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::FailedPrecondition && r.message.contains("protocol 4")),
         "{outcome:?}"
@@ -326,9 +341,10 @@ fn a_delegation_creates_one_child_and_its_answer_ends_the_parent_s_call() {
     assert!(child.deadline_at_ms <= h.task().deadline_at_ms);
     assert_eq!(
         child.idempotency_key.as_str(),
-        format!("delegate:{SEVEN}:d1"),
-        "keyed by the parent's call"
+        format!("delegate:{SEVEN}:1:d1"),
+        "keyed by the parent's turn and call"
     );
+    assert!(child.limits.token_budget <= h.task().limits.token_budget - h.task().tokens_used);
     let parent_link = links(&h, child_id).parent.expect("a parent");
     assert_eq!((parent_link.task, parent_link.call_id.as_str()), (SEVEN, "d1"));
     assert_eq!(parent_link.lineage, vec![name("bot")]);
@@ -471,4 +487,147 @@ fn a_child_s_usage_is_charged_to_the_parent_agent_s_budget_too() {
         .cloned()
         .expect("bot's budget");
     assert_eq!(budget.tokens_used, 5 + 70);
+}
+
+#[test]
+fn a_built_in_tool_can_be_paused_and_a_paused_one_is_denied() {
+    let mut h = network(&[("warden", "ask_human")], &[]);
+    h.ok(Command::SetPause {
+        workspace: ws("acme"),
+        target: PauseTarget::Tool {
+            server: ServerName::parse("warden").expect("server"),
+            tool: ToolName::parse("ask_human").expect("tool"),
+        },
+        paused: true,
+        reason: "no questions during the freeze".to_owned(),
+    });
+    h.ok(Harness::step(
+        1,
+        1,
+        responded(
+            0,
+            vec![builtin_call("q1", "warden", "ask_human", r#"{"question":"q"}"#)],
+            5,
+        ),
+    ));
+    let (output, is_error) = last_result(&h, SEVEN);
+    assert!(is_error && output.contains("no questions during the freeze"), "{output}");
+    assert_eq!(h.task().status, TaskStatus::Running);
+}
+
+#[test]
+fn a_refused_delegation_lets_the_next_call_wait_for_its_approval() {
+    // helper's budget is used up when the delegation is to start; the turn's next call
+    // needs approval, so the task parks on it instead of running on.
+    let mut h = network(&[("agent", "helper"), ("tools", "append")], &[("helper", &[])]);
+    let mut rules = allow_all("tools").rules;
+    rules.push(allow("allow-agents", "agent"));
+    rules.push(super::approval::rule(
+        "appends-need-approval",
+        10,
+        "append",
+        super::approval::approval(1, OnExpiry::Deny),
+    ));
+    h.ok(Command::PutPolicy {
+        workspace: ws("acme"),
+        policy: PolicySet { rules },
+        expected_version: 2,
+    });
+    h.ok(Harness::step(
+        1,
+        1,
+        responded(
+            0,
+            vec![
+                builtin_call("d1", "agent", "helper", r#"{"input":"x"}"#),
+                call("c2", "append", r#"{"entry":"e"}"#),
+            ],
+            5,
+        ),
+    ));
+    h.ok(Command::SetBudget {
+        workspace: ws("acme"),
+        agent: Some(name("helper")),
+        tokens: Some(0),
+        tool_calls: None,
+        reset: false,
+    });
+    h.ok(Harness::step(1, 1, started("d1", 1)));
+    let (output, is_error) = last_result(&h, SEVEN);
+    assert!(is_error && output.contains("token budget exhausted"), "{output}");
+    assert_eq!(h.task().status, TaskStatus::WaitingApproval);
+}
+
+#[test]
+fn delegation_keys_are_kept_for_delegations_and_differ_by_turn() {
+    let mut h = network(&[("agent", "helper")], &[("helper", &[])]);
+    let message = h.refused(
+        submit("acme", 8, &format!("delegate:{SEVEN}:1:d1"), "squat"),
+        Code::InvalidArgument,
+    );
+    assert!(message.contains("kept for delegated tasks"), "{message}");
+    let first = delegate(&mut h, "helper", "one");
+    place(&mut h, first, 2);
+    h.ok(step_of(first, 2, 1, responded(0, vec![], 1)));
+    // The model reuses the call id d1 in its next turn: another child, another key.
+    h.ok_assign(1, 2);
+    h.ok(Harness::step(
+        1,
+        2,
+        responded(1, vec![builtin_call("d1", "agent", "helper", r#"{"input":"two"}"#)], 5),
+    ));
+    h.ok(Harness::step(1, 2, started("d1", 1)));
+    let second = links(&h, SEVEN).waiting_child().expect("a second child").1;
+    assert_ne!(first, second);
+    assert_eq!(
+        task(&h, second).idempotency_key.as_str(),
+        format!("delegate:{SEVEN}:2:d1")
+    );
+}
+
+#[test]
+fn a_server_registered_as_agent_before_protocol_4_keeps_serving_its_tools() {
+    let mut state = MemoryState::default();
+    let mut index = 0;
+    let mut run = |state: &mut MemoryState, command: Command| {
+        index += 1;
+        state.apply(index, &request(1_000 + index * 10, command))
+    };
+    run(&mut state, Command::SetClusterProtocol { protocol: 3 });
+    for command in setup("acme") {
+        run(&mut state, command);
+    }
+    let outcome = run(
+        &mut state,
+        crate::fixtures::register_stdio(&ws("acme"), "agent", "tools"),
+    );
+    assert!(matches!(outcome, Outcome::McpServerRegistered(_)), "{outcome:?}");
+    run(&mut state, Command::SetClusterProtocol { protocol: PROTOCOL });
+    // The tool `append` of the server named agent is no agent: pinned tools only.
+    let mut pin = pin_tools("acme", 1);
+    if let Command::PinMcpTools { name, .. } = &mut pin {
+        *name = ServerName::parse("agent").expect("server");
+    }
+    assert!(!matches!(run(&mut state, pin), Outcome::Rejected(_)));
+    let outcome = run(
+        &mut state,
+        Command::UpdateAgent {
+            workspace: ws("acme"),
+            spec: spec("bot", &[("agent", "append")]),
+            expected_version: 1,
+        },
+    );
+    assert!(matches!(outcome, Outcome::AgentSaved(_)), "{outcome:?}");
+    let outcome = run(
+        &mut state,
+        Command::UpdateAgent {
+            workspace: ws("acme"),
+            spec: spec("bot", &[("agent", "nobody")]),
+            expected_version: 2,
+        },
+    );
+    assert!(
+        matches!(&outcome, Outcome::Rejected(r) if r.message.contains("not registered on mcp server agent")),
+        "{outcome:?}"
+    );
 }

@@ -308,6 +308,13 @@ impl TaskService for Tasks {
                     message: "required: the call whose question is answered".to_owned(),
                 });
             }
+            if request.question_seq == 0 {
+                return Err(Error::InvalidArgument {
+                    field: "question_seq",
+                    message: "required: the question's journal sequence number (Task.question.seq)"
+                        .to_owned(),
+                });
+            }
             if request.answer.len() > MAX_ANSWER_BYTES {
                 return Err(Error::InvalidArgument {
                     field: "answer",
@@ -318,6 +325,7 @@ impl TaskService for Tasks {
                 workspace: parse_workspace(&request.workspace)?,
                 task: parse_task_id("task_id", &request.task_id)?,
                 call_id: request.call_id.clone(),
+                question_seq: request.question_seq,
                 answer: request.answer.clone(),
             })
         })();

@@ -1,6 +1,7 @@
 //! The leader's controller over the replicated state: places runnable tasks on live
 //! nodes (least loaded first, within capacity), moves the tasks of nodes whose lease
-//! expired under a new epoch, times out tasks past their deadline, and marks running
+//! expired under a new epoch, times out tasks past their deadline, expires approval
+//! requests and questions nobody answered in time, and marks running
 //! tasks without journal progress as stalled, and raises the cluster's protocol once
 //! every member speaks a newer one (`protocol.rs`). Every decision is a proposed command,
 //! so `apply()` validates it against the state it lands on.
@@ -100,6 +101,21 @@ async fn tick(
                 workspace,
                 task: id,
                 call_id: call_id.clone(),
+            });
+            continue;
+        }
+        // Few tasks wait on a person at a time: their question is a point read.
+        if task.status == TaskStatus::WaitingForInput
+            && let Some(question) = cluster
+                .reader()
+                .task_links(&workspace, &id)?
+                .and_then(|links| links.question().cloned())
+            && now >= question.expires_at_ms
+        {
+            commands.push(Command::ExpireQuestion {
+                workspace,
+                task: id,
+                call_id: question.call_id,
             });
             continue;
         }

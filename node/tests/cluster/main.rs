@@ -29,6 +29,7 @@ mod kill_switch;
 mod logging;
 mod membership_checks;
 mod metrics;
+mod network;
 mod no_lost_writes;
 mod node_identity;
 mod provider_keys;

@@ -53,7 +53,9 @@ impl Reply {
                 (step.content.clone(), calls, step.output_tokens)
             }
             None => (
-                script.final_text.clone(),
+                script
+                    .final_text
+                    .replace(LAST_RESULT_PLACEHOLDER, &transcript.last_tool_result),
                 Vec::new(),
                 script.final_output_tokens,
             ),
@@ -104,6 +106,9 @@ fn with_input(arguments: &Value, input: &str) -> Value {
 /// What `with_input` replaces.
 pub const INPUT_PLACEHOLDER: &str = "{{input}}";
 
+/// What becomes the last tool result's content in the final text.
+pub const LAST_RESULT_PLACEHOLDER: &str = "{{last_result}}";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +131,19 @@ mod tests {
             turn,
             content_chars: 41,
             first_user_text: "task 7".to_owned(),
+            last_tool_result: "yes, ship it".to_owned(),
         }
+    }
+
+    #[test]
+    fn the_last_result_placeholder_in_the_final_text_becomes_the_last_tool_result()
+    -> Result<(), serde_json::Error> {
+        let script: Script = serde_json::from_value(json!({
+            "steps": [], "final": "answer: {{last_result}}",
+        }))?;
+        let reply = Reply::for_turn(&script, &transcript(0, None));
+        assert_eq!(reply.content, "answer: yes, ship it");
+        Ok(())
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub(crate) struct Transcript {
     pub content_chars: usize,
     /// The conversation's first user text: the task's input.
     pub first_user_text: String,
+    /// The content of the conversation's last tool result (empty when it has none).
+    pub last_tool_result: String,
 }
 
 impl Transcript {
@@ -30,6 +32,7 @@ pub(crate) struct TranscriptBuilder {
     turn: usize,
     content_chars: usize,
     first_user_text: Option<String>,
+    last_tool_result: String,
     known_calls: BTreeSet<String>,
     unanswered_calls: BTreeSet<String>,
 }
@@ -77,6 +80,7 @@ impl TranscriptBuilder {
             return Err(format!("tool call {call_id} is answered twice"));
         }
         self.content_chars += content.chars().count();
+        content.clone_into(&mut self.last_tool_result);
         Ok(())
     }
 
@@ -88,6 +92,7 @@ impl TranscriptBuilder {
             turn: self.turn,
             content_chars: self.content_chars,
             first_user_text: self.first_user_text.unwrap_or_default(),
+            last_tool_result: self.last_tool_result,
         })
     }
 

@@ -35,6 +35,7 @@ pub fn task(task: &Task) -> Value {
         "limits": task.limits.as_ref().map(limits),
         "question": task.question.as_ref().map(|question| json!({
             "call_id": question.call_id,
+            "seq": question.seq,
             "question": question.question,
             "asked_at_ms": question.asked_at_ms,
             "expires_at_ms": question.expires_at_ms,

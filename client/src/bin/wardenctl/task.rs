@@ -73,9 +73,11 @@ pub enum TaskCommand {
     /// Answer the question a task waits on (status waiting_for_input)
     ///
     /// The answer becomes the result of the agent's warden__ask_human call and the task
-    /// runs again. Needs the approver or admin role in the workspace. Without --call,
-    /// answers the question the task waits on now (`task get` shows it). Not retried once
-    /// a node may have received it: if the outcome is unknown, check with `task get`.
+    /// runs again. Needs the approver or admin role in the workspace. Reads the task
+    /// first and answers the question it waits on then (`task get` shows it); the answer
+    /// names that question, so it never answers a later one. With --call, answers only
+    /// if the question is that call's. Not retried once a node may have received it: if
+    /// the outcome is unknown, check with `task get`.
     Answer {
         /// Workspace of the task
         workspace: String,
@@ -83,7 +85,7 @@ pub enum TaskCommand {
         id: String,
         /// The answer; `-` reads it verbatim from standard input
         answer: String,
-        /// The asking call's id, to answer only that question
+        /// The asking call's id: refuse to answer another call's question
         #[arg(long = "call", value_name = "CALL_ID")]
         call_id: Option<String>,
     },
@@ -263,32 +265,33 @@ pub async fn run(
             call_id,
         } => {
             let answer = text_or_stdin(answer).context("read the answer")?;
-            let call_id = match call_id {
-                Some(call_id) => call_id,
-                None => {
-                    let task = client
-                        .get_task(workspace.clone(), id.clone(), Consistency::Linearizable)
-                        .await
-                        .with_context(|| format!("get task {id} of workspace {workspace}"))?
-                        .task
-                        .unwrap_or_default();
-                    match task.question {
-                        Some(question) => question.call_id,
-                        None => anyhow::bail!(
-                            "task {id} is {} and waits on no question",
-                            task_status_name(task.status)
-                        ),
-                    }
-                }
-            };
-            let response = client
-                .answer_question(workspace.clone(), id.clone(), call_id.clone(), answer)
+            let task = client
+                .get_task(workspace.clone(), id.clone(), Consistency::Linearizable)
                 .await
-                .with_context(|| format!("answer call {call_id} of task {id}"))?;
+                .with_context(|| format!("get task {id} of workspace {workspace}"))?
+                .task
+                .unwrap_or_default();
+            let Some(question) = task.question else {
+                anyhow::bail!(
+                    "task {id} is {} and waits on no question",
+                    task_status_name(task.status)
+                );
+            };
+            if let Some(call_id) = call_id.filter(|call_id| *call_id != question.call_id) {
+                anyhow::bail!(
+                    "task {id} waits on the question of call {}, not {call_id}",
+                    question.call_id
+                );
+            }
+            let response = client
+                .answer_question(workspace.clone(), id.clone(), &question, answer)
+                .await
+                .with_context(|| format!("answer call {} of task {id}", question.call_id))?;
             let task = response.task.unwrap_or_default();
             match format {
                 Format::Table => emit(&format!(
-                    "answered call {call_id}; task {id} is {}\n",
+                    "answered call {}; task {id} is {}\n",
+                    question.call_id,
                     task_status_name(task.status)
                 ))?,
                 Format::Json => emit_json(&json::task(&task))?,

@@ -79,7 +79,7 @@ pub fn render_task(task: &Task) -> String {
         ("agent", task.agent.clone()),
         ("status", status_text(task)),
         ("question", question),
-        ("waiting for task", or_dash_text(&task.waiting_for_task)),
+        ("waits on task", or_dash_text(&task.waiting_for_task)),
         ("parent", parent),
         ("children", children),
         ("stalled", yes_no(task.stalled)),

@@ -15,7 +15,8 @@ use warden_providers::scripted::ScriptedModel;
 use super::{WORKSPACE, short, status_name, step};
 
 /// The demo workspace's policy: the ledger's tools are allowed, appending a shell
-/// deletion is denied, and writes under `payroll/` need one approver.
+/// deletion is denied, writes under `payroll/` need one approver, and agents may hand
+/// work to each other and ask people questions.
 pub const POLICY: &str = r#"{
   "rules": [
     {"id": "allow-ledger", "priority": 0, "subject": "any", "target": {"server": "ledger"},
@@ -29,36 +30,37 @@ pub const POLICY: &str = r#"{
      "conditions": [{"path": "$.key", "test": {"prefix": "payroll/"}}],
      "effect": {"require_approval": {"approvers": [{"role": "approver"}], "quorum": 1,
                                      "expiry_ms": 600000, "on_expiry": "deny"}},
-     "description": "payroll changes need an approver"}
+     "description": "payroll changes need an approver"},
+    {"id": "allow-delegation", "priority": 0, "subject": "any", "target": {"server": "agent"},
+     "conditions": [], "effect": "allow", "description": "agents may hand work to each other"},
+    {"id": "allow-questions", "priority": 0, "subject": "any",
+     "target": {"tool": {"server": "warden", "tool": "ask_human"}},
+     "conditions": [], "effect": "allow", "description": "agents may ask people"}
   ]
 }"#;
 
 const APPROVER: &str = "user/approver";
 
-/// Sets the demo workspace's policy (once: a rerun finds it in place).
+/// Sets the demo workspace's policy (over whatever a rerun finds in place).
 pub async fn put_policy(client: &Client) -> anyhow::Result<()> {
-    match client
+    let current = client
         .get_policy(WORKSPACE)
         .await
         .context("reading the policy")?
-    {
-        Some(policy) => println!("  policy version {} already in place", policy.version),
-        None => {
-            let policy = client
-                .put_policy(WORKSPACE, POLICY, 0)
-                .await
-                .context("setting the policy")?;
-            println!(
-                "  policy version {}: allow-ledger, no-rm (deny), payroll-needs-approval",
-                policy.version
-            );
-        }
-    }
+        .map_or(0, |policy| policy.version);
+    let policy = client
+        .put_policy(WORKSPACE, POLICY, current)
+        .await
+        .context("setting the policy")?;
+    println!(
+        "  policy version {}: allow-ledger, no-rm (deny), payroll-needs-approval, allow-delegation, allow-questions",
+        policy.version
+    );
     Ok(())
 }
 
 /// Runs the governed task; returns whether everything held.
-pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
+pub async fn run(admin: &Client, approver: &Client, ledger: &Path) -> anyhow::Result<bool> {
     step("governance: one call allowed, one denied, one waiting for an approval");
     let script = serde_json::from_value(serde_json::json!({
         "steps": [{
@@ -112,7 +114,6 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
         .await
         .context("creating the clerk agent")?;
 
-    let approver = approver_client(admin).await?;
     let task = admin
         .submit_task(
             WORKSPACE,
@@ -243,7 +244,7 @@ pub async fn run(admin: &Client, ledger: &Path) -> anyhow::Result<bool> {
 }
 
 /// A client acting as `user/approver`, who holds the approver role in the workspace.
-async fn approver_client(admin: &Client) -> anyhow::Result<Client> {
+pub async fn approver_client(admin: &Client) -> anyhow::Result<Client> {
     let created = admin
         .create_token(APPROVER, "demo approver", 3_600_000)
         .await

@@ -5,10 +5,12 @@
 //! task resumes on another node from its journal and completes. The demo then prints
 //! the journal, checks the tool server's own ledger (every finished step ran exactly
 //! once), runs a second task through the governance path (`governance.rs`: a call
-//! allowed, one denied, one approved by a second principal) and verifies the audit
+//! allowed, one denied, one approved by a second principal), a third where one agent
+//! delegates to another, which asks a person (`network.rs`), and verifies the audit
 //! chain on every live node. It exits non-zero if any of that does not hold.
 
 mod governance;
+mod network;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -284,7 +286,9 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     step("the tool server's own ledger");
     let ledger_ok = check_ledger(&ledger, &journal)?;
 
-    let governed_ok = governance::run(&client, &ledger).await?;
+    let approver = governance::approver_client(&client).await?;
+    let governed_ok = governance::run(&client, &approver, &ledger).await?;
+    let network_ok = network::run(&client, &approver).await?;
 
     step("verifying the audit chain on every node");
     let mut heads = Vec::new();
@@ -304,14 +308,14 @@ async fn narrate(cluster: &mut LocalCluster, exe: &Path, base: &Path) -> anyhow:
     let audit_ok = heads.iter().all(|head| head.0 && *head == heads[0]);
     let completed = done.status == i32::from(TaskStatus::Completed) && new_owner != owner;
     drop(model);
-    if completed && ledger_ok && governed_ok && audit_ok {
+    if completed && ledger_ok && governed_ok && network_ok && audit_ok {
         println!(
-            "\ndemo complete: the task survived the death of its node, resumed {resumed_after:.2?} after the kill, ran every finished step once; the policy allowed, denied and held a call for approval, which a second principal granted; and every node holds the same verified audit chain"
+            "\ndemo complete: the task survived the death of its node, resumed {resumed_after:.2?} after the kill, ran every finished step once; the policy allowed, denied and held a call for approval, which a second principal granted; an agent handed work to another, which asked a person and passed the answer back; and every node holds the same verified audit chain"
         );
         Ok(ExitCode::SUCCESS)
     } else {
         println!(
-            "\ndemo FAILED: completed={completed} ledger_ok={ledger_ok} governed_ok={governed_ok} audit_ok={audit_ok}"
+            "\ndemo FAILED: completed={completed} ledger_ok={ledger_ok} governed_ok={governed_ok} network_ok={network_ok} audit_ok={audit_ok}"
         );
         Ok(ExitCode::from(1))
     }
