@@ -36,6 +36,12 @@ impl Command {
         match self {
             Command::RecordRejection { action, .. } => action.since(),
             Command::AnswerQuestion { .. } | Command::ExpireQuestion { .. } => 4,
+            // Older builds cannot decode the event added with the built-in tools.
+            Command::PutWebhook { events, .. }
+                if events.contains(&crate::webhook::WebhookEvent::QuestionAsked) =>
+            {
+                4
+            }
             Command::PutWebhook { .. }
             | Command::DeleteWebhook { .. }
             | Command::RecordDeliveryAttempt { .. } => 3,

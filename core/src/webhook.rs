@@ -25,15 +25,19 @@ pub enum WebhookEvent {
     TaskNeedsAttention,
     /// A task failed or timed out.
     TaskFailed,
+    /// An agent asked a person a question (`warden/ask_human`); the task waits for the
+    /// answer. Cluster protocol 4.
+    QuestionAsked,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 5] = [
+    pub const ALL: [WebhookEvent; 6] = [
         WebhookEvent::ApprovalRequested,
         WebhookEvent::ApprovalDecided,
         WebhookEvent::ApprovalExpired,
         WebhookEvent::TaskNeedsAttention,
         WebhookEvent::TaskFailed,
+        WebhookEvent::QuestionAsked,
     ];
 
     /// The event's name in the API, in deliveries' `event` field and their
@@ -45,6 +49,7 @@ impl WebhookEvent {
             WebhookEvent::ApprovalExpired => "approval.expired",
             WebhookEvent::TaskNeedsAttention => "task.needs_attention",
             WebhookEvent::TaskFailed => "task.failed",
+            WebhookEvent::QuestionAsked => "question.asked",
         }
     }
 

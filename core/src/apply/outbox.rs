@@ -79,6 +79,7 @@ fn notable(event: &TaskEvent) -> Option<WebhookEvent> {
         TaskEvent::ApprovalExpired { .. } => Some(WebhookEvent::ApprovalExpired),
         TaskEvent::NeedsAttention { .. } => Some(WebhookEvent::TaskNeedsAttention),
         TaskEvent::Failed { .. } | TaskEvent::TimedOut { .. } => Some(WebhookEvent::TaskFailed),
+        TaskEvent::QuestionAsked { .. } => Some(WebhookEvent::QuestionAsked),
         _ => None,
     }
 }
@@ -150,6 +151,15 @@ fn notice(
         TaskEvent::NeedsAttention { call_id, reason } => {
             describe_call(&mut notice, call_id);
             notice.reason = Some(reason.clone());
+        }
+        // The question itself stays in Warden: the notice links to the task's page.
+        TaskEvent::QuestionAsked {
+            call_id,
+            expires_at_ms,
+            ..
+        } => {
+            describe_call(&mut notice, call_id);
+            notice.expires_at_ms = Some(*expires_at_ms);
         }
         TaskEvent::Failed { reason } => notice.reason = Some(reason.clone()),
         TaskEvent::TimedOut { .. } => notice.reason = Some("the deadline passed".to_owned()),

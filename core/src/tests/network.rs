@@ -631,3 +631,45 @@ fn a_server_registered_as_agent_before_protocol_4_keeps_serving_its_tools() {
         "{outcome:?}"
     );
 }
+
+#[test]
+fn a_question_notifies_the_webhooks_subscribed_to_it() {
+    let mut h = network(&[("warden", "ask_human")], &[]);
+    h.ok(Command::PutWebhook {
+        workspace: ws("acme"),
+        name: WebhookName::parse("pager").expect("valid"),
+        url: "https://hooks.example.com/q".to_owned(),
+        events: vec![WebhookEvent::QuestionAsked],
+        secret: warden_secrets::SealedSecret {
+            nonce: vec![1; 24],
+            ciphertext: vec![2; 48],
+        },
+        workspace_key: Some(warden_secrets::WrappedKey {
+            master_key_id: "0011223344556677".to_owned(),
+            nonce: vec![3; 24],
+            ciphertext: vec![4; 48],
+        }),
+    });
+    ask(&mut h, r#"{"question":"secret plans?","expires_in_seconds":60}"#);
+    let deliveries: Vec<Delivery> = h.state.deliveries.values().cloned().collect();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let notice = &deliveries[0].notice;
+    assert_eq!(notice.event, WebhookEvent::QuestionAsked);
+    assert_eq!(notice.call_id.as_deref(), Some("q1"));
+    assert_eq!(notice.status, "waiting_for_input");
+    assert_eq!(notice.expires_at_ms, Some(h.time_ms + 60_000));
+    assert_eq!(notice.reason, None, "the question stays in Warden");
+    // Older builds cannot decode the event: it needs protocol 4 to enter the log.
+    let put = Command::PutWebhook {
+        workspace: ws("acme"),
+        name: WebhookName::parse("pager").expect("valid"),
+        url: "https://hooks.example.com/q".to_owned(),
+        events: vec![WebhookEvent::TaskFailed, WebhookEvent::QuestionAsked],
+        secret: warden_secrets::SealedSecret {
+            nonce: vec![1; 24],
+            ciphertext: vec![2; 48],
+        },
+        workspace_key: None,
+    };
+    assert_eq!(put.since(), 4);
+}

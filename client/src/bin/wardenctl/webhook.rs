@@ -104,17 +104,21 @@ pub enum EventArg {
     /// A task failed or timed out
     #[value(name = "task.failed")]
     TaskFailed,
+    /// An agent asked a person a question; its task waits for the answer
+    #[value(name = "question.asked")]
+    QuestionAsked,
     /// Every event above
     All,
 }
 
 impl EventArg {
-    const EVENTS: [EventArg; 5] = [
+    const EVENTS: [EventArg; 6] = [
         EventArg::ApprovalRequested,
         EventArg::ApprovalDecided,
         EventArg::ApprovalExpired,
         EventArg::TaskNeedsAttention,
         EventArg::TaskFailed,
+        EventArg::QuestionAsked,
     ];
 
     fn as_proto(self) -> &'static str {
@@ -124,6 +128,7 @@ impl EventArg {
             EventArg::ApprovalExpired => "approval.expired",
             EventArg::TaskNeedsAttention => "task.needs_attention",
             EventArg::TaskFailed => "task.failed",
+            EventArg::QuestionAsked => "question.asked",
             EventArg::All => "all",
         }
     }
@@ -371,7 +376,8 @@ mod tests {
                 "approval.decided",
                 "approval.expired",
                 "task.needs_attention",
-                "task.failed"
+                "task.failed",
+                "question.asked"
             ]
         );
     }
