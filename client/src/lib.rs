@@ -44,6 +44,7 @@ mod tasks;
 mod tls;
 mod token;
 mod watch;
+mod schedules;
 mod webhooks;
 
 pub use backup::{Backup, BackupInfo};

@@ -12,7 +12,10 @@ use crate::identity::{Scope, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
 use crate::membership::MembershipChange;
-use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, WebhookName};
+use crate::names::{
+    AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, WebhookName,
+};
+use crate::schedule::ScheduleSpec;
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
 use crate::role::Role;
@@ -311,6 +314,29 @@ pub enum Command {
         task: TaskId,
         call_id: String,
     },
+    /// Creates or replaces a schedule if it is still at `expected_version` (0: new).
+    PutSchedule {
+        workspace: WorkspaceId,
+        spec: ScheduleSpec,
+        expected_version: u64,
+    },
+    DeleteSchedule {
+        workspace: WorkspaceId,
+        name: ScheduleName,
+    },
+    /// The leader's firing of a schedule for its due time `due_ms`, computed for the
+    /// schedule at `version`: accepted once per due time, in order. With `run` it submits
+    /// the schedule's task as `task_id` (chosen by the proposer); `missed` counts the due
+    /// times before it that are recorded as skipped with it.
+    FireSchedule {
+        workspace: WorkspaceId,
+        name: ScheduleName,
+        version: u64,
+        due_ms: u64,
+        run: bool,
+        missed: u64,
+        task_id: TaskId,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -356,6 +382,9 @@ pub enum Action {
     WebhookDeliver,
     QuestionAnswer,
     QuestionExpire,
+    SchedulePut,
+    ScheduleDelete,
+    ScheduleFire,
 }
 
 /// A journaled step of the agent loop.
@@ -445,6 +474,9 @@ impl Action {
             Action::WebhookDeliver => "webhook.deliver",
             Action::QuestionAnswer => "question.answer",
             Action::QuestionExpire => "question.expire",
+            Action::SchedulePut => "schedule.put",
+            Action::ScheduleDelete => "schedule.delete",
+            Action::ScheduleFire => "schedule.fire",
         }
     }
 }
@@ -492,6 +524,9 @@ impl Command {
             Command::RecordDeliveryAttempt { .. } => Action::WebhookDeliver,
             Command::AnswerQuestion { .. } => Action::QuestionAnswer,
             Command::ExpireQuestion { .. } => Action::QuestionExpire,
+            Command::PutSchedule { .. } => Action::SchedulePut,
+            Command::DeleteSchedule { .. } => Action::ScheduleDelete,
+            Command::FireSchedule { .. } => Action::ScheduleFire,
         }
     }
 

@@ -145,6 +145,8 @@ pub enum PrincipalKind {
     Agent,
     Node,
     System,
+    /// A workspace's trigger (a schedule) that submits tasks on its own; never a caller.
+    Trigger,
     /// Anything else, such as the `anonymous` of logs written before tokens existed.
     Unknown,
 }
@@ -187,6 +189,11 @@ impl Principal {
         Principal(format!("agent/{workspace}/{agent}"))
     }
 
+    /// The principal a workspace's trigger submits its tasks as.
+    pub fn trigger(workspace: &WorkspaceId, name: &str) -> Principal {
+        Principal(format!("trigger/{workspace}/{name}"))
+    }
+
     /// The principal under which the cluster records its own changes (membership).
     pub fn system() -> Principal {
         Principal("system".to_owned())
@@ -204,6 +211,7 @@ impl Principal {
             Some(("service", _)) => PrincipalKind::Service,
             Some(("agent", _)) => PrincipalKind::Agent,
             Some(("node", _)) => PrincipalKind::Node,
+            Some(("trigger", _)) => PrincipalKind::Trigger,
             None if self.0 == "system" => PrincipalKind::System,
             _ => PrincipalKind::Unknown,
         }

@@ -27,6 +27,7 @@ pub mod names;
 pub mod outcome;
 pub mod policy;
 pub mod role;
+pub mod schedule;
 pub mod switches;
 pub mod version;
 pub mod webhook;
@@ -58,7 +59,10 @@ pub use model::{
     IdempotencyRecord, OpenCall, PendingApproval, StoredPolicy, Task, TaskStatus, Vote, Workspace,
     WorkspaceSettings,
 };
-pub use names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, ToolName, WebhookName};
+pub use names::{
+    AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, ToolName, WebhookName,
+};
+pub use schedule::{CatchUp, Schedule, ScheduleSpec};
 pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};

@@ -49,6 +49,7 @@ pub struct MemoryState {
     pub webhooks: BTreeMap<(WorkspaceId, WebhookName), Webhook>,
     pub deliveries: BTreeMap<(WorkspaceId, DeliveryId), Delivery>,
     pub task_links: BTreeMap<(WorkspaceId, TaskId), TaskLinks>,
+    pub schedules: BTreeMap<(WorkspaceId, crate::names::ScheduleName), crate::schedule::Schedule>,
     pub applied_index: u64,
 }
 
@@ -156,6 +157,15 @@ impl MemoryState {
                     self.agents.remove(&(workspace, name));
                 }
                 Write::RemoveWorkspace(workspace) => self.remove_workspace(&workspace),
+                Write::Schedule(schedule) => {
+                    self.schedules.insert(
+                        (schedule.workspace.clone(), schedule.spec.name.clone()),
+                        schedule,
+                    );
+                }
+                Write::RemoveSchedule { workspace, name } => {
+                    self.schedules.remove(&(workspace, name));
+                }
                 Write::TaskLinks(links) => {
                     self.task_links
                         .insert((links.workspace.clone(), links.task), links);
@@ -339,6 +349,26 @@ impl StateRead for MemoryState {
         Ok(self.deliveries.get(&(workspace.clone(), *id)).cloned())
     }
 
+    fn schedule(
+        &self,
+        workspace: &WorkspaceId,
+        name: &crate::names::ScheduleName,
+    ) -> Result<Option<crate::schedule::Schedule>, Infallible> {
+        Ok(self.schedules.get(&(workspace.clone(), name.clone())).cloned())
+    }
+
+    fn schedules(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<crate::schedule::Schedule>, Infallible> {
+        Ok(self
+            .schedules
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, schedule)| schedule.clone())
+            .collect())
+    }
+
     fn task_links(
         &self,
         workspace: &WorkspaceId,
@@ -367,6 +397,7 @@ impl MemoryState {
         self.webhooks.retain(|(workspace, _), _| workspace != id);
         self.deliveries.retain(|(workspace, _), _| workspace != id);
         self.task_links.retain(|(workspace, _), _| workspace != id);
+        self.schedules.retain(|(workspace, _), _| workspace != id);
     }
 
     /// A task's journal in sequence order.

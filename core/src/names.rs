@@ -152,6 +152,10 @@ name_type!(
     WebhookName, "webhook", LOWER_64
 );
 name_type!(
+    /// A schedule's name within its workspace: 1-64 of `[a-z0-9-]`, starting with a letter.
+    ScheduleName, "schedule", LOWER_64
+);
+name_type!(
     /// A tool's name as its MCP server lists it: 1-64 of `[A-Za-z0-9_.-]`.
     ToolName, "tool", TOOL
 );

@@ -130,6 +130,16 @@ pub enum Outcome {
     WebhookDeleted(crate::webhook::Webhook),
     /// A delivery after the attempt was recorded.
     DeliveryRecorded(crate::webhook::Delivery),
+    SchedulePut(crate::schedule::Schedule),
+    /// The removed schedule, as it was.
+    ScheduleDeleted(crate::schedule::Schedule),
+    /// A firing recorded: the schedule after it, the task it submitted (none when it was
+    /// skipped or the submission was refused), and what happened, for the audit record.
+    ScheduleFired {
+        schedule: crate::schedule::Schedule,
+        task: Option<crate::model::Task>,
+        detail: String,
+    },
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -16,7 +16,7 @@
 //!   and backups;
 //! - 3: adds webhooks and their deliveries;
 //! - 4: adds the built-in tools (`warden/ask_human`, `agent/<name>`: questions to people
-//!   and delegation), answering and expiring questions.
+//!   and delegation), answering and expiring questions, schedules.
 
 use crate::command::{Action, Command};
 
@@ -35,7 +35,11 @@ impl Command {
     pub fn since(&self) -> u32 {
         match self {
             Command::RecordRejection { action, .. } => action.since(),
-            Command::AnswerQuestion { .. } | Command::ExpireQuestion { .. } => 4,
+            Command::AnswerQuestion { .. }
+            | Command::ExpireQuestion { .. }
+            | Command::PutSchedule { .. }
+            | Command::DeleteSchedule { .. }
+            | Command::FireSchedule { .. } => 4,
             // Older builds cannot decode the event added with the built-in tools.
             Command::PutWebhook { events, .. }
                 if events.contains(&crate::webhook::WebhookEvent::QuestionAsked) =>
@@ -93,7 +97,11 @@ impl Action {
             | Action::WorkspaceSettingsSet
             | Action::ClusterBackup => 2,
             Action::WebhookPut | Action::WebhookDelete | Action::WebhookDeliver => 3,
-            Action::QuestionAnswer | Action::QuestionExpire => 4,
+            Action::QuestionAnswer
+            | Action::QuestionExpire
+            | Action::SchedulePut
+            | Action::ScheduleDelete
+            | Action::ScheduleFire => 4,
             Action::ClusterBootstrap
             | Action::ClusterMembership
             | Action::TokenCreate

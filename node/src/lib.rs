@@ -23,6 +23,7 @@ pub mod peers;
 pub mod rpc_metrics;
 pub mod runtime;
 pub mod sandbox;
+pub mod schedules;
 pub mod secrets;
 pub mod server;
 pub mod services;

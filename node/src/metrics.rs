@@ -82,6 +82,10 @@ fn describe() {
         "gRPC calls this node answered, by method and status code, in seconds."
     );
     describe_counter!(
+        "warden_schedule_firings_total",
+        "Schedule firings this node recorded as leader, by result (run: a task submitted or refused; skipped: missed while no leader could fire)."
+    );
+    describe_counter!(
         "warden_webhook_attempts_total",
         "Webhook delivery attempts this node made as leader, by result (delivered, retry, gave_up)."
     );

@@ -126,6 +126,7 @@ pub async fn run(
         &mut tasks,
     )
     .await?;
+    tasks.spawn(crate::schedules::run(cluster.clone()));
     tasks.spawn(crate::webhooks::run(crate::webhooks::Sender {
         cluster: cluster.clone(),
         options: options.webhooks.clone(),

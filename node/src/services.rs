@@ -13,6 +13,7 @@ use warden_proto::v1::cluster_service_server::ClusterServiceServer;
 use warden_proto::v1::governance_service_server::GovernanceServiceServer;
 use warden_proto::v1::identity_service_server::IdentityServiceServer;
 use warden_proto::v1::task_service_server::TaskServiceServer;
+use warden_proto::v1::schedule_service_server::ScheduleServiceServer;
 use warden_proto::v1::webhook_service_server::WebhookServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use warden_raft::{Raft, RaftGrpc};
@@ -95,6 +96,9 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone(), anchor)))
+        .add_service(ScheduleServiceServer::new(
+            crate::api::schedule::Schedules::new(cluster.clone()),
+        ))
         .add_service(WebhookServiceServer::new(Webhooks::new(
             cluster.clone(),
             vault.clone(),

@@ -121,6 +121,7 @@ const TAG_BINDING: u8 = 0x81;
 const TAG_WEBHOOK: u8 = 0x1a;
 const TAG_DELIVERY: u8 = 0x1b;
 const TAG_TASK_LINKS: u8 = 0x1c;
+const TAG_SCHEDULE: u8 = 0x1d;
 const TAG_PENDING_DELIVERY: u8 = 0x51;
 const TAG_WAITING: u8 = 0x52;
 const SEPARATOR: u8 = 0x00;
@@ -166,6 +167,7 @@ pub fn is_sm_key(key: &[u8]) -> bool {
                 | TAG_WEBHOOK
                 | TAG_DELIVERY
                 | TAG_TASK_LINKS
+                | TAG_SCHEDULE
                 | TAG_PENDING_DELIVERY
                 | TAG_WAITING
         )
@@ -367,6 +369,7 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
         exactly(self::workspace(workspace)),
         under(tasks_prefix(workspace)),
         under(task_links_prefix(workspace)),
+        schedules(workspace),
         under(idempotency),
         providers(workspace),
         mcp_servers(workspace),
@@ -532,6 +535,21 @@ pub use waiting::{
     is_waiting_approval, waiting_approval, waiting_approval_task, waiting_approvals,
     waiting_approvals_of,
 };
+/// A workspace's schedule.
+pub fn schedule(workspace: &WorkspaceId, name: &warden_core::ScheduleName) -> Vec<u8> {
+    named(TAG_SCHEDULE, workspace, name.as_str())
+}
+
+/// The `[start, end)` range of a workspace's schedules, in name order.
+pub fn schedules(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    named_range(TAG_SCHEDULE, workspace)
+}
+
+/// The `[start, end)` range of every workspace's schedules.
+pub fn all_schedules() -> (Vec<u8>, Vec<u8>) {
+    (vec![TAG_SCHEDULE], vec![TAG_SCHEDULE + 1])
+}
+
 mod webhooks;
 pub use webhooks::{
     deliveries_before, delivery, pending_deliveries, pending_delivery, pending_delivery_ids,

@@ -193,6 +193,20 @@ fn refusal_of_decider<S: StateRead>(
             ),
         );
     }
+    // A schedule's task is its author's: whoever last put the schedule decides none of
+    // its calls either.
+    if let Some(name) = crate::schedule::trigger_schedule(&task.submitted_by, &task.workspace)
+        && let Some(schedule) = state.schedule(&task.workspace, &name)?
+        && schedule.updated_by == *principal
+    {
+        return refuse(
+            Code::PermissionDenied,
+            format!(
+                "{principal} put schedule {name}, which submitted task {}, and cannot decide its approval requests",
+                task.id
+            ),
+        );
+    }
     let roles = roles_of(state, &task.workspace, principal)?;
     let eligible = approval
         .requirement

@@ -97,6 +97,13 @@ pub(super) fn resource_of(command: &Command) -> String {
         | Command::DeleteWebhook { workspace, name } => {
             config_resource(workspace, "webhook", name.as_str())
         }
+        Command::PutSchedule { workspace, spec, .. } => {
+            config_resource(workspace, "schedule", spec.name.as_str())
+        }
+        Command::DeleteSchedule { workspace, name }
+        | Command::FireSchedule {
+            workspace, name, ..
+        } => config_resource(workspace, "schedule", name.as_str()),
         Command::RecordDeliveryAttempt {
             workspace,
             delivery,
@@ -131,6 +138,7 @@ pub(super) fn governance_detail(outcome: &Outcome) -> String {
         }
         Outcome::WebhookPut(webhook) => return super::webhook::put_detail(webhook),
         Outcome::DeliveryRecorded(delivery) => return super::webhook::attempt_detail(delivery),
+        Outcome::ScheduleFired { detail, .. } => return detail.clone(),
         _ => return String::new(),
     };
     let notes: Vec<String> = entries

@@ -64,7 +64,9 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::DeleteMcpServer { workspace, .. }
         | Command::DeleteAgent { workspace, .. }
         | Command::PutWebhook { workspace, .. }
-        | Command::DeleteWebhook { workspace, .. } => Needs::In(workspace, Permission::Configure),
+        | Command::DeleteWebhook { workspace, .. }
+        | Command::PutSchedule { workspace, .. }
+        | Command::DeleteSchedule { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
         | Command::ResolveTask { workspace, .. }
@@ -74,6 +76,7 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::MarkStalled { .. }
         | Command::ExpireApproval { .. }
         | Command::ExpireQuestion { .. }
+        | Command::FireSchedule { .. }
         | Command::SetClusterProtocol { .. }
         | Command::RecordDeliveryAttempt { .. } => Needs::Node,
         Command::AppendJournal {
@@ -96,7 +99,7 @@ pub(super) fn refusal<S: StateRead>(
         if let Some(rejection) = authenticate(state, request, time_ms)? {
             return Ok(Some(rejection));
         }
-    } else if kind == PrincipalKind::Unknown {
+    } else if matches!(kind, PrincipalKind::Unknown | PrincipalKind::Trigger) {
         return Ok(Some(Rejection::new(
             Code::Unauthenticated,
             format!("unknown principal {principal}"),
@@ -115,7 +118,7 @@ pub(super) fn refusal<S: StateRead>(
         (_, PrincipalKind::System) | (Needs::Authenticated, _) => None,
         (Needs::Node, PrincipalKind::Node) => None,
         (Needs::Node, _) => denied(
-            "place or expire tasks, set the cluster protocol or record deliveries: only nodes do",
+            "place or expire tasks, fire schedules, set the cluster protocol or record deliveries: only nodes do",
         ),
         (Needs::System, _) => denied("bootstrap the cluster"),
         (Needs::Agent(workspace, task), PrincipalKind::Agent) => {

@@ -75,6 +75,21 @@ pub(super) fn apply<S: StateRead>(state: &S, command: &Command) -> Result<Decisi
             if let Some(rejection) = busy(&format!("agent {workspace}/{name}"), &unfinished) {
                 return Ok(Err(rejection));
             }
+            let schedules: Vec<String> = state
+                .schedules(workspace)?
+                .into_iter()
+                .filter(|schedule| &schedule.spec.agent == name)
+                .map(|schedule| schedule.spec.name.to_string())
+                .collect();
+            if !schedules.is_empty() {
+                return Ok(Err(Rejection::new(
+                    Code::FailedPrecondition,
+                    format!(
+                        "agent {workspace}/{name} is used by schedules {}; delete them first",
+                        schedules.join(", ")
+                    ),
+                )));
+            }
             Ok(Ok((
                 Outcome::AgentDeleted(agent),
                 vec![Write::RemoveAgent {

@@ -29,6 +29,7 @@ mod placement;
 mod policy;
 mod protocol;
 mod question;
+mod schedule;
 mod submit;
 mod task_update;
 mod webhook;
@@ -124,6 +125,16 @@ pub trait StateRead {
         workspace: &WorkspaceId,
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, Self::Error>;
+    fn schedule(
+        &self,
+        workspace: &WorkspaceId,
+        name: &crate::names::ScheduleName,
+    ) -> Result<Option<crate::schedule::Schedule>, Self::Error>;
+    /// The workspace's schedules, in name order.
+    fn schedules(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<crate::schedule::Schedule>, Self::Error>;
     /// A task's links to its parent and children and what it waits for besides approval.
     fn task_links(
         &self,
@@ -198,6 +209,11 @@ pub enum Write {
     /// A delivery, new or after an attempt; the store keeps its pending ones indexed.
     Delivery(Delivery),
     TaskLinks(TaskLinks),
+    Schedule(crate::schedule::Schedule),
+    RemoveSchedule {
+        workspace: WorkspaceId,
+        name: crate::names::ScheduleName,
+    },
 }
 
 /// The most of a refusal's text an audit record keeps, in bytes.
@@ -367,6 +383,9 @@ fn decide<S: StateRead>(
         Command::AnswerQuestion { .. } | Command::ExpireQuestion { .. } => {
             question::apply(state, at, command)?
         }
+        Command::PutSchedule { .. } => schedule::put(state, at, command)?,
+        Command::DeleteSchedule { .. } => schedule::delete(state, command)?,
+        Command::FireSchedule { .. } => schedule::fire(state, at, command)?,
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

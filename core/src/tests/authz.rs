@@ -799,7 +799,7 @@ fn only_nodes_place_and_expire_tasks_and_only_its_agent_journals_a_task() {
                 &mut state,
                 &as_user(principal, token, NOW, command.clone()),
                 Code::PermissionDenied,
-                "may not place or expire tasks, set the cluster protocol or record deliveries: only nodes do",
+                "may not place or expire tasks, fire schedules, set the cluster protocol or record deliveries: only nodes do",
             );
         }
         rejected(

@@ -21,6 +21,7 @@ mod pause;
 mod pinning;
 mod protocol;
 mod redecide;
+mod schedules;
 mod secrets;
 mod settings;
 mod webhooks;

@@ -55,6 +55,10 @@ pub fn check_origin(peer: Peer, request: &warden_core::Request) -> Result<(), St
         (PrincipalKind::Unknown, _) => refused(format!(
             "a forwarded write names the unknown principal {principal}"
         )),
+        // A trigger never writes: a node fires it, as itself.
+        (PrincipalKind::Trigger, _) => refused(format!(
+            "a forwarded write may not act as the trigger {principal}"
+        )),
         (PrincipalKind::Node | PrincipalKind::Agent, Peer::Unverified) => Ok(()),
         (PrincipalKind::Node, Peer::Node(id)) if *principal == Principal::node(NodeId(id)) => {
             Ok(())

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod mcp_register;
 pub mod membership;
 pub mod node;
+pub mod schedule;
 pub mod task;
 pub mod watch;
 pub mod webhook;
@@ -63,6 +64,7 @@ workspace_reads!(
     v1::ListPausesRequest,
     v1::ListWebhooksRequest,
     v1::ListDeliveriesRequest,
+    v1::ListSchedulesRequest,
 );
 
 /// The skeleton of a workspace read: the caller of `request`, the workspace it names, and

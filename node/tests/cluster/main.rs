@@ -36,6 +36,7 @@ mod provider_keys;
 mod readme;
 mod reflection;
 mod refusals;
+mod schedules;
 mod secrets;
 mod security_doc;
 mod snapshot_catch_up;

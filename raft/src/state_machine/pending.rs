@@ -261,6 +261,14 @@ impl<'a> Pending<'a> {
                     self.delete(keys::webhook(workspace, name));
                 }
                 Write::Delivery(delivery) => self.stage_delivery(delivery)?,
+                Write::Schedule(schedule) => {
+                    let (workspace, name) = (&schedule.workspace, &schedule.spec.name);
+                    let what = || format!("schedule {workspace}/{name}");
+                    self.put(keys::schedule(workspace, name), what, schedule)?;
+                }
+                Write::RemoveSchedule { workspace, name } => {
+                    self.delete(keys::schedule(workspace, name));
+                }
                 Write::TaskLinks(links) => {
                     let (workspace, task) = (&links.workspace, &links.task);
                     let what = || format!("links of task {workspace}/{task}");
@@ -484,6 +492,24 @@ impl StateRead for Pending<'_> {
         self.get(keys::task_links(workspace, task), || {
             format!("links of task {workspace}/{task}")
         })
+    }
+
+    fn schedule(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::ScheduleName,
+    ) -> Result<Option<warden_core::Schedule>, Error> {
+        self.get(keys::schedule(workspace, name), || {
+            format!("schedule {workspace}/{name}")
+        })
+    }
+
+    fn schedules(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Schedule>, Error> {
+        let (start, end) = keys::schedules(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("schedule key {key:?}"), value))
+            .collect()
     }
 
     fn unfinished_tasks(&self, workspace: &WorkspaceId) -> Result<Vec<(TaskId, AgentName)>, Error> {

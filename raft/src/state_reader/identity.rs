@@ -193,4 +193,16 @@ impl StateRead for StateReader {
     ) -> Result<Option<warden_core::TaskLinks>, Error> {
         StateReader::task_links(self, workspace, task)
     }
+
+    fn schedule(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::ScheduleName,
+    ) -> Result<Option<warden_core::Schedule>, Error> {
+        StateReader::schedule(self, workspace, name)
+    }
+
+    fn schedules(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Schedule>, Error> {
+        StateReader::schedules(self, workspace)
+    }
 }

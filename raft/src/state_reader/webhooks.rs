@@ -1,4 +1,5 @@
-//! Webhooks and their deliveries, for the API and the leader's sender.
+//! Webhooks and their deliveries, for the API and the leader's sender, and schedules,
+//! for the API and the leader's scheduler: a workspace's triggers.
 
 use rocksdb::{IteratorMode, ReadOptions};
 use warden_core::{Delivery, DeliveryId, Webhook, WebhookName, WorkspaceId};
@@ -31,6 +32,27 @@ impl StateReader {
     /// The workspace's webhooks, in name order.
     pub fn webhooks(&self, workspace: &WorkspaceId) -> Result<Vec<Webhook>, Error> {
         self.all_in(keys::webhooks(workspace), "webhook")
+    }
+
+    pub fn schedule(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::ScheduleName,
+    ) -> Result<Option<warden_core::Schedule>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::schedule(workspace, name), || {
+                format!("schedule {workspace}/{name}")
+            })
+    }
+
+    /// A workspace's schedules, in name order.
+    pub fn schedules(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Schedule>, Error> {
+        self.all_in(keys::schedules(workspace), "schedule")
+    }
+
+    /// Every workspace's schedules, for the leader's scheduler.
+    pub fn all_schedules(&self) -> Result<Vec<warden_core::Schedule>, Error> {
+        self.all_in(keys::all_schedules(), "schedule")
     }
 
     pub fn delivery(

@@ -19,6 +19,7 @@ mod mcp;
 mod output;
 mod pause;
 mod provider;
+mod schedule;
 mod task;
 mod task_view;
 mod webhook;
@@ -193,6 +194,9 @@ enum Command {
     /// Send a workspace's approval and task events to HTTP endpoints, and show the deliveries
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Submit tasks on a schedule: a cron expression in a time zone, fired once per due time
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// The kill switch: stop a workspace's tasks, one agent's, or every call to one tool
     ///
     /// A paused workspace or agent takes no new step on any node (a call already
@@ -275,6 +279,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Approval(command) => governance::run_approval(&client, cli.output, command).await,
         Command::Budget(command) => budget::run(&client, cli.output, command).await,
         Command::Webhook(command) => webhook::run(&client, cli.output, command).await,
+        Command::Schedule(command) => schedule::run(&client, cli.output, command).await,
         Command::Pause(args) => pause::run_pause(&client, cli.output, args).await,
         Command::Resume(args) => pause::run_resume(&client, cli.output, args).await,
         Command::Paused { workspace } => pause::run_list(&client, cli.output, &workspace).await,

@@ -254,6 +254,9 @@ pub fn field_value(task_id: &str, method: &str, field: &str) -> String {
         "events" => "task.failed",
         "secret" => "a-webhook-secret-0123",
         "before" => "",
+        "cron" => "0 9 * * *",
+        "timezone" => "UTC",
+        "catch_up" => "skip",
         _ => "trespass",
     };
     value.to_owned()
