@@ -108,13 +108,23 @@ mod tests {
 
     #[test]
     fn granted_built_ins_are_offered_from_protocol_4_and_only_for_existing_agents() {
-        let lead = agent(&[("warden", "ask_human"), ("agent", "helper"), ("agent", "ghost")]);
+        let lead = agent(&[
+            ("warden", "ask_human"),
+            ("agent", "helper"),
+            ("agent", "ghost"),
+        ]);
         let agents = [AgentName::parse("helper").expect("valid")];
         let offered = visible_tools(&lead, &[], &agents, 4);
-        let names: Vec<&str> = offered.iter().map(|(_, _, spec)| spec.name.as_str()).collect();
+        let names: Vec<&str> = offered
+            .iter()
+            .map(|(_, _, spec)| spec.name.as_str())
+            .collect();
         assert_eq!(names, ["warden__ask_human", "agent__helper"]);
         let ask = &offered[0].2;
-        assert_eq!(ask.input_schema["required"], serde_json::json!(["question"]));
+        assert_eq!(
+            ask.input_schema["required"],
+            serde_json::json!(["question"])
+        );
         assert!(offered[1].2.description.contains("agent helper"));
         assert!(
             visible_tools(&lead, &[], &agents, 3).is_empty(),

@@ -39,12 +39,12 @@ mod identity;
 mod options;
 mod resume;
 mod retry;
+mod schedules;
 mod settings;
 mod tasks;
 mod tls;
 mod token;
 mod watch;
-mod schedules;
 mod webhooks;
 
 pub use backup::{Backup, BackupInfo};

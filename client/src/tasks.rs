@@ -8,10 +8,10 @@ use tokio::time::Instant;
 use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::task_service_client::TaskServiceClient;
 use warden_proto::v1::{
-    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
-    GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
-    SubmitTaskRequest, SubmitTaskResponse, TaskEvent, TaskQuestion, TaskStatus, WaitTaskRequest,
-    WaitTaskResponse,
+    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse,
+    GetJournalRequest, GetJournalResponse, GetTaskRequest, GetTaskResponse, ListTasksRequest,
+    ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse, SubmitTaskRequest,
+    SubmitTaskResponse, TaskEvent, TaskQuestion, TaskStatus, WaitTaskRequest, WaitTaskResponse,
 };
 
 use crate::{Client, Consistency, Error};
@@ -214,7 +214,9 @@ impl Client {
             answer: answer.into(),
         };
         self.unary_once(request, |channel, request| async move {
-            TaskServiceClient::new(channel).answer_question(request).await
+            TaskServiceClient::new(channel)
+                .answer_question(request)
+                .await
         })
         .await
     }

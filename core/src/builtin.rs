@@ -132,10 +132,12 @@ impl AskHuman {
     /// Parses canonical JSON arguments. `Err` says what is wrong, for the call's denial.
     pub fn parse(arguments: &str) -> Result<AskHuman, String> {
         let map = tool_arguments(arguments).map_err(str::to_owned)?;
-        if let Some(unknown) = map
-            .keys()
-            .find(|key| !matches!(key.as_str(), "question" | "expires_in_seconds" | "on_expiry"))
-        {
+        if let Some(unknown) = map.keys().find(|key| {
+            !matches!(
+                key.as_str(),
+                "question" | "expires_in_seconds" | "on_expiry"
+            )
+        }) {
             return Err(format!("ask_human takes no argument {unknown:?}"));
         }
         let question = match map.get("question") {
@@ -290,11 +292,15 @@ mod tests {
         let (server, tool) = names("warden", "ask_human");
         assert_eq!(Builtin::of(&server, &tool), Some(Ok(Builtin::AskHuman)));
         let (server, tool) = names("warden", "shell");
-        assert!(matches!(Builtin::of(&server, &tool), Some(Err(why)) if why.contains("not a built-in")));
+        assert!(
+            matches!(Builtin::of(&server, &tool), Some(Err(why)) if why.contains("not a built-in"))
+        );
         let (server, tool) = names("agent", "reviewer");
         assert_eq!(
             Builtin::of(&server, &tool),
-            Some(Ok(Builtin::Agent(AgentName::parse("reviewer").expect("agent"))))
+            Some(Ok(Builtin::Agent(
+                AgentName::parse("reviewer").expect("agent")
+            )))
         );
         let (server, tool) = names("agent", "Reviewer");
         assert!(matches!(Builtin::of(&server, &tool), Some(Err(_))));
@@ -307,15 +313,22 @@ mod tests {
         let asked = AskHuman::parse(r#"{"question":"Ship it?"}"#).expect("valid");
         assert_eq!(asked.expiry_ms, DEFAULT_QUESTION_EXPIRY_MS);
         assert_eq!(asked.on_expiry, OnExpiry::Deny);
-        let asked = AskHuman::parse(r#"{"expires_in_seconds":60,"on_expiry":"fail","question":"Ship?"}"#)
-            .expect("valid");
+        let asked =
+            AskHuman::parse(r#"{"expires_in_seconds":60,"on_expiry":"fail","question":"Ship?"}"#)
+                .expect("valid");
         assert_eq!((asked.expiry_ms, asked.on_expiry), (60_000, OnExpiry::Fail));
         for (arguments, problem) in [
             ("{}", "needs a question"),
             (r#"{"question":" "}"#, "must not be empty"),
             (r#"{"question":3}"#, "must be a string"),
-            (r#"{"question":"q","expires_in_seconds":0}"#, "expires_in_seconds"),
-            (r#"{"question":"q","expires_in_seconds":1e3}"#, "expires_in_seconds"),
+            (
+                r#"{"question":"q","expires_in_seconds":0}"#,
+                "expires_in_seconds",
+            ),
+            (
+                r#"{"question":"q","expires_in_seconds":1e3}"#,
+                "expires_in_seconds",
+            ),
             (r#"{"question":"q","on_expiry":"retry"}"#, "on_expiry"),
             (r#"{"question":"q","to":"alice"}"#, "no argument \"to\""),
         ] {
@@ -328,7 +341,10 @@ mod tests {
 
     #[test]
     fn a_delegation_takes_one_non_empty_input() {
-        assert_eq!(delegated_input(r#"{"input":"review"}"#), Ok("review".to_owned()));
+        assert_eq!(
+            delegated_input(r#"{"input":"review"}"#),
+            Ok("review".to_owned())
+        );
         assert!(delegated_input(r#"{"input":""}"#).is_err());
         assert!(delegated_input(r#"{"task":"review"}"#).is_err());
         assert!(delegated_input(r#"{"input":["a"]}"#).is_err());

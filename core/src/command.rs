@@ -15,10 +15,10 @@ use crate::membership::MembershipChange;
 use crate::names::{
     AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, WebhookName,
 };
-use crate::schedule::ScheduleSpec;
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
 use crate::role::Role;
+use crate::schedule::ScheduleSpec;
 use crate::switches::PauseTarget;
 use crate::webhook::{AttemptResult, DeliveryId, WebhookEvent};
 

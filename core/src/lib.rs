@@ -62,9 +62,9 @@ pub use model::{
 pub use names::{
     AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, ToolName, WebhookName,
 };
-pub use schedule::{CatchUp, Schedule, ScheduleSpec};
 pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
+pub use schedule::{CatchUp, Schedule, ScheduleSpec};
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};
 pub use version::{OLDEST_PROTOCOL, PROTOCOL};
 pub use webhook::{

@@ -8,6 +8,7 @@ use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::apply::{Applied, StateRead, Write, apply};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::budget::{Budget, BudgetScope};
+use crate::builtin::TaskLinks;
 use crate::catalog::CatalogEntry;
 use crate::command::Request;
 use crate::config::{Agent, McpServer, Provider};
@@ -19,7 +20,6 @@ use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, Web
 use crate::outcome::Outcome;
 use crate::switches::Switches;
 use crate::webhook::{Delivery, DeliveryId, Webhook};
-use crate::builtin::TaskLinks;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MemoryState {
@@ -354,7 +354,10 @@ impl StateRead for MemoryState {
         workspace: &WorkspaceId,
         name: &crate::names::ScheduleName,
     ) -> Result<Option<crate::schedule::Schedule>, Infallible> {
-        Ok(self.schedules.get(&(workspace.clone(), name.clone())).cloned())
+        Ok(self
+            .schedules
+            .get(&(workspace.clone(), name.clone()))
+            .cloned())
     }
 
     fn schedules(

@@ -1,11 +1,11 @@
 //! The one place that converts between proto messages and domain types.
 
+use warden_core::policy::OnExpiry;
 use warden_core::{
     Agent, AuditRecord, Budget, BudgetScope, CatalogEntry, CatalogName, CatalogSpec, JournalEntry,
     Limits, McpServer, McpTransport, Pause, Provider, Switches, Task, TaskEvent, TaskLinks,
     TaskStatus, Workspace,
 };
-use warden_core::policy::OnExpiry;
 use warden_proto::v1;
 
 use crate::cluster::Consistency;

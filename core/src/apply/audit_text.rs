@@ -97,9 +97,9 @@ pub(super) fn resource_of(command: &Command) -> String {
         | Command::DeleteWebhook { workspace, name } => {
             config_resource(workspace, "webhook", name.as_str())
         }
-        Command::PutSchedule { workspace, spec, .. } => {
-            config_resource(workspace, "schedule", spec.name.as_str())
-        }
+        Command::PutSchedule {
+            workspace, spec, ..
+        } => config_resource(workspace, "schedule", spec.name.as_str()),
         Command::DeleteSchedule { workspace, name }
         | Command::FireSchedule {
             workspace, name, ..

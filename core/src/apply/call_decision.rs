@@ -166,8 +166,16 @@ impl<S: StateRead> Decider<'_, S> {
         if !self.builtins || !Builtin::is_reserved(server) {
             return Ok(None);
         }
-        let registered = self.state.mcp_server(self.subject.workspace, server)?.is_some();
-        Ok(Builtin::in_workspace(BUILTIN_PROTOCOL, registered, server, tool))
+        let registered = self
+            .state
+            .mcp_server(self.subject.workspace, server)?
+            .is_some();
+        Ok(Builtin::in_workspace(
+            BUILTIN_PROTOCOL,
+            registered,
+            server,
+            tool,
+        ))
     }
 
     /// The checks of a call to a built-in tool: a real built-in, no pause on it, its

@@ -314,7 +314,12 @@ fn start_next_call<S: StateRead>(
     let recheck = starter.recheck(&call)?;
     let changed = matches!(recheck, Recheck::Changed { .. });
     start_or_end(update, &call, 1, recheck, starter)?;
-    if changed || update.task.open_calls.first().is_none_or(|open| open.call_id != call.call_id)
+    if changed
+        || update
+            .task
+            .open_calls
+            .first()
+            .is_none_or(|open| open.call_id != call.call_id)
     {
         // Ended without running (a changed decision, a refused built-in): the next one.
         return advance(update, Some(starter));

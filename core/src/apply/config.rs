@@ -3,8 +3,8 @@
 
 use warden_secrets::WrappedKey;
 
-use crate::builtin::Builtin;
 use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::builtin::Builtin;
 use crate::catalog::is_env_name;
 use crate::command::Command;
 use crate::config::{Agent, AgentSpec, Provider};

@@ -62,7 +62,8 @@ pub(super) fn delegate<S: StateRead>(
     }
     let key = delegation_key(&parent.id, parent.turns, &call.call_id);
     let child_id = TaskId::new(at.time_ms, id_bits(&key));
-    if state.idempotency(&workspace, &key)?.is_some() || state.task(&workspace, &child_id)?.is_some()
+    if state.idempotency(&workspace, &key)?.is_some()
+        || state.task(&workspace, &child_id)?.is_some()
     {
         let why = format!("task {child_id} for call {} exists already", call.call_id);
         update.end_unrun_call(&call.call_id, format!("delegation not made: {why}"));

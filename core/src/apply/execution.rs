@@ -4,7 +4,6 @@
 
 use super::budget::Budgets;
 use super::call_decision::{Decider, Subject};
-use crate::builtin::BUILTIN_PROTOCOL;
 use super::call_start::{Starter, advance, call_started, next_call};
 use super::drift::{Drift, definition_changed};
 use super::model_turn::{Turn, model_responded};
@@ -12,6 +11,7 @@ use super::pause::Brakes;
 use super::placement::{assign, interrupted_call};
 use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead};
+use crate::builtin::BUILTIN_PROTOCOL;
 use crate::command::{Command, Step};
 use crate::ids::{TaskId, WorkspaceId};
 use crate::journal::TaskEvent;

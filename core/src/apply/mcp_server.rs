@@ -6,9 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::builtin::{BUILTIN_PROTOCOL, Builtin};
 use super::config::{adopt_workspace_key, check_url, existing_workspace, invalid};
 use super::{At, Decision, StateRead, Write};
+use crate::builtin::{BUILTIN_PROTOCOL, Builtin};
 use crate::catalog::is_env_name;
 use crate::command::Command;
 use crate::config::{McpServer, McpTransport, ToolDefinition};

@@ -1,9 +1,9 @@
 //! The kill switch: pausing and resuming a workspace, an agent or a tool, and the
 //! pauses that hold for one task's steps ([`Brakes`]).
 
-use crate::builtin::Builtin;
 use super::approval::MAX_REASON_BYTES;
 use super::{At, Decision, StateRead, Write, missing_workspace};
+use crate::builtin::Builtin;
 use crate::command::Command;
 use crate::config::Agent;
 use crate::ids::WorkspaceId;

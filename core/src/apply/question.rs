@@ -167,9 +167,9 @@ fn waiting_question(
     links: Option<&TaskLinks>,
     call_id: &str,
 ) -> Result<Question, Rejection> {
-    let question = links
-        .and_then(TaskLinks::question)
-        .filter(|question| question.call_id == call_id && task.status == TaskStatus::WaitingForInput);
+    let question = links.and_then(TaskLinks::question).filter(|question| {
+        question.call_id == call_id && task.status == TaskStatus::WaitingForInput
+    });
     question.cloned().ok_or_else(|| {
         Rejection::new(
             Code::FailedPrecondition,
@@ -184,7 +184,10 @@ fn waiting_question(
 
 /// Ends the started built-in call `call_id` with `output` as its result.
 pub(super) fn finish_call(update: &mut TaskUpdate, call_id: &str, output: String, is_error: bool) {
-    update.task.open_calls.retain(|open| open.call_id != call_id);
+    update
+        .task
+        .open_calls
+        .retain(|open| open.call_id != call_id);
     update.record(TaskEvent::ToolCallFinished {
         call_id: call_id.to_owned(),
         output,

@@ -4,11 +4,11 @@ use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
 use crate::config::Limits;
-use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
-use crate::names::AgentName;
 use crate::hash::Hash;
+use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::TaskEvent;
 use crate::model::{IdempotencyRecord, Task, TaskStatus};
+use crate::names::AgentName;
 use crate::outcome::{Code, Outcome, Rejection};
 
 pub(super) fn submit_task<S: StateRead>(

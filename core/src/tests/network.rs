@@ -3,8 +3,8 @@
 //! commit that starts the call, parks the parent until the child ends, and ends with it.
 
 use super::fixtures::*;
-use crate::policy::{Effect, OnExpiry, PolicyRule, PolicySet, RuleId, Subject, Target};
 use crate::memory::MemoryState;
+use crate::policy::{Effect, OnExpiry, PolicyRule, PolicySet, RuleId, Subject, Target};
 use crate::*;
 
 fn name(text: &str) -> AgentName {
@@ -79,11 +79,7 @@ fn links(h: &Harness, task: TaskId) -> TaskLinks {
 }
 
 fn task(h: &Harness, id: TaskId) -> Task {
-    h.state
-        .tasks
-        .get(&(ws("acme"), id))
-        .cloned()
-        .expect("task")
+    h.state.tasks.get(&(ws("acme"), id)).cloned().expect("task")
 }
 
 fn last_result(h: &Harness, id: TaskId) -> (String, bool) {
@@ -106,7 +102,11 @@ fn ask(h: &mut Harness, arguments: &str) {
     h.ok(Harness::step(
         1,
         1,
-        responded(0, vec![builtin_call("q1", "warden", "ask_human", arguments)], 5),
+        responded(
+            0,
+            vec![builtin_call("q1", "warden", "ask_human", arguments)],
+            5,
+        ),
     ));
     h.ok(Harness::step(1, 1, started("q1", 1)));
 }
@@ -136,11 +136,16 @@ fn a_question_parks_the_task_until_a_person_answers_it() {
     assert_eq!(question.question, "Ship release 4.2?");
     assert_eq!(question.on_expiry, OnExpiry::Deny);
     assert!(h.events().contains(&"question_asked"));
-    assert!(!h.events().contains(&"tool_call_started"), "nothing runs a built-in");
+    assert!(
+        !h.events().contains(&"tool_call_started"),
+        "nothing runs a built-in"
+    );
 
     let seq = question_seq(&h);
     assert_eq!(
-        h.state.journal_of(&ws("acme"), &SEVEN)[seq as usize].event.kind(),
+        h.state.journal_of(&ws("acme"), &SEVEN)[seq as usize]
+            .event
+            .kind(),
         "question_asked"
     );
     let viewer = h.user("user/vera", &[Role::Viewer]);
@@ -164,7 +169,10 @@ fn a_question_parks_the_task_until_a_person_answers_it() {
 
     let approver = h.user("user/alice", &[Role::Approver]);
     let outcome = h.run_as(&approver, answer("yes, ship it", seq));
-    assert!(matches!(outcome, Outcome::TaskUpdated { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::TaskUpdated { .. }),
+        "{outcome:?}"
+    );
     let resumed = h.task();
     assert_eq!(resumed.status, TaskStatus::Running);
     assert!(resumed.open_calls.is_empty());
@@ -197,7 +205,10 @@ fn an_unanswered_question_expires_by_its_on_expiry() {
         assert_eq!(h.task().status, status, "{on_expiry}");
         if on_expiry == "deny" {
             let (output, is_error) = last_result(&h, SEVEN);
-            assert!(is_error && output.contains("expired unanswered"), "{output}");
+            assert!(
+                is_error && output.contains("expired unanswered"),
+                "{output}"
+            );
         }
     }
 }
@@ -210,7 +221,12 @@ fn a_malformed_question_is_denied_and_the_task_goes_on() {
         1,
         responded(
             0,
-            vec![builtin_call("q1", "warden", "ask_human", r#"{"question":""}"#)],
+            vec![builtin_call(
+                "q1",
+                "warden",
+                "ask_human",
+                r#"{"question":""}"#,
+            )],
             5,
         ),
     ));
@@ -227,12 +243,20 @@ fn without_a_grant_or_before_protocol_4_there_is_no_built_in() {
         1,
         responded(
             0,
-            vec![builtin_call("q1", "warden", "ask_human", r#"{"question":"q"}"#)],
+            vec![builtin_call(
+                "q1",
+                "warden",
+                "ask_human",
+                r#"{"question":"q"}"#,
+            )],
             5,
         ),
     ));
     let (output, _) = last_result(&h, SEVEN);
-    assert!(output.contains("has no grant for warden/ask_human"), "{output}");
+    assert!(
+        output.contains("has no grant for warden/ask_human"),
+        "{output}"
+    );
 
     // A cluster still at protocol 3 decides as older builds do: warden is a server name.
     let mut old = MemoryState::default();
@@ -346,7 +370,10 @@ fn a_delegation_creates_one_child_and_its_answer_ends_the_parent_s_call() {
     );
     assert!(child.limits.token_budget <= h.task().limits.token_budget - h.task().tokens_used);
     let parent_link = links(&h, child_id).parent.expect("a parent");
-    assert_eq!((parent_link.task, parent_link.call_id.as_str()), (SEVEN, "d1"));
+    assert_eq!(
+        (parent_link.task, parent_link.call_id.as_str()),
+        (SEVEN, "d1")
+    );
     assert_eq!(parent_link.lineage, vec![name("bot")]);
     assert_eq!(links(&h, SEVEN).children, vec![child_id]);
 
@@ -357,7 +384,11 @@ fn a_delegation_creates_one_child_and_its_answer_ends_the_parent_s_call() {
     let parent = h.task();
     assert_eq!(parent.status, TaskStatus::Running);
     assert_eq!(parent.owner, None, "the controller places it again");
-    assert_eq!(parent.tokens_used, 5 + 40, "the child's tokens count for the parent");
+    assert_eq!(
+        parent.tokens_used,
+        5 + 40,
+        "the child's tokens count for the parent"
+    );
     assert_eq!(last_result(&h, SEVEN), ("final answer".to_owned(), false));
     assert!(h.events().contains(&"child_ended"));
     assert_eq!(links(&h, SEVEN).waiting, None);
@@ -386,7 +417,10 @@ fn a_failed_child_is_an_error_result_and_a_cancelled_parent_cancels_its_child() 
     ));
     let (output, is_error) = last_result(&h, SEVEN);
     assert!(is_error, "{output}");
-    assert!(output.contains("ended failed: model unreachable"), "{output}");
+    assert!(
+        output.contains("ended failed: model unreachable"),
+        "{output}"
+    );
 
     let mut h = network(&[("agent", "helper")], &[("helper", &[])]);
     let child_id = delegate(&mut h, "helper", "work");
@@ -394,7 +428,10 @@ fn a_failed_child_is_an_error_result_and_a_cancelled_parent_cancels_its_child() 
     let child = task(&h, child_id);
     assert_eq!(child.status, TaskStatus::Cancelled);
     assert!(
-        child.reason.as_deref().is_some_and(|r| r.contains(&SEVEN.to_string())),
+        child
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains(&SEVEN.to_string())),
         "{:?}",
         child.reason
     );
@@ -411,14 +448,25 @@ fn delegation_cycles_and_chains_past_the_depth_limit_are_denied() {
     h.ok(Harness::step(
         1,
         1,
-        responded(0, vec![builtin_call("s1", "agent", "bot", r#"{"input":"x"}"#)], 5),
+        responded(
+            0,
+            vec![builtin_call("s1", "agent", "bot", r#"{"input":"x"}"#)],
+            5,
+        ),
     ));
     let (output, is_error) = last_result(&h, SEVEN);
-    assert!(is_error && output.contains("delegation cycle: bot -> bot"), "{output}");
+    assert!(
+        is_error && output.contains("delegation cycle: bot -> bot"),
+        "{output}"
+    );
     h.ok(Harness::step(
         1,
         1,
-        responded(1, vec![builtin_call("d1", "agent", "helper", r#"{"input":"x"}"#)], 5),
+        responded(
+            1,
+            vec![builtin_call("d1", "agent", "helper", r#"{"input":"x"}"#)],
+            5,
+        ),
     ));
     h.ok(Harness::step(1, 1, started("d1", 1)));
     let child_id = links(&h, SEVEN).waiting_child().expect("a child").1;
@@ -427,21 +475,39 @@ fn delegation_cycles_and_chains_past_the_depth_limit_are_denied() {
         child_id,
         2,
         1,
-        responded(0, vec![builtin_call("c1", "agent", "bot", r#"{"input":"x"}"#)], 5),
+        responded(
+            0,
+            vec![builtin_call("c1", "agent", "bot", r#"{"input":"x"}"#)],
+            5,
+        ),
     ));
     let (output, is_error) = last_result(&h, child_id);
     assert!(is_error, "{output}");
-    assert!(output.contains("delegation cycle: bot -> helper -> bot"), "{output}");
+    assert!(
+        output.contains("delegation cycle: bot -> helper -> bot"),
+        "{output}"
+    );
 
     // a -> b -> c -> d is as deep as it goes: d may not delegate to e.
     let chain = ["bot", "b", "c", "d", "e"];
     let others: Vec<(&str, Vec<(&str, &str)>)> = chain[1..]
         .iter()
         .enumerate()
-        .map(|(i, agent)| (*agent, chain.get(i + 2).map(|next| ("agent", *next)).into_iter().collect()))
+        .map(|(i, agent)| {
+            (
+                *agent,
+                chain
+                    .get(i + 2)
+                    .map(|next| ("agent", *next))
+                    .into_iter()
+                    .collect(),
+            )
+        })
         .collect();
-    let others: Vec<(&str, &[(&str, &str)])> =
-        others.iter().map(|(agent, grants)| (*agent, grants.as_slice())).collect();
+    let others: Vec<(&str, &[(&str, &str)])> = others
+        .iter()
+        .map(|(agent, grants)| (*agent, grants.as_slice()))
+        .collect();
     let mut h = network(&[("agent", "b")], &others);
     let mut current = delegate(&mut h, "b", "x");
     for (depth, next) in ["c", "d"].into_iter().enumerate() {
@@ -451,7 +517,11 @@ fn delegation_cycles_and_chains_past_the_depth_limit_are_denied() {
             current,
             node,
             1,
-            responded(0, vec![builtin_call("n", "agent", next, r#"{"input":"x"}"#)], 1),
+            responded(
+                0,
+                vec![builtin_call("n", "agent", next, r#"{"input":"x"}"#)],
+                1,
+            ),
         ));
         h.ok(step_of(current, node, 1, started("n", 1)));
         current = links(&h, current).waiting_child().expect("a child").1;
@@ -461,10 +531,17 @@ fn delegation_cycles_and_chains_past_the_depth_limit_are_denied() {
         current,
         9,
         1,
-        responded(0, vec![builtin_call("n", "agent", "e", r#"{"input":"x"}"#)], 1),
+        responded(
+            0,
+            vec![builtin_call("n", "agent", "e", r#"{"input":"x"}"#)],
+            1,
+        ),
     ));
     let (output, is_error) = last_result(&h, current);
-    assert!(is_error && output.contains("delegation too deep: bot -> b -> c -> d -> e"), "{output}");
+    assert!(
+        is_error && output.contains("delegation too deep: bot -> b -> c -> d -> e"),
+        "{output}"
+    );
 }
 
 #[test]
@@ -506,12 +583,20 @@ fn a_built_in_tool_can_be_paused_and_a_paused_one_is_denied() {
         1,
         responded(
             0,
-            vec![builtin_call("q1", "warden", "ask_human", r#"{"question":"q"}"#)],
+            vec![builtin_call(
+                "q1",
+                "warden",
+                "ask_human",
+                r#"{"question":"q"}"#,
+            )],
             5,
         ),
     ));
     let (output, is_error) = last_result(&h, SEVEN);
-    assert!(is_error && output.contains("no questions during the freeze"), "{output}");
+    assert!(
+        is_error && output.contains("no questions during the freeze"),
+        "{output}"
+    );
     assert_eq!(h.task().status, TaskStatus::Running);
 }
 
@@ -519,7 +604,10 @@ fn a_built_in_tool_can_be_paused_and_a_paused_one_is_denied() {
 fn a_refused_delegation_lets_the_next_call_wait_for_its_approval() {
     // helper's budget is used up when the delegation is to start; the turn's next call
     // needs approval, so the task parks on it instead of running on.
-    let mut h = network(&[("agent", "helper"), ("tools", "append")], &[("helper", &[])]);
+    let mut h = network(
+        &[("agent", "helper"), ("tools", "append")],
+        &[("helper", &[])],
+    );
     let mut rules = allow_all("tools").rules;
     rules.push(allow("allow-agents", "agent"));
     rules.push(super::approval::rule(
@@ -554,7 +642,10 @@ fn a_refused_delegation_lets_the_next_call_wait_for_its_approval() {
     });
     h.ok(Harness::step(1, 1, started("d1", 1)));
     let (output, is_error) = last_result(&h, SEVEN);
-    assert!(is_error && output.contains("token budget exhausted"), "{output}");
+    assert!(
+        is_error && output.contains("token budget exhausted"),
+        "{output}"
+    );
     assert_eq!(h.task().status, TaskStatus::WaitingApproval);
 }
 
@@ -574,7 +665,11 @@ fn delegation_keys_are_kept_for_delegations_and_differ_by_turn() {
     h.ok(Harness::step(
         1,
         2,
-        responded(1, vec![builtin_call("d1", "agent", "helper", r#"{"input":"two"}"#)], 5),
+        responded(
+            1,
+            vec![builtin_call("d1", "agent", "helper", r#"{"input":"two"}"#)],
+            5,
+        ),
     ));
     h.ok(Harness::step(1, 2, started("d1", 1)));
     let second = links(&h, SEVEN).waiting_child().expect("a second child").1;
@@ -601,8 +696,14 @@ fn a_server_registered_as_agent_before_protocol_4_keeps_serving_its_tools() {
         &mut state,
         crate::fixtures::register_stdio(&ws("acme"), "agent", "tools"),
     );
-    assert!(matches!(outcome, Outcome::McpServerRegistered(_)), "{outcome:?}");
-    run(&mut state, Command::SetClusterProtocol { protocol: PROTOCOL });
+    assert!(
+        matches!(outcome, Outcome::McpServerRegistered(_)),
+        "{outcome:?}"
+    );
+    run(
+        &mut state,
+        Command::SetClusterProtocol { protocol: PROTOCOL },
+    );
     // The tool `append` of the server named agent is no agent: pinned tools only.
     let mut pin = pin_tools("acme", 1);
     if let Command::PinMcpTools { name, .. } = &mut pin {
@@ -650,7 +751,10 @@ fn a_question_notifies_the_webhooks_subscribed_to_it() {
             ciphertext: vec![4; 48],
         }),
     });
-    ask(&mut h, r#"{"question":"secret plans?","expires_in_seconds":60}"#);
+    ask(
+        &mut h,
+        r#"{"question":"secret plans?","expires_in_seconds":60}"#,
+    );
     let deliveries: Vec<Delivery> = h.state.deliveries.values().cloned().collect();
     assert_eq!(deliveries.len(), 1, "{deliveries:?}");
     let notice = &deliveries[0].notice;

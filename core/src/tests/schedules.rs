@@ -80,13 +80,20 @@ fn a_firing_runs_once_per_due_time_as_the_schedule_s_principal() {
     };
     let task = task.expect("a task");
     assert_eq!(task.submitted_by.to_string(), "trigger/acme/weekly");
-    assert_eq!(task.idempotency_key.as_str(), format!("schedule:weekly:{due}"));
+    assert_eq!(
+        task.idempotency_key.as_str(),
+        format!("schedule:weekly:{due}")
+    );
     assert_eq!(task.input, "weekly report");
     assert_eq!(schedule(&h).fired, 1);
     assert_eq!(schedule(&h).last_task, Some(task.id));
     let audit = h.state.audit.last().expect("a record");
     assert_eq!(audit.action, "schedule.fire");
-    assert!(audit.detail.contains("trigger/acme/weekly"), "{}", audit.detail);
+    assert!(
+        audit.detail.contains("trigger/acme/weekly"),
+        "{}",
+        audit.detail
+    );
 
     // The same due time again (a new leader that had not seen the first): refused.
     let again = as_node(&mut h, fire(due, true, 0, 101));
@@ -95,7 +102,10 @@ fn a_firing_runs_once_per_due_time_as_the_schedule_s_principal() {
         "{again:?}"
     );
     // An earlier one, a future one: refused.
-    assert!(matches!(as_node(&mut h, fire(due - 1, true, 0, 102)), Outcome::Rejected(_)));
+    assert!(matches!(
+        as_node(&mut h, fire(due - 1, true, 0, 102)),
+        Outcome::Rejected(_)
+    ));
     let future = fire(h.time_ms + 60_000, true, 0, 103);
     assert!(matches!(as_node(&mut h, future), Outcome::Rejected(_)));
     let tasks = h
@@ -113,14 +123,28 @@ fn missed_due_times_are_skipped_or_run_once_and_a_changed_spec_starts_over() {
     h.ok(put("weekly", 0));
     let created = schedule(&h).last_due_ms;
     let outcome = as_node(&mut h, fire(created + 3, false, 2, 100));
-    assert!(matches!(outcome, Outcome::ScheduleFired { task: None, .. }), "{outcome:?}");
-    let after = schedule(&h);
-    assert_eq!((after.fired, after.skipped, after.last_due_ms), (0, 3, created + 3));
     assert!(
-        h.state.audit.last().expect("a record").detail.contains("2 earlier due times skipped")
+        matches!(outcome, Outcome::ScheduleFired { task: None, .. }),
+        "{outcome:?}"
+    );
+    let after = schedule(&h);
+    assert_eq!(
+        (after.fired, after.skipped, after.last_due_ms),
+        (0, 3, created + 3)
+    );
+    assert!(
+        h.state
+            .audit
+            .last()
+            .expect("a record")
+            .detail
+            .contains("2 earlier due times skipped")
     );
     let outcome = as_node(&mut h, fire(created + 6, true, 1, 101));
-    assert!(matches!(outcome, Outcome::ScheduleFired { task: Some(_), .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::ScheduleFired { task: Some(_), .. }),
+        "{outcome:?}"
+    );
     assert_eq!((schedule(&h).fired, schedule(&h).skipped), (1, 4));
 
     // A firing computed for version 1 does not apply to version 2, and version 2 fires
@@ -185,7 +209,10 @@ fn whoever_put_a_schedule_cannot_approve_its_tasks_calls() {
     let mut h = super::approval::governed(1, crate::policy::OnExpiry::Deny);
     let author = h.user("user/olga", &[Role::Operator, Role::Approver]);
     let other = h.user("user/amir", &[Role::Approver]);
-    assert!(matches!(h.run_as(&author, put("weekly", 0)), Outcome::SchedulePut(_)));
+    assert!(matches!(
+        h.run_as(&author, put("weekly", 0)),
+        Outcome::SchedulePut(_)
+    ));
     let created = schedule(&h).last_due_ms;
     let Outcome::ScheduleFired { task, .. } = as_node(&mut h, fire(created + 1, true, 0, 100))
     else {
@@ -206,7 +233,12 @@ fn whoever_put_a_schedule_cannot_approve_its_tasks_calls() {
         epoch: 1,
         step: responded(0, vec![call("c1", "delete", r#"{"key":"a"}"#)], 5),
     });
-    let waiting = h.state.tasks.get(&(ws("acme"), task)).cloned().expect("task");
+    let waiting = h
+        .state
+        .tasks
+        .get(&(ws("acme"), task))
+        .cloned()
+        .expect("task");
     assert_eq!(waiting.status, TaskStatus::WaitingApproval);
     let hash = waiting.open_calls[0].arguments_hash;
     let decide = |approve| Command::DecideApproval {
@@ -222,5 +254,8 @@ fn whoever_put_a_schedule_cannot_approve_its_tasks_calls() {
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied && r.message.contains("put schedule weekly")),
         "{outcome:?}"
     );
-    assert!(matches!(h.run_as(&other, decide(true)), Outcome::TaskUpdated { .. }));
+    assert!(matches!(
+        h.run_as(&other, decide(true)),
+        Outcome::TaskUpdated { .. }
+    ));
 }

@@ -125,7 +125,12 @@ pub fn to_proto(schedule: &Schedule) -> v1::Schedule {
     let spec = &schedule.spec;
     let next_due_at_ms = Calendar::parse(&spec.cron, &spec.timezone)
         .ok()
-        .and_then(|calendar| calendar.next_after(schedule.last_due_ms, 1).first().copied())
+        .and_then(|calendar| {
+            calendar
+                .next_after(schedule.last_due_ms, 1)
+                .first()
+                .copied()
+        })
         .unwrap_or_default();
     v1::Schedule {
         workspace: schedule.workspace.to_string(),

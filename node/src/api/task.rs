@@ -3,18 +3,19 @@
 
 use prost::Message;
 use tonic::{Request, Response, Status};
+use warden_core::builtin::MAX_ANSWER_BYTES;
 use warden_core::{
     Action, AgentName, Code, Command, IdempotencyKey, Outcome, Permission, Rejection, Resolution,
     TaskId, WorkspaceId,
 };
 use warden_proto::v1::resolve_task_request::Decision;
 use warden_proto::v1::task_service_server::TaskService;
-use warden_core::builtin::MAX_ANSWER_BYTES;
 use warden_proto::v1::{
-    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, DecideApprovalRequest, GetJournalRequest,
-    GetJournalResponse, GetTaskRequest, GetTaskResponse, ListTasksRequest, ListTasksResponse,
-    ResolveTaskRequest, ResolveTaskResponse, SubmitTaskRequest, SubmitTaskResponse,
-    WaitTaskRequest, WaitTaskResponse, WatchTaskRequest, WatchWorkspaceRequest,
+    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse,
+    DecideApprovalRequest, GetJournalRequest, GetJournalResponse, GetTaskRequest, GetTaskResponse,
+    ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
+    SubmitTaskRequest, SubmitTaskResponse, WaitTaskRequest, WaitTaskResponse, WatchTaskRequest,
+    WatchWorkspaceRequest,
 };
 
 use super::{Payload, Refused, now_ms, propose, recorded, unexpected};

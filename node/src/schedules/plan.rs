@@ -123,7 +123,11 @@ mod tests {
         let firings = calendar.due(at(1, 0, 0), at(1, 0, 35), CatchUp::Skip);
         let dues: Vec<u64> = firings.iter().map(|firing| firing.due_ms).collect();
         assert_eq!(dues, vec![at(1, 0, 10), at(1, 0, 20), at(1, 0, 30)]);
-        assert!(firings.iter().all(|firing| firing.run && firing.missed == 0));
+        assert!(
+            firings
+                .iter()
+                .all(|firing| firing.run && firing.missed == 0)
+        );
         // Down for ten minutes: 53 due times are past the grace (the latest is fired or
         // skipped, 52 counted as skipped with it), 7 within it (09:00 to 10:00).
         for (rule, runs) in [(CatchUp::Skip, false), (CatchUp::RunOnce, true)] {
@@ -139,7 +143,11 @@ mod tests {
             assert_eq!(firings.len(), 1 + 7);
             assert_eq!(firings[1].due_ms, at(1, 9, 0));
         }
-        assert!(calendar.due(at(1, 0, 30), at(1, 0, 35), CatchUp::Skip).is_empty());
+        assert!(
+            calendar
+                .due(at(1, 0, 30), at(1, 0, 35), CatchUp::Skip)
+                .is_empty()
+        );
     }
 
     #[test]

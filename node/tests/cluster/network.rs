@@ -83,7 +83,11 @@ async fn until_status(client: &Client, id: &str, status: TaskStatus) -> Task {
         &format!("task {id} to be {}", status.as_str_name()),
         Duration::from_secs(60),
         || async move {
-            let task = client.get_task(WS, id, Consistency::Linearizable).await.ok()?.task?;
+            let task = client
+                .get_task(WS, id, Consistency::Linearizable)
+                .await
+                .ok()?
+                .task?;
             (task.status == i32::from(status)).then_some(task)
         },
     )
@@ -154,7 +158,10 @@ async fn a_question_survives_its_node_s_death_and_is_answered_on_another() {
     let refused = operator
         .answer_question(WS, &task.id, &question, "yes")
         .await;
-    assert_eq!(crate::common::error_code(refused), tonic::Code::PermissionDenied);
+    assert_eq!(
+        crate::common::error_code(refused),
+        tonic::Code::PermissionDenied
+    );
 
     let approver = approver_client(&admin, WS).await;
     let answered = approver
@@ -213,7 +220,11 @@ async fn a_delegation_creates_one_child_whose_answer_reaches_the_parent_across_a
     let (_workspace, _models) = network(
         &admin,
         &[
-            ("lead", delegates("helper", "lead: "), &[("agent", "helper")]),
+            (
+                "lead",
+                delegates("helper", "lead: "),
+                &[("agent", "helper")],
+            ),
             (
                 "helper",
                 asks("May I ship?", "helper: "),
@@ -237,7 +248,10 @@ async fn a_delegation_creates_one_child_whose_answer_reaches_the_parent_across_a
     let link = child.parent.clone().expect("the child names its parent");
     assert_eq!(link.task_id, parent.id);
     assert_eq!(link.lineage, vec!["lead".to_owned()]);
-    assert_eq!(child.idempotency_key, format!("delegate:{}:1:call_0_0", parent.id));
+    assert_eq!(
+        child.idempotency_key,
+        format!("delegate:{}:1:call_0_0", parent.id)
+    );
     assert_eq!(child.submitted_by, parent.submitted_by);
 
     // The parent's node dies while its child waits on a person.
@@ -260,7 +274,11 @@ async fn a_delegation_creates_one_child_whose_answer_reaches_the_parent_across_a
         i32::from(TaskStatus::Completed)
     );
     let events = journal(&admin, &parent.id).await;
-    assert_ne!(last_node(&events), Some(parent_node), "resumed on a live node");
+    assert_ne!(
+        last_node(&events),
+        Some(parent_node),
+        "resumed on a live node"
+    );
     assert_eq!(count(&events, "delegated"), 1);
     assert_eq!(count(&events, "child_ended"), 1);
     assert_eq!(count(&events, "tool_call_finished"), 1, "delivered once");
@@ -362,8 +380,16 @@ async fn an_approver_answers_a_question_in_the_console() {
     let path = format!("/console/w/{WS}/tasks/{}", task.id);
     let page = browser.get(&path).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("Is &#60;b&#62;drop&#60;/b&#62; safe?") || page.body.contains("Is &lt;b&gt;drop&lt;/b&gt; safe?"), "{}", page.body);
-    assert!(!page.body.contains("<b>drop</b>"), "the question is escaped");
+    assert!(
+        page.body.contains("Is &#60;b&#62;drop&#60;/b&#62; safe?")
+            || page.body.contains("Is &lt;b&gt;drop&lt;/b&gt; safe?"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("<b>drop</b>"),
+        "the question is escaped"
+    );
     let (csrf, call_id, seq) = (
         page.field("csrf"),
         page.field("call_id"),
@@ -381,7 +407,11 @@ async fn an_approver_answers_a_question_in_the_console() {
         )
         .await;
     assert_eq!(answered.status, 303, "{}", answered.body);
-    assert!(answered.location().ends_with("?done=answered"), "{}", answered.location());
+    assert!(
+        answered.location().ends_with("?done=answered"),
+        "{}",
+        answered.location()
+    );
     let done = until_status(&admin, &task.id, TaskStatus::Completed).await;
     assert_eq!(done.result, "answer: from the console");
     let events = journal(&admin, &task.id).await;
@@ -389,5 +419,9 @@ async fn an_approver_answers_a_question_in_the_console() {
         .iter()
         .find(|event| event.kind == "question_answered")
         .expect("answered");
-    assert!(answer.detail_json.contains("user/quinn"), "{}", answer.detail_json);
+    assert!(
+        answer.detail_json.contains("user/quinn"),
+        "{}",
+        answer.detail_json
+    );
 }

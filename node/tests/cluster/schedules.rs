@@ -51,7 +51,10 @@ async fn a_schedule_fires_once_per_due_time_while_its_leader_is_killed() {
         ..Schedule::default()
     };
     // Checked where it is taken, naming the field.
-    for (cron, zone, field) in [("61 * * * *", "UTC", "cron"), ("* * * * *", "Mars/Base", "timezone")] {
+    for (cron, zone, field) in [
+        ("61 * * * *", "UTC", "cron"),
+        ("* * * * *", "Mars/Base", "timezone"),
+    ] {
         let refused = admin.put_schedule(spec(cron, zone), 0).await;
         let error = refused.expect_err("refused");
         assert_eq!(error.code(), Some(tonic::Code::InvalidArgument), "{error}");
@@ -111,9 +114,17 @@ async fn a_schedule_fires_once_per_due_time_while_its_leader_is_killed() {
         assert!(dues.insert(due), "two tasks for due time {due}");
     }
     let dues: Vec<u64> = dues.into_iter().collect();
-    assert!(dues.len() as u64 >= after, "{} tasks, {after} firings", dues.len());
+    assert!(
+        dues.len() as u64 >= after,
+        "{} tasks, {after} firings",
+        dues.len()
+    );
     for pair in dues.windows(2) {
-        assert_eq!(pair[1] - pair[0], 1000, "a due time was skipped or doubled: {dues:?}");
+        assert_eq!(
+            pair[1] - pair[0],
+            1000,
+            "a due time was skipped or doubled: {dues:?}"
+        );
     }
     let firings = admin
         .tail_audit(

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use warden_client::proto::Schedule;
 use warden_client::Client;
+use warden_client::proto::Schedule;
 
 use crate::args::{ReadArgs, text_or_stdin};
 use crate::output::{Format, Table, emit, emit_json, format_time_ms, shorten};

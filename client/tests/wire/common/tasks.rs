@@ -10,10 +10,11 @@ use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 use warden_client::proto::task_service_server::{TaskService, TaskServiceServer};
 use warden_client::proto::{
-    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse, GetJournalRequest, GetJournalResponse, GetTaskRequest,
-    GetTaskResponse, ListTasksRequest, ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse,
-    SubmitTaskRequest, SubmitTaskResponse, Task, TaskEvent, TaskStatus, WaitTaskRequest,
-    WaitTaskResponse, WatchTaskRequest, WatchWorkspaceRequest,
+    AnswerQuestionRequest, AnswerQuestionResponse, CancelTaskRequest, CancelTaskResponse,
+    GetJournalRequest, GetJournalResponse, GetTaskRequest, GetTaskResponse, ListTasksRequest,
+    ListTasksResponse, ResolveTaskRequest, ResolveTaskResponse, SubmitTaskRequest,
+    SubmitTaskResponse, Task, TaskEvent, TaskStatus, WaitTaskRequest, WaitTaskResponse,
+    WatchTaskRequest, WatchWorkspaceRequest,
 };
 
 use super::{TestServer, serve};

@@ -34,9 +34,23 @@ pub async fn run(admin: &Client, approver: &Client) -> anyhow::Result<bool> {
         "final": "{{last_result}}",
     }))
     .await?;
-    create(admin, &coordinator, &coordinator_model, ("agent", &researcher)).await?;
-    create(admin, &researcher, &researcher_model, ("warden", "ask_human")).await?;
-    println!("  agents {coordinator} (may call agent/{researcher}) and {researcher} (may call warden/ask_human)");
+    create(
+        admin,
+        &coordinator,
+        &coordinator_model,
+        ("agent", &researcher),
+    )
+    .await?;
+    create(
+        admin,
+        &researcher,
+        &researcher_model,
+        ("warden", "ask_human"),
+    )
+    .await?;
+    println!(
+        "  agents {coordinator} (may call agent/{researcher}) and {researcher} (may call warden/ask_human)"
+    );
 
     let parent = admin
         .submit_task(
@@ -60,7 +74,10 @@ pub async fn run(admin: &Client, approver: &Client) -> anyhow::Result<bool> {
     let child_id = waiting.waiting_for_task.clone();
     let child = until(admin, &child_id, |task| task.question.is_some()).await?;
     let question = child.question.clone().context("the child's question")?;
-    let lineage = child.parent.as_ref().map(|parent| parent.lineage.join(" -> "));
+    let lineage = child
+        .parent
+        .as_ref()
+        .map(|parent| parent.lineage.join(" -> "));
     println!(
         "  child {child_id} ({}, agents above: {}) asks: {:?}",
         status_name(child.status),
@@ -167,7 +184,11 @@ async fn until(client: &Client, id: &str, holds: impl Fn(&Task) -> bool) -> anyh
             && task.status != i32::from(TaskStatus::WaitingForChild)
             && task.status != i32::from(TaskStatus::WaitingForInput)
         {
-            bail!("task {id} is {} ({})", status_name(task.status), task.reason);
+            bail!(
+                "task {id} is {} ({})",
+                status_name(task.status),
+                task.reason
+            );
         }
         if Instant::now() > deadline {
             bail!("task {id} did not get there within 60s");
