@@ -7,7 +7,7 @@
 use super::pause::Brakes;
 use super::policy::{PolicyCall, evaluate};
 use super::{At, StateRead};
-use crate::builtin::{AskHuman, BUILTIN_PROTOCOL, Builtin, MAX_DELEGATION_DEPTH, delegated_input};
+use crate::builtin::{AskHuman, Builtin, MAX_DELEGATION_DEPTH, delegated_input};
 use crate::config::Agent;
 use crate::hash::Hash;
 use crate::ids::{Principal, WorkspaceId};
@@ -60,9 +60,8 @@ pub(super) struct Decider<'a, S> {
     pub(super) brakes: &'a Brakes,
     /// The agents of the tasks above this one (delegation), the first one's first.
     pub(super) lineage: &'a [AgentName],
-    /// Whether the built-in tools exist: the cluster runs protocol 4 or later. Before,
-    /// `warden` and `agent` are server names like any other, as older builds decide.
-    pub(super) builtins: bool,
+    /// The protocol the cluster runs, which says whether the built-in tools exist.
+    pub(super) protocol: u32,
 }
 
 impl<S: StateRead> Decider<'_, S> {
@@ -163,7 +162,7 @@ impl<S: StateRead> Decider<'_, S> {
         server: &ServerName,
         tool: &ToolName,
     ) -> Result<Option<Result<Builtin, String>>, S::Error> {
-        if !self.builtins || !Builtin::is_reserved(server) {
+        if !Builtin::is_reserved(server) {
             return Ok(None);
         }
         let registered = self
@@ -171,7 +170,7 @@ impl<S: StateRead> Decider<'_, S> {
             .mcp_server(self.subject.workspace, server)?
             .is_some();
         Ok(Builtin::in_workspace(
-            BUILTIN_PROTOCOL,
+            self.protocol,
             registered,
             server,
             tool,
@@ -349,7 +348,6 @@ pub fn decide_call<S: StateRead>(
         principal: subject.submitter,
         head: &head,
     };
-    let builtins = state.cluster_protocol()? >= BUILTIN_PROTOCOL;
     let decider = Decider {
         state,
         at: &at,
@@ -357,7 +355,7 @@ pub fn decide_call<S: StateRead>(
         agent: agent.as_ref(),
         brakes: &brakes,
         lineage: &[],
-        builtins,
+        protocol: state.cluster_protocol()?,
     };
     let verdict = decider.decide(&CallTarget {
         call_id: "probe",

@@ -9,14 +9,14 @@ use std::collections::BTreeSet;
 
 use super::approval::resume;
 use super::question::finish_call;
-use super::submit::{NewTask, new_task, submission_hash};
+use super::submit::{NewTask, create_task};
 use super::task_update::TaskUpdate;
 use super::{At, StateRead, Write};
 use crate::builtin::{ParentLink, TaskLinks, Waiting, delegated_input};
 use crate::hash::Hash;
 use crate::ids::{IdempotencyKey, TaskId, WorkspaceId};
 use crate::journal::TaskEvent;
-use crate::model::{IdempotencyRecord, OpenCall, Task, TaskStatus};
+use crate::model::{OpenCall, Task, TaskStatus};
 use crate::names::AgentName;
 
 /// Starts an allowed delegation call: creates the child task and parks the parent.
@@ -71,7 +71,7 @@ pub(super) fn delegate<S: StateRead>(
     }
     let mut limits = agent.spec.limits;
     limits.token_budget = limits.token_budget.min(left);
-    let child = new_task(
+    let (_, child_writes) = create_task(
         NewTask {
             id: child_id,
             workspace: &workspace,
@@ -96,19 +96,6 @@ pub(super) fn delegate<S: StateRead>(
         task: parent.id,
         call_id: call.call_id.clone(),
         lineage,
-    });
-    let mut created = TaskUpdate::new(child, at);
-    created.record(TaskEvent::Submitted {
-        agent: callee.clone(),
-    });
-    let (_, child_writes) = created.into_parts();
-    update.also(Write::Idempotency {
-        workspace: workspace.clone(),
-        key,
-        record: IdempotencyRecord {
-            task_id: child_id,
-            payload_hash: submission_hash(callee.as_str(), &input),
-        },
     });
     for write in child_writes {
         update.also(write);

@@ -11,7 +11,6 @@ use super::pause::Brakes;
 use super::placement::{assign, interrupted_call};
 use super::task_update::TaskUpdate;
 use super::{At, Decision, StateRead};
-use crate::builtin::BUILTIN_PROTOCOL;
 use crate::command::{Command, Step};
 use crate::ids::{TaskId, WorkspaceId};
 use crate::journal::TaskEvent;
@@ -53,7 +52,7 @@ pub(super) fn apply<S: StateRead>(
         agent: agent.as_ref(),
         brakes: &brakes,
         lineage,
-        builtins: state.cluster_protocol()? >= BUILTIN_PROTOCOL,
+        protocol: state.cluster_protocol()?,
     };
     let starter = Starter {
         decider: &decider,

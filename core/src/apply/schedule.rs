@@ -3,13 +3,11 @@
 //! submits the schedule's task in the same commit, as the schedule's principal, keyed
 //! `schedule:<name>:<due time>`, so even a firing proposed twice cannot submit twice.
 
-use super::submit::{NewTask, new_task, submission_hash};
-use super::task_update::TaskUpdate;
+use super::submit::{NewTask, create_task};
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
 use crate::ids::IdempotencyKey;
-use crate::journal::TaskEvent;
-use crate::model::{IdempotencyRecord, Task};
+use crate::model::Task;
 use crate::outcome::{Code, Outcome, Rejection};
 use crate::schedule::{MAX_CRON_BYTES, MAX_SCHEDULES_PER_WORKSPACE, Schedule};
 
@@ -226,7 +224,7 @@ fn submit<S: StateRead>(
     }
     let limits = agent.spec.limits;
     let principal = schedule.principal();
-    let task = new_task(
+    let (task, writes) = create_task(
         NewTask {
             id: task_id,
             workspace,
@@ -238,22 +236,6 @@ fn submit<S: StateRead>(
             submitted_by: &principal,
         },
         at,
-    );
-    let mut update = TaskUpdate::new(task, at);
-    update.record(TaskEvent::Submitted {
-        agent: spec.agent.clone(),
-    });
-    let (task, mut writes) = update.into_parts();
-    writes.insert(
-        0,
-        Write::Idempotency {
-            workspace: workspace.clone(),
-            key,
-            record: IdempotencyRecord {
-                task_id: task.id,
-                payload_hash: submission_hash(spec.agent.as_str(), &spec.input),
-            },
-        },
     );
     Ok(Ok((task, writes)))
 }

@@ -86,7 +86,7 @@ pub(super) fn submit_task<S: StateRead>(
         )));
     }
     let limits = agent_record.spec.limits;
-    let task = new_task(
+    let (task, writes) = create_task(
         NewTask {
             id: *task_id,
             workspace,
@@ -98,22 +98,6 @@ pub(super) fn submit_task<S: StateRead>(
             submitted_by: at.principal,
         },
         at,
-    );
-    let mut update = TaskUpdate::new(task, at);
-    update.record(TaskEvent::Submitted {
-        agent: agent.clone(),
-    });
-    let (task, mut writes) = update.into_parts();
-    writes.insert(
-        0,
-        Write::Idempotency {
-            workspace: workspace.clone(),
-            key: idempotency_key.clone(),
-            record: IdempotencyRecord {
-                task_id: task.id,
-                payload_hash: submission_hash,
-            },
-        },
     );
     Ok(Ok((
         Outcome::TaskSubmitted {
@@ -136,9 +120,10 @@ pub(super) struct NewTask<'a> {
     pub(super) submitted_by: &'a Principal,
 }
 
-/// A pending task, created at `at`.
-pub(super) fn new_task(new: NewTask<'_>, at: &At<'_>) -> Task {
-    Task {
+/// A pending task created at `at`, and its writes: the idempotency record binding its
+/// key to its agent and input, its `submitted` journal entry, and the task.
+pub(super) fn create_task(new: NewTask<'_>, at: &At<'_>) -> (Task, Vec<Write>) {
+    let task = Task {
         id: new.id,
         workspace: new.workspace.clone(),
         idempotency_key: new.idempotency_key.clone(),
@@ -161,12 +146,29 @@ pub(super) fn new_task(new: NewTask<'_>, at: &At<'_>) -> Task {
         open_calls: Vec::new(),
         result: None,
         reason: None,
-    }
+    };
+    let mut update = TaskUpdate::new(task, at);
+    update.record(TaskEvent::Submitted {
+        agent: new.agent.clone(),
+    });
+    let (task, mut writes) = update.into_parts();
+    writes.insert(
+        0,
+        Write::Idempotency {
+            workspace: new.workspace.clone(),
+            key: new.idempotency_key.clone(),
+            record: IdempotencyRecord {
+                task_id: task.id,
+                payload_hash: submission_hash(new.agent.as_str(), new.input),
+            },
+        },
+    );
+    (task, writes)
 }
 
 /// What an idempotency key binds: the agent and the input, length-prefixed so no two
 /// different pairs hash alike.
-pub(super) fn submission_hash(agent: &str, input: &str) -> Hash {
+fn submission_hash(agent: &str, input: &str) -> Hash {
     let mut bytes = Vec::with_capacity(agent.len() + input.len() + 8);
     bytes.extend_from_slice(&(agent.len() as u64).to_be_bytes());
     bytes.extend_from_slice(agent.as_bytes());

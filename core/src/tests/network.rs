@@ -777,3 +777,23 @@ fn a_question_notifies_the_webhooks_subscribed_to_it() {
     };
     assert_eq!(put.since(), 4);
 }
+
+#[test]
+fn a_parent_past_its_deadline_times_out_and_its_child_is_cancelled() {
+    let mut h = network(&[("agent", "helper")], &[("helper", &[])]);
+    let child_id = delegate(&mut h, "helper", "work");
+    h.refused(h.lifecycle("timeout"), Code::FailedPrecondition);
+    h.time_ms = h.task().deadline_at_ms;
+    h.ok(h.lifecycle("timeout"));
+    assert_eq!(h.task().status, TaskStatus::TimedOut);
+    let child = task(&h, child_id);
+    assert_eq!(child.status, TaskStatus::Cancelled);
+    assert!(
+        child
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("timed_out")),
+        "{:?}",
+        child.reason
+    );
+}
