@@ -44,6 +44,7 @@ mod settings;
 mod tasks;
 mod tls;
 mod token;
+mod triggers;
 mod watch;
 mod webhooks;
 

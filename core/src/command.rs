@@ -13,13 +13,15 @@ use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::{RequestedCall, Resolution, Usage};
 use crate::membership::MembershipChange;
 use crate::names::{
-    AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, WebhookName,
+    AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, TriggerName,
+    WebhookName,
 };
 use crate::outcome::Rejection;
 use crate::policy::PolicySet;
 use crate::role::Role;
 use crate::schedule::ScheduleSpec;
 use crate::switches::PauseTarget;
+use crate::trigger::TriggerSpec;
 use crate::webhook::{AttemptResult, DeliveryId, WebhookEvent};
 
 /// One log entry's payload. The proposer stamps the time and the principal, so
@@ -337,6 +339,37 @@ pub enum Command {
         missed: u64,
         task_id: TaskId,
     },
+    /// Creates or replaces a webhook trigger if it is still at `expected_version` (0:
+    /// new). A replaced trigger keeps its secret unless the command brings one; a new
+    /// one needs one.
+    PutTrigger {
+        workspace: WorkspaceId,
+        spec: TriggerSpec,
+        /// Sealed by the proposer with the workspace's key.
+        secret: Option<SealedSecret>,
+        expected_version: u64,
+        /// As for `PutProvider`: the key `secret` was sealed with, when the workspace had
+        /// none.
+        workspace_key: Option<WrappedKey>,
+    },
+    DeleteTrigger {
+        workspace: WorkspaceId,
+        name: TriggerName,
+    },
+    /// A node's report of a request to a trigger whose signature it verified with the
+    /// trigger's secret at `version`. `key` identifies the request (its `Idempotency-Key`
+    /// header, or its signature): accepted once per key. Submits the trigger's task as
+    /// `task_id` (chosen by the proposer), with the request's `body`.
+    FireTrigger {
+        workspace: WorkspaceId,
+        name: TriggerName,
+        version: u64,
+        key: String,
+        /// The time the request's signature names.
+        signed_ms: u64,
+        body: String,
+        task_id: TaskId,
+    },
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -385,6 +418,9 @@ pub enum Action {
     SchedulePut,
     ScheduleDelete,
     ScheduleFire,
+    TriggerPut,
+    TriggerDelete,
+    TriggerFire,
 }
 
 /// A journaled step of the agent loop.
@@ -477,6 +513,9 @@ impl Action {
             Action::SchedulePut => "schedule.put",
             Action::ScheduleDelete => "schedule.delete",
             Action::ScheduleFire => "schedule.fire",
+            Action::TriggerPut => "trigger.put",
+            Action::TriggerDelete => "trigger.delete",
+            Action::TriggerFire => "trigger.fire",
         }
     }
 }
@@ -527,6 +566,9 @@ impl Command {
             Command::PutSchedule { .. } => Action::SchedulePut,
             Command::DeleteSchedule { .. } => Action::ScheduleDelete,
             Command::FireSchedule { .. } => Action::ScheduleFire,
+            Command::PutTrigger { .. } => Action::TriggerPut,
+            Command::DeleteTrigger { .. } => Action::TriggerDelete,
+            Command::FireTrigger { .. } => Action::TriggerFire,
         }
     }
 

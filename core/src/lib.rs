@@ -29,6 +29,7 @@ pub mod policy;
 pub mod role;
 pub mod schedule;
 pub mod switches;
+pub mod trigger;
 pub mod version;
 pub mod webhook;
 
@@ -60,12 +61,14 @@ pub use model::{
     WorkspaceSettings,
 };
 pub use names::{
-    AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, ToolName, WebhookName,
+    AgentName, CatalogName, NodeId, ProviderName, ScheduleName, ServerName, ToolName, TriggerName,
+    WebhookName,
 };
 pub use outcome::{Code, Outcome, Rejection, cut_text};
 pub use role::Role;
 pub use schedule::{CatchUp, Schedule, ScheduleSpec};
 pub use switches::{Pause, PauseTarget, Switches, ToolPause};
+pub use trigger::{Trigger, TriggerSpec, trigger_secret_context};
 pub use version::{OLDEST_PROTOCOL, PROTOCOL};
 pub use webhook::{
     AttemptResult, Delivery, DeliveryId, DeliveryState, Notice, Webhook, WebhookEvent,

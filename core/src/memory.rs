@@ -50,6 +50,7 @@ pub struct MemoryState {
     pub deliveries: BTreeMap<(WorkspaceId, DeliveryId), Delivery>,
     pub task_links: BTreeMap<(WorkspaceId, TaskId), TaskLinks>,
     pub schedules: BTreeMap<(WorkspaceId, crate::names::ScheduleName), crate::schedule::Schedule>,
+    pub triggers: BTreeMap<(WorkspaceId, crate::names::TriggerName), crate::trigger::Trigger>,
     pub applied_index: u64,
 }
 
@@ -165,6 +166,15 @@ impl MemoryState {
                 }
                 Write::RemoveSchedule { workspace, name } => {
                     self.schedules.remove(&(workspace, name));
+                }
+                Write::Trigger(trigger) => {
+                    self.triggers.insert(
+                        (trigger.workspace.clone(), trigger.spec.name.clone()),
+                        trigger,
+                    );
+                }
+                Write::RemoveTrigger { workspace, name } => {
+                    self.triggers.remove(&(workspace, name));
                 }
                 Write::TaskLinks(links) => {
                     self.task_links
@@ -372,6 +382,29 @@ impl StateRead for MemoryState {
             .collect())
     }
 
+    fn trigger(
+        &self,
+        workspace: &WorkspaceId,
+        name: &crate::names::TriggerName,
+    ) -> Result<Option<crate::trigger::Trigger>, Infallible> {
+        Ok(self
+            .triggers
+            .get(&(workspace.clone(), name.clone()))
+            .cloned())
+    }
+
+    fn triggers(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<crate::trigger::Trigger>, Infallible> {
+        Ok(self
+            .triggers
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, trigger)| trigger.clone())
+            .collect())
+    }
+
     fn task_links(
         &self,
         workspace: &WorkspaceId,
@@ -401,6 +434,7 @@ impl MemoryState {
         self.deliveries.retain(|(workspace, _), _| workspace != id);
         self.task_links.retain(|(workspace, _), _| workspace != id);
         self.schedules.retain(|(workspace, _), _| workspace != id);
+        self.triggers.retain(|(workspace, _), _| workspace != id);
     }
 
     /// A task's journal in sequence order.

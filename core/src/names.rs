@@ -156,6 +156,12 @@ name_type!(
     ScheduleName, "schedule", LOWER_64
 );
 name_type!(
+    /// A webhook trigger's name within its workspace: 1-64 of `[a-z0-9-]`, starting with a
+    /// letter. Triggers and schedules share one namespace: both act as
+    /// `trigger/<workspace>/<name>`.
+    TriggerName, "trigger", LOWER_64
+);
+name_type!(
     /// A tool's name as its MCP server lists it: 1-64 of `[A-Za-z0-9_.-]`.
     ToolName, "tool", TOOL
 );

@@ -140,6 +140,16 @@ pub enum Outcome {
         task: Option<crate::model::Task>,
         detail: String,
     },
+    TriggerPut(crate::trigger::Trigger),
+    /// The removed trigger, as it was.
+    TriggerDeleted(crate::trigger::Trigger),
+    /// A request to a trigger accepted: the trigger after it, the task it submitted, and
+    /// what happened, for the audit record.
+    TriggerFired {
+        trigger: crate::trigger::Trigger,
+        task: crate::model::Task,
+        detail: String,
+    },
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -16,12 +16,13 @@
 //!   and backups;
 //! - 3: adds webhooks and their deliveries;
 //! - 4: adds the built-in tools (`warden/ask_human`, `agent/<name>`: questions to people
-//!   and delegation), answering and expiring questions, schedules.
+//!   and delegation), answering and expiring questions, schedules;
+//! - 5: adds webhook triggers.
 
 use crate::command::{Action, Command};
 
 /// The protocol this build speaks.
-pub const PROTOCOL: u32 = 4;
+pub const PROTOCOL: u32 = 5;
 
 /// The oldest protocol a cluster can run, and what one whose state records none runs.
 pub const OLDEST_PROTOCOL: u32 = 1;
@@ -35,6 +36,9 @@ impl Command {
     pub fn since(&self) -> u32 {
         match self {
             Command::RecordRejection { action, .. } => action.since(),
+            Command::PutTrigger { .. }
+            | Command::DeleteTrigger { .. }
+            | Command::FireTrigger { .. } => 5,
             Command::AnswerQuestion { .. }
             | Command::ExpireQuestion { .. }
             | Command::PutSchedule { .. }
@@ -102,6 +106,7 @@ impl Action {
             | Action::SchedulePut
             | Action::ScheduleDelete
             | Action::ScheduleFire => 4,
+            Action::TriggerPut | Action::TriggerDelete | Action::TriggerFire => 5,
             Action::ClusterBootstrap
             | Action::ClusterMembership
             | Action::TokenCreate

@@ -17,6 +17,7 @@ pub mod convert;
 pub mod error;
 pub mod failpoints;
 pub mod health;
+pub mod hooks;
 pub mod http;
 pub mod metrics;
 pub mod peers;

@@ -86,6 +86,10 @@ fn describe() {
         "Schedule firings this node recorded as leader, by result (run: a task submitted or refused; skipped: missed while no leader could fire)."
     );
     describe_counter!(
+        "warden_trigger_requests_total",
+        "Requests to webhook triggers this node took, by result (accepted, unauthorized, invalid, duplicate, refused, unavailable)."
+    );
+    describe_counter!(
         "warden_webhook_attempts_total",
         "Webhook delivery attempts this node made as leader, by result (delivered, retry, gave_up)."
     );

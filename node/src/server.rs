@@ -96,6 +96,7 @@ pub async fn run(
     };
     let console_key = vault.console_key();
     let sender_vault = vault.clone();
+    let hooks = crate::hooks::router(cluster.clone(), vault.clone());
     let routes = crate::services::routes(
         &options,
         crate::services::Parts {
@@ -123,6 +124,7 @@ pub async fn run(
         &options,
         crate::console::grpc(routes.clone(), cluster.clone(), tls_on),
         console_key,
+        hooks,
         &mut tasks,
     )
     .await?;
@@ -271,12 +273,13 @@ async fn serve_http(
     Ok(Some(local.to_string()))
 }
 
-/// Serves the console when `console.listen` is set, over TLS when the node has it; the
-/// bound address.
+/// Serves the web listener when `console.listen` is set, over TLS when the node has it:
+/// the console and the webhook triggers' `hooks`. The bound address.
 async fn serve_console(
     options: &Options,
     grpc: warden_console::Grpc,
     key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    hooks: axum::Router,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<Option<String>> {
     let Some(address) = options.console.listen else {
@@ -300,7 +303,7 @@ async fn serve_console(
         tls: acceptor.is_some(),
         session_ttl: options.console.session_ttl,
     };
-    let router = warden_console::router(grpc, settings);
+    let router = warden_console::router(grpc, settings).merge(hooks);
     tracing::info!(console = %local, tls = acceptor.is_some(), "console listening");
     tasks.spawn(async move {
         warden_console::serve(listener, acceptor, router)

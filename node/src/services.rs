@@ -14,6 +14,7 @@ use warden_proto::v1::governance_service_server::GovernanceServiceServer;
 use warden_proto::v1::identity_service_server::IdentityServiceServer;
 use warden_proto::v1::schedule_service_server::ScheduleServiceServer;
 use warden_proto::v1::task_service_server::TaskServiceServer;
+use warden_proto::v1::trigger_service_server::TriggerServiceServer;
 use warden_proto::v1::webhook_service_server::WebhookServiceServer;
 use warden_proto::v1::workspace_service_server::WorkspaceServiceServer;
 use warden_raft::{Raft, RaftGrpc};
@@ -98,6 +99,9 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
         .add_service(AuditServiceServer::new(Audit::new(cluster.clone(), anchor)))
         .add_service(ScheduleServiceServer::new(
             crate::api::schedule::Schedules::new(cluster.clone()),
+        ))
+        .add_service(TriggerServiceServer::new(
+            crate::api::trigger::Triggers::new(cluster.clone(), vault.clone()),
         ))
         .add_service(WebhookServiceServer::new(Webhooks::new(
             cluster.clone(),

@@ -122,6 +122,7 @@ const TAG_WEBHOOK: u8 = 0x1a;
 const TAG_DELIVERY: u8 = 0x1b;
 const TAG_TASK_LINKS: u8 = 0x1c;
 const TAG_SCHEDULE: u8 = 0x1d;
+const TAG_TRIGGER: u8 = 0x1e;
 const TAG_PENDING_DELIVERY: u8 = 0x51;
 const TAG_WAITING: u8 = 0x52;
 const SEPARATOR: u8 = 0x00;
@@ -370,6 +371,7 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
         under(tasks_prefix(workspace)),
         under(task_links_prefix(workspace)),
         schedules(workspace),
+        triggers(workspace),
         under(idempotency),
         providers(workspace),
         mcp_servers(workspace),
@@ -548,6 +550,16 @@ pub fn schedules(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
 /// The `[start, end)` range of every workspace's schedules.
 pub fn all_schedules() -> (Vec<u8>, Vec<u8>) {
     (vec![TAG_SCHEDULE], vec![TAG_SCHEDULE + 1])
+}
+
+/// A workspace's webhook trigger.
+pub fn trigger(workspace: &WorkspaceId, name: &warden_core::TriggerName) -> Vec<u8> {
+    named(TAG_TRIGGER, workspace, name.as_str())
+}
+
+/// The `[start, end)` range of a workspace's webhook triggers, in name order.
+pub fn triggers(workspace: &WorkspaceId) -> (Vec<u8>, Vec<u8>) {
+    named_range(TAG_TRIGGER, workspace)
 }
 
 mod webhooks;

@@ -109,6 +109,13 @@ pub(super) fn resource_of(command: &Command) -> String {
             delivery,
             ..
         } => crate::command::delivery_resource(workspace, delivery),
+        Command::PutTrigger {
+            workspace, spec, ..
+        } => config_resource(workspace, "trigger", spec.name.as_str()),
+        Command::DeleteTrigger { workspace, name }
+        | Command::FireTrigger {
+            workspace, name, ..
+        } => config_resource(workspace, "trigger", name.as_str()),
     }
 }
 
@@ -138,7 +145,9 @@ pub(super) fn governance_detail(outcome: &Outcome) -> String {
         }
         Outcome::WebhookPut(webhook) => return super::webhook::put_detail(webhook),
         Outcome::DeliveryRecorded(delivery) => return super::webhook::attempt_detail(delivery),
-        Outcome::ScheduleFired { detail, .. } => return detail.clone(),
+        Outcome::ScheduleFired { detail, .. } | Outcome::TriggerFired { detail, .. } => {
+            return detail.clone();
+        }
         _ => return String::new(),
     };
     let notes: Vec<String> = entries

@@ -66,7 +66,9 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::PutWebhook { workspace, .. }
         | Command::DeleteWebhook { workspace, .. }
         | Command::PutSchedule { workspace, .. }
-        | Command::DeleteSchedule { workspace, .. } => Needs::In(workspace, Permission::Configure),
+        | Command::DeleteSchedule { workspace, .. }
+        | Command::PutTrigger { workspace, .. }
+        | Command::DeleteTrigger { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
         | Command::ResolveTask { workspace, .. }
@@ -77,6 +79,7 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::ExpireApproval { .. }
         | Command::ExpireQuestion { .. }
         | Command::FireSchedule { .. }
+        | Command::FireTrigger { .. }
         | Command::SetClusterProtocol { .. }
         | Command::RecordDeliveryAttempt { .. } => Needs::Node,
         Command::AppendJournal {

@@ -90,6 +90,21 @@ pub(super) fn apply<S: StateRead>(state: &S, command: &Command) -> Result<Decisi
                     ),
                 )));
             }
+            let triggers: Vec<String> = state
+                .triggers(workspace)?
+                .into_iter()
+                .filter(|trigger| &trigger.spec.agent == name)
+                .map(|trigger| trigger.spec.name.to_string())
+                .collect();
+            if !triggers.is_empty() {
+                return Ok(Err(Rejection::new(
+                    Code::FailedPrecondition,
+                    format!(
+                        "agent {workspace}/{name} is used by triggers {}; delete them first",
+                        triggers.join(", ")
+                    ),
+                )));
+            }
             Ok(Ok((
                 Outcome::AgentDeleted(agent),
                 vec![Write::RemoveAgent {

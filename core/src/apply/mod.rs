@@ -32,6 +32,7 @@ mod question;
 mod schedule;
 mod submit;
 mod task_update;
+mod trigger;
 mod webhook;
 
 use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
@@ -135,6 +136,16 @@ pub trait StateRead {
         &self,
         workspace: &WorkspaceId,
     ) -> Result<Vec<crate::schedule::Schedule>, Self::Error>;
+    fn trigger(
+        &self,
+        workspace: &WorkspaceId,
+        name: &crate::names::TriggerName,
+    ) -> Result<Option<crate::trigger::Trigger>, Self::Error>;
+    /// The workspace's webhook triggers, in name order.
+    fn triggers(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Vec<crate::trigger::Trigger>, Self::Error>;
     /// A task's links to its parent and children and what it waits for besides approval.
     fn task_links(
         &self,
@@ -213,6 +224,11 @@ pub enum Write {
     RemoveSchedule {
         workspace: WorkspaceId,
         name: crate::names::ScheduleName,
+    },
+    Trigger(crate::trigger::Trigger),
+    RemoveTrigger {
+        workspace: WorkspaceId,
+        name: crate::names::TriggerName,
     },
 }
 
@@ -386,6 +402,9 @@ fn decide<S: StateRead>(
         Command::PutSchedule { .. } => schedule::put(state, at, command)?,
         Command::DeleteSchedule { .. } => schedule::delete(state, command)?,
         Command::FireSchedule { .. } => schedule::fire(state, at, command)?,
+        Command::PutTrigger { .. } => trigger::put(state, at, command)?,
+        Command::DeleteTrigger { .. } => trigger::delete(state, command)?,
+        Command::FireTrigger { .. } => trigger::fire(state, at, command)?,
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

@@ -46,6 +46,17 @@ pub(super) fn put<S: StateRead>(
             format!("agent {} not found in workspace {workspace}", spec.agent),
         )));
     }
+    if let Ok(as_trigger) = crate::names::TriggerName::parse(spec.name.as_str())
+        && state.trigger(workspace, &as_trigger)?.is_some()
+    {
+        return Ok(Err(Rejection::new(
+            Code::AlreadyExists,
+            format!(
+                "workspace {workspace} has a trigger named {}: a schedule and a trigger act as the same principal trigger/{workspace}/{}, so their names must differ",
+                spec.name, spec.name
+            ),
+        )));
+    }
     let current = state.schedule(workspace, &spec.name)?;
     let found = current.as_ref().map_or(0, |schedule| schedule.version);
     if found != *expected_version {

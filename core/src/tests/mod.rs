@@ -24,6 +24,7 @@ mod redecide;
 mod schedules;
 mod secrets;
 mod settings;
+mod triggers;
 mod webhooks;
 
 use fixtures::{create, request, setup, submit};

@@ -14,6 +14,7 @@ pub mod membership;
 pub mod node;
 pub mod schedule;
 pub mod task;
+pub mod trigger;
 pub mod watch;
 pub mod webhook;
 pub mod workspace;
@@ -65,6 +66,7 @@ workspace_reads!(
     v1::ListWebhooksRequest,
     v1::ListDeliveriesRequest,
     v1::ListSchedulesRequest,
+    v1::ListTriggersRequest,
 );
 
 /// The skeleton of a workspace read: the caller of `request`, the workspace it names, and

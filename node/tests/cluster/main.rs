@@ -44,6 +44,7 @@ mod stream_access;
 mod task_lifecycle;
 mod tls_startup;
 mod traces;
+mod triggers;
 mod upgrade;
 mod wardenctl;
 mod watch;

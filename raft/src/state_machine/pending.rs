@@ -266,6 +266,14 @@ impl<'a> Pending<'a> {
                     let what = || format!("schedule {workspace}/{name}");
                     self.put(keys::schedule(workspace, name), what, schedule)?;
                 }
+                Write::Trigger(trigger) => {
+                    let (workspace, name) = (&trigger.workspace, &trigger.spec.name);
+                    let what = || format!("trigger {workspace}/{name}");
+                    self.put(keys::trigger(workspace, name), what, trigger)?;
+                }
+                Write::RemoveTrigger { workspace, name } => {
+                    self.delete(keys::trigger(workspace, name));
+                }
                 Write::RemoveSchedule { workspace, name } => {
                     self.delete(keys::schedule(workspace, name));
                 }
@@ -509,6 +517,24 @@ impl StateRead for Pending<'_> {
         self.scan(&start, &end)?
             .iter()
             .map(|(key, value)| codec::decode(|| format!("schedule key {key:?}"), value))
+            .collect()
+    }
+
+    fn trigger(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::TriggerName,
+    ) -> Result<Option<warden_core::Trigger>, Error> {
+        self.get(keys::trigger(workspace, name), || {
+            format!("trigger {workspace}/{name}")
+        })
+    }
+
+    fn triggers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Trigger>, Error> {
+        let (start, end) = keys::triggers(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("trigger key {key:?}"), value))
             .collect()
     }
 

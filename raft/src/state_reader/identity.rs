@@ -205,4 +205,16 @@ impl StateRead for StateReader {
     fn schedules(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Schedule>, Error> {
         StateReader::schedules(self, workspace)
     }
+
+    fn trigger(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::TriggerName,
+    ) -> Result<Option<warden_core::Trigger>, Error> {
+        StateReader::trigger(self, workspace, name)
+    }
+
+    fn triggers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Trigger>, Error> {
+        StateReader::triggers(self, workspace)
+    }
 }

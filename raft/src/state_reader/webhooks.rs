@@ -1,5 +1,5 @@
-//! Webhooks and their deliveries, for the API and the leader's sender, and schedules,
-//! for the API and the leader's scheduler: a workspace's triggers.
+//! Webhooks and their deliveries, for the API and the leader's sender, schedules, for
+//! the API and the leader's scheduler, and webhook triggers: a workspace's triggers.
 
 use rocksdb::{IteratorMode, ReadOptions};
 use warden_core::{Delivery, DeliveryId, Webhook, WebhookName, WorkspaceId};
@@ -48,6 +48,22 @@ impl StateReader {
     /// A workspace's schedules, in name order.
     pub fn schedules(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Schedule>, Error> {
         self.all_in(keys::schedules(workspace), "schedule")
+    }
+
+    pub fn trigger(
+        &self,
+        workspace: &WorkspaceId,
+        name: &warden_core::TriggerName,
+    ) -> Result<Option<warden_core::Trigger>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::trigger(workspace, name), || {
+                format!("trigger {workspace}/{name}")
+            })
+    }
+
+    /// A workspace's webhook triggers, in name order.
+    pub fn triggers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Trigger>, Error> {
+        self.all_in(keys::triggers(workspace), "trigger")
     }
 
     /// Every workspace's schedules, for the leader's scheduler.

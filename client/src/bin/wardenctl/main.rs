@@ -22,6 +22,7 @@ mod provider;
 mod schedule;
 mod task;
 mod task_view;
+mod trigger;
 mod webhook;
 mod workspace;
 
@@ -197,6 +198,9 @@ enum Command {
     /// Submit tasks on a schedule: a cron expression in a time zone, fired once per due time
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// Submit tasks when signed HTTP requests arrive: webhook triggers, HMAC-verified, each request once
+    #[command(subcommand)]
+    Trigger(trigger::TriggerCommand),
     /// The kill switch: stop a workspace's tasks, one agent's, or every call to one tool
     ///
     /// A paused workspace or agent takes no new step on any node (a call already
@@ -280,6 +284,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Budget(command) => budget::run(&client, cli.output, command).await,
         Command::Webhook(command) => webhook::run(&client, cli.output, command).await,
         Command::Schedule(command) => schedule::run(&client, cli.output, command).await,
+        Command::Trigger(command) => trigger::run(&client, cli.output, command).await,
         Command::Pause(args) => pause::run_pause(&client, cli.output, args).await,
         Command::Resume(args) => pause::run_resume(&client, cli.output, args).await,
         Command::Paused { workspace } => pause::run_list(&client, cli.output, &workspace).await,

@@ -154,7 +154,7 @@ fn event_names(events: &[EventArg]) -> Vec<String> {
 /// The signing secret: environment variable `var`'s value, else 32 random bytes in hex
 /// (then `true`: the caller must show it, as nothing else will). Errors name the
 /// variable, never its value.
-fn signing_secret(var: Option<&str>) -> anyhow::Result<(String, bool)> {
+pub(crate) fn signing_secret(var: Option<&str>) -> anyhow::Result<(String, bool)> {
     let Some(var) = var else {
         let bytes: [u8; GENERATED_SECRET_BYTES] = rand::random();
         let hex = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
