@@ -357,14 +357,17 @@ pub enum Command {
         name: TriggerName,
     },
     /// A node's report of a request to a trigger whose signature it verified with the
-    /// trigger's secret at `version`. `key` identifies the request (its `Idempotency-Key`
-    /// header, or its signature): accepted once per key. Submits the trigger's task as
-    /// `task_id` (chosen by the proposer), with the request's `body`.
+    /// trigger's sealed secret whose hash is `secret`. Accepted once per `signature` and
+    /// once per `key` (the request's `Idempotency-Key`, when it has one). Submits the
+    /// trigger's task as `task_id` (chosen by the proposer), with the request's `body`.
     FireTrigger {
         workspace: WorkspaceId,
         name: TriggerName,
-        version: u64,
-        key: String,
+        /// The hash of the sealed secret the request verified with ([`Trigger::secret_hash`]).
+        secret: Hash,
+        /// The request's MAC, in hex.
+        signature: String,
+        key: Option<String>,
         /// The time the request's signature names.
         signed_ms: u64,
         body: String,

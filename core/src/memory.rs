@@ -51,6 +51,7 @@ pub struct MemoryState {
     pub task_links: BTreeMap<(WorkspaceId, TaskId), TaskLinks>,
     pub schedules: BTreeMap<(WorkspaceId, crate::names::ScheduleName), crate::schedule::Schedule>,
     pub triggers: BTreeMap<(WorkspaceId, crate::names::TriggerName), crate::trigger::Trigger>,
+    pub task_authors: BTreeMap<(WorkspaceId, TaskId), Principal>,
     pub applied_index: u64,
 }
 
@@ -166,6 +167,13 @@ impl MemoryState {
                 }
                 Write::RemoveSchedule { workspace, name } => {
                     self.schedules.remove(&(workspace, name));
+                }
+                Write::TaskAuthor {
+                    workspace,
+                    task,
+                    author,
+                } => {
+                    self.task_authors.insert((workspace, task), author);
                 }
                 Write::Trigger(trigger) => {
                     self.triggers.insert(
@@ -382,6 +390,41 @@ impl StateRead for MemoryState {
             .collect())
     }
 
+    fn task_author(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<Principal>, Infallible> {
+        Ok(self.task_authors.get(&(workspace.clone(), *task)).cloned())
+    }
+
+    fn providers(&self, workspace: &WorkspaceId) -> Result<Vec<Provider>, Infallible> {
+        Ok(self
+            .providers
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, provider)| provider.clone())
+            .collect())
+    }
+
+    fn mcp_servers(&self, workspace: &WorkspaceId) -> Result<Vec<McpServer>, Infallible> {
+        Ok(self
+            .mcp_servers
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, server)| server.clone())
+            .collect())
+    }
+
+    fn budgets(&self, workspace: &WorkspaceId) -> Result<Vec<Budget>, Infallible> {
+        Ok(self
+            .budgets
+            .iter()
+            .filter(|((owner, _), _)| owner == workspace)
+            .map(|(_, budget)| budget.clone())
+            .collect())
+    }
+
     fn trigger(
         &self,
         workspace: &WorkspaceId,
@@ -435,6 +478,8 @@ impl MemoryState {
         self.task_links.retain(|(workspace, _), _| workspace != id);
         self.schedules.retain(|(workspace, _), _| workspace != id);
         self.triggers.retain(|(workspace, _), _| workspace != id);
+        self.task_authors
+            .retain(|(workspace, _), _| workspace != id);
     }
 
     /// A task's journal in sequence order.

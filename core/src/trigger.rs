@@ -20,7 +20,7 @@ pub const REPLAY_WINDOW_MS: u64 = 5 * 60 * 1000;
 pub const MAX_TRIGGER_BODY_BYTES: usize = 64 * 1024;
 /// Longest instruction a trigger gives its tasks, in bytes.
 pub const MAX_TRIGGER_INPUT_BYTES: usize = 16 * 1024;
-/// Where a trigger's instruction takes the request's body.
+/// Where a trigger's instruction takes the request's body (at most once).
 pub const BODY_PLACEHOLDER: &str = "{{body}}";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ impl TriggerSpec {
     /// The input of the task a request with `body` submits.
     pub fn task_input(&self, body: &str) -> String {
         if self.input.contains(BODY_PLACEHOLDER) {
-            self.input.replace(BODY_PLACEHOLDER, body)
+            self.input.replacen(BODY_PLACEHOLDER, body, 1)
         } else if self.input.is_empty() {
             body.to_owned()
         } else {
@@ -65,6 +65,14 @@ pub struct Trigger {
 }
 
 impl Trigger {
+    /// The hash of its sealed secret: a request verified with one secret is not applied
+    /// to a trigger holding another (replaced, or deleted and created again).
+    pub fn secret_hash(&self) -> crate::hash::Hash {
+        let mut bytes = self.secret.nonce.clone();
+        bytes.extend_from_slice(&self.secret.ciphertext);
+        crate::hash::Hash::of(&bytes)
+    }
+
     /// The principal its tasks are submitted as: `trigger/<workspace>/<trigger>`, so
     /// policy rules and the audit chain name it.
     pub fn principal(&self) -> Principal {
@@ -76,6 +84,18 @@ impl Trigger {
 /// the record.
 pub fn trigger_secret_context(workspace: &WorkspaceId, name: &TriggerName) -> String {
     config_resource(workspace, "trigger", name.as_str())
+}
+
+/// The idempotency key a request to trigger `name` is recorded under, by its `kind` of
+/// name (`signature`, or the sender's `key`): `trigger:<name>:` and a hash of the name,
+/// which a sender can neither overflow nor shape.
+pub fn request_key(name: &TriggerName, kind: &str, value: &str) -> crate::ids::IdempotencyKey {
+    let hashed = crate::hash::Hash::of(format!("{kind}:{value}").as_bytes()).to_hex();
+    let text = format!("trigger:{name}:{}", &hashed[..32]);
+    match crate::ids::IdempotencyKey::parse(&text) {
+        Ok(key) => key,
+        Err(_) => unreachable!("{text} is a valid key: a name of 64 characters and 32 hex digits"),
+    }
 }
 
 /// The path a trigger is called on, on every node's web listener.

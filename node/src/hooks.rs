@@ -5,9 +5,13 @@
 //! request is proposed as `FireTrigger`, as this node, keyed by its `Idempotency-Key`
 //! header (or, without one, its signature), and `apply()` accepts each key once.
 //!
-//! Requests that do not verify are not recorded in the audit chain (so outsiders cannot
-//! write into it), only counted (`warden_trigger_requests_total`) and logged; they all get
-//! the same answer, whether the workspace or the trigger exists or not.
+//! The request is checked against this node's applied state, without a round trip to the
+//! leader: `apply()` refuses a firing checked against a secret the trigger no longer
+//! holds, so a lagging node can refuse a request but never accept a stale one. Requests
+//! that do not verify, and repeats of one already accepted here, never reach the log (so
+//! outsiders cannot write into the audit chain); they are counted
+//! (`warden_trigger_requests_total`) and logged. Those that do not verify all get the same
+//! answer, after the same work, whether the workspace or the trigger exists or not.
 
 use std::sync::Arc;
 
@@ -20,6 +24,8 @@ use axum::routing::post;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
+use warden_core::apply::StateRead;
+use warden_core::trigger::request_key;
 use warden_core::trigger::{MAX_TRIGGER_BODY_BYTES, REPLAY_WINDOW_MS};
 use warden_core::{
     Code, Command, NodeId, Outcome, Principal, Request, TaskId, TriggerName, WorkspaceId,
@@ -27,7 +33,7 @@ use warden_core::{
 };
 
 use crate::api::now_ms;
-use crate::cluster::{Cluster, Consistency};
+use crate::cluster::Cluster;
 use crate::secrets::Vault;
 
 /// The header a request's signature comes in.
@@ -36,6 +42,9 @@ pub const SIGNATURE_HEADER: &str = "x-warden-signature";
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// Longest `Idempotency-Key` taken, in bytes.
 const MAX_KEY_BYTES: usize = 128;
+/// What a request for a trigger that does not exist is checked against, so that it takes
+/// as long as one with a wrong signature.
+const DECOY_SECRET: &[u8] = b"a trigger that does not exist has no secret";
 /// The one answer to a request that does not verify, whatever the reason.
 const NOT_VERIFIED: &str = "the request's signature does not verify for this trigger";
 
@@ -88,7 +97,7 @@ async fn receive(
     };
     match answer {
         Answer::Accepted { task } => {
-            tracing::info!(workspace = %workspace, trigger = %trigger, %task, "trigger accepted a request");
+            tracing::info!(workspace = ?workspace, trigger = ?trigger, %task, "trigger accepted a request");
             (
                 StatusCode::ACCEPTED,
                 Json(json!({ "workspace": workspace, "trigger": trigger, "task_id": task.to_string() })),
@@ -96,7 +105,7 @@ async fn receive(
                 .into_response()
         }
         Answer::Unauthorized { reason, shown } => {
-            tracing::debug!(workspace = %workspace, trigger = %trigger, %reason, "trigger request not verified");
+            tracing::debug!(workspace = ?workspace, trigger = ?trigger, reason = ?reason, "trigger request not verified");
             error(StatusCode::UNAUTHORIZED, &shown)
         }
         Answer::Invalid(message) => error(StatusCode::BAD_REQUEST, &message),
@@ -167,9 +176,9 @@ impl Hooks {
             };
         }
         let key = match headers.get(IDEMPOTENCY_HEADER).map(|value| value.to_str()) {
-            None => format!("signature:{}", hex::encode(&signature.mac)),
+            None => None,
             Some(Ok(text)) if !text.is_empty() && text.len() <= MAX_KEY_BYTES => {
-                format!("key:{text}")
+                Some(text.to_owned())
             }
             Some(_) => {
                 return Answer::Invalid(format!(
@@ -180,20 +189,19 @@ impl Hooks {
         let (Ok(workspace), Ok(name)) =
             (WorkspaceId::parse(workspace), TriggerName::parse(trigger))
         else {
+            signature.verifies(DECOY_SECRET, body);
             return unauthorized("no such workspace or trigger name".to_owned());
         };
-        // The trigger and its secret as the leader last committed them: a deleted trigger
-        // or a replaced secret is not honoured here.
-        if let Err(error) = self.cluster.read_barrier(Consistency::Linearizable).await {
-            return Answer::Unavailable(error.to_string());
-        }
         let reader = self.cluster.reader();
         let found = reader
             .trigger(&workspace, &name)
             .and_then(|found| Ok((found, reader.workspace(&workspace)?)));
         let (found, record) = match found {
             Ok((Some(found), Some(record))) => (found, record),
-            Ok(_) => return unauthorized(format!("trigger {workspace}/{name} not found")),
+            Ok(_) => {
+                signature.verifies(DECOY_SECRET, body);
+                return unauthorized(format!("trigger {workspace}/{name} not found"));
+            }
             Err(error) => return Answer::Unavailable(format!("reading the trigger: {error}")),
         };
         let secret = match self.vault.open(
@@ -207,6 +215,28 @@ impl Hooks {
         if !signature.verifies(secret.expose().as_bytes(), body) {
             return unauthorized("the HMAC does not match".to_owned());
         }
+        drop(secret);
+        // A repeat of a request this node has seen accepted goes no further.
+        let mac = hex::encode(&signature.mac);
+        let names = std::iter::once(request_key(&name, "signature", &mac))
+            .chain(key.as_deref().map(|key| request_key(&name, "key", key)));
+        for named in names {
+            match reader.idempotency(&workspace, &named) {
+                Ok(Some(earlier)) => {
+                    return Answer::Refused(warden_core::Rejection::new(
+                        Code::AlreadyExists,
+                        format!(
+                            "trigger {name} accepted this request already: task {}",
+                            earlier.task_id
+                        ),
+                    ));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    return Answer::Unavailable(format!("reading the request's record: {error}"));
+                }
+            }
+        }
         let Ok(body) = String::from_utf8(body.to_vec()) else {
             return Answer::Invalid("the body must be UTF-8 text".to_owned());
         };
@@ -217,7 +247,8 @@ impl Hooks {
             command: Command::FireTrigger {
                 workspace,
                 name,
-                version: found.version,
+                secret: found.secret_hash(),
+                signature: mac,
                 key,
                 signed_ms: signature.time_ms,
                 body,

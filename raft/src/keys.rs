@@ -123,6 +123,7 @@ const TAG_DELIVERY: u8 = 0x1b;
 const TAG_TASK_LINKS: u8 = 0x1c;
 const TAG_SCHEDULE: u8 = 0x1d;
 const TAG_TRIGGER: u8 = 0x1e;
+const TAG_TASK_AUTHOR: u8 = 0x1f;
 const TAG_PENDING_DELIVERY: u8 = 0x51;
 const TAG_WAITING: u8 = 0x52;
 const SEPARATOR: u8 = 0x00;
@@ -215,6 +216,19 @@ pub fn task_links(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
 
 fn task_links_prefix(workspace: &WorkspaceId) -> Vec<u8> {
     let mut key = tagged(TAG_TASK_LINKS, workspace.as_str().as_bytes());
+    key.push(SEPARATOR);
+    key
+}
+
+/// Who put the schedule or trigger that submitted a task.
+pub fn task_author(workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
+    let mut key = task_author_prefix(workspace);
+    key.extend_from_slice(&id.to_bytes());
+    key
+}
+
+fn task_author_prefix(workspace: &WorkspaceId) -> Vec<u8> {
+    let mut key = tagged(TAG_TASK_AUTHOR, workspace.as_str().as_bytes());
     key.push(SEPARATOR);
     key
 }
@@ -370,6 +384,7 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
         exactly(self::workspace(workspace)),
         under(tasks_prefix(workspace)),
         under(task_links_prefix(workspace)),
+        under(task_author_prefix(workspace)),
         schedules(workspace),
         triggers(workspace),
         under(idempotency),

@@ -194,15 +194,14 @@ fn refusal_of_decider<S: StateRead>(
         );
     }
     // A schedule's or a trigger's task is its author's: whoever last put the schedule or
-    // the trigger decides none of its calls either.
-    if let Some((kind, author)) = trigger_author(state, task)?
-        && author == *principal
-    {
+    // the trigger when it fired decides none of its calls either (recorded with the task,
+    // so deleting or putting it again later changes nothing).
+    if state.task_author(&task.workspace, &task.id)?.as_ref() == Some(principal) {
         return refuse(
             Code::PermissionDenied,
             format!(
-                "{principal} put {kind}, which submitted task {}, and cannot decide its approval requests",
-                task.id
+                "{principal} put {}, which submitted task {}, and cannot decide its approval requests",
+                task.submitted_by, task.id
             ),
         );
     }
@@ -349,24 +348,4 @@ pub(super) fn resume(update: &mut TaskUpdate) {
     update.task.reason = None;
     update.progressed();
     park_on_approval(update);
-}
-
-/// Who last put the schedule or webhook trigger that submitted `task` (named, as `schedule
-/// <name>` or `trigger <name>`), when one did and still exists.
-pub(super) fn trigger_author<S: StateRead>(
-    state: &S,
-    task: &Task,
-) -> Result<Option<(String, Principal)>, S::Error> {
-    let Some(name) = crate::schedule::trigger_schedule(&task.submitted_by, &task.workspace) else {
-        return Ok(None);
-    };
-    if let Some(schedule) = state.schedule(&task.workspace, &name)? {
-        return Ok(Some((format!("schedule {name}"), schedule.updated_by)));
-    }
-    let Ok(as_trigger) = crate::names::TriggerName::parse(name.as_str()) else {
-        return Ok(None);
-    };
-    Ok(state
-        .trigger(&task.workspace, &as_trigger)?
-        .map(|trigger| (format!("trigger {name}"), trigger.updated_by)))
 }

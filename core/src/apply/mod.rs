@@ -107,6 +107,12 @@ pub trait StateRead {
     fn node_record(&self, node: NodeId) -> Result<Option<NodeRecord>, Self::Error>;
     /// The workspace's agents, in name order.
     fn agents(&self, workspace: &WorkspaceId) -> Result<Vec<Agent>, Self::Error>;
+    /// The workspace's model providers, in name order.
+    fn providers(&self, workspace: &WorkspaceId) -> Result<Vec<Provider>, Self::Error>;
+    /// The workspace's MCP servers, in name order.
+    fn mcp_servers(&self, workspace: &WorkspaceId) -> Result<Vec<McpServer>, Self::Error>;
+    /// The workspace's budgets: its own first, then its agents' in name order.
+    fn budgets(&self, workspace: &WorkspaceId) -> Result<Vec<Budget>, Self::Error>;
     /// The workspace's unfinished (not terminal) tasks and their agents, in id order.
     fn unfinished_tasks(
         &self,
@@ -146,6 +152,12 @@ pub trait StateRead {
         &self,
         workspace: &WorkspaceId,
     ) -> Result<Vec<crate::trigger::Trigger>, Self::Error>;
+    /// Who last put the schedule or trigger that submitted the task, as of its firing.
+    fn task_author(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<Principal>, Self::Error>;
     /// A task's links to its parent and children and what it waits for besides approval.
     fn task_links(
         &self,
@@ -224,6 +236,13 @@ pub enum Write {
     RemoveSchedule {
         workspace: WorkspaceId,
         name: crate::names::ScheduleName,
+    },
+    /// Who last put the schedule or trigger that submitted `task`, when it fired: they
+    /// decide none of its calls.
+    TaskAuthor {
+        workspace: WorkspaceId,
+        task: TaskId,
+        author: Principal,
     },
     Trigger(crate::trigger::Trigger),
     RemoveTrigger {

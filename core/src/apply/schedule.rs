@@ -167,6 +167,11 @@ pub(super) fn fire<S: StateRead>(
                 schedule.fired = schedule.fired.saturating_add(1);
                 schedule.last_task = Some(task.id);
                 writes.extend(task_writes);
+                writes.push(Write::TaskAuthor {
+                    workspace: workspace.clone(),
+                    task: task.id,
+                    author: schedule.updated_by.clone(),
+                });
                 let detail = format!(
                     "fired for {due_ms} ms: task {} for agent {} as {}",
                     task.id,

@@ -42,6 +42,18 @@ pub(super) fn submit_task<S: StateRead>(
             ),
         )));
     }
+    if let Some(prefix) = ["trigger:", "schedule:"]
+        .into_iter()
+        .find(|prefix| idempotency_key.as_str().starts_with(prefix))
+        && state.cluster_protocol()? >= 5
+    {
+        return Ok(Err(Rejection::new(
+            Code::InvalidArgument,
+            format!(
+                "idempotency_key: keys starting with {prefix:?} are kept for the tasks schedules and triggers submit"
+            ),
+        )));
+    }
     let submission_hash = submission_hash(agent.as_str(), input);
     if let Some(earlier) = state.idempotency(workspace, idempotency_key)? {
         if earlier.payload_hash != submission_hash {
@@ -166,9 +178,9 @@ pub(super) fn create_task(new: NewTask<'_>, at: &At<'_>) -> (Task, Vec<Write>) {
     (task, writes)
 }
 
-/// What an idempotency key binds: the agent and the input, length-prefixed so no two
+/// What an idempotency key binds (the second key a triggered task is found by, too): the agent and the input, length-prefixed so no two
 /// different pairs hash alike.
-fn submission_hash(agent: &str, input: &str) -> Hash {
+pub(super) fn submission_hash(agent: &str, input: &str) -> Hash {
     let mut bytes = Vec::with_capacity(agent.len() + input.len() + 8);
     bytes.extend_from_slice(&(agent.len() as u64).to_be_bytes());
     bytes.extend_from_slice(agent.as_bytes());

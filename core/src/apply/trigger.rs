@@ -4,16 +4,16 @@
 //! `trigger:<name>:<request key>`, so a replayed request cannot submit twice.
 
 use super::config::{adopt_workspace_key, existing_workspace, invalid};
-use super::submit::{NewTask, create_task};
+use super::submit::{NewTask, create_task, submission_hash};
 use super::{At, Decision, StateRead, Write};
 use crate::command::Command;
-use crate::hash::Hash;
-use crate::ids::IdempotencyKey;
+use crate::model::IdempotencyRecord;
 use crate::names::{ScheduleName, TriggerName};
 use crate::outcome::{Code, Outcome, Rejection};
+use crate::trigger::request_key;
 use crate::trigger::{
-    MAX_TRIGGER_BODY_BYTES, MAX_TRIGGER_INPUT_BYTES, MAX_TRIGGERS_PER_WORKSPACE, REPLAY_WINDOW_MS,
-    Trigger,
+    BODY_PLACEHOLDER, MAX_TRIGGER_BODY_BYTES, MAX_TRIGGER_INPUT_BYTES, MAX_TRIGGERS_PER_WORKSPACE,
+    REPLAY_WINDOW_MS, Trigger,
 };
 
 /// Longest request key a firing may name, in bytes.
@@ -41,6 +41,11 @@ pub(super) fn put<S: StateRead>(
     if spec.input.len() > MAX_TRIGGER_INPUT_BYTES {
         return Ok(Err(invalid(format!(
             "input: at most {MAX_TRIGGER_INPUT_BYTES} bytes"
+        ))));
+    }
+    if spec.input.matches(BODY_PLACEHOLDER).count() > 1 {
+        return Ok(Err(invalid(format!(
+            "input: {BODY_PLACEHOLDER} may appear once"
         ))));
     }
     if state.agent(workspace, &spec.agent)?.is_none() {
@@ -147,7 +152,8 @@ pub(super) fn fire<S: StateRead>(
     let Command::FireTrigger {
         workspace,
         name,
-        version,
+        secret,
+        signature,
         key,
         signed_ms,
         body,
@@ -163,16 +169,23 @@ pub(super) fn fire<S: StateRead>(
             format!("trigger {name} not found in workspace {workspace}"),
         )));
     };
-    if trigger.version != *version {
+    if trigger.secret_hash() != *secret {
         return precondition(format!(
-            "trigger {name} is at version {}, not {version}: the request was verified with another secret",
-            trigger.version
+            "trigger {name} holds another secret than the one the request was verified with (replaced, or deleted and created again)"
         ));
     }
     if trigger.spec.paused {
         return precondition(format!("trigger {name} is paused"));
     }
-    if key.is_empty() || key.len() > MAX_TRIGGER_KEY_BYTES {
+    if signature.is_empty() || signature.len() > MAX_TRIGGER_KEY_BYTES {
+        return Ok(Err(invalid(format!(
+            "signature: 1 to {MAX_TRIGGER_KEY_BYTES} bytes"
+        ))));
+    }
+    if key
+        .as_ref()
+        .is_some_and(|key| key.is_empty() || key.len() > MAX_TRIGGER_KEY_BYTES)
+    {
         return Ok(Err(invalid(format!(
             "key: 1 to {MAX_TRIGGER_KEY_BYTES} bytes"
         ))));
@@ -194,23 +207,21 @@ pub(super) fn fire<S: StateRead>(
             ),
         )));
     }
-    // The key a sender chose is hashed into the idempotency key, which it cannot
-    // overflow or shape.
-    let key_text = format!(
-        "trigger:{name}:{}",
-        &Hash::of(key.as_bytes()).to_hex()[..32]
-    );
-    let Ok(idempotency_key) = IdempotencyKey::parse(&key_text) else {
-        unreachable!("{key_text} is a valid key: a name of 64 characters and 32 hex digits")
-    };
-    if let Some(earlier) = state.idempotency(workspace, &idempotency_key)? {
-        return Ok(Err(Rejection::new(
-            Code::AlreadyExists,
-            format!(
-                "trigger {name} accepted this request already: task {}",
-                earlier.task_id
-            ),
-        )));
+    // A request is found by its signature, which only the secret's holder can make, and
+    // by the key its sender named it with, so neither a replay under a new key nor a
+    // retry signed anew submits twice.
+    let by_signature = request_key(name, "signature", signature);
+    let by_key = key.as_deref().map(|key| request_key(name, "key", key));
+    for found in std::iter::once(&by_signature).chain(by_key.as_ref()) {
+        if let Some(earlier) = state.idempotency(workspace, found)? {
+            return Ok(Err(Rejection::new(
+                Code::AlreadyExists,
+                format!(
+                    "trigger {name} accepted this request already: task {}",
+                    earlier.task_id
+                ),
+            )));
+        }
     }
     let Some(agent) = state.agent(workspace, &trigger.spec.agent)? else {
         return Ok(Err(Rejection::new(
@@ -234,7 +245,7 @@ pub(super) fn fire<S: StateRead>(
         NewTask {
             id: *task_id,
             workspace,
-            idempotency_key: &idempotency_key,
+            idempotency_key: &by_signature,
             agent: &trigger.spec.agent,
             input: &input,
             limits,
@@ -243,6 +254,21 @@ pub(super) fn fire<S: StateRead>(
         },
         at,
     );
+    if let Some(by_key) = by_key {
+        writes.push(Write::Idempotency {
+            workspace: workspace.clone(),
+            key: by_key,
+            record: IdempotencyRecord {
+                task_id: task.id,
+                payload_hash: submission_hash(task.agent.as_str(), &input),
+            },
+        });
+    }
+    writes.push(Write::TaskAuthor {
+        workspace: workspace.clone(),
+        task: task.id,
+        author: trigger.updated_by.clone(),
+    });
     trigger.fired = trigger.fired.saturating_add(1);
     trigger.last_fired_ms = Some(at.time_ms);
     trigger.last_task = Some(task.id);

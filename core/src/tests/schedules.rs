@@ -251,7 +251,7 @@ fn whoever_put_a_schedule_cannot_approve_its_tasks_calls() {
     };
     let outcome = h.run_as(&author, decide(true));
     assert!(
-        matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied && r.message.contains("put schedule weekly")),
+        matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied && r.message.contains("put trigger/acme/weekly")),
         "{outcome:?}"
     );
     assert!(matches!(

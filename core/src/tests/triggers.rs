@@ -38,12 +38,14 @@ fn put(name: &str, secret: Option<u8>, expected_version: u64) -> Command {
     }
 }
 
-fn fire(h: &Harness, key: &str, signed_ms: u64, task: u128) -> Command {
+/// A request signed `signature`, named `key` when it is `Some`.
+fn fire(h: &Harness, signature: &str, key: Option<&str>, signed_ms: u64, task: u128) -> Command {
     Command::FireTrigger {
         workspace: ws("acme"),
         name: TriggerName::parse("alerts").expect("valid"),
-        version: trigger(h).version,
-        key: key.to_owned(),
+        secret: trigger(h).secret_hash(),
+        signature: signature.to_owned(),
+        key: key.map(str::to_owned),
         signed_ms,
         body: r#"{"alert":"disk full"}"#.to_owned(),
         task_id: TaskId::from_u128(task),
@@ -73,9 +75,15 @@ fn as_node(h: &mut Harness, command: Command) -> Outcome {
     )
 }
 
-/// A request to `alerts` at its current version, reported by a node.
-fn fire_as_node(h: &mut Harness, key: &str, signed_ms: u64, task: u128) -> Outcome {
-    let command = fire(h, key, signed_ms, task);
+/// A request to `alerts` with its current secret, reported by a node.
+fn fire_as_node(
+    h: &mut Harness,
+    signature: &str,
+    key: Option<&str>,
+    signed_ms: u64,
+    task: u128,
+) -> Outcome {
+    let command = fire(h, signature, key, signed_ms, task);
     as_node(h, command)
 }
 
@@ -99,14 +107,14 @@ fn a_request_submits_one_task_as_the_trigger_s_principal() {
     // Only nodes report requests: not even an administrator of the workspace.
     let admin = h.user("user/ada", &[Role::Admin]);
     let now = h.time_ms;
-    let outcome = h.run_as(&admin, fire(&h, "delivery-1", now, 100));
+    let outcome = h.run_as(&admin, fire(&h, "aa01", None, now, 100));
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied),
         "{outcome:?}"
     );
 
     let now = h.time_ms;
-    let Outcome::TriggerFired { task, .. } = fire_as_node(&mut h, "delivery-1", now, 100) else {
+    let Outcome::TriggerFired { task, .. } = fire_as_node(&mut h, "aa01", None, now, 100) else {
         panic!("fired")
     };
     assert_eq!(task.submitted_by.to_string(), "trigger/acme/alerts");
@@ -123,47 +131,97 @@ fn a_request_submits_one_task_as_the_trigger_s_principal() {
         audit.detail
     );
 
-    // The same request again (a replay, or the sender's retry): refused, naming the task.
+    // Submissions may not take the keys triggers and schedules record requests under.
+    h.refused(
+        Command::SubmitTask {
+            workspace: ws("acme"),
+            task_id: TaskId::from_u128(99),
+            idempotency_key: IdempotencyKey::parse(task.idempotency_key.as_str()).expect("key"),
+            agent: AgentName::parse("bot").expect("valid"),
+            input: "squat".to_owned(),
+        },
+        Code::InvalidArgument,
+    );
+    // The same request again (a replay), even under a key of the replayer's choosing:
+    // refused, naming the task.
+    for key in [None, Some("fresh-key")] {
+        let now = h.time_ms;
+        let again = fire_as_node(&mut h, "aa01", key, now, 101);
+        assert!(
+            matches!(&again, Outcome::Rejected(r) if r.code == Code::AlreadyExists && r.message.contains(&task.id.to_string())),
+            "{again:?}"
+        );
+    }
+    // A sender's retry, signed anew under the key it named the first attempt with: refused.
     let now = h.time_ms;
-    let again = fire_as_node(&mut h, "delivery-1", now, 101);
+    assert!(matches!(
+        fire_as_node(&mut h, "bb01", Some("delivery-7"), now, 105),
+        Outcome::TriggerFired { .. }
+    ));
+    let now = h.time_ms;
+    let retry = fire_as_node(&mut h, "bb02", Some("delivery-7"), now, 106);
     assert!(
-        matches!(&again, Outcome::Rejected(r) if r.code == Code::AlreadyExists && r.message.contains(&task.id.to_string())),
-        "{again:?}"
+        matches!(&retry, Outcome::Rejected(r) if r.code == Code::AlreadyExists),
+        "{retry:?}"
     );
     // Signed too long ago, or too far ahead: refused whoever proposes it.
     h.time_ms += 2 * REPLAY_WINDOW_MS;
     let stale = h.time_ms + 10 - REPLAY_WINDOW_MS - 1;
-    let outcome = fire_as_node(&mut h, "delivery-2", stale, 102);
+    let outcome = fire_as_node(&mut h, "cc01", None, stale, 102);
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.code == Code::FailedPrecondition && r.message.contains("signed at")),
         "{outcome:?}"
     );
     let ahead = h.time_ms + 10 + REPLAY_WINDOW_MS + 1;
     assert!(matches!(
-        fire_as_node(&mut h, "delivery-2", ahead, 103),
+        fire_as_node(&mut h, "cc01", None, ahead, 103),
         Outcome::Rejected(_)
     ));
     // Another request within the window: a second task.
     let now = h.time_ms;
     assert!(matches!(
-        fire_as_node(&mut h, "delivery-2", now, 104),
+        fire_as_node(&mut h, "cc01", None, now, 104),
         Outcome::TriggerFired { .. }
     ));
-    assert_eq!(tasks_of_trigger(&h), 2);
+    assert_eq!(tasks_of_trigger(&h), 3);
 }
 
 #[test]
-fn a_request_verified_with_an_older_secret_or_to_a_paused_trigger_is_refused() {
+fn a_request_verified_with_another_secret_or_to_a_paused_trigger_is_refused() {
     let mut h = Harness::new(Limits::default());
     h.ok(put("alerts", Some(1), 0));
     let now = h.time_ms;
-    let verified_with_v1 = fire(&h, "k1", now, 100);
-    // Replaced without a secret: it keeps the one it had.
+    let verified_with_first = fire(&h, "aa01", None, now, 100);
+    // Replaced without a secret: it keeps the one it had, and requests verified with it.
     h.ok(put("alerts", None, 1));
     assert_eq!(trigger(&h).secret, sealed(1));
+    let kept = fire(&h, "aa02", None, now, 101);
+    assert_eq!(kept, {
+        let mut same = verified_with_first.clone();
+        if let Command::FireTrigger {
+            signature, task_id, ..
+        } = &mut same
+        {
+            *signature = "aa02".to_owned();
+            *task_id = TaskId::from_u128(101);
+        }
+        same
+    });
     h.ok(put("alerts", Some(2), 2));
     assert_eq!(trigger(&h).secret, sealed(2));
-    let outcome = as_node(&mut h, verified_with_v1);
+    let outcome = as_node(&mut h, verified_with_first.clone());
+    assert!(
+        matches!(&outcome, Outcome::Rejected(r) if r.message.contains("another secret")),
+        "{outcome:?}"
+    );
+    // Deleted and created again (its version starts over): still another secret.
+    h.ok(Command::DeleteTrigger {
+        workspace: ws("acme"),
+        name: TriggerName::parse("alerts").expect("valid"),
+    });
+    h.ok(put("alerts", Some(3), 0));
+    assert_eq!(trigger(&h).version, 1);
+    let outcome = as_node(&mut h, verified_with_first);
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.message.contains("another secret")),
         "{outcome:?}"
@@ -172,16 +230,30 @@ fn a_request_verified_with_an_older_secret_or_to_a_paused_trigger_is_refused() {
         workspace: ws("acme"),
         spec: spec("alerts", true),
         secret: None,
-        expected_version: 3,
+        expected_version: 1,
         workspace_key: None,
     });
     let now = h.time_ms;
-    let outcome = fire_as_node(&mut h, "k2", now, 101);
+    let outcome = fire_as_node(&mut h, "aa03", None, now, 102);
     assert!(
         matches!(&outcome, Outcome::Rejected(r) if r.message.contains("paused")),
         "{outcome:?}"
     );
     assert_eq!(tasks_of_trigger(&h), 0);
+    // The body goes in once: an input that would copy it many times is refused.
+    let mut doubled = spec("alerts", false);
+    doubled.input = "{{body}} and again {{body}}".to_owned();
+    let message = h.refused(
+        Command::PutTrigger {
+            workspace: ws("acme"),
+            spec: doubled,
+            secret: None,
+            expected_version: 2,
+            workspace_key: None,
+        },
+        Code::InvalidArgument,
+    );
+    assert!(message.contains("once"), "{message}");
 }
 
 #[test]
@@ -230,10 +302,21 @@ fn whoever_put_a_trigger_cannot_approve_its_tasks_calls() {
         Outcome::TriggerPut(_)
     ));
     let now = h.time_ms;
-    let Outcome::TriggerFired { task, .. } = fire_as_node(&mut h, "k1", now, 100) else {
+    let Outcome::TriggerFired { task, .. } = fire_as_node(&mut h, "aa01", None, now, 100) else {
         panic!("fired")
     };
     let task = task.id;
+    // Deleting the trigger does not free its author to approve what it submitted.
+    assert!(matches!(
+        h.run_as(
+            &author,
+            Command::DeleteTrigger {
+                workspace: ws("acme"),
+                name: TriggerName::parse("alerts").expect("valid"),
+            }
+        ),
+        Outcome::TriggerDeleted(_)
+    ));
     h.ok(Command::AssignTask {
         workspace: ws("acme"),
         task,
@@ -265,7 +348,7 @@ fn whoever_put_a_trigger_cannot_approve_its_tasks_calls() {
     };
     let outcome = h.run_as(&author, decide(true));
     assert!(
-        matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied && r.message.contains("put trigger alerts")),
+        matches!(&outcome, Outcome::Rejected(r) if r.code == Code::PermissionDenied && r.message.contains("put trigger/acme/alerts")),
         "{outcome:?}"
     );
     assert!(matches!(

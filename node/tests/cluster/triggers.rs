@@ -176,6 +176,11 @@ async fn a_signed_request_submits_one_task_and_replays_and_forgeries_none() {
         "{}",
         replayed.body
     );
+    // A replay under an Idempotency-Key of the replayer's choosing: nothing new.
+    let rekeyed = sender
+        .post(&cluster, 1, "alerts", &signed, Some("attacker-1"), body)
+        .await;
+    assert_eq!(rekeyed.status, 409, "{}", rekeyed.body);
     // A sender's retry under the same Idempotency-Key, signed again later: nothing new.
     let keyed = |time_ms| signature(SECRET, time_ms, body);
     let first = sender
@@ -283,7 +288,8 @@ async fn a_signed_request_submits_one_task_and_replays_and_forgeries_none() {
         .into_iter()
         .map(|record| record.outcome)
         .collect();
-    // The two accepted, and the two duplicates the log refused.
+    // The two accepted; a duplicate reaches the log (refused there) only when it came to a
+    // node that had not applied the first yet, and no forgery reaches it at all.
     assert_eq!(
         fired
             .iter()
@@ -292,7 +298,7 @@ async fn a_signed_request_submits_one_task_and_replays_and_forgeries_none() {
         2,
         "{fired:?}"
     );
-    assert_eq!(fired.len(), 4, "{fired:?}");
+    assert!(fired.len() <= 5, "{fired:?}");
     let listed = admin
         .list_triggers(WS, Consistency::Linearizable)
         .await

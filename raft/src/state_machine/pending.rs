@@ -277,6 +277,14 @@ impl<'a> Pending<'a> {
                 Write::RemoveSchedule { workspace, name } => {
                     self.delete(keys::schedule(workspace, name));
                 }
+                Write::TaskAuthor {
+                    workspace,
+                    task,
+                    author,
+                } => {
+                    let what = || format!("author of task {workspace}/{task}");
+                    self.put(keys::task_author(workspace, task), what, author)?;
+                }
                 Write::TaskLinks(links) => {
                     let (workspace, task) = (&links.workspace, &links.task);
                     let what = || format!("links of task {workspace}/{task}");
@@ -517,6 +525,40 @@ impl StateRead for Pending<'_> {
         self.scan(&start, &end)?
             .iter()
             .map(|(key, value)| codec::decode(|| format!("schedule key {key:?}"), value))
+            .collect()
+    }
+
+    fn task_author(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<warden_core::Principal>, Error> {
+        self.get(keys::task_author(workspace, task), || {
+            format!("author of task {workspace}/{task}")
+        })
+    }
+
+    fn providers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Provider>, Error> {
+        let (start, end) = keys::providers(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("provider key {key:?}"), value))
+            .collect()
+    }
+
+    fn mcp_servers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::McpServer>, Error> {
+        let (start, end) = keys::mcp_servers(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("mcp server key {key:?}"), value))
+            .collect()
+    }
+
+    fn budgets(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Budget>, Error> {
+        let (start, end) = keys::budgets(workspace);
+        self.scan(&start, &end)?
+            .iter()
+            .map(|(key, value)| codec::decode(|| format!("budget key {key:?}"), value))
             .collect()
     }
 

@@ -206,6 +206,29 @@ impl StateRead for StateReader {
         StateReader::schedules(self, workspace)
     }
 
+    fn task_author(
+        &self,
+        workspace: &WorkspaceId,
+        task: &TaskId,
+    ) -> Result<Option<warden_core::Principal>, Error> {
+        self.storage
+            .get(keys::SM_CF, &keys::task_author(workspace, task), || {
+                format!("author of task {workspace}/{task}")
+            })
+    }
+
+    fn providers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Provider>, Error> {
+        StateReader::providers(self, workspace)
+    }
+
+    fn mcp_servers(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::McpServer>, Error> {
+        StateReader::mcp_servers(self, workspace)
+    }
+
+    fn budgets(&self, workspace: &WorkspaceId) -> Result<Vec<warden_core::Budget>, Error> {
+        StateReader::budgets(self, workspace)
+    }
+
     fn trigger(
         &self,
         workspace: &WorkspaceId,
