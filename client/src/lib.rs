@@ -29,6 +29,7 @@ mod agents;
 mod backup;
 mod catalog;
 mod client;
+mod config_files;
 mod consistency;
 mod delete;
 mod endpoint;

@@ -373,6 +373,41 @@ pub enum Command {
         body: String,
         task_id: TaskId,
     },
+    /// A workspace's configuration file applied: `changes` (configuration commands of
+    /// this workspace only) decided in order, each on the state the ones before leave and
+    /// authorized as if sent alone; all or none, and only if the workspace's configuration
+    /// records are still `expected`.
+    ApplyWorkspace {
+        workspace: WorkspaceId,
+        expected: Vec<crate::workspace_config::Observed>,
+        changes: Vec<Command>,
+    },
+}
+
+/// Whether `change` may be one of a configuration file's changes to `workspace`: a
+/// configuration command of that workspace.
+pub fn config_change_allowed(change: &Command, workspace: &WorkspaceId) -> bool {
+    match change {
+        Command::PutProvider { workspace: of, .. }
+        | Command::DeleteProvider { workspace: of, .. }
+        | Command::RegisterMcpServer { workspace: of, .. }
+        | Command::PinMcpTools { workspace: of, .. }
+        | Command::DeleteMcpServer { workspace: of, .. }
+        | Command::CreateAgent { workspace: of, .. }
+        | Command::UpdateAgent { workspace: of, .. }
+        | Command::DeleteAgent { workspace: of, .. }
+        | Command::PutPolicy { workspace: of, .. }
+        | Command::SetBudget {
+            workspace: of,
+            reset: false,
+            ..
+        }
+        | Command::PutSchedule { workspace: of, .. }
+        | Command::DeleteSchedule { workspace: of, .. }
+        | Command::PutTrigger { workspace: of, .. }
+        | Command::DeleteTrigger { workspace: of, .. } => of == workspace,
+        _ => false,
+    }
 }
 
 /// The audited action a command performs, named `noun.verb` in audit records.
@@ -424,6 +459,7 @@ pub enum Action {
     TriggerPut,
     TriggerDelete,
     TriggerFire,
+    WorkspaceApply,
 }
 
 /// A journaled step of the agent loop.
@@ -519,6 +555,7 @@ impl Action {
             Action::TriggerPut => "trigger.put",
             Action::TriggerDelete => "trigger.delete",
             Action::TriggerFire => "trigger.fire",
+            Action::WorkspaceApply => "workspace.apply",
         }
     }
 }
@@ -572,6 +609,7 @@ impl Command {
             Command::PutTrigger { .. } => Action::TriggerPut,
             Command::DeleteTrigger { .. } => Action::TriggerDelete,
             Command::FireTrigger { .. } => Action::TriggerFire,
+            Command::ApplyWorkspace { .. } => Action::WorkspaceApply,
         }
     }
 

@@ -32,6 +32,7 @@ pub mod switches;
 pub mod trigger;
 pub mod version;
 pub mod webhook;
+pub mod workspace_config;
 
 pub use anchor::{AuditKey, AuditSettings, Checkpoint, NodeRecord};
 pub use apply::{

@@ -150,6 +150,13 @@ pub enum Outcome {
         task: crate::model::Task,
         detail: String,
     },
+    /// A configuration file applied: each change's action and resource, in order, and
+    /// their list for the audit record.
+    WorkspaceApplied {
+        workspace: crate::ids::WorkspaceId,
+        changes: Vec<String>,
+        detail: String,
+    },
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -17,7 +17,7 @@
 //! - 3: adds webhooks and their deliveries;
 //! - 4: adds the built-in tools (`warden/ask_human`, `agent/<name>`: questions to people
 //!   and delegation), answering and expiring questions, schedules;
-//! - 5: adds webhook triggers.
+//! - 5: adds webhook triggers and applying a workspace's configuration file.
 
 use crate::command::{Action, Command};
 
@@ -38,7 +38,8 @@ impl Command {
             Command::RecordRejection { action, .. } => action.since(),
             Command::PutTrigger { .. }
             | Command::DeleteTrigger { .. }
-            | Command::FireTrigger { .. } => 5,
+            | Command::FireTrigger { .. }
+            | Command::ApplyWorkspace { .. } => 5,
             Command::AnswerQuestion { .. }
             | Command::ExpireQuestion { .. }
             | Command::PutSchedule { .. }
@@ -106,7 +107,10 @@ impl Action {
             | Action::SchedulePut
             | Action::ScheduleDelete
             | Action::ScheduleFire => 4,
-            Action::TriggerPut | Action::TriggerDelete | Action::TriggerFire => 5,
+            Action::TriggerPut
+            | Action::TriggerDelete
+            | Action::TriggerFire
+            | Action::WorkspaceApply => 5,
             Action::ClusterBootstrap
             | Action::ClusterMembership
             | Action::TokenCreate

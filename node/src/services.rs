@@ -91,6 +91,14 @@ pub fn routes(options: &Options, parts: Parts<'_>) -> anyhow::Result<Routes> {
         .add_service(WorkspaceServiceServer::new(Workspaces::new(
             cluster.clone(),
             vault.clone(),
+            crate::api::config_file::ConfigFiles {
+                cluster: cluster.clone(),
+                vault: vault.clone(),
+                tools: runtime.tools.clone(),
+                providers: options.providers.clone(),
+                egress: options.egress.clone(),
+                trust_annotations: options.mcp.trust_tool_annotations,
+            },
         )))
         .add_service(
             TaskServiceServer::new(Tasks::new(cluster.clone()))

@@ -112,6 +112,7 @@ pub(super) fn resource_of(command: &Command) -> String {
         Command::PutTrigger {
             workspace, spec, ..
         } => config_resource(workspace, "trigger", spec.name.as_str()),
+        Command::ApplyWorkspace { workspace, .. } => workspace_resource(workspace),
         Command::DeleteTrigger { workspace, name }
         | Command::FireTrigger {
             workspace, name, ..
@@ -145,7 +146,9 @@ pub(super) fn governance_detail(outcome: &Outcome) -> String {
         }
         Outcome::WebhookPut(webhook) => return super::webhook::put_detail(webhook),
         Outcome::DeliveryRecorded(delivery) => return super::webhook::attempt_detail(delivery),
-        Outcome::ScheduleFired { detail, .. } | Outcome::TriggerFired { detail, .. } => {
+        Outcome::ScheduleFired { detail, .. }
+        | Outcome::TriggerFired { detail, .. }
+        | Outcome::WorkspaceApplied { detail, .. } => {
             return detail.clone();
         }
         _ => return String::new(),

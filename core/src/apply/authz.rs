@@ -68,7 +68,8 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::PutSchedule { workspace, .. }
         | Command::DeleteSchedule { workspace, .. }
         | Command::PutTrigger { workspace, .. }
-        | Command::DeleteTrigger { workspace, .. } => Needs::In(workspace, Permission::Configure),
+        | Command::DeleteTrigger { workspace, .. }
+        | Command::ApplyWorkspace { workspace, .. } => Needs::In(workspace, Permission::Configure),
         Command::SubmitTask { workspace, .. }
         | Command::CancelTask { workspace, .. }
         | Command::ResolveTask { workspace, .. }

@@ -24,6 +24,7 @@ mod lifecycle;
 mod mcp_server;
 mod model_turn;
 mod outbox;
+mod overlay;
 mod pause;
 mod placement;
 mod policy;
@@ -34,6 +35,7 @@ mod submit;
 mod task_update;
 mod trigger;
 mod webhook;
+mod workspace_apply;
 
 use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
 use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, RecordBody};
@@ -285,9 +287,10 @@ pub fn apply<S: StateRead>(
         Some(rejection) => Some(rejection),
         None => protocol::refusal(state, command)?,
     };
-    let (resource, decision) = match refusal {
-        Some(rejection) => (resource_of(command), Err(rejection)),
-        None => decide(state, &at, command)?,
+    let (resource, decision) = match (refusal, command) {
+        (Some(rejection), _) => (resource_of(command), Err(rejection)),
+        (None, Command::ApplyWorkspace { .. }) => workspace_apply::apply(state, &at, request)?,
+        (None, _) => decide(state, &at, command)?,
     };
     // The webhook outbox is written with the events it tells about, after delegation has
     // followed the tasks the command ended to their parents and children.
@@ -424,6 +427,12 @@ fn decide<S: StateRead>(
         Command::PutTrigger { .. } => trigger::put(state, at, command)?,
         Command::DeleteTrigger { .. } => trigger::delete(state, command)?,
         Command::FireTrigger { .. } => trigger::fire(state, at, command)?,
+        // Its changes are decided one by one by `workspace_apply`, which `apply` calls;
+        // a file's changes never include another file.
+        Command::ApplyWorkspace { .. } => Err(Rejection::new(
+            Code::InvalidArgument,
+            "a configuration file cannot apply another".to_owned(),
+        )),
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.

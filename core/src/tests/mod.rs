@@ -26,6 +26,7 @@ mod secrets;
 mod settings;
 mod triggers;
 mod webhooks;
+mod workspace_apply;
 
 use fixtures::{create, request, setup, submit};
 

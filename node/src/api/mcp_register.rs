@@ -258,7 +258,7 @@ fn parse_transport(
 
 /// Lists the server's tools through the tool supervisor, as the task actors will see
 /// them, and turns them into the definitions to pin.
-async fn list_tools(
+pub(crate) async fn list_tools(
     tools: &ToolSessions,
     key: &str,
     spec: &ServerSpec,

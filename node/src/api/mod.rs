@@ -6,6 +6,7 @@ pub mod backup;
 pub mod boundary;
 pub mod catalog;
 pub mod cluster;
+pub mod config_file;
 pub mod forward;
 pub mod governance;
 pub mod identity;
@@ -67,6 +68,7 @@ workspace_reads!(
     v1::ListDeliveriesRequest,
     v1::ListSchedulesRequest,
     v1::ListTriggersRequest,
+    v1::ExportWorkspaceRequest,
 );
 
 /// The skeleton of a workspace read: the caller of `request`, the workspace it names, and

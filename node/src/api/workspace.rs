@@ -21,11 +21,20 @@ use crate::secrets::Vault;
 pub struct Workspaces {
     cluster: Cluster,
     vault: Vault,
+    files: super::config_file::ConfigFiles,
 }
 
 impl Workspaces {
-    pub fn new(cluster: Cluster, vault: Vault) -> Workspaces {
-        Workspaces { cluster, vault }
+    pub fn new(
+        cluster: Cluster,
+        vault: Vault,
+        files: super::config_file::ConfigFiles,
+    ) -> Workspaces {
+        Workspaces {
+            cluster,
+            vault,
+            files,
+        }
     }
 }
 
@@ -171,5 +180,22 @@ impl WorkspaceService for Workspaces {
         Ok(Response::new(GetWorkspaceSettingsResponse {
             settings: Some(convert::workspace_settings(&workspace, settings.as_ref())),
         }))
+    }
+
+    async fn export_workspace(
+        &self,
+        request: Request<warden_proto::v1::ExportWorkspaceRequest>,
+    ) -> Result<Response<warden_proto::v1::ExportWorkspaceResponse>, Status> {
+        Ok(Response::new(self.files.export(request).await?))
+    }
+
+    async fn apply_workspace(
+        &self,
+        request: Request<warden_proto::v1::ApplyWorkspaceRequest>,
+    ) -> Result<Response<warden_proto::v1::ApplyWorkspaceResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        Ok(Response::new(
+            self.files.apply(&caller, request.into_inner()).await?,
+        ))
     }
 }

@@ -16,6 +16,7 @@ mod backup;
 mod bad_input;
 mod catalog;
 mod clock_skew;
+mod config_files;
 mod console;
 mod console_browser;
 mod deletes;

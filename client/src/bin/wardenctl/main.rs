@@ -25,6 +25,7 @@ mod task_view;
 mod trigger;
 mod webhook;
 mod workspace;
+mod workspace_file;
 
 use std::process::ExitCode;
 use std::time::Duration;

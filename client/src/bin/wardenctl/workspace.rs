@@ -41,6 +41,32 @@ pub enum WorkspaceCommand {
         #[arg(long, value_enum)]
         trace_content: Switch,
     },
+    /// Print a workspace's configuration as a YAML file
+    ///
+    /// Providers, MCP servers (with the hashes of their pinned tools), agents, the policy,
+    /// budgets, schedules and webhook triggers, in a fixed order, so the same
+    /// configuration exports the same text. Secrets are never in it: a stored one is
+    /// marked `sealed`. The file names the revision it was taken at, which `apply` checks.
+    ///
+    /// Example:
+    ///   wardenctl workspace export acme > acme.yaml
+    Export(crate::workspace_file::ExportArgs),
+    /// Make a workspace's configuration a file's, in one command, all or nothing
+    ///
+    /// Shows the changes as a diff (+ create, ~ update, - delete, with the fields that
+    /// differ) and makes them in one command that applies all of them or none: records
+    /// the file holds are created or replaced, records it does not hold are deleted (a
+    /// file without a policy leaves the policy as it is). Refused when the file is stale
+    /// (exported at a revision the workspace has moved on from; export again) or the
+    /// configuration changes while it is compared. Servers registered anew are listed
+    /// and pinned first; when the file names pins they must be exactly what the server
+    /// offers. Each change needs the permission it needs alone (policy and budgets:
+    /// admin). The workspace must exist.
+    ///
+    /// Examples:
+    ///   wardenctl workspace apply -f acme.yaml --dry-run
+    ///   wardenctl workspace apply -f acme.yaml --secret provider/model=OPENAI_API_KEY --secret trigger/alerts=ALERTS_SECRET
+    Apply(crate::workspace_file::ApplyArgs),
     /// Delete a workspace and everything in it (cluster admins only)
     ///
     /// Removes its providers, MCP servers, agents, policy, budgets, pauses, role bindings,
@@ -150,6 +176,12 @@ pub async fn run(
                 Format::Table => emit(&render_settings(&settings))?,
                 Format::Json => emit_json(&json::workspace_settings(&settings))?,
             }
+        }
+        WorkspaceCommand::Export(args) => {
+            return crate::workspace_file::export(client, format, args).await;
+        }
+        WorkspaceCommand::Apply(args) => {
+            return crate::workspace_file::apply(client, format, args).await;
         }
         WorkspaceCommand::Delete { name, yes } => {
             if !yes {
