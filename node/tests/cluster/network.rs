@@ -2,7 +2,8 @@
 //! death of the node that ran its task and is answered on another; a delegated task and
 //! its parent go on across the death of the parent's node, with one child and its
 //! answer delivered once; a delegation cycle is refused; cancelling a parent cancels
-//! the child it waits on.
+//! the child it waits on; an unanswered question expires once, by its rule, across the
+//! death of the leader that would have expired it.
 
 use std::time::Duration;
 
@@ -423,5 +424,75 @@ async fn an_approver_answers_a_question_in_the_console() {
         answer.detail_json.contains("user/quinn"),
         "{}",
         answer.detail_json
+    );
+}
+
+fn asks_briefly(on_expiry: &str) -> serde_json::Value {
+    serde_json::json!({
+        "steps": [{"tool_calls": [{"name": "warden__ask_human",
+                                   "arguments": {"question": "Anyone there?",
+                                                 "expires_in_seconds": 2,
+                                                 "on_expiry": on_expiry}}]}],
+        "final": "after the question: {{last_result}}",
+    })
+}
+
+/// Unanswered questions expire by their `on_expiry` even when the leader that would have
+/// expired them is killed: `deny` ends the call with an error and the task goes on;
+/// `fail` fails the task. Each expires once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_question_expires_once_across_a_leader_s_death() {
+    let mut cluster = crate::common::start(
+        3,
+        &[
+            ("runtime.lease", "2s"),
+            ("runtime.heartbeat_interval", "300ms"),
+        ],
+    )
+    .await;
+    let admin = cluster.client().expect("client");
+    let (workspace, _models) = network(
+        &admin,
+        &[
+            ("patient", asks_briefly("deny"), &[("warden", "ask_human")]),
+            ("strict", asks_briefly("fail"), &[("warden", "ask_human")]),
+        ],
+    )
+    .await;
+    let denied = workspace.submit("patient", "x").await;
+    let failed = workspace.submit("strict", "y").await;
+    let question = until_status(&admin, &denied.id, TaskStatus::WaitingForInput)
+        .await
+        .question
+        .expect("the question");
+    until_status(&admin, &failed.id, TaskStatus::WaitingForInput).await;
+    let leader = cluster
+        .wait_for_leader(Duration::from_secs(10))
+        .await
+        .expect("a leader");
+    cluster.kill(leader).await.expect("kill the leader");
+    let admin = cluster.client().expect("client");
+    let done = until_status(&admin, &denied.id, TaskStatus::Completed).await;
+    assert!(
+        done.result.starts_with("after the question: "),
+        "{}",
+        done.result
+    );
+    let gone = until_status(&admin, &failed.id, TaskStatus::Failed).await;
+    assert!(gone.reason.contains("expired"), "{}", gone.reason);
+    for id in [&denied.id, &failed.id] {
+        let events = journal(&admin, id).await;
+        assert_eq!(count(&events, "question_asked"), 1, "{id}");
+        assert_eq!(count(&events, "question_expired"), 1, "{id}");
+        assert_eq!(count(&events, "question_answered"), 0, "{id}");
+    }
+    // An answer after the expiry is refused.
+    let approver = approver_client(&admin, WS).await;
+    let late = approver
+        .answer_question(WS, &denied.id, &question, "too late")
+        .await;
+    assert_eq!(
+        crate::common::error_code(late),
+        tonic::Code::FailedPrecondition
     );
 }
