@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".warden.v1.McpServer",
             ".warden.v1.InitClusterRequest",
             ".warden.v1.PutWebhookRequest",
+            ".warden.v1.PutTriggerRequest",
+            ".warden.v1.ApplyWorkspaceRequest",
         ])
         .compile_protos(
             &["warden/v1/warden.proto", "warden/v1/internal.proto"],

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::v1::{InitClusterRequest, McpServer, Provider, PutWebhookRequest};
+use crate::v1::{
+    ApplyWorkspaceRequest, InitClusterRequest, McpServer, Provider, PutTriggerRequest,
+    PutWebhookRequest,
+};
 
 const REDACTED: &str = "<redacted>";
 
@@ -51,6 +54,41 @@ impl fmt::Debug for PutWebhookRequest {
             .debug_struct("PutWebhookRequest")
             .field("webhook", webhook)
             .field("secret", &redacted(secret))
+            .finish()
+    }
+}
+
+impl fmt::Debug for PutTriggerRequest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let PutTriggerRequest {
+            trigger,
+            expected_version,
+            secret,
+        } = self;
+        formatter
+            .debug_struct("PutTriggerRequest")
+            .field("trigger", trigger)
+            .field("expected_version", expected_version)
+            .field("secret", &redacted(secret))
+            .finish()
+    }
+}
+
+impl fmt::Debug for ApplyWorkspaceRequest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ApplyWorkspaceRequest {
+            document,
+            dry_run,
+            secrets,
+        } = self;
+        // The names of the secrets, never their values.
+        let mut names: Vec<&String> = secrets.keys().collect();
+        names.sort();
+        formatter
+            .debug_struct("ApplyWorkspaceRequest")
+            .field("document", document)
+            .field("dry_run", dry_run)
+            .field("secrets", &names)
             .finish()
     }
 }
@@ -139,7 +177,20 @@ mod tests {
             webhook: None,
             secret: "hook-very-secret".into(),
         };
-        let printed = format!("{provider:?} {provider:#?} {server:?} {server:#?} {webhook:?}");
+        let trigger = PutTriggerRequest {
+            trigger: None,
+            expected_version: 0,
+            secret: "trigger-very-secret".into(),
+        };
+        let file = ApplyWorkspaceRequest {
+            document: "workspace: acme".into(),
+            dry_run: false,
+            secrets: [("trigger/alerts".to_owned(), "file-very-secret".to_owned())].into(),
+        };
+        let printed = format!(
+            "{provider:?} {provider:#?} {server:?} {server:#?} {webhook:?} {trigger:?} {file:?}"
+        );
+        assert!(printed.contains("trigger/alerts"), "{printed}");
         assert!(!printed.contains("very-secret"), "{printed}");
         assert!(printed.contains("TOKEN"), "{printed}");
         assert!(printed.contains("\"model\""), "{printed}");

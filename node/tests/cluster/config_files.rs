@@ -232,6 +232,39 @@ async fn a_workspace_exported_and_applied_to_a_fresh_cluster_exports_the_same() 
         dry.changes[0].details
     );
     assert_eq!(export(&fresh).await, again);
+    // A stored key does not follow the provider to another URL: the file must give it
+    // again, or nothing is applied (a configurer could otherwise send the key to a host of
+    // theirs without ever knowing it).
+    let moved = again.replace(&model.base_url(), "http://127.0.0.1:9/v1");
+    assert_ne!(moved, again);
+    let error = fresh
+        .apply_workspace(moved, false, HashMap::new())
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        code(&error),
+        Some(tonic::Code::FailedPrecondition),
+        "{error}"
+    );
+    assert!(error.to_string().contains("provider/model"), "{error}");
+    assert_eq!(export(&fresh).await, again);
+    // Two records of one kind under one name: refused, naming it.
+    let doubled = again.replace(
+        "schedules:\n",
+        "schedules:\n- name: nightly\n  cron: 0 3 * * *\n  timezone: UTC\n  agent: clerk\n",
+    );
+    assert_ne!(doubled, again);
+    let error = fresh
+        .apply_workspace(doubled, true, HashMap::new())
+        .await
+        .expect_err("refused");
+    assert_eq!(code(&error), Some(tonic::Code::InvalidArgument), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("schedule nightly is in the file twice"),
+        "{error}"
+    );
     // One good change and one bad one (a schedule for an agent that does not exist):
     // nothing at all.
     let broken = edited.replace(

@@ -183,8 +183,13 @@ impl ConfigFiles {
         {
             return Ok(Err(rejection));
         }
-        let current = export::document(reader, workspace)?;
+        if let Err(message) = plan::unique_names(file) {
+            return Ok(Err(invalid(message)));
+        }
+        // What the command will expect is read first: a change committed while the file is
+        // compared makes the command's expectation stale, never the comparison.
         let expected = observed(reader, workspace)?;
+        let mut current = export::document(reader, workspace)?;
         if let Some(revision) = &file.revision {
             let now = current.revision_of().map_err(Error::Internal)?;
             let same = {
@@ -199,6 +204,26 @@ impl ConfigFiles {
                         "the file is stale: it was exported at {revision}, and workspace {workspace}'s configuration changed since (now {now}); export it again and redo the edits, or remove its revision line to apply it over whatever is there"
                     ),
                 )));
+            }
+        }
+        // A budget left by an agent deleted before is the file's to keep or remove when
+        // the file creates the agent again.
+        for budget in reader.budgets(workspace)? {
+            if let warden_core::BudgetScope::Agent(agent) = &budget.scope
+                && !current
+                    .agents
+                    .iter()
+                    .any(|known| known.name == agent.as_str())
+                && file
+                    .agents
+                    .iter()
+                    .any(|wanted| wanted.name == agent.as_str())
+            {
+                current.budgets.push(document::BudgetDoc {
+                    agent: Some(agent.to_string()),
+                    tokens: budget.tokens,
+                    tool_calls: budget.tool_calls,
+                });
             }
         }
         let secrets = match Secrets::check(secrets, file) {
@@ -298,7 +323,9 @@ impl ConfigFiles {
                     )));
                 }
             };
-            let key = format!("{workspace}/{name}");
+            // A session of its own: the one tasks use is not replaced by a server the
+            // command may yet refuse (it shuts down when idle).
+            let key = format!("{workspace}/{name}#apply");
             let tools = match super::mcp_register::list_tools(&self.tools, &key, &spec).await {
                 Ok(tools) => tools,
                 Err((code, cause)) => {

@@ -16,6 +16,56 @@ use super::document::{
 };
 use crate::schedules::plan::Calendar;
 
+/// The name the workspace's own budget goes by in a diff.
+pub const WORKSPACE_BUDGET: &str = "(workspace)";
+
+/// The first name `names` holds twice, if one is.
+fn twice<'a>(names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = BTreeSet::new();
+    names.into_iter().find(|name| !seen.insert(*name))
+}
+
+/// Refuses a file that holds two records of one kind under one name.
+pub fn unique_names(file: &Document) -> Result<(), String> {
+    let found = [
+        (
+            "provider",
+            twice(file.providers.iter().map(|item| item.name.as_str())),
+        ),
+        (
+            "mcp_server",
+            twice(file.mcp_servers.iter().map(|item| item.name.as_str())),
+        ),
+        (
+            "agent",
+            twice(file.agents.iter().map(|item| item.name.as_str())),
+        ),
+        (
+            "budget",
+            twice(
+                file.budgets
+                    .iter()
+                    .map(|item| item.agent.as_deref().unwrap_or(WORKSPACE_BUDGET)),
+            ),
+        ),
+        (
+            "schedule",
+            twice(file.schedules.iter().map(|item| item.name.as_str())),
+        ),
+        (
+            "trigger",
+            twice(file.triggers.iter().map(|item| item.name.as_str())),
+        ),
+    ];
+    match found
+        .into_iter()
+        .find_map(|(kind, name)| Some((kind, name?)))
+    {
+        Some((kind, name)) => Err(format!("{kind} {name} is in the file twice")),
+        None => Ok(()),
+    }
+}
+
 /// One record the file changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -343,7 +393,7 @@ pub fn trigger_spec(doc: &TriggerDoc) -> Result<TriggerSpec, String> {
 }
 
 /// The deletions of a diff as commands, in the order they can be applied: what names an
-/// agent first, then agents, then what agents name.
+/// agent before the puts; budgets, agents, then what agents name after them.
 pub fn deletions(
     diff: &Diff<'_>,
     workspace: &WorkspaceId,
@@ -361,8 +411,11 @@ pub fn deletions(
             name: ScheduleName::parse(name).map_err(|e| invalid("schedule", name, e))?,
         });
     }
+    // Budgets after the puts (an agent created again may find its old budget) and before
+    // the agents they limit are deleted.
+    let mut late = Vec::new();
     for agent in &diff.deleted_budgets {
-        early.push(Command::SetBudget {
+        late.push(Command::SetBudget {
             workspace: workspace.clone(),
             agent: match agent {
                 None => None,
@@ -373,7 +426,6 @@ pub fn deletions(
             reset: false,
         });
     }
-    let mut late = Vec::new();
     for name in &diff.deleted_agents {
         late.push(Command::DeleteAgent {
             workspace: workspace.clone(),

@@ -1,7 +1,9 @@
-//! The secrets a file's records need: kept as stored when the file marks them `sealed`
-//! and the workspace holds them, or given with the request and sealed here. Each given
-//! secret must name a secret the file holds; a record the file marks `sealed` that the
-//! workspace does not hold needs one.
+//! The secrets a file's records need: kept as stored when the file marks them `sealed`,
+//! the workspace holds them and they would go where they went before (a provider's kind
+//! and URL, a server's URL, or its catalog entry, arguments and environment unchanged), or
+//! given with the request and sealed here. Each given secret must name a secret the file
+//! holds; any other record the file marks `sealed` needs one, so a file cannot send a
+//! stored secret somewhere new without its holder giving it again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -116,6 +118,16 @@ impl<'a> Secrets<'a> {
         }
     }
 
+    /// The plaintext of given secret `name` (which the caller found given).
+    fn plain(&self, name: &str) -> SecretString {
+        SecretString::new(
+            self.given
+                .get(name)
+                .map(|value| value.expose().to_owned())
+                .unwrap_or_default(),
+        )
+    }
+
     /// Refuses, for a dry run, what the real apply would refuse for want of a secret.
     pub fn missing(
         &self,
@@ -129,7 +141,8 @@ impl<'a> Secrets<'a> {
             }
         }
         for put in &diff.servers {
-            let current = current_server(reader, workspace, &put.name)?;
+            let current = current_server(reader, workspace, &put.name)?
+                .filter(|transport| same_destination(transport, put.wanted));
             for variable in &put.wanted.secret_env {
                 let name = format!("mcp_server/{}/env/{variable}", put.name);
                 let kept = current.as_ref().is_some_and(|transport| {
@@ -137,7 +150,7 @@ impl<'a> Secrets<'a> {
                 });
                 if !kept && !self.given.contains_key(&name) {
                     return Ok(Err(missing(format!(
-                        "mcp_server {}: the workspace holds no value of {variable}: give it as secret {name}",
+                        "mcp_server {}: the workspace holds no value of {variable} for this server as the file has it (new, or its catalog entry, arguments or environment change): give it as secret {name}",
                         put.name
                     ))));
                 }
@@ -155,7 +168,7 @@ impl<'a> Secrets<'a> {
                 });
                 if !kept && !self.given.contains_key(&name) {
                     return Ok(Err(missing(format!(
-                        "mcp_server {}: the workspace holds no bearer token: give it as secret {name}",
+                        "mcp_server {}: the workspace holds no bearer token for this server as the file has it (new, or its url changes): give it as secret {name}",
                         put.name
                     ))));
                 }
@@ -195,16 +208,19 @@ impl<'a> Secrets<'a> {
         {
             return Ok(sealed.map(Some));
         }
-        Ok(
-            match reader.provider(workspace, &name)?.and_then(|p| p.api_key) {
-                Some(kept) => Ok(Some(kept)),
-                None if self.given.contains_key(&given) => Ok(None),
-                None => Err(missing(format!(
-                    "provider {}: the workspace holds no API key: give it as secret {given}",
-                    put.name
-                ))),
-            },
-        )
+        // A stored key goes only where it went: to the same kind of endpoint at the same URL.
+        let kept = reader.provider(workspace, &name)?.filter(|provider| {
+            provider.kind.as_str() == put.wanted.kind
+                && provider.base_url == put.wanted.base_url.trim_end_matches('/')
+        });
+        Ok(match kept.and_then(|provider| provider.api_key) {
+            Some(kept) => Ok(Some(kept)),
+            None if self.given.contains_key(&given) => Ok(None),
+            None => Err(missing(format!(
+                "provider {}: the workspace holds no API key for this provider as the file has it (new, or its kind or base_url changes): give it as secret {given}",
+                put.name
+            ))),
+        })
     }
 
     pub fn provider(
@@ -266,7 +282,8 @@ impl<'a> Secrets<'a> {
                 format!("workspace {workspace} not found"),
             )));
         };
-        let current = current_server(reader, workspace, &put.name)?;
+        let current = current_server(reader, workspace, &put.name)?
+            .filter(|transport| same_destination(transport, put.wanted));
         let open = |context: &str, sealed: &SealedSecret| {
             vault.open(&record, context, sealed).map_err(|error| {
                 missing(format!(
@@ -299,20 +316,19 @@ impl<'a> Secrets<'a> {
                 for variable in variables {
                     let context = mcp_env_context(workspace, &name, &variable);
                     let given = format!("mcp_server/{name}/env/{variable}");
-                    let sealed = match self.seal(sealer, &given, &context) {
-                        Ok(Some(sealed)) => sealed,
+                    let (sealed, plain) = match self.seal(sealer, &given, &context) {
+                        Ok(Some(sealed)) => (sealed, self.plain(&given)),
                         Ok(None) => match kept.iter().find(|(known, _)| *known == variable) {
-                            Some((_, sealed)) => sealed.clone(),
+                            Some((_, sealed)) => match open(&context, sealed) {
+                                Ok(plain) => (sealed.clone(), plain),
+                                Err(rejection) => return Ok(Err(rejection)),
+                            },
                             None => {
                                 return Ok(Err(missing(format!(
-                                    "mcp_server {name}: the workspace holds no value of {variable}: give it as secret {given}"
+                                    "mcp_server {name}: the workspace holds no value of {variable} for this server as the file has it (new, or its catalog entry, arguments or environment change): give it as secret {given}"
                                 ))));
                             }
                         },
-                        Err(rejection) => return Ok(Err(rejection)),
-                    };
-                    let plain = match open(&context, &sealed) {
-                        Ok(plain) => plain,
                         Err(rejection) => return Ok(Err(rejection)),
                     };
                     plain_env.push((variable.clone(), plain));
@@ -346,20 +362,19 @@ impl<'a> Secrets<'a> {
                             Some(McpTransport::Http { bearer, .. }) => bearer.clone(),
                             _ => None,
                         };
-                        let sealed = match self.seal(sealer, &given, &context) {
-                            Ok(Some(sealed)) => sealed,
+                        match self.seal(sealer, &given, &context) {
+                            Ok(Some(sealed)) => (Some(sealed), Some(self.plain(&given))),
                             Ok(None) => match kept {
-                                Some(sealed) => sealed,
+                                Some(sealed) => match open(&context, &sealed) {
+                                    Ok(plain) => (Some(sealed), Some(plain)),
+                                    Err(rejection) => return Ok(Err(rejection)),
+                                },
                                 None => {
                                     return Ok(Err(missing(format!(
-                                        "mcp_server {name}: the workspace holds no bearer token: give it as secret {given}"
+                                        "mcp_server {name}: the workspace holds no bearer token for this server as the file has it (new, or its url changes): give it as secret {given}"
                                     ))));
                                 }
                             },
-                            Err(rejection) => return Ok(Err(rejection)),
-                        };
-                        match open(&context, &sealed) {
-                            Ok(plain) => (Some(sealed), Some(plain)),
                             Err(rejection) => return Ok(Err(rejection)),
                         }
                     }
@@ -417,4 +432,22 @@ fn current_server(
     Ok(reader
         .mcp_server(workspace, &name)?
         .map(|server| server.transport))
+}
+
+/// Whether the server the file describes sends its secrets where `current` did: the same
+/// catalog entry with the same arguments and environment, or the same URL.
+fn same_destination(current: &McpTransport, wanted: &ServerDoc) -> bool {
+    match current {
+        McpTransport::Stdio {
+            catalog, args, env, ..
+        } => {
+            wanted.catalog.as_deref() == Some(catalog.as_str())
+                && wanted.url.is_none()
+                && *args == wanted.args
+                && env.iter().cloned().collect::<BTreeMap<_, _>>() == wanted.env
+        }
+        McpTransport::Http { url, .. } => {
+            wanted.catalog.is_none() && wanted.url.as_deref() == Some(url.as_str())
+        }
+    }
 }
