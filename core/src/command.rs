@@ -24,6 +24,8 @@ use crate::switches::PauseTarget;
 use crate::trigger::TriggerSpec;
 use crate::webhook::{AttemptResult, DeliveryId, WebhookEvent};
 
+pub use crate::action::Action;
+
 /// One log entry's payload. The proposer stamps the time and the principal, so
 /// `apply()` never reads a clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -410,58 +412,6 @@ pub fn config_change_allowed(change: &Command, workspace: &WorkspaceId) -> bool 
     }
 }
 
-/// The audited action a command performs, named `noun.verb` in audit records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Action {
-    ClusterBootstrap,
-    ClusterMembership,
-    TokenCreate,
-    TokenRevoke,
-    RolesSet,
-    WorkspaceCreate,
-    PolicyPut,
-    ApprovalDecide,
-    ApprovalExpire,
-    ProviderPut,
-    McpServerRegister,
-    McpServerPin,
-    CatalogPut,
-    CatalogDelete,
-    AgentCreate,
-    AgentUpdate,
-    TaskSubmit,
-    TaskAssign,
-    TaskStep,
-    TaskCancel,
-    TaskResolve,
-    TaskTimeOut,
-    TaskMarkStalled,
-    MembershipChange,
-    BudgetSet,
-    Pause,
-    Resume,
-    AuditCheckpoint,
-    ProviderDelete,
-    McpServerDelete,
-    AgentDelete,
-    WorkspaceDelete,
-    WorkspaceSettingsSet,
-    ClusterBackup,
-    ClusterProtocolSet,
-    WebhookPut,
-    WebhookDelete,
-    WebhookDeliver,
-    QuestionAnswer,
-    QuestionExpire,
-    SchedulePut,
-    ScheduleDelete,
-    ScheduleFire,
-    TriggerPut,
-    TriggerDelete,
-    TriggerFire,
-    WorkspaceApply,
-}
-
 /// A journaled step of the agent loop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
@@ -506,113 +456,7 @@ pub enum Step {
     },
 }
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::ClusterBootstrap => "cluster.bootstrap",
-            Action::ClusterMembership => "cluster.membership",
-            Action::TokenCreate => "token.create",
-            Action::TokenRevoke => "token.revoke",
-            Action::RolesSet => "roles.set",
-            Action::WorkspaceCreate => "workspace.create",
-            Action::PolicyPut => "policy.put",
-            Action::ApprovalDecide => "approval.decide",
-            Action::ApprovalExpire => "approval.expire",
-            Action::ProviderPut => "provider.put",
-            Action::McpServerRegister => "mcp_server.register",
-            Action::McpServerPin => "mcp_server.pin",
-            Action::CatalogPut => "catalog.put",
-            Action::CatalogDelete => "catalog.delete",
-            Action::AgentCreate => "agent.create",
-            Action::AgentUpdate => "agent.update",
-            Action::TaskSubmit => "task.submit",
-            Action::TaskAssign => "task.assign",
-            Action::TaskStep => "task.step",
-            Action::TaskCancel => "task.cancel",
-            Action::TaskResolve => "task.resolve",
-            Action::TaskTimeOut => "task.time_out",
-            Action::TaskMarkStalled => "task.mark_stalled",
-            Action::MembershipChange => "cluster.membership_change",
-            Action::BudgetSet => "budget.set",
-            Action::Pause => "switch.pause",
-            Action::Resume => "switch.resume",
-            Action::AuditCheckpoint => crate::anchor::CHECKPOINT_ACTION,
-            Action::ProviderDelete => "provider.delete",
-            Action::McpServerDelete => "mcp_server.delete",
-            Action::AgentDelete => "agent.delete",
-            Action::WorkspaceDelete => "workspace.delete",
-            Action::WorkspaceSettingsSet => "workspace.set_settings",
-            Action::ClusterBackup => "cluster.backup",
-            Action::ClusterProtocolSet => "cluster.set_protocol",
-            Action::WebhookPut => "webhook.put",
-            Action::WebhookDelete => "webhook.delete",
-            Action::WebhookDeliver => "webhook.deliver",
-            Action::QuestionAnswer => "question.answer",
-            Action::QuestionExpire => "question.expire",
-            Action::SchedulePut => "schedule.put",
-            Action::ScheduleDelete => "schedule.delete",
-            Action::ScheduleFire => "schedule.fire",
-            Action::TriggerPut => "trigger.put",
-            Action::TriggerDelete => "trigger.delete",
-            Action::TriggerFire => "trigger.fire",
-            Action::WorkspaceApply => "workspace.apply",
-        }
-    }
-}
-
 impl Command {
-    pub fn action(&self) -> Action {
-        match self {
-            Command::Bootstrap { .. } => Action::ClusterBootstrap,
-            Command::AuthorizeMembershipChange { .. } => Action::ClusterMembership,
-            Command::CreateToken { .. } => Action::TokenCreate,
-            Command::RevokeToken { .. } => Action::TokenRevoke,
-            Command::SetRoles { .. } => Action::RolesSet,
-            Command::CreateWorkspace { .. } => Action::WorkspaceCreate,
-            Command::PutPolicy { .. } => Action::PolicyPut,
-            Command::DecideApproval { .. } => Action::ApprovalDecide,
-            Command::ExpireApproval { .. } => Action::ApprovalExpire,
-            Command::PutProvider { .. } => Action::ProviderPut,
-            Command::RegisterMcpServer { .. } => Action::McpServerRegister,
-            Command::PinMcpTools { .. } => Action::McpServerPin,
-            Command::PutCatalogEntry { .. } => Action::CatalogPut,
-            Command::DeleteCatalogEntry { .. } => Action::CatalogDelete,
-            Command::CreateAgent { .. } => Action::AgentCreate,
-            Command::UpdateAgent { .. } => Action::AgentUpdate,
-            Command::SubmitTask { .. } => Action::TaskSubmit,
-            Command::AssignTask { .. } => Action::TaskAssign,
-            Command::AppendJournal { .. } => Action::TaskStep,
-            Command::CancelTask { .. } => Action::TaskCancel,
-            Command::ResolveTask { .. } => Action::TaskResolve,
-            Command::TimeOutTask { .. } => Action::TaskTimeOut,
-            Command::MarkStalled { .. } => Action::TaskMarkStalled,
-            Command::RecordRejection { action, .. } => *action,
-            Command::SetBudget { .. } => Action::BudgetSet,
-            Command::SetPause { paused: true, .. } => Action::Pause,
-            Command::SetPause { paused: false, .. } => Action::Resume,
-            Command::AuditCheckpoint { .. } => Action::AuditCheckpoint,
-            Command::DeleteProvider { .. } => Action::ProviderDelete,
-            Command::DeleteMcpServer { .. } => Action::McpServerDelete,
-            Command::DeleteAgent { .. } => Action::AgentDelete,
-            Command::DeleteWorkspace { .. } => Action::WorkspaceDelete,
-            Command::SetWorkspaceSettings { .. } => Action::WorkspaceSettingsSet,
-            Command::CreateBackup { .. } => Action::ClusterBackup,
-            Command::SetClusterProtocol { .. } => Action::ClusterProtocolSet,
-            Command::PutWebhook { .. } => Action::WebhookPut,
-            Command::DeleteWebhook { .. } => Action::WebhookDelete,
-            Command::RecordDeliveryAttempt { .. } => Action::WebhookDeliver,
-            Command::AnswerQuestion { .. } => Action::QuestionAnswer,
-            Command::ExpireQuestion { .. } => Action::QuestionExpire,
-            Command::PutSchedule { .. } => Action::SchedulePut,
-            Command::DeleteSchedule { .. } => Action::ScheduleDelete,
-            Command::FireSchedule { .. } => Action::ScheduleFire,
-            Command::PutTrigger { .. } => Action::TriggerPut,
-            Command::DeleteTrigger { .. } => Action::TriggerDelete,
-            Command::FireTrigger { .. } => Action::TriggerFire,
-            Command::ApplyWorkspace { .. } => Action::WorkspaceApply,
-        }
-    }
-
     /// SHA-256 of the command's JSON encoding (struct fields in declaration order), the
     /// `payload_hash` of its audit record. A recorded rejection carries the hash of the
     /// refused request instead.

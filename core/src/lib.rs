@@ -5,6 +5,7 @@
 //! command stamps its time and ids into it, so every node applying the same log reaches
 //! the same state and the same audit chain.
 
+pub mod action;
 pub mod anchor;
 pub mod apply;
 pub mod audit;
