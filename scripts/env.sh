@@ -17,6 +17,15 @@ if ! ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ! ls /usr/lib/llvm-*
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libclang-dev >/dev/null
 fi
 
+# The etcd client of the side-by-side benchmark (bench/) compiles etcd's protos with protoc.
+if ! command -v protoc >/dev/null 2>&1; then
+  echo "installing protobuf-compiler (needed to build the etcd benchmark client)" >&2
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq protobuf-compiler >/dev/null
+fi
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "installing cargo-nextest" >&2
   cargo install --locked cargo-nextest
