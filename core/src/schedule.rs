@@ -75,17 +75,6 @@ pub struct Schedule {
     pub last_task: Option<TaskId>,
 }
 
-/// The schedule of `workspace` that `principal` names, when it is a schedule's principal
-/// (`trigger/<workspace>/<schedule>`).
-pub fn trigger_schedule(principal: &Principal, workspace: &WorkspaceId) -> Option<ScheduleName> {
-    let text = principal.to_string();
-    let rest = text.strip_prefix("trigger/")?;
-    let (owner, name) = rest.split_once('/')?;
-    (owner == workspace.as_str())
-        .then(|| ScheduleName::parse(name).ok())
-        .flatten()
-}
-
 impl Schedule {
     /// The principal its tasks are submitted as: `trigger/<workspace>/<schedule>`, so
     /// policy rules and the audit chain name it.

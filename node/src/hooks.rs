@@ -21,9 +21,8 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde_json::json;
-use sha2::Sha256;
 use warden_core::apply::StateRead;
 use warden_core::trigger::request_key;
 use warden_core::trigger::{MAX_TRIGGER_BODY_BYTES, REPLAY_WINDOW_MS};
@@ -291,13 +290,9 @@ impl Signature {
     /// Whether the MAC is the HMAC-SHA256 of `<t>.<body>` under `secret`, compared in
     /// constant time.
     fn verifies(&self, secret: &[u8], body: &[u8]) -> bool {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-            return false;
-        };
-        mac.update(self.time_ms.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        mac.verify_slice(&self.mac).is_ok()
+        crate::webhooks::body::signed(secret, self.time_ms, body)
+            .verify_slice(&self.mac)
+            .is_ok()
     }
 }
 

@@ -3,7 +3,7 @@
 //! submits the schedule's task in the same commit, as the schedule's principal, keyed
 //! `schedule:<name>:<due time>`, so even a firing proposed twice cannot submit twice.
 
-use super::submit::{NewTask, create_task};
+use super::submit::{StandingTask, create_standing_task};
 use super::{At, Decision, StateRead, Write, missing_workspace};
 use crate::command::Command;
 use crate::ids::IdempotencyKey;
@@ -167,11 +167,6 @@ pub(super) fn fire<S: StateRead>(
                 schedule.fired = schedule.fired.saturating_add(1);
                 schedule.last_task = Some(task.id);
                 writes.extend(task_writes);
-                writes.push(Write::TaskAuthor {
-                    workspace: workspace.clone(),
-                    task: task.id,
-                    author: schedule.updated_by.clone(),
-                });
                 let detail = format!(
                     "fired for {due_ms} ms: task {} for agent {} as {}",
                     task.id,
@@ -223,35 +218,17 @@ fn submit<S: StateRead>(
             format!("a task for {key_text} exists already"),
         )));
     }
-    let Some(agent) = state.agent(workspace, &spec.agent)? else {
-        return Ok(Err(Rejection::new(
-            Code::NotFound,
-            format!("agent {} not found", spec.agent),
-        )));
-    };
-    if let Some(rejection) = super::budget::exhausted(state, workspace, &spec.agent)? {
-        return Ok(Err(rejection));
-    }
-    if state.task(workspace, &task_id)?.is_some() {
-        return Ok(Err(Rejection::new(
-            Code::AlreadyExists,
-            format!("task {task_id} already exists"),
-        )));
-    }
-    let limits = agent.spec.limits;
-    let principal = schedule.principal();
-    let (task, writes) = create_task(
-        NewTask {
+    create_standing_task(
+        state,
+        at,
+        StandingTask {
             id: task_id,
             workspace,
             idempotency_key: &key,
             agent: &spec.agent,
             input: &spec.input,
-            limits,
-            deadline_at_ms: at.time_ms.saturating_add(limits.deadline_ms),
-            submitted_by: &principal,
+            principal: &schedule.principal(),
+            author: &schedule.updated_by,
         },
-        at,
-    );
-    Ok(Ok((task, writes)))
+    )
 }

@@ -178,6 +178,65 @@ pub(super) fn create_task(new: NewTask<'_>, at: &At<'_>) -> (Task, Vec<Write>) {
     (task, writes)
 }
 
+/// A task a schedule or a webhook trigger submits on its own.
+pub(super) struct StandingTask<'a> {
+    pub(super) id: TaskId,
+    pub(super) workspace: &'a WorkspaceId,
+    pub(super) idempotency_key: &'a IdempotencyKey,
+    pub(super) agent: &'a AgentName,
+    pub(super) input: &'a str,
+    /// The schedule's or trigger's principal, which submits it.
+    pub(super) principal: &'a Principal,
+    /// Who last put the schedule or trigger: recorded with the task, since nobody
+    /// approves the calls of a task they submitted.
+    pub(super) author: &'a Principal,
+}
+
+/// Creates a standing task under the agent's limits, with who put it; refused when the
+/// agent is gone, a budget of its chain is used up, or the id is taken. The caller
+/// checks its idempotency key(s).
+pub(super) fn create_standing_task<S: StateRead>(
+    state: &S,
+    at: &At<'_>,
+    new: StandingTask<'_>,
+) -> Result<Result<(Task, Vec<Write>), Rejection>, S::Error> {
+    let Some(agent) = state.agent(new.workspace, new.agent)? else {
+        return Ok(Err(Rejection::new(
+            Code::NotFound,
+            format!("agent {} not found", new.agent),
+        )));
+    };
+    if let Some(rejection) = super::budget::exhausted(state, new.workspace, new.agent)? {
+        return Ok(Err(rejection));
+    }
+    if state.task(new.workspace, &new.id)?.is_some() {
+        return Ok(Err(Rejection::new(
+            Code::AlreadyExists,
+            format!("task {} already exists", new.id),
+        )));
+    }
+    let limits = agent.spec.limits;
+    let (task, mut writes) = create_task(
+        NewTask {
+            id: new.id,
+            workspace: new.workspace,
+            idempotency_key: new.idempotency_key,
+            agent: new.agent,
+            input: new.input,
+            limits,
+            deadline_at_ms: at.time_ms.saturating_add(limits.deadline_ms),
+            submitted_by: new.principal,
+        },
+        at,
+    );
+    writes.push(Write::TaskAuthor {
+        workspace: new.workspace.clone(),
+        task: task.id,
+        author: new.author.clone(),
+    });
+    Ok(Ok((task, writes)))
+}
+
 /// What an idempotency key binds (the second key a triggered task is found by, too): the agent and the input, length-prefixed so no two
 /// different pairs hash alike.
 pub(super) fn submission_hash(agent: &str, input: &str) -> Hash {

@@ -4,7 +4,7 @@
 //! `trigger:<name>:<request key>`, so a replayed request cannot submit twice.
 
 use super::config::{adopt_workspace_key, existing_workspace, invalid};
-use super::submit::{NewTask, create_task, submission_hash};
+use super::submit::{StandingTask, create_standing_task, submission_hash};
 use super::{At, Decision, StateRead, Write};
 use crate::command::Command;
 use crate::model::IdempotencyRecord;
@@ -223,37 +223,24 @@ pub(super) fn fire<S: StateRead>(
             )));
         }
     }
-    let Some(agent) = state.agent(workspace, &trigger.spec.agent)? else {
-        return Ok(Err(Rejection::new(
-            Code::NotFound,
-            format!("agent {} not found", trigger.spec.agent),
-        )));
-    };
-    if let Some(rejection) = super::budget::exhausted(state, workspace, &trigger.spec.agent)? {
-        return Ok(Err(rejection));
-    }
-    if state.task(workspace, task_id)?.is_some() {
-        return Ok(Err(Rejection::new(
-            Code::AlreadyExists,
-            format!("task {task_id} already exists"),
-        )));
-    }
-    let limits = agent.spec.limits;
     let principal = trigger.principal();
     let input = trigger.spec.task_input(body);
-    let (task, mut writes) = create_task(
-        NewTask {
+    let (task, mut writes) = match create_standing_task(
+        state,
+        at,
+        StandingTask {
             id: *task_id,
             workspace,
             idempotency_key: &by_signature,
             agent: &trigger.spec.agent,
             input: &input,
-            limits,
-            deadline_at_ms: at.time_ms.saturating_add(limits.deadline_ms),
-            submitted_by: &principal,
+            principal: &principal,
+            author: &trigger.updated_by,
         },
-        at,
-    );
+    )? {
+        Ok(created) => created,
+        Err(rejection) => return Ok(Err(rejection)),
+    };
     if let Some(by_key) = by_key {
         writes.push(Write::Idempotency {
             workspace: workspace.clone(),
@@ -264,11 +251,6 @@ pub(super) fn fire<S: StateRead>(
             },
         });
     }
-    writes.push(Write::TaskAuthor {
-        workspace: workspace.clone(),
-        task: task.id,
-        author: trigger.updated_by.clone(),
-    });
     trigger.fired = trigger.fired.saturating_add(1);
     trigger.last_fired_ms = Some(at.time_ms);
     trigger.last_task = Some(task.id);

@@ -93,6 +93,15 @@ pub fn signature(secret: &[u8], time_ms: u64, body: &[u8]) -> String {
 }
 
 fn mac(secret: &[u8], time_ms: u64, body: &[u8]) -> Vec<u8> {
+    signed(secret, time_ms, body)
+        .finalize()
+        .into_bytes()
+        .to_vec()
+}
+
+/// The HMAC-SHA256 under `secret` of `<time_ms>.<body>`, before it is finalized: what a
+/// signature is, whether Warden sends it (webhooks) or checks it (triggers, `hooks.rs`).
+pub fn signed(secret: &[u8], time_ms: u64, body: &[u8]) -> Hmac<Sha256> {
     // HMAC takes a key of any length.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
         Ok(mac) => mac,
@@ -101,7 +110,7 @@ fn mac(secret: &[u8], time_ms: u64, body: &[u8]) -> Vec<u8> {
     mac.update(time_ms.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 /// `text` with every byte but `[A-Za-z0-9_.-]` percent-encoded, for a URL fragment.
