@@ -54,6 +54,8 @@ pub enum Action {
     TriggerDelete,
     TriggerFire,
     WorkspaceApply,
+    /// A group of requests in one entry; never audited itself (each request is).
+    Group,
 }
 
 impl Action {
@@ -106,6 +108,7 @@ impl Action {
             Action::TriggerDelete => "trigger.delete",
             Action::TriggerFire => "trigger.fire",
             Action::WorkspaceApply => "workspace.apply",
+            Action::Group => "entry.group",
         }
     }
 }
@@ -160,6 +163,7 @@ impl Command {
             Command::DeleteTrigger { .. } => Action::TriggerDelete,
             Command::FireTrigger { .. } => Action::TriggerFire,
             Command::ApplyWorkspace { .. } => Action::WorkspaceApply,
+            Command::Group { .. } => Action::Group,
         }
     }
 }

@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 use warden_secrets::{SealedSecret, WrappedKey};
 
 use crate::anchor::{AuditKey, Checkpoint};
-use crate::budget::BudgetScope;
 use crate::catalog::CatalogSpec;
 use crate::config::{AgentSpec, McpTransport, ProviderKind, ToolDefinition};
 use crate::hash::Hash;
@@ -384,6 +383,12 @@ pub enum Command {
         expected: Vec<crate::workspace_config::Observed>,
         changes: Vec<Command>,
     },
+    /// Many requests in one log entry, which the leader groups so that one append, one
+    /// replication round and one fsync per member carry them all (`crate::group`). The
+    /// state machine applies them one by one, each as if it had its own entry.
+    Group {
+        requests: Vec<Request>,
+    },
 }
 
 /// Whether `change` may be one of a configuration file's changes to `workspace`: a
@@ -468,65 +473,6 @@ impl Command {
                 // Serializing plain structs of strings and integers cannot fail.
                 Err(_) => Hash::ZERO,
             },
-        }
-    }
-}
-
-/// The audit resource name of a token.
-pub fn token_resource(token: &TokenId) -> String {
-    format!("token/{token}")
-}
-
-/// The audit resource name of a role binding.
-pub fn binding_resource(scope: &Scope, principal: &Principal) -> String {
-    format!("{scope}/binding/{principal}")
-}
-
-/// The audit resource name of a workspace.
-pub fn workspace_resource(workspace: &WorkspaceId) -> String {
-    format!("workspace/{workspace}")
-}
-
-/// The audit resource name of a workspace's task collection.
-pub fn tasks_resource(workspace: &WorkspaceId) -> String {
-    format!("workspace/{workspace}/task")
-}
-
-/// The audit resource name of a task.
-pub fn task_resource(workspace: &WorkspaceId, task: &TaskId) -> String {
-    format!("workspace/{workspace}/task/{task}")
-}
-
-/// The audit resource name of a workspace-scoped configuration record.
-pub fn config_resource(workspace: &WorkspaceId, kind: &str, name: &str) -> String {
-    format!("workspace/{workspace}/{kind}/{name}")
-}
-
-/// The audit resource name of a webhook's delivery.
-pub fn delivery_resource(workspace: &WorkspaceId, id: &DeliveryId) -> String {
-    format!("workspace/{workspace}/delivery/{id}")
-}
-
-/// The audit resource name of a budget.
-pub fn budget_resource(workspace: &WorkspaceId, scope: &BudgetScope) -> String {
-    match scope {
-        BudgetScope::Workspace => format!("workspace/{workspace}/budget"),
-        BudgetScope::Agent(agent) => format!("workspace/{workspace}/agent/{agent}/budget"),
-    }
-}
-
-/// The audit resource name of a node's audit checkpoints.
-pub fn checkpoint_resource(node: NodeId) -> String {
-    format!("cluster/node/{node}/audit")
-}
-
-/// The audit resource name of a pause switch.
-pub fn pause_resource(workspace: &WorkspaceId, target: &PauseTarget) -> String {
-    match target {
-        PauseTarget::Workspace => format!("workspace/{workspace}/pause"),
-        PauseTarget::Agent(agent) => format!("workspace/{workspace}/agent/{agent}/pause"),
-        PauseTarget::Tool { server, tool } => {
-            format!("workspace/{workspace}/mcp_server/{server}/tool/{tool}/pause")
         }
     }
 }

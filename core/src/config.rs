@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use warden_secrets::SealedSecret;
 
-use crate::command::config_resource;
 use crate::hash::Hash;
 use crate::ids::WorkspaceId;
 use crate::names::{AgentName, CatalogName, ProviderName, ServerName, ToolName};
+use crate::resource::config_resource;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProviderKind {

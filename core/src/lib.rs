@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod group;
 pub mod hash;
 pub mod identity;
 pub mod ids;
@@ -27,6 +28,7 @@ pub mod model;
 pub mod names;
 pub mod outcome;
 pub mod policy;
+pub mod resource;
 pub mod role;
 pub mod schedule;
 pub mod switches;
@@ -37,8 +39,8 @@ pub mod workspace_config;
 
 pub use anchor::{AuditKey, AuditSettings, Checkpoint, NodeRecord};
 pub use apply::{
-    Applied, Probe, StateRead, Subject, Write, apply, apply_membership, decide_call,
-    decider_refusal, require,
+    Applied, Place, Probe, StateRead, Subject, Write, apply, apply_at, apply_membership,
+    decide_call, decider_refusal, require,
 };
 pub use audit::{AuditHead, AuditRecord, ChainError, ChainVerifier};
 pub use budget::{Budget, BudgetScope};

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use crate::anchor::{AuditSettings, Checkpoint, NodeRecord};
-use crate::apply::{Applied, StateRead, Write, apply};
+use crate::apply::{Applied, Place, StateRead, Write, apply, apply_at};
 use crate::audit::{AuditHead, AuditRecord};
 use crate::budget::{Budget, BudgetScope};
 use crate::builtin::TaskLinks;
 use crate::catalog::CatalogEntry;
-use crate::command::Request;
+use crate::command::{Command, Request};
 use crate::config::{Agent, McpServer, Provider};
+use crate::group::deliveries_in;
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
 use crate::ids::{IdempotencyKey, Principal, TaskId, WorkspaceId};
 use crate::journal::JournalEntry;
@@ -56,13 +57,27 @@ pub struct MemoryState {
 }
 
 impl MemoryState {
-    /// Applies `request` as log entry `log_index` and commits its writes.
+    /// Applies `request` as log entry `log_index` and commits its writes; a group's
+    /// requests one by one, each seeing the ones before.
     pub fn apply(&mut self, log_index: u64, request: &Request) -> Outcome {
-        let applied = match apply(self, &self.head, log_index, request) {
-            Ok(applied) => applied,
-            Err(never) => match never {},
+        let Command::Group { requests } = &request.command else {
+            let applied = match apply(self, &self.head, log_index, request) {
+                Ok(applied) => applied,
+                Err(never) => match never {},
+            };
+            return self.commit(log_index, applied);
         };
-        self.commit(log_index, applied)
+        let mut place = Place::entry(log_index);
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in requests {
+            let applied = match apply_at(self, &self.head, place, request) {
+                Ok(applied) => applied,
+                Err(never) => match never {},
+            };
+            place.first_delivery += deliveries_in(&applied.writes);
+            outcomes.push(self.commit(log_index, applied));
+        }
+        Outcome::Group(outcomes)
     }
 
     /// Commits what `apply()` produced.

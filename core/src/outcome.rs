@@ -96,6 +96,8 @@ pub enum Outcome {
     CheckpointRecorded(crate::anchor::Checkpoint),
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,
+    /// The outcomes of a group's requests, in order (`crate::group`).
+    Group(Vec<Outcome>),
     Rejected(Rejection),
     /// A budget as it is now; `None` when the command removed it.
     BudgetSet {

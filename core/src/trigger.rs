@@ -7,9 +7,9 @@
 use serde::{Deserialize, Serialize};
 use warden_secrets::SealedSecret;
 
-use crate::command::config_resource;
 use crate::ids::{Principal, TaskId, WorkspaceId};
 use crate::names::{AgentName, TriggerName};
+use crate::resource::config_resource;
 
 /// Most triggers one workspace may hold.
 pub const MAX_TRIGGERS_PER_WORKSPACE: usize = 64;

@@ -17,12 +17,13 @@
 //! - 3: adds webhooks and their deliveries;
 //! - 4: adds the built-in tools (`warden/ask_human`, `agent/<name>`: questions to people
 //!   and delegation), answering and expiring questions, schedules;
-//! - 5: adds webhook triggers and applying a workspace's configuration file.
+//! - 5: adds webhook triggers and applying a workspace's configuration file;
+//! - 6: adds grouped entries (`Command::Group`): many requests in one log entry.
 
 use crate::command::{Action, Command};
 
 /// The protocol this build speaks.
-pub const PROTOCOL: u32 = 5;
+pub const PROTOCOL: u32 = 6;
 
 /// The oldest protocol a cluster can run, and what one whose state records none runs.
 pub const OLDEST_PROTOCOL: u32 = 1;
@@ -36,6 +37,7 @@ impl Command {
     pub fn since(&self) -> u32 {
         match self {
             Command::RecordRejection { action, .. } => action.since(),
+            Command::Group { .. } => 6,
             Command::PutTrigger { .. }
             | Command::DeleteTrigger { .. }
             | Command::FireTrigger { .. }
@@ -111,6 +113,7 @@ impl Action {
             | Action::TriggerDelete
             | Action::TriggerFire
             | Action::WorkspaceApply => 5,
+            Action::Group => 6,
             Action::ClusterBootstrap
             | Action::ClusterMembership
             | Action::TokenCreate

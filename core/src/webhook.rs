@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 use warden_secrets::SealedSecret;
 
-use crate::command::config_resource;
 use crate::hash::Hash;
 use crate::ids::{Principal, TaskId, WorkspaceId};
 use crate::names::{AgentName, ServerName, ToolName, WebhookName};
+use crate::resource::config_resource;
 
 /// An event a webhook may subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -59,9 +59,11 @@ pub async fn run(
     let traces = crate::traces::start(&options.traces, options.node_id)?;
     let (task_traces, trace_exporter) = traces.unzip();
     let build = crate::versions::Build::this(crate::failpoints::protocol()?);
-    let (raft, cluster) = start_raft(&options, source_ip, &tls, task_traces, build).await?;
+    let (raft, cluster, proposer) =
+        start_raft(&options, source_ip, &tls, task_traces, build).await?;
 
     let mut tasks = JoinSet::new();
+    tasks.spawn(proposer.run());
     if let Some(exporter) = trace_exporter {
         tasks.spawn(exporter.run(cluster.clone()));
     }
@@ -207,7 +209,7 @@ async fn start_raft(
     tls: &NodeTls,
     traces: Option<crate::traces::TaskTraces>,
     build: crate::versions::Build,
-) -> anyhow::Result<(Raft, Cluster)> {
+) -> anyhow::Result<(Raft, Cluster, crate::cluster::Proposer)> {
     let storage = Storage::open(&options.data_dir.join("db"))
         .with_context(|| format!("opening storage in {}", options.data_dir.display()))?;
     let raft_config = options
@@ -230,7 +232,7 @@ async fn start_raft(
     )
     .await
     .context("starting raft")?;
-    let cluster = Cluster::new(
+    let (cluster, proposer) = Cluster::new(
         options.node_id,
         raft.clone(),
         storage.reader(),
@@ -243,7 +245,7 @@ async fn start_raft(
         traces,
         build,
     );
-    Ok((raft, cluster))
+    Ok((raft, cluster, proposer))
 }
 
 /// Serves the HTTP listener (`/metrics`, `/healthz`, `/readyz`) when the node has a

@@ -15,7 +15,8 @@ use std::io::Cursor;
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, Membership, OptionalSend, StorageIOError};
 use rocksdb::WriteBatch;
-use warden_core::{AuditHead, Outcome};
+use warden_core::group::deliveries_in;
+use warden_core::{Applied, AuditHead, Command, Outcome, Place, Request};
 
 use self::pending::Pending;
 pub use self::snapshot::SnapshotBuilder;
@@ -81,6 +82,28 @@ impl StateMachineStore {
         })
     }
 
+    /// Applies one request of the entry at `log_id` (the entry's own, or one of its
+    /// group's) on the state the batch so far leaves.
+    fn apply_request(
+        &self,
+        pending: &Pending<'_>,
+        head: &AuditHead,
+        log_id: LogId,
+        place: Place,
+        request: &Request,
+    ) -> Result<Applied, StorageError> {
+        self.check_command(log_id.index, &request.command)
+            .map_err(|e| StorageIOError::apply(log_id, &e))?;
+        // Reads see the writes of the earlier entries and requests of this batch.
+        let applied = warden_core::apply_at(pending, head, place, request)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        if let Outcome::ClusterProtocolSet { to, .. } = applied.outcome {
+            self.check_running(to)
+                .map_err(|e| StorageIOError::apply(log_id, &e))?;
+        }
+        Ok(applied)
+    }
+
     /// Refuses to record that the cluster runs a protocol newer than this node's.
     fn check_running(&self, running: u32) -> Result<(), Error> {
         if running <= self.protocol {
@@ -117,40 +140,40 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut outcomes = Vec::new();
         for entry in entries {
             let log_id = entry.log_id;
-            let produced = match entry.payload {
-                EntryPayload::Blank => None,
+            let outcome = match entry.payload {
+                EntryPayload::Blank => Outcome::Noop,
                 EntryPayload::Normal(request) => {
                     self.check_command(log_id.index, &request.command)
                         .map_err(|e| StorageIOError::apply(log_id, &e))?;
-                    // Reads see the writes of the earlier entries of this batch.
-                    let applied = warden_core::apply(&pending, &head, log_id.index, &request)
-                        .map_err(|e| StorageIOError::read_state_machine(&e))?;
-                    if let Outcome::ClusterProtocolSet { to, .. } = applied.outcome {
-                        self.check_running(to)
+                    let mut place = Place::entry(log_id.index);
+                    let mut results = Vec::new();
+                    // A group's requests one by one, each as if in an entry of its own.
+                    for one in warden_core::group::requests_of(&request) {
+                        let applied = self.apply_request(&pending, &head, log_id, place, one)?;
+                        place.first_delivery += deliveries_in(&applied.writes);
+                        pending
+                            .stage(&applied)
                             .map_err(|e| StorageIOError::apply(log_id, &e))?;
+                        head = AuditHead::advanced(&applied.audit);
+                        results.push(applied.outcome);
                     }
-                    Some(applied)
+                    match request.command {
+                        Command::Group { .. } => Outcome::Group(results),
+                        _ => results.pop().unwrap_or(Outcome::Noop),
+                    }
                 }
                 EntryPayload::Membership(new) => {
                     let description = describe_membership(&new);
                     membership = StoredMembership::new(Some(log_id), new);
-                    Some(warden_core::apply_membership(
-                        &head,
-                        log_id.index,
-                        &description,
-                    ))
+                    let applied = warden_core::apply_membership(&head, log_id.index, &description);
+                    pending
+                        .stage(&applied)
+                        .map_err(|e| StorageIOError::apply(log_id, &e))?;
+                    head = AuditHead::advanced(&applied.audit);
+                    applied.outcome
                 }
             };
-            match produced {
-                None => outcomes.push(Outcome::Noop),
-                Some(produced) => {
-                    pending
-                        .stage(&produced)
-                        .map_err(|e| StorageIOError::apply(log_id, &e))?;
-                    head = AuditHead::advanced(&produced.audit);
-                    outcomes.push(produced.outcome);
-                }
-            }
+            outcomes.push(outcome);
             last_in_batch = Some(log_id);
         }
         let Some(last) = last_in_batch else {

@@ -33,3 +33,11 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
     }
     Ok(value)
 }
+
+/// The length of `value`'s encoding, counted without building it; `None` when it could
+/// not be encoded at all.
+pub fn encoded_len<T: Serialize>(value: &T) -> Option<usize> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, bincode::config::standard()).ok()?;
+    Some(size.bytes_written)
+}

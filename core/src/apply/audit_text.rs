@@ -3,12 +3,13 @@
 
 use crate::budget::BudgetScope;
 use crate::catalog::catalog_resource;
-use crate::command::{
-    Command, binding_resource, budget_resource, checkpoint_resource, config_resource,
-    pause_resource, task_resource, tasks_resource, token_resource, workspace_resource,
-};
+use crate::command::Command;
 use crate::journal::{CallDecision, TaskEvent};
 use crate::outcome::Outcome;
+use crate::resource::{
+    binding_resource, budget_resource, checkpoint_resource, config_resource, pause_resource,
+    task_resource, tasks_resource, token_resource, workspace_resource,
+};
 
 /// The audit resource a command acts on. A submission names the workspace's tasks,
 /// since the proposer's task id may never come to exist.
@@ -108,7 +109,7 @@ pub(super) fn resource_of(command: &Command) -> String {
             workspace,
             delivery,
             ..
-        } => crate::command::delivery_resource(workspace, delivery),
+        } => crate::resource::delivery_resource(workspace, delivery),
         Command::PutTrigger {
             workspace, spec, ..
         } => config_resource(workspace, "trigger", spec.name.as_str()),
@@ -117,6 +118,7 @@ pub(super) fn resource_of(command: &Command) -> String {
         | Command::FireTrigger {
             workspace, name, ..
         } => config_resource(workspace, "trigger", name.as_str()),
+        Command::Group { .. } => "cluster/log".to_owned(),
     }
 }
 

@@ -82,7 +82,8 @@ fn needs(command: &Command) -> Needs<'_> {
         | Command::FireSchedule { .. }
         | Command::FireTrigger { .. }
         | Command::SetClusterProtocol { .. }
-        | Command::RecordDeliveryAttempt { .. } => Needs::Node,
+        | Command::RecordDeliveryAttempt { .. }
+        | Command::Group { .. } => Needs::Node,
         Command::AppendJournal {
             workspace, task, ..
         } => Needs::Agent(workspace, task),

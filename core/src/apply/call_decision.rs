@@ -344,6 +344,7 @@ pub fn decide_call<S: StateRead>(
     let head = crate::audit::AuditHead::default();
     let at = At {
         log_index: 0,
+        first_delivery: 0,
         time_ms,
         principal: subject.submitter,
         head: &head,

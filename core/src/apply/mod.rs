@@ -42,7 +42,7 @@ use crate::audit::{AuditHead, AuditRecord, OUTCOME_ACCEPTED, OUTCOME_REJECTED, R
 use crate::budget::{Budget, BudgetScope};
 use crate::builtin::TaskLinks;
 use crate::catalog::CatalogEntry;
-use crate::command::{Action, Command, Request, task_resource};
+use crate::command::{Action, Command, Request};
 use crate::config::{Agent, McpServer, Provider};
 use crate::hash::Hash;
 use crate::identity::{RoleBinding, Scope, Token, TokenId};
@@ -51,6 +51,7 @@ use crate::journal::JournalEntry;
 use crate::model::{IdempotencyRecord, StoredPolicy, Task, Workspace, WorkspaceSettings};
 use crate::names::{AgentName, CatalogName, NodeId, ProviderName, ServerName, WebhookName};
 use crate::outcome::{Code, Outcome, Rejection};
+use crate::resource::task_resource;
 use crate::switches::Switches;
 use crate::webhook::{Delivery, DeliveryId, Webhook};
 use warden_secrets::WrappedKey;
@@ -266,6 +267,25 @@ pub struct Applied {
 
 type Decision = Result<(Outcome, Vec<Write>), Rejection>;
 
+/// Where in the log a request applies: its entry's index and, for a request of a group
+/// (`crate::group`), the number of webhook deliveries the requests before it in the
+/// same entry made, which its own are numbered after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub log_index: u64,
+    pub first_delivery: u32,
+}
+
+impl Place {
+    /// The place of a request that has its entry to itself.
+    pub fn entry(log_index: u64) -> Place {
+        Place {
+            log_index,
+            first_delivery: 0,
+        }
+    }
+}
+
 /// Applies the request found at `log_index`, chaining its audit record after `head`.
 pub fn apply<S: StateRead>(
     state: &S,
@@ -273,12 +293,27 @@ pub fn apply<S: StateRead>(
     log_index: u64,
     request: &Request,
 ) -> Result<Applied, S::Error> {
+    apply_at(state, head, Place::entry(log_index), request)
+}
+
+/// Applies `request` at `place`, chaining its audit record after `head`.
+pub fn apply_at<S: StateRead>(
+    state: &S,
+    head: &AuditHead,
+    place: Place,
+    request: &Request,
+) -> Result<Applied, S::Error> {
+    let Place {
+        log_index,
+        first_delivery,
+    } = place;
     let command = &request.command;
     // Time in applied state never goes backwards: a proposer's clock behind the last
     // record's (a new leader's, say) counts as that record's time.
     let time_ms = request.time_ms.max(head.time_ms);
     let at = At {
         log_index,
+        first_delivery,
         time_ms,
         principal: &request.principal,
         head,
@@ -433,6 +468,12 @@ fn decide<S: StateRead>(
             Code::InvalidArgument,
             "a configuration file cannot apply another".to_owned(),
         )),
+        // The state machine applies a group's requests one by one; a group is never a
+        // command of its own (nor one of a group's or a file's requests).
+        Command::Group { .. } => Err(Rejection::new(
+            Code::InvalidArgument,
+            "a group of requests is applied request by request, never as one command".to_owned(),
+        )),
     };
     // An accepted submission is recorded against the task it created or, when
     // deduplicated, resolved to; anything else against the command's own resource.
@@ -448,6 +489,8 @@ fn decide<S: StateRead>(
 /// Where and when a command applies, and who asked for it.
 struct At<'a> {
     log_index: u64,
+    /// The first webhook delivery number this command may use (see [`Place`]).
+    first_delivery: u32,
     time_ms: u64,
     principal: &'a Principal,
     /// The chain before this command's own record.

@@ -16,7 +16,7 @@ pub(super) fn deliveries<S: StateRead>(
     writes: &[Write],
 ) -> Result<Vec<Write>, S::Error> {
     let mut out = Vec::new();
-    let mut seq: u32 = 0;
+    let mut seq: u32 = at.first_delivery;
     for write in writes {
         let Write::Journal {
             workspace,

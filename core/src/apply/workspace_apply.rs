@@ -27,7 +27,7 @@ pub(super) fn apply<S: StateRead>(
     else {
         unreachable!("workspace_apply::apply is called for ApplyWorkspace only")
     };
-    let resource = crate::command::workspace_resource(workspace);
+    let resource = crate::resource::workspace_resource(workspace);
     let refuse =
         |code: Code, message: String| Ok((resource.clone(), Err(Rejection::new(code, message))));
     if let Some(rejection) = super::missing_workspace(state, workspace)? {

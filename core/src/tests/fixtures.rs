@@ -148,6 +148,7 @@ pub fn allow_all(server: &str) -> crate::policy::PolicySet {
 }
 
 /// Applies commands at consecutive log indexes and times.
+#[derive(Clone)]
 pub struct Harness {
     pub state: MemoryState,
     pub time_ms: u64,

@@ -16,6 +16,7 @@ mod checkpoint;
 mod delete;
 mod execution;
 mod fixtures;
+mod groups;
 mod network;
 mod pause;
 mod pinning;

@@ -8,7 +8,7 @@ use super::fixtures::*;
 use crate::policy::OnExpiry;
 use crate::*;
 
-fn put(name: &str, url: &str, events: &[WebhookEvent]) -> Command {
+pub(super) fn put(name: &str, url: &str, events: &[WebhookEvent]) -> Command {
     Command::PutWebhook {
         workspace: ws("acme"),
         name: WebhookName::parse(name).expect("valid webhook name"),

@@ -49,6 +49,11 @@ pub fn check_origin(peer: Peer, request: &warden_core::Request) -> Result<(), St
     if matches!(request.command, Command::SetClusterProtocol { .. }) {
         return refused("the cluster protocol is raised only by the leader itself".to_owned());
     }
+    // A group is formed by the leader from requests that each passed this check; one
+    // from elsewhere could carry requests that never did (a node's as `system`, say).
+    if matches!(request.command, Command::Group { .. }) {
+        return refused("requests are grouped only by the leader itself".to_owned());
+    }
     match (principal.kind(), peer) {
         (PrincipalKind::User | PrincipalKind::Service, _) => Ok(()),
         (PrincipalKind::System, _) => refused("a forwarded write may not act as system".to_owned()),
@@ -187,7 +192,7 @@ mod tests {
                 request(Principal::node(NodeId(3)), token.clone()),
             ),
             (Peer::Node(2), request(agent.clone(), journal(3))),
-            (Peer::Node(2), request(agent, token)),
+            (Peer::Node(2), request(agent, token.clone())),
             // A node raising the cluster's protocol past what every member speaks would
             // stop them all; only the leader raises it, from its own reports.
             (
@@ -202,6 +207,16 @@ mod tests {
                 request(
                     Principal::node(NodeId(2)),
                     Command::SetClusterProtocol { protocol: 2 },
+                ),
+            ),
+            // A node forwarding a group as itself would smuggle in requests that never
+            // passed this check: here, one acting as `system`.
+            (
+                Peer::Node(2),
+                warden_core::group::group(
+                    Principal::node(NodeId(2)),
+                    1,
+                    vec![request(Principal::system(), token.clone())],
                 ),
             ),
         ];

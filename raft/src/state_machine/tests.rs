@@ -19,10 +19,11 @@ use crate::types::{Entry, LogId};
 
 mod delete;
 mod deliveries;
+mod group;
 mod protocol;
 mod waiting;
 
-type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn entry(index: u64, command: Command) -> Entry {
     let request = Request {

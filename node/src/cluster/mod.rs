@@ -1,11 +1,15 @@
 //! This node's handle on the replicated log: the write path (propose here when leader,
 //! otherwise forward to the leader) and the read path (read-index barrier), both bounded
 //! in time so a node cut off from its quorum answers UNAVAILABLE instead of hanging.
+//! The leader's own proposals go through [`group`], which puts concurrent ones in one
+//! entry.
+
+mod group;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use openraft::{BasicNode, RaftMetrics};
 use warden_core::{Code, Outcome, Rejection, Request};
 use warden_proto::internal::forward_service_client::ForwardServiceClient;
@@ -17,6 +21,8 @@ use crate::config::Limits;
 use crate::error::Error;
 use crate::peers::Peers;
 use crate::versions::{Build, MemberBuilds};
+
+pub use self::group::Proposer;
 
 /// How long to wait for a new leader before trying again; a backoff between attempts.
 const LEADER_CHANGE_WAIT: Duration = Duration::from_millis(200);
@@ -39,6 +45,8 @@ struct Inner {
     member_builds: MemberBuilds,
     /// Held while a node is being added, and by a protocol raise (`runtime/protocol.rs`).
     membership: tokio::sync::Mutex<()>,
+    /// The queue of this node's proposals, which the [`Proposer`] takes from.
+    proposals: group::Queue,
 }
 
 /// Whether a read must observe every write acknowledged before it started.
@@ -57,8 +65,9 @@ impl Cluster {
         limits: Limits,
         traces: Option<crate::traces::TaskTraces>,
         build: Build,
-    ) -> Cluster {
-        Cluster {
+    ) -> (Cluster, Proposer) {
+        let (proposals, proposer) = Proposer::new(node_id, raft.clone(), reader.clone());
+        let cluster = Cluster {
             inner: Arc::new(Inner {
                 node_id,
                 raft,
@@ -69,8 +78,10 @@ impl Cluster {
                 build,
                 member_builds: MemberBuilds::default(),
                 membership: tokio::sync::Mutex::new(()),
+                proposals,
             }),
-        }
+        };
+        (cluster, proposer)
     }
 
     /// This node's build: the protocol it speaks and its version.
@@ -193,7 +204,8 @@ impl Cluster {
 
     /// Appends `request` if this node leads, stamped with this node's clock: the time an
     /// entry carries is the leader's, whatever clock the node that took the call keeps
-    /// (and `apply()` never lets it go back behind the previous entry's).
+    /// (and `apply()` never lets it go back behind the previous entry's). The request
+    /// may share its entry with others (see [`group`]).
     async fn propose_locally(
         &self,
         request: &Request,
@@ -204,16 +216,24 @@ impl Cluster {
             time_ms: crate::api::now_ms(),
             ..request.clone()
         };
-        match tokio::time::timeout(within, self.inner.raft.client_write(stamped)).await {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = group::Queued {
+            request: stamped,
+            reply,
+        };
+        let answered = tokio::time::timeout(within, async {
+            self.inner
+                .proposals
+                .send(queued)
+                .await
+                .map_err(|_closed| Attempt::Fail(Error::Stopped))?;
+            answer
+                .await
+                .map_err(|_dropped| Attempt::Fail(Error::Stopped))?
+        });
+        match answered.await {
             Err(_elapsed) => Err(Attempt::TimedOut),
-            Ok(Ok(response)) => Ok(response.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                Err(Attempt::Retry)
-            }
-            Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(error)))) => {
-                Err(Attempt::Fail(Error::Internal(error.to_string())))
-            }
-            Ok(Err(RaftError::Fatal(_))) => Err(Attempt::Fail(Error::Stopped)),
+            Ok(result) => result,
         }
     }
 
