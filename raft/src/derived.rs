@@ -4,8 +4,11 @@
 //! whether the build that wrote an image kept them, and an older build never receives a
 //! key it does not know.
 //!
-//! The one derived index: tasks waiting for an approval (`keys::waiting_approval`), from
-//! the active-task index.
+//! The derived indexes, both from the active-task index: tasks waiting for an approval
+//! (`keys::waiting_approval`) and running tasks by the node that runs them
+//! (`keys::owned_task`).
+
+use warden_core::{NodeId, TaskStatus};
 
 use crate::active::ActiveTask;
 use crate::codec;
@@ -14,7 +17,14 @@ use crate::keys;
 
 /// Whether `key` belongs to a derived index (left out of images).
 pub fn is_derived(key: &[u8]) -> bool {
-    keys::is_waiting_approval(key)
+    keys::is_waiting_approval(key) || keys::is_owned_task(key)
+}
+
+/// The node whose owned-task index holds an active task: its owner while it runs.
+pub fn runner(active: &ActiveTask) -> Option<NodeId> {
+    active
+        .owner
+        .filter(|_| active.status == TaskStatus::Running)
 }
 
 /// The derived index entries (key, value) for the records in `entries`.
@@ -29,6 +39,9 @@ pub fn entries_for<'a>(
         let active: ActiveTask = codec::decode(|| format!("active task {workspace}/{id}"), value)?;
         if active.approval.is_some() {
             derived.push((keys::waiting_approval(&workspace, &id), Vec::new()));
+        }
+        if let Some(node) = runner(&active) {
+            derived.push((keys::owned_task(node, &workspace, &id), Vec::new()));
         }
     }
     Ok(derived)

@@ -8,7 +8,8 @@
 //! - 0: everything written before the stamp existed (no `format` key);
 //! - 1: the same layout, stamped;
 //! - 2: adds the waiting-approval index (`keys::waiting_approval`), built from the
-//!   active-task index on upgrade.
+//!   active-task index on upgrade;
+//! - 3: adds the owned-task index (`keys::owned_task`), built the same way.
 
 use std::path::Path;
 
@@ -20,7 +21,7 @@ use crate::keys;
 use crate::storage::Storage;
 
 /// The format this build writes.
-pub const CURRENT: u32 = 2;
+pub const CURRENT: u32 = 3;
 
 /// The database's format version: the stamp, or 0 when an unstamped database holds data.
 /// `None` for an empty one.
@@ -83,13 +84,15 @@ fn upgrade_step(storage: &Storage, version: u32) -> Result<WriteBatch, Error> {
     match version {
         // Format 1 only adds the stamp.
         0 => Ok(WriteBatch::default()),
-        1 => waiting_index(storage),
+        // Each builds the derived indexes from the active-task index; entries of an index
+        // an earlier step built are written again as they were.
+        1 | 2 => derived_indexes(storage),
         _ => unreachable!("no upgrade from format {version}: CURRENT is {CURRENT}"),
     }
 }
 
-/// The waiting-approval index of format 2, from the active-task index.
-fn waiting_index(storage: &Storage) -> Result<WriteBatch, Error> {
+/// The derived indexes (`crate::derived`), from the active-task index.
+fn derived_indexes(storage: &Storage) -> Result<WriteBatch, Error> {
     let cf = storage.cf(keys::SM_CF)?;
     let (start, end) = keys::active_tasks();
     let mut options = rocksdb::ReadOptions::default();

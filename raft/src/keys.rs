@@ -30,6 +30,10 @@
 //!     every task whose call waits for an approval (the approvals inbox reads it instead
 //!     of every active task); derived from the active-task index, so a snapshot or a
 //!     backup installs it rebuilt, never as sent;
+//!   - `0x53 node(8 bytes, big-endian) workspace 0x00 task-id(16)`: the owned-task index,
+//!     an empty entry for every running task under the node that runs it (a node's
+//!     reconciliation reads its own instead of every active task); derived from the
+//!     active-task index like the waiting-approval index;
 //!   - `0x51 next-attempt-ms(8) workspace 0x00 log-index(8) seq(4)`: the pending-delivery
 //!     index, an empty entry for every delivery not yet delivered or given up, earliest
 //!     attempt first, which the leader's sender reads up to the present;
@@ -126,6 +130,7 @@ const TAG_TRIGGER: u8 = 0x1e;
 const TAG_TASK_AUTHOR: u8 = 0x1f;
 const TAG_PENDING_DELIVERY: u8 = 0x51;
 const TAG_WAITING: u8 = 0x52;
+const TAG_OWNED: u8 = 0x53;
 const SEPARATOR: u8 = 0x00;
 
 /// The inclusive start and exclusive end of the whole state-machine key space.
@@ -546,6 +551,9 @@ fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
     }
     prefix
 }
+
+mod owned;
+pub use owned::{is_owned_task, owned_task, owned_task_ids, owned_tasks, owned_tasks_of};
 
 mod waiting;
 pub use waiting::{

@@ -26,6 +26,9 @@ use crate::secrets::Vault;
 
 /// How often the owned-task set is re-read at most.
 const RECONCILE_INTERVAL: Duration = Duration::from_millis(50);
+/// How often the active-task gauges are counted at most: counting reads every active
+/// task, which the owned-task set does not.
+const COUNT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the API needs from the runtime.
 #[derive(Clone)]
@@ -92,46 +95,64 @@ pub async fn start(
 }
 
 /// Tells the supervisor which tasks this node owns whenever the applied state changes
-/// (when the node runs tasks at all), and keeps the active-task gauges current.
+/// (when the node runs tasks at all), from the owned-task index, and keeps the
+/// active-task gauges current (at most once per [`COUNT_INTERVAL`]).
 async fn reconcile(cluster: Cluster, supervisor: ActorRef<SupervisorMsg>, runs_tasks: bool) {
     let me = NodeId(cluster.node_id());
     let mut metrics = cluster.raft().metrics();
     let mut last_applied = None;
+    let mut counted_at: Option<tokio::time::Instant> = None;
+    // Whether the gauges miss changes applied since they were last counted.
+    let mut stale = true;
     loop {
         let applied = metrics.borrow_and_update().last_applied;
         if applied != last_applied {
             last_applied = applied;
-            match cluster.reader().active_tasks() {
-                Ok(active) => {
-                    count_active(&active);
-                    if !runs_tasks {
-                        continue;
+            stale = true;
+            if runs_tasks {
+                match cluster.reader().owned_tasks(me) {
+                    Ok(owned) => {
+                        let owned = owned
+                            .into_iter()
+                            .map(|(workspace, task, active)| OwnedTask {
+                                workspace,
+                                task,
+                                agent: active.agent,
+                                epoch: active.epoch,
+                            })
+                            .collect();
+                        if supervisor
+                            .send_message(SupervisorMsg::Reconcile(owned))
+                            .is_err()
+                        {
+                            return;
+                        }
                     }
-                    let owned = active
-                        .into_iter()
-                        .filter(|(_, _, task)| {
-                            task.owner == Some(me) && task.status == TaskStatus::Running
-                        })
-                        .map(|(workspace, task, active)| OwnedTask {
-                            workspace,
-                            task,
-                            agent: active.agent,
-                            epoch: active.epoch,
-                        })
-                        .collect();
-                    if supervisor
-                        .send_message(SupervisorMsg::Reconcile(owned))
-                        .is_err()
-                    {
-                        return;
-                    }
+                    Err(error) => tracing::error!(%error, "reading the tasks this node owns"),
                 }
-                Err(error) => tracing::error!(%error, "reading the tasks this node owns"),
+            }
+        }
+        let count_due = counted_at.map(|at| at + COUNT_INTERVAL);
+        if stale && count_due.is_none_or(|due| due <= tokio::time::Instant::now()) {
+            counted_at = Some(tokio::time::Instant::now());
+            stale = false;
+            match cluster.reader().active_tasks() {
+                Ok(active) => count_active(&active),
+                Err(error) => tracing::error!(%error, "counting the active tasks"),
             }
         }
         tokio::time::sleep(RECONCILE_INTERVAL).await;
-        if metrics.changed().await.is_err() {
-            return;
+        // Wake for the next change, or when stale gauges are due a count.
+        match count_due.filter(|_| stale) {
+            Some(due) => tokio::select! {
+                changed = metrics.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep_until(due) => {}
+            },
+            None => {
+                if metrics.changed().await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }

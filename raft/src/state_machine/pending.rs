@@ -10,6 +10,7 @@ use warden_core::{Applied, AuditHead, Delivery, DeliveryState, Write};
 
 use crate::active::ActiveTask;
 use crate::codec;
+use crate::derived;
 use crate::error::Error;
 use crate::keys;
 use crate::storage::Storage;
@@ -129,6 +130,22 @@ impl<'a> Pending<'a> {
                     // The active-task index follows the task in the same batch.
                     let index_key = keys::active_task(workspace, id);
                     let active = ActiveTask::of(task);
+                    // So does the owned-task index: off the node that ran it, onto the
+                    // one that runs it now.
+                    let was: Option<ActiveTask> = self.get(index_key.clone(), || {
+                        format!("active task {workspace}/{id}")
+                    })?;
+                    let before = was.as_ref().and_then(derived::runner);
+                    let after = active.as_ref().and_then(derived::runner);
+                    if before != after {
+                        if let Some(node) = before {
+                            self.delete(keys::owned_task(node, workspace, id));
+                        }
+                        if let Some(node) = after {
+                            self.puts
+                                .insert(keys::owned_task(node, workspace, id), Some(Vec::new()));
+                        }
+                    }
                     // So does the waiting-approval index, derived from it.
                     let waiting_key = keys::waiting_approval(workspace, id);
                     if active
@@ -293,6 +310,16 @@ impl<'a> Pending<'a> {
                 Write::RemoveWorkspace(workspace) => {
                     for range in keys::workspace_contents(workspace) {
                         self.delete_range(range);
+                    }
+                    // A workspace goes only once its tasks ended, so this finds none but
+                    // for a task an older build left behind.
+                    let (start, end) = keys::owned_tasks();
+                    for key in self.scan(&start, &end)?.into_keys() {
+                        if keys::owned_task_ids(&key)
+                            .is_some_and(|(_, owner, _)| owner == *workspace)
+                        {
+                            self.delete(key);
+                        }
                     }
                     let (start, end) = keys::pending_deliveries();
                     for key in self.scan(&start, &end)?.into_keys() {

@@ -20,6 +20,7 @@ use crate::types::{Entry, LogId};
 mod delete;
 mod deliveries;
 mod group;
+mod owned;
 mod protocol;
 mod waiting;
 

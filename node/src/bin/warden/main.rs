@@ -18,7 +18,7 @@ mod serve;
 
 /// `warden --version`: the build's version, the protocol it speaks (which commands it
 /// can apply: `warden_core::version`) and the storage format it writes.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol 6, storage format 2)");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol 6, storage format 3)");
 
 #[derive(Parser)]
 #[command(

@@ -59,7 +59,7 @@ async fn a_format_1_database_gains_the_waiting_approval_index_when_opened() -> T
     drop(storage);
 
     let upgraded = Storage::open(dir.path())?;
-    assert_eq!(format::stored(&upgraded)?, Some(2));
+    assert_eq!(format::stored(&upgraded)?, Some(format::CURRENT));
     assert_eq!(waiting(&upgraded)?, [5]);
     Ok(())
 }

@@ -1,0 +1,106 @@
+//! The owned-task index follows each task from the node that ran it to the one that runs
+//! it now, and away once it stops running; a format-2 database gains it when opened, and
+//! a snapshot install builds it from the active-task index.
+
+use openraft::RaftSnapshotBuilder;
+use openraft::storage::RaftStateMachine;
+use rocksdb::WriteBatch;
+use warden_core::{Command, NodeId, TaskId, WorkspaceId};
+
+use super::{TestResult, delete_sm, entry, seven_records};
+use crate::storage::Storage;
+use crate::{codec, format, keys};
+
+fn acme() -> WorkspaceId {
+    WorkspaceId::parse("acme").expect("valid workspace")
+}
+
+fn assign(task: u128, node: u64, epoch: u64) -> Command {
+    Command::AssignTask {
+        workspace: acme(),
+        task: TaskId::from_u128(task),
+        node: NodeId(node),
+        epoch,
+    }
+}
+
+fn owned(storage: &Storage, node: u64) -> Result<Vec<(u128, u64)>, crate::Error> {
+    Ok(storage
+        .reader()
+        .owned_tasks(NodeId(node))?
+        .into_iter()
+        .map(|(_, id, active)| (id.as_u128(), active.epoch))
+        .collect())
+}
+
+#[tokio::test]
+async fn a_task_is_indexed_under_the_node_that_runs_it_and_only_while_it_runs() -> TestResult {
+    let (_dir, storage) = seven_records().await?;
+    let mut machine = storage.state_machine()?;
+    machine
+        .apply(vec![entry(8, assign(5, 1, 1)), entry(9, assign(6, 1, 1))])
+        .await?;
+    assert_eq!(owned(&storage, 1)?, [(5, 1), (6, 1)]);
+    assert_eq!(owned(&storage, 2)?, []);
+
+    // Moved to node 2 at a new epoch: off node 1, onto node 2.
+    machine.apply(vec![entry(10, assign(5, 2, 2))]).await?;
+    assert_eq!(owned(&storage, 1)?, [(6, 1)]);
+    assert_eq!(owned(&storage, 2)?, [(5, 2)]);
+
+    let cancel = Command::CancelTask {
+        workspace: acme(),
+        task: TaskId::from_u128(6),
+        reason: "done with it".to_owned(),
+    };
+    machine.apply(vec![entry(11, cancel)]).await?;
+    assert_eq!(owned(&storage, 1)?, []);
+    assert_eq!(owned(&storage, 2)?, [(5, 2)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_format_2_database_gains_the_index_and_installs_rebuild_it() -> TestResult {
+    let (dir, storage) = seven_records().await?;
+    storage
+        .state_machine()?
+        .apply(vec![entry(8, assign(4, 3, 1))])
+        .await?;
+    // As a format-2 build leaves it: no owned-task index.
+    delete_sm(
+        &storage,
+        &keys::owned_task(NodeId(3), &acme(), &TaskId::from_u128(4)),
+    )?;
+    let mut batch = WriteBatch::default();
+    batch.put_cf(
+        storage.cf(keys::LOG_META_CF)?,
+        keys::FORMAT,
+        codec::encode(|| "format".to_owned(), &2u32)?,
+    );
+    storage.write_synced(batch, || "format 2".into())?;
+    assert_eq!(owned(&storage, 3)?, []);
+    drop(storage);
+
+    let upgraded = Storage::open(dir.path())?;
+    assert_eq!(format::stored(&upgraded)?, Some(format::CURRENT));
+    assert_eq!(owned(&upgraded, 3)?, [(4, 1)]);
+
+    let snapshot = upgraded
+        .state_machine()?
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await?;
+    let image: Vec<(Vec<u8>, Vec<u8>)> =
+        codec::decode(|| "image".to_owned(), snapshot.snapshot.get_ref())?;
+    assert!(image.iter().all(|(key, _)| !keys::is_owned_task(key)));
+    let target = tempfile::tempdir()?;
+    let installed = Storage::open(target.path())?;
+    let mut machine = installed.state_machine()?;
+    let mut data = machine.begin_receiving_snapshot().await?;
+    data.get_mut()
+        .extend_from_slice(snapshot.snapshot.get_ref());
+    machine.install_snapshot(&snapshot.meta, data).await?;
+    assert_eq!(owned(&installed, 3)?, [(4, 1)]);
+    Ok(())
+}
