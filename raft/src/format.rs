@@ -9,7 +9,8 @@
 //! - 1: the same layout, stamped;
 //! - 2: adds the waiting-approval index (`keys::waiting_approval`), built from the
 //!   active-task index on upgrade;
-//! - 3: adds the owned-task index (`keys::owned_task`), built the same way.
+//! - 3: adds the owned-task, due and unplaced indexes (`keys::owned_task`,
+//!   `keys::due_task`, `keys::unplaced_task`), built the same way.
 
 use std::path::Path;
 

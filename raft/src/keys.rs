@@ -34,6 +34,13 @@
 //!     an empty entry for every running task under the node that runs it (a node's
 //!     reconciliation reads its own instead of every active task); derived from the
 //!     active-task index like the waiting-approval index;
+//!   - `0x54 due-ms(8 bytes, big-endian) workspace 0x00 task-id(16)`: the due index, an
+//!     empty entry for every active task at the earliest time one of its timers
+//!     (deadline, approval expiry, stall) may fire (0 while it waits for an answer, whose
+//!     expiry is in its links); `0x55 workspace 0x00 agent 0x00 task-id(16)`: the
+//!     unplaced index, an empty entry for every runnable task without an owner. The
+//!     leader's controller reads both instead of every active task; both derived from the
+//!     active-task index like the waiting-approval index;
 //!   - `0x51 next-attempt-ms(8) workspace 0x00 log-index(8) seq(4)`: the pending-delivery
 //!     index, an empty entry for every delivery not yet delivered or given up, earliest
 //!     attempt first, which the leader's sender reads up to the present;
@@ -131,6 +138,8 @@ const TAG_TASK_AUTHOR: u8 = 0x1f;
 const TAG_PENDING_DELIVERY: u8 = 0x51;
 const TAG_WAITING: u8 = 0x52;
 const TAG_OWNED: u8 = 0x53;
+const TAG_DUE: u8 = 0x54;
+const TAG_UNPLACED: u8 = 0x55;
 const SEPARATOR: u8 = 0x00;
 
 /// The inclusive start and exclusive end of the whole state-machine key space.
@@ -551,6 +560,12 @@ fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
     }
     prefix
 }
+
+mod controller;
+pub use controller::{
+    due_by, due_task, due_task_ids, is_controller_index, unplaced_after, unplaced_task,
+    unplaced_task_ids, unplaced_tasks,
+};
 
 mod owned;
 pub use owned::{is_owned_task, owned_task, owned_task_ids, owned_tasks, owned_tasks_of};

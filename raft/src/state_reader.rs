@@ -5,6 +5,7 @@ mod anchor;
 mod audit;
 mod governance;
 mod identity;
+pub mod indexes;
 mod webhooks;
 
 pub use anchor::AnchorReport;
@@ -226,43 +227,6 @@ impl StateReader {
     /// Every task that is not terminal, from the active-task index.
     pub fn active_tasks(&self) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
         self.active_in(keys::active_tasks())
-    }
-
-    /// The tasks `node` runs, from the owned-task index (so the cost is that of its own
-    /// tasks, not of every active one), with their active-task entries.
-    pub fn owned_tasks(
-        &self,
-        node: warden_core::NodeId,
-    ) -> Result<Vec<(WorkspaceId, TaskId, ActiveTask)>, Error> {
-        let snapshot = self.storage.db().snapshot();
-        let (start, end) = keys::owned_tasks_of(node);
-        let mut owned = Vec::new();
-        self.scan(&snapshot, start, end, |key, _| {
-            let (_, workspace, id) = keys::owned_task_ids(key).ok_or_else(|| Error::Corrupt {
-                what: format!("owned task key {key:?}"),
-                reason: "malformed".into(),
-            })?;
-            owned.push((workspace, id));
-            Ok(true)
-        })?;
-        let cf = self.storage.cf(keys::SM_CF)?;
-        let mut tasks = Vec::with_capacity(owned.len());
-        for (workspace, id) in owned {
-            let what = || format!("active task {workspace}/{id}");
-            let value = snapshot
-                .get_cf(cf, keys::active_task(&workspace, &id))
-                .map_err(|source| Error::Read {
-                    what: what(),
-                    source,
-                })?
-                .ok_or_else(|| Error::Corrupt {
-                    what: what(),
-                    reason: format!("indexed as run by {node} but not active"),
-                })?;
-            let active = codec::decode(what, &value)?;
-            tasks.push((workspace, id, active));
-        }
-        Ok(tasks)
     }
 
     /// The tasks of `workspace` whose call waits for an approval, in id order, from the

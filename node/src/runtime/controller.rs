@@ -22,6 +22,9 @@ use crate::config::Runtime;
 
 /// Most commands one tick proposes, so a backlog cannot hold the loop for long.
 const MAX_COMMANDS_PER_TICK: usize = 256;
+/// Most tasks with a due timer one tick looks at: more than it proposes for, since a task
+/// waiting for an answer is always due and often has nothing to expire.
+const MAX_DUE_PER_TICK: usize = 1024;
 
 pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
     let mut ticker = tokio::time::interval(options.controller_interval);
@@ -59,11 +62,8 @@ async fn tick(
     options: &Runtime,
     liveness: &Liveness,
 ) -> Result<(), crate::Error> {
-    let active = cluster.reader().active_tasks()?;
-    if active.is_empty() {
-        return Ok(());
-    }
     let now = now_ms();
+    let reader = cluster.reader();
     let members = members(cluster);
     let alive: Vec<NodeId> = members
         .iter()
@@ -71,15 +71,30 @@ async fn tick(
         .filter(|node| liveness.is_alive(*node, options.lease))
         .collect();
     let mut load: BTreeMap<NodeId, u32> = alive.iter().map(|node| (*node, 0)).collect();
-    for (_, _, task) in &active {
-        if let Some(owner) = task.owner.filter(|_| task.status == TaskStatus::Running)
-            && let Some(count) = load.get_mut(&owner)
-        {
-            *count += 1;
+    let mut orphaned = Vec::new();
+    for (node, task) in reader.running_tasks()? {
+        match load.get_mut(&node) {
+            Some(count) => *count += 1,
+            // Its owner is dead, silent or no longer a member.
+            None => orphaned.push(task),
         }
     }
     let mut paused: HashMap<(WorkspaceId, AgentName), bool> = HashMap::new();
     let mut workspace_paused: HashMap<WorkspaceId, bool> = HashMap::new();
+    // The tasks to look at, from the indexes rather than every active task: those with a
+    // timer due, those whose owner is not alive, and the runnable ones no node runs whose
+    // agent may run (a paused agent's are skipped as one range).
+    let mut candidates = reader.due_tasks(now, MAX_DUE_PER_TICK)?;
+    candidates.extend(orphaned);
+    candidates.extend(
+        reader.unplaced_tasks(MAX_COMMANDS_PER_TICK, |workspace, agent| {
+            Ok(is_halted(cluster, &mut workspace_paused, workspace)?
+                || is_paused(cluster, &mut paused, workspace, agent)?)
+        })?,
+    );
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|(workspace, id, _)| seen.insert((workspace.clone(), *id)));
+    let active = candidates;
     let mut commands = Vec::new();
     // The tasks whose placement moves them off a dead or silent owner.
     let mut failovers = std::collections::HashSet::new();
@@ -121,33 +136,9 @@ async fn tick(
         }
         if needs_owner(&task, &alive) {
             // The kill switch: a paused workspace's tasks are not placed.
-            let halted = match workspace_paused.get(&workspace) {
-                Some(value) => *value,
-                None => {
-                    let value = cluster
-                        .reader()
-                        .switches(&workspace)?
-                        .is_some_and(|switches| switches.paused.is_some());
-                    workspace_paused.insert(workspace.clone(), value);
-                    value
-                }
-            };
-            if halted {
-                continue;
-            }
-            let key = (workspace.clone(), task.agent.clone());
-            let is_paused = match paused.get(&key) {
-                Some(value) => *value,
-                None => {
-                    let value = cluster
-                        .reader()
-                        .agent(&workspace, &task.agent)?
-                        .is_none_or(|agent| agent.spec.paused);
-                    paused.insert(key, value);
-                    value
-                }
-            };
-            if is_paused {
+            if is_halted(cluster, &mut workspace_paused, &workspace)?
+                || is_paused(cluster, &mut paused, &workspace, &task.agent)?
+            {
                 continue;
             }
             if let Some(node) = least_loaded(&mut load, liveness, options) {
@@ -201,6 +192,42 @@ async fn tick(
         }
     }
     Ok(())
+}
+
+/// Whether `workspace` is paused (its kill switch), read once per tick.
+fn is_halted(
+    cluster: &Cluster,
+    cache: &mut HashMap<WorkspaceId, bool>,
+    workspace: &WorkspaceId,
+) -> Result<bool, warden_raft::Error> {
+    if let Some(halted) = cache.get(workspace) {
+        return Ok(*halted);
+    }
+    let halted = cluster
+        .reader()
+        .switches(workspace)?
+        .is_some_and(|switches| switches.paused.is_some());
+    cache.insert(workspace.clone(), halted);
+    Ok(halted)
+}
+
+/// Whether `agent` is paused or gone, read once per tick.
+fn is_paused(
+    cluster: &Cluster,
+    cache: &mut HashMap<(WorkspaceId, AgentName), bool>,
+    workspace: &WorkspaceId,
+    agent: &AgentName,
+) -> Result<bool, warden_raft::Error> {
+    let key = (workspace.clone(), agent.clone());
+    if let Some(paused) = cache.get(&key) {
+        return Ok(*paused);
+    }
+    let paused = cluster
+        .reader()
+        .agent(workspace, agent)?
+        .is_none_or(|agent| agent.spec.paused);
+    cache.insert(key, paused);
+    Ok(paused)
 }
 
 /// Every node in the membership, voters and workers (learners) alike.

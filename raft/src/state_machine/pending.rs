@@ -127,34 +127,23 @@ impl<'a> Pending<'a> {
                     let (workspace, id) = (&task.workspace, &task.id);
                     let what = || format!("task {workspace}/{id}");
                     self.put(keys::task(workspace, id), what, task)?;
-                    // The active-task index follows the task in the same batch.
+                    // The active-task index follows the task in the same batch, and so
+                    // do the indexes derived from it: the keys the entry had go, the ones
+                    // it has now come.
                     let index_key = keys::active_task(workspace, id);
+                    let was: Option<ActiveTask> = self.get(index_key.clone(), what)?;
                     let active = ActiveTask::of(task);
-                    // So does the owned-task index: off the node that ran it, onto the
-                    // one that runs it now.
-                    let was: Option<ActiveTask> = self.get(index_key.clone(), || {
-                        format!("active task {workspace}/{id}")
-                    })?;
-                    let before = was.as_ref().and_then(derived::runner);
-                    let after = active.as_ref().and_then(derived::runner);
-                    if before != after {
-                        if let Some(node) = before {
-                            self.delete(keys::owned_task(node, workspace, id));
-                        }
-                        if let Some(node) = after {
-                            self.puts
-                                .insert(keys::owned_task(node, workspace, id), Some(Vec::new()));
-                        }
+                    let derived_of = |active: &Option<ActiveTask>| {
+                        active
+                            .as_ref()
+                            .map_or_else(Vec::new, |active| derived::keys_of(workspace, id, active))
+                    };
+                    let (before, after) = (derived_of(&was), derived_of(&active));
+                    for key in before.into_iter().filter(|key| !after.contains(key)) {
+                        self.delete(key);
                     }
-                    // So does the waiting-approval index, derived from it.
-                    let waiting_key = keys::waiting_approval(workspace, id);
-                    if active
-                        .as_ref()
-                        .is_some_and(|active| active.approval.is_some())
-                    {
-                        self.puts.insert(waiting_key, Some(Vec::new()));
-                    } else {
-                        self.delete(waiting_key);
+                    for key in after {
+                        self.puts.insert(key, Some(Vec::new()));
                     }
                     match active {
                         Some(active) => self.put(index_key, what, &active)?,
@@ -311,16 +300,9 @@ impl<'a> Pending<'a> {
                     for range in keys::workspace_contents(workspace) {
                         self.delete_range(range);
                     }
-                    // A workspace goes only once its tasks ended, so this finds none but
-                    // for a task an older build left behind.
-                    let (start, end) = keys::owned_tasks();
-                    for key in self.scan(&start, &end)?.into_keys() {
-                        if keys::owned_task_ids(&key)
-                            .is_some_and(|(_, owner, _)| owner == *workspace)
-                        {
-                            self.delete(key);
-                        }
-                    }
+                    // A workspace goes only once its tasks ended, which took their
+                    // derived entries with them: none of its tasks is left in these.
+
                     let (start, end) = keys::pending_deliveries();
                     for key in self.scan(&start, &end)?.into_keys() {
                         if keys::pending_delivery_ids(&key)

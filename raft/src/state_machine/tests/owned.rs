@@ -104,3 +104,54 @@ async fn a_format_2_database_gains_the_index_and_installs_rebuild_it() -> TestRe
     assert_eq!(owned(&installed, 3)?, [(4, 1)]);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_controller_finds_unplaced_and_due_tasks_without_reading_the_rest() -> TestResult {
+    let (_dir, storage) = seven_records().await?;
+    let reader = storage.reader();
+    let ids = |found: Vec<crate::state_reader::indexes::Found>| -> Vec<u128> {
+        found.into_iter().map(|(_, id, _)| id.as_u128()).collect()
+    };
+    // Four pending tasks, none placed; a paused agent's are skipped whole.
+    assert_eq!(
+        ids(reader.unplaced_tasks(10, |_, _| Ok(false))?),
+        [4, 5, 6, 7]
+    );
+    assert_eq!(ids(reader.unplaced_tasks(2, |_, _| Ok(false))?), [4, 5]);
+    let mut asked = 0;
+    let skipped = reader.unplaced_tasks(10, |_, agent| {
+        asked += 1;
+        Ok(agent.as_str() == "bot")
+    })?;
+    assert!(skipped.is_empty());
+    assert_eq!(asked, 1, "one seek past the agent's four tasks");
+
+    let deadlines: Vec<u64> = reader
+        .active_tasks()?
+        .iter()
+        .map(|(_, _, active)| active.deadline_at_ms)
+        .collect();
+    let (first, last) = (deadlines[0], deadlines[3]);
+    assert_eq!(ids(reader.due_tasks(first - 1, 10)?), Vec::<u128>::new());
+    assert_eq!(ids(reader.due_tasks(first, 10)?), [4], "earliest first");
+    assert_eq!(ids(reader.due_tasks(last, 10)?), [4, 5, 6, 7]);
+    let deadline = first;
+
+    // Placed, task 5 leaves the unplaced index and is due when it would stall.
+    storage
+        .state_machine()?
+        .apply(vec![entry(8, assign(5, 1, 1))])
+        .await?;
+    assert_eq!(ids(reader.unplaced_tasks(10, |_, _| Ok(false))?), [4, 6, 7]);
+    let (_, _, running) = reader.owned_tasks(NodeId(1))?.remove(0);
+    let stalls_at = running.progress_ms + running.stall_timeout_ms;
+    assert!(stalls_at < deadline);
+    assert_eq!(ids(reader.due_tasks(stalls_at, 10)?), [5]);
+    let running: Vec<(u64, u128)> = reader
+        .running_tasks()?
+        .into_iter()
+        .map(|(node, (_, id, _))| (node.0, id.as_u128()))
+        .collect();
+    assert_eq!(running, [(1, 5)]);
+    Ok(())
+}

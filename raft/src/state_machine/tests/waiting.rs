@@ -126,9 +126,15 @@ fn an_active_task_waits_in_the_index_only_while_it_has_an_approval() -> TestResu
     };
     let key = keys::active_task(&acme(), &TaskId::from_u128(9));
     let bytes = codec::encode(|| "active".to_owned(), &active)?;
-    let derived = crate::derived::entries_for([(key.as_slice(), bytes.as_slice())])?;
+    let waiting = |bytes: &[u8]| -> Result<Vec<(Vec<u8>, Vec<u8>)>, crate::Error> {
+        let derived = crate::derived::entries_for([(key.as_slice(), bytes)])?;
+        Ok(derived
+            .into_iter()
+            .filter(|(key, _)| keys::is_waiting_approval(key))
+            .collect())
+    };
     assert_eq!(
-        derived,
+        waiting(&bytes)?,
         [(
             keys::waiting_approval(&acme(), &TaskId::from_u128(9)),
             Vec::new()
@@ -136,6 +142,6 @@ fn an_active_task_waits_in_the_index_only_while_it_has_an_approval() -> TestResu
     );
     active.approval = None;
     let bytes = codec::encode(|| "active".to_owned(), &active)?;
-    assert!(crate::derived::entries_for([(key.as_slice(), bytes.as_slice())])?.is_empty());
+    assert!(waiting(&bytes)?.is_empty());
     Ok(())
 }
