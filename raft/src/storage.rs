@@ -47,16 +47,16 @@ struct Inner {
 /// The block cache all column families share.
 const BLOCK_CACHE_BYTES: usize = 128 * 1024 * 1024;
 
-/// A column family's table options: blocks in the shared cache, and a bloom filter per
-/// table, so a point read of a key that is not there (a new task's id, a new idempotency
-/// key, on every submission) skips the tables that cannot hold it instead of reading
-/// their index and data blocks.
+/// A column family's table options: data blocks in the shared cache, and a bloom filter
+/// per table, so a point read of a key that is not there (a new task's id, a new
+/// idempotency key, on every submission) skips the tables that cannot hold it instead of
+/// reading their index and data blocks. Index and filter blocks stay with their open
+/// table, outside the cache: in it, one large value read (a snapshot) evicted them and
+/// every read fetched and checksummed a whole filter block again.
 fn family_options(cache: &rocksdb::Cache) -> Options {
     let mut table = rocksdb::BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_bloom_filter(10.0, false);
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     let mut options = Options::default();
     options.set_block_based_table_factory(&table);
     options
