@@ -96,8 +96,6 @@ pub enum Outcome {
     CheckpointRecorded(crate::anchor::Checkpoint),
     /// A leader's blank entry: nothing to apply and nothing to audit.
     Noop,
-    /// The outcomes of a group's requests, in order (`crate::group`).
-    Group(Vec<Outcome>),
     Rejected(Rejection),
     /// A budget as it is now; `None` when the command removed it.
     BudgetSet {
@@ -159,6 +157,10 @@ pub enum Outcome {
         changes: Vec<String>,
         detail: String,
     },
+    /// The outcomes of a group's requests, in order (`crate::group`). Last, as every
+    /// variant added since the first protocol: nodes of two builds exchange outcomes
+    /// encoded by variant position.
+    Group(Vec<Outcome>),
 }
 
 /// `text`, or its first `max` bytes (cut at a character boundary) and an ellipsis: how

@@ -67,4 +67,22 @@ mod tests {
         );
         Ok(())
     }
+
+    /// Members of two builds exchange commands and outcomes (forwarded writes, log
+    /// entries) encoded by variant position: a variant added anywhere but last shifts
+    /// every one after it, and an older node decodes another variant than was sent.
+    #[test]
+    fn variants_keep_their_positions_on_the_wire() -> Result<(), Error> {
+        use warden_core::{Action, Code, Command, Outcome, Rejection};
+        let position = |bytes: Vec<u8>| bytes[0];
+        let rejected = Outcome::Rejected(Rejection::new(Code::NotFound, "x"));
+        assert_eq!(position(encode(String::new, &Outcome::Noop)?), 16);
+        assert_eq!(position(encode(String::new, &rejected)?), 17);
+        assert_eq!(position(encode(String::new, &Outcome::Group(vec![]))?), 37);
+        let group = Command::Group { requests: vec![] };
+        assert_eq!(position(encode(String::new, &group)?), 46);
+        assert_eq!(position(encode(String::new, &Action::TaskSubmit)?), 16);
+        assert_eq!(position(encode(String::new, &Action::Group)?), 47);
+        Ok(())
+    }
 }

@@ -154,40 +154,45 @@ pub const AUDIT_SETTINGS: &[u8] = b"\x00audit_settings";
 /// The protocol the cluster runs (`warden_core::version`); absent until first raised.
 pub const CLUSTER_PROTOCOL: &[u8] = b"\x00cluster_protocol";
 
+/// Every tag a state-machine key starts with.
+const ALL_TAGS: [u8; 31] = [
+    TAG_META,
+    TAG_WORKSPACE,
+    TAG_TASK,
+    TAG_IDEMPOTENCY,
+    TAG_AUDIT,
+    TAG_CHECKPOINT,
+    TAG_NODE,
+    TAG_PROVIDER,
+    TAG_MCP_SERVER,
+    TAG_AGENT,
+    TAG_POLICY,
+    TAG_BUDGET,
+    TAG_SWITCHES,
+    TAG_CATALOG,
+    TAG_SETTINGS,
+    TAG_ACTIVE,
+    TAG_JOURNAL,
+    TAG_WORKSPACE_EVENT,
+    TAG_TOKEN,
+    TAG_BINDING,
+    TAG_WEBHOOK,
+    TAG_DELIVERY,
+    TAG_TASK_LINKS,
+    TAG_SCHEDULE,
+    TAG_TRIGGER,
+    TAG_TASK_AUTHOR,
+    TAG_PENDING_DELIVERY,
+    TAG_WAITING,
+    TAG_OWNED,
+    TAG_DUE,
+    TAG_UNPLACED,
+];
+
 /// Whether `key` lies inside the state-machine key space (a snapshot image is checked
 /// against this before it replaces the state).
 pub fn is_sm_key(key: &[u8]) -> bool {
-    key.first().is_some_and(|tag| {
-        matches!(
-            *tag,
-            TAG_META
-                | TAG_WORKSPACE
-                | TAG_TASK
-                | TAG_IDEMPOTENCY
-                | TAG_AUDIT
-                | TAG_CHECKPOINT
-                | TAG_NODE
-                | TAG_PROVIDER
-                | TAG_MCP_SERVER
-                | TAG_AGENT
-                | TAG_POLICY
-                | TAG_BUDGET
-                | TAG_SWITCHES
-                | TAG_CATALOG
-                | TAG_SETTINGS
-                | TAG_ACTIVE
-                | TAG_JOURNAL
-                | TAG_WORKSPACE_EVENT
-                | TAG_TOKEN
-                | TAG_BINDING
-                | TAG_WEBHOOK
-                | TAG_DELIVERY
-                | TAG_TASK_LINKS
-                | TAG_SCHEDULE
-                | TAG_PENDING_DELIVERY
-                | TAG_WAITING
-        )
-    })
+    key.first().is_some_and(|tag| ALL_TAGS.contains(tag))
 }
 
 pub fn workspace(id: &WorkspaceId) -> Vec<u8> {

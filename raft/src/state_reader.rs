@@ -188,8 +188,33 @@ impl StateReader {
         from_index: u64,
         limit: usize,
     ) -> Result<Vec<(TaskId, JournalEntry)>, Error> {
+        let range = keys::workspace_events_from(workspace, from_index);
+        self.workspace_events_in(workspace, range, limit)
+    }
+
+    /// At most `limit` of the workspace's events after the event `after` (log index,
+    /// task, seq), in log order: a cursor that moves on however many events one log
+    /// index holds (a grouped entry can hold thousands).
+    pub fn workspace_events_after(
+        &self,
+        workspace: &WorkspaceId,
+        (log_index, task, seq): (u64, TaskId, u64),
+        limit: usize,
+    ) -> Result<Vec<(TaskId, JournalEntry)>, Error> {
+        let (_, end) = keys::workspace_events_from(workspace, 0);
+        let mut start = keys::workspace_event(workspace, log_index, &task, seq);
+        // The first key after the event itself.
+        start.push(0);
+        self.workspace_events_in(workspace, (start, end), limit)
+    }
+
+    fn workspace_events_in(
+        &self,
+        workspace: &WorkspaceId,
+        (start, end): (Vec<u8>, Vec<u8>),
+        limit: usize,
+    ) -> Result<Vec<(TaskId, JournalEntry)>, Error> {
         let snapshot = self.storage.db().snapshot();
-        let (start, end) = keys::workspace_events_from(workspace, from_index);
         let mut ids = Vec::new();
         if limit == 0 {
             return Ok(Vec::new());

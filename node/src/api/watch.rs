@@ -239,8 +239,8 @@ impl Drop for Watching {
 }
 
 /// A workspace's events in log order, from `from_index` on; it never ends by itself.
-/// One command adds at most 2 + 2 x 64 entries (a model turn with the most calls), so a
-/// batch of `BATCH` always gets past the events of the last index already sent.
+/// Each batch starts right after the last event sent, so it moves on however many events
+/// one log index holds (a grouped entry holds up to 256 requests' events).
 struct WorkspaceEvents {
     workspace: WorkspaceId,
     from_index: u64,
@@ -258,7 +258,10 @@ impl Source for WorkspaceEvents {
     }
 
     fn fill(&mut self, reader: &StateReader) -> Result<bool, Error> {
-        let events = reader.workspace_events(&self.workspace, self.from_index, BATCH)?;
+        let events = match self.after {
+            Some(after) => reader.workspace_events_after(&self.workspace, after, BATCH)?,
+            None => reader.workspace_events(&self.workspace, self.from_index, BATCH)?,
+        };
         let after = self.after;
         self.buffered
             .extend(events.into_iter().filter(|(task, entry)| {

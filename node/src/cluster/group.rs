@@ -31,7 +31,9 @@ pub const MAX_IN_FLIGHT: usize = 2;
 /// The most requests in one entry.
 pub const MAX_GROUP: usize = 256;
 /// The most encoded request bytes in one entry: a request larger than this goes alone.
-pub const MAX_GROUP_BYTES: usize = 1024 * 1024;
+/// One AppendEntries carries up to `raft.max_payload_entries` (300) entries and a node
+/// takes at most 64 MiB in one message: 300 groups of this size fit.
+pub const MAX_GROUP_BYTES: usize = 192 * 1024;
 /// Requests waiting for a proposal; a caller beyond this waits to be queued.
 const QUEUE: usize = 4096;
 
@@ -85,6 +87,7 @@ impl Proposer {
             tokio::select! {
                 queued = self.queue.recv(), if open && in_flight.len() < MAX_IN_FLIGHT => {
                     match queued {
+                        Some(first) if first.reply.is_closed() => {}
                         Some(first) => {
                             let requests = self.gather(first);
                             in_flight.push(propose(self.raft.clone(), self.node_id, requests));
@@ -98,7 +101,9 @@ impl Proposer {
         }
     }
 
-    /// `first` and the queued requests that may go in one entry with it.
+    /// `first` and the queued requests that may go in one entry with it. A request whose
+    /// caller stopped waiting (it timed out and was told the outcome is unknown) is
+    /// dropped rather than proposed later behind its back.
     fn gather(&mut self, first: Queued) -> Vec<Queued> {
         let mut requests = vec![first];
         if !self.groups(&requests[0].request) {
@@ -109,6 +114,9 @@ impl Proposer {
             let Ok(next) = self.queue.try_recv() else {
                 break;
             };
+            if next.reply.is_closed() {
+                continue;
+            }
             let next_bytes = size(&next.request);
             if !next.request.command.groupable() || bytes + next_bytes > MAX_GROUP_BYTES {
                 self.held = Some(next);

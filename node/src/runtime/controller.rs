@@ -22,11 +22,14 @@ use crate::config::Runtime;
 
 /// Most commands one tick proposes, so a backlog cannot hold the loop for long.
 const MAX_COMMANDS_PER_TICK: usize = 256;
-/// Most tasks with a due timer one tick looks at: more than it proposes for, since a task
-/// waiting for an answer is always due and often has nothing to expire.
+/// Most tasks with a due timer one tick looks at; the next tick reads on from there, so
+/// due tasks nothing can be done about yet (one waiting for an answer is always due; one
+/// of a paused agent waits) never keep the others from being seen.
 const MAX_DUE_PER_TICK: usize = 1024;
 
 pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
+    // Where the next tick goes on reading the due index.
+    let mut due_cursor: Option<Vec<u8>> = None;
     let mut ticker = tokio::time::interval(options.controller_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -45,7 +48,7 @@ pub async fn run(cluster: Cluster, options: Runtime, liveness: Arc<Liveness>) {
             continue;
         }
         liveness.leading(term);
-        if let Err(error) = tick(&cluster, &options, &liveness).await {
+        if let Err(error) = tick(&cluster, &options, &liveness, &mut due_cursor).await {
             tracing::warn!(%error, "controller tick failed");
         }
         // A report older than three heartbeats may be from a member that went down.
@@ -61,6 +64,7 @@ async fn tick(
     cluster: &Cluster,
     options: &Runtime,
     liveness: &Liveness,
+    due_cursor: &mut Option<Vec<u8>>,
 ) -> Result<(), crate::Error> {
     let now = now_ms();
     let reader = cluster.reader();
@@ -84,7 +88,9 @@ async fn tick(
     // The tasks to look at, from the indexes rather than every active task: those with a
     // timer due, those whose owner is not alive, and the runnable ones no node runs whose
     // agent may run (a paused agent's are skipped as one range).
-    let mut candidates = reader.due_tasks(now, MAX_DUE_PER_TICK)?;
+    let due = reader.due_tasks(now, due_cursor.as_deref(), MAX_DUE_PER_TICK)?;
+    *due_cursor = due.next;
+    let mut candidates = due.tasks;
     candidates.extend(orphaned);
     candidates.extend(
         reader.unplaced_tasks(MAX_COMMANDS_PER_TICK, |workspace, agent| {

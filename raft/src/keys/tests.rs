@@ -209,3 +209,29 @@ fn a_workspace_s_budgets_are_its_own_range_with_its_own_first() {
     ));
     assert!(!in_range(&range, &budget(&ws("a-b"), &agent("a"))));
 }
+
+/// A tag left out of `is_sm_key` makes every snapshot image and backup holding such a
+/// record be refused as foreign (as triggers and task authors once were).
+#[test]
+fn every_tag_is_in_the_state_machine_key_space() {
+    let source = include_str!("../keys.rs");
+    let mut tags = Vec::new();
+    for line in source.lines() {
+        let Some(rest) = line.strip_prefix("const TAG_") else {
+            continue;
+        };
+        let value = rest
+            .split("= 0x")
+            .nth(1)
+            .and_then(|hex| hex.strip_suffix(';'))
+            .expect("a tag line reads `const TAG_NAME: u8 = 0xNN;`");
+        tags.push(u8::from_str_radix(value, 16).expect("hex tag"));
+    }
+    assert!(tags.len() > 30, "found {} tags", tags.len());
+    for tag in tags {
+        assert!(
+            is_sm_key(&[tag, 1, 2]),
+            "tag {tag:#04x} is not in is_sm_key"
+        );
+    }
+}

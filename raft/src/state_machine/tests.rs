@@ -184,3 +184,32 @@ fn membership_descriptions_are_sorted_and_name_learners_and_addresses() {
     let joint = Membership::new(vec![voters, [1, 2].into_iter().collect()], nodes);
     assert!(describe_membership(&joint).starts_with("voters {1,2,3} and {1,2} learners {4}: "));
 }
+
+/// Every kind of record travels in a snapshot: one holding a trigger and a task's author
+/// (whose tags the image check once left out) installs on another node.
+#[tokio::test]
+async fn a_snapshot_with_triggers_and_task_authors_installs() -> TestResult {
+    use openraft::RaftSnapshotBuilder;
+    let (_dir, storage) = seven_records().await?;
+    // Raw records under the trigger (0x1e) and task-author (0x1f) tags.
+    put_sm(&storage, b"\x1eacme\x00alerts", b"\x00")?;
+    put_sm(&storage, b"\x1facme\x00task", b"\x00")?;
+    let snapshot = storage
+        .state_machine()?
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await?;
+    let target = tempfile::tempdir()?;
+    let installed = Storage::open(target.path())?;
+    let mut machine = installed.state_machine()?;
+    let mut data = machine.begin_receiving_snapshot().await?;
+    data.get_mut()
+        .extend_from_slice(snapshot.snapshot.get_ref());
+    machine.install_snapshot(&snapshot.meta, data).await?;
+    let value = installed
+        .db()
+        .get_cf(installed.cf(keys::SM_CF)?, b"\x1eacme\x00alerts")?;
+    assert_eq!(value.as_deref(), Some(&b"\x00"[..]));
+    Ok(())
+}

@@ -15,6 +15,15 @@ use crate::keys;
 /// An active task as the indexes find it.
 pub type Found = (WorkspaceId, TaskId, ActiveTask);
 
+/// One page of the due index.
+#[derive(Debug)]
+pub struct DuePage {
+    pub tasks: Vec<Found>,
+    /// Where the next page starts when this one was full; `None` when it reached the
+    /// last task due.
+    pub next: Option<Vec<u8>>,
+}
+
 impl StateReader {
     /// The tasks `node` runs, with their active-task entries.
     pub fn owned_tasks(&self, node: NodeId) -> Result<Vec<Found>, Error> {
@@ -39,11 +48,32 @@ impl StateReader {
         Ok(nodes.into_iter().zip(found).collect())
     }
 
-    /// At most `limit` tasks with a timer due at or before `now_ms`, earliest first.
-    pub fn due_tasks(&self, now_ms: u64, limit: usize) -> Result<Vec<Found>, Error> {
+    /// At most `limit` tasks with a timer due at or before `now_ms`, earliest first,
+    /// after the due-index key `after` when given: a caller that cannot act on every due
+    /// task at once (one waiting for an answer is always due) pages on from where the
+    /// last page ended, so no task is left behind others for ever.
+    pub fn due_tasks(
+        &self,
+        now_ms: u64,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<DuePage, Error> {
         let snapshot = self.storage.db().snapshot();
-        let ids = self.index_ids(&snapshot, keys::due_by(now_ms), limit, keys::due_task_ids)?;
-        self.active_entries(&snapshot, ids)
+        let (mut start, end) = keys::due_by(now_ms);
+        if let Some(after) = after {
+            start = after.to_vec();
+            start.push(0);
+        }
+        let mut last = None;
+        let ids = self.index_ids(&snapshot, (start, end), limit, |key| {
+            last = Some(key.to_vec());
+            keys::due_task_ids(key)
+        })?;
+        let next = last.filter(|_| ids.len() == limit);
+        Ok(DuePage {
+            tasks: self.active_entries(&snapshot, ids)?,
+            next,
+        })
     }
 
     /// At most `limit` runnable tasks without an owner, by workspace and agent, leaving

@@ -69,3 +69,36 @@ async fn a_groups_requests_apply_in_order_each_audited() -> TestResult {
     assert_eq!(grouped.log_index, 8, "the group's index");
     Ok(())
 }
+
+/// A grouped entry can hold more events of one workspace than a watcher reads at once:
+/// reading on after the last event sent gets past them, where restarting at the entry's
+/// index would return the same first page for ever.
+#[tokio::test]
+async fn a_watcher_pages_past_more_events_than_a_batch_at_one_index() -> TestResult {
+    let (_dir, storage) = seven_records().await?;
+    let requests = (0..300u128)
+        .map(|n| Ok(request(submit(1_000 + n, &format!("bulk-{n}"), "x")?)))
+        .collect::<TestResult<Vec<_>>>()?;
+    let entry = Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), 8),
+        payload: EntryPayload::Normal(warden_core::group::group(
+            Principal::node(warden_core::NodeId(1)),
+            8,
+            requests,
+        )),
+    };
+    storage.state_machine()?.apply(vec![entry]).await?;
+    let workspace = WorkspaceId::parse("acme")?;
+    let reader = storage.reader();
+    let first = reader.workspace_events(&workspace, 8, 256)?;
+    assert_eq!(first.len(), 256);
+    let (task, last) = first.last().ok_or("no events")?;
+    let rest = reader.workspace_events_after(&workspace, (last.log_index, *task, last.seq), 256)?;
+    assert_eq!(rest.len(), 44, "the rest of the entry's 300 events");
+    assert!(rest.iter().all(|(_, entry)| entry.log_index == 8));
+    let mut all: Vec<TaskId> = first.iter().chain(&rest).map(|(task, _)| *task).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 300, "each event once");
+    Ok(())
+}

@@ -132,9 +132,22 @@ async fn the_controller_finds_unplaced_and_due_tasks_without_reading_the_rest() 
         .map(|(_, _, active)| active.deadline_at_ms)
         .collect();
     let (first, last) = (deadlines[0], deadlines[3]);
-    assert_eq!(ids(reader.due_tasks(first - 1, 10)?), Vec::<u128>::new());
-    assert_eq!(ids(reader.due_tasks(first, 10)?), [4], "earliest first");
-    assert_eq!(ids(reader.due_tasks(last, 10)?), [4, 5, 6, 7]);
+    assert_eq!(
+        ids(reader.due_tasks(first - 1, None, 10)?.tasks),
+        Vec::<u128>::new()
+    );
+    assert_eq!(
+        ids(reader.due_tasks(first, None, 10)?.tasks),
+        [4],
+        "earliest first"
+    );
+    assert_eq!(ids(reader.due_tasks(last, None, 10)?.tasks), [4, 5, 6, 7]);
+    // Paged: each page goes on after the last, and the last one says it was the last.
+    let page = reader.due_tasks(last, None, 3)?;
+    assert_eq!(ids(page.tasks), [4, 5, 6]);
+    let next = reader.due_tasks(last, page.next.as_deref(), 3)?;
+    assert_eq!(ids(next.tasks), [7]);
+    assert!(next.next.is_none(), "the end: start over");
     let deadline = first;
 
     // Placed, task 5 leaves the unplaced index and is due when it would stall.
@@ -146,7 +159,7 @@ async fn the_controller_finds_unplaced_and_due_tasks_without_reading_the_rest() 
     let (_, _, running) = reader.owned_tasks(NodeId(1))?.remove(0);
     let stalls_at = running.progress_ms + running.stall_timeout_ms;
     assert!(stalls_at < deadline);
-    assert_eq!(ids(reader.due_tasks(stalls_at, 10)?), [5]);
+    assert_eq!(ids(reader.due_tasks(stalls_at, None, 10)?.tasks), [5]);
     let running: Vec<(u64, u128)> = reader
         .running_tasks()?
         .into_iter()
