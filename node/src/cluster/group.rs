@@ -14,6 +14,8 @@
 //! Durability is unchanged: each caller hears its own request's outcome only once the
 //! entry holding it is committed (fsynced on a majority) and applied.
 
+use std::time::Duration;
+
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use openraft::error::{ClientWriteError, RaftError};
@@ -51,6 +53,9 @@ pub(super) type Queue = mpsc::Sender<Queued>;
 pub struct Proposer {
     node_id: NodeId,
     raft: Raft,
+    /// How long a proposal may hold its place: one that a leader without a quorum never
+    /// commits must not keep every later request from Raft once the quorum is back.
+    within: Duration,
     reader: StateReader,
     queue: mpsc::Receiver<Queued>,
     /// A request taken from the queue that did not fit the group before: it starts the
@@ -61,11 +66,17 @@ pub struct Proposer {
 }
 
 impl Proposer {
-    pub(super) fn new(node_id: NodeId, raft: Raft, reader: StateReader) -> (Queue, Proposer) {
+    pub(super) fn new(
+        node_id: NodeId,
+        raft: Raft,
+        reader: StateReader,
+        within: Duration,
+    ) -> (Queue, Proposer) {
         let (sender, queue) = mpsc::channel(QUEUE);
         let proposer = Proposer {
             node_id,
             raft,
+            within,
             reader,
             queue,
             held: None,
@@ -82,7 +93,12 @@ impl Proposer {
                 && let Some(first) = self.held.take()
             {
                 let requests = self.gather(first);
-                in_flight.push(propose(self.raft.clone(), self.node_id, requests));
+                in_flight.push(propose(
+                    self.raft.clone(),
+                    self.node_id,
+                    self.within,
+                    requests,
+                ));
             }
             tokio::select! {
                 queued = self.queue.recv(), if open && in_flight.len() < MAX_IN_FLIGHT => {
@@ -90,7 +106,7 @@ impl Proposer {
                         Some(first) if first.reply.is_closed() => {}
                         Some(first) => {
                             let requests = self.gather(first);
-                            in_flight.push(propose(self.raft.clone(), self.node_id, requests));
+                            in_flight.push(propose(self.raft.clone(), self.node_id, self.within, requests));
                         }
                         None => open = false,
                     }
@@ -148,7 +164,7 @@ fn size(request: &Request) -> usize {
 }
 
 /// Proposes `requests` as one entry (a group when there are several) and answers each.
-async fn propose(raft: Raft, node_id: NodeId, queued: Vec<Queued>) {
+async fn propose(raft: Raft, node_id: NodeId, within: Duration, queued: Vec<Queued>) {
     let count = queued.len();
     let (mut requests, replies): (Vec<Request>, Vec<_>) = queued
         .into_iter()
@@ -165,8 +181,11 @@ async fn propose(raft: Raft, node_id: NodeId, queued: Vec<Queued>) {
             )
         }
     };
-    let answers: Vec<Result<Outcome, Attempt>> = match raft.client_write(entry).await {
-        Ok(response) => match (response.data, count) {
+    let written = tokio::time::timeout(within, raft.client_write(entry)).await;
+    let answers: Vec<Result<Outcome, Attempt>> = match written {
+        // Its outcome is unknown: the entry may still commit, as an unanswered write may.
+        Err(_elapsed) => (0..count).map(|_| Err(Attempt::TimedOut)).collect(),
+        Ok(Ok(response)) => match (response.data, count) {
             (Outcome::Group(outcomes), _) if count > 1 && outcomes.len() == count => {
                 outcomes.into_iter().map(Ok).collect()
             }
@@ -178,7 +197,7 @@ async fn propose(raft: Raft, node_id: NodeId, queued: Vec<Queued>) {
                     .collect()
             }
         },
-        Err(error) => (0..count).map(|_| Err(failed(&error))).collect(),
+        Ok(Err(error)) => (0..count).map(|_| Err(failed(&error))).collect(),
     };
     // A caller that gave up no longer listens; its request was proposed all the same.
     for (reply, answer) in replies.into_iter().zip(answers) {

@@ -66,7 +66,8 @@ impl Cluster {
         traces: Option<crate::traces::TaskTraces>,
         build: Build,
     ) -> (Cluster, Proposer) {
-        let (proposals, proposer) = Proposer::new(node_id, raft.clone(), reader.clone());
+        let (proposals, proposer) =
+            Proposer::new(node_id, raft.clone(), reader.clone(), limits.write_timeout);
         let cluster = Cluster {
             inner: Arc::new(Inner {
                 node_id,
