@@ -427,7 +427,11 @@ pub fn workspace_contents(workspace: &WorkspaceId) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// The workspace and task an active-task key names.
 pub fn active_task_ids(key: &[u8]) -> Option<(WorkspaceId, TaskId)> {
-    let rest = key.strip_prefix(&[TAG_ACTIVE])?;
+    workspace_and_task(key.strip_prefix(&[TAG_ACTIVE])?)
+}
+
+/// The workspace and task of a key's `workspace 0x00 task-id(16)` tail.
+fn workspace_and_task(rest: &[u8]) -> Option<(WorkspaceId, TaskId)> {
     let split = rest.len().checked_sub(17)?;
     let (name, id) = rest.split_at(split);
     let id = id.strip_prefix(&[SEPARATOR])?;

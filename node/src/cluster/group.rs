@@ -122,10 +122,11 @@ impl Proposer {
     /// dropped rather than proposed later behind its back.
     fn gather(&mut self, first: Queued) -> Vec<Queued> {
         let mut requests = vec![first];
-        if !self.groups(&requests[0].request) {
+        if !self.grouping() || !requests[0].request.command.groupable() {
             return requests;
         }
-        let mut bytes = size(&requests[0].request);
+        // Counted only once a second request comes: a lone one is not encoded twice.
+        let mut bytes = None;
         while requests.len() < MAX_GROUP {
             let Ok(next) = self.queue.try_recv() else {
                 break;
@@ -133,19 +134,20 @@ impl Proposer {
             if next.reply.is_closed() {
                 continue;
             }
+            let so_far = *bytes.get_or_insert_with(|| size(&requests[0].request));
             let next_bytes = size(&next.request);
-            if !next.request.command.groupable() || bytes + next_bytes > MAX_GROUP_BYTES {
+            if !next.request.command.groupable() || so_far + next_bytes > MAX_GROUP_BYTES {
                 self.held = Some(next);
                 break;
             }
-            bytes += next_bytes;
+            bytes = Some(so_far + next_bytes);
             requests.push(next);
         }
         requests
     }
 
-    /// Whether `request` may start a group.
-    fn groups(&mut self, request: &Request) -> bool {
+    /// Whether the cluster runs a protocol that has groups.
+    fn grouping(&mut self) -> bool {
         if !self.grouping {
             // A failed read only means no group this time.
             self.grouping = self
@@ -153,12 +155,12 @@ impl Proposer {
                 .cluster_protocol()
                 .is_ok_and(|running| running >= GROUP_SINCE);
         }
-        self.grouping && request.command.groupable() && size(request) <= MAX_GROUP_BYTES
+        self.grouping
     }
 }
 
 /// A request's encoded length; one that cannot be encoded counts as too large to group
-/// (and fails on its own when proposed).
+/// (and fails on its own when proposed). A request larger than a group goes alone.
 fn size(request: &Request) -> usize {
     wire::encoded_len(request).unwrap_or(usize::MAX)
 }

@@ -7,7 +7,7 @@
 
 use warden_core::{AgentName, TaskId, WorkspaceId};
 
-use super::{SEPARATOR, TAG_DUE, TAG_UNPLACED, prefix_end};
+use super::{SEPARATOR, TAG_DUE, TAG_UNPLACED, prefix_end, workspace_and_task};
 
 pub fn due_task(due_ms: u64, workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + 8 + 32);
@@ -78,14 +78,4 @@ fn unplaced_of(workspace: &WorkspaceId, agent: &AgentName) -> Vec<u8> {
     key.extend_from_slice(agent.as_str().as_bytes());
     key.push(SEPARATOR);
     key
-}
-
-/// `workspace 0x00 task-id(16)`.
-fn workspace_and_task(rest: &[u8]) -> Option<(WorkspaceId, TaskId)> {
-    let split = rest.len().checked_sub(17)?;
-    let (name, id) = rest.split_at(split);
-    let id = id.strip_prefix(&[SEPARATOR])?;
-    let workspace = WorkspaceId::parse(std::str::from_utf8(name).ok()?).ok()?;
-    let id: [u8; 16] = id.try_into().ok()?;
-    Some((workspace, TaskId::from_u128(u128::from_be_bytes(id))))
 }

@@ -4,7 +4,7 @@
 
 use warden_core::{NodeId, TaskId, WorkspaceId};
 
-use super::{SEPARATOR, TAG_OWNED, prefix_end};
+use super::{SEPARATOR, TAG_OWNED, prefix_end, workspace_and_task};
 
 pub fn owned_task(node: NodeId, workspace: &WorkspaceId, id: &TaskId) -> Vec<u8> {
     let mut key = owned_prefix(node);
@@ -35,12 +35,8 @@ pub fn owned_task_ids(key: &[u8]) -> Option<(NodeId, WorkspaceId, TaskId)> {
     let rest = key.strip_prefix(&[TAG_OWNED])?;
     let (node, rest) = rest.split_at_checked(8)?;
     let node = NodeId(u64::from_be_bytes(node.try_into().ok()?));
-    let split = rest.len().checked_sub(17)?;
-    let (name, id) = rest.split_at(split);
-    let id = id.strip_prefix(&[SEPARATOR])?;
-    let workspace = WorkspaceId::parse(std::str::from_utf8(name).ok()?).ok()?;
-    let id: [u8; 16] = id.try_into().ok()?;
-    Some((node, workspace, TaskId::from_u128(u128::from_be_bytes(id))))
+    let (workspace, id) = workspace_and_task(rest)?;
+    Some((node, workspace, id))
 }
 
 fn owned_prefix(node: NodeId) -> Vec<u8> {

@@ -98,6 +98,29 @@ async fn seven_records() -> Result<(TempDir, Storage), Box<dyn std::error::Error
     Ok((dir, storage))
 }
 
+/// Builds a snapshot of `storage` and installs it on a fresh store: the image's records,
+/// and the store that installed them (in a directory that lives as long as it is kept).
+async fn install_elsewhere(
+    storage: &Storage,
+) -> TestResult<(Vec<(Vec<u8>, Vec<u8>)>, TempDir, Storage)> {
+    use openraft::RaftSnapshotBuilder;
+    let snapshot = storage
+        .state_machine()?
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await?;
+    let image = crate::codec::decode(|| "image".to_owned(), snapshot.snapshot.get_ref())?;
+    let target = tempfile::tempdir()?;
+    let installed = Storage::open(target.path())?;
+    let mut machine = installed.state_machine()?;
+    let mut data = machine.begin_receiving_snapshot().await?;
+    data.get_mut()
+        .extend_from_slice(snapshot.snapshot.get_ref());
+    machine.install_snapshot(&snapshot.meta, data).await?;
+    Ok((image, target, installed))
+}
+
 fn put_sm(storage: &Storage, key: &[u8], value: &[u8]) -> TestResult {
     let mut batch = WriteBatch::default();
     batch.put_cf(storage.cf(keys::SM_CF)?, key, value);
@@ -189,24 +212,11 @@ fn membership_descriptions_are_sorted_and_name_learners_and_addresses() {
 /// (whose tags the image check once left out) installs on another node.
 #[tokio::test]
 async fn a_snapshot_with_triggers_and_task_authors_installs() -> TestResult {
-    use openraft::RaftSnapshotBuilder;
     let (_dir, storage) = seven_records().await?;
     // Raw records under the trigger (0x1e) and task-author (0x1f) tags.
     put_sm(&storage, b"\x1eacme\x00alerts", b"\x00")?;
     put_sm(&storage, b"\x1facme\x00task", b"\x00")?;
-    let snapshot = storage
-        .state_machine()?
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await?;
-    let target = tempfile::tempdir()?;
-    let installed = Storage::open(target.path())?;
-    let mut machine = installed.state_machine()?;
-    let mut data = machine.begin_receiving_snapshot().await?;
-    data.get_mut()
-        .extend_from_slice(snapshot.snapshot.get_ref());
-    machine.install_snapshot(&snapshot.meta, data).await?;
+    let (_, _target, installed) = install_elsewhere(&storage).await?;
     let value = installed
         .db()
         .get_cf(installed.cf(keys::SM_CF)?, b"\x1eacme\x00alerts")?;

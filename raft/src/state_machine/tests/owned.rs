@@ -2,12 +2,11 @@
 //! it now, and away once it stops running; a format-2 database gains it when opened, and
 //! a snapshot install builds it from the active-task index.
 
-use openraft::RaftSnapshotBuilder;
 use openraft::storage::RaftStateMachine;
 use rocksdb::WriteBatch;
 use warden_core::{Command, NodeId, TaskId, WorkspaceId};
 
-use super::{TestResult, delete_sm, entry, seven_records};
+use super::{TestResult, delete_sm, entry, install_elsewhere, seven_records};
 use crate::storage::Storage;
 use crate::{codec, format, keys};
 
@@ -85,22 +84,8 @@ async fn a_format_2_database_gains_the_index_and_installs_rebuild_it() -> TestRe
     assert_eq!(format::stored(&upgraded)?, Some(format::CURRENT));
     assert_eq!(owned(&upgraded, 3)?, [(4, 1)]);
 
-    let snapshot = upgraded
-        .state_machine()?
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await?;
-    let image: Vec<(Vec<u8>, Vec<u8>)> =
-        codec::decode(|| "image".to_owned(), snapshot.snapshot.get_ref())?;
+    let (image, _target, installed) = install_elsewhere(&upgraded).await?;
     assert!(image.iter().all(|(key, _)| !keys::is_owned_task(key)));
-    let target = tempfile::tempdir()?;
-    let installed = Storage::open(target.path())?;
-    let mut machine = installed.state_machine()?;
-    let mut data = machine.begin_receiving_snapshot().await?;
-    data.get_mut()
-        .extend_from_slice(snapshot.snapshot.get_ref());
-    machine.install_snapshot(&snapshot.meta, data).await?;
     assert_eq!(owned(&installed, 3)?, [(4, 1)]);
     Ok(())
 }

@@ -2,12 +2,10 @@
 //! snapshots and backups leave it out, and installing either builds it from the
 //! active-task index, never from what was sent.
 
-use openraft::RaftSnapshotBuilder;
-use openraft::storage::RaftStateMachine;
 use rocksdb::WriteBatch;
 use warden_core::{TaskId, WorkspaceId};
 
-use super::{TestResult, put_sm, seven_records};
+use super::{TestResult, install_elsewhere, put_sm, seven_records};
 use crate::active::ActiveTask;
 use crate::storage::Storage;
 use crate::{codec, format, keys};
@@ -76,23 +74,9 @@ async fn snapshots_and_backups_leave_the_index_out_and_installs_rebuild_it() -> 
     )?;
     assert_eq!(waiting(&storage)?, [6]);
 
-    let snapshot = storage
-        .state_machine()?
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await?;
-    let image: Vec<(Vec<u8>, Vec<u8>)> =
-        codec::decode(|| "image".to_owned(), snapshot.snapshot.get_ref())?;
+    let (image, _target, installed) = install_elsewhere(&storage).await?;
     assert!(image.iter().all(|(key, _)| !keys::is_waiting_approval(key)));
     assert!(image.iter().any(|(key, _)| key.first() == Some(&0x50)));
-    let target = tempfile::tempdir()?;
-    let installed = Storage::open(target.path())?;
-    let mut machine = installed.state_machine()?;
-    let mut data = machine.begin_receiving_snapshot().await?;
-    data.get_mut()
-        .extend_from_slice(snapshot.snapshot.get_ref());
-    machine.install_snapshot(&snapshot.meta, data).await?;
     assert_eq!(waiting(&installed)?, [5]);
 
     let mut file = Vec::new();
